@@ -1,0 +1,312 @@
+//! Families and link functions of generalized linear models.
+//!
+//! A GLM says `g(E[y]) = eta = X beta + offset` with `Var(y) = phi V(mu) / w` for prior weights
+//! `w`. The family fixes the variance function `V` and the dispersion `phi`, the link `g` maps the
+//! mean to the linear predictor:
+//!
+//! | family   | V(mu)        | phi       | links                          |
+//! |----------|--------------|-----------|--------------------------------|
+//! | binomial | mu (1 - mu)  | 1         | logit, log, identity, cloglog |
+//! | poisson  | mu           | 1         | log                            |
+//! | gaussian | 1            | estimated | identity                       |
+//!
+//! Inverse links are clamped the way R clamps them (`logit` to `[eps, 1 - eps]` beyond
+//! `|eta| > 30`, derivatives at least `eps`), so extreme linear predictors never give NaN.
+
+use crate::error::{Error, Result};
+
+const EPS: f64 = f64::EPSILON;
+
+/// Distribution family of the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Binary (0/1) or binomial counts (`cbind(successes, failures)`).
+    Binomial,
+    /// Counts.
+    Poisson,
+    /// Normal errors (linear regression).
+    Gaussian,
+}
+
+/// Link function `g`, with `eta = g(mu)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Link {
+    /// `log(mu / (1 - mu))`: coefficients are log odds ratios.
+    Logit,
+    /// `log(mu)`: coefficients are log relative risks (log rate ratios).
+    Log,
+    /// `mu`: coefficients are risk (or mean) differences.
+    Identity,
+    /// `log(-log(1 - mu))`: coefficients are log hazard ratios of a grouped-time model.
+    Cloglog,
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Family::Binomial => "binomial",
+            Family::Poisson => "poisson",
+            Family::Gaussian => "gaussian",
+        })
+    }
+}
+
+impl std::fmt::Display for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Link::Logit => "logit",
+            Link::Log => "log",
+            Link::Identity => "identity",
+            Link::Cloglog => "cloglog",
+        })
+    }
+}
+
+impl std::str::FromStr for Family {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "binomial" => Ok(Family::Binomial),
+            "poisson" => Ok(Family::Poisson),
+            "gaussian" => Ok(Family::Gaussian),
+            _ => Err(Error::invalid(
+                "family",
+                format!("'{s}' is not one of binomial, poisson, gaussian"),
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for Link {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "logit" => Ok(Link::Logit),
+            "log" => Ok(Link::Log),
+            "identity" => Ok(Link::Identity),
+            "cloglog" => Ok(Link::Cloglog),
+            _ => Err(Error::invalid(
+                "link",
+                format!("'{s}' is not one of logit, log, identity, cloglog"),
+            )),
+        }
+    }
+}
+
+impl Family {
+    /// The canonical (default) link: logit, log, identity.
+    pub fn default_link(self) -> Link {
+        match self {
+            Family::Binomial => Link::Logit,
+            Family::Poisson => Link::Log,
+            Family::Gaussian => Link::Identity,
+        }
+    }
+
+    /// Whether `link` is supported for this family.
+    pub fn check_link(self, link: Link) -> Result<()> {
+        let ok = match self {
+            Family::Binomial => true,
+            Family::Poisson => link == Link::Log,
+            Family::Gaussian => link == Link::Identity,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "link",
+                format!("the {self} family supports no {link} link here"),
+            ))
+        }
+    }
+
+    /// Variance function `V(mu)`.
+    pub fn variance(self, mu: f64) -> f64 {
+        match self {
+            Family::Binomial => mu * (1.0 - mu),
+            Family::Poisson => mu,
+            Family::Gaussian => 1.0,
+        }
+    }
+
+    /// Whether the dispersion is fixed at 1.
+    pub fn fixed_dispersion(self) -> bool {
+        self != Family::Gaussian
+    }
+
+    /// Whether `mu` is inside the family's mean space.
+    pub fn valid_mu(self, mu: f64) -> bool {
+        match self {
+            Family::Binomial => mu.is_finite() && mu > 0.0 && mu < 1.0,
+            Family::Poisson => mu.is_finite() && mu > 0.0,
+            Family::Gaussian => mu.is_finite(),
+        }
+    }
+
+    /// Starting mean for IRLS (R's `initialize`): `(w y + 1/2) / (w + 1)` for binomial with
+    /// prior weight (trials) `w`, `y + 1/10` for Poisson, `y` for Gaussian.
+    pub fn start_mu(self, y: f64, w: f64) -> f64 {
+        match self {
+            Family::Binomial => (w * y + 0.5) / (w + 1.0),
+            Family::Poisson => y + 0.1,
+            Family::Gaussian => y,
+        }
+    }
+
+    /// Unit deviance `d(y, mu)` times the prior weight `w`:
+    /// binomial `2 w [y log(y/mu) + (1-y) log((1-y)/(1-mu))]`, Poisson
+    /// `2 w [y log(y/mu) - (y - mu)]`, Gaussian `w (y - mu)^2`.
+    pub fn deviance(self, y: f64, mu: f64, w: f64) -> f64 {
+        match self {
+            Family::Binomial => {
+                2.0 * w * (xlogy(y, y / mu) + xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
+            }
+            Family::Poisson => 2.0 * w * (xlogy(y, y / mu) - (y - mu)),
+            Family::Gaussian => w * (y - mu) * (y - mu),
+        }
+    }
+
+    /// One row's log-likelihood at dispersion 1 (Gaussian: without the variance term, which
+    /// [`Family::loglik_total`] adds). Binomial rows with `w` trials include `log C(w, w y)`.
+    fn loglik_row(self, y: f64, mu: f64, w: f64) -> f64 {
+        match self {
+            Family::Binomial => {
+                let s = (w * y).round();
+                let n = w.round();
+                ln_choose(n, s) + xlogy(s, mu) + xlogy(n - s, 1.0 - mu)
+            }
+            Family::Poisson => w * (xlogy(y, mu) - mu - statrs::function::gamma::ln_gamma(y + 1.0)),
+            Family::Gaussian => w.ln() / 2.0,
+        }
+    }
+
+    /// Log-likelihood of the fitted model, as R's `logLik.glm`. For the Gaussian family the
+    /// variance is the ML estimate `deviance / n`:
+    /// `-n/2 (log(2 pi dev / n) + 1) + sum(log w) / 2`.
+    pub fn loglik_total(self, y: &[f64], mu: &[f64], w: &[f64], deviance: f64) -> f64 {
+        let rows: f64 = (0..y.len())
+            .filter(|&i| w[i] > 0.0)
+            .map(|i| self.loglik_row(y[i], mu[i], w[i]))
+            .sum();
+        match self {
+            Family::Gaussian => {
+                let n = w.iter().filter(|&&v| v > 0.0).count() as f64;
+                rows - n / 2.0 * ((2.0 * std::f64::consts::PI * deviance / n).ln() + 1.0)
+            }
+            _ => rows,
+        }
+    }
+}
+
+/// `x log(y)` with the convention `0 log(anything) = 0`.
+fn xlogy(x: f64, y: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x * y.ln()
+    }
+}
+
+/// `log(n choose k)` by log-gamma.
+fn ln_choose(n: f64, k: f64) -> f64 {
+    use statrs::function::gamma::ln_gamma;
+    if k <= 0.0 || k >= n {
+        return 0.0;
+    }
+    ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0)
+}
+
+impl Link {
+    /// `g(mu)`.
+    pub fn link(self, mu: f64) -> f64 {
+        match self {
+            Link::Logit => (mu / (1.0 - mu)).ln(),
+            Link::Log => mu.ln(),
+            Link::Identity => mu,
+            Link::Cloglog => (-(1.0 - mu).ln()).ln(),
+        }
+    }
+
+    /// `g^{-1}(eta)`, clamped as in R.
+    pub fn inverse(self, eta: f64) -> f64 {
+        match self {
+            Link::Logit => {
+                let e = eta.clamp(-30.0, 30.0).exp();
+                (e / (1.0 + e)).clamp(EPS, 1.0 - EPS)
+            }
+            Link::Log => eta.exp().max(EPS),
+            Link::Identity => eta,
+            Link::Cloglog => (-(-eta.exp()).exp()).ln_1p().neg_exp_complement(),
+        }
+    }
+
+    /// `d mu / d eta`, at least `eps` for the nonlinear links.
+    pub fn mu_eta(self, eta: f64) -> f64 {
+        match self {
+            Link::Logit => {
+                let e = eta.clamp(-30.0, 30.0).exp();
+                (e / ((1.0 + e) * (1.0 + e))).max(EPS)
+            }
+            Link::Log => eta.exp().max(EPS),
+            Link::Identity => 1.0,
+            Link::Cloglog => {
+                let e = eta.min(700.0).exp();
+                (e * (-e).exp()).max(EPS)
+            }
+        }
+    }
+
+    /// Whether coefficients exponentiate to ratios (odds ratios for logit, relative risks for
+    /// log).
+    pub fn exponentiates(self) -> bool {
+        matches!(self, Link::Logit | Link::Log)
+    }
+}
+
+/// Helper for the cloglog inverse: `1 - exp(-exp(eta))`, clamped to `[eps, 1 - eps]`.
+trait NegExpComplement {
+    fn neg_exp_complement(self) -> f64;
+}
+
+impl NegExpComplement for f64 {
+    /// Called on `log(1 - exp(-exp(eta)))`; returns `1 - exp(-exp(eta))` clamped.
+    fn neg_exp_complement(self) -> f64 {
+        self.exp().clamp(EPS, 1.0 - EPS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_invert() {
+        for link in [Link::Logit, Link::Log, Link::Identity, Link::Cloglog] {
+            for mu in [0.05, 0.3, 0.7] {
+                let eta = link.link(mu);
+                assert!((link.inverse(eta) - mu).abs() < 1e-14, "{link} {mu}");
+                let h = 1e-6;
+                let numeric = (link.inverse(eta + h) - link.inverse(eta - h)) / (2.0 * h);
+                assert!((link.mu_eta(eta) - numeric).abs() < 1e-8, "{link} {mu}");
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_eta_gives_no_nan() {
+        for link in [Link::Logit, Link::Log, Link::Cloglog] {
+            for eta in [-1e308, -800.0, 0.0, 800.0, 1e308] {
+                assert!(link.inverse(eta).is_finite() && link.mu_eta(eta).is_finite());
+            }
+        }
+    }
+
+    #[test]
+    fn binomial_deviance_is_twice_loglik_difference() {
+        let (y, mu) = (1.0, 0.2);
+        let d = Family::Binomial.deviance(y, mu, 1.0);
+        assert!((d - (-2.0 * 0.2f64.ln())).abs() < 1e-15);
+    }
+}

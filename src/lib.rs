@@ -1,0 +1,10 @@
+//! placeholder
+pub mod data;
+pub mod design;
+pub mod dist;
+pub mod error;
+pub mod formula;
+pub mod glm;
+pub mod linalg;
+pub mod results;
+pub mod vcov;

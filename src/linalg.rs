@@ -1,0 +1,138 @@
+//! Small dense linear-algebra kernels shared by the model fits.
+//!
+//! Design matrices are tall (n rows, p columns, column-major); everything that is solved is
+//! p x p. The kernels here form weighted cross-products in row blocks (so each block stays in
+//! cache and the product runs through nalgebra's matrix multiply), detect aliased columns, and
+//! invert symmetric positive-definite matrices with a typed error instead of a silent NaN.
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::error::{Error, Result};
+
+/// Rows per block in [`weighted_gram`].
+const BLOCK: usize = 2048;
+
+/// `X' diag(w) X` for an n x p matrix `x` and weights `w >= 0`.
+pub fn weighted_gram(x: &DMatrix<f64>, w: &[f64]) -> DMatrix<f64> {
+    let (n, p) = x.shape();
+    let mut gram = DMatrix::zeros(p, p);
+    let mut scaled = DMatrix::zeros(BLOCK.min(n.max(1)), p);
+    let mut start = 0;
+    while start < n {
+        let len = BLOCK.min(n - start);
+        let block = x.rows(start, len);
+        if scaled.nrows() != len {
+            scaled = DMatrix::zeros(len, p);
+        }
+        for j in 0..p {
+            for i in 0..len {
+                scaled[(i, j)] = block[(i, j)] * w[start + i].sqrt();
+            }
+        }
+        gram.gemm_tr(1.0, &scaled, &scaled, 1.0);
+        start += len;
+    }
+    gram
+}
+
+/// `X' v` for an n x p matrix and an n-vector.
+pub fn xt_vec(x: &DMatrix<f64>, v: &[f64]) -> DVector<f64> {
+    DVector::from_iterator(
+        x.ncols(),
+        x.column_iter()
+            .map(|c| c.iter().zip(v).map(|(a, b)| a * b).sum()),
+    )
+}
+
+/// `X b` for an n x p matrix and a p-vector, written into `out`.
+pub fn x_times(x: &DMatrix<f64>, b: &[f64], out: &mut [f64]) {
+    out.iter_mut().for_each(|o| *o = 0.0);
+    for (j, col) in x.column_iter().enumerate() {
+        let bj = b[j];
+        if bj != 0.0 {
+            out.iter_mut()
+                .zip(col.iter())
+                .for_each(|(o, xij)| *o += xij * bj);
+        }
+    }
+}
+
+/// Columns of `x` that are (numerically) linear combinations of earlier columns.
+///
+/// Works on the equilibrated Gram matrix `D X'X D` (unit diagonal) with a sequential Cholesky
+/// factorisation: column j is aliased when the squared norm of its residual after projection
+/// on the kept earlier columns is below `1e-10` of its own squared norm (a relative residual
+/// norm of 1e-5). As in R, it is always the later of two collinear columns that is dropped.
+pub fn aliased_columns(x: &DMatrix<f64>) -> Vec<usize> {
+    let gram = weighted_gram(x, &vec![1.0; x.nrows()]);
+    let p = gram.nrows();
+    let scale: Vec<f64> = (0..p).map(|j| gram[(j, j)].sqrt()).collect();
+    let mut kept: Vec<usize> = Vec::new();
+    let mut l_rows: Vec<Vec<f64>> = Vec::new();
+    let mut aliased = Vec::new();
+    for j in 0..p {
+        if scale[j] == 0.0 {
+            aliased.push(j);
+            continue;
+        }
+        // Forward substitution L r = g (the scaled cross-products with kept columns).
+        let mut r = Vec::with_capacity(kept.len());
+        for (a, &k) in kept.iter().enumerate() {
+            let g = gram[(k, j)] / (scale[k] * scale[j]);
+            let s: f64 = (0..a).map(|b| l_rows[a][b] * r[b]).sum();
+            r.push((g - s) / l_rows[a][a]);
+        }
+        let d = 1.0 - r.iter().map(|v| v * v).sum::<f64>();
+        if d < 1e-10 {
+            aliased.push(j);
+        } else {
+            r.push(d.sqrt());
+            l_rows.push(r);
+            kept.push(j);
+        }
+    }
+    aliased
+}
+
+/// Inverse of a symmetric positive-definite matrix by Cholesky; `what` names the matrix in the
+/// error when it is not positive definite.
+pub fn spd_inverse(a: &DMatrix<f64>, what: &str) -> Result<DMatrix<f64>> {
+    let chol = a.clone().cholesky().ok_or_else(|| Error::Numerical {
+        what: what.to_string(),
+        message: "the matrix is not positive definite (an effect is not identified)".to_string(),
+    })?;
+    Ok(chol.inverse())
+}
+
+/// Solve `A x = b` for symmetric positive-definite `A`.
+pub fn spd_solve(a: &DMatrix<f64>, b: &DVector<f64>, what: &str) -> Result<DVector<f64>> {
+    let chol = a.clone().cholesky().ok_or_else(|| Error::Numerical {
+        what: what.to_string(),
+        message: "the matrix is not positive definite (an effect is not identified)".to_string(),
+    })?;
+    Ok(chol.solve(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gram_matches_direct_product() {
+        let x = DMatrix::from_fn(5000, 3, |i, j| ((i * 7 + j * 3) % 11) as f64 - 4.0);
+        let w: Vec<f64> = (0..5000).map(|i| 0.5 + (i % 3) as f64).collect();
+        let direct = x.transpose() * DMatrix::from_diagonal(&DVector::from_vec(w.clone())) * &x;
+        assert!((weighted_gram(&x, &w) - direct).amax() < 1e-8);
+    }
+
+    #[test]
+    fn finds_later_collinear_column() {
+        let x = DMatrix::from_fn(20, 4, |i, j| match j {
+            0 => 1.0,
+            1 => i as f64,
+            2 => 2.0 * i as f64 + 3.0,
+            _ => ((i * i) % 7) as f64,
+        });
+        assert_eq!(aliased_columns(&x), vec![2]);
+    }
+}
