@@ -2,6 +2,7 @@
 pub mod data;
 pub mod design;
 pub mod dist;
+pub mod effects;
 pub mod error;
 pub mod formula;
 pub mod glm;

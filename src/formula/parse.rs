@@ -360,18 +360,19 @@ impl Parser<'_> {
             return Ok(Node::Var(Expr::Column(name)));
         }
         self.pos += 1;
-        let node =
-            match name.as_str() {
-                "factor" | "as.factor" => Node::Var(Expr::Factor(self.name()?)),
-                "log" => Node::Var(Expr::Log(Box::new(self.column_or_call()?))),
-                "offset" => Node::Offset(self.column_or_call()?),
-                other => return Err(self.err(
+        let node = match name.as_str() {
+            "factor" | "as.factor" => Node::Var(Expr::Factor(self.name()?)),
+            "log" => Node::Var(Expr::Log(Box::new(self.column_or_call()?))),
+            "offset" => Node::Offset(self.column_or_call()?),
+            other => {
+                return Err(self.err(
                     at,
                     format!(
                         "unsupported function '{other}' (supported: factor, log, offset, cbind)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         self.expect(')')?;
         Ok(node)
     }
