@@ -11,11 +11,14 @@
 //! | gaussian | 1            | estimated | identity                       |
 //!
 //! Inverse links are clamped the way R clamps them (`logit` to `[eps, 1 - eps]` beyond
-//! `|eta| > 30`, derivatives at least `eps`), so extreme linear predictors never give NaN.
+//! `|eta| > 30`, derivatives at least `eps`; exponentials are taken of at most 700), so extreme
+//! linear predictors never give NaN or infinity.
 
 use crate::error::{Error, Result};
 
 const EPS: f64 = f64::EPSILON;
+/// Largest linear predictor exponentiated (exp(700) is about 1e304, still finite).
+const MAX_LOG_ETA: f64 = 700.0;
 
 /// Distribution family of the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -236,9 +239,10 @@ impl Link {
                 let e = eta.clamp(-30.0, 30.0).exp();
                 (e / (1.0 + e)).clamp(EPS, 1.0 - EPS)
             }
-            Link::Log => eta.exp().max(EPS),
+            Link::Log => eta.min(MAX_LOG_ETA).exp().max(EPS),
             Link::Identity => eta,
-            Link::Cloglog => (-(-eta.exp()).exp()).ln_1p().neg_exp_complement(),
+            // 1 - exp(-exp(eta)) = -expm1(-exp(eta)), accurate for small exp(eta).
+            Link::Cloglog => (-(-eta.min(MAX_LOG_ETA).exp()).exp_m1()).clamp(EPS, 1.0 - EPS),
         }
     }
 
@@ -249,10 +253,10 @@ impl Link {
                 let e = eta.clamp(-30.0, 30.0).exp();
                 (e / ((1.0 + e) * (1.0 + e))).max(EPS)
             }
-            Link::Log => eta.exp().max(EPS),
+            Link::Log => eta.min(MAX_LOG_ETA).exp().max(EPS),
             Link::Identity => 1.0,
             Link::Cloglog => {
-                let e = eta.min(700.0).exp();
+                let e = eta.min(MAX_LOG_ETA).exp();
                 (e * (-e).exp()).max(EPS)
             }
         }
@@ -262,18 +266,6 @@ impl Link {
     /// log).
     pub fn exponentiates(self) -> bool {
         matches!(self, Link::Logit | Link::Log)
-    }
-}
-
-/// Helper for the cloglog inverse: `1 - exp(-exp(eta))`, clamped to `[eps, 1 - eps]`.
-trait NegExpComplement {
-    fn neg_exp_complement(self) -> f64;
-}
-
-impl NegExpComplement for f64 {
-    /// Called on `log(1 - exp(-exp(eta)))`; returns `1 - exp(-exp(eta))` clamped.
-    fn neg_exp_complement(self) -> f64 {
-        self.exp().clamp(EPS, 1.0 - EPS)
     }
 }
 

@@ -54,6 +54,15 @@ pub(crate) struct Problem<'a> {
     pub offset: Option<&'a [f64]>,
 }
 
+/// How the iterations ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    Converged,
+    /// No step (even halved) kept the means valid and the deviance from rising.
+    Stalled,
+    OutOfIterations,
+}
+
 /// Where IRLS ended.
 pub(crate) struct IrlsState {
     pub beta: Vec<f64>,
@@ -66,6 +75,29 @@ pub(crate) struct IrlsState {
     pub criterion: f64,
     /// Whether the last step could not improve on the deviance without leaving the mean space.
     pub stalled: bool,
+}
+
+impl IrlsState {
+    fn at(
+        beta: Vec<f64>,
+        eta: Vec<f64>,
+        mu: Vec<f64>,
+        deviance: f64,
+        iterations: usize,
+        criterion: f64,
+        ending: Ending,
+    ) -> Self {
+        IrlsState {
+            beta,
+            eta,
+            mu,
+            deviance,
+            iterations,
+            converged: ending == Ending::Converged,
+            criterion,
+            stalled: ending == Ending::Stalled,
+        }
+    }
 }
 
 impl Problem<'_> {
@@ -156,16 +188,15 @@ impl Problem<'_> {
                 match self.halve(&beta, &step, dev, &mut new_eta, &mut new_mu) {
                     Some(found) => found,
                     None => {
-                        return Ok(IrlsState {
+                        return Ok(IrlsState::at(
                             beta,
                             eta,
                             mu,
-                            deviance: dev,
-                            iterations: iteration,
-                            converged: false,
+                            dev,
+                            iteration,
                             criterion,
-                            stalled: true,
-                        })
+                            Ending::Stalled,
+                        ))
                     }
                 };
             criterion = (new_dev - dev).abs() / (new_dev.abs() + 0.1);
@@ -179,28 +210,26 @@ impl Problem<'_> {
             std::mem::swap(&mut eta, &mut new_eta);
             std::mem::swap(&mut mu, &mut new_mu);
             if criterion < control.epsilon && step_size < control.step_tolerance {
-                return Ok(IrlsState {
+                return Ok(IrlsState::at(
                     beta,
                     eta,
                     mu,
-                    deviance: dev,
-                    iterations: iteration,
-                    converged: true,
+                    dev,
+                    iteration,
                     criterion,
-                    stalled: false,
-                });
+                    Ending::Converged,
+                ));
             }
         }
-        Ok(IrlsState {
+        Ok(IrlsState::at(
             beta,
             eta,
             mu,
-            deviance: dev,
-            iterations: control.max_iter,
-            converged: false,
+            dev,
+            control.max_iter,
             criterion,
-            stalled: false,
-        })
+            Ending::OutOfIterations,
+        ))
     }
 
     /// `beta + step`, halved until the means are valid and the deviance does not rise.
