@@ -8,4 +8,5 @@ pub mod formula;
 pub mod glm;
 pub mod linalg;
 pub mod results;
+pub mod sim;
 pub mod vcov;

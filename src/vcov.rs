@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 
 /// Largest cluster for which CR2 with varying working variances is computed (it needs an
 /// eigendecomposition of an n_g x n_g matrix).
-pub const DENSE_CR2_MAX_ROWS: usize = 5000;
+pub const DENSE_CR2_MAX_ROWS: usize = 2000;
 
 /// Which variance estimator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

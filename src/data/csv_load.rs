@@ -2,17 +2,24 @@
 //!
 //! The file is read into memory once and parsed with `csv`'s reusable byte records, so no cell
 //! is copied into a `String`: numbers are parsed from the trimmed bytes, and a categorical label
-//! is allocated only the first time it is seen. Column types are inferred in the same pass: a
+//! is allocated only the first time it is seen. Records are read in batches, and each column then
+//! runs through a batch in one tight loop. Column types are inferred in the same pass: a
 //! column starts out numeric and turns categorical at its first cell that is neither missing nor
 //! a number; the rows before that cell are then read again for that column only.
+//!
+//! A large file without any `"` is split at line ends into chunks that are read in parallel
+//! (without quotes every line end ends a record) and joined column by column; a file with
+//! quotes is read in one piece.
 
 use std::io::Read;
 use std::path::Path;
 
 use csv::ByteRecord;
+use rayon::prelude::*;
 
-use super::levels::{InternError, LevelInterner};
-use super::{Cohort, Column, ColumnType, LoadOptions, MISSING_CODE};
+use super::chunks::{count_line_ends, read_file, split, Chunk};
+use super::column_builder::{Builder, Part};
+use super::{Cohort, Column, ColumnType, LoadOptions};
 use crate::error::{Error, Result};
 
 /// The name used in error messages for in-memory data.
@@ -24,7 +31,7 @@ impl Cohort {
     pub fn from_csv_path(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Cohort> {
         let path = path.as_ref();
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let bytes = read_file(path).map_err(|source| Error::Io {
             file: file.clone(),
             source,
         })?;
@@ -52,13 +59,21 @@ impl Cohort {
     }
 }
 
-/// Where an error happened, for messages.
+/// The file, its bytes and column names, for error messages.
 struct Context<'a> {
     file: &'a str,
+    bytes: &'a [u8],
     names: &'a [String],
 }
 
 impl Context<'_> {
+    /// The line in the file of line `local` (1-based) of the chunk starting at byte `offset`.
+    /// Counted only for error messages.
+    fn line(&self, offset: usize, local: u64) -> u64 {
+        let before = self.bytes.get(..offset).unwrap_or(self.bytes);
+        count_line_ends(before) as u64 + local
+    }
+
     /// An [`Error::Csv`] at `line` in column number `col` (0-based).
     fn error(&self, line: u64, col: usize, message: impl Into<String>) -> Error {
         let column = self
@@ -74,15 +89,20 @@ impl Context<'_> {
         }
     }
 
-    /// An [`Error::Csv`] for an error of the `csv` parser itself.
-    fn parser_error(&self, e: &csv::Error) -> Error {
-        let line = e.position().map_or(0, csv::Position::line);
+    /// An [`Error::Csv`] for an error of the `csv` parser in the chunk starting at `offset`.
+    fn parser_error(&self, e: &csv::Error, offset: usize) -> Error {
+        let line = e.position().map_or(0, |p| self.line(offset, p.line()));
         self.error(line, self.names.len(), e.to_string())
     }
 }
 
 /// Parses a whole CSV file held in `bytes`.
 fn parse(bytes: &[u8], file: &str, opts: &LoadOptions) -> Result<Cohort> {
+    parse_in_chunks(bytes, file, opts, rayon::current_num_threads())
+}
+
+/// Parses a whole CSV file held in `bytes`, in chunks for `threads` threads where possible.
+fn parse_in_chunks(bytes: &[u8], file: &str, opts: &LoadOptions, threads: usize) -> Result<Cohort> {
     let d = opts.delimiter_byte();
     if matches!(d, b'"' | b'\n' | b'\r') {
         return Err(Error::invalid(
@@ -91,38 +111,58 @@ fn parse(bytes: &[u8], file: &str, opts: &LoadOptions) -> Result<Cohort> {
         ));
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = record_reader(bytes, opts);
-    let mut record = ByteRecord::new();
-    let names = read_header(&mut reader, &mut record, file)?;
+    let (names, body_start) = read_header(bytes, file, opts)?;
     let ctx = Context {
         file,
+        bytes,
         names: &names,
     };
-    let mut builders = start_builders(&names, opts)?;
-
-    let mut row = 0usize;
-    while reader
-        .read_byte_record(&mut record)
-        .map_err(|e| ctx.parser_error(&e))?
-    {
-        let line = line_of(&record);
-        check_length(&record, &ctx, line)?;
-        for (col, (builder, cell)) in builders.iter_mut().zip(record.iter()).enumerate() {
-            let cell = cell.trim_ascii();
-            builder
-                .push(row, line, cell, opts)
-                .map_err(|m| ctx.error(line, col, m))?;
-        }
-        row += 1;
+    let forced = forced_types(&names, opts)?;
+    let mut chunks = split(bytes, body_start, threads);
+    // A quoted field may hold a line end, so a file with quotes is read in one piece.
+    if chunks.len() > 1 && chunks.par_iter().any(|c| c.bytes.contains(&b'"')) {
+        chunks = split(bytes, body_start, 1);
     }
-    rescan(bytes, opts, &mut builders, &ctx)?;
 
-    let columns = builders
-        .into_iter()
-        .enumerate()
-        .map(|(col, b)| b.finish(&ctx, col))
-        .collect::<Result<Vec<_>>>()?;
+    let mut parts = first_error(
+        chunks
+            .par_iter()
+            .map(|chunk| read_chunk(chunk, &ctx, &forced, opts))
+            .collect(),
+    )?;
+    // A column that is categorical in one chunk is categorical in all.
+    for col in 0..names.len() {
+        if parts.iter().any(|p| p[col].is_labels()) {
+            parts.iter_mut().for_each(|p| p[col].relabel_all());
+        }
+    }
+    first_error(
+        chunks
+            .par_iter()
+            .zip(parts.par_iter_mut())
+            .map(|(chunk, builders)| rescan(chunk, builders, &ctx, opts))
+            .collect(),
+    )?;
+
+    let mut by_column: Vec<Vec<Builder>> = names.iter().map(|_| Vec::new()).collect();
+    for builders in parts {
+        for (col, b) in builders.into_iter().enumerate() {
+            by_column[col].push(b);
+        }
+    }
+    let columns = first_error(
+        by_column
+            .into_par_iter()
+            .enumerate()
+            .map(|(col, builders)| join(builders, &chunks, &ctx, col))
+            .collect(),
+    )?;
     Cohort::from_columns(names.into_iter().zip(columns).collect())
+}
+
+/// The first error of results in file order, or all the values.
+fn first_error<T>(results: Vec<Result<T>>) -> Result<Vec<T>> {
+    results.into_iter().collect()
 }
 
 /// A `csv` reader over `bytes` that returns every record, the header included, and leaves
@@ -135,25 +175,28 @@ fn record_reader<'a>(bytes: &'a [u8], opts: &LoadOptions) -> csv::Reader<&'a [u8
         .from_reader(bytes)
 }
 
-/// The 1-based line where `record` starts.
+/// The 1-based line where `record` starts, counted from the start of the bytes being parsed.
 fn line_of(record: &ByteRecord) -> u64 {
-    record.position().map_or(0, csv::Position::line)
+    record.position().map_or(1, csv::Position::line)
 }
 
-/// Reads the header record and checks its names: present, UTF-8, non-empty, distinct.
-fn read_header(
-    reader: &mut csv::Reader<&[u8]>,
-    record: &mut ByteRecord,
-    file: &str,
-) -> Result<Vec<String>> {
-    let none = Context { file, names: &[] };
+/// Reads the header record and checks its names: present, UTF-8, non-empty, distinct. Returns
+/// the names and the offset of the first byte after the header.
+fn read_header(bytes: &[u8], file: &str, opts: &LoadOptions) -> Result<(Vec<String>, usize)> {
+    let none = Context {
+        file,
+        bytes,
+        names: &[],
+    };
+    let mut reader = record_reader(bytes, opts);
+    let mut record = ByteRecord::new();
     if !reader
-        .read_byte_record(record)
-        .map_err(|e| none.parser_error(&e))?
+        .read_byte_record(&mut record)
+        .map_err(|e| none.parser_error(&e, 0))?
     {
         return Err(none.error(1, 0, "the file is empty; a header line is needed"));
     }
-    let line = line_of(record);
+    let line = line_of(&record);
     let mut names: Vec<String> = Vec::with_capacity(record.len());
     for (col, cell) in record.iter().enumerate() {
         let name = std::str::from_utf8(cell.trim_ascii())
@@ -174,267 +217,193 @@ fn read_header(
         }
         names.push(name.to_string());
     }
-    Ok(names)
+    let end = usize::try_from(reader.position().byte()).unwrap_or(bytes.len());
+    Ok((names, end.min(bytes.len())))
 }
 
-/// Checks that a data record has one field per column.
-fn check_length(record: &ByteRecord, ctx: &Context, line: u64) -> Result<()> {
-    let (found, wanted) = (record.len(), ctx.names.len());
-    if found == wanted {
-        return Ok(());
-    }
-    Err(ctx.error(
-        line,
-        found.min(wanted),
-        format!("the record has {found} field(s), the header has {wanted}"),
-    ))
-}
-
-/// One builder per column, typed as forced by `opts` or starting out inferred.
-fn start_builders(names: &[String], opts: &LoadOptions) -> Result<Vec<Builder>> {
+/// The type forced for each column; an option naming no column is an error.
+fn forced_types(names: &[String], opts: &LoadOptions) -> Result<Vec<Option<ColumnType>>> {
     if let Some((unknown, _)) = opts.column_types().iter().find(|(n, _)| !names.contains(n)) {
         return Err(Error::unknown_column(
             unknown,
             names.iter().map(String::as_str),
         ));
     }
-    Ok(names
-        .iter()
-        .map(|n| match opts.forced_type(n) {
-            None => Builder::numbers(Rule::Inferred),
-            Some(ColumnType::Numeric) => Builder::numbers(Rule::Numeric),
-            Some(ColumnType::Binary) => Builder::numbers(Rule::Binary),
-            Some(ColumnType::Categorical) => Builder::labels(Vec::new(), 0),
-        })
-        .collect())
+    Ok(names.iter().map(|n| opts.forced_type(n)).collect())
 }
 
-/// Reads again, for the columns that turned categorical part-way, the rows before the turn.
-fn rescan(bytes: &[u8], opts: &LoadOptions, builders: &mut [Builder], ctx: &Context) -> Result<()> {
-    let rows = builders.iter().map(Builder::rescan_rows).max().unwrap_or(0);
-    if rows == 0 {
+/// Records read at a time: each column then runs through a batch in one loop.
+const BATCH: usize = 256;
+
+/// Reads every record of a chunk into one builder per column.
+fn read_chunk(
+    chunk: &Chunk,
+    ctx: &Context,
+    forced: &[Option<ColumnType>],
+    opts: &LoadOptions,
+) -> Result<Vec<Builder>> {
+    let mut builders: Vec<Builder> = forced
+        .iter()
+        .map(|&f| Builder::new(f, chunk.rows_hint))
+        .collect();
+    let mut reader = record_reader(chunk.bytes, opts);
+    let mut batch: Vec<ByteRecord> = (0..BATCH).map(|_| ByteRecord::new()).collect();
+    let mut first_row = 0;
+    loop {
+        let mut filled = 0;
+        for record in batch.iter_mut() {
+            if !reader
+                .read_byte_record(record)
+                .map_err(|e| ctx.parser_error(&e, chunk.offset))?
+            {
+                break;
+            }
+            check_length(record, ctx, chunk.offset)?;
+            filled += 1;
+        }
+        let records = &batch[..filled];
+        // Every column stops at its first bad cell; the first of those in the file is reported.
+        let mut first_bad: Option<(usize, usize, String)> = None;
+        for (col, builder) in builders.iter_mut().enumerate() {
+            if let Err((i, message)) = builder.push_batch(first_row, records, col, opts) {
+                if first_bad.as_ref().is_none_or(|(j, _, _)| i < *j) {
+                    first_bad = Some((i, col, message));
+                }
+            }
+        }
+        if let Some((i, col, message)) = first_bad {
+            let line = ctx.line(chunk.offset, line_of(&records[i]));
+            return Err(ctx.error(line, col, message));
+        }
+        first_row += filled;
+        if filled < BATCH {
+            return Ok(builders);
+        }
+    }
+}
+
+/// Checks that a data record (of the chunk starting at `offset`) has one field per column.
+fn check_length(record: &ByteRecord, ctx: &Context, offset: usize) -> Result<()> {
+    let (found, wanted) = (record.len(), ctx.names.len());
+    if found == wanted {
         return Ok(());
     }
-    let mut reader = record_reader(bytes, opts);
+    Err(ctx.error(
+        ctx.line(offset, line_of(record)),
+        found.min(wanted),
+        format!("the record has {found} field(s), the header has {wanted}"),
+    ))
+}
+
+/// Reads a chunk again for the columns that turned categorical after their first rows, giving
+/// those rows their labels.
+fn rescan(
+    chunk: &Chunk,
+    builders: &mut [Builder],
+    ctx: &Context,
+    opts: &LoadOptions,
+) -> Result<()> {
+    let rows = builders.iter().map(Builder::rescan_rows).max().unwrap_or(0);
+    let mut reader = record_reader(chunk.bytes, opts);
     let mut record = ByteRecord::new();
-    // The header was read successfully before.
-    reader
-        .read_byte_record(&mut record)
-        .map_err(|e| ctx.parser_error(&e))?;
     for row in 0..rows {
         if !reader
             .read_byte_record(&mut record)
-            .map_err(|e| ctx.parser_error(&e))?
+            .map_err(|e| ctx.parser_error(&e, chunk.offset))?
         {
             break;
         }
-        let line = line_of(&record);
         for (col, (builder, cell)) in builders.iter_mut().zip(record.iter()).enumerate() {
             if row < builder.rescan_rows() {
                 builder
                     .fill(row, cell.trim_ascii(), opts)
-                    .map_err(|m| ctx.error(line, col, m))?;
+                    .map_err(|m| ctx.error(ctx.line(chunk.offset, line_of(&record)), col, m))?;
             }
         }
     }
     Ok(())
 }
 
-/// How strictly a numeric column treats a cell that is not a finite number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rule {
-    /// The type is inferred: text turns the column categorical.
-    Inferred,
-    /// Forced numeric: text is an error.
-    Numeric,
-    /// Forced 0/1: anything else is an error.
-    Binary,
+/// Column `col` from its builders, one per chunk in file order.
+fn join(builders: Vec<Builder>, chunks: &[Chunk], ctx: &Context, col: usize) -> Result<Column> {
+    let parts = builders
+        .into_iter()
+        .zip(chunks)
+        .map(|(b, chunk)| {
+            b.finish()
+                .map_err(|bad| ctx.error(ctx.line(chunk.offset, bad.line), col, bad.message))
+        })
+        .collect::<Result<Vec<Part>>>()?;
+    // The line is unknown once the chunks are joined; only a column with more than u32::MAX
+    // labels fails here.
+    Part::concat(parts).map_err(|m| ctx.error(0, col, m))
 }
 
-/// A cell that parsed as NaN or infinity in an inferred column: an error if the column stays
-/// numeric, an ordinary label if it turns categorical.
-#[derive(Debug)]
-struct NonFinite {
-    line: u64,
-    message: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A column being read.
-#[derive(Debug)]
-enum Builder {
-    Numbers {
-        values: Vec<f64>,
-        rule: Rule,
-        non_finite: Option<NonFinite>,
-    },
-    Labels {
-        codes: Vec<u32>,
-        interner: LevelInterner,
-        /// Rows `0..rescan_rows` were read as numbers and still need their labels.
-        rescan_rows: usize,
-    },
-}
-
-impl Builder {
-    fn numbers(rule: Rule) -> Self {
-        Builder::Numbers {
-            values: Vec::new(),
-            rule,
-            non_finite: None,
+    /// A CSV of about 2 MB: `x` numeric, `g` labels, `late` numeric until its last row.
+    fn big_csv(last_late: &str) -> String {
+        let mut text = String::from("x,g,late\n");
+        for i in 0..100_000 {
+            text.push_str(&format!("{}.5,g{},{}\n", i, i % 7, i % 3));
         }
+        text.push_str(&format!("1,g1,{last_late}\n"));
+        text
     }
 
-    fn labels(codes: Vec<u32>, rescan_rows: usize) -> Self {
-        Builder::Labels {
-            codes,
-            interner: LevelInterner::default(),
-            rescan_rows,
-        }
+    fn load(text: &str, threads: usize) -> Result<Cohort> {
+        parse_in_chunks(text.as_bytes(), "big.csv", &LoadOptions::default(), threads)
     }
 
-    fn rescan_rows(&self) -> usize {
-        match self {
-            Builder::Labels { rescan_rows, .. } => *rescan_rows,
-            Builder::Numbers { .. } => 0,
-        }
+    #[test]
+    fn chunks_give_the_same_cohort_as_one_piece() {
+        let text = big_csv("text");
+        assert!(split(text.as_bytes(), 9, 4).len() > 1);
+        let one = load(&text, 1).unwrap();
+        let many = load(&text, 4).unwrap();
+        assert!(one.identical(&many));
+        assert_eq!(many.n_rows(), 100_001);
+        assert_eq!(many.column_type("late").unwrap(), ColumnType::Categorical);
+        assert_eq!(many.levels("late").unwrap(), ["0", "1", "2", "text"]);
+        assert_eq!(many.column("late").unwrap().label(4), Some("1"));
+        assert_eq!(many.levels("g").unwrap().len(), 7);
+        assert_eq!(many.numeric("x").unwrap()[99_999], 99_999.5);
     }
 
-    /// Adds the trimmed `cell` of data row `row` (0-based), which starts at `line`. The error is
-    /// the message for [`Error::Csv`].
-    fn push(
-        &mut self,
-        row: usize,
-        line: u64,
-        cell: &[u8],
-        opts: &LoadOptions,
-    ) -> std::result::Result<(), String> {
-        let missing = opts.is_missing(cell);
-        match self {
-            Builder::Labels {
-                codes, interner, ..
-            } => {
-                codes.push(label_code(interner, cell, missing)?);
-                Ok(())
-            }
-            Builder::Numbers {
-                values,
-                rule,
-                non_finite,
-            } => {
-                if missing {
-                    values.push(f64::NAN);
-                    return Ok(());
-                }
-                match parse_number(cell) {
-                    Some(x) if x.is_finite() => {
-                        if *rule == Rule::Binary && x != 0.0 && x != 1.0 {
-                            return Err(format!(
-                                "'{}' is not 0 or 1 (the column is set to Binary)",
-                                show(cell)
-                            ));
-                        }
-                        values.push(x);
-                        Ok(())
-                    }
-                    Some(x) => {
-                        let message = non_finite_message(cell, x);
-                        if *rule != Rule::Inferred {
-                            return Err(message);
-                        }
-                        non_finite.get_or_insert(NonFinite { line, message });
-                        values.push(f64::NAN);
-                        Ok(())
-                    }
-                    None if *rule == Rule::Inferred => {
-                        *self = Builder::labels(vec![MISSING_CODE; row], row);
-                        self.push(row, line, cell, opts)
-                    }
-                    None => Err(format!(
-                        "'{}' is not a number (the column is set to {})",
-                        show(cell),
-                        if *rule == Rule::Binary {
-                            "Binary"
-                        } else {
-                            "Numeric"
-                        }
-                    )),
-                }
-            }
-        }
+    #[test]
+    fn errors_in_later_chunks_name_the_file_line() {
+        let mut text = big_csv("2");
+        // Line 80,002 is data row 80,001.
+        text = text.replacen("80000.5,g", "80000.5,inf,g", 1);
+        let e = load(&text, 4).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "big.csv, line 80002, column '#4': the record has 4 field(s), the header has 3"
+        );
+        let text = big_csv("inf");
+        let e = load(&text, 4).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "big.csv, line 100002, column 'late': 'inf' is not a finite number"
+        );
     }
 
-    /// Sets the label of a row read as a number before the column turned categorical.
-    fn fill(
-        &mut self,
-        row: usize,
-        cell: &[u8],
-        opts: &LoadOptions,
-    ) -> std::result::Result<(), String> {
-        if let Builder::Labels {
-            codes, interner, ..
-        } = self
-        {
-            let code = label_code(interner, cell, opts.is_missing(cell))?;
-            if let Some(slot) = codes.get_mut(row) {
-                *slot = code;
-            }
-        }
-        Ok(())
+    #[test]
+    fn quotes_keep_the_file_in_one_piece() {
+        let text = big_csv("\"two\nlines\"");
+        let c = load(&text, 4).unwrap();
+        assert_eq!(c.column("late").unwrap().label(100_000), Some("two\nlines"));
     }
 
-    /// The finished column; an inferred numeric column with a NaN or infinite cell is an error.
-    fn finish(self, ctx: &Context, col: usize) -> Result<Column> {
-        match self {
-            Builder::Numbers {
-                non_finite: Some(bad),
-                ..
-            } => Err(ctx.error(bad.line, col, bad.message)),
-            Builder::Numbers { values, .. } => Ok(Column::Numeric(values)),
-            Builder::Labels {
-                codes, interner, ..
-            } => {
-                let (codes, levels) = interner.into_sorted(codes);
-                Ok(Column::Categorical { codes, levels })
-            }
-        }
+    #[test]
+    fn large_files_are_read_whole() {
+        let text = big_csv("0");
+        let path = std::env::temp_dir().join(format!("stepwedge-read-{}.csv", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let read = read_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read.unwrap(), text.as_bytes());
     }
-}
-
-/// The code of a label cell.
-fn label_code(
-    interner: &mut LevelInterner,
-    cell: &[u8],
-    missing: bool,
-) -> std::result::Result<u32, String> {
-    if missing {
-        return Ok(MISSING_CODE);
-    }
-    interner.code(cell).map_err(|e| match e {
-        InternError::NotUtf8 => format!("'{}' is not valid UTF-8 text", show(cell)),
-        InternError::TooManyLevels => "the column has too many distinct labels".to_string(),
-    })
-}
-
-/// The number written in `cell`, if it is one (Rust's float syntax: `1`, `-2.5`, `1e-3`, `.5`,
-/// and also `inf` and `NaN`, which the caller rejects).
-fn parse_number(cell: &[u8]) -> Option<f64> {
-    std::str::from_utf8(cell).ok()?.parse().ok()
-}
-
-/// The message for a cell that parsed as NaN or infinity.
-fn non_finite_message(cell: &[u8], x: f64) -> String {
-    if x.is_nan() {
-        format!(
-            "'{}' is not a number; if it marks a missing value, add it to \
-             LoadOptions::missing_values",
-            show(cell)
-        )
-    } else {
-        format!("'{}' is not a finite number", show(cell))
-    }
-}
-
-/// The cell's text for a message.
-fn show(cell: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(cell)
 }

@@ -6,6 +6,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::MISSING_CODE;
 
+/// Up to this many levels, a label is looked up by comparing it with each level in turn, which
+/// is faster than hashing.
+const LINEAR_SEARCH_MAX: usize = 8;
+
 /// Why a label could not be given a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InternError {
@@ -18,7 +22,8 @@ pub(crate) enum InternError {
 /// Collects the distinct labels of one column in first-seen order and gives each a code.
 ///
 /// Lookups take the label as bytes and allocate only when a label is seen for the first time.
-/// The previous label is checked first, which makes runs of equal labels (sorted files) cheap.
+/// The previous label is checked first, which makes runs of equal labels (sorted files) cheap;
+/// columns with few levels are searched linearly, others through a hash map.
 #[derive(Debug)]
 pub(crate) struct LevelInterner {
     index: HashMap<Box<[u8]>, u32, BuildHasherDefault<LabelHasher>>,
@@ -40,12 +45,20 @@ impl LevelInterner {
     /// The code of `label` (first-seen order), adding it if it is new.
     pub(crate) fn code(&mut self, label: &[u8]) -> Result<u32, InternError> {
         if let Some(prev) = self.labels.get(self.last as usize) {
-            if prev.as_bytes() == label {
+            if same_bytes(prev.as_bytes(), label) {
                 return Ok(self.last);
             }
         }
-        let code = match self.index.get(label) {
-            Some(&code) => code,
+        let known = if self.labels.len() <= LINEAR_SEARCH_MAX {
+            self.labels
+                .iter()
+                .position(|l| same_bytes(l.as_bytes(), label))
+        } else {
+            self.index.get(label).map(|&c| c as usize)
+        };
+        let code = match known {
+            // Codes are below MISSING_CODE, so they fit.
+            Some(code) => code as u32,
             None => self.insert(label)?,
         };
         self.last = code;
@@ -67,6 +80,39 @@ impl LevelInterner {
     pub(crate) fn into_sorted(self, codes: Vec<u32>) -> (Vec<u32>, Vec<String>) {
         sort_levels(codes, self.labels)
     }
+
+    /// Joins the codes of consecutive parts of one column, each coded by its own interner, into
+    /// codes against the sorted levels of all parts, and those levels.
+    pub(crate) fn concat(
+        mut parts: Vec<(LevelInterner, Vec<u32>)>,
+    ) -> Result<(Vec<u32>, Vec<String>), InternError> {
+        if parts.len() == 1 {
+            if let Some((interner, codes)) = parts.pop() {
+                return Ok(interner.into_sorted(codes));
+            }
+        }
+        let mut all = LevelInterner::default();
+        let mut joined = Vec::with_capacity(parts.iter().map(|(_, c)| c.len()).sum());
+        for (interner, codes) in parts {
+            let to_all = interner
+                .labels
+                .iter()
+                .map(|l| all.code(l.as_bytes()))
+                .collect::<Result<Vec<u32>, _>>()?;
+            joined.extend(
+                codes
+                    .iter()
+                    .map(|&c| to_all.get(c as usize).copied().unwrap_or(MISSING_CODE)),
+            );
+        }
+        Ok(all.into_sorted(joined))
+    }
+}
+
+/// Byte equality, written as a loop: labels are short, and this is faster than a call to
+/// `memcmp`.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Sorts `levels` (byte order, as R's `sort` in the C locale) and recodes `codes` to match.
@@ -147,6 +193,25 @@ mod tests {
         let (codes, levels) = interner.into_sorted(codes);
         assert_eq!(levels, vec!["a", "b", "c"]);
         assert_eq!(codes, vec![1, 0, 1, 2, 0]);
+    }
+
+    #[test]
+    fn parts_join_against_common_levels() {
+        let part = |labels: &[&str]| {
+            let mut interner = LevelInterner::default();
+            let codes = labels
+                .iter()
+                .map(|l| match *l {
+                    "" => MISSING_CODE,
+                    l => interner.code(l.as_bytes()).unwrap(),
+                })
+                .collect();
+            (interner, codes)
+        };
+        let (codes, levels) =
+            LevelInterner::concat(vec![part(&["b", "", "c"]), part(&["a", "b"])]).unwrap();
+        assert_eq!(levels, vec!["a", "b", "c"]);
+        assert_eq!(codes, vec![1, MISSING_CODE, 2, 0, 1]);
     }
 
     #[test]

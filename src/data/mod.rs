@@ -8,9 +8,12 @@
 //! Cohorts are read from CSV with [`Cohort::from_csv_path`] (see [`LoadOptions`]) and written
 //! with [`Cohort::write_csv`].
 
+mod chunks;
+mod column_builder;
 mod csv_load;
 mod csv_write;
 mod levels;
+mod number;
 mod options;
 
 pub use options::LoadOptions;
@@ -96,11 +99,11 @@ impl Column {
         self.len() == 0
     }
 
-    /// Whether row `i` is missing.
+    /// Whether row `i` is missing (`false` if there is no row `i`).
     pub fn is_missing(&self, i: usize) -> bool {
         match self {
-            Column::Numeric(v) => v[i].is_nan(),
-            Column::Categorical { codes, .. } => codes[i] == MISSING_CODE,
+            Column::Numeric(v) => v.get(i).is_some_and(|x| x.is_nan()),
+            Column::Categorical { codes, .. } => codes.get(i) == Some(&MISSING_CODE),
         }
     }
 

@@ -5,6 +5,17 @@ use super::{Cohort, ColumnType};
 /// Options for reading CSV: which cells are missing, column types forced by the caller, and the
 /// field delimiter.
 ///
+/// How cells are read (after trimming surrounding whitespace):
+/// * a cell whose text is one of the missing-value strings (default `""`, `"NA"`, `"NaN"`) is
+///   missing: `NAN` in a numeric column, [`MISSING_CODE`](super::MISSING_CODE) in a categorical
+///   one;
+/// * a column is numeric when every other cell is a number in Rust's syntax (`12`, `-0.5`, `.5`,
+///   `1e-3`); otherwise it is categorical, with every cell's text kept exactly as written (`"01"`
+///   stays `"01"`) and levels sorted;
+/// * a cell that spells a non-finite number (`inf`, `-Infinity`, `1e400`, or `nan` when it is not
+///   a missing-value string) is an error naming line and column in a numeric column (no NaN or
+///   infinity ever enters a cohort unannounced); in a categorical column it is an ordinary label.
+///
 /// ```
 /// use stepwedge::data::{ColumnType, LoadOptions};
 /// let opts = LoadOptions::new()
@@ -14,7 +25,7 @@ use super::{Cohort, ColumnType};
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOptions {
-    missing: Vec<String>,
+    missing: MissingSet,
     types: Vec<(String, ColumnType)>,
     delimiter: u8,
 }
@@ -23,7 +34,7 @@ impl Default for LoadOptions {
     /// Missing values `""`, `"NA"` and `"NaN"`; types inferred; comma-delimited.
     fn default() -> Self {
         LoadOptions {
-            missing: vec![String::new(), "NA".into(), "NaN".into()],
+            missing: MissingSet::new(vec![String::new(), "NA".into(), "NaN".into()]),
             types: Vec::new(),
             delimiter: b',',
         }
@@ -57,10 +68,12 @@ impl LoadOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.missing = values
-            .into_iter()
-            .map(|v| v.into().trim_ascii().to_string())
-            .collect();
+        self.missing = MissingSet::new(
+            values
+                .into_iter()
+                .map(|v| v.into().trim_ascii().to_string())
+                .collect(),
+        );
         self
     }
 
@@ -82,7 +95,7 @@ impl LoadOptions {
 
     /// The cell texts read as missing.
     pub fn missing(&self) -> &[String] {
-        &self.missing
+        &self.missing.texts
     }
 
     /// The forced column types, in the order they were set.
@@ -102,6 +115,42 @@ impl LoadOptions {
 
     /// Whether the (trimmed) cell text is one of the missing-value strings.
     pub(crate) fn is_missing(&self, cell: &[u8]) -> bool {
-        self.missing.iter().any(|m| m.as_bytes() == cell)
+        self.missing.contains(cell)
+    }
+}
+
+/// The missing-value strings, with a set of their first bytes so that most cells are told apart
+/// from all of them by one lookup.
+#[derive(Debug, Clone, PartialEq)]
+struct MissingSet {
+    texts: Vec<String>,
+    /// Bit b is set when some text starts with byte b.
+    first_bytes: [u64; 4],
+    /// Whether the empty text is listed.
+    empty: bool,
+}
+
+impl MissingSet {
+    fn new(texts: Vec<String>) -> Self {
+        let mut first_bytes = [0u64; 4];
+        for b in texts.iter().filter_map(|t| t.as_bytes().first()) {
+            first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+        let empty = texts.iter().any(String::is_empty);
+        MissingSet {
+            texts,
+            first_bytes,
+            empty,
+        }
+    }
+
+    fn contains(&self, cell: &[u8]) -> bool {
+        match cell.first() {
+            None => self.empty,
+            Some(&b) => {
+                self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+                    && self.texts.iter().any(|t| t.as_bytes() == cell)
+            }
+        }
     }
 }
