@@ -1,4 +1,6 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
 pub mod data;
 pub mod design;
 pub mod dist;
