@@ -172,16 +172,64 @@ impl Family {
     }
 
     /// One row's log-likelihood at dispersion 1 (Gaussian: without the variance term, which
-    /// [`Family::loglik_total`] adds). Binomial rows with `w` trials include `log C(w, w y)`.
+    /// [`Family::loglik_total`] adds): [`Family::loglik_kernel`] plus
+    /// [`Family::loglik_constant`].
     fn loglik_row(self, y: f64, mu: f64, w: f64) -> f64 {
+        self.loglik_kernel(y, mu, w) + self.loglik_constant(y, w)
+    }
+
+    /// The part of a row's log-likelihood that depends on the mean: binomial
+    /// `w [y log mu + (1 - y) log(1 - mu)]`, Poisson `w [y log mu - mu]`, Gaussian 0 (its
+    /// likelihood is handled through the deviance). Rows with the same mean add up: a pattern
+    /// of rows has the kernel of its summed weight and weighted mean response.
+    pub fn loglik_kernel(self, y: f64, mu: f64, w: f64) -> f64 {
         match self {
-            Family::Binomial => {
-                let s = (w * y).round();
-                let n = w.round();
-                ln_choose(n, s) + xlogy(s, mu) + xlogy(n - s, 1.0 - mu)
-            }
-            Family::Poisson => w * (xlogy(y, mu) - mu - statrs::function::gamma::ln_gamma(y + 1.0)),
+            Family::Binomial => w * (xlogy(y, mu) + xlogy(1.0 - y, 1.0 - mu)),
+            Family::Poisson => w * (xlogy(y, mu) - mu),
+            Family::Gaussian => 0.0,
+        }
+    }
+
+    /// The part of a row's log-likelihood free of the mean: binomial `log C(w, w y)` (zero for a
+    /// 0/1 row), Poisson `-w log(y!)`, Gaussian `log(w) / 2`.
+    pub fn loglik_constant(self, y: f64, w: f64) -> f64 {
+        match self {
+            Family::Binomial => ln_choose(w.round(), (w * y).round()),
+            Family::Poisson => -w * statrs::function::gamma::ln_gamma(y + 1.0),
             Family::Gaussian => w.ln() / 2.0,
+        }
+    }
+
+    /// Derivative of the variance function, `V'(mu)`.
+    pub fn variance_deriv(self, mu: f64) -> f64 {
+        match self {
+            Family::Binomial => 1.0 - 2.0 * mu,
+            Family::Poisson => 1.0,
+            Family::Gaussian => 0.0,
+        }
+    }
+
+    /// A row's log-likelihood kernel and its derivatives in the linear predictor `eta`, for
+    /// response `y` (a proportion for binomial counts) and prior weight `w`:
+    ///
+    /// - score `s = w (y - mu) mu' / V`,
+    /// - its derivative `s' = w [ -mu'^2 / V + (y - mu) (mu'' V - mu'^2 V') / V^2 ]`,
+    /// - Fisher weight `W = w mu'^2 / V` and its derivative `W' = w [2 mu' mu'' / V - mu'^3 V' / V^2]`,
+    ///
+    /// with `mu' = dmu/deta`, `mu'' = d^2 mu / deta^2`. For canonical links `s' = -W`.
+    pub fn row_derivatives(self, link: Link, y: f64, w: f64, eta: f64) -> RowDerivatives {
+        let mu = link.inverse(eta);
+        let d1 = link.mu_eta(eta);
+        let d2 = link.mu_eta_deriv(eta);
+        let v = self.variance(mu);
+        let dv = self.variance_deriv(mu);
+        let r = y - mu;
+        RowDerivatives {
+            loglik: self.loglik_kernel(y, mu, w),
+            score: w * r * d1 / v,
+            score_deriv: w * (-d1 * d1 / v + r * (d2 * v - d1 * d1 * dv) / (v * v)),
+            weight: w * d1 * d1 / v,
+            weight_deriv: w * (2.0 * d1 * d2 / v - d1 * d1 * d1 * dv / (v * v)),
         }
     }
 
@@ -201,6 +249,21 @@ impl Family {
             _ => rows,
         }
     }
+}
+
+/// A row's log-likelihood kernel and its derivatives in `eta` (see [`Family::row_derivatives`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowDerivatives {
+    /// Log-likelihood kernel.
+    pub loglik: f64,
+    /// `d loglik / d eta`.
+    pub score: f64,
+    /// `d^2 loglik / d eta^2` (observed).
+    pub score_deriv: f64,
+    /// Fisher (expected) information weight.
+    pub weight: f64,
+    /// `d weight / d eta`.
+    pub weight_deriv: f64,
 }
 
 /// `x log(y)` with the convention `0 log(anything) = 0`.
@@ -262,6 +325,25 @@ impl Link {
         }
     }
 
+    /// `d^2 mu / d eta^2` (0 where `mu'` is clamped).
+    pub fn mu_eta_deriv(self, eta: f64) -> f64 {
+        match self {
+            Link::Logit => {
+                if eta.abs() > 30.0 {
+                    return 0.0;
+                }
+                let mu = self.inverse(eta);
+                mu * (1.0 - mu) * (1.0 - 2.0 * mu)
+            }
+            Link::Log => eta.min(MAX_LOG_ETA).exp(),
+            Link::Identity => 0.0,
+            Link::Cloglog => {
+                let e = eta.min(MAX_LOG_ETA).exp();
+                e * (-e).exp() * (1.0 - e)
+            }
+        }
+    }
+
     /// Whether coefficients exponentiate to ratios (odds ratios for logit, relative risks for
     /// log).
     pub fn exponentiates(self) -> bool {
@@ -282,6 +364,26 @@ mod tests {
                 let h = 1e-6;
                 let numeric = (link.inverse(eta + h) - link.inverse(eta - h)) / (2.0 * h);
                 assert!((link.mu_eta(eta) - numeric).abs() < 1e-8, "{link} {mu}");
+            }
+        }
+    }
+
+    #[test]
+    fn row_derivatives_match_finite_differences() {
+        let h = 1e-6;
+        for (family, link, y, w) in [
+            (Family::Binomial, Link::Logit, 1.0, 1.0),
+            (Family::Binomial, Link::Log, 0.3, 10.0),
+            (Family::Binomial, Link::Cloglog, 0.0, 3.0),
+            (Family::Poisson, Link::Log, 4.0, 2.0),
+        ] {
+            for eta in [-2.1, -0.7, -0.2] {
+                let d = |e: f64| family.row_derivatives(link, y, w, e);
+                let at = d(eta);
+                let fd = |f: fn(&RowDerivatives) -> f64| (f(&d(eta + h)) - f(&d(eta - h))) / (2.0 * h);
+                assert!((at.score - fd(|r| r.loglik)).abs() < 1e-6, "{family} {link} score");
+                assert!((at.score_deriv - fd(|r| r.score)).abs() < 1e-6, "{family} {link} s'");
+                assert!((at.weight_deriv - fd(|r| r.weight)).abs() < 1e-6, "{family} {link} W'");
             }
         }
     }

@@ -32,7 +32,7 @@ mod family;
 mod irls;
 mod summary;
 
-pub use family::{Family, Link};
+pub use family::{Family, Link, RowDerivatives};
 pub use irls::IrlsControl;
 
 use nalgebra::DMatrix;

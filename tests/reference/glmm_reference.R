@@ -268,6 +268,15 @@ POLISH_CONTROL_TXT <- paste0(
 tight_control <- function() {
   glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))
 }
+POLISH_FALLBACK_CONTROL_TXT <- paste0(
+  'glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhobeg = 1e-3, ',
+  'rhoend = 1e-12), nAGQ0initStep = FALSE, tolPwrss = 1e-12), start = list(theta = ',
+  '<previous theta>, fixef = <previous fixef>)')
+polish_control_fallback <- function() {
+  glmerControl(optimizer = "bobyqa",
+               optCtrl = list(maxfun = 1e5, rhobeg = 1e-3, rhoend = 1e-12),
+               nAGQ0initStep = FALSE, tolPwrss = 1e-12)
+}
 polish_control <- function() {
   glmerControl(optimizer = "nloptwrap",
                optCtrl = list(algorithm = "NLOPT_LN_BOBYQA", xtol_abs = 1e-12,
@@ -320,51 +329,88 @@ re_table <- function(vc) {
 
 link_of <- function(fam) fam$link
 
-# exact marginal log-likelihood of a scalar random-intercept model at the
-# fitted (beta, sigma): per cluster, adaptive 1-d integration (integrate(),
-# rel.tol 1e-12) of prod_i f(y_i | eta_i + sigma z) phi(z) after centring at
-# the mode and scaling by the curvature. Includes all normalising constants
-# (log choose(trials, events), -log(count!)).
-marginal_loglik_numint <- function(fit) {
+# Independent log-likelihood checks for scalar random-intercept models.
+# For each cluster j, with h_j(z) = sum_i log f(y_i | eta_i + sigma z) +
+# log phi(z) (all normalising constants included: log choose(trials, events),
+# -log(count!)):
+#   numerical_integration: log of integral exp(h_j(z)) dz by adaptive
+#     integrate() (rel.tol 1e-12) after centring at the mode and scaling by the
+#     curvature;
+#   laplace_observed_information: h_j(zhat) + log(2 pi)/2 - log(-h_j''(zhat))/2
+#     (exact second derivative; this is what glmmTMB/TMB computes);
+#   laplace_expected_information: the same with -h_j'' replaced by
+#     1 + sigma^2 sum_i w_i, w_i = prior weight * mu'(eta)^2 / V(mu) (the
+#     IRLS/Fisher weights used by lme4's PIRLS). Identical to the observed
+#     version for canonical links (logit, Poisson log).
+ri_structure <- function(fit) {
   fam <- family(fit)
-  X <- getME(fit, "X")
-  eta_fix <- as.vector(X %*% fixef(fit)) + fit@resp$offset
   y <- fit@resp$y
   w <- fit@resp$weights
-  g <- getME(fit, "flist")[[1]]
-  sigma <- getME(fit, "theta")[[1]]
-  cond_ll <- function(eta, idx) {
-    mu <- fam$linkinv(eta)
-    if (fam$family == "binomial") {
-      bad <- mu >= 1
-      mu[bad] <- 0.5
-      ll <- dbinom(round(y[idx] * w[idx]), round(w[idx]), mu, log = TRUE)
-      ll[bad] <- -Inf
-      ll
-    } else if (fam$family == "poisson") {
-      dpois(y[idx], mu, log = TRUE)
-    } else stop("family not handled")
+  list(X = getME(fit, "X"), offset = fit@resp$offset,
+       g = getME(fit, "flist")[[1]], family = fam$family, link = fam$link,
+       k = if (fam$family == "binomial") round(y * w) else y,
+       n = if (fam$family == "binomial") round(w) else rep(NA_real_, length(y)))
+}
+
+# log f, d/deta log f, d2/deta2 log f, Fisher weight, elementwise
+cond_terms <- function(eta, k, n, family, link) {
+  if (family == "poisson") {
+    mu <- exp(eta)
+    return(list(ll = dpois(k, mu, log = TRUE), d1 = k - mu, d2 = -mu, w = mu))
   }
-  total <- 0
-  for (lev in levels(g)) {
-    idx <- which(g == lev)
+  if (link == "logit") {
+    mu <- plogis(eta); m1 <- mu * (1 - mu); m2 <- m1 * (1 - 2 * mu)
+  } else if (link == "log") {
+    mu <- exp(eta); m1 <- mu; m2 <- mu
+  } else if (link == "cloglog") {
+    ee <- exp(eta); mu <- -expm1(-ee); m1 <- ee * (1 - mu); m2 <- m1 * (1 - ee)
+  } else stop("link not handled")
+  bad <- mu >= 1 | mu <= 0
+  mu[bad] <- 0.5
+  ll <- dbinom(k, n, mu, log = TRUE)
+  a <- k / mu - (n - k) / (1 - mu)
+  b <- k / mu^2 + (n - k) / (1 - mu)^2
+  out <- list(ll = ll, d1 = a * m1, d2 = a * m2 - b * m1^2,
+              w = n * m1^2 / (mu * (1 - mu)))
+  out$ll[bad] <- -Inf
+  out
+}
+
+ri_loglik_checks <- function(st, beta, sigma) {
+  eta_fix <- as.vector(st$X %*% beta) + st$offset
+  res <- c(numerical_integration = 0, laplace_observed_information = 0,
+           laplace_expected_information = 0)
+  for (lev in levels(st$g)) {
+    idx <- which(st$g == lev)
     e0 <- eta_fix[idx]
-    h <- function(z) sum(cond_ll(e0 + sigma * z, idx)) + dnorm(z, log = TRUE)
+    k <- st$k[idx]
+    n <- st$n[idx]
+    ct <- function(z) cond_terms(e0 + sigma * z, k, n, st$family, st$link)
+    h <- function(z) sum(ct(z)$ll) + dnorm(z, log = TRUE)
     if (sigma == 0) {
-      total <- total + sum(cond_ll(e0, idx))
+      res <- res + sum(ct(0)$ll)
       next
     }
     zhat <- optimize(h, c(-40, 40), maximum = TRUE, tol = 1e-12)$maximum
-    hmax <- h(zhat)
-    eps <- 1e-4
-    d2 <- (h(zhat + eps) - 2 * hmax + h(zhat - eps)) / eps^2
-    sc <- if (is.finite(d2) && d2 < 0) 1 / sqrt(-d2) else 1
-    integrand <- function(t) vapply(t, function(tt) exp(h(zhat + sc * tt) - hmax), 0)
+    for (it in 1:20) {  # Newton polish of the mode
+      tt <- ct(zhat)
+      step <- (sigma * sum(tt$d1) - zhat) / (1 - sigma^2 * sum(tt$d2))
+      zhat <- zhat + step
+      if (abs(step) < 1e-14 * max(1, abs(zhat))) break
+    }
+    tt <- ct(zhat)
+    hmax <- sum(tt$ll) + dnorm(zhat, log = TRUE)
+    H_obs <- 1 - sigma^2 * sum(tt$d2)
+    H_exp <- 1 + sigma^2 * sum(tt$w)
+    sc <- 1 / sqrt(H_obs)
+    integrand <- function(t) vapply(t, function(u) exp(h(zhat + sc * u) - hmax), 0)
     I <- integrate(integrand, -Inf, Inf, rel.tol = 1e-12, abs.tol = 0,
                    subdivisions = 1000L)$value
-    total <- total + hmax + log(sc) + log(I)
+    res <- res + c(hmax + log(sc) + log(I),
+                   hmax + 0.5 * log(2 * pi) - 0.5 * log(H_obs),
+                   hmax + 0.5 * log(2 * pi) - 0.5 * log(H_exp))
   }
-  total
+  lapply(as.list(res), jnum)
 }
 
 # conditional modes of the cluster factor with conditional SDs
@@ -430,27 +476,46 @@ fit_lme4 <- function(case_id, label, fml, d, family, nAGQ, data_path,
   }
   stages <- list(list(stage = "tight", control = TIGHT_CONTROL_TXT,
                       fit = capA$value, cap = capA))
-  # 3. polish until the log-likelihood stops improving
-  best <- NULL
+  # 3. polish until the log-likelihood stops improving. Polishing uses
+  # nloptwrap (BOBYQA, xtol_abs = ftol_abs = 1e-12) with tolPwrss = 1e-12; if
+  # that errors (e.g. the binomial log link, where a large first step gives
+  # mu > 1 and PIRLS returns NaN) a bobyqa polish with a small initial trust
+  # region (rhobeg = 1e-3) is used instead.
   prev <- capA$value
   for (i in 1:6) {
     st <- list(theta = getME(prev, "theta"), fixef = fixef(prev))
     capP <- timed(case_id, paste0(key, "_polish", i),
                   run_glmer(fml, d, family, nAGQ, control = polish_control(), start = st))
+    ctl_txt <- POLISH_CONTROL_TXT
+    if (!is.null(capP$error)) {
+      notes <- c(notes, paste0("polish ", i, " with nloptwrap failed (", capP$error,
+                               "); used the bobyqa fallback polish"))
+      capP <- timed(case_id, paste0(key, "_polish", i, "_fallback"),
+                    run_glmer(fml, d, family, nAGQ, control = polish_control_fallback(),
+                              start = st))
+      ctl_txt <- POLISH_FALLBACK_CONTROL_TXT
+    }
     if (!is.null(capP$error)) {
       notes <- c(notes, paste0("polish ", i, " failed: ", capP$error))
       break
     }
     stages[[length(stages) + 1]] <- list(stage = paste0("polish", i),
-                                         control = POLISH_CONTROL_TXT,
+                                         control = ctl_txt,
                                          fit = capP$value, cap = capP)
     ll_new <- as.numeric(logLik(capP$value))
-    improved <- is.null(best) || ll_new > as.numeric(logLik(best$fit))
-    if (improved) best <- stages[[length(stages)]]
     if (i > 1 && ll_new - as.numeric(logLik(prev)) < 1e-10) break
     prev <- capP$value
   }
-  if (is.null(best)) best <- stages[[1]]
+  # Selection: the first polish stage whose loglik is within 1e-10 of the
+  # best polish loglik. The tight stage (PIRLS tolerance 1e-7, so its loglik
+  # is only good to ~1e-6) is eligible only if it put a variance parameter
+  # exactly on the boundary (theta = 0), so that singular fits report SD 0.
+  lls <- vapply(stages, function(s) as.numeric(logLik(s$fit)), 0)
+  eligible <- seq_along(stages) > 1 |
+    vapply(stages, function(s) any(getME(s$fit, "theta") == 0), TRUE)
+  if (!any(eligible[-1])) eligible[1] <- TRUE
+  best_ll <- max(lls[eligible])
+  best <- stages[[which(eligible & lls >= best_ll - 1e-10)[1]]]
   fit <- best$fit
   capB <- best$cap
 
@@ -513,14 +578,14 @@ fit_lme4 <- function(case_id, label, fml, d, family, nAGQ, data_path,
       s2 <- th[[1]]^2
       jnum(s2 / (s2 + pi^2 / 3))
     } else NA,
-    loglik_numerical_integration = if (scalar_ri) jnum(marginal_loglik_numint(fit)) else NA,
+    loglik_checks = if (scalar_ri) ri_loglik_checks(ri_structure(fit), fixef(fit), th[[1]]) else NA,
     notes = jstr(notes)
   )
   list(json = res, fit = fit, se = se, se_nh = se_nh, sd = ret$sd_vec)
 }
 
 fit_tmb <- function(case_id, fml, d, family, data_path, collapsed, scalar_ri,
-                    start_beta = NULL) {
+                    start_beta = NULL, ri_st = NULL) {
   f <- as.formula(fml)
   environment(f) <- globalenv()
   notes <- character(0)
@@ -580,6 +645,9 @@ fit_tmb <- function(case_id, fml, d, family, data_path, collapsed, scalar_ri,
       r_warnings = jstr(c(cap$warnings, vc_cap$warnings)),
       r_messages = jstr(cap$messages)),
     icc_latent = if (scalar_ri && fam$link == "logit") jnum(sd1^2 / (sd1^2 + pi^2 / 3)) else NA,
+    loglik_checks = if (scalar_ri && !is.null(ri_st)) {
+      ri_loglik_checks(ri_st, fe[colnames(ri_st$X)], sd1)
+    } else NA,
     notes = jstr(notes)
   )
   list(json = res, fit = g, se = se, sd = ret$sd_vec)
@@ -692,7 +760,8 @@ for (s in run_specs) {
     }
     fits[[length(fits) + 1]] <- agq$json
   }
-  tmb <- fit_tmb(s$id, fml, d, fam, path, collapsed, scalar_ri, start_beta)
+  tmb <- fit_tmb(s$id, fml, d, fam, path, collapsed, scalar_ri, start_beta,
+                 ri_st = if (scalar_ri && !is.null(lap$fit)) ri_structure(lap$fit) else NULL)
   fits[[length(fits) + 1]] <- tmb$json
 
   case <- list(
@@ -809,7 +878,12 @@ out <- list(
     std_error_nohessian = "lme4: sqrt(diag(vcov(fit, use.hessian = FALSE))) (from RX, i.e. conditional on theta)",
     loglik = "as.numeric(logLik(fit)); for collapsed binomial rows it includes log choose(trials, events), for Poisson -log(count!)",
     deviance = "lme4 deviance(fit): conditional relative deviance (sum of squared deviance residuals at the conditional modes), NOT -2*loglik; see minus2loglik",
-    loglik_numerical_integration = "exact marginal loglik at the fit's (beta, sigma) by per-cluster adaptive integrate() (rel.tol 1e-12), all normalising constants included; scalar random-intercept fits only",
+    loglik_checks = paste(
+      "scalar random-intercept fits only, computed independently in R at the fit's (beta, sigma), all normalising constants included.",
+      "numerical_integration: exact marginal loglik by per-cluster adaptive integrate() (rel.tol 1e-12);",
+      "laplace_observed_information: sum_j h_j(zhat) + log(2 pi)/2 - log(1 - sigma^2 sum_i d2 log f_i/deta^2)/2 (glmmTMB's Laplace);",
+      "laplace_expected_information: the same with the Fisher weights, log(1 + sigma^2 sum_i w_i)/2 (lme4's Laplace); both coincide for canonical links.",
+      "h_j(z) = sum_i log f(y_i | eta_i + sigma z) + log dnorm(z)."),
     random_effects = "SDs from VarCorr (attr 'stddev'); correlations from attr 'correlation'",
     theta = "lme4 getME(fit, 'theta'): relative Cholesky factor entries (for a scalar random intercept, theta = SD)",
     icc_latent = "sd^2 / (sd^2 + pi^2/3), logit-link scalar random-intercept fits only",
