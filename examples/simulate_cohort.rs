@@ -54,9 +54,11 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| "--seed needs a whole number".to_string())?
             }
             "--out" => args.out = value()?,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown flag '{other}' (flags: --clusters --never --periods --size --seed --out)"
-            )),
+            ))
+            }
         }
     }
     if args.out.is_empty() {

@@ -8,6 +8,7 @@ pub mod effects;
 pub mod error;
 pub mod formula;
 pub mod glm;
+pub mod glmm;
 pub mod linalg;
 pub mod results;
 pub mod sim;

@@ -380,10 +380,20 @@ mod tests {
             for eta in [-2.1, -0.7, -0.2] {
                 let d = |e: f64| family.row_derivatives(link, y, w, e);
                 let at = d(eta);
-                let fd = |f: fn(&RowDerivatives) -> f64| (f(&d(eta + h)) - f(&d(eta - h))) / (2.0 * h);
-                assert!((at.score - fd(|r| r.loglik)).abs() < 1e-6, "{family} {link} score");
-                assert!((at.score_deriv - fd(|r| r.score)).abs() < 1e-6, "{family} {link} s'");
-                assert!((at.weight_deriv - fd(|r| r.weight)).abs() < 1e-6, "{family} {link} W'");
+                let fd =
+                    |f: fn(&RowDerivatives) -> f64| (f(&d(eta + h)) - f(&d(eta - h))) / (2.0 * h);
+                assert!(
+                    (at.score - fd(|r| r.loglik)).abs() < 1e-6,
+                    "{family} {link} score"
+                );
+                assert!(
+                    (at.score_deriv - fd(|r| r.score)).abs() < 1e-6,
+                    "{family} {link} s'"
+                );
+                assert!(
+                    (at.weight_deriv - fd(|r| r.weight)).abs() < 1e-6,
+                    "{family} {link} W'"
+                );
             }
         }
     }

@@ -1,0 +1,445 @@
+//! The marginal log-likelihood of a GLMM with one grouping factor, by the Laplace approximation or
+//! adaptive Gauss-Hermite quadrature, and its exact gradient.
+//!
+//! Model: for group i and its rows j, `eta_ij = x_ij' beta + o_ij + z_ij' Lambda b_i` with
+//! spherical `b_i ~ N(0, I_q)`, so the random effects `Lambda b_i` have covariance
+//! `Sigma = Lambda Lambda'` (Lambda lower triangular; its entries, column by column, are lme4's
+//! `theta`). The marginal likelihood factorises over groups:
+//! `L_i = (2 pi)^{-q/2} int exp(g_i(b)) db` with `g_i(b) = sum_j log f(y_ij | eta_ij) - b'b/2`.
+//!
+//! With the conditional mode `b^ = argmax g_i` and `C_i = I + Lambda' Z_i' W_i Z_i Lambda` (W the
+//! Fisher weights at the mode, as lme4 uses):
+//!
+//! - Laplace: `log L_i = g_i(b^) - 1/2 log det C_i`;
+//! - adaptive Gauss-Hermite (q = 1, nodes z_k, weights w_k for N(0, 1)):
+//!   `log L_i = log s_i + log sum_k w_k exp(g_i(b^ + s_i z_k) + z_k^2 / 2)`, `s_i = C_i^{-1/2}`;
+//!   one node is the Laplace approximation.
+//!
+//! The gradient over `phi = (beta, theta)` is exact for the approximation: the conditional mode
+//! moves with phi by the implicit-function theorem, `db^/dphi = H^{-1} dF/dphi` for the mode
+//! equation `F = Lambda' Z' s - b = 0` with `H = I - Lambda' Z' diag(s') Z Lambda`, and
+//! `d log det C / dphi = tr(C^{-1} dC/dphi)` includes the change of W with eta.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::patterns::Patterns;
+use super::quadrature::GaussHermite;
+use crate::error::{Error, Result};
+use crate::glm::{Family, Link};
+
+/// Newton iterations allowed for one conditional mode.
+const MODE_MAX_ITER: usize = 200;
+
+/// A GLMM likelihood with one grouping factor.
+pub(crate) struct Marginal<'a> {
+    pub family: Family,
+    pub link: Link,
+    pub patterns: &'a Patterns,
+    pub rule: &'a GaussHermite,
+    /// Group labels, for messages.
+    pub labels: &'a [String],
+}
+
+/// Log-likelihood and gradient at one parameter vector.
+#[derive(Debug, Clone)]
+pub(crate) struct Evaluation {
+    pub loglik: f64,
+    pub gradient: Vec<f64>,
+}
+
+/// Number of covariance parameters for q random effects: the lower triangle of Lambda.
+pub(crate) fn n_theta(q: usize) -> usize {
+    q * (q + 1) / 2
+}
+
+/// Lambda (q x q, lower triangular) from theta, column by column.
+pub(crate) fn lambda(theta: &[f64], q: usize) -> DMatrix<f64> {
+    let mut l = DMatrix::zeros(q, q);
+    let mut t = 0;
+    for c in 0..q {
+        for r in c..q {
+            l[(r, c)] = theta[t];
+            t += 1;
+        }
+    }
+    l
+}
+
+/// (row, column) of Lambda for each theta entry.
+fn theta_positions(q: usize) -> Vec<(usize, usize)> {
+    (0..q).flat_map(|c| (c..q).map(move |r| (r, c))).collect()
+}
+
+/// Per-group sums at a point b (see the module docs for their use).
+struct Sums {
+    loglik: f64,
+    /// sum s x (p)
+    sx: DVector<f64>,
+    /// sum s z (q)
+    sz: DVector<f64>,
+    /// sum s' z z' (q x q)
+    q_obs: DMatrix<f64>,
+    /// sum s' z x' (q x p)
+    s1: DMatrix<f64>,
+    /// sum W z z' (q x q)
+    m_fisher: DMatrix<f64>,
+}
+
+impl Marginal<'_> {
+    fn p(&self) -> usize {
+        self.patterns.p
+    }
+
+    fn q(&self) -> usize {
+        self.patterns.q
+    }
+
+    /// Log-likelihood (and, if asked, its gradient) at `params = (beta, theta)`. `modes` holds
+    /// one b per group (q values each): the start of each mode search, and on return the modes.
+    pub fn evaluate(
+        &self,
+        params: &[f64],
+        modes: &mut [f64],
+        want_gradient: bool,
+    ) -> Result<Evaluation> {
+        let (p, q) = (self.p(), self.q());
+        let beta = &params[..p];
+        let lam = lambda(&params[p..], q);
+        let mut total = Evaluation {
+            loglik: self.patterns.constant,
+            gradient: vec![0.0; params.len()],
+        };
+        for g in 0..self.patterns.n_groups() {
+            let range = self.patterns.group_start[g]..self.patterns.group_start[g + 1];
+            let eta0: Vec<f64> = range
+                .clone()
+                .map(|k| dot(self.patterns.x_row(k), beta) + self.patterns.offset[k])
+                .collect();
+            let a: Vec<DVector<f64>> = range
+                .clone()
+                .map(|k| lam.transpose() * DVector::from_column_slice(self.patterns.z_row(k)))
+                .collect();
+            let b = &mut modes[g * q..(g + 1) * q];
+            self.find_mode(range.start, &eta0, &a, b, &self.labels[g])?;
+            let b = DVector::from_column_slice(b);
+            let (ll, grad) =
+                self.group_contribution(range.start, &eta0, &a, &b, &lam, want_gradient)?;
+            total.loglik += ll;
+            for (t, v) in total.gradient.iter_mut().zip(grad) {
+                *t += v;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Sums over the patterns of one group at the point b.
+    fn sums(
+        &self,
+        start: usize,
+        eta0: &[f64],
+        a: &[DVector<f64>],
+        b: &DVector<f64>,
+        full: bool,
+    ) -> Sums {
+        let (p, q) = (self.p(), self.q());
+        let mut s = Sums {
+            loglik: 0.0,
+            sx: DVector::zeros(if full { p } else { 0 }),
+            sz: DVector::zeros(q),
+            q_obs: DMatrix::zeros(q, q),
+            s1: DMatrix::zeros(q, if full { p } else { 0 }),
+            m_fisher: DMatrix::zeros(q, q),
+        };
+        for (j, e0) in eta0.iter().enumerate() {
+            let k = start + j;
+            let eta = e0 + a[j].dot(b);
+            let d =
+                self.family
+                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+            let z = self.patterns.z_row(k);
+            s.loglik += d.loglik;
+            for r in 0..q {
+                s.sz[r] += d.score * z[r];
+                for c in 0..q {
+                    s.q_obs[(r, c)] += d.score_deriv * z[r] * z[c];
+                    s.m_fisher[(r, c)] += d.weight * z[r] * z[c];
+                }
+            }
+            if full {
+                let x = self.patterns.x_row(k);
+                for (col, xv) in x.iter().enumerate() {
+                    s.sx[col] += d.score * xv;
+                    for (r, zr) in z.iter().enumerate() {
+                        s.s1[(r, col)] += d.score_deriv * zr * xv;
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// Newton (Fisher scoring) with step halving for the conditional mode of one group.
+    fn find_mode(
+        &self,
+        start: usize,
+        eta0: &[f64],
+        a: &[DVector<f64>],
+        b: &mut [f64],
+        group: &str,
+    ) -> Result<()> {
+        let mut current = DVector::from_column_slice(b);
+        let mut last_step = f64::INFINITY;
+        for _ in 0..MODE_MAX_ITER {
+            let (f0, grad, c) = self.mode_state(start, eta0, a, &current);
+            let step = c
+                .cholesky()
+                .ok_or_else(|| {
+                    mode_error(group, "the curvature is not positive definite", last_step)
+                })?
+                .solve(&grad);
+            last_step = step.amax();
+            if last_step <= 1e-11 * (1.0 + current.amax()) {
+                b.copy_from_slice(current.as_slice());
+                return Ok(());
+            }
+            let mut t = 1.0;
+            loop {
+                let candidate = &current + &step * t;
+                let f1 = self.mode_state(start, eta0, a, &candidate).0;
+                if f1.is_finite() && f1 >= f0 - 1e-13 * f0.abs().max(1.0) {
+                    current = candidate;
+                    break;
+                }
+                t /= 2.0;
+                if t < 1e-12 {
+                    // No ascent left at rounding level: this is the mode.
+                    b.copy_from_slice(current.as_slice());
+                    return Ok(());
+                }
+            }
+        }
+        Err(mode_error(
+            group,
+            "the Newton iterations did not converge",
+            last_step,
+        ))
+    }
+
+    /// At b: `g(b)`, `grad_b g = sum_j s_j a_j - b` and the Fisher curvature
+    /// `C = I + sum_j W_j a_j a_j'`.
+    fn mode_state(
+        &self,
+        start: usize,
+        eta0: &[f64],
+        a: &[DVector<f64>],
+        b: &DVector<f64>,
+    ) -> (f64, DVector<f64>, DMatrix<f64>) {
+        let q = self.q();
+        let mut value = -0.5 * b.dot(b);
+        let mut grad = -b.clone();
+        let mut c = DMatrix::identity(q, q);
+        for (j, e0) in eta0.iter().enumerate() {
+            let k = start + j;
+            let eta = e0 + a[j].dot(b);
+            let d =
+                self.family
+                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+            value += d.loglik;
+            grad.axpy(d.score, &a[j], 1.0);
+            c.ger(d.weight, &a[j], &a[j], 1.0);
+        }
+        (value, grad, c)
+    }
+
+    /// One group's log-likelihood and its gradient over (beta, theta), at its mode `b`.
+    fn group_contribution(
+        &self,
+        start: usize,
+        eta0: &[f64],
+        a: &[DVector<f64>],
+        b: &DVector<f64>,
+        lam: &DMatrix<f64>,
+        want_gradient: bool,
+    ) -> Result<(f64, Vec<f64>)> {
+        let (p, q) = (self.p(), self.q());
+        let at_mode = self.sums(start, eta0, a, b, want_gradient);
+        let c = DMatrix::identity(q, q) + lam.transpose() * &at_mode.m_fisher * lam;
+        let chol = c.clone().cholesky().ok_or_else(|| Error::Numerical {
+            what: "the Laplace approximation".into(),
+            message: "the conditional curvature is not positive definite".into(),
+        })?;
+        let log_det_c = 2.0 * chol.l().diagonal().iter().map(|v| v.ln()).sum::<f64>();
+        let g_mode = at_mode.loglik - 0.5 * b.dot(b);
+        let nodes = self.rule.nodes.len();
+        let scale = if nodes > 1 { c[(0, 0)].powf(-0.5) } else { 1.0 };
+        // Node values g(b^ + s z_k) + z_k^2 / 2 (q = 1 when nodes > 1).
+        let node_points: Vec<DVector<f64>> = if nodes > 1 {
+            self.rule
+                .nodes
+                .iter()
+                .map(|z| b + DVector::from_element(1, scale * z))
+                .collect()
+        } else {
+            vec![b.clone()]
+        };
+        let node_sums: Vec<Sums> = if nodes > 1 {
+            node_points
+                .iter()
+                .map(|bk| self.sums(start, eta0, a, bk, want_gradient))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let loglik = if nodes > 1 {
+            let terms: Vec<f64> = node_sums
+                .iter()
+                .zip(&node_points)
+                .zip(self.rule.nodes.iter().zip(&self.rule.weights))
+                .map(|((s, bk), (z, w))| w.ln() + s.loglik - 0.5 * bk.dot(bk) + 0.5 * z * z)
+                .collect();
+            scale.ln() + log_sum_exp(&terms)
+        } else {
+            g_mode - 0.5 * log_det_c
+        };
+        if !loglik.is_finite() {
+            return Err(Error::Numerical {
+                what: "the marginal log-likelihood".into(),
+                message: "it is not finite at these parameters".into(),
+            });
+        }
+        if !want_gradient {
+            return Ok((loglik, Vec::new()));
+        }
+        let c_inv = chol.inverse();
+        let positions = theta_positions(q);
+        let n_params = p + positions.len();
+        // Observed negative Hessian of g in b, for the mode's sensitivity.
+        let h = DMatrix::identity(q, q) - lam.transpose() * &at_mode.q_obs * lam;
+        let h_chol = h.cholesky().ok_or_else(|| Error::Numerical {
+            what: "the conditional mode".into(),
+            message: "the observed curvature is not positive definite".into(),
+        })?;
+        // Second pass at the mode: sum W' h_j x_j and sum W' h_j z_j with h_j = a_j' C^{-1} a_j.
+        let mut wx = DVector::zeros(p);
+        let mut wz = DVector::zeros(q);
+        for (j, e0) in eta0.iter().enumerate() {
+            let k = start + j;
+            let eta = e0 + a[j].dot(b);
+            let d =
+                self.family
+                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+            let hj = (&c_inv * &a[j]).dot(&a[j]);
+            let f = d.weight_deriv * hj;
+            wx.axpy(f, &DVector::from_column_slice(self.patterns.x_row(k)), 1.0);
+            wz.axpy(f, &DVector::from_column_slice(self.patterns.z_row(k)), 1.0);
+        }
+        let wa = lam.transpose() * &wz;
+        let m_lam_cinv = &at_mode.m_fisher * lam * &c_inv;
+        let mut db = Vec::with_capacity(n_params);
+        let mut trace = Vec::with_capacity(n_params);
+        for k in 0..n_params {
+            let (df, explicit) = if k < p {
+                (lam.transpose() * at_mode.s1.column(k), wx[k])
+            } else {
+                let (r, c_col) = positions[k - p];
+                let mut e = DVector::zeros(q);
+                e[c_col] = at_mode.sz[r];
+                let df = e + lam.transpose() * at_mode.q_obs.column(r) * b[c_col];
+                (df, 2.0 * m_lam_cinv[(r, c_col)] + wz[r] * b[c_col])
+            };
+            let dbk = h_chol.solve(&df);
+            trace.push(explicit + wa.dot(&dbk));
+            db.push(dbk);
+        }
+        let dg_dphi = |s: &Sums, point: &DVector<f64>| -> Vec<f64> {
+            let mut v: Vec<f64> = s.sx.iter().copied().collect();
+            v.extend(positions.iter().map(|&(r, c_col)| s.sz[r] * point[c_col]));
+            v
+        };
+        let grad = if nodes > 1 {
+            let terms: Vec<f64> = node_sums
+                .iter()
+                .zip(&node_points)
+                .zip(self.rule.nodes.iter().zip(&self.rule.weights))
+                .map(|((s, bk), (z, w))| w.ln() + s.loglik - 0.5 * bk.dot(bk) + 0.5 * z * z)
+                .collect();
+            let lse = log_sum_exp(&terms);
+            let mut grad = vec![0.0; n_params];
+            for (((s, bk), z), term) in node_sums
+                .iter()
+                .zip(&node_points)
+                .zip(&self.rule.nodes)
+                .zip(&terms)
+            {
+                let pi = (term - lse).exp();
+                let g_prime = (lam.transpose() * &s.sz)[0] - bk[0];
+                let partial = dg_dphi(s, bk);
+                for k in 0..n_params {
+                    let ds = -0.5 * scale * trace[k];
+                    grad[k] += pi * (partial[k] + g_prime * (db[k][0] + z * ds));
+                }
+            }
+            for (g, t) in grad.iter_mut().zip(&trace) {
+                *g -= 0.5 * t;
+            }
+            grad
+        } else {
+            dg_dphi(&at_mode, b)
+                .iter()
+                .zip(&trace)
+                .map(|(d, t)| d - 0.5 * t)
+                .collect()
+        };
+        Ok((loglik, grad))
+    }
+
+    /// Conditional modes `Lambda b^` of the random effects and their conditional SDs
+    /// `sqrt(diag(Lambda C^{-1} Lambda'))`, group by group (q values each).
+    pub fn conditional_modes(&self, params: &[f64], modes: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (p, q) = (self.p(), self.q());
+        let lam = lambda(&params[p..], q);
+        let mut values = Vec::with_capacity(modes.len());
+        let mut sds = Vec::with_capacity(modes.len());
+        for g in 0..self.patterns.n_groups() {
+            let range = self.patterns.group_start[g]..self.patterns.group_start[g + 1];
+            let eta0: Vec<f64> = range
+                .clone()
+                .map(|k| dot(self.patterns.x_row(k), &params[..p]) + self.patterns.offset[k])
+                .collect();
+            let a: Vec<DVector<f64>> = range
+                .clone()
+                .map(|k| lam.transpose() * DVector::from_column_slice(self.patterns.z_row(k)))
+                .collect();
+            let b = DVector::from_column_slice(&modes[g * q..(g + 1) * q]);
+            let (_, _, c) = self.mode_state(range.start, &eta0, &a, &b);
+            let cov = c.try_inverse().map(|ci| &lam * ci * lam.transpose());
+            values.extend((&lam * &b).iter());
+            match cov {
+                Some(v) => sds.extend((0..q).map(|r| v[(r, r)].max(0.0).sqrt())),
+                None => sds.extend(std::iter::repeat_n(0.0, q)),
+            }
+        }
+        (values, sds)
+    }
+}
+
+fn mode_error(group: &str, message: &str, last_step: f64) -> Error {
+    Error::NotConverged {
+        what: format!("the conditional mode of group '{group}' ({message})"),
+        iterations: MODE_MAX_ITER,
+        criterion: if last_step.is_finite() {
+            last_step
+        } else {
+            0.0
+        },
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn log_sum_exp(v: &[f64]) -> f64 {
+    let top = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    top + v.iter().map(|x| (x - top).exp()).sum::<f64>().ln()
+}

@@ -1,0 +1,182 @@
+//! Maximising a smooth log-likelihood with an exact gradient: Newton steps on a Hessian from
+//! central differences of the gradient, with a backtracking line search, and a log of every
+//! evaluation.
+//!
+//! The Hessian is symmetrised `(H + H')/2`; where it is not negative definite the step uses the
+//! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)` (the step is then
+//! `V diag(1 / max(|lambda|, ...)) V' g`), so
+//! each step is an ascent direction. Converged when the largest scaled gradient entry
+//! `|g_k| max(1, |phi_k|)` is below `gradient_tolerance`, or when a full step changes the
+//! log-likelihood by less than 1e-12 relative and moves no parameter by more than 1e-10 relative.
+
+use nalgebra::{DMatrix, DVector, SymmetricEigen};
+
+use crate::error::{Error, Result};
+
+/// One evaluation of the objective, as kept in the fit's log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EvaluationRecord {
+    /// 1-based count.
+    pub evaluation: usize,
+    /// Log-likelihood.
+    pub loglik: f64,
+    /// Largest absolute gradient entry (0 when the gradient was not computed).
+    pub gradient_max: f64,
+}
+
+/// Where the maximisation ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Maximum {
+    pub params: Vec<f64>,
+    pub loglik: f64,
+    pub gradient: Vec<f64>,
+    /// Hessian at `params` (central differences of the gradient).
+    pub hessian: DMatrix<f64>,
+    pub iterations: usize,
+    pub converged: bool,
+    pub log: Vec<EvaluationRecord>,
+}
+
+/// Settings of [`maximise`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub max_iterations: usize,
+    pub gradient_tolerance: f64,
+}
+
+/// An objective: log-likelihood and (if asked) gradient at a parameter vector.
+pub(crate) trait Objective {
+    fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)>;
+}
+
+struct Logged<'a, O: Objective> {
+    inner: &'a mut O,
+    log: Vec<EvaluationRecord>,
+}
+
+impl<O: Objective> Logged<'_, O> {
+    fn eval(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+        let (value, grad) = self.inner.value(params, gradient)?;
+        self.log.push(EvaluationRecord {
+            evaluation: self.log.len() + 1,
+            loglik: value,
+            gradient_max: grad.iter().fold(0.0, |m, g| m.max(g.abs())),
+        });
+        Ok((value, grad))
+    }
+
+    /// Hessian by central differences of the gradient.
+    fn hessian(&mut self, params: &[f64]) -> Result<DMatrix<f64>> {
+        let n = params.len();
+        let mut h = DMatrix::zeros(n, n);
+        for k in 0..n {
+            let step = 1e-5 * params[k].abs().max(1.0);
+            let mut up = params.to_vec();
+            up[k] += step;
+            let mut down = params.to_vec();
+            down[k] -= step;
+            let (_, g_up) = self.eval(&up, true)?;
+            let (_, g_down) = self.eval(&down, true)?;
+            for r in 0..n {
+                h[(r, k)] = (g_up[r] - g_down[r]) / (2.0 * step);
+            }
+        }
+        Ok((&h + h.transpose()) * 0.5)
+    }
+}
+
+/// Newton ascent direction `-H^{-1} g`, with H made negative definite where it is not.
+fn ascent_direction(hessian: &DMatrix<f64>, gradient: &[f64]) -> DVector<f64> {
+    let g = DVector::from_column_slice(gradient);
+    let eig = SymmetricEigen::new(hessian.clone());
+    let top = eig.eigenvalues.amax().max(1e-300);
+    let inv: Vec<f64> = eig
+        .eigenvalues
+        .iter()
+        .map(|&l| 1.0 / l.abs().max(1e-8 * top))
+        .collect();
+    let v = &eig.eigenvectors;
+    let coords = v.transpose() * g;
+    let scaled = DVector::from_iterator(coords.len(), coords.iter().zip(&inv).map(|(c, i)| c * i));
+    v * scaled
+}
+
+fn scaled_gradient(params: &[f64], gradient: &[f64]) -> f64 {
+    params
+        .iter()
+        .zip(gradient)
+        .fold(0.0, |m, (p, g)| m.max(g.abs() * p.abs().max(1.0)))
+}
+
+/// Maximise `objective` from `start`.
+pub(crate) fn maximise<O: Objective>(
+    objective: &mut O,
+    start: Vec<f64>,
+    settings: Settings,
+) -> Result<Maximum> {
+    let mut logged = Logged {
+        inner: objective,
+        log: Vec::new(),
+    };
+    let mut params = start;
+    let (mut value, mut grad) = logged.eval(&params, true)?;
+    let mut converged = false;
+    let mut iterations = 0;
+    let mut hessian = logged.hessian(&params)?;
+    while iterations < settings.max_iterations {
+        iterations += 1;
+        if scaled_gradient(&params, &grad) < settings.gradient_tolerance {
+            converged = true;
+            break;
+        }
+        let direction = ascent_direction(&hessian, &grad);
+        let mut t = 1.0;
+        let mut accepted = None;
+        for _ in 0..40 {
+            let candidate: Vec<f64> = params
+                .iter()
+                .zip(direction.iter())
+                .map(|(p, d)| p + t * d)
+                .collect();
+            if let Ok((v, g)) = logged.eval(&candidate, true) {
+                if v >= value - 1e-12 * value.abs().max(1.0) {
+                    accepted = Some((candidate, v, g));
+                    break;
+                }
+            }
+            t /= 2.0;
+        }
+        let Some((candidate, v, g)) = accepted else {
+            // No ascent at rounding level: the maximum is here.
+            converged = scaled_gradient(&params, &grad) < settings.gradient_tolerance.sqrt();
+            break;
+        };
+        let moved = params.iter().zip(&candidate).fold(0.0, |m: f64, (a, b)| {
+            m.max((a - b).abs() / a.abs().max(1.0))
+        });
+        let gained = (v - value).abs() / value.abs().max(1.0);
+        params = candidate;
+        value = v;
+        grad = g;
+        hessian = logged.hessian(&params)?;
+        if t == 1.0 && gained < 1e-12 && moved < 1e-10 {
+            converged = true;
+            break;
+        }
+    }
+    if !value.is_finite() {
+        return Err(Error::Numerical {
+            what: "the maximisation".into(),
+            message: "the log-likelihood is not finite".into(),
+        });
+    }
+    Ok(Maximum {
+        params,
+        loglik: value,
+        gradient: grad,
+        hessian,
+        iterations,
+        converged,
+        log: logged.log,
+    })
+}
