@@ -26,6 +26,7 @@ mod marginal;
 mod optimize;
 mod patterns;
 mod quadrature;
+mod summary;
 
 pub use optimize::EvaluationRecord;
 pub use quadrature::{GaussHermite, MAX_NODES};
@@ -432,6 +433,8 @@ pub struct GlmmFit {
     pub n_groups: std::collections::BTreeMap<String, usize>,
     /// Rows dropped for missing values.
     pub missing: MissingReport,
+    /// Confidence level of the intervals.
+    pub level: f64,
     /// Fixed effects (Wald z intervals).
     pub coefficients: Vec<CoefRow>,
     /// Variance matrix of the fixed effects, row by row.
@@ -569,6 +572,7 @@ impl GlmmFit {
             n_patterns: marginal.patterns.len(),
             n_groups,
             missing: design.missing.clone(),
+            level: spec.level,
             coefficients,
             vcov: vcov_beta
                 .row_iter()

@@ -380,6 +380,8 @@ ri_loglik_checks <- function(st, beta, sigma) {
   eta_fix <- as.vector(st$X %*% beta) + st$offset
   res <- c(numerical_integration = 0, laplace_observed_information = 0,
            laplace_expected_information = 0)
+  saturated <- if (st$family == "poisson") sum(dpois(st$k, st$k, log = TRUE)) else
+    sum(dbinom(st$k, st$n, st$k / st$n, log = TRUE))
   for (lev in levels(st$g)) {
     idx <- which(st$g == lev)
     e0 <- eta_fix[idx]
@@ -410,7 +412,7 @@ ri_loglik_checks <- function(st, beta, sigma) {
                    hmax + 0.5 * log(2 * pi) - 0.5 * log(H_obs),
                    hmax + 0.5 * log(2 * pi) - 0.5 * log(H_exp))
   }
-  lapply(as.list(res), jnum)
+  c(lapply(as.list(res), jnum), list(loglik_saturated = jnum(saturated)))
 }
 
 # conditional modes of the cluster factor with conditional SDs
@@ -519,6 +521,21 @@ fit_lme4 <- function(case_id, label, fml, d, family, nAGQ, data_path,
   fit <- best$fit
   capB <- best$cap
 
+  # lme4's own Laplace/AGQ deviance re-evaluated at the reported estimates
+  # with a freshly built deviance function (conditional modes start at 0,
+  # PIRLS tolerance 1e-12). The logLik stored in the fit comes from a PIRLS
+  # that was warm-started at nearby parameters and stopped on a relative
+  # change of the penalised deviance; its log-determinant term can then be
+  # off by up to ~1e-6 (see README).
+  fresh <- capture({
+    ff <- as.formula(fml)
+    environment(ff) <- globalenv()
+    dfun <- glmer(ff, data = d, family = family, nAGQ = nAGQ, devFunOnly = TRUE,
+                  control = glmerControl(tolPwrss = 1e-12, nAGQ0initStep = FALSE))
+    -0.5 * dfun(c(getME(fit, "theta"), fixef(fit)))
+  })
+  if (!is.null(fresh$error)) notes <- c(notes, paste("fresh devfun evaluation failed:", fresh$error))
+
   vc_cap <- capture(vcov(fit))
   vc_nh_cap <- capture(vcov(fit, use.hessian = FALSE))
   se <- sqrt(diag(as.matrix(vc_cap$value)))
@@ -552,6 +569,7 @@ fit_lme4 <- function(case_id, label, fml, d, family, nAGQ, data_path,
     correlations = ret$cors,
     theta = named_num_list(th),
     loglik = jnum(as.numeric(ll)),
+    loglik_devfun_fresh = if (is.null(fresh$error)) jnum(fresh$value) else NA,
     loglik_df = as.integer(attr(ll, "df")),
     minus2loglik = jnum(-2 * as.numeric(ll)),
     deviance = jnum(deviance(fit)),
@@ -877,12 +895,15 @@ out <- list(
     std_error = "lme4: sqrt(diag(vcov(fit))) (finite-difference Hessian of the deviance in (theta, beta)); glmmTMB: sqrt(diag(vcov(fit)$cond))",
     std_error_nohessian = "lme4: sqrt(diag(vcov(fit, use.hessian = FALSE))) (from RX, i.e. conditional on theta)",
     loglik = "as.numeric(logLik(fit)); for collapsed binomial rows it includes log choose(trials, events), for Poisson -log(count!)",
+    loglik_devfun_fresh = "lme4 only: -0.5 * devfun(c(theta, beta)) at the reported estimates, devfun from glmer(..., devFunOnly = TRUE, control = glmerControl(tolPwrss = 1e-12, nAGQ0initStep = FALSE)) built fresh (conditional modes start at 0)",
+    loglik_agq = "lme4 nAGQ > 1: logLik omits the saturated log-likelihood, i.e. equals the marginal loglik minus loglik_checks.loglik_saturated (identical for 0/1 patient rows, different for collapsed binomial and Poisson rows)",
     deviance = "lme4 deviance(fit): conditional relative deviance (sum of squared deviance residuals at the conditional modes), NOT -2*loglik; see minus2loglik",
     loglik_checks = paste(
       "scalar random-intercept fits only, computed independently in R at the fit's (beta, sigma), all normalising constants included.",
       "numerical_integration: exact marginal loglik by per-cluster adaptive integrate() (rel.tol 1e-12);",
       "laplace_observed_information: sum_j h_j(zhat) + log(2 pi)/2 - log(1 - sigma^2 sum_i d2 log f_i/deta^2)/2 (glmmTMB's Laplace);",
       "laplace_expected_information: the same with the Fisher weights, log(1 + sigma^2 sum_i w_i)/2 (lme4's Laplace); both coincide for canonical links.",
+      "loglik_saturated: sum_i log f(y_i | mu_i = observed proportion / count) (0 for 0/1 data); lme4's nAGQ > 1 logLik equals numerical_integration - loglik_saturated.",
       "h_j(z) = sum_i log f(y_i | eta_i + sigma z) + log dnorm(z)."),
     random_effects = "SDs from VarCorr (attr 'stddev'); correlations from attr 'correlation'",
     theta = "lme4 getME(fit, 'theta'): relative Cholesky factor entries (for a scalar random intercept, theta = SD)",
