@@ -266,10 +266,13 @@ pub struct RowDerivatives {
     pub weight_deriv: f64,
 }
 
-/// `x log(y)` with the convention `0 log(anything) = 0`.
+/// `x log(y)` with the conventions `0 log(anything) = 0` and, for `x > 0`, `log(y) = -inf` for
+/// `y <= 0` (a mean outside the family's range has likelihood 0).
 fn xlogy(x: f64, y: f64) -> f64 {
     if x == 0.0 {
         0.0
+    } else if y <= 0.0 {
+        f64::NEG_INFINITY
     } else {
         x * y.ln()
     }

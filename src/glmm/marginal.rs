@@ -372,6 +372,11 @@ impl Marginal<'_> {
                 .zip(&terms)
             {
                 let pi = (term - lse).exp();
+                if pi == 0.0 {
+                    // A node outside the mean space (a risk above 1 in a log-binomial model)
+                    // has likelihood 0 and adds nothing.
+                    continue;
+                }
                 let g_prime = (lam.transpose() * &s.sz)[0] - bk[0];
                 let partial = dg_dphi(s, bk);
                 for k in 0..n_params {

@@ -521,21 +521,6 @@ fit_lme4 <- function(case_id, label, fml, d, family, nAGQ, data_path,
   fit <- best$fit
   capB <- best$cap
 
-  # lme4's own Laplace/AGQ deviance re-evaluated at the reported estimates
-  # with a freshly built deviance function (conditional modes start at 0,
-  # PIRLS tolerance 1e-12). The logLik stored in the fit comes from a PIRLS
-  # that was warm-started at nearby parameters and stopped on a relative
-  # change of the penalised deviance; its log-determinant term can then be
-  # off by up to ~1e-6 (see README).
-  fresh <- capture({
-    ff <- as.formula(fml)
-    environment(ff) <- globalenv()
-    dfun <- glmer(ff, data = d, family = family, nAGQ = nAGQ, devFunOnly = TRUE,
-                  control = glmerControl(tolPwrss = 1e-12, nAGQ0initStep = FALSE))
-    -0.5 * dfun(c(getME(fit, "theta"), fixef(fit)))
-  })
-  if (!is.null(fresh$error)) notes <- c(notes, paste("fresh devfun evaluation failed:", fresh$error))
-
   vc_cap <- capture(vcov(fit))
   vc_nh_cap <- capture(vcov(fit, use.hessian = FALSE))
   se <- sqrt(diag(as.matrix(vc_cap$value)))
@@ -569,7 +554,6 @@ fit_lme4 <- function(case_id, label, fml, d, family, nAGQ, data_path,
     correlations = ret$cors,
     theta = named_num_list(th),
     loglik = jnum(as.numeric(ll)),
-    loglik_devfun_fresh = if (is.null(fresh$error)) jnum(fresh$value) else NA,
     loglik_df = as.integer(attr(ll, "df")),
     minus2loglik = jnum(-2 * as.numeric(ll)),
     deviance = jnum(deviance(fit)),
@@ -737,9 +721,7 @@ fmt_truth <- function(tr, d) {
 }
 
 cases_out <- list()
-only <- Sys.getenv("GLMM_ONLY")  # debugging aid: comma-separated case ids
-run_specs <- if (nzchar(only)) specs[strsplit(only, ",")[[1]]] else specs
-for (s in run_specs) {
+for (s in specs) {
   cat("case", s$id, "\n")
   path <- file.path("data", "glmm", paste0(s$id, ".csv"))
   d <- read.csv(path)
@@ -895,7 +877,6 @@ out <- list(
     std_error = "lme4: sqrt(diag(vcov(fit))) (finite-difference Hessian of the deviance in (theta, beta)); glmmTMB: sqrt(diag(vcov(fit)$cond))",
     std_error_nohessian = "lme4: sqrt(diag(vcov(fit, use.hessian = FALSE))) (from RX, i.e. conditional on theta)",
     loglik = "as.numeric(logLik(fit)); for collapsed binomial rows it includes log choose(trials, events), for Poisson -log(count!)",
-    loglik_devfun_fresh = "lme4 only: -0.5 * devfun(c(theta, beta)) at the reported estimates, devfun from glmer(..., devFunOnly = TRUE, control = glmerControl(tolPwrss = 1e-12, nAGQ0initStep = FALSE)) built fresh (conditional modes start at 0)",
     loglik_agq = "lme4 nAGQ > 1: logLik omits the saturated log-likelihood, i.e. equals the marginal loglik minus loglik_checks.loglik_saturated (identical for 0/1 patient rows, different for collapsed binomial and Poisson rows)",
     deviance = "lme4 deviance(fit): conditional relative deviance (sum of squared deviance residuals at the conditional modes), NOT -2*loglik; see minus2loglik",
     loglik_checks = paste(
