@@ -3,8 +3,7 @@
 //!
 //! Model: for group i and its rows j, `eta_ij = x_ij' beta + o_ij + z_ij' Lambda b_i` with
 //! spherical `b_i ~ N(0, I_q)`, so the random effects `Lambda b_i` have covariance
-//! `Sigma = Lambda Lambda'` (Lambda lower triangular; its entries, column by column, are lme4's
-//! `theta`). The marginal likelihood factorises over groups:
+//! `Sigma = Lambda Lambda'`, Lambda filled from theta as [`ThetaStructure`] says. The marginal likelihood factorises over groups:
 //! `L_i = (2 pi)^{-q/2} int exp(g_i(b)) db` with `g_i(b) = sum_j log f(y_ij | eta_ij) - b'b/2`.
 //!
 //! With the conditional mode `b^ = argmax g_i` and `C_i = I + Lambda' Z_i' W_i Z_i Lambda` (W the
@@ -24,6 +23,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::patterns::Patterns;
 use super::quadrature::GaussHermite;
+use super::structure::ThetaStructure;
 use crate::error::{Error, Result};
 use crate::glm::{Family, Link};
 
@@ -36,6 +36,8 @@ pub(crate) struct Marginal<'a> {
     pub link: Link,
     pub patterns: &'a Patterns,
     pub rule: &'a GaussHermite,
+    /// How theta fills Lambda.
+    pub structure: &'a ThetaStructure,
     /// Group labels, for messages.
     pub labels: &'a [String],
 }
@@ -45,29 +47,6 @@ pub(crate) struct Marginal<'a> {
 pub(crate) struct Evaluation {
     pub loglik: f64,
     pub gradient: Vec<f64>,
-}
-
-/// Number of covariance parameters for q random effects: the lower triangle of Lambda.
-pub(crate) fn n_theta(q: usize) -> usize {
-    q * (q + 1) / 2
-}
-
-/// Lambda (q x q, lower triangular) from theta, column by column.
-pub(crate) fn lambda(theta: &[f64], q: usize) -> DMatrix<f64> {
-    let mut l = DMatrix::zeros(q, q);
-    let mut t = 0;
-    for c in 0..q {
-        for r in c..q {
-            l[(r, c)] = theta[t];
-            t += 1;
-        }
-    }
-    l
-}
-
-/// (row, column) of Lambda for each theta entry.
-fn theta_positions(q: usize) -> Vec<(usize, usize)> {
-    (0..q).flat_map(|c| (c..q).map(move |r| (r, c))).collect()
 }
 
 /// Per-group sums at a point b (see the module docs for their use).
@@ -104,7 +83,7 @@ impl Marginal<'_> {
     ) -> Result<Evaluation> {
         let (p, q) = (self.p(), self.q());
         let beta = &params[..p];
-        let lam = lambda(&params[p..], q);
+        let lam = self.structure.lambda(&params[p..]);
         let mut total = Evaluation {
             loglik: self.patterns.constant,
             gradient: vec![0.0; params.len()],
@@ -311,8 +290,8 @@ impl Marginal<'_> {
             return Ok((loglik, Vec::new()));
         }
         let c_inv = chol.inverse();
-        let positions = theta_positions(q);
-        let n_params = p + positions.len();
+        let entries = &self.structure.entries;
+        let n_params = p + entries.len();
         // Observed negative Hessian of g in b, for the mode's sensitivity.
         let h = DMatrix::identity(q, q) - lam.transpose() * &at_mode.q_obs * lam;
         let h_chol = h.cholesky().ok_or_else(|| Error::Numerical {
@@ -341,11 +320,14 @@ impl Marginal<'_> {
             let (df, explicit) = if k < p {
                 (lam.transpose() * at_mode.s1.column(k), wx[k])
             } else {
-                let (r, c_col) = positions[k - p];
-                let mut e = DVector::zeros(q);
-                e[c_col] = at_mode.sz[r];
-                let df = e + lam.transpose() * at_mode.q_obs.column(r) * b[c_col];
-                (df, 2.0 * m_lam_cinv[(r, c_col)] + wz[r] * b[c_col])
+                let mut df = DVector::zeros(q);
+                let mut explicit = 0.0;
+                for &(r, c_col) in &entries[k - p] {
+                    df[c_col] += at_mode.sz[r];
+                    df += lam.transpose() * at_mode.q_obs.column(r) * b[c_col];
+                    explicit += 2.0 * m_lam_cinv[(r, c_col)] + wz[r] * b[c_col];
+                }
+                (df, explicit)
             };
             let dbk = h_chol.solve(&df);
             trace.push(explicit + wa.dot(&dbk));
@@ -353,7 +335,11 @@ impl Marginal<'_> {
         }
         let dg_dphi = |s: &Sums, point: &DVector<f64>| -> Vec<f64> {
             let mut v: Vec<f64> = s.sx.iter().copied().collect();
-            v.extend(positions.iter().map(|&(r, c_col)| s.sz[r] * point[c_col]));
+            v.extend(entries.iter().map(|e| {
+                e.iter()
+                    .map(|&(r, c_col)| s.sz[r] * point[c_col])
+                    .sum::<f64>()
+            }));
             v
         };
         let grad = if nodes > 1 {
@@ -402,7 +388,7 @@ impl Marginal<'_> {
     /// `sqrt(diag(Lambda C^{-1} Lambda'))`, group by group (q values each).
     pub fn conditional_modes(&self, params: &[f64], modes: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let (p, q) = (self.p(), self.q());
-        let lam = lambda(&params[p..], q);
+        let lam = self.structure.lambda(&params[p..]);
         let mut values = Vec::with_capacity(modes.len());
         let mut sds = Vec::with_capacity(modes.len());
         for g in 0..self.patterns.n_groups() {

@@ -26,25 +26,27 @@ mod marginal;
 mod optimize;
 mod patterns;
 mod quadrature;
+mod random;
+mod structure;
 mod summary;
 
 pub use optimize::EvaluationRecord;
 pub use quadrature::{GaussHermite, MAX_NODES};
+pub use random::MAX_CORRELATED_TERMS;
 
 use nalgebra::DMatrix;
 
 use crate::data::Cohort;
-use crate::design::{
-    numeric_values, Design, DesignOptions, Grouping, MissingPolicy, MissingReport,
-};
+use crate::design::{Design, DesignOptions, MissingPolicy, MissingReport};
 use crate::error::{Error, Result};
-use crate::formula::{Formula, RandomTerm};
+use crate::formula::Formula;
 use crate::glm::{Family, Glm, Link};
 use crate::linalg::spd_inverse;
 use crate::results::{check_level, coef_table, CoefRow};
-use marginal::{lambda, n_theta, Evaluation, Marginal};
+use marginal::{Evaluation, Marginal};
 use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
+use random::RandomSetup;
 
 /// A random-effect standard deviation below this (relative to 1 on the theta scale, as lme4's
 /// `isSingular` tolerance) is tested for the boundary.
@@ -132,18 +134,15 @@ impl Glmm {
                 "the Gaussian mixed model is fitted by the linear mixed model, not here",
             ));
         }
-        let term = self.random_term()?;
         let rule = GaussHermite::new(self.nagq)?;
-        let q = usize::from(term.intercept) + term.slopes.len();
-        if self.nagq > 1 && q > 1 {
+        let design = Design::new(cohort, &self.formula, &self.design)?;
+        let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        if self.nagq > 1 && (random.nested || random.structure.q > 1) {
             return Err(Error::invalid(
                 "nagq",
-                format!("adaptive quadrature needs a scalar random effect; {} has {q} terms (use nagq = 1)", term.text),
+                "adaptive quadrature is implemented for a scalar random effect; use nagq = 1 (Laplace) here",
             ));
         }
-        let design = Design::new(cohort, &self.formula, &self.design)?;
-        let grouping = group_codes(cohort, term, &design)?;
-        let z = random_design(cohort, term, &design)?;
         let glm = self.starting_glm(cohort, link)?;
         let prior: Vec<f64> = design
             .trials
@@ -152,12 +151,12 @@ impl Glmm {
         let patterns = Patterns::new(
             &RowData {
                 x: &design.x,
-                z: &z,
+                z: &random.z,
                 offset: design.offset.as_deref(),
                 y: &design.y,
                 w: &prior,
-                group: &grouping.codes,
-                n_groups: grouping.len(),
+                group: &random.groups.codes,
+                n_groups: random.groups.len(),
             },
             self.family,
             self.collapse,
@@ -167,51 +166,31 @@ impl Glmm {
             link,
             patterns: &patterns,
             rule: &rule,
-            labels: &grouping.labels,
+            structure: &random.structure,
+            labels: &random.groups.labels,
         };
         let mut objective = MarginalObjective {
             marginal: &marginal,
-            modes: vec![0.0; grouping.len() * q],
+            modes: vec![0.0; random.groups.len() * random.structure.q],
         };
         let mut start = glm.coef();
-        start.extend((0..n_theta(q)).map(|t| if is_diagonal(t, q) { 1.0 } else { 0.0 }));
+        start.extend(random.structure.start());
         let settings = Settings {
             max_iterations: 200,
             gradient_tolerance: 1e-7,
         };
         let mut best = maximise(&mut objective, start, settings)?;
-        let p = design.p();
-        let singular = boundary_check(&mut objective, &mut best, p, q, settings)?;
+        let singular = boundary_check(&mut objective, &mut best, design.p(), &random, settings)?;
         GlmmFit::assemble(
             self,
             link,
-            term,
             &design,
-            &grouping,
+            &random,
             &marginal,
             &mut objective,
             best,
             singular,
         )
-    }
-
-    /// The one random-effect term (nested and crossed structures are not yet supported).
-    fn random_term(&self) -> Result<&RandomTerm> {
-        match self.formula.random.as_slice() {
-            [] => Err(Error::invalid(
-                "formula",
-                "a mixed model needs a random-effect term such as (1 | cluster); fit a model without one with Glm",
-            )),
-            [one] => Ok(one),
-            many => Err(Error::invalid(
-                "formula",
-                format!(
-                    "{} random-effect terms ({}); this version fits one grouping factor",
-                    many.len(),
-                    many.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            )),
-        }
     }
 
     /// The GLM without random effects, for starting values (and checks of the fixed part).
@@ -229,84 +208,6 @@ impl Glmm {
     }
 }
 
-fn is_diagonal(t: usize, q: usize) -> bool {
-    let mut k = 0;
-    for c in 0..q {
-        for r in c..q {
-            if k == t {
-                return r == c;
-            }
-            k += 1;
-        }
-    }
-    false
-}
-
-/// Group codes of the random term's grouping factor (`g` or `g:h`) on the design's rows.
-fn group_codes(cohort: &Cohort, term: &RandomTerm, design: &Design) -> Result<Grouping> {
-    if term.group.len() == 1 {
-        return Grouping::new(cohort, &term.group[0], &design.rows);
-    }
-    let parts: Vec<Grouping> = term
-        .group
-        .iter()
-        .map(|g| Grouping::new(cohort, g, &design.rows))
-        .collect::<Result<_>>()?;
-    let mut labels: Vec<String> = (0..design.n())
-        .map(|i| {
-            parts
-                .iter()
-                .map(|g| g.labels[g.codes[i]].as_str())
-                .collect::<Vec<_>>()
-                .join(":")
-        })
-        .collect();
-    let row_labels = labels.clone();
-    labels.sort();
-    labels.dedup();
-    let codes = row_labels
-        .iter()
-        .map(|l| labels.binary_search(l).unwrap_or(0))
-        .collect();
-    Ok(Grouping {
-        column: term.group_name(),
-        codes,
-        labels,
-    })
-}
-
-/// The random-effect design rows z (intercept and numeric slopes).
-fn random_design(cohort: &Cohort, term: &RandomTerm, design: &Design) -> Result<DMatrix<f64>> {
-    let mut columns: Vec<Vec<f64>> = Vec::new();
-    if term.intercept {
-        columns.push(vec![1.0; design.n()]);
-    }
-    for slope in &term.slopes {
-        match slope.vars.as_slice() {
-            [v] => columns.push(numeric_values(cohort, v, &design.rows)?),
-            _ => {
-                return Err(Error::invalid(
-                    "formula",
-                    format!(
-                        "random slope '{}' in {}: only numeric main effects are supported",
-                        slope.label(),
-                        term.text
-                    ),
-                ))
-            }
-        }
-    }
-    if columns.is_empty() {
-        return Err(Error::invalid(
-            "formula",
-            format!("{} has no random effect", term.text),
-        ));
-    }
-    Ok(DMatrix::from_fn(design.n(), columns.len(), |i, j| {
-        columns[j][i]
-    }))
-}
-
 /// The approximate marginal log-likelihood as an optimisation objective; keeps the conditional
 /// modes between evaluations as warm starts.
 struct MarginalObjective<'a> {
@@ -322,59 +223,145 @@ impl Objective for MarginalObjective<'_> {
     }
 }
 
-/// For a scalar random effect whose SD ended near 0: compare with the fit at exactly 0 (the GLM
-/// fixed effects, re-maximised with theta held at 0). When that is at least as good, the fit is
-/// singular: theta is set to 0 and the maximum replaced. For q > 1, a near-zero diagonal of
-/// Lambda flags the fit as singular.
+/// For every theta that is a standard deviation and ended near 0: compare with the fit where it
+/// is exactly 0 and the other parameters are re-maximised. When that is at least as good, the
+/// variance is on its boundary: it is set to exactly 0 and the maximum replaced (its Hessian then
+/// covers the free parameters only). For correlated effects a near-zero SD is flagged only.
 fn boundary_check(
     objective: &mut MarginalObjective<'_>,
     best: &mut Maximum,
     p: usize,
-    q: usize,
+    random: &RandomSetup,
     settings: Settings,
 ) -> Result<bool> {
-    let lam = lambda(&best.params[p..], q);
-    let near_zero = (0..q).any(|r| lam[(r, r)].abs() < SINGULAR_TOLERANCE);
-    if !near_zero {
+    let s = &random.structure;
+    let near: Vec<usize> = (0..s.len())
+        .filter(|&t| s.is_sd(t) && best.params[p + t].abs() < SINGULAR_TOLERANCE)
+        .map(|t| p + t)
+        .collect();
+    if near.is_empty() {
         return Ok(false);
     }
-    if q > 1 {
+    if !random.nested && s.q > 1 {
         return Ok(true);
     }
-    let mut fixed_theta = FixedTheta {
+    let free: Vec<usize> = (0..best.params.len())
+        .filter(|k| !near.contains(k))
+        .collect();
+    let mut fixed = FixedParams {
         inner: objective,
-        p,
-        theta: vec![0.0],
+        free: free.clone(),
+        template: best
+            .params
+            .iter()
+            .enumerate()
+            .map(|(k, v)| if near.contains(&k) { 0.0 } else { *v })
+            .collect(),
     };
-    let at_zero = maximise(&mut fixed_theta, best.params[..p].to_vec(), settings)?;
+    let start: Vec<f64> = free.iter().map(|&k| best.params[k]).collect();
+    let at_zero = maximise(&mut fixed, start, settings)?;
     if at_zero.loglik >= best.loglik - 1e-9 * best.loglik.abs().max(1.0) {
-        let mut params = at_zero.params.clone();
-        params.push(0.0);
-        best.params = params;
+        best.params = fixed.expand(&at_zero.params);
         best.loglik = at_zero.loglik;
         best.hessian = at_zero.hessian;
         best.gradient = at_zero.gradient;
         best.converged = at_zero.converged;
+        best.iterations += at_zero.iterations;
+        best.free = free;
         best.log.extend(at_zero.log);
     }
     Ok(true)
 }
 
-/// The objective over beta with theta held fixed.
-struct FixedTheta<'a, 'b> {
+/// The objective over the free parameters, the others held at their values in `template`.
+struct FixedParams<'a, 'b> {
     inner: &'a mut MarginalObjective<'b>,
-    p: usize,
-    theta: Vec<f64>,
+    free: Vec<usize>,
+    template: Vec<f64>,
 }
 
-impl Objective for FixedTheta<'_, '_> {
+impl FixedParams<'_, '_> {
+    fn expand(&self, free_values: &[f64]) -> Vec<f64> {
+        let mut full = self.template.clone();
+        for (&k, v) in self.free.iter().zip(free_values) {
+            full[k] = *v;
+        }
+        full
+    }
+}
+
+impl Objective for FixedParams<'_, '_> {
     fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
-        let mut full = params.to_vec();
-        full.extend(&self.theta);
-        let (v, mut g) = self.inner.value(&full, gradient)?;
-        g.truncate(if gradient { self.p } else { 0 });
+        let full = self.expand(params);
+        let (v, g) = self.inner.value(&full, gradient)?;
+        let g = if gradient {
+            self.free.iter().map(|&k| g[k]).collect()
+        } else {
+            Vec::new()
+        };
         Ok((v, g))
     }
+}
+
+/// theta with the sign convention of lme4: the diagonal of Lambda non-negative (flipping a
+/// column of Lambda leaves `Lambda Lambda'` and the likelihood unchanged).
+fn canonical_theta(structure: &structure::ThetaStructure, theta: &[f64]) -> Vec<f64> {
+    let lam = structure.lambda(theta);
+    let flip: Vec<bool> = (0..structure.q).map(|c| lam[(c, c)] < 0.0).collect();
+    theta
+        .iter()
+        .zip(&structure.entries)
+        .map(|(v, entries)| if flip[entries[0].1] { -v } else { *v })
+        .collect()
+}
+
+/// Random-effect SDs and correlations, listed as lme4 lists them: grouping factors with more
+/// levels first.
+fn variance_components(
+    random: &RandomSetup,
+    theta: &[f64],
+    sigma: &DMatrix<f64>,
+) -> (Vec<RandomEffectSd>, Vec<RandomEffectCorrelation>) {
+    if random.nested {
+        let mut sds: Vec<RandomEffectSd> = random
+            .theta_names
+            .iter()
+            .zip(theta)
+            .filter_map(|(name, t)| {
+                name.as_ref().map(|(group, term)| RandomEffectSd {
+                    group: group.clone(),
+                    term: term.clone(),
+                    sd: t.abs(),
+                })
+            })
+            .collect();
+        sds.reverse();
+        return (sds, Vec::new());
+    }
+    let group = &random.n_groups[0].0;
+    let q = random.structure.q;
+    let sds = (0..q)
+        .map(|r| RandomEffectSd {
+            group: group.clone(),
+            term: random.terms[r].clone(),
+            sd: sigma[(r, r)].sqrt(),
+        })
+        .collect();
+    let mut correlations = Vec::new();
+    for c in 0..q {
+        for r in c + 1..q {
+            let denom = (sigma[(r, r)] * sigma[(c, c)]).sqrt();
+            if denom > 0.0 {
+                correlations.push(RandomEffectCorrelation {
+                    group: group.clone(),
+                    term1: random.terms[c].clone(),
+                    term2: random.terms[r].clone(),
+                    correlation: sigma[(r, c)] / denom,
+                });
+            }
+        }
+    }
+    (sds, correlations)
 }
 
 /// A random-effect standard deviation (and its correlations) as lme4 prints them.
@@ -404,6 +391,8 @@ pub struct RandomEffectCorrelation {
 /// Conditional mode of one random effect of one group, with its conditional SD.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ConditionalMode {
+    /// Grouping factor, e.g. `cluster` or `cluster:period`.
+    pub group: String,
     /// Group label (e.g. `C03`).
     pub level: String,
     /// Term.
@@ -479,30 +468,25 @@ impl GlmmFit {
     fn assemble(
         spec: &Glmm,
         link: Link,
-        term: &RandomTerm,
         design: &Design,
-        grouping: &Grouping,
+        random: &RandomSetup,
         marginal: &Marginal<'_>,
         objective: &mut MarginalObjective<'_>,
         best: Maximum,
         singular: bool,
     ) -> Result<GlmmFit> {
         let p = design.p();
-        let q = usize::from(term.intercept) + term.slopes.len();
-        let theta = best.params[p..].to_vec();
+        let structure = &random.structure;
+        let theta = canonical_theta(structure, &best.params[p..]);
         // Refresh the modes at the estimate (the last evaluation may have been a trial point).
         objective.value(&best.params, false)?;
-        let information = -best.hessian.clone();
-        let vcov_beta = if singular && q == 1 {
-            spd_inverse(
-                &information.view((0, 0), (p, p)).into_owned(),
-                "the information of the fixed effects",
-            )?
-        } else {
-            spd_inverse(&information, "the information matrix over (beta, theta)")?
-                .view((0, 0), (p, p))
-                .into_owned()
-        };
+        // The fixed effects come first among the free parameters.
+        let vcov_beta = spd_inverse(
+            &(-best.hessian.clone()),
+            "the information matrix over (beta, theta)",
+        )?
+        .view((0, 0), (p, p))
+        .into_owned();
         let variances: Vec<f64> = (0..p).map(|j| vcov_beta[(j, j)]).collect();
         let coefficients = coef_table(
             &design.names,
@@ -512,56 +496,33 @@ impl GlmmFit {
             spec.level,
             link.exponentiates(),
         )?;
-        let lam = lambda(&theta, q);
+        let lam = structure.lambda(&theta);
         let sigma = &lam * lam.transpose();
-        let mut names = Vec::new();
-        if term.intercept {
-            names.push("(Intercept)".to_string());
-        }
-        names.extend(term.slopes.iter().map(|s| s.label()));
-        let group = term.group_name();
-        let random_effects: Vec<RandomEffectSd> = (0..q)
-            .map(|r| RandomEffectSd {
-                group: group.clone(),
-                term: names[r].clone(),
-                sd: sigma[(r, r)].sqrt(),
-            })
-            .collect();
-        let mut correlations = Vec::new();
-        for r in 0..q {
-            for c in 0..r {
-                let denom = (sigma[(r, r)] * sigma[(c, c)]).sqrt();
-                if denom > 0.0 {
-                    correlations.push(RandomEffectCorrelation {
-                        group: group.clone(),
-                        term1: names[c].clone(),
-                        term2: names[r].clone(),
-                        correlation: sigma[(r, c)] / denom,
-                    });
-                }
-            }
-        }
-        let icc = (q == 1 && term.intercept && link == Link::Logit).then(|| {
-            let v = sigma[(0, 0)];
-            v / (v + std::f64::consts::PI.powi(2) / 3.0)
-        });
+        let (random_effects, correlations) = variance_components(random, &theta, &sigma);
+        let icc = (!random.nested
+            && structure.q == 1
+            && random.terms[0] == "(Intercept)"
+            && link == Link::Logit)
+            .then(|| sigma[(0, 0)] / (sigma[(0, 0)] + std::f64::consts::PI.powi(2) / 3.0));
         let (modes, sds) = marginal.conditional_modes(&best.params, &objective.modes);
-        let conditional_modes = (0..grouping.len())
-            .flat_map(|g| {
-                let names = &names;
-                let (modes, sds) = (&modes, &sds);
-                (0..q).map(move |r| ConditionalMode {
-                    level: grouping.labels[g].clone(),
-                    term: names[r].clone(),
-                    mode: modes[g * q + r],
-                    sd: sds[g * q + r],
+        let q = structure.q;
+        let conditional_modes = random
+            .mode_labels
+            .iter()
+            .enumerate()
+            .flat_map(|(g, labels)| labels.iter().enumerate().map(move |(r, l)| (g * q + r, l)))
+            .filter_map(|(k, label)| {
+                label.as_ref().map(|(group, level, term)| ConditionalMode {
+                    group: group.clone(),
+                    level: level.clone(),
+                    term: term.clone(),
+                    mode: modes[k],
+                    sd: sds[k],
                 })
             })
             .collect();
-        let df = p + n_theta(q);
+        let df = p + structure.len();
         let n_obs = design.n();
-        let mut n_groups = std::collections::BTreeMap::new();
-        n_groups.insert(group.clone(), grouping.len());
         let gradient_max = best.gradient.iter().fold(0.0, |m: f64, g| m.max(g.abs()));
         Ok(GlmmFit {
             formula: spec.formula.text.clone(),
@@ -570,7 +531,7 @@ impl GlmmFit {
             nagq: spec.nagq,
             n_obs,
             n_patterns: marginal.patterns.len(),
-            n_groups,
+            n_groups: random.n_groups.iter().cloned().collect(),
             missing: design.missing.clone(),
             level: spec.level,
             coefficients,

@@ -30,8 +30,10 @@ pub(crate) struct Maximum {
     pub params: Vec<f64>,
     pub loglik: f64,
     pub gradient: Vec<f64>,
-    /// Hessian at `params` (central differences of the gradient).
+    /// Hessian at `params` (central differences of the gradient), over the parameters `free`.
     pub hessian: DMatrix<f64>,
+    /// Indices of the parameters the Hessian covers (all, unless some were held fixed).
+    pub free: Vec<usize>,
     pub iterations: usize,
     pub converged: bool,
     pub log: Vec<EvaluationRecord>,
@@ -171,6 +173,7 @@ pub(crate) fn maximise<O: Objective>(
         });
     }
     Ok(Maximum {
+        free: (0..params.len()).collect(),
         params,
         loglik: value,
         gradient: grad,

@@ -1,0 +1,68 @@
+//! How the covariance parameters theta fill the relative covariance factor Lambda of one group's
+//! random-effect vector (random effects `Lambda b`, `b ~ N(0, I)`).
+//!
+//! - One grouping factor with q correlated terms, `(1 + x | g)`: Lambda is a general lower-
+//!   triangular q x q matrix and theta its entries column by column (lme4's theta).
+//! - Two nested factors, `(1 | g) + (1 | g:h)`: each outer group's vector is
+//!   `(u, v_1, ..., v_K)` with one `v` per inner level present in the group, and
+//!   `Lambda = diag(theta_g, theta_gh, ..., theta_gh)`: independent intercepts with the two SDs.
+//!
+//! Each theta is a list of the Lambda entries it sets, so that derivatives over theta are sums
+//! over those entries.
+
+use nalgebra::DMatrix;
+
+/// The map theta -> Lambda.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ThetaStructure {
+    /// Dimension of a group's random-effect vector.
+    pub q: usize,
+    /// For each theta, the (row, column) entries of Lambda equal to it.
+    pub entries: Vec<Vec<(usize, usize)>>,
+}
+
+impl ThetaStructure {
+    /// A general lower-triangular factor for q correlated terms of one grouping factor.
+    pub fn correlated(q: usize) -> Self {
+        let entries = (0..q)
+            .flat_map(|c| (c..q).map(move |r| vec![(r, c)]))
+            .collect();
+        ThetaStructure { q, entries }
+    }
+
+    /// Nested intercepts: an outer intercept and up to `inner` inner intercepts per group.
+    pub fn nested(inner: usize) -> Self {
+        ThetaStructure {
+            q: 1 + inner,
+            entries: vec![vec![(0, 0)], (1..=inner).map(|k| (k, k)).collect()],
+        }
+    }
+
+    /// Number of theta parameters.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether theta `t` scales only diagonal entries (a standard deviation that may be 0).
+    pub fn is_sd(&self, t: usize) -> bool {
+        self.entries[t].iter().all(|(r, c)| r == c)
+    }
+
+    /// Lambda at `theta`.
+    pub fn lambda(&self, theta: &[f64]) -> DMatrix<f64> {
+        let mut l = DMatrix::zeros(self.q, self.q);
+        for (value, entries) in theta.iter().zip(&self.entries) {
+            for &(r, c) in entries {
+                l[(r, c)] = *value;
+            }
+        }
+        l
+    }
+
+    /// lme4's starting theta: 1 on the diagonal, 0 elsewhere.
+    pub fn start(&self) -> Vec<f64> {
+        (0..self.len())
+            .map(|t| if self.is_sd(t) { 1.0 } else { 0.0 })
+            .collect()
+    }
+}
