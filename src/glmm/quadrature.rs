@@ -3,8 +3,11 @@
 //! A rule of n nodes `z_k` and weights `w_k` (summing to 1) integrates `E[f(Z)]`, Z ~ N(0, 1),
 //! exactly for polynomials f of degree up to 2n - 1. Nodes and weights come from the
 //! Golub-Welsch method: the nodes are the eigenvalues of the symmetric tridiagonal Jacobi matrix
-//! of the probabilists' Hermite polynomials (zero diagonal, off-diagonal `sqrt(k)`, k = 1..n-1),
-//! and each weight is the squared first component of the unit eigenvector.
+//! of the probabilists' Hermite polynomials (zero diagonal, off-diagonal `sqrt(k)`, k = 1..n-1).
+//! Each node is then polished by Newton's method on the orthonormal Hermite polynomial
+//! `h_n` (`h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k + 1)`, `h_n' = sqrt(n) h_{n-1}`), and the
+//! weights come from `w_k = 1 / (n h_{n-1}(z_k)^2)`, which is accurate also for the tiny weights
+//! of the outermost nodes.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
@@ -39,16 +42,32 @@ impl GaussHermite {
             }
         });
         let eig = SymmetricEigen::new(jacobi);
-        let mut pairs: Vec<(f64, f64)> = (0..n)
-            .map(|k| (eig.eigenvalues[k], eig.eigenvectors[(0, k)].powi(2)))
-            .collect();
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let total: f64 = pairs.iter().map(|p| p.1).sum();
-        Ok(GaussHermite {
-            nodes: pairs.iter().map(|p| p.0).collect(),
-            weights: pairs.iter().map(|p| p.1 / total).collect(),
-        })
+        let mut nodes: Vec<f64> = eig.eigenvalues.iter().copied().collect();
+        nodes.sort_by(f64::total_cmp);
+        let mut weights = Vec::with_capacity(n);
+        for z in &mut nodes {
+            for _ in 0..3 {
+                let (h_n, h_prev) = orthonormal_hermite(n, *z);
+                *z -= h_n / ((n as f64).sqrt() * h_prev);
+            }
+            let (_, h_prev) = orthonormal_hermite(n, *z);
+            weights.push(1.0 / (n as f64 * h_prev * h_prev));
+        }
+        let total: f64 = weights.iter().sum();
+        weights.iter_mut().for_each(|w| *w /= total);
+        Ok(GaussHermite { nodes, weights })
     }
+}
+
+/// `(h_n(z), h_{n-1}(z))` for the orthonormal probabilists' Hermite polynomials.
+fn orthonormal_hermite(n: usize, z: f64) -> (f64, f64) {
+    let (mut prev, mut cur) = (0.0, 1.0);
+    for k in 0..n {
+        let next = (z * cur - (k as f64).sqrt() * prev) / ((k + 1) as f64).sqrt();
+        prev = cur;
+        cur = next;
+    }
+    (cur, prev)
 }
 
 #[cfg(test)]
