@@ -121,6 +121,21 @@ pub enum Error {
         terms: Vec<String>,
     },
 
+    /// Terms whose effects the design cannot separate from others (for example a treatment that
+    /// switches on in the same period in every cluster, so it is a combination of period effects).
+    #[error(
+        "{} cannot be separated from {with} in this design: {reason}",
+        Terms(terms)
+    )]
+    Confounded {
+        /// The terms involved.
+        terms: Vec<String>,
+        /// What they are confounded with.
+        with: String,
+        /// Why.
+        reason: String,
+    },
+
     /// A random-effect term was given to a fit that has no random effects.
     #[error(
         "the formula has random-effect term(s) {}; fit it with the mixed-model fit, \

@@ -22,6 +22,7 @@
 //! Diagnostics: convergence with the final gradient, a singular (boundary) variance reported as
 //! exactly 0 and flagged, evaluations used and a log of every evaluation.
 
+mod between_within;
 mod marginal;
 mod optimize;
 mod patterns;
@@ -43,6 +44,7 @@ use crate::formula::Formula;
 use crate::glm::{Family, Glm, Link};
 use crate::linalg::spd_inverse;
 use crate::results::{check_level, coef_table, CoefRow};
+use between_within::{between_columns, between_within_df, check_cluster_confounding};
 use marginal::{Evaluation, Marginal};
 use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
@@ -51,6 +53,17 @@ use random::RandomSetup;
 /// A random-effect standard deviation below this (relative to 1 on the theta scale, as lme4's
 /// `isSingular` tolerance) is tested for the boundary.
 const SINGULAR_TOLERANCE: f64 = 1e-4;
+
+/// Reference distribution of the Wald tests and intervals of the fixed effects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum DfMethod {
+    /// Standard normal (Wald z), as lme4's `summary`.
+    #[default]
+    Normal,
+    /// t on between-within degrees of freedom: `G - p_between` for cluster-level terms,
+    /// `N - G - p_within` for the others (SAS `DDFM=BW`; Li & Redden 2015).
+    BetweenWithin,
+}
 
 /// A GLMM specification.
 #[derive(Debug, Clone)]
@@ -61,6 +74,7 @@ pub struct Glmm {
     nagq: usize,
     level: f64,
     collapse: bool,
+    df: DfMethod,
     design: DesignOptions,
 }
 
@@ -74,6 +88,7 @@ impl Glmm {
             nagq: 1,
             level: 0.95,
             collapse: true,
+            df: DfMethod::Normal,
             design: DesignOptions::default(),
         })
     }
@@ -109,6 +124,12 @@ impl Glmm {
         self
     }
 
+    /// Reference distribution of tests and intervals (default normal).
+    pub fn df(mut self, method: DfMethod) -> Self {
+        self.df = method;
+        self
+    }
+
     /// Missing-value policy.
     pub fn missing(mut self, policy: MissingPolicy) -> Self {
         self.design.missing = policy;
@@ -136,7 +157,25 @@ impl Glmm {
         }
         let rule = GaussHermite::new(self.nagq)?;
         let design = Design::new(cohort, &self.formula, &self.design)?;
+        if !design.aliased.is_empty() {
+            return Err(Error::Confounded {
+                terms: design.aliased.clone(),
+                with: "the other fixed effects (calendar period, covariates)".into(),
+                reason: "each is a linear combination of earlier columns (R reports NA for it); remove it \
+                         or change the design"
+                    .into(),
+            });
+        }
         let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        let between = between_columns(&design.x, &random.groups.codes, random.groups.len());
+        check_cluster_confounding(
+            &design.x,
+            &design.names,
+            &between,
+            &random.groups.codes,
+            random.groups.len(),
+            &random.groups.column,
+        )?;
         if self.nagq > 1 && (random.nested || random.structure.q > 1) {
             return Err(Error::invalid(
                 "nagq",
@@ -181,6 +220,12 @@ impl Glmm {
         };
         let mut best = maximise(&mut objective, start, settings)?;
         let singular = boundary_check(&mut objective, &mut best, design.p(), &random, settings)?;
+        let df = match self.df {
+            DfMethod::Normal => None,
+            DfMethod::BetweenWithin => {
+                Some(between_within_df(&between, design.n(), random.groups.len()))
+            }
+        };
         GlmmFit::assemble(
             self,
             link,
@@ -190,6 +235,7 @@ impl Glmm {
             &mut objective,
             best,
             singular,
+            df,
         )
     }
 
@@ -364,6 +410,17 @@ fn variance_components(
     (sds, correlations)
 }
 
+/// A likelihood-ratio test of nested models.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LikelihoodRatioTest {
+    /// `2 (loglik_larger - loglik_smaller)`.
+    pub statistic: f64,
+    /// Difference in the number of parameters.
+    pub df: usize,
+    /// Upper tail of chi-square on `df`.
+    pub p_value: f64,
+}
+
 /// A random-effect standard deviation (and its correlations) as lme4 prints them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RandomEffectSd {
@@ -474,6 +531,7 @@ impl GlmmFit {
         objective: &mut MarginalObjective<'_>,
         best: Maximum,
         singular: bool,
+        df: Option<Vec<f64>>,
     ) -> Result<GlmmFit> {
         let p = design.p();
         let structure = &random.structure;
@@ -488,14 +546,18 @@ impl GlmmFit {
         .view((0, 0), (p, p))
         .into_owned();
         let variances: Vec<f64> = (0..p).map(|j| vcov_beta[(j, j)]).collect();
-        let coefficients = coef_table(
-            &design.names,
-            &best.params[..p],
-            &variances,
-            None,
-            spec.level,
-            link.exponentiates(),
-        )?;
+        let mut coefficients = Vec::with_capacity(p);
+        for j in 0..p {
+            let column_df = df.as_ref().map(|d| d[j]);
+            coefficients.extend(coef_table(
+                &design.names[j..=j],
+                &best.params[j..=j],
+                &variances[j..=j],
+                column_df,
+                spec.level,
+                link.exponentiates(),
+            )?);
+        }
         let lam = structure.lambda(&theta);
         let sigma = &lam * lam.transpose();
         let (random_effects, correlations) = variance_components(random, &theta, &sigma);
@@ -555,6 +617,38 @@ impl GlmmFit {
             evaluations: best.log.len(),
             log: best.log,
             conditional_modes,
+        })
+    }
+
+    /// Likelihood-ratio test of `smaller`, a model nested in this one and fitted to the same rows:
+    /// `X^2 = 2 (loglik - loglik_smaller)` on `df - df_smaller` degrees of freedom, as R's
+    /// `anova(smaller, larger)`. (For a variance tested at 0 the chi-square reference is
+    /// conservative: the null distribution is a 50:50 mixture with a point mass at 0.)
+    pub fn lrt(&self, smaller: &GlmmFit) -> Result<LikelihoodRatioTest> {
+        if smaller.n_obs != self.n_obs {
+            return Err(Error::invalid(
+                "smaller",
+                format!(
+                    "the models were fitted to {} and {} rows; they must use the same rows",
+                    smaller.n_obs, self.n_obs
+                ),
+            ));
+        }
+        if smaller.df >= self.df {
+            return Err(Error::invalid(
+                "smaller",
+                format!(
+                    "it has {} parameters and this model {}: pass the smaller model",
+                    smaller.df, self.df
+                ),
+            ));
+        }
+        let statistic = (2.0 * (self.loglik - smaller.loglik)).max(0.0);
+        let df = self.df - smaller.df;
+        Ok(LikelihoodRatioTest {
+            statistic,
+            df,
+            p_value: crate::dist::chisq_upper(statistic, df as f64),
         })
     }
 
