@@ -26,12 +26,14 @@ mod between_within;
 mod marginal;
 mod optimize;
 mod patterns;
+mod profile;
 mod quadrature;
 mod random;
 mod structure;
 mod summary;
 
 pub use optimize::EvaluationRecord;
+pub use profile::ProfileInterval;
 pub use quadrature::{GaussHermite, MAX_NODES};
 pub use random::MAX_CORRELATED_TERMS;
 
@@ -146,6 +148,25 @@ impl Glmm {
 
     /// Fit the model.
     pub fn fit(&self, cohort: &Cohort) -> Result<GlmmFit> {
+        self.with_session(cohort, |s| s.fit())
+    }
+
+    /// Profile-likelihood interval for one parameter: a fixed-effect term (`"treated"`) or a
+    /// random-effect SD (`"sd(cluster)"`, `"sd(cluster:period)"`, `"sd(treated|cluster)"` for a
+    /// scalar slope). The interval holds the values v whose profile log-likelihood (maximised
+    /// over all other parameters with this one held at v) is within `chi2_{1, level} / 2` of the
+    /// maximum, as lme4's `confint(method = "profile")`. An SD whose profile stays above that
+    /// at 0 has lower limit 0.
+    pub fn profile_interval(&self, cohort: &Cohort, parameter: &str) -> Result<ProfileInterval> {
+        self.with_session(cohort, |s| s.profile(parameter))
+    }
+
+    /// Build the model's pieces and run `f` on them.
+    fn with_session<R>(
+        &self,
+        cohort: &Cohort,
+        f: impl FnOnce(&mut Session<'_>) -> Result<R>,
+    ) -> Result<R> {
         let link = self.link.unwrap_or_else(|| self.family.default_link());
         self.family.check_link(link)?;
         check_level(self.level)?;
@@ -208,35 +229,21 @@ impl Glmm {
             structure: &random.structure,
             labels: &random.groups.labels,
         };
-        let mut objective = MarginalObjective {
-            marginal: &marginal,
-            modes: vec![0.0; random.groups.len() * random.structure.q],
-        };
         let mut start = glm.coef();
         start.extend(random.structure.start());
-        let settings = Settings {
-            max_iterations: 200,
-            gradient_tolerance: 1e-7,
-        };
-        let mut best = maximise(&mut objective, start, settings)?;
-        let singular = boundary_check(&mut objective, &mut best, design.p(), &random, settings)?;
-        let df = match self.df {
-            DfMethod::Normal => None,
-            DfMethod::BetweenWithin => {
-                Some(between_within_df(&between, design.n(), random.groups.len()))
-            }
-        };
-        GlmmFit::assemble(
-            self,
+        let mut session = Session {
+            spec: self,
             link,
-            &design,
-            &random,
-            &marginal,
-            &mut objective,
-            best,
-            singular,
-            df,
-        )
+            design: &design,
+            random: &random,
+            between: &between,
+            objective: MarginalObjective {
+                marginal: &marginal,
+                modes: vec![0.0; random.groups.len() * random.structure.q],
+            },
+            start,
+        };
+        f(&mut session)
     }
 
     /// The GLM without random effects, for starting values (and checks of the fixed part).
@@ -251,6 +258,60 @@ impl Glmm {
             glm = glm.reference_level(c, l);
         }
         glm.fit(cohort)
+    }
+}
+
+/// Settings of every maximisation.
+const SETTINGS: Settings = Settings {
+    max_iterations: 200,
+    gradient_tolerance: 1e-7,
+};
+
+/// A model ready to be maximised: the design, the random-effect setup and the objective.
+pub(crate) struct Session<'a> {
+    spec: &'a Glmm,
+    link: Link,
+    design: &'a Design,
+    random: &'a RandomSetup,
+    between: &'a [bool],
+    objective: MarginalObjective<'a>,
+    start: Vec<f64>,
+}
+
+impl Session<'_> {
+    /// The maximum (with SDs on the boundary set to exactly 0) and whether the fit is singular.
+    fn maximum(&mut self) -> Result<(Maximum, bool)> {
+        let mut best = maximise(&mut self.objective, self.start.clone(), SETTINGS)?;
+        let singular = boundary_check(
+            &mut self.objective,
+            &mut best,
+            self.design.p(),
+            self.random,
+            SETTINGS,
+        )?;
+        Ok((best, singular))
+    }
+
+    fn fit(&mut self) -> Result<GlmmFit> {
+        let (best, singular) = self.maximum()?;
+        let df = match self.spec.df {
+            DfMethod::Normal => None,
+            DfMethod::BetweenWithin => Some(between_within_df(
+                self.between,
+                self.design.n(),
+                self.random.groups.len(),
+            )),
+        };
+        GlmmFit::assemble(
+            self.spec,
+            self.link,
+            self.design,
+            self.random,
+            &mut self.objective,
+            best,
+            singular,
+            df,
+        )
     }
 }
 
@@ -527,7 +588,6 @@ impl GlmmFit {
         link: Link,
         design: &Design,
         random: &RandomSetup,
-        marginal: &Marginal<'_>,
         objective: &mut MarginalObjective<'_>,
         best: Maximum,
         singular: bool,
@@ -566,6 +626,7 @@ impl GlmmFit {
             && random.terms[0] == "(Intercept)"
             && link == Link::Logit)
             .then(|| sigma[(0, 0)] / (sigma[(0, 0)] + std::f64::consts::PI.powi(2) / 3.0));
+        let marginal = objective.marginal;
         let (modes, sds) = marginal.conditional_modes(&best.params, &objective.modes);
         let q = structure.q;
         let conditional_modes = random
