@@ -49,6 +49,30 @@ pub(crate) struct Evaluation {
     pub gradient: Vec<f64>,
 }
 
+/// One group's patterns at the current parameters: the fixed part of the linear predictor and
+/// `a_j = Lambda' z_j` (row-major, q values per pattern).
+struct GroupView {
+    start: usize,
+    eta0: Vec<f64>,
+    a: Vec<f64>,
+    q: usize,
+}
+
+impl GroupView {
+    fn len(&self) -> usize {
+        self.eta0.len()
+    }
+
+    fn a_row(&self, j: usize) -> &[f64] {
+        &self.a[j * self.q..(j + 1) * self.q]
+    }
+
+    /// `eta_j = eta0_j + a_j' b`.
+    fn eta(&self, j: usize, b: &[f64]) -> f64 {
+        self.eta0[j] + dot(self.a_row(j), b)
+    }
+}
+
 /// Per-group sums at a point b (see the module docs for their use).
 struct Sums {
     loglik: f64,
@@ -89,20 +113,11 @@ impl Marginal<'_> {
             gradient: vec![0.0; params.len()],
         };
         for g in 0..self.patterns.n_groups() {
-            let range = self.patterns.group_start[g]..self.patterns.group_start[g + 1];
-            let eta0: Vec<f64> = range
-                .clone()
-                .map(|k| dot(self.patterns.x_row(k), beta) + self.patterns.offset[k])
-                .collect();
-            let a: Vec<DVector<f64>> = range
-                .clone()
-                .map(|k| lam.transpose() * DVector::from_column_slice(self.patterns.z_row(k)))
-                .collect();
+            let view = self.view(g, beta, &lam);
             let b = &mut modes[g * q..(g + 1) * q];
-            self.find_mode(range.start, &eta0, &a, b, &self.labels[g])?;
+            self.find_mode(&view, b, &self.labels[g])?;
             let b = DVector::from_column_slice(b);
-            let (ll, grad) =
-                self.group_contribution(range.start, &eta0, &a, &b, &lam, want_gradient)?;
+            let (ll, grad) = self.group_contribution(&view, &b, &lam, want_gradient)?;
             total.loglik += ll;
             for (t, v) in total.gradient.iter_mut().zip(grad) {
                 *t += v;
@@ -111,15 +126,24 @@ impl Marginal<'_> {
         Ok(total)
     }
 
+    /// Group g's patterns at `beta` and `lam`.
+    fn view(&self, g: usize, beta: &[f64], lam: &DMatrix<f64>) -> GroupView {
+        let q = self.q();
+        let range = self.patterns.group_start[g]..self.patterns.group_start[g + 1];
+        let eta0 = range
+            .clone()
+            .map(|k| dot(self.patterns.x_row(k), beta) + self.patterns.offset[k])
+            .collect();
+        let mut a = Vec::with_capacity(range.len() * q);
+        for k in range.clone() {
+            let z = self.patterns.z_row(k);
+            a.extend((0..q).map(|c| (0..q).map(|r| lam[(r, c)] * z[r]).sum::<f64>()));
+        }
+        GroupView { start: range.start, eta0, a, q }
+    }
+
     /// Sums over the patterns of one group at the point b.
-    fn sums(
-        &self,
-        start: usize,
-        eta0: &[f64],
-        a: &[DVector<f64>],
-        b: &DVector<f64>,
-        full: bool,
-    ) -> Sums {
+    fn sums(&self, view: &GroupView, b: &DVector<f64>, full: bool) -> Sums {
         let (p, q) = (self.p(), self.q());
         let mut s = Sums {
             loglik: 0.0,
@@ -129,12 +153,10 @@ impl Marginal<'_> {
             s1: DMatrix::zeros(q, if full { p } else { 0 }),
             m_fisher: DMatrix::zeros(q, q),
         };
-        for (j, e0) in eta0.iter().enumerate() {
-            let k = start + j;
-            let eta = e0 + a[j].dot(b);
-            let d =
-                self.family
-                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+        for j in 0..view.len() {
+            let k = view.start + j;
+            let eta = view.eta(j, b.as_slice());
+            let d = self.family.row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
             let z = self.patterns.z_row(k);
             s.loglik += d.loglik;
             for r in 0..q {
@@ -158,18 +180,11 @@ impl Marginal<'_> {
     }
 
     /// Newton (Fisher scoring) with step halving for the conditional mode of one group.
-    fn find_mode(
-        &self,
-        start: usize,
-        eta0: &[f64],
-        a: &[DVector<f64>],
-        b: &mut [f64],
-        group: &str,
-    ) -> Result<()> {
+    fn find_mode(&self, view: &GroupView, b: &mut [f64], group: &str) -> Result<()> {
         let mut current = DVector::from_column_slice(b);
         let mut last_step = f64::INFINITY;
         for _ in 0..MODE_MAX_ITER {
-            let (f0, grad, c) = self.mode_state(start, eta0, a, &current);
+            let (f0, grad, c) = self.mode_state(view, &current);
             let step = c
                 .cholesky()
                 .ok_or_else(|| {
@@ -184,7 +199,7 @@ impl Marginal<'_> {
             let mut t = 1.0;
             loop {
                 let candidate = &current + &step * t;
-                let f1 = self.mode_state(start, eta0, a, &candidate).0;
+                let f1 = self.mode_state(view, &candidate).0;
                 if f1.is_finite() && f1 >= f0 - 1e-13 * f0.abs().max(1.0) {
                     current = candidate;
                     break;
@@ -206,26 +221,23 @@ impl Marginal<'_> {
 
     /// At b: `g(b)`, `grad_b g = sum_j s_j a_j - b` and the Fisher curvature
     /// `C = I + sum_j W_j a_j a_j'`.
-    fn mode_state(
-        &self,
-        start: usize,
-        eta0: &[f64],
-        a: &[DVector<f64>],
-        b: &DVector<f64>,
-    ) -> (f64, DVector<f64>, DMatrix<f64>) {
+    fn mode_state(&self, view: &GroupView, b: &DVector<f64>) -> (f64, DVector<f64>, DMatrix<f64>) {
         let q = self.q();
         let mut value = -0.5 * b.dot(b);
         let mut grad = -b.clone();
         let mut c = DMatrix::identity(q, q);
-        for (j, e0) in eta0.iter().enumerate() {
-            let k = start + j;
-            let eta = e0 + a[j].dot(b);
-            let d =
-                self.family
-                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+        for j in 0..view.len() {
+            let k = view.start + j;
+            let eta = view.eta(j, b.as_slice());
+            let d = self.family.row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
             value += d.loglik;
-            grad.axpy(d.score, &a[j], 1.0);
-            c.ger(d.weight, &a[j], &a[j], 1.0);
+            let a = view.a_row(j);
+            for r in 0..q {
+                grad[r] += d.score * a[r];
+                for col in 0..q {
+                    c[(r, col)] += d.weight * a[r] * a[col];
+                }
+            }
         }
         (value, grad, c)
     }
@@ -233,15 +245,13 @@ impl Marginal<'_> {
     /// One group's log-likelihood and its gradient over (beta, theta), at its mode `b`.
     fn group_contribution(
         &self,
-        start: usize,
-        eta0: &[f64],
-        a: &[DVector<f64>],
+        view: &GroupView,
         b: &DVector<f64>,
         lam: &DMatrix<f64>,
         want_gradient: bool,
     ) -> Result<(f64, Vec<f64>)> {
         let (p, q) = (self.p(), self.q());
-        let at_mode = self.sums(start, eta0, a, b, want_gradient);
+        let at_mode = self.sums(view, b, want_gradient);
         let c = DMatrix::identity(q, q) + lam.transpose() * &at_mode.m_fisher * lam;
         let chol = c.clone().cholesky().ok_or_else(|| Error::Numerical {
             what: "the Laplace approximation".into(),
@@ -264,7 +274,7 @@ impl Marginal<'_> {
         let node_sums: Vec<Sums> = if nodes > 1 {
             node_points
                 .iter()
-                .map(|bk| self.sums(start, eta0, a, bk, want_gradient))
+                .map(|bk| self.sums(view, bk, want_gradient))
                 .collect()
         } else {
             Vec::new()
@@ -301,16 +311,24 @@ impl Marginal<'_> {
         // Second pass at the mode: sum W' h_j x_j and sum W' h_j z_j with h_j = a_j' C^{-1} a_j.
         let mut wx = DVector::zeros(p);
         let mut wz = DVector::zeros(q);
-        for (j, e0) in eta0.iter().enumerate() {
-            let k = start + j;
-            let eta = e0 + a[j].dot(b);
-            let d =
-                self.family
-                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
-            let hj = (&c_inv * &a[j]).dot(&a[j]);
+        for j in 0..view.len() {
+            let k = view.start + j;
+            let eta = view.eta(j, b.as_slice());
+            let d = self.family.row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+            let a = view.a_row(j);
+            let mut hj = 0.0;
+            for r in 0..q {
+                for col in 0..q {
+                    hj += a[r] * c_inv[(r, col)] * a[col];
+                }
+            }
             let f = d.weight_deriv * hj;
-            wx.axpy(f, &DVector::from_column_slice(self.patterns.x_row(k)), 1.0);
-            wz.axpy(f, &DVector::from_column_slice(self.patterns.z_row(k)), 1.0);
+            for (w, x) in wx.iter_mut().zip(self.patterns.x_row(k)) {
+                *w += f * x;
+            }
+            for (w, z) in wz.iter_mut().zip(self.patterns.z_row(k)) {
+                *w += f * z;
+            }
         }
         let wa = lam.transpose() * &wz;
         let m_lam_cinv = &at_mode.m_fisher * lam * &c_inv;
@@ -384,6 +402,54 @@ impl Marginal<'_> {
         Ok((loglik, grad))
     }
 
+    /// The information about beta with theta fixed, by the Schur complement of the joint
+    /// (beta, b) Fisher information at the current modes:
+    /// `sum_i [X_i' W_i X_i - (X_i' W_i A_i) C_i^{-1} (A_i' W_i X_i)]` (rows of `A_i` are
+    /// `a_j = Lambda' z_j`). It is what lme4's `vcov(use.hessian = FALSE)` inverts, and a close
+    /// approximation to minus the beta block of the Hessian of the Laplace log-likelihood.
+    pub fn fixed_information(&self, params: &[f64], modes: &[f64]) -> DMatrix<f64> {
+        let (p, q) = (self.p(), self.q());
+        let lam = self.structure.lambda(&params[p..]);
+        let mut info = DMatrix::zeros(p, p);
+        for g in 0..self.patterns.n_groups() {
+            let view = self.view(g, &params[..p], &lam);
+            let b = &modes[g * q..(g + 1) * q];
+            let mut xwa = DMatrix::<f64>::zeros(p, q);
+            let mut c = DMatrix::identity(q, q);
+            for j in 0..view.len() {
+                let k = view.start + j;
+                let eta = view.eta(j, b);
+                let w = self.family.row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta).weight;
+                let x = self.patterns.x_row(k);
+                let a = view.a_row(j);
+                for r in 0..p {
+                    let wx = w * x[r];
+                    for col in 0..=r {
+                        info[(r, col)] += wx * x[col];
+                    }
+                    for (t, at) in a.iter().enumerate() {
+                        xwa[(r, t)] += wx * at;
+                    }
+                }
+                for r in 0..q {
+                    for col in 0..q {
+                        c[(r, col)] += w * a[r] * a[col];
+                    }
+                }
+            }
+            if let Some(ci) = c.try_inverse() {
+                let correction: DMatrix<f64> = &xwa * ci * xwa.transpose();
+                for r in 0..p {
+                    for col in 0..=r {
+                        info[(r, col)] -= correction[(r, col)];
+                    }
+                }
+            }
+        }
+        info.fill_upper_triangle_with_lower_triangle();
+        info
+    }
+
     /// Conditional modes `Lambda b^` of the random effects and their conditional SDs
     /// `sqrt(diag(Lambda C^{-1} Lambda'))`, group by group (q values each).
     pub fn conditional_modes(&self, params: &[f64], modes: &[f64]) -> (Vec<f64>, Vec<f64>) {
@@ -392,17 +458,9 @@ impl Marginal<'_> {
         let mut values = Vec::with_capacity(modes.len());
         let mut sds = Vec::with_capacity(modes.len());
         for g in 0..self.patterns.n_groups() {
-            let range = self.patterns.group_start[g]..self.patterns.group_start[g + 1];
-            let eta0: Vec<f64> = range
-                .clone()
-                .map(|k| dot(self.patterns.x_row(k), &params[..p]) + self.patterns.offset[k])
-                .collect();
-            let a: Vec<DVector<f64>> = range
-                .clone()
-                .map(|k| lam.transpose() * DVector::from_column_slice(self.patterns.z_row(k)))
-                .collect();
+            let view = self.view(g, &params[..p], &lam);
             let b = DVector::from_column_slice(&modes[g * q..(g + 1) * q]);
-            let (_, _, c) = self.mode_state(range.start, &eta0, &a, &b);
+            let (_, _, c) = self.mode_state(&view, &b);
             let cov = c.try_inverse().map(|ci| &lam * ci * lam.transpose());
             values.extend((&lam * &b).iter());
             match cov {

@@ -67,6 +67,11 @@ pub enum DfMethod {
     BetweenWithin,
 }
 
+/// Largest (patterns x parameters) for which the reported Hessian is differenced in every
+/// column; above it the fixed-effects block is the Schur-complement information (its difference
+/// from the full Hessian shrinks with the cluster sizes).
+const FULL_HESSIAN_BUDGET: usize = 2_000_000;
+
 /// A GLMM specification.
 #[derive(Debug, Clone)]
 pub struct Glmm {
@@ -327,6 +332,15 @@ impl Objective for MarginalObjective<'_> {
         let Evaluation { loglik, gradient } =
             self.marginal.evaluate(params, &mut self.modes, gradient)?;
         Ok((loglik, gradient))
+    }
+
+    fn leading_information(&mut self, params: &[f64]) -> Option<DMatrix<f64>> {
+        Some(self.marginal.fixed_information(params, &self.modes))
+    }
+
+    fn full_hessian_affordable(&self) -> bool {
+        let n_params = self.marginal.patterns.p + self.marginal.structure.len();
+        self.marginal.patterns.len() * n_params < FULL_HESSIAN_BUDGET
     }
 }
 

@@ -1,6 +1,9 @@
-//! Maximising a smooth log-likelihood with an exact gradient: Newton steps on a Hessian from
-//! central differences of the gradient, with a backtracking line search, and a log of every
-//! evaluation.
+//! Maximising a smooth log-likelihood with an exact gradient: Newton steps with a backtracking
+//! line search, and a log of every evaluation. The Newton Hessian is the objective's cheap
+//! information block for the leading parameters (the fixed effects) with the other columns
+//! (the covariance parameters) from forward differences of the gradient; where the objective has
+//! no such block, all columns are differenced. At the maximum the Hessian is differenced
+//! centrally in every column where that is affordable.
 //!
 //! The Hessian is symmetrised `(H + H')/2`; where it is not negative definite the step uses the
 //! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)` (the step is then
@@ -49,6 +52,18 @@ pub(crate) struct Settings {
 /// An objective: log-likelihood and (if asked) gradient at a parameter vector.
 pub(crate) trait Objective {
     fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)>;
+
+    /// An approximation of minus the Hessian's leading block (the first `m` parameters) at the
+    /// point of the last evaluation, cheaper than differencing the gradient; `None` if there is
+    /// none.
+    fn leading_information(&mut self, _params: &[f64]) -> Option<DMatrix<f64>> {
+        None
+    }
+
+    /// Whether differencing the whole gradient for the final Hessian is affordable.
+    fn full_hessian_affordable(&self) -> bool {
+        true
+    }
 }
 
 struct Logged<'a, O: Objective> {
@@ -67,23 +82,66 @@ impl<O: Objective> Logged<'_, O> {
         Ok((value, grad))
     }
 
-    /// Hessian by central differences of the gradient.
-    fn hessian(&mut self, params: &[f64]) -> Result<DMatrix<f64>> {
+    /// Hessian by central differences of the gradient, in the columns `from..n`; the leading
+    /// block (columns `..from`) is left 0 for the caller to fill.
+    fn hessian_columns(&mut self, params: &[f64], from: usize, central: bool, grad: &[f64]) -> Result<DMatrix<f64>> {
         let n = params.len();
         let mut h = DMatrix::zeros(n, n);
-        for k in 0..n {
-            let step = 1e-5 * params[k].abs().max(1.0);
+        for k in from..n {
+            let step = if central { 1e-5 } else { 1e-6 } * params[k].abs().max(1.0);
             let mut up = params.to_vec();
             up[k] += step;
-            let mut down = params.to_vec();
-            down[k] -= step;
             let (_, g_up) = self.eval(&up, true)?;
-            let (_, g_down) = self.eval(&down, true)?;
+            let g_down = if central {
+                let mut down = params.to_vec();
+                down[k] -= step;
+                self.eval(&down, true)?.1
+            } else {
+                grad.to_vec()
+            };
+            let width = if central { 2.0 * step } else { step };
             for r in 0..n {
-                h[(r, k)] = (g_up[r] - g_down[r]) / (2.0 * step);
+                h[(r, k)] = (g_up[r] - g_down[r]) / width;
             }
         }
-        Ok((&h + h.transpose()) * 0.5)
+        // Mirror the differenced columns into the rows of the leading block.
+        for k in from..n {
+            for r in 0..from {
+                h[(k, r)] = h[(r, k)];
+            }
+        }
+        let sym = (&h + h.transpose()) * 0.5;
+        Ok(sym)
+    }
+
+    /// The Hessian used for a Newton step: the objective's leading information block (negated)
+    /// with the remaining columns differenced forward, or the whole Hessian differenced.
+    fn step_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
+        match self.inner.leading_information(params) {
+            Some(block) => {
+                let m = block.nrows();
+                let mut h = self.hessian_columns(params, m, false, grad)?;
+                h.view_mut((0, 0), (m, m)).copy_from(&(-block));
+                Ok(h)
+            }
+            None => self.hessian_columns(params, 0, true, grad),
+        }
+    }
+
+    /// The Hessian reported at the maximum: fully differenced where affordable.
+    fn final_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
+        if self.inner.full_hessian_affordable() {
+            return self.hessian_columns(params, 0, true, grad);
+        }
+        match self.inner.leading_information(params) {
+            Some(block) => {
+                let m = block.nrows();
+                let mut h = self.hessian_columns(params, m, true, grad)?;
+                h.view_mut((0, 0), (m, m)).copy_from(&(-block));
+                Ok(h)
+            }
+            None => self.hessian_columns(params, 0, true, grad),
+        }
     }
 }
 
@@ -124,7 +182,7 @@ pub(crate) fn maximise<O: Objective>(
     let (mut value, mut grad) = logged.eval(&params, true)?;
     let mut converged = false;
     let mut iterations = 0;
-    let mut hessian = logged.hessian(&params)?;
+    let mut hessian = logged.step_hessian(&params, &grad)?;
     while iterations < settings.max_iterations {
         iterations += 1;
         if scaled_gradient(&params, &grad) < settings.gradient_tolerance {
@@ -160,12 +218,15 @@ pub(crate) fn maximise<O: Objective>(
         params = candidate;
         value = v;
         grad = g;
-        hessian = logged.hessian(&params)?;
+        hessian = logged.step_hessian(&params, &grad)?;
         if t == 1.0 && gained < 1e-12 && moved < 1e-10 {
             converged = true;
             break;
         }
     }
+    // Back at the maximum (the differencing moved the objective's state), then its Hessian.
+    logged.eval(&params, true)?;
+    let hessian = logged.final_hessian(&params, &grad)?;
     if !value.is_finite() {
         return Err(Error::Numerical {
             what: "the maximisation".into(),
