@@ -18,28 +18,47 @@ fn cohort(clusters: usize, periods: usize, size: ClusterSize, seed: u64) -> Coho
 }
 
 fn bench(c: &mut Criterion) {
-    let small = cohort(12, 8, ClusterSize::Poisson { mean: 2609.0 / 96.0 }, 2609);
-    let small_model = Glmm::new("death30 ~ treated + factor(period) + (1 | cluster)").expect("formula");
+    let small = cohort(
+        12,
+        8,
+        ClusterSize::Poisson {
+            mean: 2609.0 / 96.0,
+        },
+        2609,
+    );
+    let small_model =
+        Glmm::new("death30 ~ treated + factor(period) + (1 | cluster)").expect("formula");
     let mut group = c.benchmark_group("glmm");
     group.sample_size(20);
-    group.bench_function("a_2609_patients", |b| b.iter(|| black_box(small_model.fit(&small).map(|f| f.loglik))));
+    group.bench_function("a_2609_patients", |b| {
+        b.iter(|| black_box(small_model.fit(&small).map(|f| f.loglik)))
+    });
     group.finish();
 
     let large = cohort(50, 12, ClusterSize::Fixed(1_000_000 / 600), 1);
-    let path = std::env::temp_dir().join(format!("stepwedge-glmm-bench-{}.csv", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("stepwedge-glmm-bench-{}.csv", std::process::id()));
     large.write_csv(&path).expect("temporary file");
-    let with_age = Glmm::new("death30 ~ treated + factor(period) + age + sex + residence + (1 | cluster)").expect("formula");
-    let without_age = Glmm::new("death30 ~ treated + factor(period) + sex + residence + (1 | cluster)").expect("formula");
+    let with_age =
+        Glmm::new("death30 ~ treated + factor(period) + age + sex + residence + (1 | cluster)")
+            .expect("formula");
+    let without_age =
+        Glmm::new("death30 ~ treated + factor(period) + sex + residence + (1 | cluster)")
+            .expect("formula");
     let mut group = c.benchmark_group("glmm_1m");
     group.sample_size(10);
-    group.bench_function("b_in_memory", |b| b.iter(|| black_box(with_age.fit(&large).map(|f| f.loglik))));
+    group.bench_function("b_in_memory", |b| {
+        b.iter(|| black_box(with_age.fit(&large).map(|f| f.loglik)))
+    });
     group.bench_function("b_from_csv", |b| {
         b.iter(|| {
             let cohort = Cohort::from_csv_path(&path, &LoadOptions::default()).expect("load");
             black_box(with_age.fit(&cohort).map(|f| f.loglik))
         })
     });
-    group.bench_function("c_in_memory", |b| b.iter(|| black_box(without_age.fit(&large).map(|f| f.loglik))));
+    group.bench_function("c_in_memory", |b| {
+        b.iter(|| black_box(without_age.fit(&large).map(|f| f.loglik)))
+    });
     group.finish();
     let _ = std::fs::remove_file(&path);
 }

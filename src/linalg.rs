@@ -15,18 +15,21 @@ const BLOCK: usize = 2048;
 /// `X' diag(w) X` for an n x p matrix `x` and weights `w >= 0`.
 pub fn weighted_gram(x: &DMatrix<f64>, w: &[f64]) -> DMatrix<f64> {
     let (n, p) = x.shape();
+    let data = x.as_slice();
+    let root_w: Vec<f64> = w.iter().map(|v| v.sqrt()).collect();
     let mut gram = DMatrix::zeros(p, p);
     let mut scaled = DMatrix::zeros(BLOCK.min(n.max(1)), p);
     let mut start = 0;
     while start < n {
         let len = BLOCK.min(n - start);
-        let block = x.rows(start, len);
         if scaled.nrows() != len {
             scaled = DMatrix::zeros(len, p);
         }
-        for j in 0..p {
-            for i in 0..len {
-                scaled[(i, j)] = block[(i, j)] * w[start + i].sqrt();
+        let weights = &root_w[start..start + len];
+        for (j, target) in scaled.as_mut_slice().chunks_exact_mut(len).enumerate() {
+            let source = &data[j * n + start..j * n + start + len];
+            for ((t, s), r) in target.iter_mut().zip(source).zip(weights) {
+                *t = s * r;
             }
         }
         gram.gemm_tr(1.0, &scaled, &scaled, 1.0);

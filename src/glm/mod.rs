@@ -247,7 +247,7 @@ impl Glm {
 }
 
 /// A binary response must be 0/1, a count non-negative.
-fn check_response(formula: &Formula, family: Family, design: &Design) -> Result<()> {
+pub(crate) fn check_response(formula: &Formula, family: Family, design: &Design) -> Result<()> {
     let Response::Single(expr) = &formula.response else {
         return if family == Family::Binomial {
             Ok(())
@@ -367,7 +367,15 @@ impl GlmFit {
         } = working;
         let gram = weighted_gram(&design.x, &working_weights);
         let bread = spd_inverse(&gram, "the information matrix X'WX")?;
-        check_separation(family, link, &design, &state, &bread)?;
+        check_separation(
+            family,
+            link,
+            &design.x,
+            &design.names,
+            &design.y,
+            &state.mu,
+            &bread,
+        )?;
         let boundary = boundary_message(family, link, &state);
         if !state.converged && boundary.is_none() {
             return Err(Error::NotConverged {
@@ -554,41 +562,67 @@ fn null_deviance(problem: &Problem<'_>, design: &Design, control: &IrlsControl) 
 
 /// Fitted means at the edge of their range with coefficients whose standard errors explode:
 /// the maximum-likelihood estimate does not exist. Names the terms involved.
-fn check_separation(
+pub(crate) fn check_separation(
     family: Family,
     link: Link,
-    design: &Design,
-    state: &IrlsState,
+    x: &DMatrix<f64>,
+    names: &[String],
+    y: &[f64],
+    mu: &[f64],
     bread: &DMatrix<f64>,
 ) -> Result<()> {
     const EDGE: f64 = 1e-8;
-    let at_edge = state
-        .mu
-        .iter()
-        .zip(&design.y)
-        .any(|(&mu, &y)| match family {
-            Family::Binomial => {
-                (mu < EDGE && y == 0.0) || (link != Link::Log && mu > 1.0 - EDGE && y == 1.0)
-            }
-            Family::Poisson => mu < EDGE && y == 0.0,
-            Family::Gaussian => false,
-        });
+    let at_edge = mu.iter().zip(y).any(|(&mu, &y)| match family {
+        Family::Binomial => {
+            (mu < EDGE && y == 0.0) || (link != Link::Log && mu > 1.0 - EDGE && y == 1.0)
+        }
+        Family::Poisson => mu < EDGE && y == 0.0,
+        Family::Gaussian => false,
+    });
     if !at_edge {
         return Ok(());
     }
-    let n = design.n() as f64;
-    let terms: Vec<String> = (0..design.p())
+    let n = x.nrows() as f64;
+    let terms: Vec<String> = (0..x.ncols())
         .filter(|&j| {
-            let rms = (design.x.column(j).iter().map(|v| v * v).sum::<f64>() / n).sqrt();
+            let rms = (x.column(j).iter().map(|v| v * v).sum::<f64>() / n).sqrt();
             bread[(j, j)].sqrt() * rms > 50.0
         })
-        .map(|j| design.names[j].clone())
+        .map(|j| names[j].clone())
         .collect();
     if terms.is_empty() {
         Ok(())
     } else {
         Err(Error::Separation { terms })
     }
+}
+
+/// Maximum-likelihood coefficients of a GLM given as matrices (for starting values of the mixed
+/// model, fitted on its collapsed patterns), with the same separation check as [`Glm::fit`].
+pub(crate) fn fit_coefficients(
+    family: Family,
+    link: Link,
+    x: &DMatrix<f64>,
+    names: &[String],
+    y: &[f64],
+    w: &[f64],
+    offset: Option<&[f64]>,
+) -> Result<Vec<f64>> {
+    let problem = Problem {
+        family,
+        link,
+        x,
+        y,
+        w,
+        offset,
+    };
+    let state = problem.fit(None, &IrlsControl::default())?;
+    let mut weights = vec![0.0; y.len()];
+    let mut score = vec![0.0; y.len()];
+    problem.working(&state.eta, &state.mu, &mut weights, &mut score);
+    let bread = spd_inverse(&weighted_gram(x, &weights), "the information matrix X'WX")?;
+    check_separation(family, link, x, names, y, &state.mu, &bread)?;
+    Ok(state.beta)
 }
 
 /// For the log-binomial model: a message when fitted risks reach 1 (the maximum is on the

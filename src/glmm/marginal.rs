@@ -139,7 +139,12 @@ impl Marginal<'_> {
             let z = self.patterns.z_row(k);
             a.extend((0..q).map(|c| (0..q).map(|r| lam[(r, c)] * z[r]).sum::<f64>()));
         }
-        GroupView { start: range.start, eta0, a, q }
+        GroupView {
+            start: range.start,
+            eta0,
+            a,
+            q,
+        }
     }
 
     /// Sums over the patterns of one group at the point b.
@@ -156,7 +161,9 @@ impl Marginal<'_> {
         for j in 0..view.len() {
             let k = view.start + j;
             let eta = view.eta(j, b.as_slice());
-            let d = self.family.row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+            let d =
+                self.family
+                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
             let z = self.patterns.z_row(k);
             s.loglik += d.loglik;
             for r in 0..q {
@@ -229,7 +236,9 @@ impl Marginal<'_> {
         for j in 0..view.len() {
             let k = view.start + j;
             let eta = view.eta(j, b.as_slice());
-            let d = self.family.row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+            let d =
+                self.family
+                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
             value += d.loglik;
             let a = view.a_row(j);
             for r in 0..q {
@@ -314,7 +323,9 @@ impl Marginal<'_> {
         for j in 0..view.len() {
             let k = view.start + j;
             let eta = view.eta(j, b.as_slice());
-            let d = self.family.row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+            let d =
+                self.family
+                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
             let a = view.a_row(j);
             let mut hj = 0.0;
             for r in 0..q {
@@ -419,7 +430,10 @@ impl Marginal<'_> {
             for j in 0..view.len() {
                 let k = view.start + j;
                 let eta = view.eta(j, b);
-                let w = self.family.row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta).weight;
+                let w = self
+                    .family
+                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta)
+                    .weight;
                 let x = self.patterns.x_row(k);
                 let a = view.a_row(j);
                 for r in 0..p {

@@ -43,7 +43,7 @@ use crate::data::Cohort;
 use crate::design::{Design, DesignOptions, MissingPolicy, MissingReport};
 use crate::error::{Error, Result};
 use crate::formula::Formula;
-use crate::glm::{Family, Glm, Link};
+use crate::glm::{check_response, fit_coefficients, Family, Link};
 use crate::linalg::spd_inverse;
 use crate::results::{check_level, coef_table, CoefRow};
 use between_within::{between_columns, between_within_df, check_cluster_confounding};
@@ -208,7 +208,7 @@ impl Glmm {
                 "adaptive quadrature is implemented for a scalar random effect; use nagq = 1 (Laplace) here",
             ));
         }
-        let glm = self.starting_glm(cohort, link)?;
+        check_response(&self.formula, self.family, &design)?;
         let prior: Vec<f64> = design
             .trials
             .clone()
@@ -234,7 +234,17 @@ impl Glmm {
             structure: &random.structure,
             labels: &random.groups.labels,
         };
-        let mut start = glm.coef();
+        // Starting values: the GLM without random effects, fitted on the patterns.
+        let x_patterns = DMatrix::from_row_slice(patterns.len(), patterns.p, &patterns.x);
+        let mut start = fit_coefficients(
+            self.family,
+            link,
+            &x_patterns,
+            &design.names,
+            &patterns.y,
+            &patterns.m,
+            Some(&patterns.offset),
+        )?;
         start.extend(random.structure.start());
         let mut session = Session {
             spec: self,
@@ -249,20 +259,6 @@ impl Glmm {
             start,
         };
         f(&mut session)
-    }
-
-    /// The GLM without random effects, for starting values (and checks of the fixed part).
-    fn starting_glm(&self, cohort: &Cohort, link: Link) -> Result<crate::glm::GlmFit> {
-        let mut fixed = self.formula.clone();
-        fixed.random.clear();
-        let mut glm = Glm::from_formula(fixed)
-            .family(self.family)
-            .link(link)
-            .missing(self.design.missing);
-        for (c, l) in &self.design.reference_levels {
-            glm = glm.reference_level(c, l);
-        }
-        glm.fit(cohort)
     }
 }
 

@@ -84,7 +84,13 @@ impl<O: Objective> Logged<'_, O> {
 
     /// Hessian by central differences of the gradient, in the columns `from..n`; the leading
     /// block (columns `..from`) is left 0 for the caller to fill.
-    fn hessian_columns(&mut self, params: &[f64], from: usize, central: bool, grad: &[f64]) -> Result<DMatrix<f64>> {
+    fn hessian_columns(
+        &mut self,
+        params: &[f64],
+        from: usize,
+        central: bool,
+        grad: &[f64],
+    ) -> Result<DMatrix<f64>> {
         let n = params.len();
         let mut h = DMatrix::zeros(n, n);
         for k in from..n {
