@@ -218,18 +218,29 @@ impl Family {
     ///
     /// with `mu' = dmu/deta`, `mu'' = d^2 mu / deta^2`. For canonical links `s' = -W`.
     pub fn row_derivatives(self, link: Link, y: f64, w: f64, eta: f64) -> RowDerivatives {
-        let mu = link.inverse(eta);
-        let d1 = link.mu_eta(eta);
-        let d2 = link.mu_eta_deriv(eta);
+        let (mu, d1, d2) = link.mean_and_derivatives(eta);
         let v = self.variance(mu);
         let dv = self.variance_deriv(mu);
         let r = y - mu;
         RowDerivatives {
-            loglik: self.loglik_kernel(y, mu, w),
+            loglik: self.loglik_kernel_at(link, y, mu, eta, w),
             score: w * r * d1 / v,
             score_deriv: w * (-d1 * d1 / v + r * (d2 * v - d1 * d1 * dv) / (v * v)),
             weight: w * d1 * d1 / v,
             weight_deriv: w * (2.0 * d1 * d2 / v - d1 * d1 * d1 * dv / (v * v)),
+        }
+    }
+
+    /// [`Family::loglik_kernel`] at `mu = g^{-1}(eta)`, with one logarithm fewer where the link
+    /// allows: binomial-logit `w [y eta - log(1 + e^eta)]`, Poisson-log `w [y eta - e^eta]`.
+    fn loglik_kernel_at(self, link: Link, y: f64, mu: f64, eta: f64, w: f64) -> f64 {
+        match (self, link) {
+            (Family::Binomial, Link::Logit) if eta.abs() <= 30.0 => {
+                let softplus = eta.max(0.0) + (-eta.abs()).exp().ln_1p();
+                w * (y * eta - softplus)
+            }
+            (Family::Poisson, Link::Log) if eta <= MAX_LOG_ETA => w * (y * eta - mu),
+            _ => self.loglik_kernel(y, mu, w),
         }
     }
 
@@ -300,49 +311,41 @@ impl Link {
 
     /// `g^{-1}(eta)`, clamped as in R.
     pub fn inverse(self, eta: f64) -> f64 {
-        match self {
-            Link::Logit => {
-                let e = eta.clamp(-30.0, 30.0).exp();
-                (e / (1.0 + e)).clamp(EPS, 1.0 - EPS)
-            }
-            Link::Log => eta.min(MAX_LOG_ETA).exp().max(EPS),
-            Link::Identity => eta,
-            // 1 - exp(-exp(eta)) = -expm1(-exp(eta)), accurate for small exp(eta).
-            Link::Cloglog => (-(-eta.min(MAX_LOG_ETA).exp()).exp_m1()).clamp(EPS, 1.0 - EPS),
-        }
+        self.mean_and_derivatives(eta).0
     }
 
     /// `d mu / d eta`, at least `eps` for the nonlinear links.
     pub fn mu_eta(self, eta: f64) -> f64 {
+        self.mean_and_derivatives(eta).1
+    }
+
+    /// `(mu, dmu/deta, d^2 mu/deta^2)` with one exponential, clamped as R clamps them: logit
+    /// means to `[eps, 1 - eps]` and derivatives to at least `eps` beyond `|eta| > 30`, log and
+    /// cloglog exponentials taken of at most 700.
+    pub fn mean_and_derivatives(self, eta: f64) -> (f64, f64, f64) {
         match self {
             Link::Logit => {
                 let e = eta.clamp(-30.0, 30.0).exp();
-                (e / ((1.0 + e) * (1.0 + e))).max(EPS)
+                let mu = (e / (1.0 + e)).clamp(EPS, 1.0 - EPS);
+                let d1 = (e / ((1.0 + e) * (1.0 + e))).max(EPS);
+                let d2 = if eta.abs() > 30.0 {
+                    0.0
+                } else {
+                    d1 * (1.0 - 2.0 * mu)
+                };
+                (mu, d1, d2)
             }
-            Link::Log => eta.min(MAX_LOG_ETA).exp().max(EPS),
-            Link::Identity => 1.0,
+            Link::Log => {
+                let e = eta.min(MAX_LOG_ETA).exp();
+                (e.max(EPS), e.max(EPS), e)
+            }
+            Link::Identity => (eta, 1.0, 0.0),
             Link::Cloglog => {
                 let e = eta.min(MAX_LOG_ETA).exp();
-                (e * (-e).exp()).max(EPS)
-            }
-        }
-    }
-
-    /// `d^2 mu / d eta^2` (0 where `mu'` is clamped).
-    pub fn mu_eta_deriv(self, eta: f64) -> f64 {
-        match self {
-            Link::Logit => {
-                if eta.abs() > 30.0 {
-                    return 0.0;
-                }
-                let mu = self.inverse(eta);
-                mu * (1.0 - mu) * (1.0 - 2.0 * mu)
-            }
-            Link::Log => eta.min(MAX_LOG_ETA).exp(),
-            Link::Identity => 0.0,
-            Link::Cloglog => {
-                let e = eta.min(MAX_LOG_ETA).exp();
-                e * (-e).exp() * (1.0 - e)
+                let survival = (-e).exp();
+                let mu = (-(-e).exp_m1()).clamp(EPS, 1.0 - EPS);
+                let d1 = (e * survival).max(EPS);
+                (mu, d1, e * survival * (1.0 - e))
             }
         }
     }
