@@ -51,15 +51,15 @@ pub(crate) struct Evaluation {
 
 /// One group's patterns at the current parameters: the fixed part of the linear predictor and
 /// `a_j = Lambda' z_j` (row-major, q values per pattern).
-struct GroupView {
-    start: usize,
-    eta0: Vec<f64>,
+pub(crate) struct GroupView {
+    pub start: usize,
+    pub eta0: Vec<f64>,
     a: Vec<f64>,
     q: usize,
 }
 
 impl GroupView {
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.eta0.len()
     }
 
@@ -127,7 +127,7 @@ impl Marginal<'_> {
     }
 
     /// Group g's patterns at `beta` and `lam`.
-    fn view(&self, g: usize, beta: &[f64], lam: &DMatrix<f64>) -> GroupView {
+    pub(crate) fn view(&self, g: usize, beta: &[f64], lam: &DMatrix<f64>) -> GroupView {
         let q = self.q();
         let range = self.patterns.group_start[g]..self.patterns.group_start[g + 1];
         let eta0 = range
@@ -187,7 +187,7 @@ impl Marginal<'_> {
     }
 
     /// Newton (Fisher scoring) with step halving for the conditional mode of one group.
-    fn find_mode(&self, view: &GroupView, b: &mut [f64], group: &str) -> Result<()> {
+    pub(crate) fn find_mode(&self, view: &GroupView, b: &mut [f64], group: &str) -> Result<()> {
         let mut current = DVector::from_column_slice(b);
         let mut last_step = f64::INFINITY;
         for _ in 0..MODE_MAX_ITER {
@@ -228,7 +228,11 @@ impl Marginal<'_> {
 
     /// At b: `g(b)`, `grad_b g = sum_j s_j a_j - b` and the Fisher curvature
     /// `C = I + sum_j W_j a_j a_j'`.
-    fn mode_state(&self, view: &GroupView, b: &DVector<f64>) -> (f64, DVector<f64>, DMatrix<f64>) {
+    pub(crate) fn mode_state(
+        &self,
+        view: &GroupView,
+        b: &DVector<f64>,
+    ) -> (f64, DVector<f64>, DMatrix<f64>) {
         let q = self.q();
         let mut value = -0.5 * b.dot(b);
         let mut grad = -b.clone();

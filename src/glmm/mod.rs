@@ -24,6 +24,7 @@
 
 mod between_within;
 mod marginal;
+mod nested_quadrature;
 mod optimize;
 mod patterns;
 mod profile;
@@ -202,10 +203,11 @@ impl Glmm {
             random.groups.len(),
             &random.groups.column,
         )?;
-        if self.nagq > 1 && (random.nested || random.structure.q > 1) {
+        if self.nagq > 1 && !random.nested && random.structure.q > 1 {
             return Err(Error::invalid(
                 "nagq",
-                "adaptive quadrature is implemented for a scalar random effect; use nagq = 1 (Laplace) here",
+                "adaptive quadrature is implemented for a scalar random effect and for nested \
+                 intercepts; use nagq = 1 (Laplace) for correlated random effects",
             ));
         }
         check_response(&self.formula, self.family, &design)?;
@@ -255,6 +257,7 @@ impl Glmm {
             objective: MarginalObjective {
                 marginal: &marginal,
                 modes: vec![0.0; random.groups.len() * random.structure.q],
+                nested_quadrature: random.nested && self.nagq > 1,
             },
             start,
         };
@@ -321,13 +324,34 @@ impl Session<'_> {
 struct MarginalObjective<'a> {
     marginal: &'a Marginal<'a>,
     modes: Vec<f64>,
+    /// Nested intercepts with quadrature: the log-likelihood of [`nested_quadrature`], its
+    /// gradient by central differences.
+    nested_quadrature: bool,
 }
 
 impl Objective for MarginalObjective<'_> {
     fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
-        let Evaluation { loglik, gradient } =
-            self.marginal.evaluate(params, &mut self.modes, gradient)?;
-        Ok((loglik, gradient))
+        if !self.nested_quadrature {
+            let Evaluation { loglik, gradient } =
+                self.marginal.evaluate(params, &mut self.modes, gradient)?;
+            return Ok((loglik, gradient));
+        }
+        let loglik = self.marginal.nested_loglik(params, &mut self.modes)?;
+        if !gradient {
+            return Ok((loglik, Vec::new()));
+        }
+        let mut grad = Vec::with_capacity(params.len());
+        for k in 0..params.len() {
+            let h = 1e-5 * params[k].abs().max(1.0);
+            let mut moved = params.to_vec();
+            moved[k] += h;
+            let up = self.marginal.nested_loglik(&moved, &mut self.modes)?;
+            moved[k] -= 2.0 * h;
+            let down = self.marginal.nested_loglik(&moved, &mut self.modes)?;
+            grad.push((up - down) / (2.0 * h));
+        }
+        self.marginal.nested_loglik(params, &mut self.modes)?;
+        Ok((loglik, grad))
     }
 
     fn leading_information(&mut self, params: &[f64]) -> Option<DMatrix<f64>> {

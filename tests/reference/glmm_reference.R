@@ -67,7 +67,7 @@ specs <- list(
   spec("ri15", 40, 9, 50, 0.20, 0.10, storage = "collapsed", sigma_v = 0.3),
   spec("ri16", 60, 7, 6, 0.10, 0.05, covariates = TRUE, profile = TRUE, lrt = TRUE),
   spec("ri17", 60, 4, 80, 0.04, 0.01, storage = "collapsed"),
-  spec("ri18", 20, 8, 15, 0.10, 0.10, covariates = TRUE, n_never = 6),
+  spec("ri18", 20, 8, 15, 0.10, 0.10, covariates = TRUE, n_never = 6, profile = TRUE),
   spec("ri19", 8, 6, 40, 0.06, 0.05, storage = "collapsed", n_never = 2),
   spec("ri20", 6, 4, 100, 0.10, 0.05, covariates = TRUE, sigma_v = 0.3),
   # true ICC 0; the data are redrawn until the fitted cluster SD is exactly 0
@@ -446,7 +446,7 @@ conv_info <- function(fit, cap) {
 # Fit one glmer model: default control, tight bobyqa, then polishing refits.
 fit_lme4 <- function(case_id, label, fml, d, family, nAGQ, data_path,
                      collapsed, start = NULL, scalar_ri = FALSE) {
-  key <- paste0(label)
+  key <- label
   notes <- character(0)
   # 1. default control (recorded for comparison only)
   cap0 <- timed(case_id, paste0(key, "_default"),
@@ -729,7 +729,6 @@ for (s in specs) {
   fam <- if (s$family == "poisson") poisson(link = "log") else binomial(link = s$link)
   collapsed <- s$storage != "individual"
   scalar_ri <- s$re == "ri"
-  start <- NULL
   start_beta <- NULL
   if (s$link == "log" && s$family == "binomial") {
     # start values for the log link: intercept at the log of the overall
@@ -740,9 +739,6 @@ for (s in specs) {
   fits <- list()
   lap <- fit_lme4(s$id, "lme4_laplace", fml, d, fam, 1L, path, collapsed,
                   scalar_ri = scalar_ri)
-  if (!is.null(lap$fit) || is.null(start_beta)) {
-    # ok
-  }
   if (is.null(lap$fit) && !is.null(start_beta)) {
     lap <- fit_lme4(s$id, "lme4_laplace", fml, d, fam, 1L, path, collapsed,
                     start = list(fixef = start_beta, theta = 0.1),
