@@ -41,7 +41,7 @@ impl Marginal<'_> {
                     .filter(|&k| c[(k, k)] > 0.0)
                     .map(|k| c[(0, k)].powi(2) / c[(k, k)])
                     .sum::<f64>();
-            if !(schur > 0.0) {
+            if schur.is_nan() || schur <= 0.0 {
                 return Err(Error::Numerical {
                     what: "nested quadrature".into(),
                     message: format!(
@@ -289,7 +289,7 @@ mod tests {
         let exact = brute_force();
         let by_nodes: Vec<f64> = [5, 15, 25]
             .iter()
-            .map(|&n| with_marginal(n, |m| m.nested_loglik(&PARAMS, &mut vec![0.0; 8]).unwrap()))
+            .map(|&n| with_marginal(n, |m| m.nested_loglik(&PARAMS, &mut [0.0; 8]).unwrap()))
             .collect();
         assert!(
             (by_nodes[2] - exact).abs() < 1e-8,
@@ -301,7 +301,7 @@ mod tests {
             "15 nodes {} vs exact {exact}",
             by_nodes[1]
         );
-        let laplace = with_marginal(1, |m| m.nested_loglik(&PARAMS, &mut vec![0.0; 8]).unwrap());
+        let laplace = with_marginal(1, |m| m.nested_loglik(&PARAMS, &mut [0.0; 8]).unwrap());
         assert!(
             (laplace - exact).abs() > (by_nodes[0] - exact).abs(),
             "quadrature improves on Laplace"
