@@ -25,7 +25,8 @@ fn stepped_wedge(clusters: usize, periods: usize, size: usize, sd: f64, seed: u6
 
 #[test]
 fn collapsing_rows_changes_no_estimate() {
-    let cohort = stepped_wedge(8, 5, 60, 0.4, 3);
+    // 25,000 rows: uncollapsed, the evaluation runs its groups in parallel; collapsed, serially.
+    let cohort = stepped_wedge(8, 5, 625, 0.4, 3);
     let formula = "death30 ~ treated + factor(period) + sex + (1 | cluster)";
     let collapsed = Glmm::new(formula).unwrap().fit(&cohort).unwrap();
     let rows = Glmm::new(formula)

@@ -20,12 +20,16 @@
 //! `d log det C / dphi = tr(C^{-1} dC/dphi)` includes the change of W with eta.
 
 use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
 
 use super::patterns::Patterns;
 use super::quadrature::GaussHermite;
 use super::structure::ThetaStructure;
 use crate::error::{Error, Result};
 use crate::glm::{Family, Link};
+
+/// Patterns from which an evaluation runs its groups in parallel.
+const PARALLEL_PATTERNS: usize = 20_000;
 
 /// Newton iterations allowed for one conditional mode.
 const MODE_MAX_ITER: usize = 200;
@@ -108,16 +112,24 @@ impl Marginal<'_> {
         let (p, q) = (self.p(), self.q());
         let beta = &params[..p];
         let lam = self.structure.lambda(&params[p..]);
+        let one_group = |(g, b): (usize, &mut [f64])| -> Result<(f64, Vec<f64>)> {
+            let view = self.view(g, beta, &lam);
+            self.find_mode(&view, b, &self.labels[g])?;
+            let b = DVector::from_column_slice(b);
+            self.group_contribution(&view, &b, &lam, want_gradient)
+        };
+        // Groups are independent: split them over threads when there is enough work.
+        let parts: Vec<Result<(f64, Vec<f64>)>> = if self.patterns.len() >= PARALLEL_PATTERNS {
+            modes.par_chunks_mut(q).enumerate().map(one_group).collect()
+        } else {
+            modes.chunks_mut(q).enumerate().map(one_group).collect()
+        };
         let mut total = Evaluation {
             loglik: self.patterns.constant,
             gradient: vec![0.0; params.len()],
         };
-        for g in 0..self.patterns.n_groups() {
-            let view = self.view(g, beta, &lam);
-            let b = &mut modes[g * q..(g + 1) * q];
-            self.find_mode(&view, b, &self.labels[g])?;
-            let b = DVector::from_column_slice(b);
-            let (ll, grad) = self.group_contribution(&view, &b, &lam, want_gradient)?;
+        for part in parts {
+            let (ll, grad) = part?;
             total.loglik += ll;
             for (t, v) in total.gradient.iter_mut().zip(grad) {
                 *t += v;
