@@ -83,7 +83,7 @@ fn coefficients_json(rows: &[CoefRow]) -> Value {
 fn run(args: &Args) -> Result<(), Error> {
     let cohort = Cohort::from_csv_path(&args.data, &LoadOptions::default())?;
     let formula = Formula::parse(&args.formula)?;
-    let link = args.link.unwrap_or_else(|| args.family.default_link());
+    let link = args.family.resolve_link(args.link)?;
     if formula.random.is_empty() {
         let fit = Glm::from_formula(formula)
             .family(args.family)

@@ -108,6 +108,13 @@ impl Family {
         }
     }
 
+    /// The link to use: `link` if given (checked against the family), else the canonical one.
+    pub fn resolve_link(self, link: Option<Link>) -> Result<Link> {
+        let link = link.unwrap_or_else(|| self.default_link());
+        self.check_link(link)?;
+        Ok(link)
+    }
+
     /// Whether `link` is supported for this family.
     pub fn check_link(self, link: Link) -> Result<()> {
         let ok = match self {

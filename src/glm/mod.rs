@@ -159,8 +159,7 @@ impl Glm {
 
     /// Fit the model to `cohort`.
     pub fn fit(&self, cohort: &Cohort) -> Result<GlmFit> {
-        let link = self.link.unwrap_or_else(|| self.family.default_link());
-        self.family.check_link(link)?;
+        let link = self.family.resolve_link(self.link)?;
         check_level(self.level)?;
         if !self.formula.random.is_empty() {
             return Err(Error::NeedsMixedModel {

@@ -173,8 +173,7 @@ impl Glmm {
         cohort: &Cohort,
         f: impl FnOnce(&mut Session<'_>) -> Result<R>,
     ) -> Result<R> {
-        let link = self.link.unwrap_or_else(|| self.family.default_link());
-        self.family.check_link(link)?;
+        let link = self.family.resolve_link(self.link)?;
         check_level(self.level)?;
         if self.family == Family::Gaussian {
             return Err(Error::invalid(
