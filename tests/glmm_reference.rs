@@ -246,3 +246,101 @@ fn glmm_matches_lme4_and_glmmtmb_over_the_grid() {
         eprintln!("  {h}");
     }
 }
+
+fn load_reference() -> Value {
+    let text = std::fs::read_to_string(reference_dir().join("glmm_reference.json"))
+        .expect("reference JSON");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+fn laplace_spec(case: &Value) -> (Cohort, Glmm, String) {
+    let data = reference_dir().join(case["data"].as_str().expect("data"));
+    let cohort = Cohort::from_csv_path(&data, &LoadOptions::default()).expect("data loads");
+    let fit = case["fits"]
+        .as_array()
+        .expect("fits")
+        .iter()
+        .find(|f| f["label"] == "lme4_laplace")
+        .expect("Laplace fit");
+    let family: Family = fit["family"].as_str().unwrap().parse().unwrap();
+    let link: Link = fit["link"].as_str().unwrap().parse().unwrap();
+    let formula = fit["formula"].as_str().unwrap().to_string();
+    let model = Glmm::new(&formula).unwrap().family(family).link(link);
+    (cohort, model, formula)
+}
+
+/// lme4's profile intervals come from a spline through a few dozen profile points, so they
+/// agree with the exact profile roots to about 1e-3.
+#[test]
+fn profile_intervals_match_lme4() {
+    let reference = load_reference();
+    let mut compared = 0;
+    let mut worst: f64 = 0.0;
+    for case in reference["cases"].as_array().expect("cases") {
+        let Some(profile) = case["confint"]["profile"].as_array() else {
+            continue;
+        };
+        let (cohort, model, _) = laplace_spec(case);
+        for row in profile {
+            let parm = row["parm"].as_str().unwrap();
+            let ours_name = if parm == ".sig01" {
+                "sd(cluster)"
+            } else {
+                parm
+            };
+            let ours = model
+                .profile_interval(&cohort, ours_name)
+                .unwrap_or_else(|e| panic!("{} {parm}: {e}", case["id"]));
+            for (got, want) in [
+                (ours.ci_low, num(&row["lower"])),
+                (ours.ci_high, num(&row["upper"])),
+            ] {
+                let diff = (got - want).abs();
+                worst = worst.max(diff);
+                assert!(diff < 2e-3, "{} {parm}: {got} vs lme4 {want}", case["id"]);
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "profile intervals compared: {compared}");
+    eprintln!("{compared} profile intervals; largest difference from lme4 {worst:.2e}");
+}
+
+#[test]
+fn likelihood_ratio_tests_match_anova() {
+    let reference = load_reference();
+    let mut compared = 0;
+    for case in reference["cases"].as_array().expect("cases") {
+        let lrt = &case["lrt_treated"];
+        if !lrt.is_object() {
+            continue;
+        }
+        let (cohort, model, _) = laplace_spec(case);
+        let full = model.clone().fit(&cohort).unwrap();
+        let null_formula = lrt["null_formula"].as_str().unwrap();
+        let null = Glmm::new(null_formula)
+            .unwrap()
+            .family(full.family)
+            .link(full.link)
+            .fit(&cohort)
+            .unwrap();
+        let test = full.lrt(&null).unwrap();
+        assert_eq!(test.df as f64, num(&lrt["df"]), "{}", case["id"]);
+        assert!(
+            (test.statistic - num(&lrt["chisq"])).abs() < 1e-4,
+            "{}: {} vs {}",
+            case["id"],
+            test.statistic,
+            lrt["chisq"]
+        );
+        let p = num(&lrt["p_value"]);
+        assert!(
+            (test.p_value - p).abs() < 1e-4 * p.max(1e-3),
+            "{}: p {} vs {p}",
+            case["id"],
+            test.p_value
+        );
+        compared += 1;
+    }
+    assert!(compared >= 4, "LR tests compared: {compared}");
+}

@@ -10,10 +10,31 @@
 //! patterns, whatever the number of patients.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use nalgebra::DMatrix;
 
 use crate::glm::Family;
+
+/// A hasher for keys that are already well-mixed 64-bit hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
 
 /// Rows (or their patterns) sorted by group, with row-major fixed and random design rows.
 #[derive(Debug, Clone)]
@@ -70,45 +91,75 @@ impl Patterns {
             constant: 0.0,
         };
         let offset = |i: usize| rows.offset.map_or(0.0, |o| o[i]);
+        let row_hash = |i: usize| {
+            let bits = (0..p)
+                .map(|j| rows.x[(i, j)].to_bits())
+                .chain((0..q).map(|j| rows.z[(i, j)].to_bits()))
+                .chain(std::iter::once(offset(i).to_bits()));
+            bits.fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ b).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17)
+            })
+        };
+        let same_row = |out: &Patterns, k: usize, i: usize| {
+            out.x_row(k)
+                .iter()
+                .enumerate()
+                .all(|(j, v)| *v == rows.x[(i, j)])
+                && out
+                    .z_row(k)
+                    .iter()
+                    .enumerate()
+                    .all(|(j, v)| *v == rows.z[(i, j)])
+                && out.offset[k] == offset(i)
+        };
+        // Summed w y per pattern; divided by the summed weight at the end.
+        let mut weighted_y: Vec<f64> = Vec::new();
         for members in &by_group {
-            let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
+            // First pattern of each hash value, and the next pattern with the same hash.
+            let mut heads: HashMap<u64, usize, BuildHasherDefault<PassThrough>> =
+                HashMap::default();
+            let mut next: Vec<Option<usize>> = Vec::new();
+            let group_start = out.m.len();
             for &i in members {
                 let (w, y) = (rows.w[i], rows.y[i]);
                 out.constant += family.loglik_constant(y, w);
-                let key: Vec<u64> = (0..p)
-                    .map(|j| rows.x[(i, j)].to_bits())
-                    .chain((0..q).map(|j| rows.z[(i, j)].to_bits()))
-                    .chain(std::iter::once(offset(i).to_bits()))
-                    .collect();
-                let existing = if collapse {
-                    index.get(&key).copied()
-                } else {
-                    None
-                };
-                match existing {
+                let hash = if collapse { row_hash(i) } else { 0 };
+                let mut found = None;
+                if collapse {
+                    let mut k = heads.get(&hash).copied();
+                    while let Some(candidate) = k {
+                        if same_row(&out, candidate, i) {
+                            found = Some(candidate);
+                            break;
+                        }
+                        k = next.get(candidate - group_start).copied().flatten();
+                    }
+                }
+                match found {
                     Some(k) => {
-                        let total = out.m[k] + w;
-                        out.y[k] = if total > 0.0 {
-                            (out.y[k] * out.m[k] + y * w) / total
-                        } else {
-                            0.0
-                        };
-                        out.m[k] = total;
+                        out.m[k] += w;
+                        weighted_y[k] += w * y;
                     }
                     None => {
+                        let k = out.m.len();
                         if collapse {
-                            index.insert(key, out.m.len());
+                            next.push(heads.insert(hash, k));
                         }
                         out.x.extend((0..p).map(|j| rows.x[(i, j)]));
                         out.z.extend((0..q).map(|j| rows.z[(i, j)]));
                         out.offset.push(offset(i));
-                        out.y.push(y);
                         out.m.push(w);
+                        weighted_y.push(w * y);
                     }
                 }
             }
             out.group_start.push(out.m.len());
         }
+        out.y = weighted_y
+            .iter()
+            .zip(&out.m)
+            .map(|(wy, m)| if *m > 0.0 { wy / m } else { 0.0 })
+            .collect();
         out
     }
 
