@@ -7,8 +7,9 @@
 //! (Illinois variant), to `|dv| <= 1e-6 (1 + |v|)`. For a standard deviation the lower end is 0
 //! when the profile at 0 stays within the bound.
 
+use super::boundary::FixedParams;
 use super::optimize::{maximise, Maximum};
-use super::{FixedParams, Session, SETTINGS};
+use super::{Session, SETTINGS};
 use crate::dist::normal_quantile;
 use crate::error::{Error, Result};
 
