@@ -26,7 +26,7 @@ use super::patterns::Patterns;
 use super::quadrature::GaussHermite;
 use super::structure::ThetaStructure;
 use crate::error::{Error, Result};
-use crate::glm::{Family, Link};
+use crate::glm::{Family, Link, RowDerivatives};
 
 /// Patterns from which an evaluation runs its groups in parallel.
 const PARALLEL_PATTERNS: usize = 20_000;
@@ -159,6 +159,25 @@ impl Marginal<'_> {
         }
     }
 
+    /// Each pattern of a group at the point b: its index within the group, its index among all
+    /// patterns, and its log-likelihood derivatives at `eta = eta0 + a' b`.
+    fn rows_at<'v>(
+        &'v self,
+        view: &'v GroupView,
+        b: &'v [f64],
+    ) -> impl Iterator<Item = (usize, usize, RowDerivatives)> + 'v {
+        (0..view.len()).map(move |j| {
+            let k = view.start + j;
+            let d = self.family.row_derivatives(
+                self.link,
+                self.patterns.y[k],
+                self.patterns.m[k],
+                view.eta(j, b),
+            );
+            (j, k, d)
+        })
+    }
+
     /// Sums over the patterns of one group at the point b.
     fn sums(&self, view: &GroupView, b: &DVector<f64>, full: bool) -> Sums {
         let (p, q) = (self.p(), self.q());
@@ -170,12 +189,7 @@ impl Marginal<'_> {
             s1: DMatrix::zeros(q, if full { p } else { 0 }),
             m_fisher: DMatrix::zeros(q, q),
         };
-        for j in 0..view.len() {
-            let k = view.start + j;
-            let eta = view.eta(j, b.as_slice());
-            let d =
-                self.family
-                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+        for (_, k, d) in self.rows_at(view, b.as_slice()) {
             let z = self.patterns.z_row(k);
             s.loglik += d.loglik;
             for r in 0..q {
@@ -249,12 +263,7 @@ impl Marginal<'_> {
         let mut value = -0.5 * b.dot(b);
         let mut grad = -b.clone();
         let mut c = DMatrix::identity(q, q);
-        for j in 0..view.len() {
-            let k = view.start + j;
-            let eta = view.eta(j, b.as_slice());
-            let d =
-                self.family
-                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+        for (j, _, d) in self.rows_at(view, b.as_slice()) {
             value += d.loglik;
             let a = view.a_row(j);
             for r in 0..q {
@@ -336,12 +345,7 @@ impl Marginal<'_> {
         // Second pass at the mode: sum W' h_j x_j and sum W' h_j z_j with h_j = a_j' C^{-1} a_j.
         let mut wx = DVector::zeros(p);
         let mut wz = DVector::zeros(q);
-        for j in 0..view.len() {
-            let k = view.start + j;
-            let eta = view.eta(j, b.as_slice());
-            let d =
-                self.family
-                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta);
+        for (j, k, d) in self.rows_at(view, b.as_slice()) {
             let a = view.a_row(j);
             let mut hj = 0.0;
             for r in 0..q {
@@ -443,13 +447,8 @@ impl Marginal<'_> {
             let b = &modes[g * q..(g + 1) * q];
             let mut xwa = DMatrix::<f64>::zeros(p, q);
             let mut c = DMatrix::identity(q, q);
-            for j in 0..view.len() {
-                let k = view.start + j;
-                let eta = view.eta(j, b);
-                let w = self
-                    .family
-                    .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta)
-                    .weight;
+            for (j, k, d) in self.rows_at(&view, b) {
+                let w = d.weight;
                 let x = self.patterns.x_row(k);
                 let a = view.a_row(j);
                 for r in 0..p {
