@@ -1,5 +1,7 @@
 //! Variances on the boundary of the parameter space: a standard deviation estimated as 0.
 
+use nalgebra::DMatrix;
+
 use super::optimize::{maximise, Maximum, Objective, Settings};
 use super::random::RandomSetup;
 use super::MarginalObjective;
@@ -86,5 +88,14 @@ impl Objective for FixedParams<'_, '_> {
             Vec::new()
         };
         Ok((v, g))
+    }
+
+    fn exact_hessian(&mut self, params: &[f64]) -> Result<Option<DMatrix<f64>>> {
+        let full = self.expand(params);
+        Ok(self.inner.exact_hessian(&full)?.map(|h| {
+            DMatrix::from_fn(self.free.len(), self.free.len(), |r, c| {
+                h[(self.free[r], self.free[c])]
+            })
+        }))
     }
 }

@@ -32,6 +32,7 @@ mod patterns;
 mod profile;
 mod quadrature;
 mod random;
+mod scalar_laplace;
 mod structure;
 mod summary;
 
@@ -57,6 +58,7 @@ use marginal::{Evaluation, Marginal};
 use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
 use random::RandomSetup;
+use scalar_laplace::ScalarLaplace;
 
 /// Reference distribution of the Wald tests and intervals of the fixed effects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -258,6 +260,13 @@ impl Glmm {
                 marginal: &marginal,
                 modes: vec![0.0; random.groups.len() * random.structure.q],
                 nested_quadrature: random.nested && self.nagq > 1,
+                exact: ScalarLaplace::applies(self.family, link, random.structure.q, self.nagq)
+                    .map(|poisson| ScalarLaplace {
+                        poisson,
+                        patterns: &patterns,
+                        labels: &random.groups.labels,
+                    }),
+                hessian_at: None,
             },
             start,
         };
@@ -327,10 +336,20 @@ pub(crate) struct MarginalObjective<'a> {
     /// Nested intercepts with quadrature: the log-likelihood of [`nested_quadrature`], its
     /// gradient by central differences.
     nested_quadrature: bool,
+    /// A scalar random effect with a canonical link under Laplace: the likelihood with its exact
+    /// Hessian, used instead of `marginal`'s.
+    exact: Option<ScalarLaplace<'a>>,
+    /// The exact Hessian of the last evaluation with a gradient, and its parameters.
+    hessian_at: Option<(Vec<f64>, DMatrix<f64>)>,
 }
 
 impl Objective for MarginalObjective<'_> {
     fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+        if let Some(exact) = &self.exact {
+            let d = exact.evaluate(params, &mut self.modes, gradient)?;
+            self.hessian_at = d.hessian.map(|h| (params.to_vec(), h));
+            return Ok((d.loglik, d.gradient));
+        }
         if !self.nested_quadrature {
             let Evaluation { loglik, gradient } =
                 self.marginal.evaluate(params, &mut self.modes, gradient)?;
@@ -356,6 +375,16 @@ impl Objective for MarginalObjective<'_> {
 
     fn leading_information(&mut self, params: &[f64]) -> Option<DMatrix<f64>> {
         Some(self.marginal.fixed_information(params, &self.modes))
+    }
+
+    fn exact_hessian(&mut self, params: &[f64]) -> Result<Option<DMatrix<f64>>> {
+        if self.exact.is_none() {
+            return Ok(None);
+        }
+        if !matches!(&self.hessian_at, Some((at, _)) if at == params) {
+            self.value(params, true)?;
+        }
+        Ok(self.hessian_at.as_ref().map(|(_, h)| h.clone()))
     }
 
     fn full_hessian_affordable(&self) -> bool {

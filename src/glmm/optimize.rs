@@ -1,9 +1,10 @@
 //! Maximising a smooth log-likelihood with an exact gradient: Newton steps with a backtracking
-//! line search, and a log of every evaluation. The Newton Hessian is the objective's cheap
-//! information block for the leading parameters (the fixed effects) with the other columns
-//! (the covariance parameters) from forward differences of the gradient; where the objective has
-//! no such block, all columns are differenced. At the maximum the Hessian is differenced
-//! centrally in every column where that is affordable.
+//! line search, and a log of every evaluation. The Newton Hessian is the objective's exact
+//! Hessian where it has one. Otherwise it is the objective's cheap information block for the
+//! leading parameters (the fixed effects) with the other columns (the covariance parameters)
+//! from forward differences of the gradient; where the objective has no such block, all columns
+//! are differenced. At the maximum the Hessian is then differenced centrally in every column
+//! where that is affordable.
 //!
 //! The Hessian is symmetrised `(H + H')/2`; where it is not negative definite the step uses the
 //! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)` (the step is then
@@ -64,6 +65,12 @@ pub(crate) trait Objective {
     fn full_hessian_affordable(&self) -> bool {
         true
     }
+
+    /// The exact Hessian at `params`, where the objective has one (then no Hessian is
+    /// differenced).
+    fn exact_hessian(&mut self, _params: &[f64]) -> Result<Option<DMatrix<f64>>> {
+        Ok(None)
+    }
 }
 
 struct Logged<'a, O: Objective> {
@@ -123,6 +130,9 @@ impl<O: Objective> Logged<'_, O> {
     /// The Hessian used for a Newton step: the objective's leading information block (negated)
     /// with the remaining columns differenced forward, or the whole Hessian differenced.
     fn step_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
+        if let Some(exact) = self.inner.exact_hessian(params)? {
+            return Ok(exact);
+        }
         match self.inner.leading_information(params) {
             Some(block) => {
                 let m = block.nrows();
@@ -136,6 +146,9 @@ impl<O: Objective> Logged<'_, O> {
 
     /// The Hessian reported at the maximum: fully differenced where affordable.
     fn final_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
+        if let Some(exact) = self.inner.exact_hessian(params)? {
+            return Ok(exact);
+        }
         if self.inner.full_hessian_affordable() {
             return self.hessian_columns(params, 0, true, grad);
         }

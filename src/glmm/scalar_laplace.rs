@@ -1,0 +1,446 @@
+//! The Laplace log-likelihood of a GLMM with one scalar random effect and a canonical link
+//! (binomial-logit, Poisson-log), with its exact gradient and exact Hessian.
+//!
+//! Model: for group i and its patterns j (prior weight m_j, mean response y_j),
+//! `eta_j = x_j' beta + o_j + theta z_j b`, `b ~ N(0, 1)`, so the random effect `theta b` has SD
+//! `|theta|`. With the canonical link the row log-likelihood is `l_j(eta) = m_j (y_j eta - k(eta))`
+//! (`k = log(1 + e^eta)` or `e^eta`) and its eta-derivatives are `l' = m (y - k')`,
+//! `l'' = -m k''`, `l''' = -m k'''`, `l'''' = -m k''''`; for the logit
+//! `k' = mu, k'' = v = mu (1 - mu), k''' = v (1 - 2 mu), k'''' = v (1 - 6 v)`, for the log all are mu.
+//!
+//! Per group, in the variables `u = (beta, theta, b)`: `g(u) = sum_j l_j(eta_j) - b^2 / 2`, the
+//! conditional mode `b^` solves `g_b = 0`, `C = -g_bb = 1 + theta^2 sum_j m_j k''_j z_j^2` (observed
+//! and Fisher curvature agree for a canonical link), and the Laplace log-likelihood is
+//! `L(phi) = G(phi, b^(phi))` with `G = g - log(C) / 2` and `phi = (beta, theta)`.
+//!
+//! Derivatives: `eta` is bilinear in u (`eta_u = v_j = (x_j, z_j b, theta z_j)`, the only second
+//! derivative `eta_{theta b} = z_j`), so every derivative of g is a sum over rows of
+//! `l^(k)` times products of `v_j` and `z_j`. By the implicit-function theorem
+//! `b^_phi = g_{b phi} / C` and `b^_{phi phi} = J' g_{b uu} J / C` with `J = [I; b^_phi']`, so
+//!
+//! - gradient: `L_phi = J' G_u`,
+//! - Hessian: `L_{phi phi} = J' (G_uu + (G_b / C) g_{b uu}) J`,
+//!
+//! with `G_u = g_u + g_{bbu} / (2C)` and `G_uu = g_uu + g_{bbuu} / (2C) + g_{bbu} g_{bbu}' / (2C^2)`.
+//! The three row-weighted Gram matrices in that sum share one pass, with the combined weight
+//! `omega_j = l''_j + l''''_j theta^2 z_j^2 / (2C) + (G_b / C) l'''_j theta z_j`; the terms that
+//! involve `eta_{theta b}` are rank-one corrections in the theta and b rows.
+
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+use super::patterns::Patterns;
+use crate::error::{Error, Result};
+use crate::glm::{Family, Link};
+
+/// Patterns from which groups are evaluated in parallel.
+const PARALLEL_PATTERNS: usize = 20_000;
+
+/// Newton iterations allowed for one conditional mode.
+const MODE_MAX_ITER: usize = 200;
+
+/// The scalar-random-effect Laplace likelihood over a set of patterns.
+pub(crate) struct ScalarLaplace<'a> {
+    /// Binomial (logit link) or Poisson (log link).
+    pub poisson: bool,
+    pub patterns: &'a Patterns,
+    /// Group labels, for messages.
+    pub labels: &'a [String],
+}
+
+/// Value, gradient and (if asked) Hessian of the log-likelihood over `(beta, theta)`.
+#[derive(Debug, Clone)]
+pub(crate) struct Derivatives {
+    pub loglik: f64,
+    pub gradient: Vec<f64>,
+    pub hessian: Option<DMatrix<f64>>,
+}
+
+/// A row's log-likelihood kernel and its first four eta-derivatives.
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    l0: f64,
+    l1: f64,
+    l2: f64,
+    l3: f64,
+    l4: f64,
+}
+
+impl<'a> ScalarLaplace<'a> {
+    /// The exact path applies to one scalar random effect with a canonical link and Laplace.
+    pub fn applies(family: Family, link: Link, q: usize, nagq: usize) -> Option<bool> {
+        match (family, link) {
+            _ if q != 1 || nagq != 1 => None,
+            (Family::Binomial, Link::Logit) => Some(false),
+            (Family::Poisson, Link::Log) => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Log-likelihood kernel and derivatives of one pattern at eta.
+    fn row(&self, k: usize, eta: f64) -> Row {
+        let (m, y) = (self.patterns.m[k], self.patterns.y[k]);
+        if self.poisson {
+            let mu = eta.exp();
+            let d = -m * mu;
+            return Row {
+                l0: m * (y * eta - mu),
+                l1: m * (y - mu),
+                l2: d,
+                l3: d,
+                l4: d,
+            };
+        }
+        let e = (-eta.abs()).exp();
+        let mu = if eta >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
+        let v = e / ((1.0 + e) * (1.0 + e));
+        Row {
+            l0: m * (y * eta - (eta.max(0.0) + e.ln_1p())),
+            l1: m * (y - mu),
+            l2: -m * v,
+            l3: -m * v * (1.0 - 2.0 * mu),
+            l4: -m * v * (1.0 - 6.0 * v),
+        }
+    }
+
+    /// Score `m (y - mu)` and curvature weight `m k''` of one pattern at eta (no logarithm).
+    fn score_weight(&self, k: usize, eta: f64) -> (f64, f64) {
+        let (m, y) = (self.patterns.m[k], self.patterns.y[k]);
+        if self.poisson {
+            let mu = eta.exp();
+            return (m * (y - mu), m * mu);
+        }
+        let e = (-eta.abs()).exp();
+        let mu = if eta >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
+        (m * (y - mu), m * e / ((1.0 + e) * (1.0 + e)))
+    }
+
+    /// Log-likelihood, gradient and, if `hessian`, Hessian at `params = (beta, theta)`. `modes`
+    /// holds one b per group: the start of each mode search, and on return the modes.
+    pub fn evaluate(
+        &self,
+        params: &[f64],
+        modes: &mut [f64],
+        hessian: bool,
+    ) -> Result<Derivatives> {
+        let p = self.patterns.p;
+        let n = p + 1;
+        let zero = || Derivatives {
+            loglik: 0.0,
+            gradient: vec![0.0; n],
+            hessian: hessian.then(|| DMatrix::zeros(n, n)),
+        };
+        let one_group = |(g, b): (usize, &mut f64)| self.group(g, params, b, hessian);
+        let add = |mut total: Derivatives, part: Derivatives| {
+            total.loglik += part.loglik;
+            for (t, v) in total.gradient.iter_mut().zip(&part.gradient) {
+                *t += v;
+            }
+            if let (Some(t), Some(h)) = (total.hessian.as_mut(), part.hessian.as_ref()) {
+                *t += h;
+            }
+            total
+        };
+        let mut total = if self.patterns.len() >= PARALLEL_PATTERNS {
+            modes
+                .par_iter_mut()
+                .enumerate()
+                .map(one_group)
+                .try_fold(zero, |t, part| part.map(|d| add(t, d)))
+                .try_reduce(zero, |a, b| Ok(add(a, b)))?
+        } else {
+            let mut total = zero();
+            for (g, b) in modes.iter_mut().enumerate() {
+                total = add(total, self.group(g, params, b, hessian)?);
+            }
+            total
+        };
+        total.loglik += self.patterns.constant;
+        if !total.loglik.is_finite() {
+            return Err(Error::Numerical {
+                what: "the marginal log-likelihood".into(),
+                message: "it is not finite at these parameters".into(),
+            });
+        }
+        Ok(total)
+    }
+
+    /// One group's contribution at its conditional mode (found from `b` and stored there).
+    fn group(&self, g: usize, params: &[f64], b: &mut f64, hessian: bool) -> Result<Derivatives> {
+        let pat = self.patterns;
+        let p = pat.p;
+        let (beta, theta) = (&params[..p], params[p]);
+        let range = pat.group_start[g]..pat.group_start[g + 1];
+        let eta0: Vec<f64> = range
+            .clone()
+            .map(|k| {
+                pat.x_row(k)
+                    .iter()
+                    .zip(beta)
+                    .map(|(x, c)| x * c)
+                    .sum::<f64>()
+                    + pat.offset[k]
+            })
+            .collect();
+        *b = self.mode(range.start, &eta0, theta, *b, &self.labels[g])?;
+        let b = *b;
+        // Pass 1: the rows' derivatives at the mode and the group scalars C and G_b.
+        let rows: Vec<Row> = eta0
+            .iter()
+            .enumerate()
+            .map(|(j, e0)| {
+                let k = range.start + j;
+                self.row(k, e0 + theta * pat.z[k] * b)
+            })
+            .collect();
+        let (mut loglik, mut g_b, mut c, mut g_bbb) = (-0.5 * b * b, -b, 1.0, 0.0);
+        for (j, r) in rows.iter().enumerate() {
+            let tz = theta * pat.z[range.start + j];
+            loglik += r.l0;
+            g_b += r.l1 * tz;
+            c -= r.l2 * tz * tz;
+            g_bbb += r.l3 * tz * tz * tz;
+        }
+        loglik -= 0.5 * c.ln();
+        let big_g_b = g_b + 0.5 * g_bbb / c;
+        let kappa = big_g_b / c;
+        // Pass 2: sums over rows in u = (beta, theta, b) (indices p and p + 1).
+        let (it, ib, nu) = (p, p + 1, p + 2);
+        let mut s1 = vec![0.0; nu];
+        let mut t2 = vec![0.0; nu];
+        let mut t3 = vec![0.0; nu];
+        let mut t3z = vec![0.0; nu];
+        let (mut c1, mut c2, mut c3, mut c4) = (0.0, 0.0, 0.0, 0.0);
+        let mut gram: DMatrix<f64> = if hessian {
+            DMatrix::zeros(nu, nu)
+        } else {
+            DMatrix::zeros(0, 0)
+        };
+        let mut v = vec![0.0; nu];
+        for (j, r) in rows.iter().enumerate() {
+            let k = range.start + j;
+            let z = pat.z[k];
+            let tz = theta * z;
+            v[..p].copy_from_slice(pat.x_row(k));
+            v[it] = z * b;
+            v[ib] = tz;
+            let (w1, w2, w3, w3z) = (r.l1, r.l2 * z, r.l3 * tz * tz, r.l3 * tz * z);
+            for (i, vi) in v.iter().enumerate() {
+                s1[i] += w1 * vi;
+                t2[i] += w2 * vi;
+                t3[i] += w3 * vi;
+                t3z[i] += w3z * vi;
+            }
+            c1 += r.l1 * z;
+            c2 += r.l2 * tz * z;
+            c3 += r.l3 * tz * tz * z;
+            c4 += r.l2 * z * z;
+            if hessian {
+                let omega = r.l2 + 0.5 * r.l4 * tz * tz / c + kappa * r.l3 * tz;
+                for col in 0..nu {
+                    let wv = omega * v[col];
+                    for row in col..nu {
+                        gram[(row, col)] += wv * v[row];
+                    }
+                }
+            }
+        }
+        // g_u = s1 - b e_b; g_bbu = t3 + 2 c2 e_theta; G_u = g_u + g_bbu / (2C).
+        let mut g_bbu = t3;
+        g_bbu[it] += 2.0 * c2;
+        let mut big_g_u: Vec<f64> = s1
+            .iter()
+            .zip(&g_bbu)
+            .map(|(s, t)| s + 0.5 * t / c)
+            .collect();
+        big_g_u[ib] -= b;
+        // b^_phi = g_{b phi} / C with g_{b phi} = theta t2 + c1 e_theta (phi entries).
+        let mut db: Vec<f64> = t2[..ib].iter().map(|t| theta * t / c).collect();
+        db[it] += c1 / c;
+        let gradient: Vec<f64> = (0..ib).map(|k| big_g_u[k] + big_g_u[ib] * db[k]).collect();
+        let hessian = hessian.then(|| {
+            let mut m = gram;
+            m.fill_upper_triangle_with_lower_triangle();
+            // The rank-one terms of g_uu, g_bbuu / (2C), g_bbu g_bbu' / (2C^2) and
+            // (G_b / C) g_buu beyond the combined Gram.
+            let e_weight = c1 + 0.5 * c3 / c + kappa * c2;
+            m[(it, ib)] += e_weight;
+            m[(ib, it)] += e_weight;
+            m[(ib, ib)] -= 1.0;
+            m[(it, it)] += c4 / c;
+            for i in 0..nu {
+                let t = t3z[i] / c + kappa * t2[i];
+                m[(it, i)] += t;
+                m[(i, it)] += t;
+                for col in 0..nu {
+                    m[(i, col)] += 0.5 * g_bbu[i] * g_bbu[col] / (c * c);
+                }
+            }
+            // J' M J with J = [I; db'].
+            DMatrix::from_fn(ib, ib, |r, s| {
+                m[(r, s)] + m[(r, ib)] * db[s] + db[r] * m[(ib, s)] + m[(ib, ib)] * db[r] * db[s]
+            })
+        });
+        Ok(Derivatives {
+            loglik,
+            gradient,
+            hessian,
+        })
+    }
+
+    /// The conditional mode of one group: Newton's method on the concave `g(b)`, with a bracket
+    /// `[lo, hi]` on the root of `g'` (bisection where a step leaves it), to
+    /// `|step| <= 1e-11 (1 + |b|)`.
+    fn mode(&self, start: usize, eta0: &[f64], theta: f64, mut b: f64, group: &str) -> Result<f64> {
+        let z = &self.patterns.z[start..start + eta0.len()];
+        let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+        let mut last_step = f64::INFINITY;
+        for _ in 0..MODE_MAX_ITER {
+            let (mut slope, mut curvature) = (-b, 1.0);
+            for (j, (e0, zj)) in eta0.iter().zip(z).enumerate() {
+                let tz = theta * zj;
+                let (score, weight) = self.score_weight(start + j, e0 + tz * b);
+                slope += score * tz;
+                curvature += weight * tz * tz;
+            }
+            if !slope.is_finite() || !curvature.is_finite() {
+                break;
+            }
+            if slope > 0.0 {
+                lo = b;
+            } else {
+                hi = b;
+            }
+            let step = slope / curvature;
+            last_step = step.abs();
+            if last_step <= 1e-11 * (1.0 + b.abs()) {
+                return Ok(b + step);
+            }
+            let next = b + step;
+            b = if next > lo && next < hi {
+                next
+            } else {
+                0.5 * (lo + hi)
+            };
+            if hi - lo <= 1e-14 * (1.0 + b.abs()) {
+                return Ok(b);
+            }
+        }
+        Err(Error::NotConverged {
+            what: format!("the conditional mode of group '{group}'"),
+            iterations: MODE_MAX_ITER,
+            criterion: if last_step.is_finite() {
+                last_step
+            } else {
+                0.0
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nalgebra::DMatrix;
+
+    use super::super::marginal::Marginal;
+    use super::super::patterns::{Patterns, RowData};
+    use super::super::quadrature::GaussHermite;
+    use super::super::structure::ThetaStructure;
+    use super::ScalarLaplace;
+    use crate::glm::{Family, Link};
+
+    /// Three groups, an intercept, a covariate and a random slope-like z that varies by row,
+    /// with outcome counts out of 4 (binomial) or counts (Poisson), and an offset.
+    fn patterns(family: Family) -> Patterns {
+        let n = 45;
+        let x = DMatrix::from_fn(n, 2, |i, j| {
+            if j == 0 {
+                1.0
+            } else {
+                ((i * 7) % 5) as f64 / 4.0
+            }
+        });
+        let z = DMatrix::from_fn(n, 1, |i, _| 0.5 + (i % 3) as f64 * 0.4);
+        let y: Vec<f64> = (0..n).map(|i| ((i * 13 + 5) % 5) as f64 / 4.0).collect();
+        let w = vec![4.0; n];
+        let offset: Vec<f64> = (0..n).map(|i| 0.1 * (i % 2) as f64).collect();
+        let group: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let y = if family == Family::Poisson {
+            y.iter().map(|v| v * 4.0).collect()
+        } else {
+            y
+        };
+        let rows = RowData {
+            x: &x,
+            z: &z,
+            offset: Some(&offset),
+            y: &y,
+            w: &w,
+            group: &group,
+            n_groups: 3,
+        };
+        Patterns::new(&rows, family, true)
+    }
+
+    #[test]
+    fn matches_the_general_laplace_and_differenced_gradient() {
+        for (family, link) in [
+            (Family::Binomial, Link::Logit),
+            (Family::Poisson, Link::Log),
+        ] {
+            let patterns = patterns(family);
+            let labels: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+            let rule = GaussHermite::new(1).unwrap();
+            let structure = ThetaStructure::correlated(1);
+            let general = Marginal {
+                family,
+                link,
+                patterns: &patterns,
+                rule: &rule,
+                structure: &structure,
+                labels: &labels,
+            };
+            let exact = ScalarLaplace {
+                poisson: family == Family::Poisson,
+                patterns: &patterns,
+                labels: &labels,
+            };
+            let params = [-0.3, 0.4, 0.7];
+            let mut modes = vec![0.0; 3];
+            let reference = general.evaluate(&params, &mut modes.clone(), true).unwrap();
+            let at = exact.evaluate(&params, &mut modes, true).unwrap();
+            assert!(
+                (at.loglik - reference.loglik).abs() < 1e-10,
+                "{family} loglik"
+            );
+            for (a, r) in at.gradient.iter().zip(&reference.gradient) {
+                assert!((a - r).abs() < 1e-8, "{family} gradient {a} vs {r}");
+            }
+            let hessian = at.hessian.unwrap();
+            for k in 0..params.len() {
+                let h = 1e-5;
+                let mut moved = params;
+                moved[k] += h;
+                let up = exact.evaluate(&moved, &mut modes, false).unwrap().gradient;
+                moved[k] -= 2.0 * h;
+                let down = exact.evaluate(&moved, &mut modes, false).unwrap().gradient;
+                for r in 0..params.len() {
+                    let fd = (up[r] - down[r]) / (2.0 * h);
+                    assert!(
+                        (hessian[(r, k)] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
+                        "{family} H[{r},{k}] = {} vs {fd}",
+                        hessian[(r, k)]
+                    );
+                }
+            }
+        }
+    }
+}
