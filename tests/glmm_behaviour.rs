@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::error::Error;
+use stepwedge::glm::Family;
 use stepwedge::glmm::{DfMethod, Glmm};
 use stepwedge::sim::{ClusterSize, SimConfig};
 
@@ -51,6 +52,66 @@ fn collapsing_rows_changes_no_estimate() {
         );
     }
     assert!((collapsed.random_effects[0].sd - rows.random_effects[0].sd).abs() < 1e-8);
+}
+
+/// A cohort of repeated covariate rows with counts, a cbind response, an exposure offset and
+/// missing values: row i has cluster i % 6, period i % 3 and a level of x from i % 4.
+fn repeated_rows() -> Cohort {
+    let mut csv = String::from("cluster,period,x,count,events,nonevents,exposure\n");
+    for i in 0..600usize {
+        let count = (i * 7 + i / 13) % 5;
+        let events = (i * 3 + i / 7) % 4;
+        let x = if i % 97 == 5 {
+            ""
+        } else {
+            ["a", "b", "c", "b"][i % 4]
+        };
+        let exposure = [1.0, 2.5][i % 2];
+        csv += &format!(
+            "c{},{},{x},{count},{events},{},{exposure}\n",
+            i % 6,
+            i % 3,
+            3 - events % 3
+        );
+    }
+    Cohort::from_csv_str(&csv, &LoadOptions::default()).unwrap()
+}
+
+#[test]
+fn collapsing_keeps_counts_trials_offsets_and_missing_rows() {
+    let cohort = repeated_rows();
+    for (formula, family) in [
+        (
+            "count ~ x + factor(period) + offset(log(exposure)) + (1 | cluster)",
+            Family::Poisson,
+        ),
+        (
+            "cbind(events, nonevents) ~ x + factor(period) + (1 | cluster)",
+            Family::Binomial,
+        ),
+    ] {
+        let model = Glmm::new(formula).unwrap().family(family);
+        let collapsed = model.fit(&cohort).unwrap();
+        let rows = model.clone().collapse(false).fit(&cohort).unwrap();
+        assert!(collapsed.n_patterns < rows.n_patterns / 4, "{formula}");
+        assert_eq!(collapsed.n_obs, rows.n_obs);
+        assert_eq!(rows.n_obs, 600 - 7, "{formula}: rows missing x are dropped");
+        assert_eq!(collapsed.missing, rows.missing);
+        assert!(
+            (collapsed.loglik - rows.loglik).abs() < 1e-9 * rows.loglik.abs(),
+            "{formula}: {} vs {}",
+            collapsed.loglik,
+            rows.loglik
+        );
+        for (a, b) in collapsed.coefficients.iter().zip(&rows.coefficients) {
+            assert!(
+                (a.estimate - b.estimate).abs() < 1e-8,
+                "{formula} {}",
+                a.term
+            );
+            assert!((a.std_error - b.std_error).abs() < 1e-7 * b.std_error);
+        }
+    }
 }
 
 #[test]

@@ -107,6 +107,14 @@ impl Column {
         }
     }
 
+    /// Whether any value is missing.
+    pub fn has_missing(&self) -> bool {
+        match self {
+            Column::Numeric(v) => v.iter().any(|x| x.is_nan()),
+            Column::Categorical { codes, .. } => codes.contains(&MISSING_CODE),
+        }
+    }
+
     /// The column's type: `Binary` for a numeric column whose non-missing values are all 0 or 1.
     pub fn column_type(&self) -> ColumnType {
         match self {

@@ -139,35 +139,54 @@ impl Formula {
     /// Every column the formula reads (response, fixed terms, offsets, random-effect terms and
     /// grouping factors), each once, in order of appearance.
     pub fn columns(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        let mut push = |c: &str| {
-            if !out.iter().any(|o| o == c) {
-                out.push(c.to_string());
+        let mut out = self.response_columns();
+        for c in self.predictor_columns() {
+            if !out.contains(&c) {
+                out.push(c);
             }
-        };
-        match &self.response {
-            Response::Single(e) => e.columns().into_iter().for_each(&mut push),
-            Response::Binomial {
-                successes,
-                failures,
-            } => {
-                successes.columns().into_iter().for_each(&mut push);
-                failures.columns().into_iter().for_each(&mut push);
-            }
-        }
-        let fixed = self.terms.iter().flat_map(|t| &t.vars);
-        let offsets = self.offsets.iter();
-        for e in fixed.chain(offsets) {
-            e.columns().into_iter().for_each(&mut push);
-        }
-        for r in &self.random {
-            for e in r.slopes.iter().flat_map(|t| &t.vars) {
-                e.columns().into_iter().for_each(&mut push);
-            }
-            r.group.iter().for_each(|g| push(g));
         }
         out
     }
+
+    /// The columns of the response, each once.
+    pub fn response_columns(&self) -> Vec<String> {
+        let exprs: Vec<&Expr> = match &self.response {
+            Response::Single(e) => vec![e],
+            Response::Binomial {
+                successes,
+                failures,
+            } => vec![successes, failures],
+        };
+        unique_columns(exprs)
+    }
+
+    /// The columns of everything but the response (fixed terms, offsets, random-effect terms and
+    /// grouping factors), each once, in order of appearance.
+    pub fn predictor_columns(&self) -> Vec<String> {
+        let fixed = self.terms.iter().flat_map(|t| &t.vars);
+        let slopes = self
+            .random
+            .iter()
+            .flat_map(|r| r.slopes.iter().flat_map(|t| &t.vars));
+        let mut out = unique_columns(fixed.chain(&self.offsets).chain(slopes));
+        for g in self.random.iter().flat_map(|r| &r.group) {
+            if !out.contains(g) {
+                out.push(g.clone());
+            }
+        }
+        out
+    }
+}
+
+/// The columns of `exprs`, each once, in order of appearance.
+fn unique_columns<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in exprs.into_iter().flat_map(|e| e.columns()) {
+        if !out.iter().any(|o| o == c) {
+            out.push(c.to_string());
+        }
+    }
+    out
 }
 
 /// Result of expanding a (sub)formula: terms as variable lists, plus what the top level collects.

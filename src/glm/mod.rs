@@ -180,7 +180,7 @@ impl Glm {
         options.extra_columns.extend(self.cluster.iter().cloned());
         let design = Design::new(cohort, &self.formula, &options)?;
         let prior = self.prior_weights(cohort, &design)?;
-        check_response(&self.formula, self.family, &design)?;
+        check_response(&self.formula, self.family, &design.y, &design.rows)?;
         let clusters = match &self.cluster {
             Some(c) => Some(Grouping::new(cohort, c, &design.rows)?),
             None => None,
@@ -246,7 +246,12 @@ impl Glm {
 }
 
 /// A binary response must be 0/1, a count non-negative.
-pub(crate) fn check_response(formula: &Formula, family: Family, design: &Design) -> Result<()> {
+pub(crate) fn check_response(
+    formula: &Formula,
+    family: Family,
+    y: &[f64],
+    rows: &[usize],
+) -> Result<()> {
     let Response::Single(expr) = &formula.response else {
         return if family == Family::Binomial {
             Ok(())
@@ -265,12 +270,12 @@ pub(crate) fn check_response(formula: &Formula, family: Family, design: &Design)
         Family::Poisson => (|y| y >= 0.0 && y.is_finite(), "counts must be >= 0"),
         Family::Gaussian => (f64::is_finite, "values must be finite"),
     };
-    match design.y.iter().position(|&y| !ok(y)) {
+    match y.iter().position(|&v| !ok(v)) {
         None => Ok(()),
         Some(k) => Err(Error::InvalidResponse {
             column: expr.to_string(),
-            row: design.rows[k] + 1,
-            value: design.y[k],
+            row: rows[k] + 1,
+            value: y[k],
             family: family.to_string(),
             expected: expected.to_string(),
         }),

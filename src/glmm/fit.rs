@@ -248,7 +248,7 @@ impl GlmmFit {
             })
             .collect();
         let df = p + structure.len();
-        let n_obs = design.n();
+        let n_obs = design.missing.rows_used;
         let gradient_max = best.gradient.iter().fold(0.0, |m: f64, g| m.max(g.abs()));
         Ok(GlmmFit {
             formula: spec.formula.text.clone(),

@@ -47,7 +47,7 @@ pub use random::MAX_CORRELATED_TERMS;
 use nalgebra::DMatrix;
 
 use crate::data::Cohort;
-use crate::design::{Design, DesignOptions, MissingPolicy};
+use crate::design::{Design, DesignOptions, MissingPolicy, UsedRows};
 use crate::error::{Error, Result};
 use crate::formula::Formula;
 use crate::glm::{check_response, fit_coefficients, Family, Link};
@@ -185,7 +185,25 @@ impl Glmm {
             ));
         }
         let rule = GaussHermite::new(self.nagq)?;
-        let design = Design::new(cohort, &self.formula, &self.design)?;
+        let used = UsedRows::new(cohort, &self.formula, &self.design)?;
+        check_response(&self.formula, self.family, &used.y, &used.rows)?;
+        // The likelihood's mean-free constants, summed over the rows before any collapsing
+        // (0 for binary rows).
+        let constant: f64 = match (&used.trials, self.family) {
+            (None, Family::Binomial) => 0.0,
+            (trials, family) => used
+                .y
+                .iter()
+                .enumerate()
+                .map(|(k, &y)| family.loglik_constant(y, trials.as_ref().map_or(1.0, |t| t[k])))
+                .sum(),
+        };
+        let used = if self.collapse {
+            used.collapse(cohort, &self.formula, &self.design)?
+        } else {
+            used
+        };
+        let design = Design::on_rows(cohort, &self.formula, &self.design, used)?;
         if !design.aliased.is_empty() {
             return Err(Error::Confounded {
                 terms: design.aliased.clone(),
@@ -212,7 +230,6 @@ impl Glmm {
                  intercepts; use nagq = 1 (Laplace) for correlated random effects",
             ));
         }
-        check_response(&self.formula, self.family, &design)?;
         let prior: Vec<f64> = design
             .trials
             .clone()
@@ -227,7 +244,7 @@ impl Glmm {
                 group: &random.groups.codes,
                 n_groups: random.groups.len(),
             },
-            self.family,
+            constant,
             self.collapse,
         );
         let marginal = Marginal {
@@ -311,7 +328,7 @@ impl Session<'_> {
             DfMethod::Normal => None,
             DfMethod::BetweenWithin => Some(between_within_df(
                 self.between,
-                self.design.n(),
+                self.design.missing.rows_used,
                 self.random.groups.len(),
             )),
         };

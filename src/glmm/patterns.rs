@@ -9,32 +9,9 @@
 //! stepped-wedge model with only categorical terms has at most groups x periods x levels
 //! patterns, whatever the number of patients.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use nalgebra::DMatrix;
 
-use crate::glm::Family;
-
-/// A hasher for keys that are already well-mixed 64-bit hashes.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
+use crate::design::{mix, HashIndex, HASH_SEED};
 
 /// Rows (or their patterns) sorted by group, with row-major fixed and random design rows.
 #[derive(Debug, Clone)]
@@ -55,7 +32,8 @@ pub(crate) struct Patterns {
     pub m: Vec<f64>,
     /// Patterns of group g are `group_start[g]..group_start[g + 1]`.
     pub group_start: Vec<usize>,
-    /// Sum over the original rows of the mean-free log-likelihood constants.
+    /// Sum over the original rows of the mean-free log-likelihood constants (given by the
+    /// caller, who has the rows before any collapsing).
     pub constant: f64,
 }
 
@@ -72,7 +50,7 @@ pub(crate) struct RowData<'a> {
 
 impl Patterns {
     /// Sort rows by group and, if `collapse`, merge rows with identical x, z and offset.
-    pub fn new(rows: &RowData<'_>, family: Family, collapse: bool) -> Patterns {
+    pub fn new(rows: &RowData<'_>, constant: f64, collapse: bool) -> Patterns {
         let (n, p) = rows.x.shape();
         let q = rows.z.ncols();
         let mut by_group: Vec<Vec<usize>> = vec![Vec::new(); rows.n_groups];
@@ -88,7 +66,7 @@ impl Patterns {
             y: Vec::new(),
             m: Vec::new(),
             group_start: vec![0],
-            constant: 0.0,
+            constant,
         };
         let offset = |i: usize| rows.offset.map_or(0.0, |o| o[i]);
         let row_hash = |i: usize| {
@@ -96,9 +74,7 @@ impl Patterns {
                 .map(|j| rows.x[(i, j)].to_bits())
                 .chain((0..q).map(|j| rows.z[(i, j)].to_bits()))
                 .chain(std::iter::once(offset(i).to_bits()));
-            bits.fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ b).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17)
-            })
+            bits.fold(HASH_SEED, mix)
         };
         let same_row = |out: &Patterns, k: usize, i: usize| {
             out.x_row(k)
@@ -116,13 +92,11 @@ impl Patterns {
         let mut weighted_y: Vec<f64> = Vec::new();
         for members in &by_group {
             // First pattern of each hash value, and the next pattern with the same hash.
-            let mut heads: HashMap<u64, usize, BuildHasherDefault<PassThrough>> =
-                HashMap::default();
+            let mut heads = HashIndex::default();
             let mut next: Vec<Option<usize>> = Vec::new();
             let group_start = out.m.len();
             for &i in members {
                 let (w, y) = (rows.w[i], rows.y[i]);
-                out.constant += family.loglik_constant(y, w);
                 let hash = if collapse { row_hash(i) } else { 0 };
                 let mut found = None;
                 if collapse {

@@ -387,7 +387,7 @@ mod tests {
             group: &group,
             n_groups: 3,
         };
-        Patterns::new(&rows, family, true)
+        Patterns::new(&rows, 0.0, true)
     }
 
     #[test]

@@ -25,6 +25,10 @@ use crate::error::{Error, Result};
 use crate::formula::{Expr, Formula, Response, Term};
 use crate::linalg::aliased_columns;
 
+mod collapse;
+
+pub(crate) use collapse::{mix, HashIndex, HASH_SEED};
+
 /// What to do with rows that have missing values in a model's variables.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MissingPolicy {
@@ -74,24 +78,81 @@ pub struct Design {
     pub trials: Option<Vec<f64>>,
     /// Offset per row (sum of the formula's offsets), if any.
     pub offset: Option<Vec<f64>>,
-    /// Cohort row index of each design row.
+    /// Cohort row index of each design row (for collapsed rows, the first row of each pattern).
     pub rows: Vec<usize>,
     /// What was dropped for missing values.
     pub missing: MissingReport,
 }
 
+/// The rows a model uses, with their response and offsets: the part of a design that does not
+/// need the design matrix.
+#[derive(Debug, Clone)]
+pub(crate) struct UsedRows {
+    /// Cohort row index of each row.
+    pub rows: Vec<usize>,
+    /// What was dropped for missing values.
+    pub missing: MissingReport,
+    /// Response (a proportion for `cbind`).
+    pub y: Vec<f64>,
+    /// Binomial trials (or summed rows after collapsing), if not one per row.
+    pub trials: Option<Vec<f64>>,
+    /// Offset per row, if any.
+    pub offset: Option<Vec<f64>>,
+}
+
+impl UsedRows {
+    /// The complete rows of the model's variables, their response and offsets.
+    pub fn new(cohort: &Cohort, formula: &Formula, options: &DesignOptions) -> Result<UsedRows> {
+        let (rows, missing) =
+            complete_rows(cohort, &model_columns(formula, options), options.missing)?;
+        let (y, trials) = response(cohort, &formula.response, &rows)?;
+        let offset = offsets(cohort, &formula.offsets, &rows)?;
+        Ok(UsedRows {
+            rows,
+            missing,
+            y,
+            trials,
+            offset,
+        })
+    }
+}
+
+/// Every column the model reads: the formula's and `options.extra_columns`.
+fn model_columns(formula: &Formula, options: &DesignOptions) -> Vec<String> {
+    let mut variables = formula.columns();
+    for c in &options.extra_columns {
+        if !variables.contains(c) {
+            variables.push(c.clone());
+        }
+    }
+    variables
+}
+
 impl Design {
     /// Build the design of `formula`'s fixed part on `cohort`.
     pub fn new(cohort: &Cohort, formula: &Formula, options: &DesignOptions) -> Result<Design> {
-        let mut variables = formula.columns();
-        for c in &options.extra_columns {
-            if !variables.contains(c) {
-                variables.push(c.clone());
-            }
-        }
-        let (rows, missing) = complete_rows(cohort, &variables, options.missing)?;
-        let (y, trials) = response(cohort, &formula.response, &rows)?;
-        let offset = offsets(cohort, &formula.offsets, &rows)?;
+        Design::on_rows(
+            cohort,
+            formula,
+            options,
+            UsedRows::new(cohort, formula, options)?,
+        )
+    }
+
+    /// The design on rows already chosen (and possibly collapsed).
+    pub(crate) fn on_rows(
+        cohort: &Cohort,
+        formula: &Formula,
+        options: &DesignOptions,
+        used: UsedRows,
+    ) -> Result<Design> {
+        let UsedRows {
+            rows,
+            missing,
+            y,
+            trials,
+            offset,
+        } = used;
         let (columns, names) = fixed_columns(cohort, formula, &rows, options)?;
         let n = rows.len();
         let x = DMatrix::from_fn(n, columns.len(), |i, j| columns[j][i]);
@@ -117,7 +178,8 @@ impl Design {
         })
     }
 
-    /// Number of rows used.
+    /// Number of design rows: the rows used, or their patterns when rows were collapsed (the
+    /// rows used are then `missing.rows_used`).
     pub fn n(&self) -> usize {
         self.rows.len()
     }
@@ -138,16 +200,18 @@ fn complete_rows(
     let mut complete = vec![true; n];
     let mut by_variable = Vec::new();
     for v in variables {
-        let col = cohort.column(v)?;
-        let mut count = 0;
-        let mut first = None;
-        for (i, ok) in complete.iter_mut().enumerate() {
-            if col.is_missing(i) {
-                *ok = false;
-                count += 1;
-                first.get_or_insert(i);
-            }
+        let column = cohort.column(v)?;
+        if !column.has_missing() {
+            continue;
         }
+        let (count, first) = match column {
+            Column::Numeric(values) => {
+                mark_missing(&mut complete, values.iter().map(|x| x.is_nan()))
+            }
+            Column::Categorical { codes, .. } => {
+                mark_missing(&mut complete, codes.iter().map(|&c| c == MISSING_CODE))
+            }
+        };
         if let Some(first) = first {
             if policy == MissingPolicy::Error {
                 return Err(Error::MissingValues {
@@ -169,6 +233,23 @@ fn complete_rows(
         by_variable,
     };
     Ok((rows, report))
+}
+
+/// Clear `complete` where `missing` is true; the number of missing values and the first.
+fn mark_missing(
+    complete: &mut [bool],
+    missing: impl Iterator<Item = bool>,
+) -> (usize, Option<usize>) {
+    let mut count = 0;
+    let mut first = None;
+    for (i, (ok, m)) in complete.iter_mut().zip(missing).enumerate() {
+        if m {
+            *ok = false;
+            count += 1;
+            first.get_or_insert(i);
+        }
+    }
+    (count, first)
 }
 
 /// Numeric values of `expr` on `rows` (a column, `log(x)` or `a - b`).
