@@ -270,3 +270,33 @@ fn bad_input_is_reported_not_panicked() {
         .unwrap_err();
     assert!(nagq.to_string().contains("1 to 25"));
 }
+
+#[test]
+fn the_pilot_start_changes_no_estimate() {
+    // 60,000 patients with a continuous covariate (log cost, unique to each patient): more than
+    // 50,000 patterns, so pilots run.
+    let mut config = SimConfig::stepped_wedge(10, 6);
+    config.cluster_size = ClusterSize::Fixed(1000);
+    let cohort = config.simulate(11).unwrap();
+    let model =
+        Glmm::new("death30 ~ treated + factor(period) + age + log(cost) + (1 | cluster)").unwrap();
+    let piloted = model.fit(&cohort).unwrap();
+    let direct = model.clone().pilot(false).fit(&cohort).unwrap();
+    assert!(piloted.n_patterns >= 50_000, "{}", piloted.n_patterns);
+    assert!(piloted.converged && direct.converged);
+    assert!((piloted.loglik - direct.loglik).abs() < 1e-9 * direct.loglik.abs());
+    for (a, b) in piloted.coefficients.iter().zip(&direct.coefficients) {
+        assert!((a.estimate - b.estimate).abs() < 1e-6, "{}", a.term);
+        assert!(
+            (a.std_error - b.std_error).abs() < 1e-6 * b.std_error,
+            "{}",
+            a.term
+        );
+    }
+    assert!(
+        piloted.evaluations < direct.evaluations,
+        "{} vs {}",
+        piloted.evaluations,
+        direct.evaluations
+    );
+}

@@ -8,6 +8,7 @@
 //! stepped-wedge cohort of a million patients with categorical covariates has a few thousand
 //! patterns.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -21,7 +22,7 @@ use crate::formula::Formula;
 /// A hasher for keys that are already 64-bit hashes: it only spreads their bits with the
 /// MurmurHash3 finaliser (`fmix64`), so that every bit of the key moves the table position.
 #[derive(Default)]
-pub(crate) struct PassThrough(u64);
+struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -35,26 +36,40 @@ impl Hasher for PassThrough {
     }
 
     fn write_u64(&mut self, v: u64) {
-        let mut h = v ^ (v >> 33);
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        self.0 = h ^ (h >> 33);
+        self.0 = spread(v);
     }
 }
 
+/// The MurmurHash3 finaliser: every input bit moves every output bit.
+fn spread(v: u64) -> u64 {
+    let mut h = v ^ (v >> 33);
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Patterns are merged across chunks in this many independent partitions of the hash values
+/// (so that each partition's table stays in cache and the partitions run in parallel).
+const PARTITIONS: usize = 64;
+
+/// The partition of a hash value.
+fn partition(hash: u64) -> usize {
+    (spread(hash ^ 0x5bd1_e995) >> 58) as usize
+}
+
 /// A hash map keyed by precomputed 64-bit hashes.
-pub(crate) type HashIndex = HashMap<u64, usize, BuildHasherDefault<PassThrough>>;
+type HashIndex = HashMap<u64, usize, BuildHasherDefault<PassThrough>>;
 
 /// Mix one 64-bit value into a running hash (FNV-style multiply, then a rotation).
-pub(crate) fn mix(hash: u64, value: u64) -> u64 {
+fn mix(hash: u64, value: u64) -> u64 {
     (hash ^ value)
         .wrapping_mul(0x0000_0100_0000_01b3)
         .rotate_left(17)
 }
 
 /// The starting value of [`mix`].
-pub(crate) const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// A raw column value as 64 bits: a text column's code or a number's bits.
 fn raw(column: &Column, i: usize) -> u64 {
@@ -124,15 +139,15 @@ impl UsedRows {
         })
     }
 
-    /// The patterns of the rows `range` (indices into `self.rows`) in order of first
-    /// appearance, when rows with equal hashes under `seed` are equal in every column; `None`
-    /// on a collision.
+    /// The patterns of the rows `range` (indices into `self.rows`), when rows with equal hashes
+    /// under `seed` are equal in every column (`None` on a collision): sorted by partition, in
+    /// order of first appearance within each, with the bounds of each partition.
     fn chunk_patterns(
         &self,
         columns: &[&Column],
         seed: u64,
         range: std::ops::Range<usize>,
-    ) -> Option<Sums> {
+    ) -> Option<(Sums, Vec<usize>)> {
         let rows = &self.rows[range.clone()];
         let mut hashes = vec![seed; rows.len()];
         for c in columns {
@@ -157,38 +172,54 @@ impl UsedRows {
                 .zip(rows)
                 .all(|(&p, &i)| raw(c, i) == raw(c, self.rows[sums.first[p]]))
         });
-        all_equal.then_some(sums)
+        all_equal.then(|| sums.by_partition())
     }
 
-    /// The patterns of all rows: those of each chunk (in parallel), merged in order.
+    /// The patterns of all rows: those of each chunk (in parallel), merged partition by
+    /// partition (in parallel). Patterns are ordered by partition, then by first appearance.
     fn patterns(&self, columns: &[&Column], seed: u64) -> Option<Sums> {
-        let chunks: Vec<Option<Sums>> = (0..self.rows.len().div_ceil(CHUNK))
+        let chunks: Vec<(Sums, Vec<usize>)> = (0..self.rows.len().div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
                 let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows.len());
                 self.chunk_patterns(columns, seed, range)
             })
-            .collect();
-        let mut all = Sums::default();
-        let mut index = HashIndex::default();
-        for chunk in chunks {
-            let chunk = chunk?;
-            for (p, h) in chunk.hash.iter().enumerate() {
-                let k = chunk.first[p];
-                let pattern = *index.entry(*h).or_insert_with(|| {
-                    all.push(*h, k);
-                    all.first.len() - 1
-                });
-                let first = self.rows[all.first[pattern]];
-                if !columns
-                    .iter()
-                    .all(|c| raw(c, first) == raw(c, self.rows[k]))
-                {
-                    return None;
+            .collect::<Option<_>>()?;
+        let parts: Vec<Sums> = (0..PARTITIONS)
+            .into_par_iter()
+            .map(|q| {
+                let mut part = Sums::default();
+                let mut index = HashIndex::default();
+                for (chunk, bounds) in &chunks {
+                    for p in bounds[q]..bounds[q + 1] {
+                        let (h, k) = (chunk.hash[p], chunk.first[p]);
+                        let pattern = match index.entry(h) {
+                            Entry::Vacant(slot) => {
+                                part.push(h, k);
+                                *slot.insert(part.first.len() - 1)
+                            }
+                            Entry::Occupied(slot) => {
+                                let first = self.rows[part.first[*slot.get()]];
+                                let row = self.rows[k];
+                                if !columns.iter().all(|c| raw(c, first) == raw(c, row)) {
+                                    return None;
+                                }
+                                *slot.get()
+                            }
+                        };
+                        part.weight[pattern] += chunk.weight[p];
+                        part.weighted_y[pattern] += chunk.weighted_y[p];
+                    }
                 }
-                all.weight[pattern] += chunk.weight[p];
-                all.weighted_y[pattern] += chunk.weighted_y[p];
-            }
+                Some(part)
+            })
+            .collect::<Option<_>>()?;
+        let mut all = Sums::with_capacity(parts.iter().map(|p| p.hash.len()).sum());
+        for part in parts {
+            all.hash.extend(part.hash);
+            all.first.extend(part.first);
+            all.weight.extend(part.weight);
+            all.weighted_y.extend(part.weighted_y);
         }
         Some(all)
     }
@@ -231,6 +262,40 @@ struct Sums {
 }
 
 impl Sums {
+    fn with_capacity(n: usize) -> Sums {
+        Sums {
+            hash: Vec::with_capacity(n),
+            first: Vec::with_capacity(n),
+            weight: Vec::with_capacity(n),
+            weighted_y: Vec::with_capacity(n),
+        }
+    }
+
+    /// The patterns sorted (stably) by partition, and where each partition starts and ends.
+    fn by_partition(self) -> (Sums, Vec<usize>) {
+        let mut bounds = vec![0; PARTITIONS + 1];
+        for &h in &self.hash {
+            bounds[partition(h) + 1] += 1;
+        }
+        for q in 0..PARTITIONS {
+            bounds[q + 1] += bounds[q];
+        }
+        let mut next = bounds.clone();
+        let mut order = vec![0; self.hash.len()];
+        for (p, &h) in self.hash.iter().enumerate() {
+            let q = partition(h);
+            order[next[q]] = p;
+            next[q] += 1;
+        }
+        let sorted = Sums {
+            hash: order.iter().map(|&p| self.hash[p]).collect(),
+            first: order.iter().map(|&p| self.first[p]).collect(),
+            weight: order.iter().map(|&p| self.weight[p]).collect(),
+            weighted_y: order.iter().map(|&p| self.weighted_y[p]).collect(),
+        };
+        (sorted, bounds)
+    }
+
     fn push(&mut self, hash: u64, first: usize) {
         self.hash.push(hash);
         self.first.push(first);

@@ -27,8 +27,6 @@ use crate::linalg::aliased_columns;
 
 mod collapse;
 
-pub(crate) use collapse::{mix, HashIndex, HASH_SEED};
-
 /// What to do with rows that have missing values in a model's variables.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MissingPolicy {
@@ -155,7 +153,7 @@ impl Design {
         } = used;
         let (columns, names) = fixed_columns(cohort, formula, &rows, options)?;
         let n = rows.len();
-        let x = DMatrix::from_fn(n, columns.len(), |i, j| columns[j][i]);
+        let x = DMatrix::from_vec(n, names.len(), columns);
         let drop = aliased_columns(&x);
         let aliased: Vec<String> = drop.iter().map(|&j| names[j].clone()).collect();
         let keep: Vec<usize> = (0..names.len()).filter(|j| !drop.contains(j)).collect();
@@ -519,17 +517,18 @@ fn contrast_flags(cohort: &Cohort, formula: &Formula) -> Result<Vec<Vec<bool>>> 
 }
 
 /// The design's columns (before alias removal) and their names.
+/// The columns of the fixed part, one after another (column-major), and their names.
 fn fixed_columns(
     cohort: &Cohort,
     formula: &Formula,
     rows: &[usize],
     options: &DesignOptions,
-) -> Result<(Vec<Vec<f64>>, Vec<String>)> {
+) -> Result<(Vec<f64>, Vec<String>)> {
     let n = rows.len();
     let mut columns = Vec::new();
     let mut names = Vec::new();
     if formula.intercept {
-        columns.push(vec![1.0; n]);
+        columns.resize(n, 1.0);
         names.push("(Intercept)".to_string());
     }
     let flags = contrast_flags(cohort, formula)?;
@@ -548,7 +547,7 @@ fn fixed_columns(
             check_not_constant(&block, term)?;
         }
         for (col, name) in block {
-            columns.push(col);
+            columns.extend_from_slice(&col);
             names.push(name);
         }
     }

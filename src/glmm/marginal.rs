@@ -144,7 +144,7 @@ impl Marginal<'_> {
         let range = self.patterns.group_start[g]..self.patterns.group_start[g + 1];
         let eta0 = range
             .clone()
-            .map(|k| dot(self.patterns.x_row(k), beta) + self.patterns.offset[k])
+            .map(|k| self.patterns.x_dot(k, beta) + self.patterns.offset[k])
             .collect();
         let mut a = Vec::with_capacity(range.len() * q);
         for k in range.clone() {
@@ -200,8 +200,8 @@ impl Marginal<'_> {
                 }
             }
             if full {
-                let x = self.patterns.x_row(k);
-                for (col, xv) in x.iter().enumerate() {
+                let (columns, values) = self.patterns.x_nonzero(k);
+                for (&col, xv) in columns.iter().zip(values) {
                     s.sx[col] += d.score * xv;
                     for (r, zr) in z.iter().enumerate() {
                         s.s1[(r, col)] += d.score_deriv * zr * xv;
@@ -354,8 +354,9 @@ impl Marginal<'_> {
                 }
             }
             let f = d.weight_deriv * hj;
-            for (w, x) in wx.iter_mut().zip(self.patterns.x_row(k)) {
-                *w += f * x;
+            let (columns, values) = self.patterns.x_nonzero(k);
+            for (&col, x) in columns.iter().zip(values) {
+                wx[col] += f * x;
             }
             for (w, z) in wz.iter_mut().zip(self.patterns.z_row(k)) {
                 *w += f * z;
@@ -449,12 +450,12 @@ impl Marginal<'_> {
             let mut c = DMatrix::identity(q, q);
             for (j, k, d) in self.rows_at(&view, b) {
                 let w = d.weight;
-                let x = self.patterns.x_row(k);
+                let (columns, values) = self.patterns.x_nonzero(k);
                 let a = view.a_row(j);
-                for r in 0..p {
-                    let wx = w * x[r];
-                    for col in 0..=r {
-                        info[(r, col)] += wx * x[col];
+                for (i, (&r, xr)) in columns.iter().zip(values).enumerate() {
+                    let wx = w * xr;
+                    for (&col, xc) in columns[..=i].iter().zip(values) {
+                        info[(r, col)] += wx * xc;
                     }
                     for (t, at) in a.iter().enumerate() {
                         xwa[(r, t)] += wx * at;

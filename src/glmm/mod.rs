@@ -11,9 +11,15 @@
 //! Estimation maximises the marginal likelihood, the integral over `u_i`, approximated per cluster
 //! by the Laplace approximation (`nagq = 1`, the default, as lme4's `glmer`) or by adaptive
 //! Gauss-Hermite quadrature with up to 25 nodes for a scalar random effect (see
-//! [`marginal`](self) docs in the source for the formulas). Rows with the same cluster and the
-//! same fixed and random design rows are collapsed into binomial or Poisson counts first; the
+//! [`marginal`](self) docs in the source for the formulas). Rows that agree in every variable
+//! of the model except the response are collapsed into binomial or Poisson counts first; the
 //! likelihood, and so every estimate, is unchanged.
+//!
+//! Maximisation is by Newton's method with an exact gradient. For one scalar random effect with
+//! a canonical link (binomial-logit, Poisson-log) under Laplace, the Hessian is exact too (see
+//! `scalar_laplace` in the source); otherwise its covariance-parameter columns are differenced.
+//! The start is the GLM without random effects; a model with 50,000 or more patterns is first
+//! fitted to systematic 1-in-5 subsamples of its patterns ([`Glmm::pilot`]).
 //!
 //! Inference: standard errors of the fixed effects from the Hessian of the approximate marginal
 //! log-likelihood over (beta, theta) (theta the entries of the lower-triangular factor Lambda of
@@ -85,6 +91,7 @@ pub struct Glmm {
     nagq: usize,
     level: f64,
     collapse: bool,
+    pilot: bool,
     df: DfMethod,
     design: DesignOptions,
 }
@@ -99,6 +106,7 @@ impl Glmm {
             nagq: 1,
             level: 0.95,
             collapse: true,
+            pilot: true,
             df: DfMethod::Normal,
             design: DesignOptions::default(),
         })
@@ -132,6 +140,15 @@ impl Glmm {
     /// the same either way).
     pub fn collapse(mut self, collapse: bool) -> Self {
         self.collapse = collapse;
+        self
+    }
+
+    /// Whether a model with 50,000 or more covariate patterns is first fitted to systematic
+    /// subsamples of them (1 in 5, then 1 in 25, ..., weights scaled up) to start the full
+    /// maximisation near its maximum (default true). Like lme4's `nAGQ0initStep`, it changes
+    /// where the optimiser starts, not the maximum it finds.
+    pub fn pilot(mut self, pilot: bool) -> Self {
+        self.pilot = pilot;
         self
     }
 
@@ -245,7 +262,6 @@ impl Glmm {
                 n_groups: random.groups.len(),
             },
             constant,
-            self.collapse,
         );
         let marginal = Marginal {
             family: self.family,
@@ -255,17 +271,31 @@ impl Glmm {
             structure: &random.structure,
             labels: &random.groups.labels,
         };
-        // Starting values: the GLM without random effects, fitted on the patterns.
-        let x_patterns = DMatrix::from_row_slice(patterns.len(), patterns.p, &patterns.x);
-        let mut start = fit_coefficients(
-            self.family,
-            link,
-            &x_patterns,
-            &design.names,
-            &patterns.y,
-            &patterns.m,
-            Some(&patterns.offset),
-        )?;
+        // Pilot subsamples, each a 1-in-PILOT_STRIDE sample of the one before, down to fewer
+        // than PILOT_FROM patterns.
+        let mut pilots: Vec<Patterns> = Vec::new();
+        while self.pilot && pilots.last().unwrap_or(&patterns).len() >= PILOT_FROM {
+            let sample = pilots.last().unwrap_or(&patterns).subsample(PILOT_STRIDE);
+            pilots.push(sample);
+        }
+        // Starting values: the GLM without random effects, fitted on the smallest pilot. A
+        // subsample is separated wherever the whole data are, but may be where they are not: if
+        // its fit fails, the patterns decide.
+        let glm_start = |on: &Patterns| {
+            fit_coefficients(
+                self.family,
+                link,
+                &on.x_dense(),
+                &design.names,
+                &on.y,
+                &on.m,
+                Some(&on.offset),
+            )
+        };
+        let mut start = match pilots.last().map(glm_start) {
+            Some(Ok(start)) => start,
+            _ => glm_start(&patterns)?,
+        };
         start.extend(random.structure.start());
         let mut session = Session {
             spec: self,
@@ -273,23 +303,21 @@ impl Glmm {
             design: &design,
             random: &random,
             between: &between,
-            objective: MarginalObjective {
-                marginal: &marginal,
-                modes: vec![0.0; random.groups.len() * random.structure.q],
-                nested_quadrature: random.nested && self.nagq > 1,
-                exact: ScalarLaplace::applies(self.family, link, random.structure.q, self.nagq)
-                    .map(|poisson| ScalarLaplace {
-                        poisson,
-                        patterns: &patterns,
-                        labels: &random.groups.labels,
-                    }),
-                hessian_at: None,
-            },
+            objective: MarginalObjective::new(&marginal, random.nested),
+            pilots: &pilots,
             start,
         };
         f(&mut session)
     }
 }
+
+/// Patterns from which a model is first fitted to a systematic subsample of its patterns (see
+/// [`Patterns::subsample`]), whose maximum starts the maximisation of the full likelihood (and
+/// so on: the subsample may have a pilot of its own).
+const PILOT_FROM: usize = 50_000;
+
+/// One pattern in this many is kept in a pilot subsample.
+const PILOT_STRIDE: usize = 5;
 
 /// Settings of every maximisation.
 const SETTINGS: Settings = Settings {
@@ -305,13 +333,17 @@ pub(crate) struct Session<'a> {
     random: &'a RandomSetup,
     between: &'a [bool],
     objective: MarginalObjective<'a>,
+    /// Systematic subsamples of the patterns of a large model, each of the one before, fitted
+    /// from the last to the first for the start.
+    pilots: &'a [Patterns],
     start: Vec<f64>,
 }
 
 impl Session<'_> {
     /// The maximum (with SDs on the boundary set to exactly 0) and whether the fit is singular.
     fn maximum(&mut self) -> Result<(Maximum, bool)> {
-        let mut best = maximise(&mut self.objective, self.start.clone(), SETTINGS)?;
+        let start = self.pilot_start();
+        let mut best = maximise(&mut self.objective, start, SETTINGS)?;
         let singular = boundary_check(
             &mut self.objective,
             &mut best,
@@ -320,6 +352,23 @@ impl Session<'_> {
             SETTINGS,
         )?;
         Ok((best, singular))
+    }
+
+    /// The start of the maximisation: the GLM start moved to the maximum of each pilot's
+    /// likelihood in turn, from the smallest pilot; a pilot whose fit fails is skipped.
+    fn pilot_start(&self) -> Vec<f64> {
+        let mut start = self.start.clone();
+        for pilot in self.pilots.iter().rev() {
+            let marginal = Marginal {
+                patterns: pilot,
+                ..*self.objective.marginal
+            };
+            let mut objective = MarginalObjective::new(&marginal, self.random.nested);
+            if let Ok(found) = maximise(&mut objective, start.clone(), SETTINGS) {
+                start = found.params;
+            }
+        }
+        start
     }
 
     fn fit(&mut self) -> Result<GlmmFit> {
@@ -358,6 +407,28 @@ pub(crate) struct MarginalObjective<'a> {
     exact: Option<ScalarLaplace<'a>>,
     /// The exact Hessian of the last evaluation with a gradient, and its parameters.
     hessian_at: Option<(Vec<f64>, DMatrix<f64>)>,
+}
+
+impl<'a> MarginalObjective<'a> {
+    /// The objective of `marginal`; `nested` for nested intercepts (their quadrature has its own
+    /// likelihood), and the exact scalar-Laplace likelihood where it applies.
+    fn new(marginal: &'a Marginal<'a>, nested: bool) -> Self {
+        let nagq = marginal.rule.nodes.len();
+        let q = marginal.structure.q;
+        MarginalObjective {
+            marginal,
+            modes: vec![0.0; marginal.patterns.n_groups() * q],
+            nested_quadrature: nested && nagq > 1,
+            exact: ScalarLaplace::applies(marginal.family, marginal.link, q, nagq).map(|poisson| {
+                ScalarLaplace {
+                    poisson,
+                    patterns: marginal.patterns,
+                    labels: marginal.labels,
+                }
+            }),
+            hessian_at: None,
+        }
+    }
 }
 
 impl Objective for MarginalObjective<'_> {

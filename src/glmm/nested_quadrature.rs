@@ -208,7 +208,7 @@ mod tests {
             group: &g,
             n_groups: 2,
         };
-        let patterns = Patterns::new(&rows, 0.0, true);
+        let patterns = Patterns::new(&rows, 0.0);
         let rule = GaussHermite::new(nodes).unwrap();
         let structure = ThetaStructure::nested(3);
         let labels = vec!["A".to_string(), "B".to_string()];

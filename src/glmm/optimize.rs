@@ -76,11 +76,15 @@ pub(crate) trait Objective {
 struct Logged<'a, O: Objective> {
     inner: &'a mut O,
     log: Vec<EvaluationRecord>,
+    /// Where the objective was last evaluated with a gradient.
+    last_point: Option<Vec<f64>>,
 }
 
 impl<O: Objective> Logged<'_, O> {
     fn eval(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+        self.last_point = None;
         let (value, grad) = self.inner.value(params, gradient)?;
+        self.last_point = gradient.then(|| params.to_vec());
         self.log.push(EvaluationRecord {
             evaluation: self.log.len() + 1,
             loglik: value,
@@ -196,6 +200,7 @@ pub(crate) fn maximise<O: Objective>(
     let mut logged = Logged {
         inner: objective,
         log: Vec::new(),
+        last_point: None,
     };
     let mut params = start;
     let (mut value, mut grad) = logged.eval(&params, true)?;
@@ -243,8 +248,11 @@ pub(crate) fn maximise<O: Objective>(
             break;
         }
     }
-    // Back at the maximum (the differencing moved the objective's state), then its Hessian.
-    logged.eval(&params, true)?;
+    // Back at the maximum if the last evaluation was elsewhere (a rejected trial point or a
+    // differenced Hessian moved the objective's state), then its Hessian.
+    if logged.last_point.as_deref() != Some(params.as_slice()) {
+        logged.eval(&params, true)?;
+    }
     let hessian = logged.final_hessian(&params, &grad)?;
     if !value.is_finite() {
         return Err(Error::Numerical {

@@ -1,17 +1,11 @@
-//! Collapsing patient rows into covariate patterns within each group.
+//! A GLMM's rows (or their covariate patterns, see the design's collapsing) sorted by group, in
+//! the row-major layout the likelihood loops read.
 //!
-//! Binomial and Poisson log-likelihoods depend on rows that share the group, the fixed-effect
-//! row x, the random-effect row z and the offset only through the summed prior weight
-//! `m = sum w` and the weighted mean response `y = sum w y / m`: the kernel
-//! `w [y log mu + (1 - y) log(1 - mu)]` (binomial) or `w [y log mu - mu]` (Poisson) is linear in
-//! `(w, w y)`. The mean-free constants (`log C(n, s)`, `-log y!`) are summed separately, so the
-//! collapsed likelihood equals the uncollapsed one exactly, and so do all estimates. A
-//! stepped-wedge model with only categorical terms has at most groups x periods x levels
-//! patterns, whatever the number of patients.
+//! Binomial and Poisson log-likelihoods are linear in `(w, w y)`, so each row is kept as its
+//! prior weight `m` and mean response `y`; the mean-free constants (`log C(n, s)`, `-log y!`)
+//! are summed by the caller over the original rows.
 
 use nalgebra::DMatrix;
-
-use crate::design::{mix, HashIndex, HASH_SEED};
 
 /// Rows (or their patterns) sorted by group, with row-major fixed and random design rows.
 #[derive(Debug, Clone)]
@@ -20,8 +14,6 @@ pub(crate) struct Patterns {
     pub p: usize,
     /// Random-effect columns q.
     pub q: usize,
-    /// Row-major fixed-effect rows, `len * p`.
-    pub x: Vec<f64>,
     /// Row-major random-effect rows, `len * q`.
     pub z: Vec<f64>,
     /// Offsets.
@@ -35,7 +27,41 @@ pub(crate) struct Patterns {
     /// Sum over the original rows of the mean-free log-likelihood constants (given by the
     /// caller, who has the rows before any collapsing).
     pub constant: f64,
+    /// The nonzero entries of the fixed-effect rows.
+    nonzero: SparseRows,
 }
+
+/// The nonzero entries of rows: those of row k are `start[k]..start[k + 1]` in `column` and
+/// `value`.
+#[derive(Debug, Clone)]
+struct SparseRows {
+    start: Vec<usize>,
+    column: Vec<usize>,
+    value: Vec<f64>,
+}
+
+impl SparseRows {
+    /// Append a row given by its nonzero entries.
+    fn push(&mut self, columns: &[usize], values: &[f64]) {
+        self.column.extend_from_slice(columns);
+        self.value.extend_from_slice(values);
+        self.start.push(self.column.len());
+    }
+
+    /// Append a dense row.
+    fn push_dense(&mut self, row: &[f64]) {
+        for (j, &v) in row.iter().enumerate() {
+            if v != 0.0 {
+                self.column.push(j);
+                self.value.push(v);
+            }
+        }
+        self.start.push(self.column.len());
+    }
+}
+
+/// Rows per block when rows are copied into row-major order.
+const TRANSPOSE_BLOCK: usize = 1024;
 
 /// The inputs of [`Patterns::new`]: one entry per row.
 pub(crate) struct RowData<'a> {
@@ -49,92 +75,105 @@ pub(crate) struct RowData<'a> {
 }
 
 impl Patterns {
-    /// Sort rows by group and, if `collapse`, merge rows with identical x, z and offset.
-    pub fn new(rows: &RowData<'_>, constant: f64, collapse: bool) -> Patterns {
-        let (n, p) = rows.x.shape();
-        let q = rows.z.ncols();
-        let mut by_group: Vec<Vec<usize>> = vec![Vec::new(); rows.n_groups];
-        for i in 0..n {
-            by_group[rows.group[i]].push(i);
-        }
-        let mut out = Patterns {
+    fn empty(p: usize, q: usize, constant: f64) -> Patterns {
+        Patterns {
             p,
             q,
-            x: Vec::new(),
             z: Vec::new(),
             offset: Vec::new(),
             y: Vec::new(),
             m: Vec::new(),
             group_start: vec![0],
             constant,
-        };
-        let offset = |i: usize| rows.offset.map_or(0.0, |o| o[i]);
-        let row_hash = |i: usize| {
-            let bits = (0..p)
-                .map(|j| rows.x[(i, j)].to_bits())
-                .chain((0..q).map(|j| rows.z[(i, j)].to_bits()))
-                .chain(std::iter::once(offset(i).to_bits()));
-            bits.fold(HASH_SEED, mix)
-        };
-        let same_row = |out: &Patterns, k: usize, i: usize| {
-            out.x_row(k)
-                .iter()
-                .enumerate()
-                .all(|(j, v)| *v == rows.x[(i, j)])
-                && out
-                    .z_row(k)
-                    .iter()
-                    .enumerate()
-                    .all(|(j, v)| *v == rows.z[(i, j)])
-                && out.offset[k] == offset(i)
-        };
-        // Summed w y per pattern; divided by the summed weight at the end.
-        let mut weighted_y: Vec<f64> = Vec::new();
-        for members in &by_group {
-            // First pattern of each hash value, and the next pattern with the same hash.
-            let mut heads = HashIndex::default();
-            let mut next: Vec<Option<usize>> = Vec::new();
-            let group_start = out.m.len();
-            for &i in members {
-                let (w, y) = (rows.w[i], rows.y[i]);
-                let hash = if collapse { row_hash(i) } else { 0 };
-                let mut found = None;
-                if collapse {
-                    let mut k = heads.get(&hash).copied();
-                    while let Some(candidate) = k {
-                        if same_row(&out, candidate, i) {
-                            found = Some(candidate);
-                            break;
-                        }
-                        k = next.get(candidate - group_start).copied().flatten();
-                    }
-                }
-                match found {
-                    Some(k) => {
-                        out.m[k] += w;
-                        weighted_y[k] += w * y;
-                    }
-                    None => {
-                        let k = out.m.len();
-                        if collapse {
-                            next.push(heads.insert(hash, k));
-                        }
-                        out.x.extend((0..p).map(|j| rows.x[(i, j)]));
-                        out.z.extend((0..q).map(|j| rows.z[(i, j)]));
-                        out.offset.push(offset(i));
-                        out.m.push(w);
-                        weighted_y.push(w * y);
-                    }
+            nonzero: SparseRows {
+                start: vec![0],
+                column: Vec::new(),
+                value: Vec::new(),
+            },
+        }
+    }
+
+    /// Append one pattern (to the last group).
+    fn push(&mut self, x: (&[usize], &[f64]), z: &[f64], offset: f64, y: f64, m: f64) {
+        self.nonzero.push(x.0, x.1);
+        self.z.extend_from_slice(z);
+        self.offset.push(offset);
+        self.y.push(y);
+        self.m.push(m);
+    }
+
+    /// The rows sorted by group (stably).
+    pub fn new(rows: &RowData<'_>, constant: f64) -> Patterns {
+        let (n, p) = rows.x.shape();
+        let q = rows.z.ncols();
+        let mut out = Patterns::empty(p, q, constant);
+        // Counting sort by group.
+        let mut start = vec![0; rows.n_groups + 1];
+        for &g in rows.group {
+            start[g + 1] += 1;
+        }
+        for g in 0..rows.n_groups {
+            start[g + 1] += start[g];
+        }
+        out.group_start = start.clone();
+        let mut order = vec![0; n];
+        for (i, &g) in rows.group.iter().enumerate() {
+            order[start[g]] = i;
+            start[g] += 1;
+        }
+        // The fixed-effect rows in group order through a row-major buffer, a block of rows at
+        // a time; the random-effect rows as they are (q is small).
+        let mut buffer = vec![0.0; TRANSPOSE_BLOCK * p];
+        for block in order.chunks(TRANSPOSE_BLOCK) {
+            for (j, column) in rows.x.column_iter().enumerate() {
+                let column = column.as_slice();
+                for (k, &i) in block.iter().enumerate() {
+                    buffer[k * p + j] = column[i];
                 }
             }
-            out.group_start.push(out.m.len());
+            for row in buffer.chunks(p.max(1)).take(block.len()) {
+                out.nonzero.push_dense(row);
+            }
         }
-        out.y = weighted_y
+        out.z = Vec::with_capacity(n * q);
+        for &i in &order {
+            out.z.extend((0..q).map(|j| rows.z[(i, j)]));
+        }
+        out.offset = order
             .iter()
-            .zip(&out.m)
-            .map(|(wy, m)| if *m > 0.0 { wy / m } else { 0.0 })
+            .map(|&i| rows.offset.map_or(0.0, |o| o[i]))
             .collect();
+        out.y = order.iter().map(|&i| rows.y[i]).collect();
+        out.m = order.iter().map(|&i| rows.w[i]).collect();
         out
+    }
+
+    /// Every `stride`-th pattern of each group (from its first), with its weight multiplied by
+    /// `stride`: a systematic subsample whose likelihood approximates the whole one.
+    pub fn subsample(&self, stride: usize) -> Patterns {
+        let mut out = Patterns::empty(self.p, self.q, 0.0);
+        for g in 0..self.n_groups() {
+            for k in (self.group_start[g]..self.group_start[g + 1]).step_by(stride) {
+                out.push(
+                    self.x_nonzero(k),
+                    self.z_row(k),
+                    self.offset[k],
+                    self.y[k],
+                    self.m[k] * stride as f64,
+                );
+            }
+            out.group_start.push(out.len());
+        }
+        out
+    }
+
+    /// The nonzero entries of pattern k's fixed-effect row: columns and values.
+    pub fn x_nonzero(&self, k: usize) -> (&[usize], &[f64]) {
+        let range = self.nonzero.start[k]..self.nonzero.start[k + 1];
+        (
+            &self.nonzero.column[range.clone()],
+            &self.nonzero.value[range],
+        )
     }
 
     /// Number of patterns.
@@ -147,9 +186,22 @@ impl Patterns {
         self.group_start.len() - 1
     }
 
-    /// Fixed-effect row of pattern k.
-    pub fn x_row(&self, k: usize) -> &[f64] {
-        &self.x[k * self.p..(k + 1) * self.p]
+    /// `x_k' beta` for pattern k.
+    pub fn x_dot(&self, k: usize, beta: &[f64]) -> f64 {
+        let (columns, values) = self.x_nonzero(k);
+        columns.iter().zip(values).map(|(&c, v)| v * beta[c]).sum()
+    }
+
+    /// The fixed-effect rows as a dense matrix.
+    pub fn x_dense(&self) -> DMatrix<f64> {
+        let mut x = DMatrix::zeros(self.len(), self.p);
+        for k in 0..self.len() {
+            let (columns, values) = self.x_nonzero(k);
+            for (&c, &v) in columns.iter().zip(values) {
+                x[(k, c)] = v;
+            }
+        }
+        x
     }
 
     /// Random-effect row of pattern k.

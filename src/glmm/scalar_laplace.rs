@@ -181,14 +181,7 @@ impl<'a> ScalarLaplace<'a> {
         let range = pat.group_start[g]..pat.group_start[g + 1];
         let eta0: Vec<f64> = range
             .clone()
-            .map(|k| {
-                pat.x_row(k)
-                    .iter()
-                    .zip(beta)
-                    .map(|(x, c)| x * c)
-                    .sum::<f64>()
-                    + pat.offset[k]
-            })
+            .map(|k| pat.x_dot(k, beta) + pat.offset[k])
             .collect();
         *b = self.mode(range.start, &eta0, theta, *b, &self.labels[g])?;
         let b = *b;
@@ -219,21 +212,24 @@ impl<'a> ScalarLaplace<'a> {
         let mut t3 = vec![0.0; nu];
         let mut t3z = vec![0.0; nu];
         let (mut c1, mut c2, mut c3, mut c4) = (0.0, 0.0, 0.0, 0.0);
-        let mut gram: DMatrix<f64> = if hessian {
-            DMatrix::zeros(nu, nu)
-        } else {
-            DMatrix::zeros(0, 0)
-        };
-        let mut v = vec![0.0; nu];
+        // The lower triangle of the combined Gram matrix, column-major, over the nonzero
+        // entries of each v (the fixed-effect rows are mostly indicator zeros).
+        let mut gram = vec![0.0; if hessian { nu * nu } else { 0 }];
+        let mut index: Vec<usize> = Vec::with_capacity(nu);
+        let mut v: Vec<f64> = Vec::with_capacity(nu);
         for (j, r) in rows.iter().enumerate() {
             let k = range.start + j;
             let z = pat.z[k];
             let tz = theta * z;
-            v[..p].copy_from_slice(pat.x_row(k));
-            v[it] = z * b;
-            v[ib] = tz;
+            let (columns, values) = pat.x_nonzero(k);
+            index.clear();
+            v.clear();
+            index.extend_from_slice(columns);
+            v.extend_from_slice(values);
+            index.extend([it, ib]);
+            v.extend([z * b, tz]);
             let (w1, w2, w3, w3z) = (r.l1, r.l2 * z, r.l3 * tz * tz, r.l3 * tz * z);
-            for (i, vi) in v.iter().enumerate() {
+            for (&i, vi) in index.iter().zip(&v) {
                 s1[i] += w1 * vi;
                 t2[i] += w2 * vi;
                 t3[i] += w3 * vi;
@@ -245,10 +241,11 @@ impl<'a> ScalarLaplace<'a> {
             c4 += r.l2 * z * z;
             if hessian {
                 let omega = r.l2 + 0.5 * r.l4 * tz * tz / c + kappa * r.l3 * tz;
-                for col in 0..nu {
-                    let wv = omega * v[col];
-                    for row in col..nu {
-                        gram[(row, col)] += wv * v[row];
+                for (a, (&col, vc)) in index.iter().zip(&v).enumerate() {
+                    let wv = omega * vc;
+                    let column = &mut gram[col * nu..(col + 1) * nu];
+                    for (&row, vr) in index[a..].iter().zip(&v[a..]) {
+                        column[row] += wv * vr;
                     }
                 }
             }
@@ -267,7 +264,7 @@ impl<'a> ScalarLaplace<'a> {
         db[it] += c1 / c;
         let gradient: Vec<f64> = (0..ib).map(|k| big_g_u[k] + big_g_u[ib] * db[k]).collect();
         let hessian = hessian.then(|| {
-            let mut m = gram;
+            let mut m = DMatrix::from_vec(nu, nu, gram);
             m.fill_upper_triangle_with_lower_triangle();
             // The rank-one terms of g_uu, g_bbuu / (2C), g_bbu g_bbu' / (2C^2) and
             // (G_b / C) g_buu beyond the combined Gram.
@@ -387,7 +384,7 @@ mod tests {
             group: &group,
             n_groups: 3,
         };
-        Patterns::new(&rows, 0.0, true)
+        Patterns::new(&rows, 0.0)
     }
 
     #[test]
