@@ -60,19 +60,45 @@ pub fn x_times(x: &DMatrix<f64>, b: &[f64], out: &mut [f64]) {
     }
 }
 
+/// Rows above which [`aliased_columns`] looks at a systematic sample of about this many rows
+/// first.
+const RANK_SAMPLE_ROWS: usize = 20_000;
+
 /// Columns of `x` that are (numerically) linear combinations of earlier columns.
 ///
 /// Works on the equilibrated Gram matrix `D X'X D` (unit diagonal) with a sequential Cholesky
 /// factorisation: column j is aliased when the squared norm of its residual after projection
 /// on the kept earlier columns is below `1e-10` of its own squared norm (a relative residual
 /// norm of 1e-5). As in R, it is always the later of two collinear columns that is dropped.
+///
+/// A tall matrix is first checked on every k-th row (about 20,000 rows): rows removed cannot
+/// make a dependent column independent, so when every column of the sample keeps a relative
+/// squared residual of at least 1e-6 (far above the tolerance), none is aliased. Otherwise all
+/// rows decide.
 pub fn aliased_columns(x: &DMatrix<f64>) -> Vec<usize> {
-    let gram = weighted_gram(x, &vec![1.0; x.nrows()]);
+    let n = x.nrows();
+    if n > 2 * RANK_SAMPLE_ROWS {
+        let stride = n / RANK_SAMPLE_ROWS;
+        let rows: Vec<usize> = (0..n).step_by(stride).collect();
+        let sample = x.select_rows(&rows);
+        let (aliased, smallest) =
+            sequential_residuals(&weighted_gram(&sample, &vec![1.0; rows.len()]));
+        if aliased.is_empty() && smallest >= 1e-6 {
+            return aliased;
+        }
+    }
+    sequential_residuals(&weighted_gram(x, &vec![1.0; n])).0
+}
+
+/// The aliased columns of a Gram matrix (see [`aliased_columns`]), and the smallest relative
+/// squared residual among the columns kept.
+fn sequential_residuals(gram: &DMatrix<f64>) -> (Vec<usize>, f64) {
     let p = gram.nrows();
     let scale: Vec<f64> = (0..p).map(|j| gram[(j, j)].sqrt()).collect();
     let mut kept: Vec<usize> = Vec::new();
     let mut l_rows: Vec<Vec<f64>> = Vec::new();
     let mut aliased = Vec::new();
+    let mut smallest = f64::INFINITY;
     for j in 0..p {
         if scale[j] == 0.0 {
             aliased.push(j);
@@ -89,12 +115,13 @@ pub fn aliased_columns(x: &DMatrix<f64>) -> Vec<usize> {
         if d < 1e-10 {
             aliased.push(j);
         } else {
+            smallest = smallest.min(d);
             r.push(d.sqrt());
             l_rows.push(r);
             kept.push(j);
         }
     }
-    aliased
+    (aliased, smallest)
 }
 
 /// Inverse of a symmetric positive-definite matrix by Cholesky; `what` names the matrix in the
@@ -137,5 +164,26 @@ mod tests {
             _ => ((i * i) % 7) as f64,
         });
         assert_eq!(aliased_columns(&x), vec![2]);
+    }
+
+    #[test]
+    fn tall_matrices_are_decided_by_all_rows_when_the_sample_is_not_clear() {
+        let n = 100_000;
+        // Column 2 repeats column 1 except in one row, which the 1-in-2 sample skips: aliased in
+        // the sample, independent in the whole.
+        let x = DMatrix::from_fn(n, 3, |i, j| match j {
+            0 => 1.0,
+            1 => (i % 13) as f64,
+            _ => (i % 13) as f64 + f64::from(u8::from(i == 1)),
+        });
+        assert!(aliased_columns(&x.select_rows(&(0..n).step_by(2).collect::<Vec<_>>())) == vec![2]);
+        assert!(aliased_columns(&x).is_empty());
+        // An exact dependence is found in the sample and confirmed.
+        let y = DMatrix::from_fn(n, 3, |i, j| match j {
+            0 => 1.0,
+            1 => (i % 13) as f64,
+            _ => 2.0 - (i % 13) as f64,
+        });
+        assert_eq!(aliased_columns(&y), vec![2]);
     }
 }

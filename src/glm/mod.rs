@@ -603,6 +603,8 @@ pub(crate) fn check_separation(
 
 /// Maximum-likelihood coefficients of a GLM given as matrices (for starting values of the mixed
 /// model, fitted on its collapsed patterns), with the same separation check as [`Glm::fit`].
+/// Converged to R's `glm` default tolerance (relative deviance change below 1e-8): a start needs
+/// no more.
 pub(crate) fn fit_coefficients(
     family: Family,
     link: Link,
@@ -620,7 +622,11 @@ pub(crate) fn fit_coefficients(
         w,
         offset,
     };
-    let state = problem.fit(None, &IrlsControl::default())?;
+    let control = IrlsControl {
+        epsilon: 1e-8,
+        ..IrlsControl::default()
+    };
+    let state = problem.fit(None, &control)?;
     let mut weights = vec![0.0; y.len()];
     let mut score = vec![0.0; y.len()];
     problem.working(&state.eta, &state.mu, &mut weights, &mut score);

@@ -280,7 +280,7 @@ impl Glmm {
         }
         // Starting values: the GLM without random effects, fitted on the smallest pilot. A
         // subsample is separated wherever the whole data are, but may be where they are not: if
-        // its fit fails, the patterns decide.
+        // its fit fails, the next larger pilot is tried, and in the end the patterns decide.
         let glm_start = |on: &Patterns| {
             fit_coefficients(
                 self.family,
@@ -292,10 +292,11 @@ impl Glmm {
                 Some(&on.offset),
             )
         };
-        let mut start = match pilots.last().map(glm_start) {
-            Some(Ok(start)) => start,
-            _ => glm_start(&patterns)?,
-        };
+        let mut start = pilots
+            .iter()
+            .rev()
+            .find_map(|pilot| glm_start(pilot).ok())
+            .map_or_else(|| glm_start(&patterns), Ok)?;
         start.extend(random.structure.start());
         let mut session = Session {
             spec: self,
