@@ -109,9 +109,16 @@ impl Column {
 
     /// Whether any value is missing.
     pub fn has_missing(&self) -> bool {
+        // Blocks without an early exit inside, so that each block's scan is vectorised.
         match self {
-            Column::Numeric(v) => v.iter().any(|x| x.is_nan()),
-            Column::Categorical { codes, .. } => codes.contains(&MISSING_CODE),
+            Column::Numeric(v) => v
+                .chunks(1024)
+                .any(|block| block.iter().fold(false, |any, x| any | x.is_nan())),
+            Column::Categorical { codes, .. } => codes.chunks(1024).any(|block| {
+                block
+                    .iter()
+                    .fold(false, |any, &c| any | (c == MISSING_CODE))
+            }),
         }
     }
 

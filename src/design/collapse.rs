@@ -107,6 +107,20 @@ const SEEDS: [u64; 4] = [
     0x1656_67b1_9e37_79f9,
 ];
 
+/// Whether `column` has the same value in each row of `rows` as in the matching row of
+/// `others`.
+fn same_values(column: &Column, rows: &[usize], others: &[usize]) -> bool {
+    match column {
+        Column::Numeric(v) => rows
+            .iter()
+            .zip(others)
+            .all(|(&i, &j)| v[i].to_bits() == v[j].to_bits()),
+        Column::Categorical { codes, .. } => {
+            rows.iter().zip(others).all(|(&i, &j)| codes[i] == codes[j])
+        }
+    }
+}
+
 impl UsedRows {
     /// Merge the rows that agree in every column the model reads apart from the response (the
     /// formula's predictor columns and `options.extra_columns`): `y` becomes the pattern's
@@ -166,12 +180,13 @@ impl UsedRows {
             sums.weighted_y[pattern] += w * self.y[k];
             pattern_of.push(pattern);
         }
-        let all_equal = columns.iter().all(|c| {
-            pattern_of
-                .iter()
-                .zip(rows)
-                .all(|(&p, &i)| raw(c, i) == raw(c, self.rows[sums.first[p]]))
-        });
+        let representative: Vec<usize> = pattern_of
+            .iter()
+            .map(|&p| self.rows[sums.first[p]])
+            .collect();
+        let all_equal = columns
+            .iter()
+            .all(|c| same_values(c, rows, &representative));
         all_equal.then(|| sums.by_partition())
     }
 

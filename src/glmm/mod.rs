@@ -64,7 +64,7 @@ use marginal::{Evaluation, Marginal};
 use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
 use random::RandomSetup;
-use scalar_laplace::ScalarLaplace;
+use scalar_laplace::{ModeAnchor, ScalarLaplace};
 
 /// Reference distribution of the Wald tests and intervals of the fixed effects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -408,6 +408,8 @@ pub(crate) struct MarginalObjective<'a> {
     exact: Option<ScalarLaplace<'a>>,
     /// The exact Hessian of the last evaluation with a gradient, and its parameters.
     hessian_at: Option<(Vec<f64>, DMatrix<f64>)>,
+    /// Where the exact likelihood's mode searches start.
+    anchor: ModeAnchor,
 }
 
 impl<'a> MarginalObjective<'a> {
@@ -428,6 +430,7 @@ impl<'a> MarginalObjective<'a> {
                 }
             }),
             hessian_at: None,
+            anchor: ModeAnchor::default(),
         }
     }
 }
@@ -435,7 +438,7 @@ impl<'a> MarginalObjective<'a> {
 impl Objective for MarginalObjective<'_> {
     fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
         if let Some(exact) = &self.exact {
-            let d = exact.evaluate(params, &mut self.modes, gradient)?;
+            let d = exact.evaluate(params, &mut self.modes, &mut self.anchor, gradient)?;
             self.hessian_at = d.hessian.map(|h| (params.to_vec(), h));
             return Ok((d.loglik, d.gradient));
         }

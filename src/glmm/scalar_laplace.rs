@@ -56,6 +56,45 @@ pub(crate) struct Derivatives {
     pub hessian: Option<DMatrix<f64>>,
 }
 
+/// The conditional modes of the last evaluation, where it was and how the modes move with the
+/// parameters (`db^/dphi`, one row per group): the next evaluation starts each mode search
+/// from `b^ + (db^/dphi) (phi_new - phi)`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModeAnchor {
+    params: Vec<f64>,
+    modes: Vec<f64>,
+    slopes: Vec<f64>,
+}
+
+impl ModeAnchor {
+    /// Write the predicted modes at `params` into `modes` (left as they are before the first
+    /// evaluation).
+    fn predict(&self, params: &[f64], modes: &mut [f64]) {
+        if self.params.len() != params.len() || self.modes.len() != modes.len() {
+            return;
+        }
+        let n = params.len();
+        for (g, b) in modes.iter_mut().enumerate() {
+            let slope = &self.slopes[g * n..(g + 1) * n];
+            let moved: f64 = slope
+                .iter()
+                .zip(params.iter().zip(&self.params))
+                .map(|(s, (new, old))| s * (new - old))
+                .sum();
+            *b = self.modes[g] + moved;
+        }
+    }
+}
+
+/// For the logit: `e = exp(-|eta|)`, the mean `mu` and `v = mu (1 - mu)`, from one exponential
+/// and one division without cancellation.
+fn logistic(eta: f64) -> (f64, f64, f64) {
+    let e = (-eta.abs()).exp();
+    let r = 1.0 / (1.0 + e);
+    let mu = if eta >= 0.0 { r } else { e * r };
+    (e, mu, e * r * r)
+}
+
 /// A row's log-likelihood kernel and its first four eta-derivatives.
 #[derive(Debug, Clone, Copy, Default)]
 struct Row {
@@ -91,13 +130,7 @@ impl<'a> ScalarLaplace<'a> {
                 l4: d,
             };
         }
-        let e = (-eta.abs()).exp();
-        let mu = if eta >= 0.0 {
-            1.0 / (1.0 + e)
-        } else {
-            e / (1.0 + e)
-        };
-        let v = e / ((1.0 + e) * (1.0 + e));
+        let (e, mu, v) = logistic(eta);
         Row {
             l0: m * (y * eta - (eta.max(0.0) + e.ln_1p())),
             l1: m * (y - mu),
@@ -114,32 +147,51 @@ impl<'a> ScalarLaplace<'a> {
             let mu = eta.exp();
             return (m * (y - mu), m * mu);
         }
-        let e = (-eta.abs()).exp();
-        let mu = if eta >= 0.0 {
-            1.0 / (1.0 + e)
-        } else {
-            e / (1.0 + e)
-        };
-        (m * (y - mu), m * e / ((1.0 + e) * (1.0 + e)))
+        let (_, mu, v) = logistic(eta);
+        (m * (y - mu), m * v)
     }
 
     /// Log-likelihood, gradient and, if `hessian`, Hessian at `params = (beta, theta)`. `modes`
-    /// holds one b per group: the start of each mode search, and on return the modes.
+    /// holds one b per group; each mode search starts from the mode predicted by `anchor` (the
+    /// last evaluation) and on return `modes` and `anchor` hold this evaluation's.
     pub fn evaluate(
         &self,
         params: &[f64],
         modes: &mut [f64],
+        anchor: &mut ModeAnchor,
         hessian: bool,
     ) -> Result<Derivatives> {
-        let p = self.patterns.p;
-        let n = p + 1;
-        let zero = || Derivatives {
+        let n = self.patterns.p + 1;
+        anchor.predict(params, modes);
+        anchor.slopes.resize(modes.len() * n, 0.0);
+        let one_group = |(g, (b, slope)): (usize, (&mut f64, &mut [f64]))| {
+            self.group(g, params, b, slope, hessian)
+        };
+        // Groups are independent; their sums are added in group order whatever the threads.
+        let parts: Vec<Result<Derivatives>> = if self.patterns.len() >= PARALLEL_PATTERNS {
+            modes
+                .par_iter_mut()
+                .zip(anchor.slopes.par_chunks_mut(n))
+                .enumerate()
+                .map(one_group)
+                .collect()
+        } else {
+            modes
+                .iter_mut()
+                .zip(anchor.slopes.chunks_mut(n))
+                .enumerate()
+                .map(one_group)
+                .collect()
+        };
+        anchor.params = params.to_vec();
+        anchor.modes = modes.to_vec();
+        let mut total = Derivatives {
             loglik: 0.0,
             gradient: vec![0.0; n],
             hessian: hessian.then(|| DMatrix::zeros(n, n)),
         };
-        let one_group = |(g, b): (usize, &mut f64)| self.group(g, params, b, hessian);
-        let add = |mut total: Derivatives, part: Derivatives| {
+        for part in parts {
+            let part = part?;
             total.loglik += part.loglik;
             for (t, v) in total.gradient.iter_mut().zip(&part.gradient) {
                 *t += v;
@@ -147,22 +199,7 @@ impl<'a> ScalarLaplace<'a> {
             if let (Some(t), Some(h)) = (total.hessian.as_mut(), part.hessian.as_ref()) {
                 *t += h;
             }
-            total
-        };
-        let mut total = if self.patterns.len() >= PARALLEL_PATTERNS {
-            modes
-                .par_iter_mut()
-                .enumerate()
-                .map(one_group)
-                .try_fold(zero, |t, part| part.map(|d| add(t, d)))
-                .try_reduce(zero, |a, b| Ok(add(a, b)))?
-        } else {
-            let mut total = zero();
-            for (g, b) in modes.iter_mut().enumerate() {
-                total = add(total, self.group(g, params, b, hessian)?);
-            }
-            total
-        };
+        }
         total.loglik += self.patterns.constant;
         if !total.loglik.is_finite() {
             return Err(Error::Numerical {
@@ -173,8 +210,16 @@ impl<'a> ScalarLaplace<'a> {
         Ok(total)
     }
 
-    /// One group's contribution at its conditional mode (found from `b` and stored there).
-    fn group(&self, g: usize, params: &[f64], b: &mut f64, hessian: bool) -> Result<Derivatives> {
+    /// One group's contribution at its conditional mode (found from `b` and stored there), and
+    /// the mode's derivative over `(beta, theta)` in `slope`.
+    fn group(
+        &self,
+        g: usize,
+        params: &[f64],
+        b: &mut f64,
+        slope: &mut [f64],
+        hessian: bool,
+    ) -> Result<Derivatives> {
         let pat = self.patterns;
         let p = pat.p;
         let (beta, theta) = (&params[..p], params[p]);
@@ -263,6 +308,7 @@ impl<'a> ScalarLaplace<'a> {
         let mut db: Vec<f64> = t2[..ib].iter().map(|t| theta * t / c).collect();
         db[it] += c1 / c;
         let gradient: Vec<f64> = (0..ib).map(|k| big_g_u[k] + big_g_u[ib] * db[k]).collect();
+        slope.copy_from_slice(&db);
         let hessian = hessian.then(|| {
             let mut m = DMatrix::from_vec(nu, nu, gram);
             m.fill_upper_triangle_with_lower_triangle();
@@ -413,7 +459,10 @@ mod tests {
             let params = [-0.3, 0.4, 0.7];
             let mut modes = vec![0.0; 3];
             let reference = general.evaluate(&params, &mut modes.clone(), true).unwrap();
-            let at = exact.evaluate(&params, &mut modes, true).unwrap();
+            let mut anchor = super::ModeAnchor::default();
+            let at = exact
+                .evaluate(&params, &mut modes, &mut anchor, true)
+                .unwrap();
             assert!(
                 (at.loglik - reference.loglik).abs() < 1e-10,
                 "{family} loglik"
@@ -426,9 +475,15 @@ mod tests {
                 let h = 1e-5;
                 let mut moved = params;
                 moved[k] += h;
-                let up = exact.evaluate(&moved, &mut modes, false).unwrap().gradient;
+                let up = exact
+                    .evaluate(&moved, &mut modes, &mut anchor, false)
+                    .unwrap()
+                    .gradient;
                 moved[k] -= 2.0 * h;
-                let down = exact.evaluate(&moved, &mut modes, false).unwrap().gradient;
+                let down = exact
+                    .evaluate(&moved, &mut modes, &mut anchor, false)
+                    .unwrap()
+                    .gradient;
                 for r in 0..params.len() {
                     let fd = (up[r] - down[r]) / (2.0 * h);
                     assert!(
