@@ -3,7 +3,7 @@
 
 use nalgebra::DMatrix;
 
-use super::optimize::{EvaluationRecord, Maximum, Objective};
+use super::optimize::{EvaluationRecord, Maximum};
 use super::random::RandomSetup;
 use super::structure::ThetaStructure;
 use super::{Glmm, MarginalObjective};
@@ -199,8 +199,8 @@ impl GlmmFit {
         let p = design.p();
         let structure = &random.structure;
         let theta = canonical_theta(structure, &best.params[p..]);
-        // Refresh the modes at the estimate (the last evaluation may have been a trial point).
-        objective.value(&best.params, false)?;
+        // The modes at the estimate (the last evaluation may have been a trial point).
+        objective.evaluate_at(&best.params)?;
         // The fixed effects come first among the free parameters.
         let vcov_beta = spd_inverse(
             &(-best.hessian.clone()),
@@ -229,8 +229,7 @@ impl GlmmFit {
             && random.terms[0] == "(Intercept)"
             && link == Link::Logit)
             .then(|| sigma[(0, 0)] / (sigma[(0, 0)] + std::f64::consts::PI.powi(2) / 3.0));
-        let marginal = objective.marginal;
-        let (modes, sds) = marginal.conditional_modes(&best.params, &objective.modes);
+        let (modes, sds) = objective.conditional_modes(&best.params);
         let q = structure.q;
         let conditional_modes = random
             .mode_labels
@@ -256,7 +255,7 @@ impl GlmmFit {
             link,
             nagq: spec.nagq,
             n_obs,
-            n_patterns: marginal.patterns.len(),
+            n_patterns: objective.marginal.patterns.len(),
             n_groups: random.n_groups.iter().cloned().collect(),
             missing: design.missing.clone(),
             level: spec.level,

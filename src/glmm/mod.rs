@@ -324,6 +324,14 @@ const PILOT_STRIDE: usize = 5;
 const SETTINGS: Settings = Settings {
     max_iterations: 200,
     gradient_tolerance: 1e-7,
+    gain_tolerance: 1e-12,
+};
+
+/// Settings of a pilot fit: its maximum only starts the next fit, so within 0.05 of its
+/// standard errors is close enough.
+const PILOT_SETTINGS: Settings = Settings {
+    gain_tolerance: 1e-3,
+    ..SETTINGS
 };
 
 /// A model ready to be maximised: the design, the random-effect setup and the objective.
@@ -365,7 +373,7 @@ impl Session<'_> {
                 ..*self.objective.marginal
             };
             let mut objective = MarginalObjective::new(&marginal, self.random.nested);
-            if let Ok(found) = maximise(&mut objective, start.clone(), SETTINGS) {
+            if let Ok(found) = maximise(&mut objective, start.clone(), PILOT_SETTINGS) {
                 start = found.params;
             }
         }
@@ -410,6 +418,8 @@ pub(crate) struct MarginalObjective<'a> {
     hessian_at: Option<(Vec<f64>, DMatrix<f64>)>,
     /// Where the exact likelihood's mode searches start.
     anchor: ModeAnchor,
+    /// The parameters of the last evaluation (the modes are those there).
+    evaluated_at: Option<Vec<f64>>,
 }
 
 impl<'a> MarginalObjective<'a> {
@@ -431,12 +441,30 @@ impl<'a> MarginalObjective<'a> {
             }),
             hessian_at: None,
             anchor: ModeAnchor::default(),
+            evaluated_at: None,
         }
     }
-}
 
-impl Objective for MarginalObjective<'_> {
-    fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+    /// Evaluate at `params` unless the last evaluation was there, so that the modes are those
+    /// at `params`.
+    fn evaluate_at(&mut self, params: &[f64]) -> Result<()> {
+        if self.evaluated_at.as_deref() != Some(params) {
+            self.value(params, false)?;
+        }
+        Ok(())
+    }
+
+    /// Conditional modes of the random effects and their conditional SDs at `params` (after an
+    /// evaluation there).
+    fn conditional_modes(&self, params: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        match &self.exact {
+            Some(exact) => exact.conditional_modes(params, &self.modes),
+            None => self.marginal.conditional_modes(params, &self.modes),
+        }
+    }
+
+    /// The log-likelihood (and gradient) at `params`, by whichever likelihood applies.
+    fn evaluate(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
         if let Some(exact) = &self.exact {
             let d = exact.evaluate(params, &mut self.modes, &mut self.anchor, gradient)?;
             self.hessian_at = d.hessian.map(|h| (params.to_vec(), h));
@@ -463,6 +491,15 @@ impl Objective for MarginalObjective<'_> {
         }
         self.marginal.nested_loglik(params, &mut self.modes)?;
         Ok((loglik, grad))
+    }
+}
+
+impl Objective for MarginalObjective<'_> {
+    fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+        self.evaluated_at = None;
+        let found = self.evaluate(params, gradient)?;
+        self.evaluated_at = Some(params.to_vec());
+        Ok(found)
     }
 
     fn leading_information(&mut self, params: &[f64]) -> Option<DMatrix<f64>> {

@@ -7,11 +7,12 @@
 //! where that is affordable.
 //!
 //! The Hessian is symmetrised `(H + H')/2`; where it is not negative definite the step uses the
-//! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)` (the step is then
-//! `V diag(1 / max(|lambda|, ...)) V' g`), so
-//! each step is an ascent direction. Converged when the largest scaled gradient entry
-//! `|g_k| max(1, |phi_k|)` is below `gradient_tolerance`, or when a full step changes the
-//! log-likelihood by less than 1e-12 relative and moves no parameter by more than 1e-10 relative.
+//! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)`
+//! (the step is then `V diag(1 / max(|lambda|, ...)) V' g`), so each step is an ascent
+//! direction. Converged when the largest scaled gradient entry `|g_k| max(1, |phi_k|)` is below
+//! `gradient_tolerance`; when the Hessian is negative definite and the Newton step's predicted
+//! gain `g' (-H)^{-1} g / 2` is below `gain_tolerance`; or when a full step changes the log-likelihood by
+//! less than 1e-12 relative and moves no parameter by more than 1e-10 relative.
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
@@ -48,6 +49,10 @@ pub(crate) struct Maximum {
 pub(crate) struct Settings {
     pub max_iterations: usize,
     pub gradient_tolerance: f64,
+    /// Converged when the Newton step's predicted gain in log-likelihood is below this: the
+    /// parameters are then within about `sqrt(2 gain_tolerance)` standard errors of the
+    /// maximum, whatever the sample size.
+    pub gain_tolerance: f64,
 }
 
 /// An objective: log-likelihood and (if asked) gradient at a parameter vector.
@@ -168,20 +173,24 @@ impl<O: Objective> Logged<'_, O> {
     }
 }
 
-/// Newton ascent direction `-H^{-1} g`, with H made negative definite where it is not.
-fn ascent_direction(hessian: &DMatrix<f64>, gradient: &[f64]) -> DVector<f64> {
+/// Newton ascent direction `-H^{-1} g`, with H made negative definite where it is not, and
+/// the predicted gain of the full step `g' (-H)^{-1} g / 2` when H was negative definite.
+fn ascent_direction(hessian: &DMatrix<f64>, gradient: &[f64]) -> (DVector<f64>, Option<f64>) {
     let g = DVector::from_column_slice(gradient);
     let eig = SymmetricEigen::new(hessian.clone());
     let top = eig.eigenvalues.amax().max(1e-300);
+    let negative_definite = eig.eigenvalues.iter().all(|&l| l < 0.0);
     let inv: Vec<f64> = eig
         .eigenvalues
         .iter()
         .map(|&l| 1.0 / l.abs().max(1e-8 * top))
         .collect();
     let v = &eig.eigenvectors;
-    let coords = v.transpose() * g;
+    let coords = v.transpose() * &g;
     let scaled = DVector::from_iterator(coords.len(), coords.iter().zip(&inv).map(|(c, i)| c * i));
-    v * scaled
+    let direction = v * scaled;
+    let gain = negative_definite.then(|| 0.5 * g.dot(&direction));
+    (direction, gain)
 }
 
 fn scaled_gradient(params: &[f64], gradient: &[f64]) -> f64 {
@@ -213,7 +222,11 @@ pub(crate) fn maximise<O: Objective>(
             converged = true;
             break;
         }
-        let direction = ascent_direction(&hessian, &grad);
+        let (direction, gain) = ascent_direction(&hessian, &grad);
+        if gain.is_some_and(|gain| gain < settings.gain_tolerance) {
+            converged = true;
+            break;
+        }
         let mut t = 1.0;
         let mut accepted = None;
         for _ in 0..40 {

@@ -210,6 +210,28 @@ impl<'a> ScalarLaplace<'a> {
         Ok(total)
     }
 
+    /// Conditional modes `theta b^` of the random effects at their modes `modes` and their
+    /// conditional SDs `|theta| / sqrt(C)`.
+    pub fn conditional_modes(&self, params: &[f64], modes: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let pat = self.patterns;
+        let (beta, theta) = (&params[..pat.p], params[pat.p]);
+        let sds = modes
+            .iter()
+            .enumerate()
+            .map(|(g, &b)| {
+                let curvature: f64 = (pat.group_start[g]..pat.group_start[g + 1])
+                    .map(|k| {
+                        let tz = theta * pat.z[k];
+                        let eta = pat.x_dot(k, beta) + pat.offset[k] + tz * b;
+                        self.score_weight(k, eta).1 * tz * tz
+                    })
+                    .sum();
+                theta.abs() / (1.0 + curvature).sqrt()
+            })
+            .collect();
+        (modes.iter().map(|b| theta * b).collect(), sds)
+    }
+
     /// One group's contribution at its conditional mode (found from `b` and stored there), and
     /// the mode's derivative over `(beta, theta)` in `slope`.
     fn group(
@@ -469,6 +491,18 @@ mod tests {
             );
             for (a, r) in at.gradient.iter().zip(&reference.gradient) {
                 assert!((a - r).abs() < 1e-8, "{family} gradient {a} vs {r}");
+            }
+            let (values, sds) = exact.conditional_modes(&params, &modes);
+            let (general_values, general_sds) = general.conditional_modes(&params, &modes);
+            for (a, b) in values
+                .iter()
+                .chain(&sds)
+                .zip(general_values.iter().chain(&general_sds))
+            {
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "{family} conditional modes {a} vs {b}"
+                );
             }
             let hessian = at.hessian.unwrap();
             for k in 0..params.len() {
