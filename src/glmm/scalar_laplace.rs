@@ -272,51 +272,60 @@ impl<'a> ScalarLaplace<'a> {
         loglik -= 0.5 * c.ln();
         let big_g_b = g_b + 0.5 * g_bbb / c;
         let kappa = big_g_b / c;
-        // Pass 2: sums over rows in u = (beta, theta, b) (indices p and p + 1).
+        // Pass 2: sums over rows in u = (beta, theta, b) (indices p and p + 1). With
+        // v = (x, z b, theta z), the sums over the theta and b entries are scalar sums of powers
+        // of z times powers of b and theta; only the x entries need vectors, and of those only
+        // the nonzero ones (the fixed-effect rows are mostly indicator zeros).
         let (it, ib, nu) = (p, p + 1, p + 2);
-        let mut s1 = vec![0.0; nu];
-        let mut t2 = vec![0.0; nu];
-        let mut t3 = vec![0.0; nu];
-        let mut t3z = vec![0.0; nu];
-        let (mut c1, mut c2, mut c3, mut c4) = (0.0, 0.0, 0.0, 0.0);
-        // The lower triangle of the combined Gram matrix, column-major, over the nonzero
-        // entries of each v (the fixed-effect rows are mostly indicator zeros).
-        let mut gram = vec![0.0; if hessian { nu * nu } else { 0 }];
-        let mut index: Vec<usize> = Vec::with_capacity(nu);
-        let mut v: Vec<f64> = Vec::with_capacity(nu);
+        // Per x column: the sums of l1 x, l2 z x, l3 theta^2 z^2 x, l3 theta z^2 x and omega z x.
+        let mut x_sums = vec![[0.0; 5]; p];
+        // The lower triangle of the sum of omega x x', column-major.
+        let mut gram = vec![0.0; if hessian { p * p } else { 0 }];
+        // The sums of l1 z, l2 z^2, l3 z^3 and omega z^2.
+        let (mut l1z, mut l2zz, mut l3zzz, mut omega_zz) = (0.0, 0.0, 0.0, 0.0);
         for (j, r) in rows.iter().enumerate() {
             let k = range.start + j;
             let z = pat.z[k];
             let tz = theta * z;
+            let omega = if hessian {
+                r.l2 + 0.5 * r.l4 * tz * tz / c + kappa * r.l3 * tz
+            } else {
+                0.0
+            };
+            let weights = [r.l1, r.l2 * z, r.l3 * tz * tz, r.l3 * tz * z, omega * z];
             let (columns, values) = pat.x_nonzero(k);
-            index.clear();
-            v.clear();
-            index.extend_from_slice(columns);
-            v.extend_from_slice(values);
-            index.extend([it, ib]);
-            v.extend([z * b, tz]);
-            let (w1, w2, w3, w3z) = (r.l1, r.l2 * z, r.l3 * tz * tz, r.l3 * tz * z);
-            for (&i, vi) in index.iter().zip(&v) {
-                s1[i] += w1 * vi;
-                t2[i] += w2 * vi;
-                t3[i] += w3 * vi;
-                t3z[i] += w3z * vi;
+            for (&col, x) in columns.iter().zip(values) {
+                for (sum, w) in x_sums[col].iter_mut().zip(&weights) {
+                    *sum += w * x;
+                }
             }
-            c1 += r.l1 * z;
-            c2 += r.l2 * tz * z;
-            c3 += r.l3 * tz * tz * z;
-            c4 += r.l2 * z * z;
+            l1z += r.l1 * z;
+            l2zz += r.l2 * z * z;
+            l3zzz += r.l3 * z * z * z;
             if hessian {
-                let omega = r.l2 + 0.5 * r.l4 * tz * tz / c + kappa * r.l3 * tz;
-                for (a, (&col, vc)) in index.iter().zip(&v).enumerate() {
-                    let wv = omega * vc;
-                    let column = &mut gram[col * nu..(col + 1) * nu];
-                    for (&row, vr) in index[a..].iter().zip(&v[a..]) {
-                        column[row] += wv * vr;
+                omega_zz += omega * z * z;
+                for (a, (&col, xc)) in columns.iter().zip(values).enumerate() {
+                    let wx = omega * xc;
+                    let column = &mut gram[col * p..(col + 1) * p];
+                    for (&row, xr) in columns[a..].iter().zip(&values[a..]) {
+                        column[row] += wx * xr;
                     }
                 }
             }
         }
+        // The u-space sums s1 = sum l1 v, t2 = sum l2 z v, t3 = sum l3 theta^2 z^2 v and
+        // t3z = sum l3 theta z^2 v, and c1..c4 (the sums of l1 z, l2 theta z^2, l3 theta^2 z^3
+        // and l2 z^2).
+        let u_vector = |entry: usize, at_theta: f64, at_b: f64| -> Vec<f64> {
+            let mut u: Vec<f64> = x_sums.iter().map(|s| s[entry]).collect();
+            u.extend([at_theta, at_b]);
+            u
+        };
+        let s1 = u_vector(0, b * l1z, theta * l1z);
+        let t2 = u_vector(1, b * l2zz, theta * l2zz);
+        let t3 = u_vector(2, b * theta * theta * l3zzz, theta.powi(3) * l3zzz);
+        let t3z = u_vector(3, b * theta * l3zzz, theta * theta * l3zzz);
+        let (c1, c2, c3, c4) = (l1z, theta * l2zz, theta * theta * l3zzz, l2zz);
         // g_u = s1 - b e_b; g_bbu = t3 + 2 c2 e_theta; G_u = g_u + g_bbu / (2C).
         let mut g_bbu = t3;
         g_bbu[it] += 2.0 * c2;
@@ -332,7 +341,19 @@ impl<'a> ScalarLaplace<'a> {
         let gradient: Vec<f64> = (0..ib).map(|k| big_g_u[k] + big_g_u[ib] * db[k]).collect();
         slope.copy_from_slice(&db);
         let hessian = hessian.then(|| {
-            let mut m = DMatrix::from_vec(nu, nu, gram);
+            // The combined Gram matrix, the sum of omega v v', in u.
+            let mut m = DMatrix::zeros(nu, nu);
+            for col in 0..p {
+                for row in col..p {
+                    m[(row, col)] = gram[col * p + row];
+                }
+                let omega_zx = x_sums[col][4];
+                m[(it, col)] = b * omega_zx;
+                m[(ib, col)] = theta * omega_zx;
+            }
+            m[(it, it)] = b * b * omega_zz;
+            m[(ib, it)] = b * theta * omega_zz;
+            m[(ib, ib)] = theta * theta * omega_zz;
             m.fill_upper_triangle_with_lower_triangle();
             // The rank-one terms of g_uu, g_bbuu / (2C), g_bbu g_bbu' / (2C^2) and
             // (G_b / C) g_buu beyond the combined Gram.
