@@ -9,7 +9,7 @@
 //! patterns.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
@@ -22,7 +22,7 @@ use crate::formula::Formula;
 /// A hasher for keys that are already 64-bit hashes: it only spreads their bits with the
 /// MurmurHash3 finaliser (`fmix64`), so that every bit of the key moves the table position.
 #[derive(Default)]
-struct PassThrough(u64);
+pub(super) struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -60,6 +60,9 @@ fn partition(hash: u64) -> usize {
 
 /// A hash map keyed by precomputed 64-bit hashes.
 type HashIndex = HashMap<u64, usize, BuildHasherDefault<PassThrough>>;
+
+/// A set of 64-bit keys (a number's bits), hashed by [`spread`].
+pub(super) type KeySet = HashSet<u64, BuildHasherDefault<PassThrough>>;
 
 /// Mix one 64-bit value into a running hash (FNV-style multiply, then a rotation).
 fn mix(hash: u64, value: u64) -> u64 {

@@ -414,9 +414,13 @@ fn factor_coding(
             (labels.collect(), raw.collect())
         }
         Column::Numeric(v) => {
-            let mut distinct: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
+            let mut seen = collapse::KeySet::default();
+            let mut distinct: Vec<f64> = rows
+                .iter()
+                .map(|&i| v[i])
+                .filter(|x| seen.insert(x.to_bits()))
+                .collect();
             distinct.sort_by(f64::total_cmp);
-            distinct.dedup();
             let raw = rows
                 .iter()
                 .map(|&i| distinct.partition_point(|d| *d < v[i]))
