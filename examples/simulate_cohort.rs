@@ -7,8 +7,12 @@
 //!
 //! Flags: `--clusters K` (clusters that cross over, default 10), `--never N` (usual-care clusters
 //! that never cross over, default 0), `--periods T` (default 6), `--size M` (mean patients per
-//! cluster-period, Poisson; default 30), `--seed S` (default 1), `--out FILE` (required). The
-//! outcome and cost models are the simulator's defaults (see `stepwedge::sim`).
+//! cluster-period, Poisson; default 30), `--fixed` (exactly `--size` patients in every
+//! cluster-period instead), `--seed S` (default 1), `--out FILE` (required). The outcome and
+//! cost models are the simulator's defaults (see `stepwedge::sim`).
+//!
+//! The cohort of the 10^6-patient benchmarks (`benches/glmm_fit.rs`) is
+//! `--clusters 50 --periods 12 --size 1666 --fixed --seed 1`.
 
 use std::process::ExitCode;
 
@@ -19,6 +23,7 @@ struct Args {
     never: usize,
     periods: usize,
     size: f64,
+    fixed: bool,
     seed: u64,
     out: String,
 }
@@ -29,6 +34,7 @@ fn parse_args() -> Result<Args, String> {
         never: 0,
         periods: 6,
         size: 30.0,
+        fixed: false,
         seed: 1,
         out: String::new(),
     };
@@ -48,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
             "--never" => args.never = count(value()?)?,
             "--periods" => args.periods = count(value()?)?,
             "--size" => args.size = number(value()?)?,
+            "--fixed" => args.fixed = true,
             "--seed" => {
                 args.seed = value()?
                     .parse()
@@ -56,7 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = value()?,
             other => {
                 return Err(format!(
-                "unknown flag '{other}' (flags: --clusters --never --periods --size --seed --out)"
+                "unknown flag '{other}' (flags: --clusters --never --periods --size --fixed --seed --out)"
             ))
             }
         }
@@ -76,7 +83,15 @@ fn main() -> ExitCode {
         }
     };
     let mut config = SimConfig::staggered(args.clusters, args.never, args.periods);
-    config.cluster_size = ClusterSize::Poisson { mean: args.size };
+    config.cluster_size = if args.fixed {
+        if args.size < 0.0 || args.size.fract() != 0.0 {
+            eprintln!("simulate_cohort: --fixed needs a whole number --size");
+            return ExitCode::from(2);
+        }
+        ClusterSize::Fixed(args.size as usize)
+    } else {
+        ClusterSize::Poisson { mean: args.size }
+    };
     let written = config
         .simulate(args.seed)
         .and_then(|cohort| cohort.write_csv(&args.out).map(|()| cohort.n_rows()));
