@@ -300,3 +300,49 @@ fn the_pilot_start_changes_no_estimate() {
         direct.evaluations
     );
 }
+
+#[test]
+fn integer_weights_fit_as_repeated_rows() {
+    use stepwedge::data::Column;
+    let mut config = SimConfig::stepped_wedge(6, 4);
+    config.cluster_size = ClusterSize::Fixed(25);
+    let cohort = config.simulate(5).unwrap();
+    let weights: Vec<f64> = (0..cohort.n_rows()).map(|i| (1 + i % 3) as f64).collect();
+    let repeated: Vec<usize> = (0..cohort.n_rows())
+        .flat_map(|i| std::iter::repeat_n(i, 1 + i % 3))
+        .collect();
+    let expanded = cohort.select_rows(&repeated).unwrap();
+    let weighted = cohort
+        .clone()
+        .with_column("w", Column::Numeric(weights))
+        .unwrap();
+    let formula = "death30 ~ treated + factor(period) + age + (1 | cluster)";
+    for collapse in [true, false] {
+        let by_weight = Glmm::new(formula)
+            .unwrap()
+            .weights("w")
+            .collapse(collapse)
+            .fit(&weighted)
+            .unwrap();
+        let by_rows = Glmm::new(formula).unwrap().fit(&expanded).unwrap();
+        assert!((by_weight.loglik - by_rows.loglik).abs() < 1e-9 * by_rows.loglik.abs());
+        for (a, b) in by_weight.coefficients.iter().zip(&by_rows.coefficients) {
+            assert!((a.estimate - b.estimate).abs() < 1e-7, "{}", a.term);
+            assert!((a.std_error - b.std_error).abs() < 1e-6 * b.std_error);
+        }
+        assert!((by_weight.random_effects[0].sd - by_rows.random_effects[0].sd).abs() < 1e-7);
+    }
+    let n = cohort.n_rows();
+    let bad = cohort
+        .with_column("w", Column::Numeric(vec![-1.0; n]))
+        .unwrap();
+    let err = Glmm::new(formula)
+        .unwrap()
+        .weights("w")
+        .fit(&bad)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("weights must be positive"),
+        "{err}"
+    );
+}

@@ -250,6 +250,37 @@ fn mark_missing(
     (count, first)
 }
 
+/// Prior weights on `rows`: the weights column (if any; its values must be positive and finite)
+/// times binomial trials (if any), or 1.
+pub(crate) fn prior_weights(
+    cohort: &Cohort,
+    column: Option<&str>,
+    rows: &[usize],
+    trials: Option<&[f64]>,
+) -> Result<Vec<f64>> {
+    let mut w = match column {
+        Some(c) => {
+            let v = numeric_values(cohort, &Expr::Column(c.to_string()), rows)?;
+            if let Some(k) = v.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
+                return Err(Error::invalid(
+                    c,
+                    format!(
+                        "weights must be positive numbers; data row {} has {}",
+                        rows[k] + 1,
+                        v[k]
+                    ),
+                ));
+            }
+            v
+        }
+        None => vec![1.0; rows.len()],
+    };
+    if let Some(trials) = trials {
+        w.iter_mut().zip(trials).for_each(|(a, t)| *a *= t);
+    }
+    Ok(w)
+}
+
 /// Numeric values of `expr` on `rows` (a column, `log(x)` or `a - b`).
 pub(crate) fn numeric_values(cohort: &Cohort, expr: &Expr, rows: &[usize]) -> Result<Vec<f64>> {
     match expr {

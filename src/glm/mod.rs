@@ -38,11 +38,9 @@ pub use irls::IrlsControl;
 use nalgebra::DMatrix;
 
 use crate::data::Cohort;
-use crate::design::{
-    numeric_values, Design, DesignOptions, Grouping, MissingPolicy, MissingReport,
-};
+use crate::design::{prior_weights, Design, DesignOptions, Grouping, MissingPolicy, MissingReport};
 use crate::error::{Error, Result};
-use crate::formula::{Expr, Formula, Response};
+use crate::formula::{Formula, Response};
 use crate::linalg::{spd_inverse, weighted_gram};
 use crate::results::{check_level, coef_table, CoefRow};
 use crate::vcov::{vcov, SandwichParts, VcovKind};
@@ -179,7 +177,12 @@ impl Glm {
         options.extra_columns.extend(self.weights.iter().cloned());
         options.extra_columns.extend(self.cluster.iter().cloned());
         let design = Design::new(cohort, &self.formula, &options)?;
-        let prior = self.prior_weights(cohort, &design)?;
+        let prior = prior_weights(
+            cohort,
+            self.weights.as_deref(),
+            &design.rows,
+            design.trials.as_deref(),
+        )?;
         check_response(&self.formula, self.family, &design.y, &design.rows)?;
         let clusters = match &self.cluster {
             Some(c) => Some(Grouping::new(cohort, c, &design.rows)?),
@@ -217,31 +220,6 @@ impl Glm {
             null_deviance,
         };
         GlmFit::assemble(self, link, design, prior, clusters, state, working)
-    }
-
-    /// Prior weights: the weights column (if any) times binomial trials (if any).
-    fn prior_weights(&self, cohort: &Cohort, design: &Design) -> Result<Vec<f64>> {
-        let mut w = match &self.weights {
-            Some(c) => {
-                let v = numeric_values(cohort, &Expr::Column(c.clone()), &design.rows)?;
-                if let Some(k) = v.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
-                    return Err(Error::invalid(
-                        c,
-                        format!(
-                            "weights must be positive numbers; data row {} has {}",
-                            design.rows[k] + 1,
-                            v[k]
-                        ),
-                    ));
-                }
-                v
-            }
-            None => vec![1.0; design.n()],
-        };
-        if let Some(trials) = &design.trials {
-            w.iter_mut().zip(trials).for_each(|(a, t)| *a *= t);
-        }
-        Ok(w)
     }
 }
 

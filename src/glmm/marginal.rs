@@ -32,7 +32,7 @@ use crate::glm::{Family, Link, RowDerivatives};
 const PARALLEL_PATTERNS: usize = 20_000;
 
 /// Newton iterations allowed for one conditional mode.
-const MODE_MAX_ITER: usize = 200;
+pub(crate) const MODE_MAX_ITER: usize = 200;
 
 /// A GLMM likelihood with one grouping factor.
 pub(crate) struct Marginal<'a> {
@@ -502,7 +502,8 @@ impl Marginal<'_> {
     }
 }
 
-fn mode_error(group: &str, message: &str, last_step: f64) -> Error {
+/// The error of a conditional-mode search that did not converge.
+pub(crate) fn mode_error(group: &str, message: &str, last_step: f64) -> Error {
     Error::NotConverged {
         what: format!("the conditional mode of group '{group}' ({message})"),
         iterations: MODE_MAX_ITER,

@@ -53,7 +53,7 @@ pub use random::MAX_CORRELATED_TERMS;
 use nalgebra::DMatrix;
 
 use crate::data::Cohort;
-use crate::design::{Design, DesignOptions, MissingPolicy, UsedRows};
+use crate::design::{prior_weights, Design, DesignOptions, MissingPolicy, UsedRows};
 use crate::error::{Error, Result};
 use crate::formula::Formula;
 use crate::glm::{check_response, fit_coefficients, Family, Link};
@@ -92,6 +92,7 @@ pub struct Glmm {
     level: f64,
     collapse: bool,
     pilot: bool,
+    weights: Option<String>,
     df: DfMethod,
     design: DesignOptions,
 }
@@ -107,6 +108,7 @@ impl Glmm {
             level: 0.95,
             collapse: true,
             pilot: true,
+            weights: None,
             df: DfMethod::Normal,
             design: DesignOptions::default(),
         })
@@ -140,6 +142,15 @@ impl Glmm {
     /// the same either way).
     pub fn collapse(mut self, collapse: bool) -> Self {
         self.collapse = collapse;
+        self
+    }
+
+    /// Prior weights from a numeric column (positive values), as `glmer(weights = )`: each
+    /// row's log-likelihood is multiplied by its weight (for a binomial row, its weight times
+    /// its trials is the number of trials). Integer weights give the same fit as rows repeated
+    /// that many times.
+    pub fn weights(mut self, column: &str) -> Self {
+        self.weights = Some(column.to_string());
         self
     }
 
@@ -202,8 +213,19 @@ impl Glmm {
             ));
         }
         let rule = GaussHermite::new(self.nagq)?;
-        let used = UsedRows::new(cohort, &self.formula, &self.design)?;
+        let mut options = self.design.clone();
+        options.extra_columns.extend(self.weights.iter().cloned());
+        let mut used = UsedRows::new(cohort, &self.formula, &options)?;
         check_response(&self.formula, self.family, &used.y, &used.rows)?;
+        if self.weights.is_some() {
+            let prior = prior_weights(
+                cohort,
+                self.weights.as_deref(),
+                &used.rows,
+                used.trials.as_deref(),
+            )?;
+            used.trials = Some(prior);
+        }
         // The likelihood's mean-free constants, summed over the rows before any collapsing
         // (0 for binary rows).
         let constant: f64 = match (&used.trials, self.family) {
@@ -216,11 +238,11 @@ impl Glmm {
                 .sum(),
         };
         let used = if self.collapse {
-            used.collapse(cohort, &self.formula, &self.design)?
+            used.collapse(cohort, &self.formula, &options)?
         } else {
             used
         };
-        let design = Design::on_rows(cohort, &self.formula, &self.design, used)?;
+        let design = Design::on_rows(cohort, &self.formula, &options, used)?;
         if !design.aliased.is_empty() {
             return Err(Error::Confounded {
                 terms: design.aliased.clone(),

@@ -29,6 +29,7 @@
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
+use super::marginal::{mode_error, MODE_MAX_ITER};
 use super::patterns::Patterns;
 use crate::error::{Error, Result};
 use crate::glm::{Family, Link};
@@ -38,9 +39,6 @@ const PARALLEL_PATTERNS: usize = 20_000;
 
 /// A Newton step for the conditional mode at most this large (relative to `1 + |b|`) is the last.
 const MODE_LAST_STEP: f64 = 1e-7;
-
-/// Newton iterations allowed for one conditional mode.
-const MODE_MAX_ITER: usize = 200;
 
 /// The scalar-random-effect Laplace likelihood over a set of patterns.
 pub(crate) struct ScalarLaplace<'a> {
@@ -402,7 +400,11 @@ impl<'a> ScalarLaplace<'a> {
                 curvature += weight * tz * tz;
             }
             if !slope.is_finite() || !curvature.is_finite() {
-                break;
+                return Err(mode_error(
+                    group,
+                    "the likelihood's derivatives are not finite",
+                    last_step,
+                ));
             }
             if slope > 0.0 {
                 lo = b;
@@ -424,15 +426,11 @@ impl<'a> ScalarLaplace<'a> {
                 return Ok(b);
             }
         }
-        Err(Error::NotConverged {
-            what: format!("the conditional mode of group '{group}'"),
-            iterations: MODE_MAX_ITER,
-            criterion: if last_step.is_finite() {
-                last_step
-            } else {
-                0.0
-            },
-        })
+        Err(mode_error(
+            group,
+            "the Newton iterations did not converge",
+            last_step,
+        ))
     }
 }
 
