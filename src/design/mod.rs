@@ -568,7 +568,7 @@ fn fixed_columns(
     }
     let flags = contrast_flags(cohort, formula)?;
     for (term, term_flags) in formula.terms.iter().zip(&flags) {
-        let mut block: Vec<(Vec<f64>, String)> = vec![(vec![1.0; n], String::new())];
+        let mut block: Vec<(Vec<f64>, String)> = Vec::new();
         for (v, &contrasts) in term.vars.iter().zip(term_flags) {
             let coded = if is_factor(cohort, v)? {
                 let column = v.columns()[0];
@@ -590,7 +590,7 @@ fn fixed_columns(
 }
 
 /// Multiply the columns built so far by the columns of one more variable (earlier variables vary
-/// fastest, as in R).
+/// fastest, as in R). An empty `block` stands for the single column of ones that starts a term.
 fn expand_variable(
     block: Vec<(Vec<f64>, String)>,
     v: &Expr,
@@ -606,12 +606,26 @@ fn expand_variable(
             format!("{prefix}:{name}")
         }
     };
+    // `None` is the column of ones.
+    let block: Vec<(Option<Vec<f64>>, String)> = if block.is_empty() {
+        vec![(None, String::new())]
+    } else {
+        block.into_iter().map(|(c, name)| (Some(c), name)).collect()
+    };
     let mut out = Vec::new();
     match coded {
         Coded::Numeric(values) => {
-            for (col, name) in block {
-                let c = col.iter().zip(&values).map(|(a, b)| a * b).collect();
-                out.push((c, join(&name, &stem)));
+            let single = block.len() == 1 && block[0].0.is_none();
+            if single {
+                out.push((values, stem));
+            } else {
+                for (col, name) in block {
+                    let c = match col {
+                        Some(col) => col.iter().zip(&values).map(|(a, b)| a * b).collect(),
+                        None => values.clone(),
+                    };
+                    out.push((c, join(&name, &stem)));
+                }
             }
         }
         Coded::Factor(f) => {
@@ -624,11 +638,18 @@ fn expand_variable(
             let first = usize::from(contrasts);
             for level in first..f.levels.len() {
                 for (col, name) in &block {
-                    let c = col
-                        .iter()
-                        .zip(&f.codes)
-                        .map(|(a, &code)| if code == level { *a } else { 0.0 })
-                        .collect();
+                    let c = match col {
+                        Some(col) => col
+                            .iter()
+                            .zip(&f.codes)
+                            .map(|(a, &code)| if code == level { *a } else { 0.0 })
+                            .collect(),
+                        None => f
+                            .codes
+                            .iter()
+                            .map(|&code| f64::from(u8::from(code == level)))
+                            .collect(),
+                    };
                     out.push((c, join(name, &format!("{stem}{}", f.levels[level]))));
                 }
             }

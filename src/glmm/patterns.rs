@@ -1,5 +1,5 @@
 //! A GLMM's rows (or their covariate patterns, see the design's collapsing) sorted by group, in
-//! the row-major layout the likelihood loops read.
+//! the layout the likelihood loops read.
 //!
 //! Binomial and Poisson log-likelihoods are linear in `(w, w y)`, so each row is kept as its
 //! prior weight `m` and mean response `y`; the mean-free constants (`log C(n, s)`, `-log y!`)
@@ -7,7 +7,8 @@
 
 use nalgebra::DMatrix;
 
-/// Rows (or their patterns) sorted by group, with row-major fixed and random design rows.
+/// Rows (or their patterns) sorted by group: sparse fixed-effect rows, row-major random-effect
+/// rows, offsets, mean responses and prior weights.
 #[derive(Debug, Clone)]
 pub(crate) struct Patterns {
     /// Fixed-effect columns p.
