@@ -202,6 +202,7 @@ impl Marginal<'_> {
             if full {
                 let (columns, values) = self.patterns.x_nonzero(k);
                 for (&col, xv) in columns.iter().zip(values) {
+                    let col = col as usize;
                     s.sx[col] += d.score * xv;
                     for (r, zr) in z.iter().enumerate() {
                         s.s1[(r, col)] += d.score_deriv * zr * xv;
@@ -356,7 +357,7 @@ impl Marginal<'_> {
             let f = d.weight_deriv * hj;
             let (columns, values) = self.patterns.x_nonzero(k);
             for (&col, x) in columns.iter().zip(values) {
-                wx[col] += f * x;
+                wx[col as usize] += f * x;
             }
             for (w, z) in wz.iter_mut().zip(self.patterns.z_row(k)) {
                 *w += f * z;
@@ -453,9 +454,9 @@ impl Marginal<'_> {
                 let (columns, values) = self.patterns.x_nonzero(k);
                 let a = view.a_row(j);
                 for (i, (&r, xr)) in columns.iter().zip(values).enumerate() {
-                    let wx = w * xr;
+                    let (r, wx) = (r as usize, w * xr);
                     for (&col, xc) in columns[..=i].iter().zip(values) {
-                        info[(r, col)] += wx * xc;
+                        info[(r, col as usize)] += wx * xc;
                     }
                     for (t, at) in a.iter().enumerate() {
                         xwa[(r, t)] += wx * at;

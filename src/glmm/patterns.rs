@@ -37,13 +37,13 @@ pub(crate) struct Patterns {
 #[derive(Debug, Clone)]
 struct SparseRows {
     start: Vec<usize>,
-    column: Vec<usize>,
+    column: Vec<u32>,
     value: Vec<f64>,
 }
 
 impl SparseRows {
     /// Append a row given by its nonzero entries.
-    fn push(&mut self, columns: &[usize], values: &[f64]) {
+    fn push(&mut self, columns: &[u32], values: &[f64]) {
         self.column.extend_from_slice(columns);
         self.value.extend_from_slice(values);
         self.start.push(self.column.len());
@@ -53,7 +53,7 @@ impl SparseRows {
     fn push_dense(&mut self, row: &[f64]) {
         for (j, &v) in row.iter().enumerate() {
             if v != 0.0 {
-                self.column.push(j);
+                self.column.push(j as u32);
                 self.value.push(v);
             }
         }
@@ -95,7 +95,7 @@ impl Patterns {
     }
 
     /// Append one pattern (to the last group).
-    fn push(&mut self, x: (&[usize], &[f64]), z: &[f64], offset: f64, y: f64, m: f64) {
+    fn push(&mut self, x: (&[u32], &[f64]), z: &[f64], offset: f64, y: f64, m: f64) {
         self.nonzero.push(x.0, x.1);
         self.z.extend_from_slice(z);
         self.offset.push(offset);
@@ -169,7 +169,7 @@ impl Patterns {
     }
 
     /// The nonzero entries of pattern k's fixed-effect row: columns and values.
-    pub fn x_nonzero(&self, k: usize) -> (&[usize], &[f64]) {
+    pub fn x_nonzero(&self, k: usize) -> (&[u32], &[f64]) {
         let range = self.nonzero.start[k]..self.nonzero.start[k + 1];
         (
             &self.nonzero.column[range.clone()],
@@ -190,7 +190,11 @@ impl Patterns {
     /// `x_k' beta` for pattern k.
     pub fn x_dot(&self, k: usize, beta: &[f64]) -> f64 {
         let (columns, values) = self.x_nonzero(k);
-        columns.iter().zip(values).map(|(&c, v)| v * beta[c]).sum()
+        columns
+            .iter()
+            .zip(values)
+            .map(|(&c, v)| v * beta[c as usize])
+            .sum()
     }
 
     /// The fixed-effect rows as a dense matrix.
@@ -199,7 +203,7 @@ impl Patterns {
         for k in 0..self.len() {
             let (columns, values) = self.x_nonzero(k);
             for (&c, &v) in columns.iter().zip(values) {
-                x[(k, c)] = v;
+                x[(k, c as usize)] = v;
             }
         }
         x

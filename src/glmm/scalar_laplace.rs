@@ -296,7 +296,7 @@ impl<'a> ScalarLaplace<'a> {
             let weights = [r.l1, r.l2 * z, r.l3 * tz * tz, r.l3 * tz * z, omega * z];
             let (columns, values) = pat.x_nonzero(k);
             for (&col, x) in columns.iter().zip(values) {
-                for (sum, w) in x_sums[col].iter_mut().zip(&weights) {
+                for (sum, w) in x_sums[col as usize].iter_mut().zip(&weights) {
                     *sum += w * x;
                 }
             }
@@ -307,9 +307,10 @@ impl<'a> ScalarLaplace<'a> {
                 omega_zz += omega * z * z;
                 for (a, (&col, xc)) in columns.iter().zip(values).enumerate() {
                     let wx = omega * xc;
+                    let col = col as usize;
                     let column = &mut gram[col * p..(col + 1) * p];
                     for (&row, xr) in columns[a..].iter().zip(&values[a..]) {
-                        column[row] += wx * xr;
+                        column[row as usize] += wx * xr;
                     }
                 }
             }
