@@ -14,7 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
-use super::{DesignOptions, UsedRows};
+use super::UsedRows;
 use crate::data::{Cohort, Column};
 use crate::error::{Error, Result};
 use crate::formula::Formula;
@@ -125,22 +125,12 @@ fn same_values(column: &Column, rows: &[usize], others: &[usize]) -> bool {
 }
 
 impl UsedRows {
-    /// Merge the rows that agree in every column the model reads apart from the response (the
-    /// formula's predictor columns and `options.extra_columns`): `y` becomes the pattern's
-    /// weighted mean response and `trials` its summed prior weight. Only for likelihoods linear
-    /// in `(w, w y)` (binomial, Poisson).
-    pub fn collapse(
-        self,
-        cohort: &Cohort,
-        formula: &Formula,
-        options: &DesignOptions,
-    ) -> Result<UsedRows> {
-        let mut keys = formula.predictor_columns();
-        for c in &options.extra_columns {
-            if !keys.contains(c) {
-                keys.push(c.clone());
-            }
-        }
+    /// Merge the rows that agree in every predictor column of the formula (all it reads apart
+    /// from the response): `y` becomes the pattern's weighted mean response and `trials` its
+    /// summed prior weight (trials or weights). Only for likelihoods linear in `(w, w y)`
+    /// (binomial, Poisson).
+    pub fn collapse(self, cohort: &Cohort, formula: &Formula) -> Result<UsedRows> {
+        let keys = formula.predictor_columns();
         let columns: Vec<&Column> = keys
             .iter()
             .map(|c| cohort.column(c))

@@ -138,8 +138,8 @@ impl Glmm {
         self
     }
 
-    /// Whether to collapse identical rows into counts first (default true; the estimates are
-    /// the same either way).
+    /// Whether to collapse rows that agree in every variable but the response into binomial or
+    /// Poisson counts first (default true; the estimates are the same either way).
     pub fn collapse(mut self, collapse: bool) -> Self {
         self.collapse = collapse;
         self
@@ -238,7 +238,7 @@ impl Glmm {
                 .sum(),
         };
         let used = if self.collapse {
-            used.collapse(cohort, &self.formula, &options)?
+            used.collapse(cohort, &self.formula)?
         } else {
             used
         };
