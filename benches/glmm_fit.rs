@@ -1,8 +1,13 @@
 //! Mixed-effects logistic fits on simulated stepped-wedge cohorts (issue 3's speed targets):
-//! (a) 2,609 patients, 12 clusters x 8 periods, random cluster intercept;
-//! (b) 1,000,000 patients, 50 clusters x 12 periods, treatment + period + age + sex + residence,
-//!     random cluster intercept, from the in-memory cohort and from the CSV file;
+//! (a) 2,619 patients (Poisson cluster-period sizes with mean 2,609 / 96), 12 clusters x 8
+//!     periods, treatment + period, random cluster intercept;
+//! (b) 999,600 patients, 50 clusters x 12 periods x 1,666, treatment + period + age + sex +
+//!     residence, random cluster intercept, from the in-memory cohort and from the CSV file;
 //! (c) as (b) without the continuous covariate.
+//!
+//! The same cohorts as CSV, for R (`tests/reference/glmm_bench_timing.R`), come from the
+//! `simulate_cohort` example: `--clusters 12 --periods 8 --size 27.177083333333332 --seed 2609`
+//! and `--clusters 50 --periods 12 --size 1666 --fixed --seed 1`.
 
 use std::hint::black_box;
 
