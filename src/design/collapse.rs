@@ -184,7 +184,7 @@ impl UsedRows {
     }
 
     /// The patterns of all rows: those of each chunk (in parallel), merged partition by
-    /// partition (in parallel). Patterns are ordered by partition, then by first appearance.
+    /// partition (in parallel), ordered by partition and then by first appearance.
     fn patterns(&self, columns: &[&Column], seed: u64) -> Option<Sums> {
         let chunks: Vec<(Sums, Vec<usize>)> = (0..self.rows.len().div_ceil(CHUNK))
             .into_par_iter()
@@ -235,23 +235,29 @@ impl UsedRows {
     /// The rows merged into `patterns`: the first row of each, summed weights, weighted mean
     /// response.
     fn merge(self, patterns: Sums) -> UsedRows {
-        let Sums {
-            first,
-            weight,
-            weighted_y,
-            ..
-        } = patterns;
-        let y = weighted_y
+        // In order of first appearance (the rows' order), whatever the partitions.
+        let mut order: Vec<usize> = (0..patterns.first.len()).collect();
+        order.sort_unstable_by_key(|&p| patterns.first[p]);
+        let y = order
             .iter()
-            .zip(&weight)
-            .map(|(wy, m)| if *m > 0.0 { wy / m } else { 0.0 })
+            .map(|&p| {
+                let m = patterns.weight[p];
+                if m > 0.0 {
+                    patterns.weighted_y[p] / m
+                } else {
+                    0.0
+                }
+            })
             .collect();
+        let first = |p: &usize| patterns.first[*p];
         UsedRows {
-            rows: first.iter().map(|&k| self.rows[k]).collect(),
+            rows: order.iter().map(|p| self.rows[first(p)]).collect(),
             missing: self.missing,
             y,
-            trials: Some(weight),
-            offset: self.offset.map(|o| first.iter().map(|&k| o[k]).collect()),
+            trials: Some(order.iter().map(|&p| patterns.weight[p]).collect()),
+            offset: self
+                .offset
+                .map(|o| order.iter().map(|p| o[first(p)]).collect()),
         }
     }
 }
