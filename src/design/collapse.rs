@@ -74,14 +74,6 @@ fn mix(hash: u64, value: u64) -> u64 {
 /// The starting value of [`mix`].
 const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// A raw column value as 64 bits: a text column's code or a number's bits.
-fn raw(column: &Column, i: usize) -> u64 {
-    match column {
-        Column::Numeric(v) => v[i].to_bits(),
-        Column::Categorical { codes, .. } => u64::from(codes[i]),
-    }
-}
-
 /// Mix column `column`'s values on `rows` into their running hashes (one pass per column).
 fn mix_column(hashes: &mut [u64], column: &Column, rows: &[usize]) {
     match column {
@@ -209,7 +201,7 @@ impl UsedRows {
                             Entry::Occupied(slot) => {
                                 let first = self.rows[part.first[*slot.get()]];
                                 let row = self.rows[k];
-                                if !columns.iter().all(|c| raw(c, first) == raw(c, row)) {
+                                if !columns.iter().all(|c| same_values(c, &[first], &[row])) {
                                     return None;
                                 }
                                 *slot.get()
