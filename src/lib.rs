@@ -10,6 +10,7 @@ pub mod formula;
 pub mod glm;
 pub mod glmm;
 pub mod linalg;
+pub mod marginal;
 pub mod results;
 pub mod sim;
 pub mod vcov;

@@ -54,7 +54,7 @@
 //! ```
 
 mod config;
-mod random;
+pub(crate) mod random;
 
 pub use config::{
     ClusterSize, CostModel, Effects, Link, OutcomeModel, PeriodEffect, SimConfig, AGE_CENTRE,

@@ -5,9 +5,11 @@
 //!
 //! - `Model`: `phi B`, the inverse Fisher information (R's `vcov`).
 //! - `HC0`: `B (sum_i u_i u_i') B` (White); `HC1`: `HC0 * n / (n - p)` (sandwich's `vcovHC`).
-//! - `CR0`: `G/(G-1) B (sum_g U_g U_g') B` with `U_g = sum_{i in g} u_i` over G clusters
-//!   (sandwich's `vcovCL(type = "HC0")`); `CR1`: `CR0 * (n-1)/(n-p)` (Stata's and `vcovCL`'s
-//!   default).
+//! - `Sandwich`: `B (sum_g U_g U_g') B` with `U_g = sum_{i in g} u_i` over G clusters, the
+//!   Liang-Zeger sandwich of a GEE with independence working correlation (geepack's `san.se`,
+//!   clubSandwich's `CR0`).
+//! - `CR0`: `G/(G-1)` times `Sandwich` (sandwich's `vcovCL(type = "HC0")`); `CR1`:
+//!   `CR0 * (n-1)/(n-p)` (Stata's and `vcovCL`'s default).
 //! - `CR3` (Mancl & DeRouen 2001 type): each cluster's score is recomputed from adjusted
 //!   residuals, `U_g = X~_g' (I - H_gg)^{-1} e~_g`, with whitened `X~ = W^{1/2} X`,
 //!   `e~ = W^{1/2} (y - mu) / (dmu/deta)` and `H_gg = X~_g B X~_g'`; no further factor
@@ -48,6 +50,8 @@ pub enum VcovKind {
     HC0,
     /// Heteroskedasticity-robust with n / (n - p).
     HC1,
+    /// Cluster-robust sandwich without a small-sample factor (Liang-Zeger; geepack's `san.se`).
+    Sandwich,
     /// Cluster-robust with G / (G - 1).
     CR0,
     /// Cluster-robust with G / (G - 1) (n - 1) / (n - p) (Stata).
@@ -63,7 +67,7 @@ impl VcovKind {
     pub fn is_clustered(self) -> bool {
         matches!(
             self,
-            VcovKind::CR0 | VcovKind::CR1 | VcovKind::CR2 | VcovKind::CR3
+            VcovKind::Sandwich | VcovKind::CR0 | VcovKind::CR1 | VcovKind::CR2 | VcovKind::CR3
         )
     }
 
@@ -73,6 +77,7 @@ impl VcovKind {
             VcovKind::Model => "model-based",
             VcovKind::HC0 => "robust (HC0)",
             VcovKind::HC1 => "robust (HC1)",
+            VcovKind::Sandwich => "cluster-robust sandwich (Liang-Zeger, no small-sample factor)",
             VcovKind::CR0 => "cluster-robust (CR0)",
             VcovKind::CR1 => "cluster-robust (CR1, Stata's small-sample factor)",
             VcovKind::CR2 => "cluster-robust (CR2, Bell-McCaffrey)",
@@ -88,6 +93,7 @@ impl std::str::FromStr for VcovKind {
             "MODEL" => VcovKind::Model,
             "HC0" => VcovKind::HC0,
             "HC1" => VcovKind::HC1,
+            "SANDWICH" => VcovKind::Sandwich,
             "CR0" => VcovKind::CR0,
             "CR1" => VcovKind::CR1,
             "CR2" => VcovKind::CR2,
@@ -95,7 +101,7 @@ impl std::str::FromStr for VcovKind {
             _ => {
                 return Err(Error::invalid(
                     "vcov",
-                    format!("'{s}' is not one of model, HC0, HC1, CR0-CR3"),
+                    format!("'{s}' is not one of model, HC0, HC1, sandwich, CR0-CR3"),
                 ))
             }
         })

@@ -122,7 +122,11 @@ impl UsedRows {
     /// summed prior weight (trials or weights). Only for likelihoods linear in `(w, w y)`
     /// (binomial, Poisson).
     pub fn collapse(self, cohort: &Cohort, formula: &Formula) -> Result<UsedRows> {
-        let keys = formula.predictor_columns();
+        self.collapse_by(cohort, &formula.predictor_columns())
+    }
+
+    /// Collapse rows that agree in the columns `keys` (see [`UsedRows::collapse`]).
+    pub fn collapse_by(self, cohort: &Cohort, keys: &[String]) -> Result<UsedRows> {
         let columns: Vec<&Column> = keys
             .iter()
             .map(|c| cohort.column(c))

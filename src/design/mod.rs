@@ -18,7 +18,7 @@
 //! Aliased columns (linear combinations of earlier columns, where R reports `NA`) are dropped
 //! from X and listed by name; a main-effect column that is constant is an error.
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 use crate::data::{Cohort, Column, MISSING_CODE};
 use crate::error::{Error, Result};
@@ -151,7 +151,7 @@ impl Design {
             trials,
             offset,
         } = used;
-        let (columns, names) = fixed_columns(cohort, formula, &rows, options)?;
+        let (columns, names) = fixed_columns(cohort, formula, &rows, None, options)?;
         let n = rows.len();
         let x = DMatrix::from_vec(n, names.len(), columns);
         let drop = aliased_columns(&x);
@@ -174,6 +174,32 @@ impl Design {
             rows,
             missing,
         })
+    }
+
+    /// The fixed-effect rows of the cohort rows `rows` in the columns `names` of a design fitted
+    /// to `level_rows` (its factor levels): the design of a counterfactual cohort, one whose
+    /// treatment column was changed, for the same patients.
+    pub(crate) fn rows_like(
+        cohort: &Cohort,
+        formula: &Formula,
+        options: &DesignOptions,
+        rows: &[usize],
+        level_rows: &[usize],
+        names: &[String],
+    ) -> Result<DMatrix<f64>> {
+        let (columns, all) = fixed_columns(cohort, formula, rows, Some(level_rows), options)?;
+        let n = rows.len();
+        let mut x = DMatrix::zeros(n, names.len());
+        for (j, name) in names.iter().enumerate() {
+            let k = all.iter().position(|a| a == name).ok_or_else(|| {
+                Error::invalid(
+                    "formula",
+                    format!("the column '{name}' of the fitted design cannot be rebuilt"),
+                )
+            })?;
+            x.set_column(j, &DVector::from_column_slice(&columns[k * n..(k + 1) * n]));
+        }
+        Ok(x)
     }
 
     /// Number of design rows: the rows used, or their patterns when rows were collapsed (the
@@ -383,7 +409,7 @@ pub struct Grouping {
 impl Grouping {
     /// The groups of `column` (text or numeric) on the cohort rows `rows`.
     pub fn new(cohort: &Cohort, column: &str, rows: &[usize]) -> Result<Grouping> {
-        let f = factor_coding(cohort, column, rows, &DesignOptions::default())?;
+        let f = factor_coding(cohort, column, rows, rows, &DesignOptions::default())?;
         Ok(Grouping {
             column: column.to_string(),
             codes: f.codes,
@@ -422,17 +448,19 @@ fn is_factor(cohort: &Cohort, e: &Expr) -> Result<bool> {
     })
 }
 
-/// Levels actually used by `rows` (R drops unused levels), with the reference level first.
+/// The levels used by `level_rows` (R drops unused levels), reference level first, and the
+/// code of each of `rows` (whose values must be among those of `level_rows`).
 fn factor_coding(
     cohort: &Cohort,
     column: &str,
+    level_rows: &[usize],
     rows: &[usize],
     options: &DesignOptions,
 ) -> Result<FactorCoding> {
     let (labels, raw): (Vec<String>, Vec<usize>) = match cohort.column(column)? {
         Column::Categorical { codes, levels } => {
             let mut used = vec![false; levels.len()];
-            for &i in rows {
+            for &i in level_rows {
                 used[codes[i] as usize] = true;
             }
             let remap = renumber(&used);
@@ -446,7 +474,7 @@ fn factor_coding(
         }
         Column::Numeric(v) => {
             let mut seen = collapse::KeySet::default();
-            let mut distinct: Vec<f64> = rows
+            let mut distinct: Vec<f64> = level_rows
                 .iter()
                 .map(|&i| v[i])
                 .filter(|x| seen.insert(x.to_bits()))
@@ -551,14 +579,17 @@ fn contrast_flags(cohort: &Cohort, formula: &Formula) -> Result<Vec<Vec<bool>>> 
     Ok(flags)
 }
 
-/// The design's columns (before alias removal) and their names.
-/// The columns of the fixed part, one after another (column-major), and their names.
+/// The columns of the fixed part on `rows`, one after another (column-major), and their names,
+/// before alias removal. Factor levels are those used by `rows`, or by `levels_from` when given
+/// (a counterfactual design, see [`counterfactual_x`]; a constant main effect is then no error).
 fn fixed_columns(
     cohort: &Cohort,
     formula: &Formula,
     rows: &[usize],
+    levels_from: Option<&[usize]>,
     options: &DesignOptions,
 ) -> Result<(Vec<f64>, Vec<String>)> {
+    let level_rows = levels_from.unwrap_or(rows);
     let n = rows.len();
     let mut columns = Vec::new();
     let mut names = Vec::new();
@@ -572,13 +603,13 @@ fn fixed_columns(
         for (v, &contrasts) in term.vars.iter().zip(term_flags) {
             let coded = if is_factor(cohort, v)? {
                 let column = v.columns()[0];
-                Coded::Factor(factor_coding(cohort, column, rows, options)?)
+                Coded::Factor(factor_coding(cohort, column, level_rows, rows, options)?)
             } else {
                 Coded::Numeric(numeric_values(cohort, v, rows)?)
             };
             block = expand_variable(block, v, coded, contrasts, term)?;
         }
-        if term.vars.len() == 1 {
+        if term.vars.len() == 1 && levels_from.is_none() {
             check_not_constant(&block, term)?;
         }
         for (col, name) in block {

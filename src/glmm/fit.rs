@@ -4,6 +4,8 @@
 use nalgebra::DMatrix;
 
 use super::optimize::{EvaluationRecord, Maximum};
+use super::patterns::Patterns;
+use super::robust::{cluster_scores, sandwich};
 use super::random::RandomSetup;
 use super::structure::ThetaStructure;
 use super::{Glmm, MarginalObjective};
@@ -12,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::glm::{Family, Link};
 use crate::linalg::spd_inverse;
 use crate::results::{coef_table, CoefRow};
+use crate::vcov::VcovKind;
 
 /// theta with the sign convention of lme4: the diagonal of Lambda non-negative (flipping a
 /// column of Lambda leaves `Lambda Lambda'` and the likelihood unchanged).
@@ -182,6 +185,42 @@ pub struct GlmmFit {
     pub log: Vec<EvaluationRecord>,
     /// Conditional modes of the random effects.
     pub conditional_modes: Vec<ConditionalMode>,
+    /// The variance estimator behind `coefficients` and `vcov`.
+    pub vcov_kind: VcovKind,
+    /// Set when a log-binomial estimate lies on the boundary of the parameter space (a fitted
+    /// risk at the conditional modes reaches 1): the message says what that means.
+    pub boundary: Option<String>,
+    /// All parameters `(beta, theta)` as maximised (theta before the sign convention).
+    #[serde(skip)]
+    pub(crate) psi: Vec<f64>,
+    /// Their variance matrix (of `vcov_kind`), 0 for a variance held on its boundary.
+    #[serde(skip)]
+    pub(crate) psi_vcov: DMatrix<f64>,
+}
+
+/// For the log-binomial mixed model: a message when the largest fitted risk at the conditional
+/// modes, `exp(x'beta + o + z'u^)`, is within 1e-6 of 1 (the maximum is then on the boundary of
+/// the parameter space, where Wald intervals do not apply).
+fn log_binomial_boundary(patterns: &Patterns, params: &[f64], modes: &[f64]) -> Option<String> {
+    let (p, q) = (patterns.p, patterns.q);
+    let mut top = f64::NEG_INFINITY;
+    for g in 0..patterns.n_groups() {
+        let u = &modes[g * q..(g + 1) * q];
+        for k in patterns.group_start[g]..patterns.group_start[g + 1] {
+            let zu: f64 = patterns.z_row(k).iter().zip(u).map(|(z, u)| z * u).sum();
+            top = top.max(patterns.x_dot(k, &params[..p]) + patterns.offset[k] + zu);
+        }
+    }
+    let risk = top.exp();
+    (risk > 1.0 - 1e-6).then(|| {
+        format!(
+            "the maximum-likelihood estimate is on the boundary of the parameter space: the largest \
+             fitted risk (at the conditional modes) is {risk:.8}, and risks must stay below 1. The \
+             estimates maximise the likelihood over valid risks, but Wald standard errors do not \
+             apply at the boundary; use the Poisson mixed model with the sandwich variance \
+             (Glmm::family(Family::Poisson).vcov(VcovKind::Sandwich)) for relative risks"
+        )
+    })
 }
 
 impl GlmmFit {
@@ -201,13 +240,32 @@ impl GlmmFit {
         let theta = canonical_theta(structure, &best.params[p..]);
         // The modes at the estimate (the last evaluation may have been a trial point).
         objective.evaluate_at(&best.params)?;
-        // The fixed effects come first among the free parameters.
-        let vcov_beta = spd_inverse(
+        let bread = spd_inverse(
             &(-best.hessian.clone()),
             "the information matrix over (beta, theta)",
-        )?
-        .view((0, 0), (p, p))
-        .into_owned();
+        )?;
+        let free_vcov = if spec.vcov == VcovKind::Model {
+            bread
+        } else {
+            let scores = cluster_scores(
+                objective.marginal,
+                random.nested,
+                &best.params,
+                &objective.modes,
+                &best.free,
+            )?;
+            sandwich(&bread, &scores, spec.vcov)
+        };
+        // Over all parameters: 0 for those held on the boundary.
+        let n_params = best.params.len();
+        let mut psi_vcov = DMatrix::zeros(n_params, n_params);
+        for (a, &i) in best.free.iter().enumerate() {
+            for (b, &j) in best.free.iter().enumerate() {
+                psi_vcov[(i, j)] = free_vcov[(a, b)];
+            }
+        }
+        // The fixed effects come first among the free parameters.
+        let vcov_beta = psi_vcov.view((0, 0), (p, p)).into_owned();
         let variances: Vec<f64> = (0..p).map(|j| vcov_beta[(j, j)]).collect();
         let mut coefficients = Vec::with_capacity(p);
         for j in 0..p {
@@ -230,6 +288,9 @@ impl GlmmFit {
             && link == Link::Logit)
             .then(|| sigma[(0, 0)] / (sigma[(0, 0)] + std::f64::consts::PI.powi(2) / 3.0));
         let (modes, sds) = objective.conditional_modes(&best.params);
+        let boundary = (spec.family == Family::Binomial && link == Link::Log)
+            .then(|| log_binomial_boundary(objective.marginal.patterns, &best.params, &modes))
+            .flatten();
         let q = structure.q;
         let conditional_modes = random
             .mode_labels
@@ -280,6 +341,10 @@ impl GlmmFit {
             evaluations: best.log.len(),
             log: best.log,
             conditional_modes,
+            vcov_kind: spec.vcov,
+            boundary,
+            psi: best.params,
+            psi_vcov,
         })
     }
 

@@ -38,6 +38,8 @@ mod patterns;
 mod profile;
 mod quadrature;
 mod random;
+mod replicate;
+mod robust;
 mod scalar_laplace;
 mod structure;
 mod summary;
@@ -49,6 +51,7 @@ pub use optimize::EvaluationRecord;
 pub use profile::ProfileInterval;
 pub use quadrature::{GaussHermite, MAX_NODES};
 pub use random::MAX_CORRELATED_TERMS;
+pub(crate) use structure::ThetaStructure;
 
 use nalgebra::DMatrix;
 
@@ -57,13 +60,19 @@ use crate::design::{prior_weights, Design, DesignOptions, MissingPolicy, UsedRow
 use crate::error::{Error, Result};
 use crate::formula::Formula;
 use crate::glm::{check_response, fit_coefficients, Family, Link};
+use crate::marginal::{
+    standardise, target_rows, FittedModel, FittedRows, MarginalEffects, RiskModel,
+    Standardisation,
+};
 use crate::results::check_level;
+use crate::vcov::VcovKind;
 use between_within::{between_columns, between_within_df, check_cluster_confounding};
 use boundary::boundary_check;
 use marginal::{Evaluation, Marginal};
 use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
 use random::RandomSetup;
+use replicate::GlmmRefit;
 use scalar_laplace::{ModeAnchor, ScalarLaplace};
 
 /// Reference distribution of the Wald tests and intervals of the fixed effects.
@@ -94,6 +103,7 @@ pub struct Glmm {
     pilot: bool,
     weights: Option<String>,
     df: DfMethod,
+    vcov: VcovKind,
     design: DesignOptions,
 }
 
@@ -110,6 +120,7 @@ impl Glmm {
             pilot: true,
             weights: None,
             df: DfMethod::Normal,
+            vcov: VcovKind::Model,
             design: DesignOptions::default(),
         })
     }
@@ -163,6 +174,15 @@ impl Glmm {
         self
     }
 
+    /// The variance estimator of the fixed effects' table (default model-based, the inverse
+    /// Hessian as lme4's): [`VcovKind::Sandwich`] for the cluster-robust sandwich over the
+    /// outer grouping factor (see `robust` in the source), [`VcovKind::CR0`] for it times
+    /// `G / (G - 1)`. Marginal effects use the same estimator.
+    pub fn vcov(mut self, kind: VcovKind) -> Self {
+        self.vcov = kind;
+        self
+    }
+
     /// Reference distribution of tests and intervals (default normal).
     pub fn df(mut self, method: DfMethod) -> Self {
         self.df = method;
@@ -186,6 +206,57 @@ impl Glmm {
     /// Fit the model.
     pub fn fit(&self, cohort: &Cohort) -> Result<GlmmFit> {
         self.with_session(cohort, |s| s.fit())
+    }
+
+    /// Fit the model and standardise: the marginal risks, RR, RD and NNT of `spec`'s
+    /// treatment in its target population, with delta-method intervals from this model's
+    /// variance estimator and, if asked, cluster-bootstrap intervals over the outer grouping
+    /// factor (see [`crate::marginal`]).
+    pub fn standardise(
+        &self,
+        cohort: &Cohort,
+        spec: &Standardisation,
+    ) -> Result<(GlmmFit, MarginalEffects)> {
+        self.with_session(cohort, |s| {
+            let fit = s.fit()?;
+            let options = self.options();
+            let used = UsedRows::new(cohort, &self.formula, &options)?;
+            let groups = &s.random.groups;
+            let fitted = FittedRows {
+                cohort,
+                formula: &self.formula,
+                options: &options,
+                used: &used,
+                names: &s.design.names,
+                clusters: Some((&groups.column, &groups.labels)),
+            };
+            let rows = target_rows(&fitted, spec.treatment(), spec.target_population())?;
+            let model = FittedModel {
+                risk: RiskModel::new(s.link, &rows, spec.integrated()),
+                psi: &fit.psi,
+                vcov: &fit.psi_vcov,
+                vcov_kind: fit.vcov_kind,
+                reference_df: None,
+                level: self.level,
+                mixed: true,
+            };
+            let refit = GlmmRefit {
+                marginal: s.objective.marginal,
+                random: s.random,
+                p: s.design.p(),
+                start: &fit.psi,
+                modes: &s.objective.modes,
+            };
+            let effects = standardise(&model, spec, &refit, groups.len())?;
+            Ok((fit, effects))
+        })
+    }
+
+    /// The design options with the weights column among the columns read.
+    fn options(&self) -> DesignOptions {
+        let mut options = self.design.clone();
+        options.extra_columns.extend(self.weights.iter().cloned());
+        options
     }
 
     /// Profile-likelihood interval for one parameter: a fixed-effect term (`"treated"`) or a
@@ -213,8 +284,16 @@ impl Glmm {
             ));
         }
         let rule = GaussHermite::new(self.nagq)?;
-        let mut options = self.design.clone();
-        options.extra_columns.extend(self.weights.iter().cloned());
+        if !robust::supported(self.vcov) {
+            return Err(Error::invalid(
+                "vcov",
+                format!(
+                    "a mixed model has model-based, sandwich or CR0 variances, not {}",
+                    self.vcov.describe()
+                ),
+            ));
+        }
+        let options = self.options();
         let mut used = UsedRows::new(cohort, &self.formula, &options)?;
         check_response(&self.formula, self.family, &used.y, &used.rows)?;
         if self.weights.is_some() {

@@ -168,6 +168,43 @@ impl Patterns {
         out
     }
 
+    /// Refill `out` with the patterns of the groups `groups`, in that order, each a group of its
+    /// own (a group listed twice is two groups: a cluster bootstrap sample). The likelihood
+    /// constant is 0. `out`'s buffers are reused.
+    pub fn resample_into(&self, groups: &[usize], out: &mut Patterns) {
+        out.p = self.p;
+        out.q = self.q;
+        out.constant = 0.0;
+        for v in [&mut out.z, &mut out.offset, &mut out.y, &mut out.m] {
+            v.clear();
+        }
+        out.group_start.clear();
+        out.group_start.push(0);
+        out.nonzero.start.clear();
+        out.nonzero.start.push(0);
+        out.nonzero.column.clear();
+        out.nonzero.value.clear();
+        for &g in groups {
+            for k in self.group_start[g]..self.group_start[g + 1] {
+                out.push(
+                    self.x_nonzero(k),
+                    self.z_row(k),
+                    self.offset[k],
+                    self.y[k],
+                    self.m[k],
+                );
+            }
+            out.group_start.push(out.len());
+        }
+    }
+
+    /// [`Patterns::resample_into`] into new buffers.
+    pub fn resample(&self, groups: &[usize]) -> Patterns {
+        let mut out = Patterns::empty(self.p, self.q, 0.0);
+        self.resample_into(groups, &mut out);
+        out
+    }
+
     /// The nonzero entries of pattern k's fixed-effect row: columns and values.
     pub fn x_nonzero(&self, k: usize) -> (&[u32], &[f64]) {
         let range = self.nonzero.start[k]..self.nonzero.start[k + 1];

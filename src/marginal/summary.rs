@@ -1,0 +1,75 @@
+//! The printed table of marginal effects.
+
+use std::fmt;
+
+use super::{MarginalEffects, Measure, RandomEffects, Target};
+use crate::results::{align, sig};
+
+/// `low to high`, or `-` when absent.
+fn limits(e: Option<&crate::effects::Estimate>) -> String {
+    e.map_or("-".to_string(), |e| {
+        format!("{} to {}", sig(e.ci_low, 4), sig(e.ci_high, 4))
+    })
+}
+
+impl fmt::Display for MarginalEffects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let population = match &self.target {
+            Target::All => "all patients".to_string(),
+            Target::Treated => "the treated patients (ATT)".to_string(),
+            Target::Subgroup(s) => format!("the subgroup {s}"),
+        };
+        let how = match self.random_effects {
+            Some(RandomEffects::Integrated) => "; risks averaged over the random effects",
+            Some(RandomEffects::Conditional) => "; risks at random effects 0 (conditional)",
+            None => "",
+        };
+        writeln!(
+            f,
+            "Marginal effects of {} (standardised over {population}, {} patients{how})",
+            self.treatment,
+            sig(self.patients, 8)
+        )?;
+        let pct = format!("{}%", sig(self.level * 100.0, 3));
+        let mut table = vec![vec![
+            String::new(),
+            "Estimate".to_string(),
+            format!("{pct} CI (delta, {})", self.vcov_kind.describe()),
+            format!("{pct} CI (percentile)"),
+            format!("{pct} CI (BCa)"),
+        ]];
+        let rows: [(&str, &Measure); 4] = [
+            ("Risk if treated", &self.risk_treated),
+            ("Risk if not treated", &self.risk_control),
+            ("Relative risk", &self.relative_risk),
+            ("Risk difference", &self.risk_difference),
+        ];
+        for (name, m) in rows {
+            table.push(vec![
+                name.to_string(),
+                sig(m.estimate, 5),
+                limits(Some(&m.delta)),
+                limits(m.percentile.as_ref()),
+                limits(m.bca.as_ref()),
+            ]);
+        }
+        f.write_str(&align(&table))?;
+        writeln!(f, "Number needed to treat (delta): {:.1}", self.nnt.delta)?;
+        if let Some(nnt) = &self.nnt.bca {
+            writeln!(f, "Number needed to treat (BCa):   {nnt:.1}")?;
+        }
+        if let Some(b) = &self.bootstrap {
+            let seed = b.seed.map_or("given samples".to_string(), |s| format!("seed {s}"));
+            writeln!(
+                f,
+                "Cluster bootstrap: {} replicates ({seed}), {} failed{}",
+                b.replicates,
+                b.failed,
+                b.first_failure
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(" (first: {r})"))
+            )?;
+        }
+        Ok(())
+    }
+}
