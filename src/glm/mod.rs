@@ -30,6 +30,7 @@
 
 mod family;
 mod irls;
+mod replicate;
 mod summary;
 
 pub use family::{Family, Link, RowDerivatives};
@@ -38,7 +39,14 @@ pub use irls::IrlsControl;
 use nalgebra::DMatrix;
 
 use crate::data::Cohort;
-use crate::design::{prior_weights, Design, DesignOptions, Grouping, MissingPolicy, MissingReport};
+use crate::design::{
+    prior_weights, Design, DesignOptions, Grouping, MissingPolicy, MissingReport, UsedRows,
+};
+use crate::marginal::{
+    standardise, target_rows, FittedModel, FittedRows, MarginalEffects, RiskModel,
+    Standardisation,
+};
+use replicate::GlmRefit;
 use crate::error::{Error, Result};
 use crate::formula::{Formula, Response};
 use crate::linalg::{spd_inverse, weighted_gram};
@@ -155,6 +163,71 @@ impl Glm {
         self
     }
 
+    /// Fit the model and standardise: the marginal risks, RR, RD and NNT of `spec`'s
+    /// treatment in its target population, with delta-method intervals from this model's
+    /// variance estimator (t on G - 1 degrees of freedom when it is cluster-robust) and, if
+    /// asked, cluster-bootstrap intervals over the cluster column (see [`crate::marginal`]).
+    pub fn standardise(
+        &self,
+        cohort: &Cohort,
+        spec: &Standardisation,
+    ) -> Result<(GlmFit, MarginalEffects)> {
+        let fit = self.fit(cohort)?;
+        let options = self.options();
+        let used = UsedRows::new(cohort, &self.formula, &options)?;
+        let fitted = FittedRows {
+            cohort,
+            formula: &self.formula,
+            options: &options,
+            used: &used,
+            names: &fit.design.names,
+            clusters: fit
+                .clusters
+                .as_ref()
+                .map(|c| (c.column.as_str(), c.labels.as_slice())),
+        };
+        let rows = target_rows(&fitted, spec.treatment(), spec.target_population())?;
+        let beta = fit.coef();
+        let vcov = fit.vcov_matrix(self.vcov)?;
+        let model = FittedModel {
+            risk: RiskModel::new(fit.link, &rows, false),
+            psi: &beta,
+            vcov: &vcov,
+            vcov_kind: self.vcov,
+            reference_df: fit.reference_df(self.vcov),
+            level: self.level,
+            mixed: false,
+        };
+        let n_clusters = fit.clusters.as_ref().map_or(1, Grouping::len);
+        let mut members = vec![Vec::new(); n_clusters];
+        if let Some(c) = &fit.clusters {
+            for (i, &g) in c.codes.iter().enumerate() {
+                members[g].push(i);
+            }
+        }
+        let refit = GlmRefit {
+            family: fit.family,
+            link: fit.link,
+            x: &fit.design.x,
+            y: &fit.design.y,
+            w: &fit.prior,
+            offset: fit.design.offset.as_deref(),
+            members,
+            start: &beta,
+            control: self.control.clone(),
+        };
+        let effects = standardise(&model, spec, &refit, n_clusters)?;
+        Ok((fit, effects))
+    }
+
+    /// The design options with the weights and cluster columns among the columns read.
+    fn options(&self) -> DesignOptions {
+        let mut options = self.design.clone();
+        options.extra_columns.extend(self.weights.iter().cloned());
+        options.extra_columns.extend(self.cluster.iter().cloned());
+        options
+    }
+
     /// Fit the model to `cohort`.
     pub fn fit(&self, cohort: &Cohort) -> Result<GlmFit> {
         let link = self.family.resolve_link(self.link)?;
@@ -173,10 +246,7 @@ impl Glm {
                 ),
             ));
         }
-        let mut options = self.design.clone();
-        options.extra_columns.extend(self.weights.iter().cloned());
-        options.extra_columns.extend(self.cluster.iter().cloned());
-        let design = Design::new(cohort, &self.formula, &options)?;
+        let design = Design::new(cohort, &self.formula, &self.options())?;
         let prior = prior_weights(
             cohort,
             self.weights.as_deref(),
@@ -328,6 +398,8 @@ pub struct GlmFit {
     bread: DMatrix<f64>,
     #[serde(skip)]
     clusters: Option<Grouping>,
+    #[serde(skip)]
+    prior: Vec<f64>,
 }
 
 impl GlmFit {
@@ -416,6 +488,7 @@ impl GlmFit {
             fitted: state.mu,
             bread,
             clusters,
+            prior,
         };
         let v = fit.vcov_matrix(spec.vcov)?;
         fit.coefficients = fit.table(&state.beta, &v, spec.vcov, spec.level)?;
