@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::GlmmFit;
 use crate::glm::Link;
+use crate::vcov::VcovKind;
 use crate::results::{align, format_coef_table, sig};
 
 impl fmt::Display for GlmmFit {
@@ -69,7 +70,16 @@ impl fmt::Display for GlmmFit {
             )?;
         }
         writeln!(f)?;
-        writeln!(f, "Fixed effects:")?;
+        if self.vcov_kind == VcovKind::Model {
+            writeln!(f, "Fixed effects:")?;
+        } else {
+            writeln!(
+                f,
+                "Fixed effects ({} standard errors over {} clusters):",
+                self.vcov_kind.describe(),
+                self.n_groups.values().min().copied().unwrap_or(0)
+            )?;
+        }
         let ratio = match self.link {
             Link::Logit => Some("OR"),
             Link::Log => Some("RR"),
@@ -85,6 +95,9 @@ impl fmt::Display for GlmmFit {
             self.evaluations,
             self.gradient_max
         )?;
+        if let Some(message) = &self.boundary {
+            writeln!(f, "Boundary: {message}")?;
+        }
         if self.singular {
             writeln!(
                 f,

@@ -12,6 +12,15 @@ fn limits(e: Option<&crate::effects::Estimate>) -> String {
     })
 }
 
+/// A whole number without decimals, otherwise 4 significant digits.
+fn whole_or_sig(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        sig(x, 4)
+    }
+}
+
 impl fmt::Display for MarginalEffects {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let population = match &self.target {
@@ -28,9 +37,9 @@ impl fmt::Display for MarginalEffects {
             f,
             "Marginal effects of {} (standardised over {population}, {} patients{how})",
             self.treatment,
-            sig(self.patients, 8)
+            whole_or_sig(self.patients)
         )?;
-        let pct = format!("{}%", sig(self.level * 100.0, 3));
+        let pct = format!("{}%", whole_or_sig(self.level * 100.0));
         let mut table = vec![vec![
             String::new(),
             "Estimate".to_string(),
