@@ -43,8 +43,7 @@ use crate::design::{
     prior_weights, Design, DesignOptions, Grouping, MissingPolicy, MissingReport, UsedRows,
 };
 use crate::marginal::{
-    standardise, target_rows, FittedModel, FittedRows, MarginalEffects, RiskModel,
-    Standardisation,
+    FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects,
 };
 use replicate::GlmRefit;
 use crate::error::{Error, Result};
@@ -172,6 +171,28 @@ impl Glm {
         cohort: &Cohort,
         spec: &Standardisation,
     ) -> Result<(GlmFit, MarginalEffects)> {
+        self.with_model(cohort, |model| model.effects(spec))
+    }
+
+    /// Fit the model and estimate the treatment's effect in each subgroup of `modifier` (a 0/1
+    /// or text column that interacts with the treatment in the formula, e.g.
+    /// `treated * own_home`): the model's ratio, the marginal RR and RD standardised over the
+    /// subgroup, and the Wald test of the interaction (see [`crate::marginal::SubgroupEffects`]).
+    pub fn subgroups(
+        &self,
+        cohort: &Cohort,
+        spec: &Standardisation,
+        modifier: &str,
+    ) -> Result<(GlmFit, SubgroupEffects)> {
+        self.with_model(cohort, |model| model.subgroups(spec, modifier))
+    }
+
+    /// Fit the model and run `f` on it, ready to be standardised.
+    fn with_model<T>(
+        &self,
+        cohort: &Cohort,
+        f: impl FnOnce(&FittedModel<'_, GlmRefit<'_>>) -> Result<T>,
+    ) -> Result<(GlmFit, T)> {
         let fit = self.fit(cohort)?;
         let options = self.options();
         let used = UsedRows::new(cohort, &self.formula, &options)?;
@@ -186,18 +207,8 @@ impl Glm {
                 .as_ref()
                 .map(|c| (c.column.as_str(), c.labels.as_slice())),
         };
-        let rows = target_rows(&fitted, spec.treatment(), spec.target_population())?;
         let beta = fit.coef();
         let vcov = fit.vcov_matrix(self.vcov)?;
-        let model = FittedModel {
-            risk: RiskModel::new(fit.link, &rows, false),
-            psi: &beta,
-            vcov: &vcov,
-            vcov_kind: self.vcov,
-            reference_df: fit.reference_df(self.vcov),
-            level: self.level,
-            mixed: false,
-        };
         let n_clusters = fit.clusters.as_ref().map_or(1, Grouping::len);
         let mut members = vec![Vec::new(); n_clusters];
         if let Some(c) = &fit.clusters {
@@ -205,19 +216,30 @@ impl Glm {
                 members[g].push(i);
             }
         }
-        let refit = GlmRefit {
-            family: fit.family,
+        let model = FittedModel {
+            fitted,
             link: fit.link,
-            x: &fit.design.x,
-            y: &fit.design.y,
-            w: &fit.prior,
-            offset: fit.design.offset.as_deref(),
-            members,
-            start: &beta,
-            control: self.control.clone(),
+            psi: &beta,
+            vcov: &vcov,
+            vcov_kind: self.vcov,
+            reference_df: fit.reference_df(self.vcov),
+            level: self.level,
+            mixed: false,
+            refit: GlmRefit {
+                family: fit.family,
+                link: fit.link,
+                x: &fit.design.x,
+                y: &fit.design.y,
+                w: &fit.prior,
+                offset: fit.design.offset.as_deref(),
+                members,
+                start: &beta,
+                control: self.control.clone(),
+            },
+            n_clusters,
         };
-        let effects = standardise(&model, spec, &refit, n_clusters)?;
-        Ok((fit, effects))
+        let found = f(&model)?;
+        Ok((fit, found))
     }
 
     /// The design options with the weights and cluster columns among the columns read.

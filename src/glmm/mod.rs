@@ -61,8 +61,7 @@ use crate::error::{Error, Result};
 use crate::formula::Formula;
 use crate::glm::{check_response, fit_coefficients, Family, Link};
 use crate::marginal::{
-    standardise, target_rows, FittedModel, FittedRows, MarginalEffects, RiskModel,
-    Standardisation,
+    FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects,
 };
 use crate::results::check_level;
 use crate::vcov::VcovKind;
@@ -217,6 +216,28 @@ impl Glmm {
         cohort: &Cohort,
         spec: &Standardisation,
     ) -> Result<(GlmmFit, MarginalEffects)> {
+        self.with_model(cohort, |model| model.effects(spec))
+    }
+
+    /// Fit the model and estimate the treatment's effect in each subgroup of `modifier` (a 0/1
+    /// or text column that interacts with the treatment in the formula, e.g.
+    /// `treated * own_home`): the model's ratio, the marginal RR and RD standardised over the
+    /// subgroup, and the Wald test of the interaction (see [`crate::marginal::SubgroupEffects`]).
+    pub fn subgroups(
+        &self,
+        cohort: &Cohort,
+        spec: &Standardisation,
+        modifier: &str,
+    ) -> Result<(GlmmFit, SubgroupEffects)> {
+        self.with_model(cohort, |model| model.subgroups(spec, modifier))
+    }
+
+    /// Fit the model and run `f` on it, ready to be standardised.
+    fn with_model<T>(
+        &self,
+        cohort: &Cohort,
+        f: impl FnOnce(&FittedModel<'_, GlmmRefit<'_>>) -> Result<T>,
+    ) -> Result<(GlmmFit, T)> {
         self.with_session(cohort, |s| {
             let fit = s.fit()?;
             let options = self.options();
@@ -230,25 +251,26 @@ impl Glmm {
                 names: &s.design.names,
                 clusters: Some((&groups.column, &groups.labels)),
             };
-            let rows = target_rows(&fitted, spec.treatment(), spec.target_population())?;
             let model = FittedModel {
-                risk: RiskModel::new(s.link, &rows, spec.integrated()),
+                fitted,
+                link: s.link,
                 psi: &fit.psi,
                 vcov: &fit.psi_vcov,
                 vcov_kind: fit.vcov_kind,
                 reference_df: None,
                 level: self.level,
                 mixed: true,
+                refit: GlmmRefit {
+                    marginal: s.objective.marginal,
+                    random: s.random,
+                    p: s.design.p(),
+                    start: &fit.psi,
+                    modes: &s.objective.modes,
+                },
+                n_clusters: groups.len(),
             };
-            let refit = GlmmRefit {
-                marginal: s.objective.marginal,
-                random: s.random,
-                p: s.design.p(),
-                start: &fit.psi,
-                modes: &s.objective.modes,
-            };
-            let effects = standardise(&model, spec, &refit, groups.len())?;
-            Ok((fit, effects))
+            let found = f(&model)?;
+            Ok((fit, found))
         })
     }
 

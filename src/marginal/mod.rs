@@ -39,6 +39,7 @@
 
 mod bootstrap;
 mod risk;
+mod subgroup;
 mod summary;
 mod target;
 
@@ -48,14 +49,16 @@ use nalgebra::DMatrix;
 use serde::Serialize;
 
 pub use risk::NODES;
+pub use subgroup::{SubgroupEffect, SubgroupEffects, WaldTest};
 
 use crate::dist::{normal_quantile, t_quantile};
 use crate::effects::{Estimate, Nnt, OutcomeKind};
 use crate::error::{Error, Result};
 use crate::vcov::VcovKind;
 pub(crate) use bootstrap::Refit;
-pub(crate) use risk::RiskModel;
-pub(crate) use target::{target_rows, FittedRows};
+use risk::RiskModel;
+use target::target_rows;
+pub(crate) use target::FittedRows;
 
 /// The patients whose risks are averaged.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -255,9 +258,11 @@ pub struct MarginalEffects {
     pub bootstrap: Option<BootstrapSummary>,
 }
 
-/// What [`standardise`] needs from a fit.
-pub(crate) struct FittedModel<'a> {
-    pub risk: RiskModel<'a>,
+/// A fitted model, ready to be standardised over any target population.
+pub(crate) struct FittedModel<'a, R: Refit> {
+    /// What the fit used.
+    pub fitted: FittedRows<'a>,
+    pub link: crate::glm::Link,
     /// The parameters `(beta, theta)` at the estimate.
     pub psi: &'a [f64],
     /// Their variance matrix.
@@ -267,25 +272,43 @@ pub(crate) struct FittedModel<'a> {
     pub level: f64,
     /// Whether the model has random effects.
     pub mixed: bool,
+    /// Refits for the bootstrap.
+    pub refit: R,
+    /// Clusters of the fit (1 without clusters).
+    pub n_clusters: usize,
 }
 
-/// The marginal effects of `model` as `spec` asks, refitting with `refit` for the bootstrap.
-pub(crate) fn standardise<R: Refit>(
-    model: &FittedModel<'_>,
+impl<R: Refit> FittedModel<'_, R> {
+    /// The marginal effects `spec` asks for.
+    pub fn effects(&self, spec: &Standardisation) -> Result<MarginalEffects> {
+        let rows = target_rows(&self.fitted, spec.treatment(), spec.target_population())?;
+        let risk = RiskModel::new(self.link, &rows, self.mixed && spec.integrated());
+        standardise(self, &risk, spec)
+    }
+
+    /// The quantile of the delta-method intervals.
+    fn quantile(&self) -> f64 {
+        let p = 1.0 - (1.0 - self.level) / 2.0;
+        match self.reference_df {
+            Some(df) => t_quantile(p, df),
+            None => normal_quantile(p),
+        }
+    }
+}
+
+/// The marginal effects of `model` in the population of `risk`, as `spec` asks.
+fn standardise<R: Refit>(
+    model: &FittedModel<'_, R>,
+    risk: &RiskModel<'_>,
     spec: &Standardisation,
-    refit: &R,
-    n_clusters: usize,
 ) -> Result<MarginalEffects> {
-    let (risks, gradients) = model.risk.risks(model.psi);
+    let (risks, gradients) = risk.risks(model.psi);
     let [r0, r1] = risks;
     let variance = |g: &[f64]| {
         let v = nalgebra::DVector::from_column_slice(g);
         (v.transpose() * model.vcov * &v)[(0, 0)].max(0.0)
     };
-    let q = match model.reference_df {
-        Some(df) => t_quantile(1.0 - (1.0 - model.level) / 2.0, df),
-        None => normal_quantile(1.0 - (1.0 - model.level) / 2.0),
-    };
+    let q = model.quantile();
     let level = model.level;
     let log_scale = |estimate: f64, se_log: f64| Estimate {
         estimate,
@@ -339,7 +362,7 @@ pub(crate) fn standardise<R: Refit>(
         });
     }
     let bootstrap = if spec.wants_bootstrap() {
-        Some(run_bootstrap(model, spec, refit, n_clusters, &mut measures)?)
+        Some(run_bootstrap(model, risk, spec, &mut measures)?)
     } else {
         None
     };
@@ -353,7 +376,7 @@ pub(crate) fn standardise<R: Refit>(
     Ok(MarginalEffects {
         treatment: spec.treatment.clone(),
         target: spec.target.clone(),
-        patients: model.risk.rows().weight.iter().sum(),
+        patients: risk.rows().weight.iter().sum(),
         random_effects: model.mixed.then_some(spec.random_effects),
         level,
         vcov_kind: model.vcov_kind,
@@ -369,12 +392,13 @@ pub(crate) fn standardise<R: Refit>(
 
 /// Run the bootstrap and the jackknife and set the bootstrap intervals of `measures`.
 fn run_bootstrap<R: Refit>(
-    model: &FittedModel<'_>,
+    model: &FittedModel<'_, R>,
+    risk: &RiskModel<'_>,
     spec: &Standardisation,
-    refit: &R,
-    n_clusters: usize,
     measures: &mut [Measure; 4],
 ) -> Result<BootstrapSummary> {
+    let n_clusters = model.n_clusters;
+    let refit = &model.refit;
     if n_clusters < 2 {
         return Err(Error::invalid(
             "bootstrap",
@@ -393,7 +417,7 @@ fn run_bootstrap<R: Refit>(
         }
         None => bootstrap::draw_clusters(spec.seed, spec.replicates, n_clusters),
     };
-    let results = bootstrap::replicate_statistics(refit, &model.risk, &samples);
+    let results = bootstrap::replicate_statistics(refit, risk, &samples);
     let first_failure = results
         .iter()
         .find_map(|r| r.as_ref().err().map(ToString::to_string));
@@ -411,7 +435,7 @@ fn run_bootstrap<R: Refit>(
     }
     let jackknife: Vec<[f64; 4]> = bootstrap::replicate_statistics(
         refit,
-        &model.risk,
+        risk,
         &bootstrap::jackknife_samples(n_clusters),
     )
     .into_iter()

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::data::{Cohort, Column};
-use crate::design::{numeric_values, Design, DesignOptions, Grouping, UsedRows};
+use crate::design::{format_level, numeric_values, Design, DesignOptions, Grouping, UsedRows};
 use crate::error::{Error, Result};
 use crate::formula::{Expr, Formula};
 use crate::glmm::ThetaStructure;
@@ -184,6 +184,43 @@ fn target_members(fit: &FittedRows<'_>, treatment: &str, target: &Target) -> Res
         ));
     }
     Ok(members)
+}
+
+/// The values of `modifier` among `rows`, as subgroup names (`column=value`): the levels used
+/// of a text column, or the distinct values (at most 20) of a numeric one, sorted.
+pub(crate) fn subgroup_values(cohort: &Cohort, rows: &[usize], modifier: &str) -> Result<Vec<String>> {
+    const MOST: usize = 20;
+    match cohort.column(modifier)? {
+        Column::Categorical { codes, levels } => {
+            let mut used = vec![false; levels.len()];
+            for &i in rows {
+                if let Some(u) = used.get_mut(codes[i] as usize) {
+                    *u = true;
+                }
+            }
+            Ok(levels
+                .iter()
+                .zip(used)
+                .filter(|(_, u)| *u)
+                .map(|(l, _)| l.clone())
+                .collect())
+        }
+        Column::Numeric(v) => {
+            let mut values: Vec<f64> = rows.iter().map(|&i| v[i]).filter(|x| !x.is_nan()).collect();
+            values.sort_by(f64::total_cmp);
+            values.dedup();
+            if values.len() > MOST {
+                return Err(Error::invalid(
+                    "modifier",
+                    format!(
+                        "'{modifier}' takes {} values; subgroups need a 0/1 or categorical column",
+                        values.len()
+                    ),
+                ));
+            }
+            Ok(values.into_iter().map(format_level).collect())
+        }
+    }
 }
 
 /// The columns a counterfactual cohort needs (the formula's predictors and the cluster column),
