@@ -179,6 +179,16 @@ pub enum Error {
         message: String,
     },
 
+    /// A maximum-likelihood estimate on the boundary of the parameter space where the method
+    /// is not defined there (a log-binomial mixed model whose fitted risks reach 1).
+    #[error("the {model} estimate is on the boundary of the parameter space: {message}")]
+    Boundary {
+        /// The model.
+        model: String,
+        /// What reaches the boundary, and what to do instead.
+        message: String,
+    },
+
     /// A numerical step failed (a matrix that should be positive definite is not).
     #[error("numerical failure in {what}: {message}")]
     Numerical {

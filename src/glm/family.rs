@@ -239,7 +239,9 @@ impl Family {
     }
 
     /// [`Family::loglik_kernel`] at `mu = g^{-1}(eta)`, with one logarithm fewer where the link
-    /// allows: binomial-logit `w [y eta - log(1 + e^eta)]`, Poisson-log `w [y eta - e^eta]`.
+    /// allows: binomial-logit `w [y eta - log(1 + e^eta)]`, Poisson-log `w [y eta - e^eta]`;
+    /// `-inf` for a log-binomial risk of 1 or more (outside the parameter space, also for rows
+    /// with `y = 1`, whose kernel alone would not stop it).
     fn loglik_kernel_at(self, link: Link, y: f64, mu: f64, eta: f64, w: f64) -> f64 {
         match (self, link) {
             (Family::Binomial, Link::Logit) if eta.abs() <= 30.0 => {
@@ -247,6 +249,8 @@ impl Family {
                 w * (y * eta - softplus)
             }
             (Family::Poisson, Link::Log) if eta <= MAX_LOG_ETA => w * (y * eta - mu),
+            // A log-binomial risk must stay below 1 whatever the response.
+            (Family::Binomial, Link::Log) if eta >= 0.0 => f64::NEG_INFINITY,
             _ => self.loglik_kernel(y, mu, w),
         }
     }

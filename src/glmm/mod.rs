@@ -475,7 +475,8 @@ impl Session<'_> {
     /// The maximum (with SDs on the boundary set to exactly 0) and whether the fit is singular.
     fn maximum(&mut self) -> Result<(Maximum, bool)> {
         let start = self.pilot_start();
-        let mut best = maximise(&mut self.objective, start, SETTINGS)?;
+        let mut best =
+            maximise(&mut self.objective, start, SETTINGS).map_err(|e| self.boundary_or(e))?;
         let singular = boundary_check(
             &mut self.objective,
             &mut best,
@@ -484,6 +485,34 @@ impl Session<'_> {
             SETTINGS,
         )?;
         Ok((best, singular))
+    }
+
+    /// For a log-binomial model whose fit failed: the plain boundary error when already the
+    /// model without random effects (the start) has a fitted risk within 1e-6 of 1, else `error`.
+    fn boundary_or(&self, error: Error) -> Error {
+        let marginal = self.objective.marginal;
+        if marginal.family != Family::Binomial || marginal.link != Link::Log {
+            return error;
+        }
+        let patterns = marginal.patterns;
+        let beta = &self.start[..patterns.p];
+        let top = (0..patterns.len())
+            .map(|k| patterns.x_dot(k, beta) + patterns.offset[k])
+            .fold(f64::NEG_INFINITY, f64::max)
+            .exp();
+        if top <= 1.0 - 1e-6 {
+            return error;
+        }
+        Error::Boundary {
+            model: "log-binomial mixed model".into(),
+            message: format!(
+                "already without random effects the largest fitted risk is {top:.8} (risks must \
+                 stay below 1), and the Laplace approximation is not defined there. Use the \
+                 Poisson mixed model with the sandwich variance for relative risks \
+                 (Glmm::family(Family::Poisson).vcov(VcovKind::Sandwich); swfit --family poisson \
+                 --robust), or the modified Poisson model (Glm::modified_poisson)"
+            ),
+        }
     }
 
     /// The start of the maximisation: the GLM start moved to the maximum of each pilot's
