@@ -135,6 +135,13 @@ impl Problem<'_> {
         }
     }
 
+    /// Whether this is a log-binomial model with a fitted risk within 1e-6 of 1.
+    pub fn at_risk_boundary(&self, mu: &[f64]) -> bool {
+        self.family == Family::Binomial
+            && self.link == Link::Log
+            && mu.iter().any(|&m| m > 1.0 - 1e-6)
+    }
+
     /// The first coefficients: R's weighted regression of the working response on X.
     fn first_beta(&self, weights: &mut [f64], score: &mut [f64]) -> Result<Vec<f64>> {
         let n = self.n();
@@ -183,7 +190,23 @@ impl Problem<'_> {
         for iteration in 1..=control.max_iter {
             self.working(&eta, &mu, &mut weights, &mut score);
             let gram = weighted_gram(self.x, &weights);
-            let step = spd_solve(&gram, &xt_vec(self.x, &score), "the IRLS step")?;
+            let step = match spd_solve(&gram, &xt_vec(self.x, &score), "the IRLS step") {
+                Ok(step) => step,
+                // Log-binomial risks at 1 make the working weights mu / (1 - mu) explode: the
+                // iterations have reached the boundary.
+                Err(_) if self.at_risk_boundary(&mu) => {
+                    return Ok(IrlsState::at(
+                        beta,
+                        eta,
+                        mu,
+                        dev,
+                        iteration,
+                        criterion,
+                        Ending::Stalled,
+                    ))
+                }
+                Err(e) => return Err(e),
+            };
             let (candidate, new_dev) =
                 match self.halve(&beta, &step, dev, &mut new_eta, &mut new_mu) {
                     Some(found) => found,

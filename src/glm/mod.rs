@@ -10,7 +10,8 @@
 //! - `binomial` + `log`: relative risks (the log-binomial model). Fitted risks must stay below 1;
 //!   IRLS halves any step that would leave that space, so the fit converges wherever an interior
 //!   maximum exists, and a maximum on the boundary (some fitted risk -> 1) is reported in
-//!   [`GlmFit::boundary`] instead of failing;
+//!   [`GlmFit::boundary`], or as [`Error::Boundary`] when there the information matrix is
+//!   singular (no standard errors exist);
 //! - `poisson` + `log` on a binary outcome with cluster-robust errors ("modified Poisson",
 //!   [`Glm::modified_poisson`]): relative risks when the log-binomial model is awkward;
 //! - `binomial` + `identity`: risk differences;
@@ -442,7 +443,21 @@ impl GlmFit {
             null_deviance,
         } = working;
         let gram = weighted_gram(&design.x, &working_weights);
-        let bread = spd_inverse(&gram, "the information matrix X'WX")?;
+        let bread = spd_inverse(&gram, "the information matrix X'WX").map_err(|e| {
+            let top = state.mu.iter().copied().fold(0.0, f64::max);
+            if family == Family::Binomial && link == Link::Log && top > 1.0 - 1e-6 {
+                Error::Boundary {
+                    model: "log-binomial".into(),
+                    message: format!(
+                        "the largest fitted risk is {top:.8} (risks must stay below 1) and the \
+                         information matrix there is singular, so no standard errors exist; use \
+                         the modified Poisson model (Glm::modified_poisson) for relative risks"
+                    ),
+                }
+            } else {
+                e
+            }
+        })?;
         check_separation(
             family,
             link,
