@@ -43,16 +43,14 @@ use crate::data::Cohort;
 use crate::design::{
     prior_weights, Design, DesignOptions, Grouping, MissingPolicy, MissingReport, UsedRows,
 };
-use crate::marginal::{
-    FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects,
-};
-use replicate::GlmRefit;
 use crate::error::{Error, Result};
 use crate::formula::{Formula, Response};
 use crate::linalg::{spd_inverse, weighted_gram};
+use crate::marginal::{FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects};
 use crate::results::{check_level, coef_table, CoefRow};
 use crate::vcov::{vcov, SandwichParts, VcovKind};
 use irls::{IrlsState, Problem};
+use replicate::GlmRefit;
 
 /// A GLM specification: formula, family, link, weights, clustering and options.
 #[derive(Debug, Clone)]
@@ -235,7 +233,7 @@ impl Glm {
                 offset: fit.design.offset.as_deref(),
                 members,
                 start: &beta,
-                control: self.control.clone(),
+                control: self.control,
             },
             n_clusters,
         };

@@ -5,8 +5,8 @@ use nalgebra::DMatrix;
 
 use super::optimize::{EvaluationRecord, Maximum};
 use super::patterns::Patterns;
-use super::robust::{cluster_scores, sandwich};
 use super::random::RandomSetup;
+use super::robust::{cluster_scores, sandwich};
 use super::structure::ThetaStructure;
 use super::{Glmm, MarginalObjective};
 use crate::design::{Design, MissingReport};

@@ -60,9 +60,7 @@ use crate::design::{prior_weights, Design, DesignOptions, MissingPolicy, UsedRow
 use crate::error::{Error, Result};
 use crate::formula::Formula;
 use crate::glm::{check_response, fit_coefficients, Family, Link};
-use crate::marginal::{
-    FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects,
-};
+use crate::marginal::{FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects};
 use crate::results::check_level;
 use crate::vcov::VcovKind;
 use between_within::{between_columns, between_within_df, check_cluster_confounding};

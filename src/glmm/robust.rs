@@ -52,9 +52,17 @@ pub(crate) fn cluster_scores(
 
 /// The sandwich `B (S'S) B` of kind `kind` (`Sandwich`, or `CR0` with `G / (G - 1)`) from the
 /// bread `B = (-H)^{-1}` and the cluster scores `S` (one row per cluster).
-pub(crate) fn sandwich(bread: &DMatrix<f64>, scores: &DMatrix<f64>, kind: VcovKind) -> DMatrix<f64> {
+pub(crate) fn sandwich(
+    bread: &DMatrix<f64>,
+    scores: &DMatrix<f64>,
+    kind: VcovKind,
+) -> DMatrix<f64> {
     let g = scores.nrows() as f64;
-    let factor = if kind == VcovKind::CR0 { g / (g - 1.0) } else { 1.0 };
+    let factor = if kind == VcovKind::CR0 {
+        g / (g - 1.0)
+    } else {
+        1.0
+    };
     let meat = scores.transpose() * scores;
     let v = bread * meat * bread * factor;
     (&v + v.transpose()) * 0.5

@@ -4,8 +4,8 @@ use std::fmt;
 
 use super::GlmmFit;
 use crate::glm::Link;
-use crate::vcov::VcovKind;
 use crate::results::{align, format_coef_table, sig};
+use crate::vcov::VcovKind;
 
 impl fmt::Display for GlmmFit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

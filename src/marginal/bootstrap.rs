@@ -134,7 +134,12 @@ pub(crate) fn acceleration(jackknife: &[f64]) -> f64 {
 /// BCa limits of `sorted` replicate values for the estimate `estimate`, with the acceleration
 /// from the jackknife values `jackknife`; `None` when every replicate lies on one side of the estimate (no bias correction is
 /// defined).
-pub(crate) fn bca(sorted: &[f64], estimate: f64, jackknife: &[f64], level: f64) -> Option<(f64, f64)> {
+pub(crate) fn bca(
+    sorted: &[f64],
+    estimate: f64,
+    jackknife: &[f64],
+    level: f64,
+) -> Option<(f64, f64)> {
     let below = sorted.iter().filter(|&&t| t < estimate).count();
     if below == 0 || below == sorted.len() {
         return None;

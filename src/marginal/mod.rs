@@ -410,7 +410,9 @@ fn run_bootstrap<R: Refit>(
             if let Some(bad) = s.iter().flatten().find(|&&c| c >= n_clusters) {
                 return Err(Error::invalid(
                     "bootstrap_samples",
-                    format!("cluster index {bad} is out of range (the fit has {n_clusters} clusters)"),
+                    format!(
+                        "cluster index {bad} is out of range (the fit has {n_clusters} clusters)"
+                    ),
                 ));
             }
             s.clone()
@@ -433,14 +435,16 @@ fn run_bootstrap<R: Refit>(
             ),
         ));
     }
-    let jackknife: Vec<[f64; 4]> = bootstrap::replicate_statistics(
-        refit,
-        risk,
-        &bootstrap::jackknife_samples(n_clusters),
-    )
-    .into_iter()
-    .collect::<Result<_>>()
-    .map_err(|e| Error::invalid("bootstrap", format!("a jackknife refit (for BCa) failed: {e}")))?;
+    let jackknife: Vec<[f64; 4]> =
+        bootstrap::replicate_statistics(refit, risk, &bootstrap::jackknife_samples(n_clusters))
+            .into_iter()
+            .collect::<Result<_>>()
+            .map_err(|e| {
+                Error::invalid(
+                    "bootstrap",
+                    format!("a jackknife refit (for BCa) failed: {e}"),
+                )
+            })?;
     let level = model.level;
     let mut acceleration = [0.0; 4];
     for (s, m) in measures.iter_mut().enumerate() {

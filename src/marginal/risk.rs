@@ -87,21 +87,22 @@ impl<'a> RiskModel<'a> {
         let x = &rows.x[a][k * p..(k + 1) * p];
         let eta: f64 = x.iter().zip(&psi[..p]).map(|(x, b)| x * b).sum::<f64>() + rows.offset[k];
         dv.clear();
-        let v = match (&rows.random, lambda) {
-            (Some((structure, z)), Some(lambda)) => {
-                let q = structure.q;
-                let z = &z[a][k * q..(k + 1) * q];
-                // Lambda' z
-                let lz: Vec<f64> = (0..q)
-                    .map(|c| (0..q).map(|r| lambda[(r, c)] * z[r]).sum())
-                    .collect();
-                dv.extend(structure.entries.iter().map(|entries| {
-                    2.0 * entries.iter().map(|&(r, c)| z[r] * lz[c]).sum::<f64>()
-                }));
-                lz.iter().map(|v| v * v).sum()
-            }
-            _ => 0.0,
-        };
+        let v =
+            match (&rows.random, lambda) {
+                (Some((structure, z)), Some(lambda)) => {
+                    let q = structure.q;
+                    let z = &z[a][k * q..(k + 1) * q];
+                    // Lambda' z
+                    let lz: Vec<f64> = (0..q)
+                        .map(|c| (0..q).map(|r| lambda[(r, c)] * z[r]).sum())
+                        .collect();
+                    dv.extend(structure.entries.iter().map(|entries| {
+                        2.0 * entries.iter().map(|&(r, c)| z[r] * lz[c]).sum::<f64>()
+                    }));
+                    lz.iter().map(|v| v * v).sum()
+                }
+                _ => 0.0,
+            };
         self.expectation(eta, v)
     }
 

@@ -167,9 +167,9 @@ fn joins(name: &str, treatment: &str, modifier: &str) -> bool {
     let parts: Vec<&str> = name.split(':').collect();
     parts.len() >= 2
         && parts.contains(&treatment)
-        && parts
-            .iter()
-            .any(|p| *p != treatment && (p.starts_with(modifier) || p.contains(&format!("({modifier})"))))
+        && parts.iter().any(|p| {
+            *p != treatment && (p.starts_with(modifier) || p.contains(&format!("({modifier})")))
+        })
 }
 
 #[cfg(test)]
@@ -180,7 +180,11 @@ mod tests {
     fn interaction_columns_are_found_by_name() {
         assert!(joins("treated:own_home", "treated", "own_home"));
         assert!(joins("own_home:treated", "treated", "own_home"));
-        assert!(joins("treated:residencenursing_home", "treated", "residence"));
+        assert!(joins(
+            "treated:residencenursing_home",
+            "treated",
+            "residence"
+        ));
         assert!(joins("treated:factor(period)3", "treated", "period"));
         assert!(!joins("own_home", "treated", "own_home"));
         assert!(!joins("treated:age", "treated", "own_home"));

@@ -68,7 +68,9 @@ impl fmt::Display for MarginalEffects {
             writeln!(f, "Number needed to treat (BCa):   {nnt:.1}")?;
         }
         if let Some(b) = &self.bootstrap {
-            let seed = b.seed.map_or("given samples".to_string(), |s| format!("seed {s}"));
+            let seed = b
+                .seed
+                .map_or("given samples".to_string(), |s| format!("seed {s}"));
             writeln!(
                 f,
                 "Cluster bootstrap: {} replicates ({seed}), {} failed{}",

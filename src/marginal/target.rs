@@ -57,7 +57,11 @@ impl TargetRows {
     /// Patients of the target population in each cluster.
     pub fn cluster_weights(&self) -> Vec<f64> {
         (0..self.n_clusters())
-            .map(|c| self.weight[self.cluster_start[c]..self.cluster_start[c + 1]].iter().sum())
+            .map(|c| {
+                self.weight[self.cluster_start[c]..self.cluster_start[c + 1]]
+                    .iter()
+                    .sum()
+            })
             .collect()
     }
 }
@@ -83,10 +87,7 @@ pub(crate) fn check_treatment(fit: &FittedRows<'_>, treatment: &str) -> Result<(
     if !formula.predictor_columns().iter().any(|c| c == treatment) {
         return Err(Error::invalid(
             "treatment",
-            format!(
-                "the formula {} has no term in '{treatment}'",
-                formula.text
-            ),
+            format!("the formula {} has no term in '{treatment}'", formula.text),
         ));
     }
     let values = match fit.cohort.column(treatment)? {
@@ -166,15 +167,13 @@ fn target_members(fit: &FittedRows<'_>, treatment: &str, target: &Target) -> Res
             })? as u32;
             Box::new(move |i| codes[i] == code)
         }
-        (Column::Categorical { levels, .. }, None) => {
-            return Err(Error::invalid(
-                "target",
-                format!(
-                    "'{column}' is a text column: name the subgroup as '{column}=LEVEL' (levels: {})",
-                    levels.join(", ")
-                ),
-            ))
-        }
+        (Column::Categorical { levels, .. }, None) => return Err(Error::invalid(
+            "target",
+            format!(
+                "'{column}' is a text column: name the subgroup as '{column}=LEVEL' (levels: {})",
+                levels.join(", ")
+            ),
+        )),
     };
     let members: Vec<usize> = (0..rows.len()).filter(|&k| member(rows[k])).collect();
     if members.is_empty() {
@@ -188,7 +187,11 @@ fn target_members(fit: &FittedRows<'_>, treatment: &str, target: &Target) -> Res
 
 /// The values of `modifier` among `rows`, as subgroup names (`column=value`): the levels used
 /// of a text column, or the distinct values (at most 20) of a numeric one, sorted.
-pub(crate) fn subgroup_values(cohort: &Cohort, rows: &[usize], modifier: &str) -> Result<Vec<String>> {
+pub(crate) fn subgroup_values(
+    cohort: &Cohort,
+    rows: &[usize],
+    modifier: &str,
+) -> Result<Vec<String>> {
     const MOST: usize = 20;
     match cohort.column(modifier)? {
         Column::Categorical { codes, levels } => {
@@ -225,11 +228,7 @@ pub(crate) fn subgroup_values(cohort: &Cohort, rows: &[usize], modifier: &str) -
 
 /// The columns a counterfactual cohort needs (the formula's predictors and the cluster column),
 /// with `treatment` set to `value` in every row.
-fn counterfactual_cohort(
-    fit: &FittedRows<'_>,
-    treatment: &str,
-    value: f64,
-) -> Result<Cohort> {
+fn counterfactual_cohort(fit: &FittedRows<'_>, treatment: &str, value: f64) -> Result<Cohort> {
     let mut names = fit.formula.predictor_columns();
     if let Some((c, _)) = fit.clusters {
         if !names.iter().any(|n| n == c) {
@@ -330,7 +329,10 @@ pub(crate) fn target_rows(
                     index.get(here.labels[c].as_str()).copied().ok_or_else(|| {
                         Error::invalid(
                             column,
-                            format!("cluster '{}' is not among the fitted clusters", here.labels[c]),
+                            format!(
+                                "cluster '{}' is not among the fitted clusters",
+                                here.labels[c]
+                            ),
                         )
                     })
                 })
