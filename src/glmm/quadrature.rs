@@ -34,12 +34,6 @@ impl GaussHermite {
                 format!("the number of quadrature nodes must be 1 to {MAX_NODES}, got {n}"),
             ));
         }
-        Ok(GaussHermite::with_nodes(n))
-    }
-
-    /// The rule with `n >= 1` nodes, without the cap of the likelihood's adaptive quadrature
-    /// (for expectations of smooth functions of a normal variable, such as marginal risks).
-    pub(crate) fn with_nodes(n: usize) -> GaussHermite {
         let jacobi = DMatrix::from_fn(n, n, |i, j| {
             if i + 1 == j || j + 1 == i {
                 (i.max(j) as f64).sqrt()
@@ -61,7 +55,7 @@ impl GaussHermite {
         }
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
-        GaussHermite { nodes, weights }
+        Ok(GaussHermite { nodes, weights })
     }
 }
 

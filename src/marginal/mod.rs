@@ -48,7 +48,7 @@ use std::fmt;
 use nalgebra::DMatrix;
 use serde::Serialize;
 
-pub use risk::NODES;
+pub use risk::MAX_NODES;
 pub use subgroup::{SubgroupEffect, SubgroupEffects, WaldTest};
 
 use crate::dist::{normal_quantile, t_quantile};

@@ -167,13 +167,15 @@ fn target_members(fit: &FittedRows<'_>, treatment: &str, target: &Target) -> Res
             })? as u32;
             Box::new(move |i| codes[i] == code)
         }
-        (Column::Categorical { levels, .. }, None) => return Err(Error::invalid(
-            "target",
-            format!(
+        (Column::Categorical { levels, .. }, None) => {
+            return Err(Error::invalid(
+                "target",
+                format!(
                 "'{column}' is a text column: name the subgroup as '{column}=LEVEL' (levels: {})",
                 levels.join(", ")
             ),
-        )),
+            ))
+        }
     };
     let members: Vec<usize> = (0..rows.len()).filter(|&k| member(rows[k])).collect();
     if members.is_empty() {
