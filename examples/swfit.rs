@@ -20,6 +20,10 @@
 //!   `--treatment` (default `treated`); a mixed model's risks are averaged over the random
 //!   effects unless `--conditional`. `--bootstrap N` replicates (default 1000; 0 for none) drawn
 //!   with `--seed S` (default 1).
+//! - `--subgroups COL`: the treatment's effect in each subgroup of COL (a 0/1 or text column
+//!   that interacts with the treatment in the formula, e.g. `treated * own_home`): the model's
+//!   odds ratio or relative risk, the standardised RR and RD, and the Wald test of interaction
+//!   (`"subgroups"` in the JSON).
 //!
 //! With `--json` exactly one JSON object goes to stdout:
 //! `{"n_obs", "n_groups": {"cluster": ..}, "coefficients": [{"term", "estimate", "std_error",
@@ -41,14 +45,16 @@ use stepwedge::error::Error;
 use stepwedge::formula::Formula;
 use stepwedge::glm::{Family, Glm, Link};
 use stepwedge::glmm::Glmm;
-use stepwedge::marginal::{MarginalEffects, RandomEffects, Standardisation, Target};
-use stepwedge::vcov::VcovKind;
+use stepwedge::marginal::{
+    MarginalEffects, RandomEffects, Standardisation, SubgroupEffects, Target,
+};
 use stepwedge::results::CoefRow;
+use stepwedge::vcov::VcovKind;
 
 const USAGE: &str = "usage: swfit --data FILE.csv --formula \"y ~ x + (1 | cluster)\" \
                      [--family binomial|poisson] [--link logit|log|cloglog] [--nagq N] \
                      [--robust] [--vcov KIND] [--cluster COL] [--marginal [all|treated|SUBGROUP]] \
-                     [--treatment COL] [--conditional] [--bootstrap N] [--seed S] [--json]";
+                     [--treatment COL] [--conditional] [--bootstrap N] [--seed S] [--subgroups COL] [--json]";
 
 struct Args {
     data: String,
@@ -61,6 +67,7 @@ struct Args {
     vcov: Option<VcovKind>,
     cluster: Option<String>,
     marginal: Option<Standardisation>,
+    subgroups: Option<(String, Standardisation)>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -78,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
     let mut conditional = false;
     let mut replicates = 1000;
     let mut seed = 1;
+    let mut modifier = None;
     let mut it = std::env::args().skip(1).peekable();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -100,20 +108,23 @@ fn parse_args() -> Result<Args, String> {
             "--conditional" => conditional = true,
             "--bootstrap" => replicates = whole(&flag, &value()?)?,
             "--seed" => seed = whole(&flag, &value()?)? as u64,
+            "--subgroups" => modifier = Some(value()?),
             "--help" | "-h" => return Err(String::new()),
             other => return Err(format!("unknown flag '{other}'")),
         }
     }
+    let standardisation = Standardisation::new(&treatment).random_effects(if conditional {
+        RandomEffects::Conditional
+    } else {
+        RandomEffects::Integrated
+    });
     let marginal = target.map(|t| {
-        Standardisation::new(&treatment)
+        standardisation
+            .clone()
             .target(t)
-            .random_effects(if conditional {
-                RandomEffects::Conditional
-            } else {
-                RandomEffects::Integrated
-            })
             .bootstrap(replicates, seed)
     });
+    let subgroups = modifier.map(|m| (m, standardisation));
     Ok(Args {
         data: data.ok_or("--data FILE is required")?,
         formula: formula.ok_or("--formula is required")?,
@@ -125,6 +136,7 @@ fn parse_args() -> Result<Args, String> {
         vcov,
         cluster,
         marginal,
+        subgroups,
     })
 }
 
@@ -162,17 +174,22 @@ fn run(args: &Args) -> Result<(), Error> {
             }
             None => (spec.fit(&cohort)?, None),
         };
+        let subgroups = match &args.subgroups {
+            Some((modifier, s)) => Some(spec.subgroups(&cohort, s, modifier)?.1),
+            None => None,
+        };
         if args.json {
             let out = json!({
                 "n_obs": fit.n_obs, "n_groups": {}, "coefficients": coefficients_json(&fit.coefficients),
                 "random_effects": [], "loglik": fit.loglik, "converged": fit.converged, "singular": false,
                 "family": fit.family, "link": fit.link, "nagq": 0, "aic": fit.aic, "bic": fit.bic,
                 "vcov": fit.vcov_kind, "boundary": fit.boundary, "marginal": marginal,
+                "subgroups": subgroups,
             });
-            println!("{}", without_null_marginal(out));
+            println!("{}", without_nulls(out));
         } else {
             print!("{fit}");
-            print_marginal(marginal.as_ref());
+            print_extra(marginal.as_ref(), subgroups.as_ref());
         }
         return Ok(());
     }
@@ -190,6 +207,10 @@ fn run(args: &Args) -> Result<(), Error> {
         }
         None => (spec.fit(&cohort)?, None),
     };
+    let subgroups = match &args.subgroups {
+        Some((modifier, s)) => Some(spec.subgroups(&cohort, s, modifier)?.1),
+        None => None,
+    };
     if args.json {
         let out = json!({
             "n_obs": fit.n_obs, "n_groups": fit.n_groups, "coefficients": coefficients_json(&fit.coefficients),
@@ -197,30 +218,36 @@ fn run(args: &Args) -> Result<(), Error> {
             "singular": fit.singular, "family": fit.family, "link": fit.link, "nagq": fit.nagq,
             "aic": fit.aic, "bic": fit.bic, "icc": fit.icc, "gradient_max": fit.gradient_max,
             "evaluations": fit.evaluations, "vcov": fit.vcov_kind, "boundary": fit.boundary,
-            "marginal": marginal,
+            "marginal": marginal, "subgroups": subgroups,
         });
-        println!("{}", without_null_marginal(out));
+        println!("{}", without_nulls(out));
     } else {
         print!("{fit}");
-        print_marginal(marginal.as_ref());
+        print_extra(marginal.as_ref(), subgroups.as_ref());
     }
     Ok(())
 }
 
-/// The JSON object without `"marginal"` when it was not asked for.
-fn without_null_marginal(mut out: Value) -> Value {
-    if out["marginal"].is_null() {
-        if let Some(map) = out.as_object_mut() {
-            map.remove("marginal");
+/// The JSON object without `"marginal"` and `"subgroups"` when they were not asked for.
+fn without_nulls(mut out: Value) -> Value {
+    if let Some(map) = out.as_object_mut() {
+        for key in ["marginal", "subgroups"] {
+            if map.get(key).is_some_and(Value::is_null) {
+                map.remove(key);
+            }
         }
     }
     out
 }
 
-fn print_marginal(marginal: Option<&MarginalEffects>) {
+fn print_extra(marginal: Option<&MarginalEffects>, subgroups: Option<&SubgroupEffects>) {
     if let Some(m) = marginal {
         println!();
         print!("{m}");
+    }
+    if let Some(s) = subgroups {
+        println!();
+        print!("{s}");
     }
 }
 

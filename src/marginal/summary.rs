@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{MarginalEffects, Measure, RandomEffects, Target};
+use super::{MarginalEffects, Measure, RandomEffects, SubgroupEffects, Target};
 use crate::results::{align, sig};
 
 /// `low to high`, or `-` when absent.
@@ -83,4 +83,55 @@ impl fmt::Display for MarginalEffects {
         }
         Ok(())
     }
+}
+
+impl fmt::Display for SubgroupEffects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Effect of {} by {}: test of interaction ({}): chi-square {} on {} df, p = {}",
+            self.treatment,
+            self.modifier,
+            self.interaction.terms.join(", "),
+            sig(self.interaction.statistic, 4),
+            self.interaction.df,
+            sig(self.interaction.p_value, 3)
+        )?;
+        let mut table = vec![vec![
+            "Subgroup".to_string(),
+            "Patients".to_string(),
+            "Model ratio".to_string(),
+            "Relative risk".to_string(),
+            "Risk difference".to_string(),
+        ]];
+        for g in &self.subgroups {
+            let m = &g.marginal;
+            let ratio = match (&g.ratio_kind, &g.ratio) {
+                (Some(kind), Some(r)) => format!("{kind} {}", estimate_with_limits(r)),
+                _ => "-".to_string(),
+            };
+            table.push(vec![
+                g.subgroup.clone(),
+                whole_or_sig(m.patients),
+                ratio,
+                estimate_with_limits(&m.relative_risk.delta),
+                estimate_with_limits(&m.risk_difference.delta),
+            ]);
+        }
+        f.write_str(&align(&table))?;
+        writeln!(
+            f,
+            "(intervals: Wald for the model ratio, delta method for the standardised RR and RD)"
+        )
+    }
+}
+
+/// `estimate (low to high)`.
+fn estimate_with_limits(e: &crate::effects::Estimate) -> String {
+    format!(
+        "{} ({} to {})",
+        sig(e.estimate, 4),
+        sig(e.ci_low, 4),
+        sig(e.ci_high, 4)
+    )
 }
