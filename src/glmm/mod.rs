@@ -21,6 +21,24 @@
 //! The start is the GLM without random effects; a model with 50,000 or more patterns is first
 //! fitted to systematic 1-in-5 subsamples of its patterns ([`Glmm::pilot`]).
 //!
+//! Relative risks of a binary outcome (readmission, death), and when to use which model:
+//! - **Poisson GLMM** (`family(Family::Poisson)`, log link) with the cluster sandwich
+//!   (`vcov(VcovKind::Sandwich)`): `exp(b_treated)` is the relative risk given the cluster. The
+//!   Poisson variance is wrong for 0/1 data, so its model-based errors are too wide; the sandwich
+//!   corrects them when there are enough clusters (about 30 or more; otherwise use the bootstrap
+//!   of [`crate::marginal`]). Always converges (canonical link): the robust default.
+//! - **Log-binomial GLMM** (binomial, `link(Link::Log)`): the right likelihood for 0/1 data and
+//!   efficient when every fitted risk is well below 1 (30-day mortality, readmission). Steps that
+//!   would give a risk of 1 or more are rejected, so it converges wherever the maximum is inside
+//!   the parameter space; a maximum on the boundary is [`Error::Boundary`] (the Laplace
+//!   approximation is not defined there), or the fit's `boundary` message when the risk at the
+//!   conditional modes comes within 1e-6 of 1. Then use the Poisson GLMM.
+//! - **Modified Poisson** ([`Glm::modified_poisson`](crate::glm::Glm::modified_poisson)): a GEE
+//!   with independence working correlation, the population-averaged relative risk; sandwich (as
+//!   geepack), CR2 or CR3 (bias-corrected for few clusters) errors with t on G - 1 df.
+//! - From any of these, or from the logistic GLMM, the marginal (standardised) RR, RD and NNT:
+//!   [`crate::marginal`].
+//!
 //! Inference: standard errors of the fixed effects from the Hessian of the approximate marginal
 //! log-likelihood over (beta, theta) (theta the entries of the lower-triangular factor Lambda of
 //! `Sigma = Lambda Lambda'`, as in lme4), Wald z intervals; the random-effect SDs; conditional
