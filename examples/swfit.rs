@@ -18,7 +18,8 @@
 //!   subgroup (`own_home` for a 0/1 column, `residence=own_home` for a level), with delta-method
 //!   and cluster-bootstrap (percentile, BCa) intervals. The treatment is the 0/1 column
 //!   `--treatment` (default `treated`); a mixed model's risks are averaged over the random
-//!   effects unless `--conditional`. `--bootstrap N` replicates (default 1000; 0 for none) drawn
+//!   effects unless `--conditional`. `--bootstrap N` replicates (default 1000 when the model has clusters: a
+//!   random-effect term or `--cluster`; 0 for none) drawn
 //!   with `--seed S` (default 1).
 //! - `--subgroups COL`: the treatment's effect in each subgroup of COL (a 0/1 or text column
 //!   that interacts with the treatment in the formula, e.g. `treated * own_home`): the model's
@@ -83,7 +84,7 @@ fn parse_args() -> Result<Args, String> {
     let mut target = None;
     let mut treatment = "treated".to_string();
     let mut conditional = false;
-    let mut replicates = 1000;
+    let mut replicates = None;
     let mut seed = 1;
     let mut modifier = None;
     let mut it = std::env::args().skip(1).peekable();
@@ -106,7 +107,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--treatment" => treatment = value()?,
             "--conditional" => conditional = true,
-            "--bootstrap" => replicates = whole(&flag, &value()?)?,
+            "--bootstrap" => replicates = Some(whole(&flag, &value()?)?),
             "--seed" => seed = whole(&flag, &value()?)? as u64,
             "--subgroups" => modifier = Some(value()?),
             "--help" | "-h" => return Err(String::new()),
@@ -118,6 +119,11 @@ fn parse_args() -> Result<Args, String> {
     } else {
         RandomEffects::Integrated
     });
+    let clustered = cluster.is_some()
+        || formula
+            .as_deref()
+            .is_some_and(|f| Formula::parse(f).is_ok_and(|f| !f.random.is_empty()));
+    let replicates = replicates.unwrap_or(if clustered { 1000 } else { 0 });
     let marginal = target.map(|t| {
         standardisation
             .clone()

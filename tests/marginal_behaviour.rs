@@ -11,7 +11,10 @@ use stepwedge::vcov::VcovKind;
 
 fn sample() -> Cohort {
     Cohort::from_csv_path(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/data-samples/stepped_wedge_sim.csv"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data-samples/stepped_wedge_sim.csv"
+        ),
         &LoadOptions::default(),
     )
     .unwrap()
@@ -62,7 +65,11 @@ fn the_log_link_coefficient_is_the_standardised_relative_risk() {
         .unwrap()
         .family(Family::Poisson)
         .link(Link::Log);
-    for target in [Target::All, Target::Treated, Target::parse("residence=own_home")] {
+    for target in [
+        Target::All,
+        Target::Treated,
+        Target::parse("residence=own_home"),
+    ] {
         let (fit, m) = spec
             .standardise(&cohort, &Standardisation::new("treated").target(target))
             .unwrap();
@@ -78,7 +85,10 @@ fn att_and_subgroups_count_their_patients() {
     let model = Glm::new("death30 ~ treated + factor(period) + age").unwrap();
     let [(_, n0), (_, n1)] = arms(&cohort);
     let (_, att) = model
-        .standardise(&cohort, &Standardisation::new("treated").target(Target::Treated))
+        .standardise(
+            &cohort,
+            &Standardisation::new("treated").target(Target::Treated),
+        )
         .unwrap();
     assert_eq!(att.patients, n1);
     let (_, all) = model
@@ -145,7 +155,10 @@ fn bootstrap_is_the_same_whatever_the_number_of_threads() {
         .standardise(&cohort, &Standardisation::new("treated").bootstrap(40, 8))
         .unwrap()
         .1;
-    assert_ne!(other.risk_difference.percentile, one.risk_difference.percentile);
+    assert_ne!(
+        other.risk_difference.percentile,
+        one.risk_difference.percentile
+    );
 }
 
 #[test]
@@ -162,7 +175,9 @@ fn given_bootstrap_samples_are_used_as_given() {
     assert!((p.ci_low - m.risk_difference.estimate).abs() < 1e-9);
     assert!((p.ci_high - m.risk_difference.estimate).abs() < 1e-9);
     // BCa is not defined when no replicate falls below the estimate.
-    assert!(m.risk_difference.bca.is_none() || m.risk_difference.bca.unwrap().ci_low <= p.ci_low + 1e-9);
+    assert!(
+        m.risk_difference.bca.is_none() || m.risk_difference.bca.unwrap().ci_low <= p.ci_low + 1e-9
+    );
     let bad = Standardisation::new("treated").bootstrap_samples(vec![vec![0, 12]]);
     let err = model.standardise(&cohort, &bad).unwrap_err().to_string();
     assert!(err.contains("cluster index 12"), "{err}");
@@ -238,7 +253,10 @@ fn bad_treatments_and_targets_are_named() {
     assert!(e.contains("factor(treated)"), "{e}");
     let e = err(glm("death30 ~ age"), Standardisation::new("treated"));
     assert!(e.contains("no term in 'treated'"), "{e}");
-    let e = err(glm("death30 ~ period + age"), Standardisation::new("period"));
+    let e = err(
+        glm("death30 ~ period + age"),
+        Standardisation::new("period"),
+    );
     assert!(e.contains("must be 0 or 1"), "{e}");
     let e = err(
         glm("death30 ~ treated"),
@@ -291,4 +309,44 @@ fn a_log_binomial_mixed_model_on_the_boundary_says_so() {
         .unwrap();
     assert_eq!(fit.vcov_kind, VcovKind::Sandwich);
     assert!(fit.boundary.is_none());
+}
+
+#[test]
+fn marginal_json_has_the_documented_fields() {
+    // swfit --json prints this object as "marginal" (see examples/swfit.rs).
+    let cohort = sample();
+    let (_, m) = Glmm::new("death30 ~ treated + factor(period) + (1 | cluster)")
+        .unwrap()
+        .vcov(VcovKind::Sandwich)
+        .standardise(&cohort, &Standardisation::new("treated").bootstrap(20, 3))
+        .unwrap();
+    let json = serde_json::to_value(&m).unwrap();
+    for key in [
+        "treatment",
+        "target",
+        "patients",
+        "random_effects",
+        "level",
+        "vcov_kind",
+        "reference_df",
+        "risk_treated",
+        "risk_control",
+        "relative_risk",
+        "risk_difference",
+        "nnt",
+        "bootstrap",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+    for key in ["estimate", "std_error", "delta", "percentile", "bca"] {
+        assert!(json["risk_difference"].get(key).is_some(), "missing {key}");
+    }
+    for key in ["estimate", "ci_low", "ci_high", "level"] {
+        assert!(json["relative_risk"]["delta"].get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(json["target"], "all");
+    assert_eq!(json["random_effects"], "integrated");
+    assert_eq!(json["vcov_kind"], "Sandwich");
+    assert_eq!(json["bootstrap"]["replicates"], 20);
+    assert!(json["nnt"]["delta"]["interval"]["kind"].is_string());
 }

@@ -152,7 +152,9 @@ impl Standardisation {
         self
     }
 
-    /// A cluster bootstrap of `replicates` samples drawn with `seed` (0 replicates: none).
+    /// A cluster bootstrap of `replicates` samples drawn with `seed` (0 replicates: none), over
+    /// the mixed model's outer grouping factor or the GLM's cluster column. Replicates whose
+    /// refit fails are left out and counted; more than 10% failing is an error.
     pub fn bootstrap(mut self, replicates: usize, seed: u64) -> Self {
         self.replicates = replicates;
         self.seed = seed;
