@@ -342,7 +342,10 @@ fn marginal_json_has_the_documented_fields() {
         assert!(json["risk_difference"].get(key).is_some(), "missing {key}");
     }
     for key in ["estimate", "ci_low", "ci_high", "level"] {
-        assert!(json["relative_risk"]["delta"].get(key).is_some(), "missing {key}");
+        assert!(
+            json["relative_risk"]["delta"].get(key).is_some(),
+            "missing {key}"
+        );
     }
     assert_eq!(json["target"], "all");
     assert_eq!(json["random_effects"], "integrated");
