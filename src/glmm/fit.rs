@@ -18,7 +18,7 @@ use crate::vcov::VcovKind;
 
 /// theta with the sign convention of lme4: the diagonal of Lambda non-negative (flipping a
 /// column of Lambda leaves `Lambda Lambda'` and the likelihood unchanged).
-fn canonical_theta(structure: &ThetaStructure, theta: &[f64]) -> Vec<f64> {
+pub(crate) fn canonical_theta(structure: &ThetaStructure, theta: &[f64]) -> Vec<f64> {
     let lam = structure.lambda(theta);
     let flip: Vec<bool> = (0..structure.q).map(|c| lam[(c, c)] < 0.0).collect();
     theta
@@ -30,7 +30,7 @@ fn canonical_theta(structure: &ThetaStructure, theta: &[f64]) -> Vec<f64> {
 
 /// Random-effect SDs and correlations, listed as lme4 lists them: grouping factors with more
 /// levels first.
-fn variance_components(
+pub(crate) fn variance_components(
     random: &RandomSetup,
     theta: &[f64],
     sigma: &DMatrix<f64>,

@@ -62,12 +62,14 @@ mod scalar_laplace;
 mod structure;
 mod summary;
 
+pub(crate) use fit::{canonical_theta, variance_components};
 pub use fit::{
     ConditionalMode, GlmmFit, LikelihoodRatioTest, RandomEffectCorrelation, RandomEffectSd,
 };
 pub use optimize::EvaluationRecord;
 pub use profile::ProfileInterval;
 pub use quadrature::{GaussHermite, MAX_NODES};
+pub(crate) use random::RandomSetup;
 pub use random::MAX_CORRELATED_TERMS;
 pub(crate) use structure::ThetaStructure;
 
@@ -86,7 +88,6 @@ use boundary::boundary_check;
 use marginal::{Evaluation, Marginal};
 use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
-use random::RandomSetup;
 use replicate::GlmmRefit;
 use scalar_laplace::{ModeAnchor, ScalarLaplace};
 

@@ -1,0 +1,175 @@
+//! The linear mixed model's log-likelihood from per-cluster sufficient statistics.
+//!
+//! Model: `y = X beta + Z b + e`, `b = Lambda u`, `u ~ N(0, sigma^2 I)`, `e ~ N(0, sigma^2 I)`,
+//! clusters independent, so `Var(y_g) = sigma^2 V_g` with `V_g = I + Z_g Lambda Lambda' Z_g'`
+//! (Lambda filled from theta, the random-effect SDs relative to sigma, as lme4's theta).
+//! With `A_g = I + Lambda' Z_g'Z_g Lambda` (q x q), Woodbury gives
+//! `V_g^{-1} = I - Z_g Lambda A_g^{-1} Lambda' Z_g'` and `log|V_g| = log|A_g|`, so every
+//! quantity below needs only `X'X`, `X'y`, `y'y` and, per cluster, `Z_g'Z_g`, `Z_g'X_g`,
+//! `Z_g'y_g`:
+//!
+//! - `M = X'V^{-1}X`, `beta^(theta) = M^{-1} X'V^{-1}y`,
+//!   `r^2(theta) = y'V^{-1}y - beta^' X'V^{-1}y` (the penalised residual sum of squares);
+//! - ML: `sigma^2 = r^2 / n`, deviance `-2 l = sum_g log|A_g| + n (1 + log(2 pi r^2 / n))`;
+//! - REML: `sigma^2 = r^2 / (n - p)`, criterion
+//!   `sum_g log|A_g| + log|M| + (n - p)(1 + log(2 pi r^2 / (n - p)))`, lme4's REML criterion.
+//!
+//! For fixed sigma (the variance parameters `(theta, sigma)` of the Satterthwaite method) the
+//! deviance is `sum_g log|A_g| [+ log|M|] + m log(2 pi sigma^2) + r^2 / sigma^2` with
+//! `m = n` (ML) or `n - p` (REML).
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::error::{Error, Result};
+use crate::glmm::ThetaStructure;
+
+/// The sufficient statistics of a linear mixed model.
+#[derive(Debug, Clone)]
+pub(crate) struct Statistics {
+    pub n: usize,
+    pub p: usize,
+    pub structure: ThetaStructure,
+    xtx: DMatrix<f64>,
+    xty: DVector<f64>,
+    yty: f64,
+    /// Per cluster: `Z'Z`, `Z'X`, `Z'y`.
+    clusters: Vec<(DMatrix<f64>, DMatrix<f64>, DVector<f64>)>,
+}
+
+/// The profiled fit at one theta.
+#[derive(Debug, Clone)]
+pub(crate) struct AtTheta {
+    /// `sum_g log|A_g|`.
+    pub log_det_a: f64,
+    /// `X'V^{-1}X` (sigma^2 units).
+    pub m: DMatrix<f64>,
+    pub beta: DVector<f64>,
+    /// Penalised residual sum of squares `r^2`.
+    pub rss: f64,
+}
+
+impl Statistics {
+    /// From the design rows, the random-effect rows `z` (n x q) and each row's cluster.
+    pub fn new(
+        x: &DMatrix<f64>,
+        y: &[f64],
+        z: &DMatrix<f64>,
+        cluster: &[usize],
+        n_clusters: usize,
+        structure: ThetaStructure,
+    ) -> Statistics {
+        let (n, p) = x.shape();
+        let q = z.ncols();
+        let yv = DVector::from_column_slice(y);
+        let mut clusters = vec![
+            (
+                DMatrix::zeros(q, q),
+                DMatrix::zeros(q, p),
+                DVector::zeros(q)
+            );
+            n_clusters
+        ];
+        for i in 0..n {
+            let (ztz, ztx, zty) = &mut clusters[cluster[i]];
+            for a in 0..q {
+                let za = z[(i, a)];
+                if za == 0.0 {
+                    continue;
+                }
+                for b in 0..q {
+                    ztz[(a, b)] += za * z[(i, b)];
+                }
+                for j in 0..p {
+                    ztx[(a, j)] += za * x[(i, j)];
+                }
+                zty[a] += za * y[i];
+            }
+        }
+        Statistics {
+            n,
+            p,
+            structure,
+            xtx: x.transpose() * x,
+            xty: x.transpose() * &yv,
+            yty: yv.dot(&yv),
+            clusters,
+        }
+    }
+
+    /// The profiled quantities at `theta`.
+    pub fn at(&self, theta: &[f64]) -> Result<AtTheta> {
+        let lambda = self.structure.lambda(theta);
+        let q = self.structure.q;
+        let mut m = self.xtx.clone();
+        let mut xvy = self.xty.clone();
+        let mut yvy = self.yty;
+        let mut log_det_a = 0.0;
+        for (ztz, ztx, zty) in &self.clusters {
+            let a = DMatrix::identity(q, q) + lambda.transpose() * ztz * &lambda;
+            let chol = a.cholesky().ok_or_else(|| Error::Numerical {
+                what: "the linear mixed model".into(),
+                message: "I + Lambda' Z'Z Lambda is not positive definite".into(),
+            })?;
+            log_det_a += 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+            // W = Lambda' Z'X, w = Lambda' Z'y; subtract W' A^{-1} W etc.
+            let w = lambda.transpose() * ztx;
+            let wy = lambda.transpose() * zty;
+            let aw = chol.solve(&w);
+            let awy = chol.solve(&wy);
+            m -= w.transpose() * &aw;
+            xvy -= w.transpose() * &awy;
+            yvy -= wy.dot(&awy);
+        }
+        let chol = m.clone().cholesky().ok_or_else(|| Error::Numerical {
+            what: "the linear mixed model".into(),
+            message: "X'V^{-1}X is not positive definite (a fixed effect is not identified)".into(),
+        })?;
+        let beta = chol.solve(&xvy);
+        let rss = (yvy - beta.dot(&xvy)).max(0.0);
+        Ok(AtTheta {
+            log_det_a,
+            m,
+            beta,
+            rss,
+        })
+    }
+
+    /// `m`: n for ML, n - p for REML.
+    pub fn residual_count(&self, reml: bool) -> f64 {
+        if reml {
+            (self.n - self.p) as f64
+        } else {
+            self.n as f64
+        }
+    }
+
+    /// The profiled deviance (ML) or REML criterion at `theta`.
+    pub fn profiled_deviance(&self, theta: &[f64], reml: bool) -> Result<f64> {
+        let at = self.at(theta)?;
+        let m = self.residual_count(reml);
+        let mut d = at.log_det_a + m * (1.0 + (2.0 * std::f64::consts::PI * at.rss / m).ln());
+        if reml {
+            d += log_det_spd(&at.m);
+        }
+        Ok(d)
+    }
+
+    /// The deviance at `theta` and a given `sigma` (not profiled).
+    pub fn deviance(&self, theta: &[f64], sigma: f64, reml: bool) -> Result<f64> {
+        let at = self.at(theta)?;
+        let m = self.residual_count(reml);
+        let s2 = sigma * sigma;
+        let mut d = at.log_det_a + m * (2.0 * std::f64::consts::PI * s2).ln() + at.rss / s2;
+        if reml {
+            d += log_det_spd(&at.m);
+        }
+        Ok(d)
+    }
+}
+
+/// `log|M|` of a positive definite matrix (by its Cholesky factor).
+fn log_det_spd(m: &DMatrix<f64>) -> f64 {
+    m.clone().cholesky().map_or(f64::INFINITY, |c| {
+        2.0 * c.l().diagonal().iter().map(|d| d.ln()).sum::<f64>()
+    })
+}
