@@ -9,6 +9,10 @@
 //!     [--bootstrap N] [--seed S] [--json]
 //! ```
 //!
+//! - `--family gaussian` with a random-effect term: a linear mixed model (costs) fitted by REML,
+//!   or by maximum likelihood with `--ml`, with t intervals on Satterthwaite degrees of freedom
+//!   (as lmerTest); its JSON adds `"residual_sd"`, `"reml"` and `"criterion"` (the REML
+//!   criterion or deviance).
 //! - `--robust`: cluster-robust standard errors: for a mixed model the sandwich over its
 //!   grouping factor (`--vcov sandwich`); for a model without random effects CR1 over
 //!   `--cluster COL` (`--vcov` chooses another: model, HC0, HC1, sandwich, CR0-CR3), with t
@@ -46,6 +50,7 @@ use stepwedge::error::Error;
 use stepwedge::formula::Formula;
 use stepwedge::glm::{Family, Glm, Link};
 use stepwedge::glmm::Glmm;
+use stepwedge::lmm::Lmm;
 use stepwedge::marginal::{
     MarginalEffects, RandomEffects, Standardisation, SubgroupEffects, Target,
 };
@@ -53,7 +58,7 @@ use stepwedge::results::CoefRow;
 use stepwedge::vcov::VcovKind;
 
 const USAGE: &str = "usage: swfit --data FILE.csv --formula \"y ~ x + (1 | cluster)\" \
-                     [--family binomial|poisson] [--link logit|log|cloglog] [--nagq N] \
+                     [--family binomial|poisson|gaussian] [--ml] [--link logit|log|cloglog] [--nagq N] \
                      [--robust] [--vcov KIND] [--cluster COL] [--marginal [all|treated|SUBGROUP]] \
                      [--treatment COL] [--conditional] [--bootstrap N] [--seed S] [--subgroups COL] [--json]";
 
@@ -64,6 +69,7 @@ struct Args {
     link: Option<Link>,
     nagq: usize,
     json: bool,
+    ml: bool,
     robust: bool,
     vcov: Option<VcovKind>,
     cluster: Option<String>,
@@ -87,6 +93,7 @@ fn parse_args() -> Result<Args, String> {
     let mut replicates = None;
     let mut seed = 1;
     let mut modifier = None;
+    let mut ml = false;
     let mut it = std::env::args().skip(1).peekable();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -107,6 +114,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--treatment" => treatment = value()?,
             "--conditional" => conditional = true,
+            "--ml" => ml = true,
             "--bootstrap" => replicates = Some(whole(&flag, &value()?)?),
             "--seed" => seed = whole(&flag, &value()?)? as u64,
             "--subgroups" => modifier = Some(value()?),
@@ -138,6 +146,7 @@ fn parse_args() -> Result<Args, String> {
         link,
         nagq,
         json,
+        ml,
         robust,
         vcov,
         cluster,
@@ -199,6 +208,9 @@ fn run(args: &Args) -> Result<(), Error> {
         }
         return Ok(());
     }
+    if args.family == Family::Gaussian {
+        return run_lmm(args, &cohort);
+    }
     let robust = args.robust.then_some(VcovKind::Sandwich);
     let vcov = args.vcov.or(robust).unwrap_or(VcovKind::Model);
     let spec = Glmm::new(&args.formula)?
@@ -230,6 +242,32 @@ fn run(args: &Args) -> Result<(), Error> {
     } else {
         print!("{fit}");
         print_extra(marginal.as_ref(), subgroups.as_ref());
+    }
+    Ok(())
+}
+
+/// A linear mixed model (`--family gaussian` with a random-effect term): REML unless `--ml`,
+/// t intervals on Satterthwaite degrees of freedom.
+fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(), Error> {
+    if args.marginal.is_some() || args.subgroups.is_some() || args.robust || args.vcov.is_some() {
+        return Err(Error::invalid(
+            "family",
+            "--marginal, --subgroups, --robust and --vcov are for binomial and Poisson models",
+        ));
+    }
+    let fit = Lmm::new(&args.formula)?.reml(!args.ml).fit(cohort)?;
+    if args.json {
+        let out = json!({
+            "n_obs": fit.n_obs, "n_groups": fit.n_groups,
+            "coefficients": coefficients_json(&fit.coefficients),
+            "random_effects": fit.random_effects, "loglik": fit.loglik, "converged": fit.converged,
+            "singular": fit.singular, "family": Family::Gaussian, "link": Link::Identity,
+            "nagq": 0, "aic": fit.aic, "bic": fit.bic, "residual_sd": fit.residual_sd,
+            "reml": fit.reml, "criterion": fit.criterion,
+        });
+        println!("{out}");
+    } else {
+        print!("{fit}");
     }
     Ok(())
 }

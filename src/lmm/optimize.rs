@@ -1,11 +1,14 @@
 //! Minimising the profiled deviance (or REML criterion) over theta: Newton steps with
-//! Richardson-differenced gradient and Hessian, standard deviations kept at or above 0.
+//! Richardson-differenced gradient and Hessian.
 //!
-//! A standard deviation is held at 0 when the step would make it negative and the gradient
-//! there points inside (the boundary is the minimum along it); the Hessian is made positive
-//! definite where it is not (eigenvalues replaced by their absolute values, at least 1e-8 of the
-//! largest). Converged when the step moves no theta by more than 1e-10 (relative to 1 + |theta|)
-//! or the free gradient is below 1e-8.
+//! The criterion depends on theta through `Lambda Lambda'` only, so it is even in each
+//! standard deviation of nested intercepts and unchanged when a column of Lambda changes sign:
+//! the minimisation is unconstrained (a bound at 0 would make 0, a stationary point, a trap),
+//! and the caller takes the sign convention. A standard deviation that ends below 1e-4 is set to
+//! exactly 0 when that does not raise the criterion by more than 1e-10 relative: the fit is then
+//! singular. The Hessian is made positive definite where it is not (eigenvalues replaced by
+//! their absolute values, at least 1e-8 of the largest). Converged when the step moves no theta
+//! by more than 1e-10 (relative to 1 + |theta|) or the gradient is below 1e-8.
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
@@ -29,7 +32,6 @@ const MAX_ITERATIONS: usize = 100;
 /// Minimise the profiled criterion of `stats` from `start`.
 pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Result<Minimum> {
     let f = |theta: &[f64]| stats.profiled_deviance(theta, reml);
-    let is_sd: Vec<bool> = (0..start.len()).map(|k| stats.structure.is_sd(k)).collect();
     let mut theta = start;
     let mut value = f(&theta)?;
     let mut converged = false;
@@ -38,30 +40,15 @@ pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Resul
         iterations += 1;
         let g = gradient(f, &theta)?;
         let h = hessian(f, &theta)?;
-        let free: Vec<usize> = (0..theta.len())
-            .filter(|&k| !(is_sd[k] && theta[k] <= 0.0 && g[k] >= 0.0))
-            .collect();
-        if free.iter().all(|&k| g[k].abs() < 1e-8) {
+        if g.iter().all(|v| v.abs() < 1e-8) {
             converged = true;
             break;
         }
-        let step = newton_step(&h, &g, &free);
+        let step = newton_step(&h, &g);
         let mut t = 1.0;
         let mut accepted = None;
         for _ in 0..50 {
-            let candidate: Vec<f64> = theta
-                .iter()
-                .zip(&step)
-                .enumerate()
-                .map(|(k, (v, s))| {
-                    let c = v + t * s;
-                    if is_sd[k] {
-                        c.max(0.0)
-                    } else {
-                        c
-                    }
-                })
-                .collect();
+            let candidate: Vec<f64> = theta.iter().zip(&step).map(|(v, s)| v + t * s).collect();
             let v = f(&candidate)?;
             if v <= value + 1e-12 * value.abs() {
                 accepted = Some((candidate, v));
@@ -70,7 +57,7 @@ pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Resul
             t /= 2.0;
         }
         let Some((candidate, v)) = accepted else {
-            converged = free.iter().all(|&k| g[k].abs() < 1e-5);
+            converged = g.iter().all(|v| v.abs() < 1e-5);
             break;
         };
         let moved = theta
@@ -85,9 +72,19 @@ pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Resul
             break;
         }
     }
-    let at_zero = (0..theta.len())
-        .filter(|&k| is_sd[k] && theta[k] == 0.0)
-        .collect();
+    let mut at_zero = Vec::new();
+    for k in 0..theta.len() {
+        if stats.structure.is_sd(k) && theta[k].abs() < 1e-4 {
+            let mut zeroed = theta.clone();
+            zeroed[k] = 0.0;
+            let v = f(&zeroed)?;
+            if v <= value + 1e-10 * value.abs() {
+                theta = zeroed;
+                value = v.min(value);
+                at_zero.push(k);
+            }
+        }
+    }
     if !value.is_finite() {
         return Err(Error::Numerical {
             what: "the linear mixed model".into(),
@@ -103,12 +100,11 @@ pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Resul
     })
 }
 
-/// `-H_ff^{-1} g_f` on the free coordinates (0 elsewhere), H made positive definite.
-fn newton_step(h: &DMatrix<f64>, g: &[f64], free: &[usize]) -> Vec<f64> {
-    let k = free.len();
-    let hf = DMatrix::from_fn(k, k, |a, b| h[(free[a], free[b])]);
-    let gf = DVector::from_iterator(k, free.iter().map(|&i| g[i]));
-    let eig = SymmetricEigen::new(hf);
+/// `-H^{-1} g`, H made positive definite.
+fn newton_step(h: &DMatrix<f64>, g: &[f64]) -> Vec<f64> {
+    let k = g.len();
+    let gf = DVector::from_column_slice(g);
+    let eig = SymmetricEigen::new(h.clone());
     let top = eig.eigenvalues.amax().max(1e-300);
     let coords = eig.eigenvectors.transpose() * &gf;
     let scaled = DVector::from_iterator(
@@ -118,10 +114,5 @@ fn newton_step(h: &DMatrix<f64>, g: &[f64], free: &[usize]) -> Vec<f64> {
             .zip(eig.eigenvalues.iter())
             .map(|(c, l)| -c / l.abs().max(1e-8 * top)),
     );
-    let d = &eig.eigenvectors * scaled;
-    let mut step = vec![0.0; g.len()];
-    for (a, &i) in free.iter().enumerate() {
-        step[i] = d[a];
-    }
-    step
+    (&eig.eigenvectors * scaled).iter().copied().collect()
 }
