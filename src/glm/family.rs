@@ -9,6 +9,7 @@
 //! | binomial | mu (1 - mu)  | 1         | logit, log, identity, cloglog |
 //! | poisson  | mu           | 1         | log                            |
 //! | gaussian | 1            | estimated | identity                       |
+//! | gamma    | mu^2         | estimated | log (default), identity        |
 //!
 //! Inverse links are clamped the way R clamps them (`logit` to `[eps, 1 - eps]` beyond
 //! `|eta| > 30`, derivatives at least `eps`; exponentials are taken of at most 700), so extreme
@@ -30,6 +31,10 @@ pub enum Family {
     Poisson,
     /// Normal errors (linear regression).
     Gaussian,
+    /// Positive, right-skewed outcomes with a constant coefficient of variation (costs). The
+    /// default link is log (R's default for `Gamma` is the inverse link; give
+    /// `Gamma(link = "log")` there).
+    Gamma,
 }
 
 /// Link function `g`, with `eta = g(mu)`.
@@ -52,6 +57,7 @@ impl std::fmt::Display for Family {
             Family::Binomial => "binomial",
             Family::Poisson => "poisson",
             Family::Gaussian => "gaussian",
+            Family::Gamma => "gamma",
         })
     }
 }
@@ -74,9 +80,10 @@ impl std::str::FromStr for Family {
             "binomial" => Ok(Family::Binomial),
             "poisson" => Ok(Family::Poisson),
             "gaussian" => Ok(Family::Gaussian),
+            "gamma" | "Gamma" => Ok(Family::Gamma),
             _ => Err(Error::invalid(
                 "family",
-                format!("'{s}' is not one of binomial, poisson, gaussian"),
+                format!("'{s}' is not one of binomial, poisson, gaussian, gamma"),
             )),
         }
     }
@@ -99,11 +106,11 @@ impl std::str::FromStr for Link {
 }
 
 impl Family {
-    /// The canonical (default) link: logit, log, identity.
+    /// The default link: logit, log, identity, log (gamma).
     pub fn default_link(self) -> Link {
         match self {
             Family::Binomial => Link::Logit,
-            Family::Poisson => Link::Log,
+            Family::Poisson | Family::Gamma => Link::Log,
             Family::Gaussian => Link::Identity,
         }
     }
@@ -121,6 +128,7 @@ impl Family {
             Family::Binomial => true,
             Family::Poisson => link == Link::Log,
             Family::Gaussian => link == Link::Identity,
+            Family::Gamma => matches!(link, Link::Log | Link::Identity),
         };
         if ok {
             Ok(())
@@ -138,36 +146,38 @@ impl Family {
             Family::Binomial => mu * (1.0 - mu),
             Family::Poisson => mu,
             Family::Gaussian => 1.0,
+            Family::Gamma => mu * mu,
         }
     }
 
     /// Whether the dispersion is fixed at 1.
     pub fn fixed_dispersion(self) -> bool {
-        self != Family::Gaussian
+        matches!(self, Family::Binomial | Family::Poisson)
     }
 
     /// Whether `mu` is inside the family's mean space.
     pub fn valid_mu(self, mu: f64) -> bool {
         match self {
             Family::Binomial => mu.is_finite() && mu > 0.0 && mu < 1.0,
-            Family::Poisson => mu.is_finite() && mu > 0.0,
+            Family::Poisson | Family::Gamma => mu.is_finite() && mu > 0.0,
             Family::Gaussian => mu.is_finite(),
         }
     }
 
     /// Starting mean for IRLS (R's `initialize`): `(w y + 1/2) / (w + 1)` for binomial with
-    /// prior weight (trials) `w`, `y + 1/10` for Poisson, `y` for Gaussian.
+    /// prior weight (trials) `w`, `y + 1/10` for Poisson, `y` for Gaussian and gamma.
     pub fn start_mu(self, y: f64, w: f64) -> f64 {
         match self {
             Family::Binomial => (w * y + 0.5) / (w + 1.0),
             Family::Poisson => y + 0.1,
-            Family::Gaussian => y,
+            Family::Gaussian | Family::Gamma => y,
         }
     }
 
     /// Unit deviance `d(y, mu)` times the prior weight `w`:
     /// binomial `2 w [y log(y/mu) + (1-y) log((1-y)/(1-mu))]`, Poisson
-    /// `2 w [y log(y/mu) - (y - mu)]`, Gaussian `w (y - mu)^2`.
+    /// `2 w [y log(y/mu) - (y - mu)]`, Gaussian `w (y - mu)^2`, gamma
+    /// `2 w [-log(y/mu) + (y - mu)/mu]`.
     pub fn deviance(self, y: f64, mu: f64, w: f64) -> f64 {
         match self {
             Family::Binomial => {
@@ -175,6 +185,7 @@ impl Family {
             }
             Family::Poisson => 2.0 * w * (xlogy(y, y / mu) - (y - mu)),
             Family::Gaussian => w * (y - mu) * (y - mu),
+            Family::Gamma => 2.0 * w * (-(y / mu).ln() + (y - mu) / mu),
         }
     }
 
@@ -186,14 +197,14 @@ impl Family {
     }
 
     /// The part of a row's log-likelihood that depends on the mean: binomial
-    /// `w [y log mu + (1 - y) log(1 - mu)]`, Poisson `w [y log mu - mu]`, Gaussian 0 (its
-    /// likelihood is handled through the deviance). Rows with the same mean add up: a pattern
+    /// `w [y log mu + (1 - y) log(1 - mu)]`, Poisson `w [y log mu - mu]`, Gaussian and gamma 0
+    /// (their likelihoods depend on the dispersion: see [`Family::loglik_total`]). Rows with the same mean add up: a pattern
     /// of rows has the kernel of its summed weight and weighted mean response.
     pub fn loglik_kernel(self, y: f64, mu: f64, w: f64) -> f64 {
         match self {
             Family::Binomial => w * (xlogy(y, mu) + xlogy(1.0 - y, 1.0 - mu)),
             Family::Poisson => w * (xlogy(y, mu) - mu),
-            Family::Gaussian => 0.0,
+            Family::Gaussian | Family::Gamma => 0.0,
         }
     }
 
@@ -204,6 +215,7 @@ impl Family {
             Family::Binomial => ln_choose(w.round(), (w * y).round()),
             Family::Poisson => -w * statrs::function::gamma::ln_gamma(y + 1.0),
             Family::Gaussian => w.ln() / 2.0,
+            Family::Gamma => 0.0,
         }
     }
 
@@ -213,6 +225,7 @@ impl Family {
             Family::Binomial => 1.0 - 2.0 * mu,
             Family::Poisson => 1.0,
             Family::Gaussian => 0.0,
+            Family::Gamma => 2.0 * mu,
         }
     }
 
@@ -257,7 +270,9 @@ impl Family {
 
     /// Log-likelihood of the fitted model, as R's `logLik.glm`. For the Gaussian family the
     /// variance is the ML estimate `deviance / n`:
-    /// `-n/2 (log(2 pi dev / n) + 1) + sum(log w) / 2`.
+    /// `-n/2 (log(2 pi dev / n) + 1) + sum(log w) / 2`. For the gamma family, with
+    /// `phi = deviance / sum(w)` (as R's `Gamma()$aic`):
+    /// `sum_i w_i log f(y_i)`, f the gamma density of shape `1/phi` and scale `mu_i phi`.
     pub fn loglik_total(self, y: &[f64], mu: &[f64], w: &[f64], deviance: f64) -> f64 {
         let rows: f64 = (0..y.len())
             .filter(|&i| w[i] > 0.0)
@@ -267,6 +282,19 @@ impl Family {
             Family::Gaussian => {
                 let n = w.iter().filter(|&&v| v > 0.0).count() as f64;
                 rows - n / 2.0 * ((2.0 * std::f64::consts::PI * deviance / n).ln() + 1.0)
+            }
+            Family::Gamma => {
+                let phi = deviance / w.iter().sum::<f64>();
+                let shape = 1.0 / phi;
+                let log_gamma_shape = statrs::function::gamma::ln_gamma(shape);
+                (0..y.len())
+                    .filter(|&i| w[i] > 0.0)
+                    .map(|i| {
+                        let scale = mu[i] * phi;
+                        w[i] * (-log_gamma_shape - shape * scale.ln() + (shape - 1.0) * y[i].ln()
+                            - y[i] / scale)
+                    })
+                    .sum()
             }
             _ => rows,
         }

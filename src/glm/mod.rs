@@ -338,6 +338,10 @@ pub(crate) fn check_response(
         ),
         Family::Poisson => (|y| y >= 0.0 && y.is_finite(), "counts must be >= 0"),
         Family::Gaussian => (f64::is_finite, "values must be finite"),
+        Family::Gamma => (
+            |y| y > 0.0 && y.is_finite(),
+            "gamma outcomes (costs) must be positive; a patient with cost 0 needs a two-part model",
+        ),
     };
     match y.iter().position(|&v| !ok(v)) {
         None => Ok(()),
@@ -667,7 +671,7 @@ pub(crate) fn check_separation(
             (mu < EDGE && y == 0.0) || (link != Link::Log && mu > 1.0 - EDGE && y == 1.0)
         }
         Family::Poisson => mu < EDGE && y == 0.0,
-        Family::Gaussian => false,
+        Family::Gaussian | Family::Gamma => false,
     });
     if !at_edge {
         return Ok(());

@@ -319,7 +319,14 @@ impl Glmm {
         if self.family == Family::Gaussian {
             return Err(Error::invalid(
                 "family",
-                "the Gaussian mixed model is fitted by the linear mixed model, not here",
+                "the Gaussian mixed model is fitted by the linear mixed model (lmm::Lmm), not here",
+            ));
+        }
+        if self.family == Family::Gamma {
+            return Err(Error::invalid(
+                "family",
+                "the gamma mixed model is not implemented yet; fit the gamma GLM with \
+                 cluster-robust errors (Glm with family gamma, cluster and vcov CR2)",
             ));
         }
         let rule = GaussHermite::new(self.nagq)?;
