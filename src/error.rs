@@ -99,6 +99,19 @@ pub enum Error {
         expected: String,
     },
 
+    /// A cell whose value the computation cannot use (a negative or non-numeric cost).
+    #[error("column '{column}' has {value} at data row {row}: {expected}")]
+    InvalidValue {
+        /// The column.
+        column: String,
+        /// 1-based data row (header not counted).
+        row: usize,
+        /// The offending value, as text.
+        value: String,
+        /// What is needed.
+        expected: String,
+    },
+
     /// A predictor takes one value only, so its effect cannot be estimated.
     #[error(
         "term '{term}' is constant (every used row has {value}); its effect cannot be estimated"

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod costs;
 pub mod data;
 pub mod design;
 pub mod dist;
