@@ -187,7 +187,7 @@ impl Glm {
     }
 
     /// Fit the model and run `f` on it, ready to be standardised.
-    fn with_model<T>(
+    pub(crate) fn with_model<T>(
         &self,
         cohort: &Cohort,
         f: impl FnOnce(&FittedModel<'_, GlmRefit<'_>>) -> Result<T>,

@@ -250,7 +250,7 @@ impl Glmm {
     }
 
     /// Fit the model and run `f` on it, ready to be standardised.
-    fn with_model<T>(
+    pub(crate) fn with_model<T>(
         &self,
         cohort: &Cohort,
         f: impl FnOnce(&FittedModel<'_, GlmmRefit<'_>>) -> Result<T>,

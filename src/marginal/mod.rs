@@ -38,6 +38,7 @@
 //! ```
 
 mod bootstrap;
+mod cost_effectiveness;
 mod risk;
 mod subgroup;
 mod summary;
@@ -48,6 +49,10 @@ use std::fmt;
 use nalgebra::DMatrix;
 use serde::Serialize;
 
+pub use cost_effectiveness::{
+    cost_effectiveness, CostEffectiveness, CostEffectivenessSpec, IcerInterval, Model, NetBenefit,
+    Quadrant,
+};
 pub use risk::MAX_NODES;
 pub use subgroup::{SubgroupEffect, SubgroupEffects, WaldTest};
 
