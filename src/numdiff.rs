@@ -6,7 +6,7 @@
 use crate::error::Result;
 
 /// Relative first step.
-const STEP: f64 = 1e-3;
+const STEP: f64 = 1e-2;
 
 /// The Richardson-extrapolated central difference of `f` at `x` along coordinate `k`.
 fn partial(f: &mut impl FnMut(&[f64]) -> Result<f64>, x: &[f64], k: usize) -> Result<f64> {
