@@ -7,6 +7,7 @@ pub mod design;
 pub mod dist;
 pub mod effects;
 pub mod error;
+pub mod figures;
 pub mod formula;
 pub mod glm;
 pub mod glmm;
