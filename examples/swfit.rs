@@ -24,7 +24,8 @@
 //!   `--treatment` (default `treated`); a mixed model's risks are averaged over the random
 //!   effects unless `--conditional`. `--bootstrap N` replicates (default 1000 when the model has clusters: a
 //!   random-effect term or `--cluster`; 0 for none) drawn
-//!   with `--seed S` (default 1).
+//!   with `--seed S` (default 1). The bootstrap's progress shows on stderr unless `--quiet` or
+//!   `--json`.
 //! - `--subgroups COL`: the treatment's effect in each subgroup of COL (a 0/1 or text column
 //!   that interacts with the treatment in the formula, e.g. `treated * own_home`): the model's
 //!   odds ratio or relative risk, the standardised RR and RD, and the Wald test of interaction
@@ -60,7 +61,7 @@ use stepwedge::vcov::VcovKind;
 const USAGE: &str = "usage: swfit --data FILE.csv --formula \"y ~ x + (1 | cluster)\" \
                      [--family binomial|poisson|gaussian] [--ml] [--link logit|log|cloglog] [--nagq N] \
                      [--robust] [--vcov KIND] [--cluster COL] [--marginal [all|treated|SUBGROUP]] \
-                     [--treatment COL] [--conditional] [--bootstrap N] [--seed S] [--subgroups COL] [--json]";
+                     [--treatment COL] [--conditional] [--bootstrap N] [--seed S] [--subgroups COL] [--quiet] [--json]";
 
 struct Args {
     data: String,
@@ -94,6 +95,7 @@ fn parse_args() -> Result<Args, String> {
     let mut seed = 1;
     let mut modifier = None;
     let mut ml = false;
+    let mut quiet = false;
     let mut it = std::env::args().skip(1).peekable();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -115,6 +117,7 @@ fn parse_args() -> Result<Args, String> {
             "--treatment" => treatment = value()?,
             "--conditional" => conditional = true,
             "--ml" => ml = true,
+            "--quiet" => quiet = true,
             "--bootstrap" => replicates = Some(whole(&flag, &value()?)?),
             "--seed" => seed = whole(&flag, &value()?)? as u64,
             "--subgroups" => modifier = Some(value()?),
@@ -122,11 +125,13 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown flag '{other}'")),
         }
     }
-    let standardisation = Standardisation::new(&treatment).random_effects(if conditional {
-        RandomEffects::Conditional
-    } else {
-        RandomEffects::Integrated
-    });
+    let standardisation = Standardisation::new(&treatment)
+        .random_effects(if conditional {
+            RandomEffects::Conditional
+        } else {
+            RandomEffects::Integrated
+        })
+        .progress(!quiet && !json);
     let clustered = cluster.is_some()
         || formula
             .as_deref()

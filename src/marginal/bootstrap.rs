@@ -17,6 +17,7 @@
 //! A replicate whose refit fails (a resample can be separated where the data are not) or that
 //! holds no patient of the target population is counted and left out.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::risk::RiskModel;
@@ -61,11 +62,25 @@ pub(crate) fn statistics(risks: [f64; 2]) -> [f64; 4] {
     [r1, r0, r1 / r0, r1 - r0]
 }
 
-/// The statistics of each sample (in order), refitting in parallel.
+/// A progress bar of `len` refits on stderr, if `show` (it does not change any number).
+pub(crate) fn progress_bar(show: bool, len: usize, message: &str) -> Option<ProgressBar> {
+    show.then(|| {
+        let bar = ProgressBar::new(len as u64).with_message(message.to_string());
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} refits, {eta} left")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    })
+}
+
+/// The statistics of each sample (in order), refitting in parallel; `progress` counts them.
 pub(crate) fn replicate_statistics<R: Refit>(
     refit: &R,
     risk: &RiskModel<'_>,
     samples: &[Vec<usize>],
+    progress: Option<&ProgressBar>,
 ) -> Vec<Result<[f64; 4]>> {
     let weights = risk.rows().cluster_weights();
     samples
@@ -73,6 +88,9 @@ pub(crate) fn replicate_statistics<R: Refit>(
         .map_init(
             || refit.workspace(),
             |workspace, sample| {
+                if let Some(bar) = progress {
+                    bar.inc(1);
+                }
                 let psi = refit.refit(sample, workspace)?;
                 let sums = risk.cluster_sums(&psi);
                 let total: f64 = sample.iter().map(|&c| weights[c]).sum();

@@ -24,7 +24,7 @@
 
 use serde::Serialize;
 
-use super::bootstrap::{draw_clusters, replicate_statistics};
+use super::bootstrap::{draw_clusters, progress_bar, replicate_statistics};
 use super::target::{target_rows, FittedRows};
 use super::{FittedModel, Refit, RiskModel, Standardisation, Target};
 use crate::data::Cohort;
@@ -53,6 +53,7 @@ pub struct CostEffectivenessSpec {
     seed: u64,
     level: f64,
     willingness_to_pay: Vec<f64>,
+    progress: bool,
 }
 
 impl CostEffectivenessSpec {
@@ -68,7 +69,14 @@ impl CostEffectivenessSpec {
             seed: 1,
             level: 0.95,
             willingness_to_pay: (0..=100).map(|k| f64::from(k) * 20_000.0).collect(),
+            progress: false,
         }
+    }
+
+    /// Show the bootstrap's progress on stderr (default off; the numbers are the same).
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
     }
 
     /// The target population.
@@ -281,8 +289,12 @@ fn joint<R1: Refit, R2: Refit>(
     let ([e0, e1], _) = risks.1.risks(effect.psi);
     let (d_cost, d_effect) = (c1 - c0, sign * (e1 - e0));
     let samples = draw_clusters(spec.seed, spec.replicates, cost.n_clusters);
-    let costs = replicate_statistics(&cost.refit, &risks.0, &samples);
-    let effects = replicate_statistics(&effect.refit, &risks.1, &samples);
+    let bar = progress_bar(spec.progress, 2 * samples.len(), "joint cluster bootstrap");
+    let costs = replicate_statistics(&cost.refit, &risks.0, &samples, bar.as_ref());
+    let effects = replicate_statistics(&effect.refit, &risks.1, &samples, bar.as_ref());
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     let pairs: Vec<[f64; 2]> = costs
         .iter()
         .zip(&effects)

@@ -121,6 +121,7 @@ pub struct Standardisation {
     replicates: usize,
     seed: u64,
     samples: Option<Vec<Vec<usize>>>,
+    progress: bool,
 }
 
 impl Standardisation {
@@ -135,7 +136,14 @@ impl Standardisation {
             replicates: 0,
             seed: 1,
             samples: None,
+            progress: false,
         }
+    }
+
+    /// Show the bootstrap's progress on stderr (default off; the numbers are the same).
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
     }
 
     /// The target population (default the whole cohort).
@@ -426,7 +434,12 @@ fn run_bootstrap<R: Refit>(
         }
         None => bootstrap::draw_clusters(spec.seed, spec.replicates, n_clusters),
     };
-    let results = bootstrap::replicate_statistics(refit, risk, &samples);
+    let bar = bootstrap::progress_bar(
+        spec.progress,
+        samples.len() + n_clusters,
+        "cluster bootstrap",
+    );
+    let results = bootstrap::replicate_statistics(refit, risk, &samples, bar.as_ref());
     let first_failure = results
         .iter()
         .find_map(|r| r.as_ref().err().map(ToString::to_string));
@@ -442,8 +455,9 @@ fn run_bootstrap<R: Refit>(
             ),
         ));
     }
+    let jackknife_samples = bootstrap::jackknife_samples(n_clusters);
     let jackknife: Vec<[f64; 4]> =
-        bootstrap::replicate_statistics(refit, risk, &bootstrap::jackknife_samples(n_clusters))
+        bootstrap::replicate_statistics(refit, risk, &jackknife_samples, bar.as_ref())
             .into_iter()
             .collect::<Result<_>>()
             .map_err(|e| {
@@ -452,6 +466,9 @@ fn run_bootstrap<R: Refit>(
                     format!("a jackknife refit (for BCa) failed: {e}"),
                 )
             })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     let level = model.level;
     let mut acceleration = [0.0; 4];
     for (s, m) in measures.iter_mut().enumerate() {
