@@ -353,3 +353,74 @@ fn marginal_json_has_the_documented_fields() {
     assert_eq!(json["bootstrap"]["replicates"], 20);
     assert!(json["nnt"]["delta"]["interval"]["kind"].is_string());
 }
+
+#[test]
+fn linear_mixed_model_standardises_to_its_treatment_coefficient() {
+    // With the identity link and no interaction, the standardised difference of mean costs is
+    // the treatment coefficient, whatever the target population, with its standard error.
+    let cohort = sample();
+    let model =
+        stepwedge::lmm::Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)").unwrap();
+    let (fit, m) = model
+        .standardise(
+            &cohort,
+            &Standardisation::new("treated")
+                .target(Target::Treated)
+                .bootstrap(200, 5),
+        )
+        .unwrap();
+    let b = fit.term("treated").unwrap();
+    assert!((m.risk_difference.estimate - b.estimate).abs() < 1e-8 * b.estimate.abs());
+    assert!((m.risk_difference.std_error - b.std_error).abs() < 1e-8 * b.std_error);
+    let p = m.risk_difference.percentile.unwrap();
+    assert!(p.ci_low < b.estimate && b.estimate < p.ci_high);
+    assert_eq!(m.bootstrap.as_ref().unwrap().failed, 0);
+}
+
+#[test]
+fn cost_effectiveness_pairs_a_cost_model_with_an_effect_model() {
+    use stepwedge::marginal::{cost_effectiveness, CostEffectivenessSpec, Model};
+    let cohort = sample();
+    let cost = Model::Lmm(
+        stepwedge::lmm::Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)").unwrap(),
+    );
+    let effect =
+        Model::Glmm(Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)").unwrap());
+    let spec = CostEffectivenessSpec::new("treated").bootstrap(200, 3);
+    let ce = cost_effectiveness(&cohort, &cost, &effect, &spec).unwrap();
+    // The point estimates are the two standardisations.
+    let (_, c) = match &cost {
+        Model::Lmm(l) => l
+            .standardise(&cohort, &Standardisation::new("treated"))
+            .unwrap(),
+        _ => unreachable!(),
+    };
+    let (_, e) = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)")
+        .unwrap()
+        .standardise(&cohort, &Standardisation::new("treated"))
+        .unwrap();
+    assert!((ce.incremental_cost.estimate - c.risk_difference.estimate).abs() < 1e-6);
+    assert!((ce.incremental_effect.estimate + e.risk_difference.estimate).abs() < 1e-12);
+    assert!((ce.icer - ce.incremental_cost.estimate / ce.incremental_effect.estimate).abs() < 1e-6);
+    assert_eq!(ce.replicates.len() + ce.failed, 200);
+    // The same seed gives the same replicates. At a willingness to pay of 0 the treatment is
+    // cost-effective exactly in the replicates where it saves money.
+    let again = cost_effectiveness(&cohort, &cost, &effect, &spec).unwrap();
+    assert_eq!(ce.replicates, again.replicates);
+    let at_zero = &ce.net_benefit[0];
+    assert_eq!(at_zero.willingness_to_pay, 0.0);
+    let saving = ce.replicates.iter().filter(|p| p[0] < 0.0).count() as f64;
+    assert_eq!(
+        at_zero.probability_cost_effective,
+        saving / ce.replicates.len() as f64
+    );
+    // Models with different clusters cannot share a bootstrap.
+    let other = Model::Glm(
+        Glm::new("cost ~ treated")
+            .unwrap()
+            .family(Family::Gamma)
+            .cluster("residence"),
+    );
+    let err = cost_effectiveness(&cohort, &other, &effect, &spec).unwrap_err();
+    assert!(err.to_string().contains("same clusters"), "{err}");
+}

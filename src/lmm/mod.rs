@@ -20,14 +20,18 @@ mod summary;
 
 use std::collections::BTreeMap;
 
+use nalgebra::DMatrix;
+
 use crate::data::Cohort;
-use crate::design::{Design, DesignOptions, MissingPolicy, MissingReport};
+use crate::design::{Design, DesignOptions, MissingPolicy, MissingReport, UsedRows};
 use crate::error::{Error, Result};
 use crate::formula::Formula;
-use crate::glm::{check_response, Family};
+use crate::glm::{check_response, Family, Link};
 use crate::glmm::{canonical_theta, variance_components, RandomEffectSd, RandomSetup};
 use crate::linalg::spd_inverse;
+use crate::marginal::{FittedModel, FittedRows, MarginalEffects, Refit, Standardisation};
 use crate::results::{check_level, coef_table, CoefRow};
+use crate::vcov::VcovKind;
 use optimize::minimise;
 use profile::Statistics;
 use satterthwaite::satterthwaite_df;
@@ -81,6 +85,70 @@ impl Lmm {
 
     /// Fit the model.
     pub fn fit(&self, cohort: &Cohort) -> Result<LmmFit> {
+        Ok(self.estimate(cohort)?.fit)
+    }
+
+    /// Fit the model and standardise: the mean outcome (cost) of `spec`'s target population
+    /// if all were treated and if none were, their difference (the incremental cost) and
+    /// ratio, with delta-method intervals (normal reference) and, if asked, cluster-bootstrap
+    /// intervals over the outer grouping factor (see [`crate::marginal`]). With the identity
+    /// link the random effects average out: the means are those at random effects 0.
+    pub fn standardise(
+        &self,
+        cohort: &Cohort,
+        spec: &Standardisation,
+    ) -> Result<(LmmFit, MarginalEffects)> {
+        self.with_model(cohort, |model| model.effects(spec))
+    }
+
+    /// Fit the model and run `f` on it, ready to be standardised.
+    pub(crate) fn with_model<T>(
+        &self,
+        cohort: &Cohort,
+        f: impl FnOnce(&FittedModel<'_, LmmRefit<'_>>) -> Result<T>,
+    ) -> Result<(LmmFit, T)> {
+        let estimated = self.estimate(cohort)?;
+        let used = UsedRows::new(cohort, &self.formula, &self.design)?;
+        let groups = &estimated.random.groups;
+        let fitted = FittedRows {
+            cohort,
+            formula: &self.formula,
+            options: &self.design,
+            used: &used,
+            names: &estimated.names,
+            clusters: Some((&groups.column, &groups.labels)),
+        };
+        let p = estimated.names.len();
+        let n_params = estimated.psi.len();
+        let mut vcov = DMatrix::zeros(n_params, n_params);
+        for (i, row) in estimated.fit.vcov.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                vcov[(i, j)] = *v;
+            }
+        }
+        let model = FittedModel {
+            fitted,
+            link: Link::Identity,
+            psi: &estimated.psi,
+            vcov: &vcov,
+            vcov_kind: VcovKind::Model,
+            reference_df: None,
+            level: self.level,
+            mixed: true,
+            refit: LmmRefit {
+                stats: &estimated.stats,
+                reml: self.reml,
+                p,
+                start: &estimated.psi[p..],
+            },
+            n_clusters: groups.len(),
+        };
+        let found = f(&model)?;
+        Ok((estimated.fit, found))
+    }
+
+    /// The fit and what it was computed from.
+    fn estimate(&self, cohort: &Cohort) -> Result<Estimated> {
         check_level(self.level)?;
         let design = Design::new(cohort, &self.formula, &self.design)?;
         if !design.aliased.is_empty() {
@@ -133,7 +201,8 @@ impl Lmm {
         let (random_effects, _) = variance_components(&random, &scaled, &(&lam * lam.transpose()));
         let n_params = p + theta.len() + 1;
         let criterion = minimum.value;
-        Ok(LmmFit {
+        let psi = at.beta.iter().chain(&minimum.theta).copied().collect();
+        let fit = LmmFit {
             formula: self.formula.text.clone(),
             reml: self.reml,
             n_obs: n,
@@ -156,7 +225,55 @@ impl Lmm {
             converged: minimum.converged,
             singular: !minimum.at_zero.is_empty(),
             iterations: minimum.iterations,
+        };
+        Ok(Estimated {
+            fit,
+            names: design.names,
+            random,
+            stats,
+            psi,
         })
+    }
+}
+
+/// A fit with the pieces a standardisation and its bootstrap need.
+struct Estimated {
+    fit: LmmFit,
+    names: Vec<String>,
+    random: RandomSetup,
+    stats: Statistics,
+    /// `(beta, theta)`.
+    psi: Vec<f64>,
+}
+
+/// A fitted linear mixed model, ready to be refitted to cluster samples: the sample's
+/// sufficient statistics are sums of its clusters', and the minimisation starts at the
+/// full-data theta.
+pub(crate) struct LmmRefit<'a> {
+    stats: &'a Statistics,
+    reml: bool,
+    p: usize,
+    start: &'a [f64],
+}
+
+impl Refit for LmmRefit<'_> {
+    type Workspace = ();
+
+    fn workspace(&self) {}
+
+    fn refit(&self, clusters: &[usize], _: &mut ()) -> Result<Vec<f64>> {
+        let stats = self.stats.resample(clusters);
+        let minimum = minimise(&stats, self.reml, self.start.to_vec())?;
+        if !minimum.converged {
+            return Err(Error::NotConverged {
+                what: "the linear mixed model on a bootstrap sample".into(),
+                iterations: minimum.iterations,
+                criterion: 0.0,
+            });
+        }
+        let at = stats.at(&minimum.theta)?;
+        debug_assert_eq!(at.beta.len(), self.p);
+        Ok(at.beta.iter().chain(&minimum.theta).copied().collect())
     }
 }
 

@@ -32,8 +32,20 @@ pub(crate) struct Statistics {
     xtx: DMatrix<f64>,
     xty: DVector<f64>,
     yty: f64,
-    /// Per cluster: `Z'Z`, `Z'X`, `Z'y`.
-    clusters: Vec<(DMatrix<f64>, DMatrix<f64>, DVector<f64>)>,
+    /// Per cluster.
+    clusters: Vec<ClusterStatistics>,
+}
+
+/// One cluster's `Z'Z`, `Z'X`, `Z'y`, `X'X`, `X'y`, `y'y` and rows.
+#[derive(Debug, Clone)]
+struct ClusterStatistics {
+    ztz: DMatrix<f64>,
+    ztx: DMatrix<f64>,
+    zty: DVector<f64>,
+    xtx: DMatrix<f64>,
+    xty: DVector<f64>,
+    yty: f64,
+    n: usize,
 }
 
 /// The profiled fit at one theta.
@@ -60,38 +72,81 @@ impl Statistics {
     ) -> Statistics {
         let (n, p) = x.shape();
         let q = z.ncols();
-        let yv = DVector::from_column_slice(y);
         let mut clusters = vec![
-            (
-                DMatrix::zeros(q, q),
-                DMatrix::zeros(q, p),
-                DVector::zeros(q)
-            );
+            ClusterStatistics {
+                ztz: DMatrix::zeros(q, q),
+                ztx: DMatrix::zeros(q, p),
+                zty: DVector::zeros(q),
+                xtx: DMatrix::zeros(p, p),
+                xty: DVector::zeros(p),
+                yty: 0.0,
+                n: 0,
+            };
             n_clusters
         ];
+        let mut row = vec![0.0; p];
         for i in 0..n {
-            let (ztz, ztx, zty) = &mut clusters[cluster[i]];
+            let c = &mut clusters[cluster[i]];
+            for (j, r) in row.iter_mut().enumerate() {
+                *r = x[(i, j)];
+            }
             for a in 0..q {
                 let za = z[(i, a)];
                 if za == 0.0 {
                     continue;
                 }
                 for b in 0..q {
-                    ztz[(a, b)] += za * z[(i, b)];
+                    c.ztz[(a, b)] += za * z[(i, b)];
                 }
-                for j in 0..p {
-                    ztx[(a, j)] += za * x[(i, j)];
+                for (j, r) in row.iter().enumerate() {
+                    c.ztx[(a, j)] += za * r;
                 }
-                zty[a] += za * y[i];
+                c.zty[a] += za * y[i];
             }
+            for a in 0..p {
+                for b in 0..=a {
+                    c.xtx[(a, b)] += row[a] * row[b];
+                }
+                c.xty[a] += row[a] * y[i];
+            }
+            c.yty += y[i] * y[i];
+            c.n += 1;
+        }
+        for c in &mut clusters {
+            c.xtx.fill_upper_triangle_with_lower_triangle();
+        }
+        Statistics::from_clusters(p, structure, clusters)
+    }
+
+    /// The statistics of the clusters `clusters` (repeats allowed: a cluster bootstrap sample).
+    pub fn resample(&self, clusters: &[usize]) -> Statistics {
+        let chosen = clusters.iter().map(|&c| self.clusters[c].clone()).collect();
+        Statistics::from_clusters(self.p, self.structure.clone(), chosen)
+    }
+
+    /// Totals over `clusters`.
+    fn from_clusters(
+        p: usize,
+        structure: ThetaStructure,
+        clusters: Vec<ClusterStatistics>,
+    ) -> Statistics {
+        let mut xtx = DMatrix::zeros(p, p);
+        let mut xty = DVector::zeros(p);
+        let mut yty = 0.0;
+        let mut n = 0;
+        for c in &clusters {
+            xtx += &c.xtx;
+            xty += &c.xty;
+            yty += c.yty;
+            n += c.n;
         }
         Statistics {
             n,
             p,
             structure,
-            xtx: x.transpose() * x,
-            xty: x.transpose() * &yv,
-            yty: yv.dot(&yv),
+            xtx,
+            xty,
+            yty,
             clusters,
         }
     }
@@ -104,7 +159,7 @@ impl Statistics {
         let mut xvy = self.xty.clone();
         let mut yvy = self.yty;
         let mut log_det_a = 0.0;
-        for (ztz, ztx, zty) in &self.clusters {
+        for ClusterStatistics { ztz, ztx, zty, .. } in &self.clusters {
             let a = DMatrix::identity(q, q) + lambda.transpose() * ztz * &lambda;
             let chol = a.cholesky().ok_or_else(|| Error::Numerical {
                 what: "the linear mixed model".into(),

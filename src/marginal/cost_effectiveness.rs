@@ -33,6 +33,7 @@ use crate::effects::{Estimate, OutcomeKind};
 use crate::error::{Error, Result};
 use crate::glm::Glm;
 use crate::glmm::Glmm;
+use crate::lmm::Lmm;
 
 /// A model for one side of a cost-effectiveness analysis.
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub enum Model {
     Glm(Glm),
     /// A mixed model (effect: binomial or Poisson).
     Glmm(Glmm),
+    /// A linear mixed model (cost).
+    Lmm(Lmm),
 }
 
 /// What to compute.
@@ -217,19 +220,36 @@ pub fn cost_effectiveness(
     effect: &Model,
     spec: &CostEffectivenessSpec,
 ) -> Result<CostEffectiveness> {
-    match (cost, effect) {
-        (Model::Glm(c), Model::Glm(e)) => c
-            .with_model(cohort, |cm| e.with_model(cohort, |em| joint(cm, em, spec)))
-            .map(|(_, (_, found))| found),
-        (Model::Glm(c), Model::Glmm(e)) => c
-            .with_model(cohort, |cm| e.with_model(cohort, |em| joint(cm, em, spec)))
-            .map(|(_, (_, found))| found),
-        (Model::Glmm(c), Model::Glm(e)) => c
-            .with_model(cohort, |cm| e.with_model(cohort, |em| joint(cm, em, spec)))
-            .map(|(_, (_, found))| found),
-        (Model::Glmm(c), Model::Glmm(e)) => c
-            .with_model(cohort, |cm| e.with_model(cohort, |em| joint(cm, em, spec)))
-            .map(|(_, (_, found))| found),
+    match cost {
+        Model::Glm(c) => c
+            .with_model(cohort, |cm| with_effect(cohort, cm, effect, spec))
+            .map(|(_, found)| found),
+        Model::Glmm(c) => c
+            .with_model(cohort, |cm| with_effect(cohort, cm, effect, spec))
+            .map(|(_, found)| found),
+        Model::Lmm(c) => c
+            .with_model(cohort, |cm| with_effect(cohort, cm, effect, spec))
+            .map(|(_, found)| found),
+    }
+}
+
+/// The joint analysis of the fitted cost model `cost` with the effect model `effect`.
+fn with_effect<R: Refit>(
+    cohort: &Cohort,
+    cost: &FittedModel<'_, R>,
+    effect: &Model,
+    spec: &CostEffectivenessSpec,
+) -> Result<CostEffectiveness> {
+    match effect {
+        Model::Glm(e) => e
+            .with_model(cohort, |em| joint(cost, em, spec))
+            .map(|(_, f)| f),
+        Model::Glmm(e) => e
+            .with_model(cohort, |em| joint(cost, em, spec))
+            .map(|(_, f)| f),
+        Model::Lmm(e) => e
+            .with_model(cohort, |em| joint(cost, em, spec))
+            .map(|(_, f)| f),
     }
 }
 
