@@ -9,6 +9,8 @@
 //!     [--bootstrap N] [--seed S] [--json]
 //! ```
 //!
+//! - `--family gamma` (log link): costs; a gamma GLM, or with a random-effect term the gamma
+//!   mixed model (as glmmTMB's), whose JSON adds `"dispersion"` (1 / shape).
 //! - `--family gaussian` with a random-effect term: a linear mixed model (costs) fitted by REML,
 //!   or by maximum likelihood with `--ml`, with t intervals on Satterthwaite degrees of freedom
 //!   (as lmerTest); its JSON adds `"residual_sd"`, `"reml"` and `"criterion"` (the REML
@@ -59,7 +61,7 @@ use stepwedge::results::CoefRow;
 use stepwedge::vcov::VcovKind;
 
 const USAGE: &str = "usage: swfit --data FILE.csv --formula \"y ~ x + (1 | cluster)\" \
-                     [--family binomial|poisson|gaussian] [--ml] [--link logit|log|cloglog] [--nagq N] \
+                     [--family binomial|poisson|gaussian|gamma] [--ml] [--link logit|log|cloglog] [--nagq N] \
                      [--robust] [--vcov KIND] [--cluster COL] [--marginal [all|treated|SUBGROUP]] \
                      [--treatment COL] [--conditional] [--bootstrap N] [--seed S] [--subgroups COL] [--quiet] [--json]";
 
@@ -241,6 +243,7 @@ fn run(args: &Args) -> Result<(), Error> {
             "singular": fit.singular, "family": fit.family, "link": fit.link, "nagq": fit.nagq,
             "aic": fit.aic, "bic": fit.bic, "icc": fit.icc, "gradient_max": fit.gradient_max,
             "evaluations": fit.evaluations, "vcov": fit.vcov_kind, "boundary": fit.boundary,
+            "dispersion": fit.dispersion,
             "marginal": marginal, "subgroups": subgroups,
         });
         println!("{}", without_nulls(out));

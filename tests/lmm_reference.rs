@@ -176,3 +176,37 @@ fn gamma_glm_with_log_link_matches_r() {
     assert!(rel(fit.aic, f(&c["AIC"])) < 1e-10);
     assert_eq!(fit.loglik_df, c["loglik_df"].as_u64().unwrap() as usize);
 }
+
+#[test]
+fn gamma_mixed_model_matches_glmmtmb() {
+    let r = reference();
+    let c = &r["cases"]["glmm_gamma_log_a"];
+    let cohort = data(c["data"].as_str().unwrap());
+    let fit = stepwedge::glmm::Glmm::new(c["formula"].as_str().unwrap())
+        .unwrap()
+        .family(Family::Gamma)
+        .fit(&cohort)
+        .unwrap();
+    let beta = numbers(&c["fixef"]);
+    let se = numbers(&c["se"]);
+    let mut worst_beta: f64 = 0.0;
+    let mut worst_se: f64 = 0.0;
+    for (k, row) in fit.coefficients.iter().enumerate() {
+        worst_beta = worst_beta.max((row.estimate - beta[k]).abs());
+        worst_se = worst_se.max(rel(row.std_error, se[k]));
+    }
+    let d_sd = (fit.random_effects[0].sd - f(&c["cluster_sd"])).abs();
+    let shape = 1.0 / fit.dispersion.unwrap();
+    let d_shape = rel(shape, f(&c["shape"]));
+    let d_loglik = rel(fit.loglik, f(&c["loglik"]));
+    println!(
+        "gamma GLMM: beta {worst_beta:.1e}, SE {worst_se:.1e}, cluster SD {d_sd:.1e}, shape \
+         {d_shape:.1e}, loglik {d_loglik:.1e} (ours {} glmmTMB {})",
+        fit.loglik, c["loglik"]
+    );
+    assert!(worst_beta < 1e-6 && d_sd < 1e-6 && d_shape < 1e-6);
+    assert!(worst_se < 1e-5, "SEs differ by {worst_se:e}");
+    assert!(d_loglik < 1e-10 || fit.loglik > f(&c["loglik"]));
+    assert_eq!(fit.df, c["loglik_df"].as_u64().unwrap() as usize);
+    assert!(rel(fit.aic, f(&c["AIC"])) < 1e-10);
+}

@@ -197,14 +197,16 @@ impl Family {
     }
 
     /// The part of a row's log-likelihood that depends on the mean: binomial
-    /// `w [y log mu + (1 - y) log(1 - mu)]`, Poisson `w [y log mu - mu]`, Gaussian and gamma 0
-    /// (their likelihoods depend on the dispersion: see [`Family::loglik_total`]). Rows with the same mean add up: a pattern
+    /// `w [y log mu + (1 - y) log(1 - mu)]`, Poisson `w [y log mu - mu]`, gamma
+    /// `w [-y / mu - log mu]` (times the shape, which the caller puts in `w`), Gaussian 0 (its
+    /// likelihood is handled through the deviance). Rows with the same mean add up: a pattern
     /// of rows has the kernel of its summed weight and weighted mean response.
     pub fn loglik_kernel(self, y: f64, mu: f64, w: f64) -> f64 {
         match self {
             Family::Binomial => w * (xlogy(y, mu) + xlogy(1.0 - y, 1.0 - mu)),
             Family::Poisson => w * (xlogy(y, mu) - mu),
-            Family::Gaussian | Family::Gamma => 0.0,
+            Family::Gamma => w * (-y / mu - mu.ln()),
+            Family::Gaussian => 0.0,
         }
     }
 
@@ -236,9 +238,23 @@ impl Family {
     /// - its derivative `s' = w [ -mu'^2 / V + (y - mu) (mu'' V - mu'^2 V') / V^2 ]`,
     /// - Fisher weight `W = w mu'^2 / V` and its derivative `W' = w [2 mu' mu'' / V - mu'^3 V' / V^2]`,
     ///
-    /// with `mu' = dmu/deta`, `mu'' = d^2 mu / deta^2`. For canonical links `s' = -W`.
+    /// with `mu' = dmu/deta`, `mu'' = d^2 mu / deta^2`. For canonical links `s' = -W`. For the
+    /// gamma family with log link the weight is the observed information `w y / mu` (so that
+    /// the mixed model's Laplace approximation is glmmTMB's).
     pub fn row_derivatives(self, link: Link, y: f64, w: f64, eta: f64) -> RowDerivatives {
         let (mu, d1, d2) = link.mean_and_derivatives(eta);
+        if (self, link) == (Family::Gamma, Link::Log) {
+            // The observed information `w y / mu` stands in for the Fisher weight `w`: the
+            // gamma mixed model's Laplace approximation uses the exact curvature, as glmmTMB's.
+            let ratio = y / mu;
+            return RowDerivatives {
+                loglik: self.loglik_kernel(y, mu, w),
+                score: w * (ratio - 1.0),
+                score_deriv: -w * ratio,
+                weight: w * ratio,
+                weight_deriv: -w * ratio,
+            };
+        }
         let v = self.variance(mu);
         let dv = self.variance_deriv(mu);
         let r = y - mu;

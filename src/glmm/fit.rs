@@ -187,6 +187,9 @@ pub struct GlmmFit {
     pub conditional_modes: Vec<ConditionalMode>,
     /// The variance estimator behind `coefficients` and `vcov`.
     pub vcov_kind: VcovKind,
+    /// For the gamma family: the dispersion `phi = 1 / shape` (the squared coefficient of
+    /// variation; glmmTMB's `sigma` is its square root).
+    pub dispersion: Option<f64>,
     /// Set when a log-binomial estimate lies on the boundary of the parameter space (a fitted
     /// risk at the conditional modes reaches 1): the message says what that means.
     pub boundary: Option<String>,
@@ -342,10 +345,52 @@ impl GlmmFit {
             log: best.log,
             conditional_modes,
             vcov_kind: spec.vcov,
+            dispersion: None,
             boundary,
             psi: best.params,
             psi_vcov,
         })
+    }
+
+    /// Replace the variance matrix of the parameters by `free_vcov` (over `free`, the
+    /// parameters that were not held on a boundary, in order) and the coefficient table with
+    /// it; `extra` more parameters count in AIC and BIC.
+    pub(crate) fn with_variance(
+        mut self,
+        free_vcov: &DMatrix<f64>,
+        free: &[usize],
+        extra: usize,
+        names: &[String],
+        df: Option<&[f64]>,
+    ) -> Result<GlmmFit> {
+        let n = self.psi.len();
+        let mut psi_vcov = DMatrix::zeros(n, n);
+        for (a, &i) in free.iter().enumerate() {
+            for (b, &j) in free.iter().enumerate() {
+                psi_vcov[(i, j)] = free_vcov[(a, b)];
+            }
+        }
+        let p = names.len();
+        let mut coefficients = Vec::with_capacity(p);
+        for j in 0..p {
+            coefficients.extend(coef_table(
+                &names[j..=j],
+                &self.psi[j..=j],
+                &[psi_vcov[(j, j)]],
+                df.map(|d| d[j]),
+                self.level,
+                self.link.exponentiates(),
+            )?);
+        }
+        self.coefficients = coefficients;
+        self.vcov = (0..p)
+            .map(|i| (0..p).map(|j| psi_vcov[(i, j)]).collect())
+            .collect();
+        self.psi_vcov = psi_vcov;
+        self.df += extra;
+        self.aic = -2.0 * self.loglik + 2.0 * self.df as f64;
+        self.bic = -2.0 * self.loglik + (self.n_obs as f64).ln() * self.df as f64;
+        Ok(self)
     }
 
     /// Likelihood-ratio test of `smaller`, a model nested in this one and fitted to the same rows:

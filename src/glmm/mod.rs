@@ -5,8 +5,9 @@
 //! clusters. `x` holds the fixed effects (treatment, calendar period, patient covariates), `z`
 //! the random-effect terms of the formula's `( ... | cluster)`: `(1 | cluster)` gives a random
 //! intercept (z = 1, Sigma = sigma^2), `(1 + treated | cluster)` a random intercept and
-//! treatment effect with their correlation. Families: binomial (logit, log, cloglog links) and
-//! Poisson (log).
+//! treatment effect with their correlation. Families: binomial (logit, log, cloglog links),
+//! Poisson (log) and gamma (log, for costs; its shape is estimated, see `gamma` in the source,
+//! and its Laplace approximation uses the observed curvature, as glmmTMB's).
 //!
 //! Estimation maximises the marginal likelihood, the integral over `u_i`, approximated per cluster
 //! by the Laplace approximation (`nagq = 1`, the default, as lme4's `glmer`) or by adaptive
@@ -49,6 +50,7 @@
 mod between_within;
 mod boundary;
 mod fit;
+mod gamma;
 mod marginal;
 mod nested_quadrature;
 mod optimize;
@@ -80,11 +82,13 @@ use crate::design::{prior_weights, Design, DesignOptions, MissingPolicy, UsedRow
 use crate::error::{Error, Result};
 use crate::formula::Formula;
 use crate::glm::{check_response, fit_coefficients, Family, Link};
+use crate::linalg::spd_inverse;
 use crate::marginal::{FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects};
 use crate::results::check_level;
 use crate::vcov::VcovKind;
 use between_within::{between_columns, between_within_df, check_cluster_confounding};
 use boundary::boundary_check;
+use gamma::{maximise_gamma, GammaSums};
 use marginal::{Evaluation, Marginal};
 use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
@@ -322,11 +326,10 @@ impl Glmm {
                 "the Gaussian mixed model is fitted by the linear mixed model (lmm::Lmm), not here",
             ));
         }
-        if self.family == Family::Gamma {
+        if self.family == Family::Gamma && (link != Link::Log || self.vcov != VcovKind::Model) {
             return Err(Error::invalid(
                 "family",
-                "the gamma mixed model is not implemented yet; fit the gamma GLM with \
-                 cluster-robust errors (Glm with family gamma, cluster and vcov CR2)",
+                "the gamma mixed model has the log link and model-based errors here",
             ));
         }
         let rule = GaussHermite::new(self.nagq)?;
@@ -362,6 +365,18 @@ impl Glmm {
                 .map(|(k, &y)| family.loglik_constant(y, trials.as_ref().map_or(1.0, |t| t[k])))
                 .sum(),
         };
+        // The gamma likelihood's term free of the mean needs sum w and sum w log y.
+        let gamma_sums = (self.family == Family::Gamma).then(|| GammaSums {
+            weight: (0..used.y.len())
+                .map(|k| used.trials.as_ref().map_or(1.0, |t| t[k]))
+                .sum(),
+            weighted_log_y: used
+                .y
+                .iter()
+                .enumerate()
+                .map(|(k, &y)| used.trials.as_ref().map_or(1.0, |t| t[k]) * y.ln())
+                .sum(),
+        });
         let used = if self.collapse {
             used.collapse(cohort, &self.formula)?
         } else {
@@ -444,6 +459,17 @@ impl Glmm {
             .rev()
             .find_map(|pilot| glm_start(pilot).ok())
             .map_or_else(|| glm_start(&patterns), Ok)?;
+        // The gamma start: the GLM's shape, 1 / Pearson dispersion.
+        let glm_shape = |start: &[f64]| {
+            let (mut pearson, mut weight) = (0.0, 0.0);
+            for k in 0..patterns.len() {
+                let mu = (patterns.x_dot(k, start) + patterns.offset[k]).exp();
+                pearson += patterns.m[k] * (patterns.y[k] - mu).powi(2) / (mu * mu);
+                weight += patterns.m[k];
+            }
+            (weight - start.len() as f64).max(1.0) / pearson.max(f64::MIN_POSITIVE)
+        };
+        let gamma = gamma_sums.map(|sums| (sums, glm_shape(&start)));
         start.extend(random.structure.start());
         let mut session = Session {
             spec: self,
@@ -454,6 +480,7 @@ impl Glmm {
             objective: MarginalObjective::new(&marginal, random.nested),
             pilots: &pilots,
             start,
+            gamma,
         };
         f(&mut session)
     }
@@ -493,6 +520,8 @@ pub(crate) struct Session<'a> {
     /// from the last to the first for the start.
     pilots: &'a [Patterns],
     start: Vec<f64>,
+    /// For the gamma family: the sums of its constant and the GLM's shape (the start).
+    gamma: Option<(GammaSums, f64)>,
 }
 
 impl Session<'_> {
@@ -557,6 +586,9 @@ impl Session<'_> {
     }
 
     fn fit(&mut self) -> Result<GlmmFit> {
+        if let Some((sums, shape)) = self.gamma {
+            return self.fit_gamma(sums, shape);
+        }
         let (best, singular) = self.maximum()?;
         let df = match self.spec.df {
             DfMethod::Normal => None,
@@ -576,6 +608,53 @@ impl Session<'_> {
             singular,
             df,
         )
+    }
+}
+
+impl Session<'_> {
+    /// The gamma mixed model: the joint maximum over (beta, theta, log shape), the fit at the
+    /// shape found, and standard errors from the Hessian over all three.
+    fn fit_gamma(&mut self, sums: GammaSums, start_shape: f64) -> Result<GlmmFit> {
+        let found = maximise_gamma(self, sums, start_shape)?;
+        let marginal = Marginal {
+            patterns: &found.patterns,
+            ..*self.objective.marginal
+        };
+        let mut objective = MarginalObjective::new(&marginal, self.random.nested);
+        let mut best = found.best;
+        let singular = boundary_check(
+            &mut objective,
+            &mut best,
+            self.design.p(),
+            self.random,
+            SETTINGS,
+        )?;
+        let free = best.free.clone();
+        let hessian = if free.len() == found.hessian.nrows() - 1 {
+            found.hessian
+        } else {
+            // A variance on its boundary: the Hessian without its row and column.
+            let keep: Vec<usize> = (0..found.hessian.nrows())
+                .filter(|&k| k == found.hessian.nrows() - 1 || free.contains(&k))
+                .collect();
+            found.hessian.select_rows(&keep).select_columns(&keep)
+        };
+        let vcov = spd_inverse(&(-hessian), "the information over (beta, theta, log shape)")?;
+        let n = free.len();
+        let free_vcov = vcov.view((0, 0), (n, n)).into_owned();
+        let fit = GlmmFit::assemble(
+            self.spec,
+            self.link,
+            self.design,
+            self.random,
+            &mut objective,
+            best,
+            singular,
+            None,
+        )?;
+        let mut fit = fit.with_variance(&free_vcov, &free, 1, &self.design.names, None)?;
+        fit.dispersion = Some(1.0 / found.shape);
+        Ok(fit)
     }
 }
 
