@@ -414,6 +414,14 @@ fn cost_effectiveness_pairs_a_cost_model_with_an_effect_model() {
         at_zero.probability_cost_effective,
         saving / ce.replicates.len() as f64
     );
+    // The figures of the analysis, with their units.
+    let plane =
+        stepwedge::figures::cost_effectiveness_plane(&ce, 150_000.0, "deaths avoided", "DKK")
+            .unwrap();
+    assert!(plane.contains("Incremental cost (DKK per patient)"));
+    assert!(plane.contains("Willingness to pay: 150,000 DKK per death avoided"));
+    let curve = stepwedge::figures::acceptability_curve(&ce, "deaths avoided", "DKK").unwrap();
+    assert!(curve.contains("Willingness to pay (DKK per death avoided)"));
     // Models with different clusters cannot share a bootstrap.
     let other = Model::Glm(
         Glm::new("cost ~ treated")

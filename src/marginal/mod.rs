@@ -16,6 +16,12 @@
 //! `RR = r_1 / r_0`, `RD = r_1 - r_0`, and the NNT follows Altman (1998) from RD
 //! ([`Nnt`]; adverse events by default, so a lower risk under treatment is benefit).
 //!
+//! For a cost model (gamma GLM or GLMM, linear mixed model, [`crate::lmm`]) the same
+//! quantities are mean costs: `risk_treated` and `risk_control` are the standardised mean costs
+//! and `risk_difference` the incremental cost per patient (its NNT is meaningless). The
+//! cost-effectiveness of a treatment pairs a cost model with an effect model:
+//! [`cost_effectiveness`].
+//!
 //! Intervals at the fit's level:
 //! - delta method with the fit's variance matrix over `psi = (beta, theta)` (model-based or
 //!   sandwich, see [`Glm::vcov`](crate::glm::Glm::vcov) and
