@@ -36,8 +36,11 @@
 //! coverage criterion is asserted only with at least 500 trials, where one Monte Carlo standard
 //! error of a coverage near 95% is about 1 percentage point.
 
+mod common;
+
 use std::time::Instant;
 
+use common::{env_count, integrated_risk, inverse_logit, mean, sd};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -92,35 +95,6 @@ struct Trial {
     cohort: Cohort,
     risk_treated: f64,
     risk_control: f64,
-}
-
-fn inverse_logit(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// `E h(eta + sigma T)`, T standard normal, h the inverse logit: the trapezoidal rule with step
-/// 1/200 on [-12, 12] (the integrand is analytic and decays like a Gaussian, so the rule's error
-/// is far below 1e-12; the truncation error is below 1e-30).
-fn integrated_risk(eta: f64, sigma: f64) -> f64 {
-    if sigma == 0.0 {
-        return inverse_logit(eta);
-    }
-    const HALF_WIDTH: f64 = 12.0;
-    const STEPS: usize = 4800;
-    let h = 2.0 * HALF_WIDTH / STEPS as f64;
-    let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
-    let mut sum = 0.0;
-    for k in 0..=STEPS {
-        let t = -HALF_WIDTH + k as f64 * h;
-        let end = if k == 0 || k == STEPS { 0.5 } else { 1.0 };
-        sum += end * inverse_logit(eta + sigma * t) * norm * (-0.5 * t * t).exp();
-    }
-    sum * h
 }
 
 /// Simulate trial `seed` of `scenario`.
@@ -242,15 +216,6 @@ impl MeasureTally {
         });
         self.std_errors.push(m.std_error);
     }
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn sd(v: &[f64]) -> f64 {
-    let m = mean(v);
-    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
 }
 
 /// What a coverage run found.
@@ -397,16 +362,6 @@ fn print_report(c: &Coverage, scenario: &Scenario, replicates: usize) {
         c.failed_replicates,
         c.replicates
     );
-}
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name} must be a count, not {v:?}"))
-        })
-        .unwrap_or(default)
 }
 
 #[test]
