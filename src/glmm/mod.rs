@@ -74,6 +74,7 @@ pub use quadrature::{GaussHermite, MAX_NODES};
 pub(crate) use random::RandomSetup;
 pub use random::MAX_CORRELATED_TERMS;
 pub(crate) use structure::ThetaStructure;
+pub(crate) use summary::random_effects_table;
 
 use nalgebra::DMatrix;
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::GlmmFit;
+use super::{GlmmFit, RandomEffectSd};
 use crate::glm::Link;
 use crate::results::{align, format_coef_table, sig};
 use crate::vcov::VcovKind;
@@ -43,15 +43,7 @@ impl fmt::Display for GlmmFit {
         )?;
         writeln!(f)?;
         writeln!(f, "Random effects:")?;
-        let mut table = vec![vec![
-            "Group".to_string(),
-            "Term".to_string(),
-            "Std.Dev.".to_string(),
-        ]];
-        for r in &self.random_effects {
-            table.push(vec![r.group.clone(), r.term.clone(), sig(r.sd, 5)]);
-        }
-        f.write_str(&align(&table))?;
+        f.write_str(&align(&random_effects_table(&self.random_effects)))?;
         for c in &self.correlations {
             writeln!(
                 f,
@@ -108,4 +100,17 @@ impl fmt::Display for GlmmFit {
         }
         Ok(())
     }
+}
+
+/// The rows of the random-effects table (header, then group, term and SD), as lme4 prints it.
+pub(crate) fn random_effects_table(sds: &[RandomEffectSd]) -> Vec<Vec<String>> {
+    let mut table = vec![vec![
+        "Group".to_string(),
+        "Term".to_string(),
+        "Std.Dev.".to_string(),
+    ]];
+    for r in sds {
+        table.push(vec![r.group.clone(), r.term.clone(), sig(r.sd, 5)]);
+    }
+    table
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::LmmFit;
+use crate::glmm::random_effects_table;
 use crate::results::{align, format_coef_table, sig};
 
 impl fmt::Display for LmmFit {
@@ -44,14 +45,7 @@ impl fmt::Display for LmmFit {
         )?;
         writeln!(f)?;
         writeln!(f, "Random effects:")?;
-        let mut table = vec![vec![
-            "Group".to_string(),
-            "Term".to_string(),
-            "Std.Dev.".to_string(),
-        ]];
-        for r in &self.random_effects {
-            table.push(vec![r.group.clone(), r.term.clone(), sig(r.sd, 5)]);
-        }
+        let mut table = random_effects_table(&self.random_effects);
         table.push(vec![
             "Residual".to_string(),
             String::new(),
