@@ -3,6 +3,7 @@
 
 pub mod costs;
 pub mod data;
+pub mod dates;
 pub mod design;
 pub mod dist;
 pub mod effects;
