@@ -18,4 +18,5 @@ pub mod marginal;
 pub(crate) mod numdiff;
 pub mod results;
 pub mod sim;
+pub mod studies;
 pub mod vcov;
