@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::dates::Date;
+
 /// Result alias used throughout the crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -110,6 +112,31 @@ pub enum Error {
         value: String,
         /// What is needed.
         expected: String,
+    },
+
+    /// Two dates of one patient in an order that cannot happen: a discharge or death before
+    /// surgery, a death before discharge, a readmission before discharge or after death, or a
+    /// readmission without a discharge (then `other_date` is `None`).
+    #[error(
+        "patient {patient} (data row {row}): '{column}' {date} {relation} '{other_column}'{}",
+        OtherDate(other_date)
+    )]
+    DateOrder {
+        /// The patient's id as text (a whole numeric id written as an integer).
+        patient: String,
+        /// 1-based data row of the patient (header not counted).
+        row: usize,
+        /// The column whose date is out of order.
+        column: String,
+        /// The patient's date in `column`.
+        date: Date,
+        /// How `date` stands to `other_date`: `"is before"`, `"is after"`, or `"is given
+        /// without"` when the other date is missing but needed.
+        relation: String,
+        /// The column `date` is checked against.
+        other_column: String,
+        /// The patient's date in `other_column`; `None` when that cell is missing.
+        other_date: Option<Date>,
     },
 
     /// A predictor takes one value only, so its effect cannot be estimated.
@@ -271,6 +298,16 @@ impl fmt::Display for Suggestion<'_> {
     }
 }
 
+struct OtherDate<'a>(&'a Option<Date>);
+impl fmt::Display for OtherDate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, " {d}"),
+            None => Ok(()),
+        }
+    }
+}
+
 struct Terms<'a>(&'a [String]);
 impl fmt::Display for Terms<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -301,6 +338,39 @@ mod tests {
         assert_eq!(closest_name("deaht30", cols), Some("death30".into()));
         assert_eq!(closest_name("Treated", cols), Some("treated".into()));
         assert_eq!(closest_name("income", cols), None);
+    }
+
+    #[test]
+    fn date_order_message_names_patient_row_columns_and_dates() {
+        let date = |s| Date::parse(s).unwrap();
+        let e = Error::DateOrder {
+            patient: "17".into(),
+            row: 17,
+            column: "discharge_date".into(),
+            date: date("2024-01-03"),
+            relation: "is before".into(),
+            other_column: "surgery_date".into(),
+            other_date: Some(date("2024-01-05")),
+        };
+        assert_eq!(
+            e.to_string(),
+            "patient 17 (data row 17): 'discharge_date' 2024-01-03 is before 'surgery_date' \
+             2024-01-05"
+        );
+        let e = Error::DateOrder {
+            patient: "A7".into(),
+            row: 2,
+            column: "readmission_date".into(),
+            date: date("2024-02-01"),
+            relation: "is given without".into(),
+            other_column: "discharge_date".into(),
+            other_date: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "patient A7 (data row 2): 'readmission_date' 2024-02-01 is given without \
+             'discharge_date'"
+        );
     }
 
     #[test]
