@@ -16,6 +16,7 @@ pub mod linalg;
 pub mod lmm;
 pub mod marginal;
 pub(crate) mod numdiff;
+pub mod outcomes;
 pub mod results;
 pub mod sim;
 pub mod studies;
