@@ -54,6 +54,7 @@
 //! ```
 
 mod config;
+pub mod kth_rollout;
 pub(crate) mod random;
 
 pub use config::{

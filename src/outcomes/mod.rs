@@ -35,7 +35,7 @@
 //! assert_eq!((pathway.readmissions, mobility.regained), (1, 1));
 //! ```
 
-mod columns;
+pub(crate) mod columns;
 mod mobility;
 mod pathway;
 
