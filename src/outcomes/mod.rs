@@ -11,6 +11,8 @@
 //!   horizon without the event.
 //! * [`Regained`]: regained pre-fracture mobility, 1 if the follow-up score (Cumulated Ambulation
 //!   Score or New Mobility Score) is at least the pre-fracture score.
+//! * [`CostWindow`]: costs per patient and sector from dated records in long format, summed over
+//!   `surgery <= date < surgery + 3 months`.
 //!
 //! Dates are text columns written `YYYY-MM-DD` (see [`crate::dates::Date`]); an empty cell is
 //! missing, and a column whose cells are all empty (which loads as an all-missing numeric
@@ -36,8 +38,10 @@
 //! ```
 
 pub(crate) mod columns;
+mod cost_window;
 mod mobility;
 mod pathway;
 
+pub use cost_window::{CostWindow, CostWindowReport, SectorTotal, Window};
 pub use mobility::{MobilityScale, Regained, RegainedReport};
 pub use pathway::{PathwayOutcomes, PathwayReport};
