@@ -1,6 +1,7 @@
 //! Figures as SVG text, readable at A4 width (800 x 560 pixels, axis titles with units,
-//! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve and a
-//! forest plot of effect estimates. Each function returns the SVG document; write it to a file
+//! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve, a
+//! forest plot of effect estimates and the rollout diagram of a stepped-wedge or
+//! staggered-rollout schedule. Each function returns the SVG document; write it to a file
 //! with `std::fs::write`.
 
 use plotters::coord::Shift;
@@ -9,6 +10,10 @@ use plotters::prelude::*;
 use crate::effects::Estimate;
 use crate::error::{Error, Result};
 use crate::marginal::{CostEffectiveness, MarginalEffects};
+
+mod rollout;
+
+pub use rollout::{rollout_diagram, RolloutDiagram, RolloutRow};
 
 /// Width and height of every figure, in pixels (A4 width at 96 dpi is 794).
 pub const SIZE: (u32, u32) = (800, 560);
@@ -25,11 +30,19 @@ fn drawing<E: std::fmt::Debug>(e: E) -> Error {
     }
 }
 
-/// Draw with `f` on an SVG canvas and return the document.
+/// Draw with `f` on an SVG canvas of [`SIZE`] and return the document.
 fn svg(f: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>) -> Result<String> {
+    svg_sized(SIZE, f)
+}
+
+/// Draw with `f` on an SVG canvas of `size` (width, height) pixels and return the document.
+fn svg_sized(
+    size: (u32, u32),
+    f: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
+) -> Result<String> {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
         f(&root)?;
         root.present().map_err(drawing)?;
