@@ -13,10 +13,24 @@
 //!
 //! The cohort of the 10^6-patient benchmarks (`benches/glmm_fit.rs`) is
 //! `--clusters 50 --periods 12 --size 1666 --fixed --seed 1`.
+//!
+//! `--kth-rollout` writes the synthetic cohort of the regional Kom Trygt Hjem rollout instead
+//! (`stepwedge::sim::kth_rollout`, calibrated configuration, seed 20251105 unless `--seed` is
+//! given); the bundled sample is
+//!
+//! ```sh
+//! cargo run --release --example simulate_cohort -- --kth-rollout \
+//!     --out data-samples/kth_rollout_synthetic.csv
+//! ```
+//!
+//! and `--kth-rollout --calibrate` runs the calibration of its free parameters again and prints
+//! what it finds (`stepwedge::studies::kth_rollout::calibrate`).
 
 use std::process::ExitCode;
 
+use stepwedge::sim::kth_rollout::KthRollout;
 use stepwedge::sim::{ClusterSize, SimConfig};
+use stepwedge::studies::kth_rollout::calibrate;
 
 struct Args {
     clusters: usize,
@@ -24,8 +38,10 @@ struct Args {
     periods: usize,
     size: f64,
     fixed: bool,
-    seed: u64,
+    seed: Option<u64>,
     out: String,
+    kth_rollout: bool,
+    calibrate: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,8 +51,10 @@ fn parse_args() -> Result<Args, String> {
         periods: 6,
         size: 30.0,
         fixed: false,
-        seed: 1,
+        seed: None,
         out: String::new(),
+        kth_rollout: false,
+        calibrate: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,19 +74,26 @@ fn parse_args() -> Result<Args, String> {
             "--size" => args.size = number(value()?)?,
             "--fixed" => args.fixed = true,
             "--seed" => {
-                args.seed = value()?
-                    .parse()
-                    .map_err(|_| "--seed needs a whole number".to_string())?
+                args.seed = Some(
+                    value()?
+                        .parse()
+                        .map_err(|_| "--seed needs a whole number".to_string())?,
+                )
             }
             "--out" => args.out = value()?,
+            "--kth-rollout" => args.kth_rollout = true,
+            "--calibrate" => args.calibrate = true,
             other => {
                 return Err(format!(
-                "unknown flag '{other}' (flags: --clusters --never --periods --size --fixed --seed --out)"
+                "unknown flag '{other}' (flags: --clusters --never --periods --size --fixed --seed --out --kth-rollout --calibrate)"
             ))
             }
         }
     }
-    if args.out.is_empty() {
+    if args.calibrate && !args.kth_rollout {
+        return Err("--calibrate goes with --kth-rollout".to_string());
+    }
+    if args.out.is_empty() && !args.calibrate {
         return Err("--out FILE is required".to_string());
     }
     Ok(args)
@@ -82,6 +107,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.kth_rollout {
+        return kth_rollout(&args);
+    }
     let mut config = SimConfig::staggered(args.clusters, args.never, args.periods);
     config.cluster_size = if args.fixed {
         if args.size < 0.0 || args.size.fract() != 0.0 {
@@ -93,11 +121,67 @@ fn main() -> ExitCode {
         ClusterSize::Poisson { mean: args.size }
     };
     let written = config
-        .simulate(args.seed)
+        .simulate(args.seed.unwrap_or(1))
         .and_then(|cohort| cohort.write_csv(&args.out).map(|()| cohort.n_rows()));
     match written {
         Ok(n) => {
             eprintln!("wrote {n} patients to {}", args.out);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("simulate_cohort: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The synthetic KTH rollout cohort, or its calibration.
+fn kth_rollout(args: &Args) -> ExitCode {
+    let seed = args.seed.unwrap_or(KthRollout::SEED);
+    let config = if args.calibrate {
+        match calibrate(KthRollout::calibrated(), seed) {
+            Ok(found) => {
+                let c = &found.config;
+                println!(
+                    "calibrated in {} evaluations (seed {seed}):",
+                    found.evaluations
+                );
+                println!(
+                    "  mortality.residence[nursing_home]   = {:.4}",
+                    c.mortality.residence[1]
+                );
+                println!(
+                    "  readmission.residence[nursing_home] = {:.4}",
+                    c.readmission.residence[1]
+                );
+                println!(
+                    "  asa_upcoding (Sønderjylland, Sydvestjylland) = {:.4}",
+                    c.clusters
+                        .iter()
+                        .find(|k| k.name != "Fyn")
+                        .map_or(0.0, |k| k.asa_upcoding)
+                );
+                println!("  costs.kth_municipality = {:.0}", c.costs.kth_municipality);
+                println!("  gives {:?}", found.headline);
+                found.config
+            }
+            Err(e) => {
+                eprintln!("simulate_cohort: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        KthRollout::calibrated()
+    };
+    if args.out.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let written = config
+        .simulate(seed)
+        .and_then(|cohort| cohort.write_csv(&args.out).map(|()| cohort.n_rows()));
+    match written {
+        Ok(n) => {
+            eprintln!("wrote {n} synthetic patients to {}", args.out);
             ExitCode::SUCCESS
         }
         Err(e) => {

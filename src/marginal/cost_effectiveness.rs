@@ -208,6 +208,8 @@ pub struct CostEffectiveness {
     pub replicates: Vec<[f64; 2]>,
     /// Replicates whose refits failed (left out).
     pub failed: usize,
+    /// The first failure's reason.
+    pub first_failure: Option<String>,
     /// The seed.
     pub seed: u64,
 }
@@ -324,12 +326,12 @@ fn joint<R1: Refit, R2: Refit>(
         })
         .collect();
     let failed = samples.len() - pairs.len();
+    let first_failure = costs
+        .iter()
+        .chain(&effects)
+        .find_map(|r| r.as_ref().err().map(ToString::to_string));
     if failed * 10 > samples.len() {
-        let first = costs
-            .iter()
-            .chain(&effects)
-            .find_map(|r| r.as_ref().err().map(ToString::to_string))
-            .unwrap_or_default();
+        let first = first_failure.clone().unwrap_or_default();
         return Err(Error::invalid(
             "bootstrap",
             format!(
@@ -378,6 +380,7 @@ fn joint<R1: Refit, R2: Refit>(
         net_benefit,
         replicates: pairs,
         failed,
+        first_failure,
         seed: spec.seed,
     })
 }

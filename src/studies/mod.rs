@@ -9,6 +9,8 @@
 //!   half away from zero to the published number of decimals, is the published number (a
 //!   percentage printed as 18.6% is reproduced by 18.55 up to, not including, 18.65).
 
+pub mod kth_rollout;
+
 use std::fmt;
 
 use serde::Serialize;
@@ -175,21 +177,33 @@ impl fmt::Display for ReproductionTable {
     }
 }
 
-/// `value` with one more decimal than the number written in `published` (at least 0), with a
-/// `%` if the published text has one.
+/// `value` with one more decimal than the number written in `published` (digits after a `.`),
+/// or with none and thousands separated by commas where the published number is 1,000 or more
+/// (`161,060`); with a `%` if the published text has one.
 fn format_like(value: f64, published: &str) -> String {
+    if !value.is_finite() {
+        return "-".to_string();
+    }
     let number: String = published
         .chars()
         .skip_while(|c| !c.is_ascii_digit())
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
         .collect();
+    if number.contains(',') || value.abs() >= 1000.0 {
+        let digits = format!("{:.0}", value.abs());
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        let sign = if value < 0.0 { "-" } else { "" };
+        return format!("{sign}{grouped}");
+    }
     let decimals = number.rsplit_once('.').map_or(0, |(_, d)| d.len()) + 1;
     let percent = if published.contains('%') { "%" } else { "" };
-    if value.is_finite() {
-        format!("{value:.decimals$}{percent}")
-    } else {
-        "-".to_string()
-    }
+    format!("{value:.decimals$}{percent}")
 }
 
 #[cfg(test)]
@@ -229,6 +243,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("0.700") && text.contains("NO"), "{text}");
+        assert_eq!(format_like(161_064.54, "161,060 DKK"), "161,065");
+        assert_eq!(format_like(-2_085.0, "2085"), "-2,085");
+        assert_eq!(format_like(19.04, "19"), "19.0");
         assert_eq!(text.matches("[1] S1").count(), 1, "{text}");
         assert!(!table.all_within());
     }

@@ -1,0 +1,162 @@
+//! The published numbers of the regional rollout evaluation, set beside their reproductions.
+
+use super::Analysis;
+use crate::studies::{Reproduced, ReproductionTable, Tolerance};
+
+/// Where the numbers were published.
+pub const SOURCE: &str = "Webinar 'Effekt og omkostninger ved implementering af Kom Trygt Hjem \
+     i tre syddanske sundhedsklynger', LKT Sammenhængende hoftebrudsforløb, 5 Nov 2025";
+
+/// Percentages are compared at their printed decimals.
+const PERCENT: Tolerance = Tolerance::Rounds { decimals: 1 };
+/// Point estimates within 2%.
+const POINT: Tolerance = Tolerance::Relative(0.02);
+/// Interval bounds within 0.05.
+const BOUND: Tolerance = Tolerance::Absolute(0.05);
+
+/// The reproduction table of an analysis: every published number of the evaluation (patients,
+/// crude percentages, the adjusted OR and RR with their intervals, the own-home figures, the
+/// NNT and the cost per saved life), as printed, beside the number computed here.
+///
+/// The OR interval compared is the profile-likelihood interval (as `confint` gives for a
+/// `glmer` fit); the Wald interval is in the analysis as well. The NNT and the cost per saved
+/// life are those of the own-home patients: the published NNT of 19 is 1 / (11.5% - 6.3%), and
+/// no logistic model with OR 0.60 and the published risks gives a whole-cohort NNT below 22
+/// (see [`super::nnt_bound`]).
+pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
+    let row = |quantity: &str, published: f64, text: &str, reproduced: f64, tol| {
+        Reproduced::new(quantity, published, text, SOURCE, reproduced, tol)
+    };
+    let count = |n: usize| n as f64;
+    let or = a.mortality.profile.as_ref().unwrap_or(&a.mortality.ratio);
+    let rr = &a.readmission.ratio;
+    let own = &a.own_home;
+    let ce = &own.cost_effectiveness;
+    let own_m = &a.own_home_mortality_crude;
+    let own_r = &a.own_home_readmission_crude;
+    ReproductionTable {
+        rows: vec![
+            row(
+                "patients, KTH",
+                524.0,
+                "524",
+                count(a.mortality_crude.kth.1),
+                Tolerance::Absolute(0.0),
+            ),
+            row(
+                "patients, usual care",
+                2085.0,
+                "2,085",
+                count(a.mortality_crude.usual.1),
+                Tolerance::Absolute(0.0),
+            ),
+            row(
+                "30-day mortality, KTH",
+                8.0,
+                "8.0%",
+                a.mortality_crude.kth_percent(),
+                PERCENT,
+            ),
+            row(
+                "30-day mortality, usual care",
+                11.9,
+                "11.9%",
+                a.mortality_crude.usual_percent(),
+                PERCENT,
+            ),
+            row(
+                "30-day mortality, adjusted OR",
+                0.60,
+                "0.60",
+                a.mortality.ratio.estimate,
+                POINT,
+            ),
+            row(
+                "  OR 95% CI, lower (profile)",
+                0.37,
+                "0.37",
+                or.ci_low,
+                BOUND,
+            ),
+            row(
+                "  OR 95% CI, upper (profile)",
+                0.85,
+                "0.85",
+                or.ci_high,
+                BOUND,
+            ),
+            row(
+                "30-day readmission, KTH",
+                18.6,
+                "18.6%",
+                a.readmission_crude.kth_percent(),
+                PERCENT,
+            ),
+            row(
+                "30-day readmission, usual care",
+                13.6,
+                "13.6%",
+                a.readmission_crude.usual_percent(),
+                PERCENT,
+            ),
+            row(
+                "30-day readmission, adjusted RR",
+                1.28,
+                "1.28",
+                rr.estimate,
+                POINT,
+            ),
+            row("  RR 95% CI, lower", 1.05, "1.05", rr.ci_low, BOUND),
+            row("  RR 95% CI, upper", 1.56, "1.56", rr.ci_high, BOUND),
+            row(
+                "own home: 30-day mortality, KTH",
+                6.3,
+                "6.3%",
+                own_m.kth_percent(),
+                PERCENT,
+            ),
+            row(
+                "own home: 30-day mortality, usual care",
+                11.5,
+                "11.5%",
+                own_m.usual_percent(),
+                PERCENT,
+            ),
+            row(
+                "own home: mortality difference, points",
+                5.2,
+                "5.2%",
+                own_m.usual_percent() - own_m.kth_percent(),
+                PERCENT,
+            ),
+            row(
+                "own home: readmission, KTH",
+                18.3,
+                "18.3%",
+                own_r.kth_percent(),
+                PERCENT,
+            ),
+            row(
+                "own home: readmission, usual care",
+                12.9,
+                "12.9%",
+                own_r.usual_percent(),
+                PERCENT,
+            ),
+            row(
+                "patients per life saved (NNT, own home)",
+                19.0,
+                "19",
+                own.marginal.nnt.delta.nnt,
+                Tolerance::Absolute(1.0),
+            ),
+            row(
+                "cost per saved life, DKK (own home)",
+                161_060.0,
+                "161,060 DKK",
+                ce.icer,
+                POINT,
+            ),
+        ],
+    }
+}
