@@ -77,7 +77,7 @@ impl Knob {
 /// Calibrates `start` for `seed`: each free parameter in turn is set by bisection so that its
 /// estimate (of [`headline`], on the simulated cohort after [`prepare`]) reaches its published
 /// target (OR 0.60, own-home NNT 19, RR 1.28, 161,060 DKK per saved life), and the rounds repeat
-/// until every estimate is within 0.5% of its target. The draws do not depend on the
+/// until every estimate is within 1% of its target. The draws do not depend on the
 /// parameters (common random numbers), so each estimate is a step function of its parameter
 /// and bisection finds the step nearest the target. Errors if a target is outside what a
 /// parameter's range reaches.
@@ -116,7 +116,7 @@ pub fn calibrate(start: KthRollout, seed: u64) -> Result<Calibration> {
         let found = evaluate(&config)?;
         if knobs
             .iter()
-            .all(|k| (k.estimate(&found) / k.target() - 1.0).abs() < 0.005)
+            .all(|k| (k.estimate(&found) / k.target() - 1.0).abs() < 0.01)
         {
             return Ok(Calibration {
                 config,

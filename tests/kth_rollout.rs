@@ -1,0 +1,176 @@
+//! The regional Kom Trygt Hjem rollout: the bundled synthetic cohort regenerates byte for byte,
+//! the library path of `examples/kth_rollout.rs` reproduces the published numbers within the
+//! stated tolerances, and the calibration finds the committed parameters again.
+
+use stepwedge::data::{Cohort, Column, LoadOptions};
+use stepwedge::error::Error;
+use stepwedge::sim::kth_rollout::KthRollout;
+use stepwedge::studies::kth_rollout::{
+    analyse, calibrate, headline, nnt_bound, prepare, report_files, Crude, Options,
+};
+
+fn sample_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/kth_rollout_synthetic.csv")
+}
+
+fn sample() -> Cohort {
+    Cohort::from_csv_path(sample_path(), &LoadOptions::default()).unwrap()
+}
+
+#[test]
+fn synthetic_sample_regenerates_byte_for_byte() {
+    // `simulate_cohort --kth-rollout --out data-samples/kth_rollout_synthetic.csv`
+    let cohort = KthRollout::calibrated().simulate(KthRollout::SEED).unwrap();
+    let mut bytes = Vec::new();
+    cohort.write_csv_to(&mut bytes).unwrap();
+    let committed = std::fs::read(sample_path()).unwrap();
+    assert!(
+        bytes == committed,
+        "data-samples/kth_rollout_synthetic.csv differs from the simulator's output"
+    );
+}
+
+#[test]
+fn published_table_is_reproduced_within_tolerance() {
+    let options = Options {
+        bootstrap: 200,
+        ..Options::default()
+    };
+    let a = analyse(sample(), &options).unwrap();
+    let failing: Vec<String> = a
+        .table
+        .rows
+        .iter()
+        .filter(|r| !r.within)
+        .map(|r| format!("{}: {} vs {}", r.quantity, r.published_text, r.reproduced))
+        .collect();
+    assert!(
+        failing.is_empty(),
+        "outside tolerance: {failing:?}\n{}",
+        a.table
+    );
+    assert_eq!(a.table.rows.len(), 19);
+    // The exact margins.
+    assert_eq!(a.mortality_crude.kth, (42, 524));
+    assert_eq!(a.mortality_crude.usual, (248, 2085));
+    let row = |q: &str| a.table.row(q).unwrap().reproduced;
+    // Stated tolerances, checked here by hand as well.
+    assert!((row("30-day mortality, adjusted OR") / 0.60 - 1.0).abs() <= 0.02);
+    assert!((row("  OR 95% CI, lower (profile)") - 0.37).abs() <= 0.05);
+    assert!((row("  OR 95% CI, upper (profile)") - 0.85).abs() <= 0.05);
+    assert!((row("30-day readmission, adjusted RR") / 1.28 - 1.0).abs() <= 0.02);
+    assert!((row("  RR 95% CI, lower") - 1.05).abs() <= 0.05);
+    assert!((row("  RR 95% CI, upper") - 1.56).abs() <= 0.05);
+    assert!((row("patients per life saved (NNT, own home)") - 19.0).abs() <= 1.0);
+    assert!((row("cost per saved life, DKK (own home)") / 161_060.0 - 1.0).abs() <= 0.02);
+    // The models converged, and the RR's interval is symmetric on the log scale (Wald).
+    assert!(a.mortality.converged && a.readmission.converged && a.own_home.mortality.converged);
+    let rr = &a.readmission.ratio;
+    assert!(((rr.estimate / rr.ci_low).ln() - (rr.ci_high / rr.estimate).ln()).abs() < 1e-9);
+    // The bound that sends the NNT to the own-home patients holds for the whole cohort.
+    assert!(a.whole_cohort.nnt.delta.nnt >= a.whole_cohort_nnt_bound);
+    assert!(a.whole_cohort_nnt_bound > 20.0);
+    // The LKT indicators are computed from the scores.
+    assert_eq!(a.mobility.len(), 2);
+    assert!(a
+        .mobility
+        .iter()
+        .all(|m| m.crude.kth.1 > 400 && m.effect.converged));
+    // The rollout diagram: Fyn starts on 1 January 2024, Sønderjylland on 15 September 2023.
+    let month = |label: &str| {
+        a.rollout
+            .period_labels
+            .iter()
+            .position(|l| l == label)
+            .unwrap()
+    };
+    let cluster = |name: &str| a.rollout.rows.iter().find(|r| r.label == name).unwrap();
+    assert_eq!(cluster("Fyn").intervention[month("2023-12")], 0.0);
+    assert_eq!(cluster("Fyn").intervention[month("2024-01")], 1.0);
+    let september = cluster("Sønderjylland").intervention[month("2023-09")];
+    assert!((september - 16.0 / 30.0).abs() < 1e-12, "{september}");
+    // The report: JSON of every number and the three figures.
+    let files = report_files(&a).unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f.0).collect();
+    assert_eq!(
+        names,
+        [
+            "kth_rollout.json",
+            "forest_plot.svg",
+            "cost_effectiveness_plane.svg",
+            "rollout.svg"
+        ]
+    );
+    let json: serde_json::Value = serde_json::from_str(&files[0].1).unwrap();
+    assert_eq!(json["mortality_crude"]["kth"][0], 42);
+    assert!(files[3].1.contains("Sydvestjylland"));
+}
+
+#[test]
+fn nnt_bound_is_the_jensen_bound() {
+    // OR 0.60, 42/524 vs 248/2085: the control risk under treatment h(p) = OR p / (1 - p + OR p),
+    // the treated risk without treatment g(p) = p / (OR + (1 - OR) p).
+    let crude = Crude {
+        kth: (42, 524),
+        usual: (248, 2085),
+    };
+    let (pt, pc) = (42.0 / 524.0, 248.0 / 2085.0);
+    let h = 0.6 * pc / (1.0 - pc + 0.6 * pc);
+    let g = pt / (0.6 + 0.4 * pt);
+    let expected = 2609.0 / (2085.0 * (pc - h) + 524.0 * (g - pt));
+    assert!((nnt_bound(0.6, &crude) - expected).abs() < 1e-12);
+    assert!((nnt_bound(0.6, &crude) - 22.45).abs() < 0.01);
+    assert_eq!(nnt_bound(1.2, &crude), f64::INFINITY);
+}
+
+#[test]
+fn kth_before_the_rollout_start_names_the_patient() {
+    let mut cohort = sample();
+    // Patient 1 is a usual-care patient operated in July 2022; make them a KTH patient.
+    let mut kth = cohort.numeric("kth").unwrap().to_vec();
+    kth[0] = 1.0;
+    let others: Vec<(String, Column)> = cohort
+        .iter()
+        .map(|(n, c)| {
+            (
+                n.to_string(),
+                if n == "kth" {
+                    Column::Numeric(kth.clone())
+                } else {
+                    c.clone()
+                },
+            )
+        })
+        .collect();
+    cohort = Cohort::from_columns(others).unwrap();
+    let err = prepare(cohort, None).unwrap_err();
+    assert!(matches!(err, Error::DateOrder { row: 1, .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("patient 1") && text.contains("rollout_start"),
+        "{text}"
+    );
+}
+
+#[test]
+fn calibration_finds_the_committed_parameters_again() {
+    // From a start away from the committed values, the calibration returns to estimates within
+    // 1% of the targets, and the committed configuration gives them within the table's
+    // tolerances.
+    let mut start = KthRollout::calibrated();
+    start.mortality.residence[1] = 0.8;
+    start.readmission.residence[1] = 0.2;
+    start.costs.kth_municipality = 2000.0;
+    let found = calibrate(start, KthRollout::SEED).unwrap();
+    let h = found.headline;
+    assert!((h.odds_ratio / 0.60 - 1.0).abs() < 0.01, "{h:?}");
+    assert!((h.relative_risk / 1.28 - 1.0).abs() < 0.01, "{h:?}");
+    assert!((h.own_home_nnt / 19.0 - 1.0).abs() < 0.01, "{h:?}");
+    assert!(
+        (h.own_home_cost_per_life / 161_060.0 - 1.0).abs() < 0.01,
+        "{h:?}"
+    );
+    let committed = headline(&prepare(sample(), None).unwrap()).unwrap();
+    assert!((committed.odds_ratio / h.odds_ratio - 1.0).abs() < 0.02);
+    assert!((committed.own_home_cost_per_life / h.own_home_cost_per_life - 1.0).abs() < 0.02);
+}
