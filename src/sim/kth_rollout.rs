@@ -57,8 +57,8 @@
 //! draws come from the simulator's own generator and use only correctly rounded arithmetic
 //! (see the [module docs](super)), in a fixed order.
 
-use crate::dates::Date;
 use crate::data::{Cohort, Column};
+use crate::dates::Date;
 use crate::error::{Error, Result};
 
 use super::random::{self, Draws};
@@ -332,9 +332,11 @@ fn rounds_to(events: usize, n: usize, pct: f64) -> bool {
 /// The event count nearest `pct` % of `n` that rounds to `pct`, if any.
 fn count_for(pct: f64, n: usize) -> Option<usize> {
     let target = pct / 100.0 * n as f64;
-    (0..=n)
-        .filter(|&k| rounds_to(k, n, pct))
-        .min_by(|&a, &b| (a as f64 - target).abs().total_cmp(&(b as f64 - target).abs()))
+    (0..=n).filter(|&k| rounds_to(k, n, pct)).min_by(|&a, &b| {
+        (a as f64 - target)
+            .abs()
+            .total_cmp(&(b as f64 - target).abs())
+    })
 }
 
 /// The margin counts of one treatment group, split into own home (`[0]`) and other (`[1]`).
@@ -354,14 +356,17 @@ fn group_counts(
             format!("{group}: no whole number of patients gives the published {what}"),
         )
     };
-    let own_deaths = count_for(own_mortality, patients[0]).ok_or_else(|| fail("own-home mortality"))?;
+    let own_deaths =
+        count_for(own_mortality, patients[0]).ok_or_else(|| fail("own-home mortality"))?;
     let other_deaths = deaths
         .checked_sub(own_deaths)
         .filter(|&d| d <= patients[1])
         .ok_or_else(|| fail("mortality split"))?;
     let start = [own_deaths, other_deaths].map(|d| (d as f64 * in_hospital_share).round() as i64);
     // In-hospital deaths nearest the share for which both readmission percentages exist.
-    let mut offsets: Vec<(i64, i64)> = (-4..=4).flat_map(|a| (-4..=4).map(move |b| (a, b))).collect();
+    let mut offsets: Vec<(i64, i64)> = (-4..=4)
+        .flat_map(|a| (-4..=4).map(move |b| (a, b)))
+        .collect();
     offsets.sort_by_key(|&(a, b)| (a.abs() + b.abs(), a, b));
     for (a, b) in offsets {
         let h = [start[0] + a, start[1] + b];
@@ -456,7 +461,9 @@ fn allocate(shares: &[f64], n: usize) -> Vec<usize> {
     let mut counts: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
     let mut order: Vec<usize> = (0..shares.len()).collect();
     order.sort_by(|&a, &b| {
-        (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b))
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
     });
     let missing = n - counts.iter().sum::<usize>();
     for &i in order.iter().take(missing) {
@@ -503,7 +510,10 @@ impl KthRollout {
     /// that are positive and finite.
     pub fn validate(&self) -> Result<()> {
         if self.clusters.is_empty() {
-            return Err(Error::invalid("clusters", "at least one health cluster is needed"));
+            return Err(Error::invalid(
+                "clusters",
+                "at least one health cluster is needed",
+            ));
         }
         if self.window_end < self.window_start || self.follow_up_end < self.window_end {
             return Err(Error::invalid(
@@ -531,8 +541,15 @@ impl KthRollout {
                 ));
             }
         }
-        if self.residence_shares.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-            return Err(Error::invalid("residence_shares", "shares must be positive"));
+        if self
+            .residence_shares
+            .iter()
+            .any(|s| !(s.is_finite() && *s > 0.0))
+        {
+            return Err(Error::invalid(
+                "residence_shares",
+                "shares must be positive",
+            ));
         }
         Ok(())
     }
@@ -556,7 +573,9 @@ impl KthRollout {
         let death_score: Vec<f64> = patients
             .iter()
             .zip(&years)
-            .map(|(p, &t)| p.eta(&self.mortality, t) + u_death[p.municipality] + logistic(&mut draws))
+            .map(|(p, &t)| {
+                p.eta(&self.mortality, t) + u_death[p.municipality] + logistic(&mut draws)
+            })
             .collect();
         let readmit_score: Vec<f64> = patients
             .iter()
@@ -567,7 +586,11 @@ impl KthRollout {
             .collect();
         let cells = self.cell_counts(&patients)?;
         let members: Vec<Vec<usize>> = (0..CELLS)
-            .map(|c| (0..patients.len()).filter(|&i| patients[i].cell() == c).collect())
+            .map(|c| {
+                (0..patients.len())
+                    .filter(|&i| patients[i].cell() == c)
+                    .collect()
+            })
             .collect();
         for (cell, counts) in cells.iter().enumerate() {
             let mut dead = top(&members[cell], &death_score, counts.deaths);
@@ -642,7 +665,12 @@ impl KthRollout {
             let segments = [
                 (cluster.before, self.window_start.days(), start, None),
                 (cluster.kth, start, self.window_end.days() + 1, Some(true)),
-                (cluster.after_usual, start, self.window_end.days() + 1, Some(false)),
+                (
+                    cluster.after_usual,
+                    start,
+                    self.window_end.days() + 1,
+                    Some(false),
+                ),
             ];
             for (n, from, to, in_target) in segments {
                 let shares: Vec<f64> = (0..KTH_RESIDENCES.len())
@@ -740,16 +768,15 @@ impl KthRollout {
     /// Costs per sector, surgery to 3 months (whole DKK).
     fn cost(&self, p: &mut Patient, draws: &mut Draws) {
         let c = &self.costs;
-        let alive = p
-            .death_day
-            .map_or(1.0, |d| f64::from(d.min(FOLLOW_UP_DAYS)) / f64::from(FOLLOW_UP_DAYS));
+        let alive = p.death_day.map_or(1.0, |d| {
+            f64::from(d.min(FOLLOW_UP_DAYS)) / f64::from(FOLLOW_UP_DAYS)
+        });
         let readmitted = p.readmission_day.is_some_and(|d| d <= 30);
         let hospital = c.hospital[0]
             + c.hospital[1] * f64::from(p.los)
             + if readmitted { c.hospital[2] } else { 0.0 };
-        let municipality = (c.municipality[p.residence]
-            + if p.kth { c.kth_municipality } else { 0.0 })
-            * alive;
+        let municipality =
+            (c.municipality[p.residence] + if p.kth { c.kth_municipality } else { 0.0 }) * alive;
         let means = [hospital, municipality, c.gp * alive, c.medicine * alive];
         for (cost, mean) in p.costs.iter_mut().zip(means) {
             *cost = if mean > 0.0 {
@@ -768,28 +795,56 @@ impl KthRollout {
             .flat_map(|c| c.municipalities.iter().map(|m| m.0))
             .collect();
         let day = |d: i32| Some(Date::from_days(d).to_string());
-        let text = |f: &dyn Fn(&Patient) -> Option<String>| {
-            Column::from_labels(patients.iter().map(f))
-        };
-        let number = |f: &dyn Fn(&Patient) -> f64| Column::Numeric(patients.iter().map(f).collect());
+        let text =
+            |f: &dyn Fn(&Patient) -> Option<String>| Column::from_labels(patients.iter().map(f));
+        let number =
+            |f: &dyn Fn(&Patient) -> f64| Column::Numeric(patients.iter().map(f).collect());
         let score = |s: Option<u32>| s.map_or(f64::NAN, f64::from);
         Cohort::from_columns(vec![
-            ("id".into(), Column::Numeric((1..=patients.len()).map(|i| i as f64).collect())),
-            ("health_cluster".into(), text(&|p| Some(self.clusters[p.cluster].name.into()))?),
-            ("hospital".into(), text(&|p| Some(self.clusters[p.cluster].hospital.into()))?),
-            ("municipality".into(), text(&|p| Some(municipality_names[p.municipality].into()))?),
-            ("rollout_start".into(), text(&|p| day(self.clusters[p.cluster].rollout_start.days()))?),
+            (
+                "id".into(),
+                Column::Numeric((1..=patients.len()).map(|i| i as f64).collect()),
+            ),
+            (
+                "health_cluster".into(),
+                text(&|p| Some(self.clusters[p.cluster].name.into()))?,
+            ),
+            (
+                "hospital".into(),
+                text(&|p| Some(self.clusters[p.cluster].hospital.into()))?,
+            ),
+            (
+                "municipality".into(),
+                text(&|p| Some(municipality_names[p.municipality].into()))?,
+            ),
+            (
+                "rollout_start".into(),
+                text(&|p| day(self.clusters[p.cluster].rollout_start.days()))?,
+            ),
             ("surgery_date".into(), text(&|p| day(p.surgery))?),
             ("kth".into(), number(&|p| f64::from(u8::from(p.kth)))),
             ("age".into(), number(&|p| p.age)),
-            ("sex".into(), text(&|p| Some(if p.male { "M" } else { "F" }.into()))?),
-            ("residence".into(), text(&|p| Some(KTH_RESIDENCES[p.residence].into()))?),
+            (
+                "sex".into(),
+                text(&|p| Some(if p.male { "M" } else { "F" }.into()))?,
+            ),
+            (
+                "residence".into(),
+                text(&|p| Some(KTH_RESIDENCES[p.residence].into()))?,
+            ),
             ("asa".into(), number(&|p| p.asa as f64)),
             (
                 "discharge_date".into(),
-                text(&|p| (!p.in_hospital_death).then(|| day(p.surgery + p.los)).flatten())?,
+                text(&|p| {
+                    (!p.in_hospital_death)
+                        .then(|| day(p.surgery + p.los))
+                        .flatten()
+                })?,
             ),
-            ("death_date".into(), text(&|p| p.death_day.and_then(|d| day(p.surgery + d)))?),
+            (
+                "death_date".into(),
+                text(&|p| p.death_day.and_then(|d| day(p.surgery + d)))?,
+            ),
             (
                 "readmission_date".into(),
                 text(&|p| p.readmission_day.and_then(|d| day(p.surgery + p.los + d)))?,

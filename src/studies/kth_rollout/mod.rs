@@ -469,12 +469,22 @@ pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
         month = month.add_months(1);
     }
     let mut rows: Vec<(String, Option<Date>)> = Vec::new();
-    for i in 0..cohort.n_rows() {
+    for (i, start) in start.iter().enumerate() {
         let Some(name) = clusters.label(i) else {
             continue;
         };
-        if !rows.iter().any(|(n, _)| n == name) {
-            rows.push((name.to_string(), start[i]));
+        match rows.iter().find(|(n, _)| n == name) {
+            None => rows.push((name.to_string(), *start)),
+            Some((_, first)) if first != start => {
+                return Err(Error::Cluster {
+                    column: "health_cluster".into(),
+                    message: format!(
+                        "'{name}' has more than one rollout_start (data row {})",
+                        i + 1
+                    ),
+                })
+            }
+            Some(_) => {}
         }
     }
     rows.sort();

@@ -22,7 +22,7 @@ pub fn report_files(analysis: &Analysis) -> Result<Vec<(&'static str, String)>> 
         message: e.to_string(),
     })?;
     let ratio = |label: &str, e: &TreatmentEffect| {
-        ForestRow::new(format!("{label} ({})", e.measure), e.ratio.clone())
+        ForestRow::new(format!("{label} ({})", e.measure), e.ratio)
     };
     let mut rows = vec![
         ForestRow::new(
@@ -30,8 +30,7 @@ pub fn report_files(analysis: &Analysis) -> Result<Vec<(&'static str, String)>> 
             analysis
                 .mortality
                 .profile
-                .clone()
-                .unwrap_or_else(|| analysis.mortality.ratio.clone()),
+                .unwrap_or(analysis.mortality.ratio),
         ),
         ratio("30-day mortality, Wald CI", &analysis.mortality),
         ratio("  + calendar quarter", &analysis.mortality_time_adjusted),
