@@ -127,7 +127,7 @@ impl RolloutDiagram {
     /// intervention and `+` for a period partly under the intervention (`?` for a share that is
     /// not in [0, 1]; the grid is printed as it is, without [`RolloutDiagram::validate`]), then
     /// a key. Each column is one character wide, with a space between columns. Labels of up to
-    /// [`TEXT_UPRIGHT_LABEL`] characters are written downwards over their columns, every one of
+    /// 3 characters are written downwards over their columns, every one of
     /// them (`1` over `0` for period 10); longer labels (`2023-09`) are written across, each
     /// starting at its column and marked there with a `|` below it, skipping a label that would
     /// run into the one before.
@@ -158,7 +158,7 @@ impl RolloutDiagram {
 }
 
 /// Longest period label that [`RolloutDiagram::text`] writes downwards over its column.
-pub const TEXT_UPRIGHT_LABEL: usize = 3;
+const TEXT_UPRIGHT_LABEL: usize = 3;
 
 /// The header lines of the text grid over columns two characters apart (see
 /// [`RolloutDiagram::text`]).
