@@ -29,17 +29,17 @@ use serde_json::Value;
 use stepwedge::error::{Error, Result};
 use stepwedge::studies::traening_for_livet::{
     CrudeComparison, ReconstructedCount, SyntheticTrial, TraeningForLivet, DEFAULT_SEED,
-    FUNEN_SOURCE, N_CONTROL, N_INTERVENTION, PUBLISHED, RESULTS_SOURCE,
+    DESIGN_SVG, FUNEN_SOURCE, FUNEN_SVG, N_CONTROL, N_INTERVENTION, PUBLISHED, RESULTS_SOURCE,
 };
 
 // ---- Text report ----
 
 /// `9-10` or `14`: the counts that print as the published percentage.
 fn consistent(r: &ReconstructedCount) -> String {
-    match (r.consistent.first(), r.consistent.last()) {
-        (Some(a), Some(b)) if a == b => a.to_string(),
-        (Some(a), Some(b)) => format!("{a}-{b}"),
-        _ => "none".to_string(),
+    match r.consistent {
+        Some((a, b)) if a == b => a.to_string(),
+        Some((a, b)) => format!("{a}-{b}"),
+        None => "none".to_string(),
     }
 }
 
@@ -56,7 +56,9 @@ fn reconstructed_line(group: &str, r: &ReconstructedCount) -> String {
         r.count,
         r.n,
         r.percent,
-        if r.consistent.contains(&r.count) {
+        if r.consistent
+            .is_some_and(|(a, b)| (a..=b).contains(&r.count))
+        {
             "rounds to the published percentage"
         } else {
             "DOES NOT round to the published percentage"
@@ -98,14 +100,16 @@ fn print_synthetic(s: &SyntheticTrial, cluster_periods: usize) {
     );
     println!(
         "  simulation: seed {}; Poisson({:.3}) patients per cluster-period ({:.0} expected); \
-         home-dwelling patients; outcome {} (readmission-like: 30-day mortality of 3-4% is too \
-         rare for a mixed model of so few patients); usual-care risk {:.0}% and true odds ratio \
+         home-dwelling patients; outcome {} (readmission-like: 30-day mortality, published at \
+         {}% and {}%, is too rare for a mixed model of so few patients); usual-care risk {:.0}% and true odds ratio \
          {:.3} (set from the published {}% and {}% readmission), cluster SD {} (logit scale); \
          no calendar trend",
         s.seed,
         set.patients_per_cluster_period,
         set.patients_per_cluster_period * cluster_periods as f64,
         set.outcome,
+        PUBLISHED[1].control_percent,
+        PUBLISHED[1].intervention_percent,
         100.0 * set.control_risk,
         set.odds_ratio,
         readmission.control_percent,
@@ -144,9 +148,12 @@ fn print_synthetic(s: &SyntheticTrial, cluster_periods: usize) {
         yes_no(s.converged),
         s.fit.gradient_max,
         if s.singular {
-            "YES, the cluster variance is estimated as 0 (6 clusters are few to estimate it)"
+            format!(
+                "YES, the cluster variance is estimated as 0 ({} clusters are few to estimate it)",
+                s.fit.n_groups.get("cluster").copied().unwrap_or(0)
+            )
         } else {
-            "no"
+            "no".to_string()
         }
     );
     println!("\n{}", s.fit);
@@ -199,10 +206,14 @@ fn print_text(r: &TraeningForLivet) {
 
 // ---- Command line ----
 
-const USAGE: &str = "usage: traening_for_livet [--json] [--out DIR] [--seed S]
+fn usage() -> String {
+    format!(
+        "usage: traening_for_livet [--json] [--out DIR] [--seed S]
   --json      print one JSON object on stdout
-  --out DIR   write traening_for_livet_design.svg and kth2_funen_schedule.svg into DIR (created)
-  --seed S    seed of the synthetic trial (default 375)";
+  --out DIR   write {DESIGN_SVG} and {FUNEN_SVG} into DIR (created if needed)
+  --seed S    seed of the synthetic trial (default {DEFAULT_SEED})"
+    )
+}
 
 struct Args {
     json: bool,
@@ -218,7 +229,7 @@ fn parse_args() -> std::result::Result<Args, (String, u8)> {
         seed: DEFAULT_SEED,
     };
     let mut it = std::env::args().skip(1);
-    let usage_error = |m: String| (format!("traening_for_livet: {m}\n{USAGE}"), 2);
+    let usage_error = |m: String| (format!("traening_for_livet: {m}\n{}", usage()), 2);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--json" => args.json = true,
@@ -235,7 +246,7 @@ fn parse_args() -> std::result::Result<Args, (String, u8)> {
                     ))
                 })?;
             }
-            "-h" | "--help" => return Err((USAGE.to_string(), 0)),
+            "-h" | "--help" => return Err((usage(), 0)),
             other => return Err(usage_error(format!("unknown argument '{other}'"))),
         }
     }

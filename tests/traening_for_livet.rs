@@ -84,10 +84,10 @@ fn reconstructed_percentages_round_to_the_published_ones() {
         (readmission.control.count, readmission.intervention.count),
         (14, 9)
     );
-    assert_eq!(readmission.control.consistent, vec![14]);
-    assert_eq!(readmission.intervention.consistent, vec![9, 10]);
-    assert_eq!(r.crude[1].intervention.consistent, vec![5, 6]);
-    assert_eq!(r.crude[2].control.consistent, vec![11]);
+    assert_eq!(readmission.control.consistent, Some((14, 14)));
+    assert_eq!(readmission.intervention.consistent, Some((9, 10)));
+    assert_eq!(r.crude[1].intervention.consistent, Some((5, 6)));
+    assert_eq!(r.crude[2].control.consistent, Some((11, 11)));
 }
 
 #[test]

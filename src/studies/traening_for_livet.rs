@@ -60,12 +60,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{Reproduced, ReproductionTable, Tolerance};
-use crate::effects::{Estimate, Summary, TwoByTwo, DEFAULT_LEVEL};
+use crate::effects::{Estimate, Summary, TwoByTwo, DEFAULT_LEVEL, MAX_COUNT};
 use crate::error::{Error, Result};
 use crate::figures::{rollout_diagram, RolloutDiagram, RolloutRow};
 use crate::glmm::{DfMethod, Glmm, GlmmFit};
 use crate::results::CoefRow;
-use crate::sim::{random, ClusterSize, Link, OutcomeModel, PeriodEffect, SimConfig};
+use crate::sim::{random, ClusterSize, Effects, Link, OutcomeModel, PeriodEffect, SimConfig};
 
 /// The trial's protocol, the source of the design.
 pub const PROTOCOL_SOURCE: &str =
@@ -224,14 +224,15 @@ pub struct ReconstructedCount {
     pub count: u64,
     /// `100 x count / n`.
     pub percent: f64,
-    /// Every count whose percentage rounds to the published one (at its whole percent), in
-    /// increasing order; it contains `count` when the reconstruction is consistent.
-    pub consistent: Vec<u64>,
+    /// The lowest and highest count whose percentage rounds to the published one (at its whole
+    /// percent; every count between them does too), `None` if no count does. It contains
+    /// `count` when the reconstruction is consistent.
+    pub consistent: Option<(u64, u64)>,
 }
 
 /// The event count nearest to `percent`% of `n` patients, with the counts that print as the same
 /// whole percentage (see [`ReconstructedCount`]). Errors if `percent` is not in [0, 100] or `n`
-/// is 0.
+/// is 0 or above [`MAX_COUNT`], the largest group of [`TwoByTwo`].
 pub fn reconstruct_count(percent: f64, n: u64) -> Result<ReconstructedCount> {
     if !(0.0..=100.0).contains(&percent) {
         return Err(Error::invalid(
@@ -239,20 +240,35 @@ pub fn reconstruct_count(percent: f64, n: u64) -> Result<ReconstructedCount> {
             format!("{percent} is not a percentage in [0, 100]"),
         ));
     }
-    if n == 0 {
-        return Err(Error::invalid("n", "the group has no patients"));
+    if n == 0 || n > MAX_COUNT {
+        return Err(Error::invalid(
+            "n",
+            format!("a group of {n} patients is not in 1..={MAX_COUNT}"),
+        ));
     }
     let whole = Tolerance::Rounds { decimals: 0 };
     let share = |k: u64| 100.0 * k as f64 / n as f64;
     let count = (percent / 100.0 * n as f64).round() as u64;
+    // The counts that print as `percent` are a run of consecutive counts, within half a
+    // percentage point (and one count) of it.
+    let near = |p: f64| (p / 100.0 * n as f64).max(0.0);
+    let prints = |k: u64| whole.accepts(percent, share(k));
+    let (mut low, mut high) = (
+        near(percent - 0.5).floor() as u64,
+        (near(percent + 0.5).ceil() as u64).min(n),
+    );
+    while low <= high && !prints(low) {
+        low += 1;
+    }
+    while high > low && !prints(high) {
+        high -= 1;
+    }
     Ok(ReconstructedCount {
         published_percent: percent,
         n,
         count,
         percent: share(count),
-        consistent: (0..=n)
-            .filter(|&k| whole.accepts(percent, share(k)))
-            .collect(),
+        consistent: (low <= high && prints(low)).then_some((low, high)),
     })
 }
 
@@ -336,19 +352,21 @@ impl SyntheticSettings {
             mean: self.patients_per_cluster_period,
         };
         config.residence_probs = [1.0, 0.0, 0.0, 0.0];
-        let mut outcome = OutcomeModel::default();
-        outcome.name = self.outcome.clone();
-        outcome.link = Link::Logit;
-        // The simulator's own ln, so the configuration is the same on every platform.
-        outcome.effects.intercept = random::ln(self.control_risk / (1.0 - self.control_risk));
-        outcome.effects.treatment = random::ln(self.odds_ratio);
-        outcome.effects.period = PeriodEffect::Linear(0.0);
-        outcome.effects.age_per_year = 0.0;
-        outcome.effects.male = 0.0;
-        outcome.effects.residence = [0.0; 4];
-        outcome.effects.cluster_sd = self.cluster_sd;
-        outcome.effects.cluster_period_sd = 0.0;
-        config.outcome = outcome;
+        config.outcome = OutcomeModel {
+            name: self.outcome.clone(),
+            link: Link::Logit,
+            effects: Effects {
+                // The simulator's own ln, so the configuration is the same on every platform.
+                intercept: random::ln(self.control_risk / (1.0 - self.control_risk)),
+                treatment: random::ln(self.odds_ratio),
+                period: PeriodEffect::Linear(0.0),
+                age_per_year: 0.0,
+                male: 0.0,
+                residence: [0.0; 4],
+                cluster_sd: self.cluster_sd,
+                cluster_period_sd: 0.0,
+            },
+        };
         config
     }
 }
@@ -532,13 +550,32 @@ mod tests {
     #[test]
     fn counts_nearest_to_the_percentage() {
         let r = reconstruct_count(7.0, 135).unwrap();
-        assert_eq!((r.count, r.consistent.clone()), (9, vec![9, 10]));
+        assert_eq!((r.count, r.consistent), (9, Some((9, 10))));
         assert!((r.percent - 100.0 / 15.0).abs() < 1e-12);
-        assert_eq!(reconstruct_count(10.0, 137).unwrap().consistent, vec![14]);
+        assert_eq!(
+            reconstruct_count(10.0, 137).unwrap().consistent,
+            Some((14, 14))
+        );
         assert_eq!(reconstruct_count(0.0, 10).unwrap().count, 0);
         assert!(reconstruct_count(101.0, 10).is_err());
         assert!(reconstruct_count(f64::NAN, 10).is_err());
         assert!(reconstruct_count(5.0, 0).is_err());
+        // The lowest and highest of the counts of 0..=n that print as the percentage.
+        for (percent, n) in [(7.0, 135), (0.0, 137), (100.0, 40), (50.0, 3), (33.0, 1000)] {
+            let all: Vec<u64> = (0..=n)
+                .filter(|&k| (100.0 * k as f64 / n as f64).round() == percent)
+                .collect();
+            let ends = all.first().map(|low| (*low, *all.last().unwrap()));
+            let r = reconstruct_count(percent, n).unwrap();
+            assert_eq!(r.consistent, ends, "{percent}% of {n}");
+        }
+        assert_eq!(reconstruct_count(50.0, 3).unwrap().consistent, None);
+        let (low, high) = reconstruct_count(3.0, MAX_COUNT)
+            .unwrap()
+            .consistent
+            .unwrap();
+        assert_eq!((low, high), (250_000, 349_999));
+        assert!(reconstruct_count(3.0, MAX_COUNT + 1).is_err());
     }
 
     #[test]
