@@ -127,7 +127,7 @@ impl RolloutDiagram {
     /// intervention and `+` for a period partly under the intervention (`?` for a share that is
     /// not in [0, 1]; the grid is printed as it is, without [`RolloutDiagram::validate`]), then
     /// a key. Each column is one character wide, with a space between columns. Labels of up to
-    /// [`TEXT_UPRIGHT_LABEL`] characters are written downwards over their columns, every one of
+    /// 3 characters are written downwards over their columns, every one of
     /// them (`1` over `0` for period 10); longer labels (`2023-09`) are written across, each
     /// starting at its column and marked there with a `|` below it, skipping a label that would
     /// run into the one before.
@@ -158,7 +158,7 @@ impl RolloutDiagram {
 }
 
 /// Longest period label that [`RolloutDiagram::text`] writes downwards over its column.
-pub const TEXT_UPRIGHT_LABEL: usize = 3;
+const TEXT_UPRIGHT_LABEL: usize = 3;
 
 /// The header lines of the text grid over columns two characters apart (see
 /// [`RolloutDiagram::text`]).
@@ -215,6 +215,8 @@ fn symbol(share: f64) -> &'static str {
 const LABEL_FONT: u32 = 14;
 /// Smallest and largest height of a row, in pixels.
 const ROW_HEIGHT: (u32, u32) = (20, 40);
+/// Most rows, and most periods, that [`rollout_diagram`] draws.
+const MAX_DRAWN: usize = 1000;
 /// Margin around the figure, in pixels.
 const MARGIN: u32 = 16;
 /// Height of the title, in pixels (font 22 and the space below it).
@@ -235,17 +237,28 @@ fn text_width(text: &str, size: u32) -> u32 {
 /// there is one) and the title.
 ///
 /// Errors: [`Error::InvalidArgument`] naming the row when the diagram is not valid (see
-/// [`RolloutDiagram::validate`]).
+/// [`RolloutDiagram::validate`]), or when it has more than 1,000 rows or periods (too many to
+/// draw; [`RolloutDiagram::text`] prints any number).
 pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
     diagram.validate()?;
     let n_rows = diagram.rows.len();
     let n_periods = diagram.period_labels.len();
+    for (what, n) in [("rows", n_rows), ("period_labels", n_periods)] {
+        if n > MAX_DRAWN {
+            return Err(Error::invalid(
+                what,
+                format!("{n} {what} are too many to draw; at most {MAX_DRAWN} can be"),
+            ));
+        }
+    }
+    // Labels wider than these limits run off the canvas (the left edge, the bottom).
     let left = diagram
         .rows
         .iter()
         .map(|r| text_width(&r.label, LABEL_FONT))
         .max()
         .unwrap_or(0)
+        .min(SIZE.0 / 2)
         + 12;
     let plot_width = SIZE.0.saturating_sub(left + 3 * MARGIN).max(1);
     let cell_width = plot_width / n_periods as u32;
@@ -254,7 +267,8 @@ pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
         .iter()
         .map(|l| text_width(l, LABEL_FONT))
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .min(SIZE.1 / 2);
     let upright = widest_period + 4 > cell_width;
     let label_depth = if upright { widest_period } else { LABEL_FONT };
     let partial = diagram
@@ -432,6 +446,13 @@ mod tests {
         assert!(!svg.contains("rotate(270"));
         assert!(svg.contains("C40"));
         assert!(!svg.contains(r#"height="560""#), "{}", &svg[..200]);
+        // Labels far too long to fit are cut off by the canvas, without failing.
+        let long = RolloutDiagram {
+            period_labels: (1..=7).map(|p| "x".repeat(500 + p)).collect(),
+            rows: vec![RolloutRow::switching("y".repeat(2000), 7, Some(3))],
+            ..d
+        };
+        assert!(rollout_diagram(&long).unwrap().contains(&"y".repeat(2000)));
     }
 
     #[test]
@@ -451,6 +472,14 @@ mod tests {
         assert!(message(&d).contains("'Fyn'") && message(&d).contains("'2023-12'"));
         d.rows[2].intervention[3] = f64::NAN;
         assert!(message(&d).contains("share NaN"), "{}", message(&d));
+        let many = RolloutDiagram {
+            rows: (0..1001)
+                .map(|k| RolloutRow::switching(k.to_string(), 2, Some(2)))
+                .collect(),
+            period_labels: vec!["1".into(), "2".into()],
+            ..diagram()
+        };
+        assert!(message(&many).contains("1001 rows are too many"));
         let mut d = diagram();
         d.period_labels.clear();
         d.rows.iter_mut().for_each(|r| r.intervention.clear());

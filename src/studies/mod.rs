@@ -8,12 +8,19 @@
 //! - [`Tolerance::Rounds { decimals }`](Tolerance::Rounds): the reproduced number, rounded
 //!   half away from zero to the published number of decimals, is the published number (a
 //!   percentage printed as 18.6% is reproduced by 18.55 up to, not including, 18.65).
+//!
+//! Studies:
+//! - [`traening_for_livet`]: Træning for Livet (a stepped-wedge trial of 6 municipalities),
+//!   its crude results reconstructed from their published percentages, a synthetic trial of
+//!   its design, and the KTH 2.0 schedule on Funen.
 
 pub mod kth_rollout;
 
 use std::fmt;
 
 use serde::Serialize;
+
+pub mod traening_for_livet;
 
 /// How close a reproduced number must be to the published one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
