@@ -860,3 +860,53 @@ impl KthRollout {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_that_round_to_a_published_percentage() {
+        assert_eq!(count_for(6.3, 318), Some(20)); // 6.29%
+        assert_eq!(count_for(6.3, 311), None); // 19 -> 6.11%, 20 -> 6.43%
+        assert_eq!(count_for(18.6, 524), None); // why readmission is among the discharged
+        assert_eq!(count_for(18.6, 521), Some(97));
+        assert!(rounds_to(1, 16, 6.3)); // 6.25 rounds half away from zero
+        assert!(!rounds_to(0, 0, 0.0));
+    }
+
+    #[test]
+    fn impossible_margins_are_an_error_naming_the_group() {
+        let err = group_counts("KTH", [311, 213], 42, 6.3, 18.6, 18.3, 0.1).unwrap_err();
+        assert!(err.to_string().contains("KTH") && err.to_string().contains("own-home"));
+        let ok = group_counts("KTH", [318, 206], 42, 6.3, 18.6, 18.3, 0.1).unwrap();
+        assert_eq!(ok[0].deaths + ok[1].deaths, 42);
+        let at_risk = 524 - ok[0].in_hospital - ok[1].in_hospital;
+        assert!(rounds_to(
+            ok[0].readmissions + ok[1].readmissions,
+            at_risk,
+            18.6
+        ));
+    }
+
+    #[test]
+    fn the_cohort_has_the_published_design_and_is_seeded() {
+        let config = KthRollout::calibrated();
+        let a = config.simulate(7).unwrap();
+        assert_eq!(a.n_rows(), 2609);
+        assert_eq!(a.numeric("kth").unwrap().iter().sum::<f64>(), 524.0);
+        assert_eq!(a.levels("municipality").unwrap().len(), 18);
+        assert!(a.identical(&config.simulate(7).unwrap()));
+        assert!(!a.identical(&config.simulate(8).unwrap()));
+    }
+
+    #[test]
+    fn invalid_configurations_are_errors() {
+        let mut config = KthRollout::calibrated();
+        config.clusters[0].rollout_start = date(2025, 1, 1);
+        assert!(config.validate().unwrap_err().to_string().contains("Fyn"));
+        let mut config = KthRollout::calibrated();
+        config.residence_shares[2] = f64::NAN;
+        assert!(config.simulate(1).is_err());
+    }
+}
