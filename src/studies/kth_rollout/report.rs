@@ -33,10 +33,16 @@ pub fn report_files(analysis: &Analysis) -> Result<Vec<(&'static str, String)>> 
                 .unwrap_or(analysis.mortality.ratio),
         ),
         ratio("30-day mortality, Wald CI", &analysis.mortality),
-        ratio("  + calendar quarter", &analysis.mortality_time_adjusted),
-        ratio("  own home", &analysis.own_home.mortality),
+        ratio(
+            "30-day mortality + calendar quarter",
+            &analysis.mortality_time_adjusted,
+        ),
+        ratio("30-day mortality, own home", &analysis.own_home.mortality),
         ratio("30-day readmission", &analysis.readmission),
-        ratio("  + calendar quarter", &analysis.readmission_time_adjusted),
+        ratio(
+            "30-day readmission + calendar quarter",
+            &analysis.readmission_time_adjusted,
+        ),
     ];
     for m in &analysis.mobility {
         rows.push(ratio(&format!("{} (LKT)", m.outcome), &m.effect));
