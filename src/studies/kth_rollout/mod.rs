@@ -229,20 +229,21 @@ pub fn analyse(raw: Cohort, options: &Options) -> Result<Analysis> {
     let prepared = prepare(raw, options.follow_up_end)?;
     let cohort = &prepared.cohort;
     let own = own_home_patients(cohort)?;
-    let mortality = treatment_effect(&mortality_model()?, cohort, true)?;
-    let readmission = treatment_effect(&readmission_model()?, cohort, false)?;
+    // The mortality fit serves both its OR and the whole cohort's standardisation.
+    let model = mortality_model()?;
+    let (fit, whole_cohort) = model.standardise(cohort, &Standardisation::new("kth"))?;
+    let mortality = effect_of(&fit, Some(profile_ratio(&model, cohort)?))?;
+    let readmission = treatment_effect(&readmission_model()?, cohort)?;
     let own_home = own_home_analysis(&own, options)?;
-    let (_, whole_cohort) = mortality_model()?.standardise(cohort, &Standardisation::new("kth"))?;
     let mortality_crude = crude(cohort, "death30", None)?;
     let whole_cohort_nnt_bound = nnt_bound(mortality.ratio.estimate, &mortality_crude);
     let timed = |formula: &str| formula.replace(" + (1 |", " + quarter + (1 |");
-    let mortality_time_adjusted = treatment_effect(&Glmm::new(&timed(MORTALITY))?, cohort, false)?;
+    let mortality_time_adjusted = treatment_effect(&Glmm::new(&timed(MORTALITY))?, cohort)?;
     let readmission_time_adjusted = treatment_effect(
         &Glmm::new(&timed(READMISSION))?
             .family(Family::Poisson)
             .vcov(VcovKind::Sandwich),
         cohort,
-        false,
     )?;
     let mobility = ["cas_regained", "nms_regained"]
         .iter()
@@ -316,21 +317,20 @@ fn own_home_patients(cohort: &Cohort) -> Result<Cohort> {
     cohort.select_rows(&rows)
 }
 
-/// The treatment effect of `kth` in `model`, with the profile interval if `profile`.
-fn treatment_effect(model: &Glmm, cohort: &Cohort, profile: bool) -> Result<TreatmentEffect> {
-    let fit = model.fit(cohort)?;
-    let profile = if profile {
-        let p = model.profile_interval(cohort, "kth")?;
-        Some(Estimate {
-            estimate: p.estimate.exp(),
-            ci_low: p.ci_low.exp(),
-            ci_high: p.ci_high.exp(),
-            level: p.level,
-        })
-    } else {
-        None
-    };
-    effect_of(&fit, profile)
+/// The treatment effect of `kth` in `model` (Wald interval only).
+fn treatment_effect(model: &Glmm, cohort: &Cohort) -> Result<TreatmentEffect> {
+    effect_of(&model.fit(cohort)?, None)
+}
+
+/// The profile-likelihood interval of `exp(beta_kth)`.
+fn profile_ratio(model: &Glmm, cohort: &Cohort) -> Result<Estimate> {
+    let p = model.profile_interval(cohort, "kth")?;
+    Ok(Estimate {
+        estimate: p.estimate.exp(),
+        ci_low: p.ci_low.exp(),
+        ci_high: p.ci_high.exp(),
+        level: p.level,
+    })
 }
 
 /// The `kth` row of a fit as a [`TreatmentEffect`].
