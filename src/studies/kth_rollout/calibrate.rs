@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{headline, prepare, Headline};
+use super::{headline, prepare, published, Headline};
 use crate::error::{Error, Result};
 use crate::sim::kth_rollout::KthRollout;
 
@@ -44,10 +44,10 @@ impl Knob {
 
     fn target(self) -> f64 {
         match self {
-            Knob::NursingHomeMortality => 0.60,
-            Knob::AsaUpcoding => 19.0,
-            Knob::NursingHomeReadmission => 1.28,
-            Knob::KthCost => 161_060.0,
+            Knob::NursingHomeMortality => published::ODDS_RATIO,
+            Knob::AsaUpcoding => published::NNT,
+            Knob::NursingHomeReadmission => published::RELATIVE_RISK,
+            Knob::KthCost => published::COST_PER_LIFE,
         }
     }
 

@@ -69,8 +69,6 @@ use crate::vcov::VcovKind;
 
 use super::ReproductionTable;
 
-/// Patient covariates of every model.
-pub const COVARIATES: &str = "age + sex + residence + factor(asa)";
 /// The mortality model.
 pub const MORTALITY: &str =
     "death30 ~ kth + age + sex + residence + factor(asa) + (1 | municipality)";

@@ -7,6 +7,15 @@ use crate::studies::{Reproduced, ReproductionTable, Tolerance};
 pub const SOURCE: &str = "Webinar 'Effekt og omkostninger ved implementering af Kom Trygt Hjem \
      i tre syddanske sundhedsklynger', LKT Sammenhængende hoftebrudsforløb, 5 Nov 2025";
 
+/// The published adjusted OR of 30-day mortality.
+pub(super) const ODDS_RATIO: f64 = 0.60;
+/// The published adjusted RR of 30-day readmission.
+pub(super) const RELATIVE_RISK: f64 = 1.28;
+/// The published number of patients per life saved.
+pub(super) const NNT: f64 = 19.0;
+/// The published cost per saved life, DKK.
+pub(super) const COST_PER_LIFE: f64 = 161_060.0;
+
 /// Percentages are compared at their printed decimals.
 const PERCENT: Tolerance = Tolerance::Rounds { decimals: 1 };
 /// Point estimates within 2%.
@@ -66,7 +75,7 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
             ),
             row(
                 "30-day mortality, adjusted OR",
-                0.60,
+                ODDS_RATIO,
                 "0.60",
                 a.mortality.ratio.estimate,
                 POINT,
@@ -101,7 +110,7 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
             ),
             row(
                 "30-day readmission, adjusted RR",
-                1.28,
+                RELATIVE_RISK,
                 "1.28",
                 rr.estimate,
                 POINT,
@@ -145,14 +154,14 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
             ),
             row(
                 "patients per life saved (NNT, own home)",
-                19.0,
+                NNT,
                 "19",
                 own.marginal.nnt.delta.nnt,
                 Tolerance::Absolute(1.0),
             ),
             row(
                 "cost per saved life, DKK (own home)",
-                161_060.0,
+                COST_PER_LIFE,
                 "161,060 DKK",
                 ce.icer,
                 POINT,

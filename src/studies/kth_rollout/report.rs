@@ -3,14 +3,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{Analysis, TreatmentEffect};
+use super::{published, Analysis, TreatmentEffect};
 use crate::effects::Estimate;
 use crate::error::{Error, Result};
 use crate::figures::{cost_effectiveness_plane, forest_plot, rollout_diagram, ForestRow};
 use crate::marginal::IcerInterval;
-
-/// The published cost per saved life, drawn as the willingness-to-pay line of the plane (DKK).
-const PUBLISHED_COST_PER_LIFE: f64 = 161_060.0;
 
 /// The files of a report: `kth_rollout.json` (every number of the analysis), `forest_plot.svg`
 /// (the ratios of every model), `cost_effectiveness_plane.svg` (own-home patients, bootstrap
@@ -57,7 +54,7 @@ pub fn report_files(analysis: &Analysis) -> Result<Vec<(&'static str, String)>> 
             "cost_effectiveness_plane.svg",
             cost_effectiveness_plane(
                 &analysis.own_home.cost_effectiveness,
-                PUBLISHED_COST_PER_LIFE,
+                published::COST_PER_LIFE,
                 "deaths avoided",
                 "DKK",
             )?,
