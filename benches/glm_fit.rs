@@ -5,9 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use stepwedge::glm::Glm;
+use stepwedge::models::glm::Glm;
+use stepwedge::models::vcov::VcovKind;
 use stepwedge::sim::{ClusterSize, SimConfig};
-use stepwedge::vcov::VcovKind;
 
 fn bench(c: &mut Criterion) {
     let mut config = SimConfig::stepped_wedge(50, 10);

@@ -13,7 +13,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::glmm::Glmm;
+use stepwedge::models::glmm::Glmm;
 use stepwedge::sim::{ClusterSize, SimConfig};
 
 fn cohort(clusters: usize, periods: usize, size: ClusterSize, seed: u64) -> Cohort {

@@ -11,8 +11,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use stepwedge::glmm::Glmm;
-use stepwedge::marginal::Standardisation;
+use stepwedge::effects::standardise::Standardisation;
+use stepwedge::models::glmm::Glmm;
 use stepwedge::sim::{ClusterSize, SimConfig};
 
 fn bench(c: &mut Criterion) {

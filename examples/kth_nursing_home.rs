@@ -18,8 +18,8 @@
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use stepwedge::effects::{Estimable, Estimate, Summary, TwoByTwo, DEFAULT_LEVEL};
-use stepwedge::error::Result;
+use stepwedge::core::error::Result;
+use stepwedge::effects::crude::{Estimable, Estimate, Summary, TwoByTwo, DEFAULT_LEVEL};
 
 // ---- Published values (inputs and results as published; not computed here) ----
 
@@ -286,7 +286,7 @@ fn outcome_json(o: &Outcome) -> Result<Value> {
 }
 
 fn to_value(s: &Summary) -> Result<Value> {
-    serde_json::to_value(s).map_err(|e| stepwedge::error::Error::Numerical {
+    serde_json::to_value(s).map_err(|e| stepwedge::core::error::Error::Numerical {
         what: "JSON serialisation".into(),
         message: e.to_string(),
     })

@@ -19,7 +19,7 @@
 //! `--bootstrap N` (joint cluster-bootstrap replicates of the cost-effectiveness, default
 //! 1000), `--seed S` (default 1), `--out DIR`, `--json`, `--quiet` (no progress bar).
 //!
-//! The bundled file is synthetic (`stepwedge::sim::kth_rollout`): it reproduces the published
+//! The bundled file is synthetic (`stepwedge::studies::kth_rollout::synthetic`): it reproduces the published
 //! margins exactly and was calibrated to the published adjusted estimates, so agreement shows
 //! that the pipeline and the published numbers are consistent, not anything about real
 //! patients.
@@ -27,8 +27,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use stepwedge::core::dates::Date;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::dates::Date;
 use stepwedge::studies::kth_rollout::{analyse, write_report, Options};
 
 const SAMPLE: &str = "data-samples/kth_rollout_synthetic.csv";
@@ -84,7 +84,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn run(args: &Args) -> stepwedge::error::Result<()> {
+fn run(args: &Args) -> stepwedge::core::error::Result<()> {
     let path = args.data.clone().unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(SAMPLE)

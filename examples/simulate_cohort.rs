@@ -15,7 +15,7 @@
 //! `--clusters 50 --periods 12 --size 1666 --fixed --seed 1`.
 //!
 //! `--kth-rollout` writes the synthetic cohort of the regional Kom Trygt Hjem rollout instead
-//! (`stepwedge::sim::kth_rollout`, calibrated configuration, seed 20251105 unless `--seed` is
+//! (`stepwedge::studies::kth_rollout::synthetic`, calibrated configuration, seed 20251105 unless `--seed` is
 //! given); the bundled sample is
 //!
 //! ```sh
@@ -28,9 +28,9 @@
 
 use std::process::ExitCode;
 
-use stepwedge::sim::kth_rollout::KthRollout;
 use stepwedge::sim::{ClusterSize, SimConfig};
 use stepwedge::studies::kth_rollout::calibrate;
+use stepwedge::studies::kth_rollout::synthetic::KthRollout;
 
 struct Args {
     clusters: usize,

@@ -48,17 +48,17 @@
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::error::Error;
-use stepwedge::formula::Formula;
-use stepwedge::glm::{Family, Glm, Link};
-use stepwedge::glmm::Glmm;
-use stepwedge::lmm::Lmm;
-use stepwedge::marginal::{
+use stepwedge::effects::standardise::{
     MarginalEffects, RandomEffects, Standardisation, SubgroupEffects, Target,
 };
-use stepwedge::results::CoefRow;
-use stepwedge::vcov::VcovKind;
+use stepwedge::frame::formula::Formula;
+use stepwedge::models::coef_table::CoefRow;
+use stepwedge::models::glm::{Family, Glm, Link};
+use stepwedge::models::glmm::Glmm;
+use stepwedge::models::lmm::Lmm;
+use stepwedge::models::vcov::VcovKind;
 
 const USAGE: &str = "usage: swfit --data FILE.csv --formula \"y ~ x + (1 | cluster)\" \
                      [--family binomial|poisson|gaussian|gamma] [--ml] [--link logit|log|cloglog] [--nagq N] \

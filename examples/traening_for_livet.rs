@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::Value;
-use stepwedge::error::{Error, Result};
+use stepwedge::core::error::{Error, Result};
 use stepwedge::studies::traening_for_livet::{
     CrudeComparison, ReconstructedCount, SyntheticTrial, TraeningForLivet, DEFAULT_SEED,
     DESIGN_SVG, FUNEN_SOURCE, FUNEN_SVG, N_CONTROL, N_INTERVENTION, PUBLISHED, RESULTS_SOURCE,

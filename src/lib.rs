@@ -1,23 +1,17 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+// The pipeline, each layer importing only the ones above it in this list (checked by
+// tests/layering.rs): core -> data -> frame -> models -> effects -> report;
+// outcomes and costs derive analysis columns from data; sim simulates cohorts; studies
+// reproduce published evaluations on top of everything.
+pub mod core;
 pub mod costs;
 pub mod data;
-pub mod dates;
-pub mod design;
-pub mod dist;
 pub mod effects;
-pub mod error;
-pub mod figures;
-pub mod formula;
-pub mod glm;
-pub mod glmm;
-pub mod linalg;
-pub mod lmm;
-pub mod marginal;
-pub(crate) mod numdiff;
+pub mod frame;
+pub mod models;
 pub mod outcomes;
-pub mod results;
+pub mod report;
 pub mod sim;
 pub mod studies;
-pub mod vcov;

@@ -45,9 +45,9 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use stepwedge::data::{Cohort, Column};
-use stepwedge::effects::Estimate;
-use stepwedge::glmm::Glmm;
-use stepwedge::marginal::{Measure, Standardisation};
+use stepwedge::effects::crude::Estimate;
+use stepwedge::effects::standardise::{Measure, Standardisation};
+use stepwedge::models::glmm::Glmm;
 
 const FORMULA: &str = "death30 ~ treated + factor(period) + (1 | cluster)";
 

@@ -1,8 +1,8 @@
 //! Reading cohorts from CSV: type inference, overrides, missing values, errors, round trips.
 
 use proptest::prelude::*;
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, ColumnType, LoadOptions, MISSING_CODE};
-use stepwedge::error::Error;
 
 fn load(text: &str) -> Cohort {
     Cohort::from_csv_str(text, &LoadOptions::default()).unwrap()

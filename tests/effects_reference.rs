@@ -1,4 +1,4 @@
-//! `stepwedge::effects` against R.
+//! `stepwedge::effects::crude` against R.
 //!
 //! The reference values are in `tests/reference/effects_reference.json`, written by
 //! `tests/reference/effects_reference.R` (run `Rscript tests/reference/effects_reference.R` from
@@ -21,8 +21,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use stepwedge::dist;
-use stepwedge::effects::{ChiSquareTest, Estimable, Estimate, TwoByTwo};
+use stepwedge::core::dist;
+use stepwedge::effects::crude::{ChiSquareTest, Estimable, Estimate, TwoByTwo};
 
 const CLOSED_FORM: f64 = 1e-8;
 const EXACT_PRECISE: f64 = 1e-8;

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use proptest::prelude::*;
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, LoadOptions};
-use stepwedge::error::Error;
-use stepwedge::glm::{Family, Glm, GlmFit, Link};
-use stepwedge::vcov::VcovKind;
+use stepwedge::models::glm::{Family, Glm, GlmFit, Link};
+use stepwedge::models::vcov::VcovKind;
 
 fn reference_cohort() -> Cohort {
     let path =
@@ -200,7 +200,7 @@ fn log_binomial_on_the_boundary_says_so() {
 #[test]
 fn bad_input_gives_typed_errors() {
     let c = reference_cohort();
-    let err = |g: stepwedge::error::Result<Glm>| g.unwrap().fit(&c).unwrap_err().to_string();
+    let err = |g: stepwedge::core::error::Result<Glm>| g.unwrap().fit(&c).unwrap_err().to_string();
     // A binary outcome that is not 0/1.
     let cost = err(Glm::new("cost ~ treated"));
     assert!(

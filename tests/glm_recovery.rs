@@ -5,12 +5,12 @@
 //! b_res[residence]`. Over 24 seeds the mean estimate of every coefficient must lie within four
 //! Monte Carlo standard errors of the truth, and the 95% intervals must cover it in most seeds.
 
-use stepwedge::glm::{Glm, Link};
-use stepwedge::sim::{ClusterSize, Link as SimLink, PeriodEffect, SimConfig};
+use stepwedge::models::glm::{Glm, Link};
+use stepwedge::sim::{ClusterSize, OutcomeLink, PeriodEffect, SimConfig};
 
 const SEEDS: u64 = 24;
 
-fn config(link: SimLink) -> SimConfig {
+fn config(link: OutcomeLink) -> SimConfig {
     let mut c = SimConfig::stepped_wedge(12, 6);
     c.cluster_size = ClusterSize::Fixed(150);
     c.outcome.link = link;
@@ -18,7 +18,7 @@ fn config(link: SimLink) -> SimConfig {
     e.cluster_sd = 0.0;
     e.cluster_period_sd = 0.0;
     e.period = PeriodEffect::Linear(-0.05);
-    if link == SimLink::Log {
+    if link == OutcomeLink::Log {
         // Risks stay below 1 for every patient: at most exp(-1.9 + 0.03 * 20 + 0.3 + 0.5) < 0.6.
         e.intercept = -2.3;
         e.treatment = 0.25;
@@ -48,7 +48,7 @@ fn truth(c: &SimConfig) -> Vec<(&'static str, f64)> {
     ]
 }
 
-fn check_recovery(link: SimLink, glm_link: Link) {
+fn check_recovery(link: OutcomeLink, glm_link: Link) {
     let c = config(link);
     let truth = truth(&c);
     let glm = Glm::new("death30 ~ treated + period + age + sex + residence")
@@ -86,10 +86,10 @@ fn check_recovery(link: SimLink, glm_link: Link) {
 
 #[test]
 fn logistic_fits_recover_the_simulated_odds_ratios() {
-    check_recovery(SimLink::Logit, Link::Logit);
+    check_recovery(OutcomeLink::Logit, Link::Logit);
 }
 
 #[test]
 fn log_binomial_fits_recover_the_simulated_relative_risks() {
-    check_recovery(SimLink::Log, Link::Log);
+    check_recovery(OutcomeLink::Log, Link::Log);
 }

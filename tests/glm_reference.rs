@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::glm::{Family, Glm, Link};
-use stepwedge::vcov::VcovKind;
+use stepwedge::models::glm::{Family, Glm, Link};
+use stepwedge::models::vcov::VcovKind;
 
 /// Coefficients: absolute tolerance (DEVELOPERS.md asks for 1e-5).
 const COEF_ABS: f64 = 1e-8;
@@ -50,7 +50,7 @@ fn assert_rel(what: &str, got: f64, want: f64, tol: f64) {
     );
 }
 
-fn fit_case(case: &Value) -> stepwedge::glm::GlmFit {
+fn fit_case(case: &Value) -> stepwedge::models::glm::GlmFit {
     let data = reference_dir().join(case["data"].as_str().expect("data path"));
     let cohort = Cohort::from_csv_path(&data, &LoadOptions::default()).expect("load data");
     let family: Family = case["family"]

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::error::Error;
-use stepwedge::glm::Family;
-use stepwedge::glmm::{DfMethod, Glmm};
+use stepwedge::models::glm::Family;
+use stepwedge::models::glmm::{DfMethod, Glmm};
 use stepwedge::sim::{ClusterSize, SimConfig};
 
 fn reference_data(name: &str) -> Cohort {

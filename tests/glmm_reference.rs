@@ -18,8 +18,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use stepwedge::data::{Cohort, Column, LoadOptions};
-use stepwedge::glm::{Family, Link};
-use stepwedge::glmm::{Glmm, GlmmFit};
+use stepwedge::models::glm::{Family, Link};
+use stepwedge::models::glmm::{Glmm, GlmmFit};
 
 const TREATMENT_ABS: f64 = 1e-5;
 const COEF_ABS: f64 = 1e-4;

@@ -1,5 +1,5 @@
 //! Coverage of the cost-effectiveness intervals (incremental cost and effect, net monetary
-//! benefit, and the two ICER intervals) of `stepwedge::marginal::cost_effectiveness`, by
+//! benefit, and the two ICER intervals) of `stepwedge::effects::cost_effectiveness::cost_effectiveness`, by
 //! simulation.
 //!
 //! Design: a stepped-wedge trial of 40 clusters (`C01`..`C40`) over 5 periods; the clusters
@@ -85,13 +85,14 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Gamma, StandardNormal};
 use stepwedge::data::{Cohort, Column};
-use stepwedge::effects::Estimate;
-use stepwedge::glm::{Family, Glm};
-use stepwedge::glmm::Glmm;
-use stepwedge::marginal::{
-    cost_effectiveness, CostEffectivenessSpec, IcerInterval, Model, Standardisation,
+use stepwedge::effects::cost_effectiveness::{
+    cost_effectiveness, CostEffectivenessSpec, IcerInterval, Model,
 };
-use stepwedge::vcov::VcovKind;
+use stepwedge::effects::crude::Estimate;
+use stepwedge::effects::standardise::Standardisation;
+use stepwedge::models::glm::{Family, Glm};
+use stepwedge::models::glmm::Glmm;
+use stepwedge::models::vcov::VcovKind;
 
 const EFFECT_FORMULA: &str = "death30 ~ treated + factor(period) + (1 | cluster)";
 const COST_FORMULA: &str = "cost ~ treated + factor(period)";
@@ -555,11 +556,14 @@ struct Identities {
     fieller_expected: Option<bool>,
 }
 
-fn check_identities(ce: &stepwedge::marginal::CostEffectiveness, r: f64) -> Identities {
+fn check_identities(
+    ce: &stepwedge::effects::cost_effectiveness::CostEffectiveness,
+    r: f64,
+) -> Identities {
     let alpha = 1.0 - ce.level;
     let nmb: Vec<f64> = ce.replicates.iter().map(|[c, e]| r * e - c).collect();
     let ceac = nmb.iter().filter(|&&v| v > 0.0).count() as f64 / nmb.len() as f64;
-    let q = stepwedge::dist::normal_quantile(1.0 - alpha / 2.0);
+    let q = stepwedge::core::dist::normal_quantile(1.0 - alpha / 2.0);
     let (lhs, rhs) = (
         (r * ce.incremental_effect.estimate - ce.incremental_cost.estimate).abs(),
         q * sd(&nmb),

@@ -2,9 +2,9 @@
 //! the library path of `examples/kth_rollout.rs` reproduces the published numbers within the
 //! stated tolerances, and the calibration finds the committed parameters again.
 
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, LoadOptions};
-use stepwedge::error::Error;
-use stepwedge::sim::kth_rollout::KthRollout;
+use stepwedge::studies::kth_rollout::synthetic::KthRollout;
 use stepwedge::studies::kth_rollout::{
     analyse, calibrate, headline, nnt_bound, prepare, report_files, Crude, Options,
 };

@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::glm::{Family, Glm, IrlsControl};
-use stepwedge::lmm::Lmm;
+use stepwedge::models::glm::{Family, Glm, IrlsControl};
+use stepwedge::models::lmm::Lmm;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference");
 
@@ -182,7 +182,7 @@ fn gamma_mixed_model_matches_glmmtmb() {
     let r = reference();
     let c = &r["cases"]["glmm_gamma_log_a"];
     let cohort = data(c["data"].as_str().unwrap());
-    let fit = stepwedge::glmm::Glmm::new(c["formula"].as_str().unwrap())
+    let fit = stepwedge::models::glmm::Glmm::new(c["formula"].as_str().unwrap())
         .unwrap()
         .family(Family::Gamma)
         .fit(&cohort)

@@ -2,12 +2,12 @@
 //! without R: closed forms, invariances and errors. (The comparisons with R are in
 //! `marginal_reference.rs` and `rr_reference.rs`.)
 
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::error::Error;
-use stepwedge::glm::{Family, Glm, Link};
-use stepwedge::glmm::Glmm;
-use stepwedge::marginal::{RandomEffects, Standardisation, Target};
-use stepwedge::vcov::VcovKind;
+use stepwedge::effects::standardise::{RandomEffects, Standardisation, Target};
+use stepwedge::models::glm::{Family, Glm, Link};
+use stepwedge::models::glmm::Glmm;
+use stepwedge::models::vcov::VcovKind;
 
 fn sample() -> Cohort {
     Cohort::from_csv_path(
@@ -360,7 +360,8 @@ fn linear_mixed_model_standardises_to_its_treatment_coefficient() {
     // the treatment coefficient, whatever the target population, with its standard error.
     let cohort = sample();
     let model =
-        stepwedge::lmm::Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)").unwrap();
+        stepwedge::models::lmm::Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)")
+            .unwrap();
     let (fit, m) = model
         .standardise(
             &cohort,
@@ -379,10 +380,13 @@ fn linear_mixed_model_standardises_to_its_treatment_coefficient() {
 
 #[test]
 fn cost_effectiveness_pairs_a_cost_model_with_an_effect_model() {
-    use stepwedge::marginal::{cost_effectiveness, CostEffectivenessSpec, Model};
+    use stepwedge::effects::cost_effectiveness::{
+        cost_effectiveness, CostEffectivenessSpec, Model,
+    };
     let cohort = sample();
     let cost = Model::Lmm(
-        stepwedge::lmm::Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)").unwrap(),
+        stepwedge::models::lmm::Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)")
+            .unwrap(),
     );
     let effect =
         Model::Glmm(Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)").unwrap());
@@ -415,12 +419,17 @@ fn cost_effectiveness_pairs_a_cost_model_with_an_effect_model() {
         saving / ce.replicates.len() as f64
     );
     // The figures of the analysis, with their units.
-    let plane =
-        stepwedge::figures::cost_effectiveness_plane(&ce, 150_000.0, "deaths avoided", "DKK")
-            .unwrap();
+    let plane = stepwedge::report::figures::cost_effectiveness_plane(
+        &ce,
+        150_000.0,
+        "deaths avoided",
+        "DKK",
+    )
+    .unwrap();
     assert!(plane.contains("Incremental cost (DKK per patient)"));
     assert!(plane.contains("Willingness to pay: 150,000 DKK per death avoided"));
-    let curve = stepwedge::figures::acceptability_curve(&ce, "deaths avoided", "DKK").unwrap();
+    let curve =
+        stepwedge::report::figures::acceptability_curve(&ce, "deaths avoided", "DKK").unwrap();
     assert!(curve.contains("Willingness to pay (DKK per death avoided)"));
     // Models with different clusters cannot share a bootstrap.
     let other = Model::Glm(

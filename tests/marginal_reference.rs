@@ -7,11 +7,11 @@
 
 use serde_json::Value;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::effects::Estimate;
-use stepwedge::glm::{Glm, IrlsControl};
-use stepwedge::glmm::Glmm;
-use stepwedge::marginal::{MarginalEffects, RandomEffects, Standardisation, Target};
-use stepwedge::vcov::VcovKind;
+use stepwedge::effects::crude::Estimate;
+use stepwedge::effects::standardise::{MarginalEffects, RandomEffects, Standardisation, Target};
+use stepwedge::models::glm::{Glm, IrlsControl};
+use stepwedge::models::glmm::Glmm;
+use stepwedge::models::vcov::VcovKind;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference");
 

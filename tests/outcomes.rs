@@ -2,9 +2,9 @@
 //! values worked out by hand below (day counts use 31 days for January 2024 and 29 for February
 //! 2024).
 
+use stepwedge::core::dates::Date;
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, ColumnType, LoadOptions};
-use stepwedge::dates::Date;
-use stepwedge::error::Error;
 use stepwedge::outcomes::{CostWindow, PathwayOutcomes, Regained, Window};
 
 /// Eight patients with text ids. `emigrated` is empty in every row, so it loads as an all-missing

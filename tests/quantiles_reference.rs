@@ -3,7 +3,7 @@
 //! `qchisq` is checked through `pchisq`: the upper tail at R's 95% quantile must be 0.05.
 
 use serde_json::Value;
-use stepwedge::dist::{chisq_upper, normal_cdf, normal_quantile, t_cdf, t_quantile};
+use stepwedge::core::dist::{chisq_upper, normal_cdf, normal_quantile, t_cdf, t_quantile};
 
 fn reference() -> Value {
     let path =

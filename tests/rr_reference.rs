@@ -7,9 +7,9 @@
 
 use serde_json::Value;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::glm::{Family, Glm, Link};
-use stepwedge::glmm::Glmm;
-use stepwedge::vcov::VcovKind;
+use stepwedge::models::glm::{Family, Glm, Link};
+use stepwedge::models::glmm::Glmm;
+use stepwedge::models::vcov::VcovKind;
 
 fn reference() -> Value {
     let path = concat!(
@@ -196,7 +196,7 @@ fn log_binomial_glm_on_the_boundary_is_reported_plainly() {
         .unwrap_err();
     println!("{err}");
     assert!(
-        matches!(err, stepwedge::error::Error::Boundary { .. }),
+        matches!(err, stepwedge::core::error::Error::Boundary { .. }),
         "{err}"
     );
     assert!(err.to_string().contains("modified Poisson"));

@@ -2,9 +2,11 @@
 //! configuration.
 
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, LoadOptions};
-use stepwedge::error::Error;
-use stepwedge::sim::{ClusterSize, Effects, Link, PeriodEffect, SimConfig, RESIDENCE_LEVELS};
+use stepwedge::sim::{
+    ClusterSize, Effects, OutcomeLink, PeriodEffect, SimConfig, RESIDENCE_LEVELS,
+};
 
 /// Asserts that an empirical proportion `hits / n` is within 4 standard errors of `p`.
 fn assert_proportion(what: &str, hits: usize, n: usize, p: f64) {
@@ -219,7 +221,7 @@ fn logistic_event_rate_matches() {
 #[test]
 fn log_link_treatment_effect_is_a_relative_risk() {
     let mut config = large();
-    config.outcome.link = Link::Log;
+    config.outcome.link = OutcomeLink::Log;
     config.outcome.effects = Effects {
         treatment: 0.7f64.ln(),
         ..intercept_only(0.1f64.ln())
@@ -237,7 +239,7 @@ fn log_link_treatment_effect_is_a_relative_risk() {
 #[test]
 fn log_link_probability_above_one_is_an_error() {
     let mut config = SimConfig::default();
-    config.outcome.link = Link::Log;
+    config.outcome.link = OutcomeLink::Log;
     config.outcome.effects = intercept_only(0.5);
     let e = config.simulate(1).unwrap_err();
     assert!(matches!(&e, Error::InvalidArgument { argument, .. } if argument == "outcome.effects"));

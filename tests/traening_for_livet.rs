@@ -1,7 +1,7 @@
 //! Træning for Livet: the library path of the example `traening_for_livet` (design, crude
 //! comparisons from reconstructed counts, synthetic trial, KTH 2.0 schedule on Funen, figures).
 
-use stepwedge::error::Error;
+use stepwedge::core::error::Error;
 use stepwedge::studies::traening_for_livet::{
     funen_schedule, TraeningForLivet, DEFAULT_SEED, DESIGN_SVG, FUNEN_GROUPS, FUNEN_SVG, N_CONTROL,
     N_INTERVENTION,

@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
+use crate::core::error::{Error, Result};
 use crate::data::{Cohort, Column};
-use crate::error::{Error, Result};
 
 /// How to build a total cost from component columns.
 #[derive(Debug, Clone)]

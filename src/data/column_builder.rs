@@ -28,7 +28,7 @@ pub(crate) struct NonFinite {
 }
 
 /// A column (or the part of a column in one chunk of the file) being read. Errors are messages
-/// for [`crate::error::Error::Csv`]; the caller adds file, line and column.
+/// for [`crate::core::error::Error::Csv`]; the caller adds file, line and column.
 #[derive(Debug)]
 pub(crate) enum Builder {
     /// Every cell so far was missing or a number.

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::chunks::{count_line_ends, read_file, split, Chunk};
 use super::column_builder::{Builder, Part};
 use super::{Cohort, Column, ColumnType, LoadOptions};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// The name used in error messages for in-memory data.
 const MEMORY: &str = "<memory>";

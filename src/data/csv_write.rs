@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{Cohort, Column, LoadOptions, MISSING_CODE};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// How a missing cell is written.
 const MISSING_TEXT: &str = "NA";

@@ -18,7 +18,7 @@ mod options;
 
 pub use options::LoadOptions;
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Code of a missing cell in a categorical column.
 pub const MISSING_CODE: u32 = u32::MAX;

@@ -6,9 +6,9 @@
 
 use std::borrow::Cow;
 
+use crate::core::dates::Date;
+use crate::core::error::{Error, Result};
 use crate::data::{Cohort, Column, MISSING_CODE};
-use crate::dates::Date;
-use crate::error::{Error, Result};
 
 /// What a date cell must look like (the `expected` part of the error).
 const DATE_EXPECTED: &str = "dates must be written YYYY-MM-DD and name a calendar day";

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::columns::{check_new_names, read_dates, read_numbers, surgery_dates, Labels};
+use crate::core::dates::Date;
+use crate::core::error::{Error, Result};
 use crate::data::{Cohort, Column};
-use crate::dates::Date;
-use crate::error::{Error, Result};
 
 /// The length of a cost window, counted from the day of surgery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::columns::{check_new_names, read_numbers};
+use crate::core::error::{Error, Result};
 use crate::data::{Cohort, Column};
-use crate::error::{Error, Result};
 
 /// A mobility score and its range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

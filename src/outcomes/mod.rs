@@ -14,10 +14,10 @@
 //! * [`CostWindow`]: costs per patient and sector from dated records in long format, summed over
 //!   `surgery <= date < surgery + 3 months`.
 //!
-//! Dates are text columns written `YYYY-MM-DD` (see [`crate::dates::Date`]); an empty cell is
+//! Dates are text columns written `YYYY-MM-DD` (see [`crate::core::dates::Date`]); an empty cell is
 //! missing, and a column whose cells are all empty (which loads as an all-missing numeric
 //! column) is accepted as all missing. A cell that is not a date, dates in an impossible order
-//! ([`Error::DateOrder`](crate::error::Error::DateOrder)) and out-of-range scores are errors
+//! ([`Error::DateOrder`](crate::core::error::Error::DateOrder)) and out-of-range scores are errors
 //! naming the column, the data row and, for dates, the patient.
 //!
 //! ```

@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::columns::{check_new_names, read_dates, surgery_dates, Labels};
+use crate::core::dates::Date;
+use crate::core::error::{Error, Result};
 use crate::data::{Cohort, Column};
-use crate::dates::Date;
-use crate::error::{Error, Result};
 
 /// How the end of follow-up is given.
 #[derive(Debug, Clone, PartialEq)]

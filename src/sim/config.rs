@@ -1,6 +1,6 @@
 //! The simulator's configuration: design, patient mix and the two outcome models.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Residence categories, in the order used by [`SimConfig::residence_probs`] and
 /// [`Effects::residence`]. (In the cohort the levels are sorted, so R's reference level for
@@ -31,9 +31,9 @@ pub enum ClusterSize {
     },
 }
 
-/// Link of the binary outcome model.
+/// OutcomeLink of the binary outcome model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
+pub enum OutcomeLink {
     /// logit P(event) = η: coefficients are log odds ratios.
     Logit,
     /// log P(event) = η: coefficients are log relative risks. A probability above 1 is an error.
@@ -90,8 +90,8 @@ pub struct Effects {
 pub struct OutcomeModel {
     /// Column name in the cohort.
     pub name: String,
-    /// Link function.
-    pub link: Link,
+    /// OutcomeLink function.
+    pub link: OutcomeLink,
     /// Linear predictor.
     pub effects: Effects,
 }
@@ -102,7 +102,7 @@ impl Default for OutcomeModel {
     fn default() -> Self {
         OutcomeModel {
             name: "death30".into(),
-            link: Link::Logit,
+            link: OutcomeLink::Logit,
             effects: Effects {
                 intercept: -2.45,
                 treatment: -0.2,
@@ -135,7 +135,7 @@ impl Default for CostModel {
             name: "cost".into(),
             effects: Effects {
                 // The simulator's own ln, so that the default is the same on every platform.
-                intercept: super::random::ln(60_000.0),
+                intercept: crate::core::rng::ln(60_000.0),
                 treatment: -0.05,
                 period: PeriodEffect::Linear(0.01),
                 age_per_year: -0.005,

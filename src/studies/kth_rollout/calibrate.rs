@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::{headline, prepare, published, Headline};
-use crate::error::{Error, Result};
-use crate::sim::kth_rollout::KthRollout;
+use crate::core::error::{Error, Result};
+use crate::studies::kth_rollout::synthetic::KthRollout;
 
 /// The calibrated configuration and the estimates it gives.
 #[derive(Debug, Clone, PartialEq)]

@@ -30,7 +30,7 @@
 //!    form, with the standardised difference in the share regaining.
 //!
 //! # What "reproduced" means
-//! The registry data are not public. On the synthetic cohort of [`crate::sim::kth_rollout`],
+//! The registry data are not public. On the synthetic cohort of [`crate::studies::kth_rollout::synthetic`],
 //! whose margins are the published ones and whose few free parameters were calibrated
 //! ([`calibrate`]), the same pipeline a researcher runs on the real file gives numbers that
 //! agree with the published ones within stated tolerances ([`crate::studies::Tolerance`]):
@@ -43,6 +43,7 @@ mod calibrate;
 mod prepare;
 mod published;
 mod report;
+pub mod synthetic;
 
 pub use calibrate::{calibrate, Calibration};
 pub use prepare::{prepare, DerivationReports, Prepared, COST_SECTORS};
@@ -51,21 +52,21 @@ pub use report::{report_files, write_report};
 
 use serde::Serialize;
 
+use crate::core::dates::Date;
+use crate::core::error::{Error, Result};
 use crate::data::Cohort;
-use crate::dates::Date;
-use crate::effects::Estimate;
-use crate::error::{Error, Result};
-use crate::figures::{RolloutDiagram, RolloutRow};
-use crate::glm::Family;
-use crate::glmm::{Glmm, GlmmFit};
-use crate::lmm::Lmm;
-use crate::marginal::{
-    cost_effectiveness, CostEffectiveness, CostEffectivenessSpec, MarginalEffects, Model,
-    Standardisation,
+use crate::effects::cost_effectiveness::{
+    cost_effectiveness, CostEffectiveness, CostEffectivenessSpec, Model,
 };
+use crate::effects::crude::Estimate;
+use crate::effects::standardise::{MarginalEffects, Standardisation};
+use crate::models::coef_table::CoefRow;
+use crate::models::glm::Family;
+use crate::models::glmm::{Glmm, GlmmFit};
+use crate::models::lmm::Lmm;
+use crate::models::vcov::VcovKind;
 use crate::outcomes::columns::read_dates;
-use crate::results::CoefRow;
-use crate::vcov::VcovKind;
+use crate::report::figures::{RolloutDiagram, RolloutRow};
 
 use super::ReproductionTable;
 
@@ -382,7 +383,7 @@ fn mobility(cohort: &Cohort, outcome: &str) -> Result<Mobility> {
     let formula = MORTALITY.replacen("death30", outcome, 1);
     let (fit, marginal) = Glmm::new(&formula)?.standardise(
         cohort,
-        &Standardisation::new("kth").outcome(crate::effects::OutcomeKind::Beneficial),
+        &Standardisation::new("kth").outcome(crate::effects::crude::OutcomeKind::Beneficial),
     )?;
     Ok(Mobility {
         outcome: outcome.to_string(),

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
+use crate::core::dates::Date;
+use crate::core::error::{Error, Result};
 use crate::costs::{CostComponents, CostReport};
 use crate::data::{Cohort, Column};
-use crate::dates::Date;
-use crate::error::{Error, Result};
 use crate::outcomes::columns::{read_dates, Labels};
 use crate::outcomes::{PathwayOutcomes, PathwayReport, Regained, RegainedReport};
 

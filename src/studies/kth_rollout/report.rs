@@ -4,10 +4,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::{published, Analysis, TreatmentEffect};
-use crate::effects::Estimate;
-use crate::error::{Error, Result};
-use crate::figures::{cost_effectiveness_plane, forest_plot, rollout_diagram, ForestRow};
-use crate::marginal::IcerInterval;
+use crate::core::error::{Error, Result};
+use crate::effects::cost_effectiveness::IcerInterval;
+use crate::effects::crude::Estimate;
+use crate::report::figures::{cost_effectiveness_plane, forest_plot, rollout_diagram, ForestRow};
 
 /// The files of a report: `kth_rollout.json` (every number of the analysis), `forest_plot.svg`
 /// (the ratios of every model), `cost_effectiveness_plane.svg` (own-home patients, bootstrap

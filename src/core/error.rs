@@ -1,0 +1,384 @@
+//! The one error type of the crate.
+//!
+//! Every message says what was wrong and where: the file, line and column of a CSV problem, the
+//! column or term of a model problem, the cluster of a clustering problem. Nothing in the library
+//! panics on user input; every failure comes back as one of these variants.
+
+use std::fmt;
+
+use crate::core::dates::Date;
+
+/// Result alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong in `stepwedge`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be opened or read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The path as given.
+        file: String,
+        /// The operating-system error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A CSV cell or record could not be read. `line` is the 1-based line in the file (the header
+    /// is line 1).
+    #[error("{file}, line {line}, column '{column}': {message}")]
+    Csv {
+        /// The path (or `<memory>` for in-memory data).
+        file: String,
+        /// 1-based line number in the file.
+        line: u64,
+        /// The column name (or `#k` when the header itself is broken).
+        column: String,
+        /// What was wrong with the cell.
+        message: String,
+    },
+
+    /// A formula, builder or option names a column the cohort does not have.
+    #[error("unknown column '{name}'{}", Suggestion(suggestion))]
+    UnknownColumn {
+        /// The name as written.
+        name: String,
+        /// The closest existing column name, if any is close.
+        suggestion: Option<String>,
+    },
+
+    /// A formula could not be parsed. `position` is the 0-based character offset.
+    #[error("formula '{formula}', at character {position}: {message}")]
+    Formula {
+        /// The formula as written.
+        formula: String,
+        /// 0-based character offset of the problem.
+        position: usize,
+        /// What was expected or found.
+        message: String,
+    },
+
+    /// A column used by a model has missing values and missing values were set to be an error.
+    #[error(
+        "column '{column}' has {count} missing value(s), first at data row {first_row}; \
+             missing values are set to be an error (use the complete-case policy to drop them)"
+    )]
+    MissingValues {
+        /// The column.
+        column: String,
+        /// How many rows are missing it.
+        count: usize,
+        /// 1-based data row of the first missing value (header not counted).
+        first_row: usize,
+    },
+
+    /// After dropping incomplete rows nothing is left.
+    #[error(
+        "no rows left after dropping rows with missing values ({})",
+        MissingList(by_variable)
+    )]
+    NoCompleteRows {
+        /// Rows missing each variable, in formula order.
+        by_variable: Vec<(String, usize)>,
+    },
+
+    /// A response value is not valid for the family (for example 2 in a binary outcome).
+    #[error(
+        "response '{column}' has value {value} at data row {row}, which is not valid for the \
+             {family} family ({expected})"
+    )]
+    InvalidResponse {
+        /// The response column.
+        column: String,
+        /// 1-based data row (header not counted).
+        row: usize,
+        /// The offending value.
+        value: f64,
+        /// The family name.
+        family: String,
+        /// What the family needs.
+        expected: String,
+    },
+
+    /// A cell whose value the computation cannot use (a negative or non-numeric cost).
+    #[error("column '{column}' has {value} at data row {row}: {expected}")]
+    InvalidValue {
+        /// The column.
+        column: String,
+        /// 1-based data row (header not counted).
+        row: usize,
+        /// The offending value, as text.
+        value: String,
+        /// What is needed.
+        expected: String,
+    },
+
+    /// Two dates of one patient in an order that cannot happen: a discharge or death before
+    /// surgery, a death before discharge, a readmission before discharge or after death, or a
+    /// readmission without a discharge (then `other_date` is `None`).
+    #[error(
+        "patient {patient} (data row {row}): '{column}' {date} {relation} '{other_column}'{}",
+        OtherDate(other_date)
+    )]
+    DateOrder {
+        /// The patient's id as text (a whole numeric id written as an integer).
+        patient: String,
+        /// 1-based data row of the patient (header not counted).
+        row: usize,
+        /// The column whose date is out of order.
+        column: String,
+        /// The patient's date in `column`.
+        date: Date,
+        /// How `date` stands to `other_date`: `"is before"`, `"is after"`, or `"is given
+        /// without"` when the other date is missing but needed.
+        relation: String,
+        /// The column `date` is checked against.
+        other_column: String,
+        /// The patient's date in `other_column`; `None` when that cell is missing.
+        other_date: Option<Date>,
+    },
+
+    /// A predictor takes one value only, so its effect cannot be estimated.
+    #[error(
+        "term '{term}' is constant (every used row has {value}); its effect cannot be estimated"
+    )]
+    ConstantTerm {
+        /// The term name (R's spelling).
+        term: String,
+        /// The one value it takes.
+        value: String,
+    },
+
+    /// Perfect or quasi-complete separation: the maximum-likelihood estimate does not exist.
+    #[error(
+        "separation: the outcome is perfectly predicted by {}; the maximum-likelihood estimate \
+             does not exist (estimates diverge). Remove or merge the term, or use exact methods",
+        Terms(terms)
+    )]
+    Separation {
+        /// Terms whose coefficients diverge.
+        terms: Vec<String>,
+    },
+
+    /// Terms whose effects the design cannot separate from others (for example a treatment that
+    /// switches on in the same period in every cluster, so it is a combination of period effects).
+    #[error(
+        "{} cannot be separated from {with} in this design: {reason}",
+        Terms(terms)
+    )]
+    Confounded {
+        /// The terms involved.
+        terms: Vec<String>,
+        /// What they are confounded with.
+        with: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// A random-effect term was given to a fit that has no random effects.
+    #[error(
+        "the formula has random-effect term(s) {}; fit it with the mixed-model fit, \
+             not a GLM",
+        Terms(terms)
+    )]
+    NeedsMixedModel {
+        /// The random-effect terms as written.
+        terms: Vec<String>,
+    },
+
+    /// An iterative fit did not converge.
+    #[error(
+        "{what} did not converge in {iterations} iterations (last relative change {criterion:.3e})"
+    )]
+    NotConverged {
+        /// Which fit.
+        what: String,
+        /// Iterations used.
+        iterations: usize,
+        /// Last value of the convergence criterion.
+        criterion: f64,
+    },
+
+    /// A clustering variable is unusable (for example a single cluster, or clusters that are
+    /// not consistent with the data).
+    #[error("cluster variable '{column}': {message}")]
+    Cluster {
+        /// The cluster column.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// An argument is out of its domain (negative counts, a confidence level outside (0, 1), ...).
+    #[error("invalid argument '{argument}': {message}")]
+    InvalidArgument {
+        /// The argument name.
+        argument: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A maximum-likelihood estimate on the boundary of the parameter space where the method
+    /// is not defined there (a log-binomial mixed model whose fitted risks reach 1).
+    #[error("the {model} estimate is on the boundary of the parameter space: {message}")]
+    Boundary {
+        /// The model.
+        model: String,
+        /// What reaches the boundary, and what to do instead.
+        message: String,
+    },
+
+    /// A numerical step failed (a matrix that should be positive definite is not).
+    #[error("numerical failure in {what}: {message}")]
+    Numerical {
+        /// Where.
+        what: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(argument: &str, message: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            argument: argument.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::UnknownColumn`] with the closest of `candidates` as suggestion.
+    pub fn unknown_column<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        Error::UnknownColumn {
+            name: name.to_string(),
+            suggestion: closest_name(name, candidates),
+        }
+    }
+}
+
+/// The candidate closest to `name` by edit distance (case-insensitive), if it is close enough to
+/// be a plausible typo: at most a third of the longer name's length, and at least one edit.
+pub fn closest_name<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let lower = name.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (name.chars().count().max(c.chars().count()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_string())
+}
+
+/// Levenshtein distance between two strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+struct Suggestion<'a>(&'a Option<String>);
+impl fmt::Display for Suggestion<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(s) => write!(f, "; did you mean '{s}'?"),
+            None => Ok(()),
+        }
+    }
+}
+
+struct OtherDate<'a>(&'a Option<Date>);
+impl fmt::Display for OtherDate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, " {d}"),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Terms<'a>(&'a [String]);
+impl fmt::Display for Terms<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted: Vec<String> = self.0.iter().map(|t| format!("'{t}'")).collect();
+        f.write_str(&quoted.join(", "))
+    }
+}
+
+struct MissingList<'a>(&'a [(String, usize)]);
+impl fmt::Display for MissingList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(v, n)| format!("{v}: {n} missing"))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let cols = ["death30", "treated", "period", "cluster"];
+        assert_eq!(closest_name("deaht30", cols), Some("death30".into()));
+        assert_eq!(closest_name("Treated", cols), Some("treated".into()));
+        assert_eq!(closest_name("income", cols), None);
+    }
+
+    #[test]
+    fn date_order_message_names_patient_row_columns_and_dates() {
+        let date = |s| Date::parse(s).unwrap();
+        let e = Error::DateOrder {
+            patient: "17".into(),
+            row: 17,
+            column: "discharge_date".into(),
+            date: date("2024-01-03"),
+            relation: "is before".into(),
+            other_column: "surgery_date".into(),
+            other_date: Some(date("2024-01-05")),
+        };
+        assert_eq!(
+            e.to_string(),
+            "patient 17 (data row 17): 'discharge_date' 2024-01-03 is before 'surgery_date' \
+             2024-01-05"
+        );
+        let e = Error::DateOrder {
+            patient: "A7".into(),
+            row: 2,
+            column: "readmission_date".into(),
+            date: date("2024-02-01"),
+            relation: "is given without".into(),
+            other_column: "discharge_date".into(),
+            other_date: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "patient A7 (data row 2): 'readmission_date' 2024-02-01 is given without \
+             'discharge_date'"
+        );
+    }
+
+    #[test]
+    fn unknown_column_message_names_the_suggestion() {
+        let e = Error::unknown_column("treatd", ["treated", "age"]);
+        assert_eq!(
+            e.to_string(),
+            "unknown column 'treatd'; did you mean 'treated'?"
+        );
+    }
+}

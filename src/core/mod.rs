@@ -1,0 +1,10 @@
+//! The ground floor: errors, distributions, dense linear algebra, numerical derivatives,
+//! calendar dates and the seeded random-number generator. Nothing here imports any other module
+//! of the crate.
+
+pub mod dates;
+pub mod dist;
+pub mod error;
+pub mod linalg;
+pub(crate) mod numdiff;
+pub(crate) mod rng;

@@ -1,0 +1,122 @@
+//! The risk difference `p1 - p0` with the Wald interval and Newcombe's hybrid score interval.
+
+use serde::Serialize;
+
+use super::estimate::{Confidence, Estimate};
+use super::table::TwoByTwo;
+use crate::core::error::Result;
+
+/// How the interval of a risk difference is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskDifferenceMethod {
+    /// Wald (normal approximation with the unpooled standard error), clamped to `[-1, 1]`.
+    Wald,
+    /// Newcombe's hybrid score interval (method 10 of Newcombe 1998), from the two Wilson
+    /// intervals. Better coverage with small counts; the default.
+    #[default]
+    Newcombe,
+}
+
+impl TwoByTwo {
+    /// The risk difference `RD = p1 - p0` (treated minus control) with the interval of `method`
+    /// (see [`TwoByTwo::risk_difference_wald`] and [`TwoByTwo::risk_difference_newcombe`]).
+    pub fn risk_difference(&self, level: f64, method: RiskDifferenceMethod) -> Result<Estimate> {
+        Ok(self.risk_difference_at(&Confidence::new(level)?, method))
+    }
+
+    /// `RD = p1 - p0` with the Wald interval
+    ///
+    /// ```text
+    /// RD -/+ z sqrt(p1 (1 - p1) / n1 + p0 (1 - p0) / n0),   z = qnorm((1 + level) / 2),
+    /// ```
+    ///
+    /// clamped to `[-1, 1]`: R's two-sample `prop.test(correct = FALSE)$conf.int`. When both
+    /// risks are 0 or 1 the interval has width 0.
+    pub fn risk_difference_wald(&self, level: f64) -> Result<Estimate> {
+        self.risk_difference(level, RiskDifferenceMethod::Wald)
+    }
+
+    /// `RD = p1 - p0` with Newcombe's hybrid score interval (Newcombe 1998, Stat Med 17:873,
+    /// method 10). With `(l1, u1)` and `(l0, u0)` the Wilson intervals of `p1` and `p0`:
+    ///
+    /// ```text
+    /// lower = RD - sqrt((p1 - l1)² + (u0 - p0)²)
+    /// upper = RD + sqrt((u1 - p1)² + (p0 - l0)²)
+    /// ```
+    ///
+    /// It always lies within `[-1, 1]` and is defined for every table.
+    pub fn risk_difference_newcombe(&self, level: f64) -> Result<Estimate> {
+        self.risk_difference(level, RiskDifferenceMethod::Newcombe)
+    }
+
+    pub(crate) fn risk_difference_at(
+        &self,
+        conf: &Confidence,
+        method: RiskDifferenceMethod,
+    ) -> Estimate {
+        match method {
+            RiskDifferenceMethod::Wald => self.rd_wald(conf),
+            RiskDifferenceMethod::Newcombe => self.rd_newcombe(conf),
+        }
+    }
+
+    fn rd_wald(&self, conf: &Confidence) -> Estimate {
+        let (p1, p0) = (self.p1(), self.p0());
+        let rd = p1 - p0;
+        let se = (p1 * (1.0 - p1) / self.n1() as f64 + p0 * (1.0 - p0) / self.n0() as f64).sqrt();
+        Estimate {
+            estimate: rd,
+            ci_low: (rd - conf.z() * se).max(-1.0),
+            ci_high: (rd + conf.z() * se).min(1.0),
+            level: conf.level(),
+        }
+    }
+
+    fn rd_newcombe(&self, conf: &Confidence) -> Estimate {
+        let r1 = self.risk_treated_at(conf);
+        let r0 = self.risk_control_at(conf);
+        let rd = r1.estimate - r0.estimate;
+        Estimate {
+            estimate: rd,
+            ci_low: rd - (r1.estimate - r1.ci_low).hypot(r0.ci_high - r0.estimate),
+            ci_high: rd + (r1.ci_high - r1.estimate).hypot(r0.estimate - r0.ci_low),
+            level: conf.level(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wald_matches_prop_test() {
+        // R: prop.test(c(14, 46), c(100, 152), correct = FALSE)$conf.int
+        let rd = TwoByTwo::new(14, 100, 46, 152)
+            .unwrap()
+            .risk_difference_wald(0.95)
+            .unwrap();
+        assert!((rd.ci_low - -0.262425481242589).abs() < 1e-14);
+        assert!((rd.ci_high - -0.0628376766521477).abs() < 1e-14);
+    }
+
+    #[test]
+    fn wald_is_clamped_and_newcombe_stays_inside() {
+        let t = TwoByTwo::new(5, 5, 0, 2).unwrap();
+        let wald = t.risk_difference_wald(0.95).unwrap();
+        assert_eq!((wald.ci_low, wald.ci_high), (1.0, 1.0));
+        let nc = t.risk_difference_newcombe(0.95).unwrap();
+        assert!(nc.ci_low > 0.0 && nc.ci_high <= 1.0, "{nc}");
+    }
+
+    #[test]
+    fn newcombe_matches_r() {
+        let rd = TwoByTwo::new(14, 100, 46, 152)
+            .unwrap()
+            .risk_difference_newcombe(0.95)
+            .unwrap();
+        assert!((rd.ci_low - -0.25723104949295).abs() < 1e-13);
+        assert!((rd.ci_high - -0.056954927322382).abs() < 1e-13);
+    }
+}

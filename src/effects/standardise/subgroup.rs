@@ -1,0 +1,192 @@
+//! Treatment effects in the subgroups of a modifier that interacts with the treatment.
+//!
+//! For a model with treatment t, a modifier m and their interaction (`treated * own_home`, or
+//! `treated + own_home + treated:own_home`), the effect in the subgroup `m = v` is reported as
+//!
+//! - the model's own ratio (odds ratio for the logit link, relative risk for the log link)
+//!   `exp(c' beta)`, where `c` is the mean over the subgroup's patients of `x_i(1) - x_i(0)`
+//!   (here `c = e_treated + v e_treated:own_home`: `exp(b_treated + v b_treated:own_home)`),
+//!   with the Wald interval `exp(c' beta -/+ q sqrt(c' V c))`;
+//! - the marginal risks, RR, RD and NNT standardised over the subgroup ([`super`]).
+//!
+//! The test of interaction is the Wald test of the interaction columns I (those whose name
+//! joins the treatment and the modifier with `:`): `X^2 = beta_I' V_II^{-1} beta_I` on `|I|`
+//! degrees of freedom (for one column the square of its z statistic), with the fit's variance
+//! estimator.
+
+use serde::Serialize;
+
+use super::{FittedModel, MarginalEffects, Refit, Standardisation, Target};
+use crate::core::dist::chisq_upper;
+use crate::core::error::{Error, Result};
+use crate::core::linalg::spd_inverse;
+use crate::effects::crude::Estimate;
+use crate::frame::counterfactual::{subgroup_values, target_rows};
+use crate::frame::design::UsedRows;
+use crate::models::glm::Link;
+
+/// A Wald test of several coefficients being 0.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaldTest {
+    /// The coefficients tested.
+    pub terms: Vec<String>,
+    /// `beta_I' V_II^{-1} beta_I`.
+    pub statistic: f64,
+    /// Degrees of freedom `|I|`.
+    pub df: usize,
+    /// Upper tail of chi-square on `df`.
+    pub p_value: f64,
+}
+
+/// The treatment's effect in one subgroup.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubgroupEffect {
+    /// The subgroup, as `column=value`.
+    pub subgroup: String,
+    /// What `ratio` is: `odds ratio` (logit link) or `relative risk` (log link).
+    pub ratio_kind: Option<String>,
+    /// The model's ratio in the subgroup, with its Wald interval.
+    pub ratio: Option<Estimate>,
+    /// The marginal effects standardised over the subgroup.
+    pub marginal: MarginalEffects,
+}
+
+/// Subgroup effects and the test of interaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubgroupEffects {
+    /// The treatment column.
+    pub treatment: String,
+    /// The modifier column.
+    pub modifier: String,
+    /// The test that the treatment's effect is the same in every subgroup.
+    pub interaction: WaldTest,
+    /// One entry per subgroup, in the order of the modifier's values.
+    pub subgroups: Vec<SubgroupEffect>,
+}
+
+impl<R: Refit> FittedModel<'_, R> {
+    /// The effects of `spec`'s treatment in each subgroup of `modifier` (`spec`'s target is
+    /// replaced by each subgroup in turn).
+    pub fn subgroups(&self, spec: &Standardisation, modifier: &str) -> Result<SubgroupEffects> {
+        let treatment = spec.treatment();
+        let names = self.fitted.names;
+        let columns: Vec<usize> = (0..names.len())
+            .filter(|&j| joins(&names[j], treatment, modifier))
+            .collect();
+        if columns.is_empty() {
+            return Err(Error::invalid(
+                "modifier",
+                format!(
+                    "the formula {} has no interaction of '{treatment}' and '{modifier}'; add \
+                     {treatment}:{modifier}",
+                    self.fitted.formula.text
+                ),
+            ));
+        }
+        let interaction = self.wald(&columns)?;
+        let used: &UsedRows = self.fitted.used;
+        let values = subgroup_values(self.fitted.cohort, &used.rows, modifier)?;
+        let ratio_kind = match self.link {
+            Link::Logit => Some("odds ratio"),
+            Link::Log => Some("relative risk"),
+            _ => None,
+        };
+        let subgroups = values
+            .into_iter()
+            .map(|value| {
+                let subgroup = format!("{modifier}={value}");
+                let spec = spec.clone().target(Target::Subgroup(subgroup.clone()));
+                let rows = target_rows(&self.fitted, treatment, spec.target_population())?;
+                let ratio = ratio_kind.map(|_| self.contrast_ratio(&rows));
+                Ok(SubgroupEffect {
+                    subgroup,
+                    ratio_kind: ratio_kind.map(str::to_string),
+                    ratio,
+                    marginal: self.effects(&spec)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(SubgroupEffects {
+            treatment: treatment.to_string(),
+            modifier: modifier.to_string(),
+            interaction,
+            subgroups,
+        })
+    }
+
+    /// The Wald test of the coefficients `columns`.
+    fn wald(&self, columns: &[usize]) -> Result<WaldTest> {
+        let k = columns.len();
+        let v = nalgebra::DMatrix::from_fn(k, k, |a, b| self.vcov[(columns[a], columns[b])]);
+        let beta = nalgebra::DVector::from_iterator(k, columns.iter().map(|&j| self.psi[j]));
+        let inverse = spd_inverse(&v, "the variance matrix of the interaction coefficients")?;
+        let statistic = (beta.transpose() * inverse * &beta)[(0, 0)];
+        Ok(WaldTest {
+            terms: columns
+                .iter()
+                .map(|&j| self.fitted.names[j].clone())
+                .collect(),
+            statistic,
+            df: k,
+            p_value: chisq_upper(statistic, k as f64),
+        })
+    }
+
+    /// `exp(c' beta)` with `c` the mean of `x(1) - x(0)` over the rows, and its Wald interval.
+    fn contrast_ratio(&self, rows: &crate::frame::counterfactual::TargetRows) -> Estimate {
+        let p = rows.p;
+        let total: f64 = rows.weight.iter().sum();
+        let mut c = vec![0.0; p];
+        for k in 0..rows.len() {
+            let w = rows.weight[k] / total;
+            for (j, cj) in c.iter_mut().enumerate() {
+                *cj += w * (rows.x[1][k * p + j] - rows.x[0][k * p + j]);
+            }
+        }
+        let log_ratio: f64 = c.iter().zip(self.psi).map(|(c, b)| c * b).sum();
+        let mut variance = 0.0;
+        for a in 0..p {
+            for b in 0..p {
+                variance += c[a] * self.vcov[(a, b)] * c[b];
+            }
+        }
+        let se = variance.max(0.0).sqrt();
+        let q = self.quantile();
+        Estimate {
+            estimate: log_ratio.exp(),
+            ci_low: (log_ratio - q * se).exp(),
+            ci_high: (log_ratio + q * se).exp(),
+            level: self.level,
+        }
+    }
+}
+
+/// Whether the design column `name` is an interaction of `treatment` with `modifier` (a part
+/// equal to the treatment and another that is the modifier or one of its levels).
+fn joins(name: &str, treatment: &str, modifier: &str) -> bool {
+    let parts: Vec<&str> = name.split(':').collect();
+    parts.len() >= 2
+        && parts.contains(&treatment)
+        && parts.iter().any(|p| {
+            *p != treatment && (p.starts_with(modifier) || p.contains(&format!("({modifier})")))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::joins;
+
+    #[test]
+    fn interaction_columns_are_found_by_name() {
+        assert!(joins("treated:own_home", "treated", "own_home"));
+        assert!(joins("own_home:treated", "treated", "own_home"));
+        assert!(joins(
+            "treated:residencenursing_home",
+            "treated",
+            "residence"
+        ));
+        assert!(joins("treated:factor(period)3", "treated", "period"));
+        assert!(!joins("own_home", "treated", "own_home"));
+        assert!(!joins("treated:age", "treated", "own_home"));
+    }
+}

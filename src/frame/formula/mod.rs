@@ -1,0 +1,558 @@
+//! Model formulas in lme4's syntax, and a builder that composes them in code.
+//!
+//! `death30 ~ treated + factor(period) + age + sex + (1 | cluster)` reads: the response
+//! `death30`; an intercept (implicit; `0 +` or `- 1` removes it); the fixed terms `treated`,
+//! `factor(period)` (a factor even though the column is numeric), `age`, `sex` (a text column,
+//! so a factor); and a random intercept for each `cluster`.
+//!
+//! Supported on the right-hand side: column names, `factor(x)`, `log(x)`, interactions `a:b`,
+//! crossing `a*b` (= `a + b + a:b`), parentheses, `0`, `1`, `- term`, `offset(x)` (also
+//! `offset(log(x))`), and random-effect terms `(1 | g)`, `(1 | g:h)`, `(1 + x | g)`,
+//! `(0 + x | g)`. On the left: a column, or `cbind(successes, failures)` for binomial counts
+//! (`cbind(events, trials - events)`).
+//!
+//! Terms are ordered as R's `terms()` orders them: by the number of variables in the term,
+//! then by first appearance; the variables inside an interaction follow their first appearance
+//! in the formula, so `sex + treated + treated:sex` has the term `sex:treated`, as in R.
+
+mod parse;
+
+pub use parse::Expr;
+
+use crate::core::error::Result;
+use parse::{Lhs, Node};
+
+/// The response of a model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum Response {
+    /// One column: 0/1 for binary outcomes, counts, or continuous values.
+    Single(Expr),
+    /// `cbind(successes, failures)`: binomial counts.
+    Binomial {
+        /// Number of events.
+        successes: Expr,
+        /// Number of non-events.
+        failures: Expr,
+    },
+}
+
+/// One fixed-effect term: a main effect (one variable) or an interaction of several.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Term {
+    /// The variables, in formula order.
+    pub vars: Vec<Expr>,
+}
+
+impl Term {
+    /// R's term label, e.g. `treated:factor(period)`.
+    pub fn label(&self) -> String {
+        self.vars
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+/// A random-effect term `(lhs | group)`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RandomTerm {
+    /// The term as written, e.g. `(1 + treated | cluster)`.
+    pub text: String,
+    /// Whether the term has a random intercept.
+    pub intercept: bool,
+    /// Random slopes (terms on the left of `|` other than the intercept).
+    pub slopes: Vec<Term>,
+    /// The grouping factor: one column, or several for `g:h` (a nested grouping).
+    pub group: Vec<String>,
+}
+
+impl RandomTerm {
+    /// The grouping factor's name as lme4 prints it: `cluster` or `cluster:period`.
+    pub fn group_name(&self) -> String {
+        self.group.join(":")
+    }
+}
+
+/// A parsed model formula.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Formula {
+    /// The formula as written.
+    pub text: String,
+    /// The response.
+    pub response: Response,
+    /// Whether the model has an intercept.
+    pub intercept: bool,
+    /// Fixed-effect terms in R's order.
+    pub terms: Vec<Term>,
+    /// Offsets (added to the linear predictor with coefficient 1).
+    pub offsets: Vec<Expr>,
+    /// Random-effect terms, in the order written.
+    pub random: Vec<RandomTerm>,
+}
+
+impl std::str::FromStr for Formula {
+    type Err = crate::core::error::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Formula::parse(s)
+    }
+}
+
+impl std::fmt::Display for Formula {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Formula {
+    /// Parse lme4-style formula text.
+    pub fn parse(text: &str) -> Result<Formula> {
+        let (lhs, rhs) = parse::parse(text)?;
+        let order = variable_order(&rhs);
+        let set = expand(&rhs, text)?;
+        let mut terms: Vec<Term> = set
+            .terms
+            .into_iter()
+            .map(|mut vars| {
+                vars.sort_by_key(|v| order.iter().position(|o| o == v));
+                Term { vars }
+            })
+            .collect();
+        terms.sort_by_key(|t| t.vars.len());
+        let response = match lhs {
+            Lhs::Single(e) => Response::Single(e),
+            Lhs::Cbind(successes, failures) => Response::Binomial {
+                successes,
+                failures,
+            },
+        };
+        Ok(Formula {
+            text: text.trim().to_string(),
+            response,
+            intercept: set.intercept.unwrap_or(true),
+            terms,
+            offsets: set.offsets,
+            random: set.random,
+        })
+    }
+
+    /// Every column the formula reads (response, fixed terms, offsets, random-effect terms and
+    /// grouping factors), each once, in order of appearance.
+    pub fn columns(&self) -> Vec<String> {
+        let mut out = self.response_columns();
+        for c in self.predictor_columns() {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// The columns of the response, each once.
+    pub fn response_columns(&self) -> Vec<String> {
+        let exprs: Vec<&Expr> = match &self.response {
+            Response::Single(e) => vec![e],
+            Response::Binomial {
+                successes,
+                failures,
+            } => vec![successes, failures],
+        };
+        unique_columns(exprs)
+    }
+
+    /// The columns of everything but the response (fixed terms, offsets, random-effect terms and
+    /// grouping factors), each once, in order of appearance.
+    pub fn predictor_columns(&self) -> Vec<String> {
+        let fixed = self.terms.iter().flat_map(|t| &t.vars);
+        let slopes = self
+            .random
+            .iter()
+            .flat_map(|r| r.slopes.iter().flat_map(|t| &t.vars));
+        let mut out = unique_columns(fixed.chain(&self.offsets).chain(slopes));
+        for g in self.random.iter().flat_map(|r| &r.group) {
+            if !out.contains(g) {
+                out.push(g.clone());
+            }
+        }
+        out
+    }
+}
+
+/// The columns of `exprs`, each once, in order of appearance.
+fn unique_columns<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in exprs.into_iter().flat_map(|e| e.columns()) {
+        if !out.iter().any(|o| o == c) {
+            out.push(c.to_string());
+        }
+    }
+    out
+}
+
+/// Result of expanding a (sub)formula: terms as variable lists, plus what the top level collects.
+#[derive(Default)]
+struct TermSet {
+    terms: Vec<Vec<Expr>>,
+    /// `Some(true)` for an explicit `1`, `Some(false)` for `0` or `- 1`.
+    intercept: Option<bool>,
+    offsets: Vec<Expr>,
+    random: Vec<RandomTerm>,
+}
+
+impl TermSet {
+    fn push_term(&mut self, vars: Vec<Expr>) {
+        if !self.terms.iter().any(|t| same_vars(t, &vars)) {
+            self.terms.push(vars);
+        }
+    }
+
+    fn union(mut self, other: TermSet) -> TermSet {
+        for t in other.terms {
+            self.push_term(t);
+        }
+        self.intercept = other.intercept.or(self.intercept);
+        self.offsets.extend(other.offsets);
+        self.random.extend(other.random);
+        self
+    }
+
+    fn only_terms(&self) -> bool {
+        self.offsets.is_empty() && self.random.is_empty()
+    }
+}
+
+fn same_vars(a: &[Expr], b: &[Expr]) -> bool {
+    a.len() == b.len() && a.iter().all(|v| b.contains(v))
+}
+
+/// Interaction of two term sets: every pair of terms, variables united.
+fn interact(a: &TermSet, b: &TermSet) -> TermSet {
+    let mut out = TermSet::default();
+    for ta in &a.terms {
+        for tb in &b.terms {
+            let mut vars = ta.clone();
+            for v in tb {
+                if !vars.contains(v) {
+                    vars.push(v.clone());
+                }
+            }
+            out.push_term(vars);
+        }
+    }
+    out
+}
+
+/// Variables of the fixed part in order of first appearance.
+fn variable_order(node: &Node) -> Vec<Expr> {
+    fn walk(node: &Node, out: &mut Vec<Expr>) {
+        match node {
+            Node::Var(e) => {
+                if !out.contains(e) {
+                    out.push(e.clone());
+                }
+            }
+            Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Colon(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Node::Neg(a) => walk(a, out),
+            Node::One | Node::Zero | Node::Offset(_) | Node::Random { .. } => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(node, &mut out);
+    out
+}
+
+fn expand(node: &Node, text: &str) -> Result<TermSet> {
+    let misplaced = |what: &str| crate::core::error::Error::Formula {
+        formula: text.to_string(),
+        position: 0,
+        message: format!("{what} can only be added to a formula, not crossed or interacted"),
+    };
+    Ok(match node {
+        Node::One => TermSet {
+            intercept: Some(true),
+            ..TermSet::default()
+        },
+        Node::Zero => TermSet {
+            intercept: Some(false),
+            ..TermSet::default()
+        },
+        Node::Var(e) => TermSet {
+            terms: vec![vec![e.clone()]],
+            ..TermSet::default()
+        },
+        Node::Offset(e) => TermSet {
+            offsets: vec![e.clone()],
+            ..TermSet::default()
+        },
+        Node::Random { lhs, group, text } => {
+            let inner = expand(lhs, text)?;
+            if !inner.only_terms() {
+                return Err(misplaced(
+                    "a random-effect term or offset inside a random-effect term",
+                ));
+            }
+            TermSet {
+                random: vec![RandomTerm {
+                    text: text.clone(),
+                    intercept: inner.intercept.unwrap_or(true),
+                    slopes: inner.terms.into_iter().map(|vars| Term { vars }).collect(),
+                    group: group.clone(),
+                }],
+                ..TermSet::default()
+            }
+        }
+        Node::Add(a, b) => expand(a, text)?.union(expand(b, text)?),
+        Node::Sub(a, b) => subtract(expand(a, text)?, expand(b, text)?),
+        Node::Neg(b) => subtract(TermSet::default(), expand(b, text)?),
+        Node::Colon(a, b) | Node::Mul(a, b) => {
+            let (ea, eb) = (expand(a, text)?, expand(b, text)?);
+            if !ea.only_terms() || !eb.only_terms() {
+                return Err(misplaced("a random-effect term or offset"));
+            }
+            let both = interact(&ea, &eb);
+            if matches!(node, Node::Mul(..)) {
+                ea.union(eb).union(both)
+            } else {
+                both
+            }
+        }
+    })
+}
+
+/// `a - b`: remove b's terms from a; `- 1` removes the intercept, `- 0` restores it.
+fn subtract(mut a: TermSet, b: TermSet) -> TermSet {
+    a.terms.retain(|t| !b.terms.iter().any(|r| same_vars(t, r)));
+    if let Some(i) = b.intercept {
+        a.intercept = Some(!i);
+    }
+    a
+}
+
+/// Composes a [`Formula`] in code: the same model a formula string describes.
+///
+/// ```
+/// use stepwedge::frame::formula::FormulaBuilder;
+/// let f = FormulaBuilder::new("death30")
+///     .term("treated")
+///     .factor("period")
+///     .term("age")
+///     .random_intercept("cluster")
+///     .build()
+///     .unwrap();
+/// assert_eq!(f.text, "death30 ~ treated + factor(period) + age + (1 | cluster)");
+/// ```
+#[derive(Debug, Clone)]
+pub struct FormulaBuilder {
+    response: String,
+    parts: Vec<String>,
+    intercept: bool,
+}
+
+impl FormulaBuilder {
+    /// A formula for the response column `response`.
+    pub fn new(response: &str) -> Self {
+        FormulaBuilder {
+            response: quote(response),
+            parts: Vec::new(),
+            intercept: true,
+        }
+    }
+
+    /// A binomial response `cbind(successes, trials - successes)` from counts.
+    pub fn binomial_counts(successes: &str, trials: &str) -> Self {
+        FormulaBuilder {
+            response: format!(
+                "cbind({}, {} - {})",
+                quote(successes),
+                quote(trials),
+                quote(successes)
+            ),
+            parts: Vec::new(),
+            intercept: true,
+        }
+    }
+
+    /// A column as it is (numeric, 0/1, or text, which becomes a factor).
+    pub fn term(mut self, column: &str) -> Self {
+        self.parts.push(quote(column));
+        self
+    }
+
+    /// `factor(column)`.
+    pub fn factor(mut self, column: &str) -> Self {
+        self.parts.push(format!("factor({})", quote(column)));
+        self
+    }
+
+    /// The interaction `a:b:...` of columns.
+    pub fn interaction(mut self, columns: &[&str]) -> Self {
+        let q: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        self.parts.push(q.join(":"));
+        self
+    }
+
+    /// `offset(log(column))`, e.g. log person-time in a Poisson model.
+    pub fn offset_log(mut self, column: &str) -> Self {
+        self.parts.push(format!("offset(log({}))", quote(column)));
+        self
+    }
+
+    /// A random intercept `(1 | group)`; `group` may be `"cluster:period"`.
+    pub fn random_intercept(mut self, group: &str) -> Self {
+        let g: Vec<String> = group.split(':').map(quote).collect();
+        self.parts.push(format!("(1 | {})", g.join(":")));
+        self
+    }
+
+    /// Correlated random intercept and slopes `(1 + x + ... | group)`.
+    pub fn random_slopes(mut self, slopes: &[&str], group: &str) -> Self {
+        let mut lhs = vec!["1".to_string()];
+        lhs.extend(slopes.iter().map(|s| quote(s)));
+        self.parts
+            .push(format!("({} | {})", lhs.join(" + "), quote(group)));
+        self
+    }
+
+    /// Drop the intercept (`0 + ...`).
+    pub fn no_intercept(mut self) -> Self {
+        self.intercept = false;
+        self
+    }
+
+    /// Parse the composed text, so a built formula behaves exactly as the written one.
+    pub fn build(self) -> Result<Formula> {
+        let mut rhs = Vec::new();
+        if !self.intercept {
+            rhs.push("0".to_string());
+        }
+        rhs.extend(self.parts);
+        if rhs.is_empty() {
+            rhs.push("1".to_string());
+        }
+        Formula::parse(&format!("{} ~ {}", self.response, rhs.join(" + ")))
+    }
+}
+
+/// Backquote a column name that is not a plain identifier.
+fn quote(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("`{name}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(f: &Formula) -> Vec<String> {
+        f.terms.iter().map(Term::label).collect()
+    }
+
+    #[test]
+    fn main_effects_factor_and_random() {
+        let f = Formula::parse("death30 ~ treated + factor(period) + age + sex + (1 | cluster)")
+            .unwrap();
+        assert_eq!(f.response, Response::Single(Expr::Column("death30".into())));
+        assert!(f.intercept);
+        assert_eq!(labels(&f), ["treated", "factor(period)", "age", "sex"]);
+        assert_eq!(f.random.len(), 1);
+        assert_eq!(f.random[0].group_name(), "cluster");
+        assert!(f.random[0].intercept && f.random[0].slopes.is_empty());
+        assert_eq!(
+            f.columns(),
+            ["death30", "treated", "period", "age", "sex", "cluster"]
+        );
+    }
+
+    #[test]
+    fn crossing_and_interaction_order_follows_r() {
+        let f = Formula::parse("y ~ a * b").unwrap();
+        assert_eq!(labels(&f), ["a", "b", "a:b"]);
+        let f = Formula::parse("y ~ treated:sex + age").unwrap();
+        assert_eq!(labels(&f), ["age", "treated:sex"]);
+        let f = Formula::parse("y ~ sex + treated + treated:sex").unwrap();
+        assert_eq!(labels(&f), ["sex", "treated", "sex:treated"]);
+        let f = Formula::parse("y ~ (a + b):c").unwrap();
+        assert_eq!(labels(&f), ["a:c", "b:c"]);
+        let f = Formula::parse("y ~ a*b - a:b").unwrap();
+        assert_eq!(labels(&f), ["a", "b"]);
+    }
+
+    #[test]
+    fn intercept_removal() {
+        assert!(!Formula::parse("y ~ 0 + x").unwrap().intercept);
+        assert!(!Formula::parse("y ~ x - 1").unwrap().intercept);
+        assert!(!Formula::parse("y ~ -1 + x").unwrap().intercept);
+        assert!(Formula::parse("y ~ x + 1").unwrap().intercept);
+        let f = Formula::parse("y ~ 1").unwrap();
+        assert!(f.intercept && f.terms.is_empty());
+    }
+
+    #[test]
+    fn offsets_cbind_and_nested_random() {
+        let f = Formula::parse(
+            "cbind(events, trials - events) ~ treated + offset(log(pt)) + (1 | cluster) + (1 | cluster:period)",
+        )
+        .unwrap();
+        assert!(matches!(f.response, Response::Binomial { .. }));
+        assert_eq!(f.offsets, [Expr::Log(Box::new(Expr::Column("pt".into())))]);
+        assert_eq!(f.random[1].group, ["cluster", "period"]);
+        assert_eq!(f.random[1].group_name(), "cluster:period");
+        let f = Formula::parse("y ~ treated + (1 + treated | cluster)").unwrap();
+        assert_eq!(f.random[0].slopes[0].label(), "treated");
+        assert_eq!(f.random[0].text, "(1 + treated | cluster)");
+        let f = Formula::parse("y ~ treated + (0 + treated | cluster)").unwrap();
+        assert!(!f.random[0].intercept);
+    }
+
+    #[test]
+    fn errors_name_the_position() {
+        let e = Formula::parse("y ~ treated + + age")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at character 14"), "{e}");
+        let e = Formula::parse("~ x").unwrap_err().to_string();
+        assert!(e.contains("needs a response"), "{e}");
+        let e = Formula::parse("y ~ sqrt(x)").unwrap_err().to_string();
+        assert!(e.contains("unsupported function 'sqrt'"), "{e}");
+        let e = Formula::parse("y ~ x + (1 | cluster")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected ')'"), "{e}");
+        let e = Formula::parse("y ~ x + 2").unwrap_err().to_string();
+        assert!(e.contains("must be 0 or 1"), "{e}");
+        assert!(Formula::parse("y ~ x $ z").is_err());
+        assert!(Formula::parse("y ~ x:(1|g)").is_err());
+    }
+
+    #[test]
+    fn builder_matches_text() {
+        let b = FormulaBuilder::binomial_counts("events", "trials")
+            .term("treated")
+            .interaction(&["treated", "own home"])
+            .offset_log("pt")
+            .random_slopes(&["treated"], "cluster")
+            .build()
+            .unwrap();
+        let t = Formula::parse(
+            "cbind(events, trials - events) ~ treated + treated:`own home` + offset(log(pt)) + (1 + treated | cluster)",
+        )
+        .unwrap();
+        assert_eq!(b.terms, t.terms);
+        assert_eq!(b.random, t.random);
+        assert_eq!(b.offsets, t.offsets);
+        assert_eq!(b.response, t.response);
+    }
+}

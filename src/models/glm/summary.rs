@@ -1,0 +1,84 @@
+//! The printed summary of a fitted GLM, laid out like R's `summary.glm`.
+
+use std::fmt;
+
+use super::{Family, GlmFit, Link};
+use crate::models::coef_table::{format_coef_table, sig};
+
+impl fmt::Display for GlmFit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Generalized linear model: {} family, {} link",
+            self.family, self.link
+        )?;
+        writeln!(f, "Formula: {}", self.formula)?;
+        let dropped = self.missing.rows_in - self.missing.rows_used;
+        write!(
+            f,
+            "Observations: {} ({dropped} rows dropped for missing values",
+            self.n_obs
+        )?;
+        for (v, k) in &self.missing.by_variable {
+            write!(f, "; {v}: {k}")?;
+        }
+        writeln!(f, ")")?;
+        write!(f, "Standard errors: {}", self.vcov_kind.describe())?;
+        match (&self.cluster, self.n_clusters) {
+            (Some(c), Some(g)) if self.vcov_kind.is_clustered() => {
+                writeln!(f, ", {g} clusters of '{c}', t reference on {} df", g - 1)?
+            }
+            _ => writeln!(f)?,
+        }
+        writeln!(f)?;
+        let ratio = match self.link {
+            Link::Logit => Some("OR"),
+            Link::Log if self.family == Family::Poisson => Some("RR/IRR"),
+            Link::Log => Some("RR"),
+            _ => None,
+        };
+        f.write_str(&format_coef_table(&self.coefficients, self.level, ratio))?;
+        if !self.aliased.is_empty() {
+            writeln!(
+                f,
+                "({} not defined because of singularities: {})",
+                self.aliased.len(),
+                self.aliased.join(", ")
+            )?;
+        }
+        writeln!(f)?;
+        if !self.family.fixed_dispersion() {
+            writeln!(f, "Dispersion parameter: {}", sig(self.dispersion, 6))?;
+        }
+        writeln!(
+            f,
+            "Null deviance: {} on {} df; residual deviance: {} on {} df",
+            sig(self.null_deviance, 6),
+            self.df_null,
+            sig(self.deviance, 6),
+            self.df_residual
+        )?;
+        writeln!(
+            f,
+            "Log-likelihood: {} (df = {}); AIC: {}; BIC: {}",
+            sig(self.loglik, 7),
+            self.loglik_df,
+            sig(self.aic, 6),
+            sig(self.bic, 6)
+        )?;
+        writeln!(
+            f,
+            "IRLS: {} in {} iterations",
+            if self.converged {
+                "converged"
+            } else {
+                "stopped"
+            },
+            self.iterations
+        )?;
+        if let Some(b) = &self.boundary {
+            writeln!(f, "Warning: {b}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,441 @@
+//! The fitted mixed model: estimates, variance components, conditional modes, diagnostics and
+//! likelihood-ratio tests, assembled from the maximum.
+
+use nalgebra::DMatrix;
+
+use super::optimize::{EvaluationRecord, Maximum};
+use super::patterns::Patterns;
+use super::robust::{cluster_scores, sandwich};
+use super::{Glmm, LikelihoodObjective};
+use crate::core::error::{Error, Result};
+use crate::core::linalg::spd_inverse;
+use crate::frame::design::{Design, MissingReport};
+use crate::frame::random_effects::RandomSetup;
+use crate::frame::random_effects::ThetaStructure;
+use crate::models::coef_table::{coef_table, CoefRow};
+use crate::models::glm::{Family, Link};
+use crate::models::vcov::VcovKind;
+
+/// theta with the sign convention of lme4: the diagonal of Lambda non-negative (flipping a
+/// column of Lambda leaves `Lambda Lambda'` and the likelihood unchanged).
+pub(crate) fn canonical_theta(structure: &ThetaStructure, theta: &[f64]) -> Vec<f64> {
+    let lam = structure.lambda(theta);
+    let flip: Vec<bool> = (0..structure.q).map(|c| lam[(c, c)] < 0.0).collect();
+    theta
+        .iter()
+        .zip(&structure.entries)
+        .map(|(v, entries)| if flip[entries[0].1] { -v } else { *v })
+        .collect()
+}
+
+/// Random-effect SDs and correlations, listed as lme4 lists them: grouping factors with more
+/// levels first.
+pub(crate) fn variance_components(
+    random: &RandomSetup,
+    theta: &[f64],
+    sigma: &DMatrix<f64>,
+) -> (Vec<RandomEffectSd>, Vec<RandomEffectCorrelation>) {
+    if random.nested {
+        let mut sds: Vec<RandomEffectSd> = random
+            .theta_names
+            .iter()
+            .zip(theta)
+            .filter_map(|(name, t)| {
+                name.as_ref().map(|(group, term)| RandomEffectSd {
+                    group: group.clone(),
+                    term: term.clone(),
+                    sd: t.abs(),
+                })
+            })
+            .collect();
+        sds.reverse();
+        return (sds, Vec::new());
+    }
+    let group = &random.n_groups[0].0;
+    let q = random.structure.q;
+    let sds = (0..q)
+        .map(|r| RandomEffectSd {
+            group: group.clone(),
+            term: random.terms[r].clone(),
+            sd: sigma[(r, r)].sqrt(),
+        })
+        .collect();
+    let mut correlations = Vec::new();
+    for c in 0..q {
+        for r in c + 1..q {
+            let denom = (sigma[(r, r)] * sigma[(c, c)]).sqrt();
+            if denom > 0.0 {
+                correlations.push(RandomEffectCorrelation {
+                    group: group.clone(),
+                    term1: random.terms[c].clone(),
+                    term2: random.terms[r].clone(),
+                    correlation: sigma[(r, c)] / denom,
+                });
+            }
+        }
+    }
+    (sds, correlations)
+}
+
+/// A likelihood-ratio test of nested models.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LikelihoodRatioTest {
+    /// `2 (loglik_larger - loglik_smaller)`.
+    pub statistic: f64,
+    /// Difference in the number of parameters.
+    pub df: usize,
+    /// Upper tail of chi-square on `df`.
+    pub p_value: f64,
+}
+
+/// A random-effect standard deviation (and its correlations) as lme4 prints them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RandomEffectSd {
+    /// Grouping factor, e.g. `cluster` or `cluster:period`.
+    pub group: String,
+    /// Term, e.g. `(Intercept)` or `treated`.
+    pub term: String,
+    /// Standard deviation.
+    pub sd: f64,
+}
+
+/// Correlation between two random effects of the same group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RandomEffectCorrelation {
+    /// Grouping factor.
+    pub group: String,
+    /// First term.
+    pub term1: String,
+    /// Second term.
+    pub term2: String,
+    /// Correlation.
+    pub correlation: f64,
+}
+
+/// Conditional mode of one random effect of one group, with its conditional SD.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConditionalMode {
+    /// Grouping factor, e.g. `cluster` or `cluster:period`.
+    pub group: String,
+    /// Group label (e.g. `C03`).
+    pub level: String,
+    /// Term.
+    pub term: String,
+    /// Conditional mode.
+    pub mode: f64,
+    /// Conditional standard deviation.
+    pub sd: f64,
+}
+
+/// A fitted GLMM.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GlmmFit {
+    /// The formula as written.
+    pub formula: String,
+    /// Family.
+    pub family: Family,
+    /// Link.
+    pub link: Link,
+    /// Quadrature nodes (1 = Laplace).
+    pub nagq: usize,
+    /// Rows used.
+    pub n_obs: usize,
+    /// Covariate patterns the likelihood was computed on.
+    pub n_patterns: usize,
+    /// Groups per grouping factor, e.g. `{"cluster": 12}`.
+    pub n_groups: std::collections::BTreeMap<String, usize>,
+    /// Rows dropped for missing values.
+    pub missing: MissingReport,
+    /// Confidence level of the intervals.
+    pub level: f64,
+    /// Fixed effects (Wald z intervals).
+    pub coefficients: Vec<CoefRow>,
+    /// Variance matrix of the fixed effects, row by row.
+    pub vcov: Vec<Vec<f64>>,
+    /// Random-effect standard deviations.
+    pub random_effects: Vec<RandomEffectSd>,
+    /// Correlations of random effects within a group.
+    pub correlations: Vec<RandomEffectCorrelation>,
+    /// Latent-scale intra-cluster correlation `sigma^2 / (sigma^2 + pi^2/3)` for a logistic
+    /// random-intercept model.
+    pub icc: Option<f64>,
+    /// lme4's theta (entries of Lambda, column by column).
+    pub theta: Vec<f64>,
+    /// Log-likelihood (of the approximation used).
+    pub loglik: f64,
+    /// `-2 loglik`.
+    pub deviance: f64,
+    /// Parameters counted in AIC and BIC.
+    pub df: usize,
+    /// Akaike's information criterion.
+    pub aic: f64,
+    /// Bayesian information criterion.
+    pub bic: f64,
+    /// Whether the optimiser met its criterion.
+    pub converged: bool,
+    /// Largest absolute gradient entry at the estimate.
+    pub gradient_max: f64,
+    /// Whether a variance is on the boundary (reported as exactly 0).
+    pub singular: bool,
+    /// Newton iterations.
+    pub iterations: usize,
+    /// Objective evaluations.
+    pub evaluations: usize,
+    /// Every evaluation: log-likelihood and largest gradient entry.
+    pub log: Vec<EvaluationRecord>,
+    /// Conditional modes of the random effects.
+    pub conditional_modes: Vec<ConditionalMode>,
+    /// The variance estimator behind `coefficients` and `vcov`.
+    pub vcov_kind: VcovKind,
+    /// For the gamma family: the dispersion `phi = 1 / shape` (the squared coefficient of
+    /// variation; glmmTMB's `sigma` is its square root).
+    pub dispersion: Option<f64>,
+    /// Set when a log-binomial estimate lies on the boundary of the parameter space (a fitted
+    /// risk at the conditional modes reaches 1): the message says what that means.
+    pub boundary: Option<String>,
+    /// All parameters `(beta, theta)` as maximised (theta before the sign convention).
+    #[serde(skip)]
+    pub(crate) psi: Vec<f64>,
+    /// Their variance matrix (of `vcov_kind`), 0 for a variance held on its boundary.
+    #[serde(skip)]
+    pub(crate) psi_vcov: DMatrix<f64>,
+}
+
+/// For the log-binomial mixed model: a message when the largest fitted risk at the conditional
+/// modes, `exp(x'beta + o + z'u^)`, is within 1e-6 of 1 (the maximum is then on the boundary of
+/// the parameter space, where Wald intervals do not apply).
+fn log_binomial_boundary(patterns: &Patterns, params: &[f64], modes: &[f64]) -> Option<String> {
+    let (p, q) = (patterns.p, patterns.q);
+    let mut top = f64::NEG_INFINITY;
+    for g in 0..patterns.n_groups() {
+        let u = &modes[g * q..(g + 1) * q];
+        for k in patterns.group_start[g]..patterns.group_start[g + 1] {
+            let zu: f64 = patterns.z_row(k).iter().zip(u).map(|(z, u)| z * u).sum();
+            top = top.max(patterns.x_dot(k, &params[..p]) + patterns.offset[k] + zu);
+        }
+    }
+    let risk = top.exp();
+    (risk > 1.0 - 1e-6).then(|| {
+        format!(
+            "the maximum-likelihood estimate is on the boundary of the parameter space: the largest \
+             fitted risk (at the conditional modes) is {risk:.8}, and risks must stay below 1. The \
+             estimates maximise the likelihood over valid risks, but Wald standard errors do not \
+             apply at the boundary; use the Poisson mixed model with the sandwich variance \
+             (Glmm::family(Family::Poisson).vcov(VcovKind::Sandwich)) for relative risks"
+        )
+    })
+}
+
+impl GlmmFit {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
+        spec: &Glmm,
+        link: Link,
+        design: &Design,
+        random: &RandomSetup,
+        objective: &mut LikelihoodObjective<'_>,
+        best: Maximum,
+        singular: bool,
+        df: Option<Vec<f64>>,
+    ) -> Result<GlmmFit> {
+        let p = design.p();
+        let structure = &random.structure;
+        let theta = canonical_theta(structure, &best.params[p..]);
+        // The modes at the estimate (the last evaluation may have been a trial point).
+        objective.evaluate_at(&best.params)?;
+        let bread = spd_inverse(
+            &(-best.hessian.clone()),
+            "the information matrix over (beta, theta)",
+        )?;
+        let free_vcov = if spec.vcov == VcovKind::Model {
+            bread
+        } else {
+            let scores = cluster_scores(
+                objective.likelihood,
+                random.nested,
+                &best.params,
+                &objective.modes,
+                &best.free,
+            )?;
+            sandwich(&bread, &scores, spec.vcov)
+        };
+        // Over all parameters: 0 for those held on the boundary.
+        let n_params = best.params.len();
+        let mut psi_vcov = DMatrix::zeros(n_params, n_params);
+        for (a, &i) in best.free.iter().enumerate() {
+            for (b, &j) in best.free.iter().enumerate() {
+                psi_vcov[(i, j)] = free_vcov[(a, b)];
+            }
+        }
+        // The fixed effects come first among the free parameters.
+        let vcov_beta = psi_vcov.view((0, 0), (p, p)).into_owned();
+        let variances: Vec<f64> = (0..p).map(|j| vcov_beta[(j, j)]).collect();
+        let mut coefficients = Vec::with_capacity(p);
+        for j in 0..p {
+            let column_df = df.as_ref().map(|d| d[j]);
+            coefficients.extend(coef_table(
+                &design.names[j..=j],
+                &best.params[j..=j],
+                &variances[j..=j],
+                column_df,
+                spec.level,
+                link.exponentiates(),
+            )?);
+        }
+        let lam = structure.lambda(&theta);
+        let sigma = &lam * lam.transpose();
+        let (random_effects, correlations) = variance_components(random, &theta, &sigma);
+        let icc = (!random.nested
+            && structure.q == 1
+            && random.terms[0] == "(Intercept)"
+            && link == Link::Logit)
+            .then(|| sigma[(0, 0)] / (sigma[(0, 0)] + std::f64::consts::PI.powi(2) / 3.0));
+        let (modes, sds) = objective.conditional_modes(&best.params);
+        let boundary = (spec.family == Family::Binomial && link == Link::Log)
+            .then(|| log_binomial_boundary(objective.likelihood.patterns, &best.params, &modes))
+            .flatten();
+        let q = structure.q;
+        let conditional_modes = random
+            .mode_labels
+            .iter()
+            .enumerate()
+            .flat_map(|(g, labels)| labels.iter().enumerate().map(move |(r, l)| (g * q + r, l)))
+            .filter_map(|(k, label)| {
+                label.as_ref().map(|(group, level, term)| ConditionalMode {
+                    group: group.clone(),
+                    level: level.clone(),
+                    term: term.clone(),
+                    mode: modes[k],
+                    sd: sds[k],
+                })
+            })
+            .collect();
+        let df = p + structure.len();
+        let n_obs = design.missing.rows_used;
+        let gradient_max = best.gradient.iter().fold(0.0, |m: f64, g| m.max(g.abs()));
+        Ok(GlmmFit {
+            formula: spec.formula.text.clone(),
+            family: spec.family,
+            link,
+            nagq: spec.nagq,
+            n_obs,
+            n_patterns: objective.likelihood.patterns.len(),
+            n_groups: random.n_groups.iter().cloned().collect(),
+            missing: design.missing.clone(),
+            level: spec.level,
+            coefficients,
+            vcov: vcov_beta
+                .row_iter()
+                .map(|r| r.iter().copied().collect())
+                .collect(),
+            random_effects,
+            correlations,
+            icc,
+            theta,
+            loglik: best.loglik,
+            deviance: -2.0 * best.loglik,
+            df,
+            aic: -2.0 * best.loglik + 2.0 * df as f64,
+            bic: -2.0 * best.loglik + (n_obs as f64).ln() * df as f64,
+            converged: best.converged,
+            gradient_max,
+            singular,
+            iterations: best.iterations,
+            evaluations: best.log.len(),
+            log: best.log,
+            conditional_modes,
+            vcov_kind: spec.vcov,
+            dispersion: None,
+            boundary,
+            psi: best.params,
+            psi_vcov,
+        })
+    }
+
+    /// Replace the variance matrix of the parameters by `free_vcov` (over `free`, the
+    /// parameters that were not held on a boundary, in order) and the coefficient table with
+    /// it; `extra` more parameters count in AIC and BIC.
+    pub(crate) fn with_variance(
+        mut self,
+        free_vcov: &DMatrix<f64>,
+        free: &[usize],
+        extra: usize,
+        names: &[String],
+        df: Option<&[f64]>,
+    ) -> Result<GlmmFit> {
+        let n = self.psi.len();
+        let mut psi_vcov = DMatrix::zeros(n, n);
+        for (a, &i) in free.iter().enumerate() {
+            for (b, &j) in free.iter().enumerate() {
+                psi_vcov[(i, j)] = free_vcov[(a, b)];
+            }
+        }
+        let p = names.len();
+        let mut coefficients = Vec::with_capacity(p);
+        for j in 0..p {
+            coefficients.extend(coef_table(
+                &names[j..=j],
+                &self.psi[j..=j],
+                &[psi_vcov[(j, j)]],
+                df.map(|d| d[j]),
+                self.level,
+                self.link.exponentiates(),
+            )?);
+        }
+        self.coefficients = coefficients;
+        self.vcov = (0..p)
+            .map(|i| (0..p).map(|j| psi_vcov[(i, j)]).collect())
+            .collect();
+        self.psi_vcov = psi_vcov;
+        self.df += extra;
+        self.aic = -2.0 * self.loglik + 2.0 * self.df as f64;
+        self.bic = -2.0 * self.loglik + (self.n_obs as f64).ln() * self.df as f64;
+        Ok(self)
+    }
+
+    /// Likelihood-ratio test of `smaller`, a model nested in this one and fitted to the same rows:
+    /// `X^2 = 2 (loglik - loglik_smaller)` on `df - df_smaller` degrees of freedom, as R's
+    /// `anova(smaller, larger)`. (For a variance tested at 0 the chi-square reference is
+    /// conservative: the null distribution is a 50:50 mixture with a point mass at 0.)
+    pub fn lrt(&self, smaller: &GlmmFit) -> Result<LikelihoodRatioTest> {
+        if smaller.n_obs != self.n_obs {
+            return Err(Error::invalid(
+                "smaller",
+                format!(
+                    "the models were fitted to {} and {} rows; they must use the same rows",
+                    smaller.n_obs, self.n_obs
+                ),
+            ));
+        }
+        if smaller.df >= self.df {
+            return Err(Error::invalid(
+                "smaller",
+                format!(
+                    "it has {} parameters and this model {}: pass the smaller model",
+                    smaller.df, self.df
+                ),
+            ));
+        }
+        let statistic = (2.0 * (self.loglik - smaller.loglik)).max(0.0);
+        let df = self.df - smaller.df;
+        Ok(LikelihoodRatioTest {
+            statistic,
+            df,
+            p_value: crate::core::dist::chisq_upper(statistic, df as f64),
+        })
+    }
+
+    /// The coefficient row of `term`.
+    pub fn term(&self, term: &str) -> Result<&CoefRow> {
+        self.coefficients
+            .iter()
+            .find(|r| r.term == term)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.coefficients.iter().map(|r| r.term.as_str()).collect();
+                Error::invalid(
+                    "term",
+                    format!("no term '{term}'; the terms are {}", names.join(", ")),
+                )
+            })
+    }
+}

@@ -1,0 +1,779 @@
+//! Generalized linear mixed models for stepped-wedge and cluster cohorts.
+//!
+//! The model (Hussey & Hughes for a stepped wedge): for patient j in cluster i,
+//! `g(E[y_ij | b_i]) = x_ij' beta + o_ij + z_ij' u_i`, with `u_i ~ N(0, Sigma)` independent over
+//! clusters. `x` holds the fixed effects (treatment, calendar period, patient covariates), `z`
+//! the random-effect terms of the formula's `( ... | cluster)`: `(1 | cluster)` gives a random
+//! intercept (z = 1, Sigma = sigma^2), `(1 + treated | cluster)` a random intercept and
+//! treatment effect with their correlation. Families: binomial (logit, log, cloglog links),
+//! Poisson (log) and gamma (log, for costs; its shape is estimated, see `gamma` in the source,
+//! and its Laplace approximation uses the observed curvature, as glmmTMB's).
+//!
+//! Estimation maximises the marginal likelihood, the integral over `u_i`, approximated per cluster
+//! by the Laplace approximation (`nagq = 1`, the default, as lme4's `glmer`) or by adaptive
+//! Gauss-Hermite quadrature with up to 25 nodes for a scalar random effect (see
+//! `likelihood` docs in the source for the formulas). Rows that agree in every variable
+//! of the model except the response are collapsed into binomial or Poisson counts first; the
+//! likelihood, and so every estimate, is unchanged.
+//!
+//! Maximisation is by Newton's method with an exact gradient. For one scalar random effect with
+//! a canonical link (binomial-logit, Poisson-log) under Laplace, the Hessian is exact too (see
+//! `scalar_laplace` in the source); otherwise its covariance-parameter columns are differenced.
+//! The start is the GLM without random effects; a model with 50,000 or more patterns is first
+//! fitted to systematic 1-in-5 subsamples of its patterns ([`Glmm::pilot`]).
+//!
+//! Relative risks of a binary outcome (readmission, death), and when to use which model:
+//! - **Poisson GLMM** (`family(Family::Poisson)`, log link) with the cluster sandwich
+//!   (`vcov(VcovKind::Sandwich)`): `exp(b_treated)` is the relative risk given the cluster. The
+//!   Poisson variance is wrong for 0/1 data, so its model-based errors are too wide; the sandwich
+//!   corrects them when there are enough clusters (about 30 or more; otherwise use the bootstrap
+//!   of [`crate::effects::standardise`]). Always converges (canonical link): the robust default.
+//! - **Log-binomial GLMM** (binomial, `link(Link::Log)`): the right likelihood for 0/1 data and
+//!   efficient when every fitted risk is well below 1 (30-day mortality, readmission). Steps that
+//!   would give a risk of 1 or more are rejected, so it converges wherever the maximum is inside
+//!   the parameter space; a maximum on the boundary is [`Error::Boundary`] (the Laplace
+//!   approximation is not defined there), or the fit's `boundary` message when the risk at the
+//!   conditional modes comes within 1e-6 of 1. Then use the Poisson GLMM.
+//! - **Modified Poisson** ([`Glm::modified_poisson`](crate::models::glm::Glm::modified_poisson)): a GEE
+//!   with independence working correlation, the population-averaged relative risk; sandwich (as
+//!   geepack), CR2 or CR3 (bias-corrected for few clusters) errors with t on G - 1 df.
+//! - From any of these, or from the logistic GLMM, the marginal (standardised) RR, RD and NNT:
+//!   [`crate::effects::standardise`].
+//!
+//! Inference: standard errors of the fixed effects from the Hessian of the approximate marginal
+//! log-likelihood over (beta, theta) (theta the entries of the lower-triangular factor Lambda of
+//! `Sigma = Lambda Lambda'`, as in lme4), Wald z intervals; the random-effect SDs; conditional
+//! modes of the random effects with conditional SDs; log-likelihood, deviance, AIC, BIC.
+//! Diagnostics: convergence with the final gradient, a singular (boundary) variance reported as
+//! exactly 0 and flagged, evaluations used and a log of every evaluation.
+
+mod between_within;
+mod boundary;
+mod fit;
+mod gamma;
+mod likelihood;
+mod nested_quadrature;
+mod optimize;
+mod patterns;
+mod profile;
+mod quadrature;
+mod replicate;
+mod robust;
+mod scalar_laplace;
+mod summary;
+
+pub use crate::frame::random_effects::MAX_CORRELATED_TERMS;
+pub(crate) use fit::{canonical_theta, variance_components};
+pub use fit::{
+    ConditionalMode, GlmmFit, LikelihoodRatioTest, RandomEffectCorrelation, RandomEffectSd,
+};
+pub use optimize::EvaluationRecord;
+pub use profile::ProfileInterval;
+pub use quadrature::{GaussHermite, MAX_QUADRATURE_NODES};
+pub(crate) use summary::random_effects_table;
+
+use nalgebra::DMatrix;
+
+use crate::core::error::{Error, Result};
+use crate::core::linalg::spd_inverse;
+use crate::data::Cohort;
+use crate::effects::standardise::{
+    FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects,
+};
+use crate::frame::design::{prior_weights, Design, DesignOptions, MissingPolicy, UsedRows};
+use crate::frame::formula::Formula;
+use crate::frame::random_effects::RandomSetup;
+use crate::models::coef_table::check_level;
+use crate::models::glm::{check_response, fit_coefficients, Family, Link};
+use crate::models::vcov::VcovKind;
+use between_within::{between_columns, between_within_df, check_cluster_confounding};
+use boundary::boundary_check;
+use gamma::{maximise_gamma, GammaSums};
+use likelihood::{Evaluation, Likelihood};
+use optimize::{maximise, Maximum, Objective, Settings};
+use patterns::{Patterns, RowData};
+use replicate::GlmmRefit;
+use scalar_laplace::{ModeAnchor, ScalarLaplace};
+
+/// Reference distribution of the Wald tests and intervals of the fixed effects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum DfMethod {
+    /// Standard normal (Wald z), as lme4's `summary`.
+    #[default]
+    Normal,
+    /// t on between-within degrees of freedom: `G - p_between` for cluster-level terms,
+    /// `N - G - p_within` for the others (SAS `DDFM=BW`; Li & Redden 2015).
+    BetweenWithin,
+}
+
+/// Largest (patterns x parameters) for which the reported Hessian is differenced in every
+/// column; above it the fixed-effects block is the Schur-complement information (its difference
+/// from the full Hessian shrinks with the cluster sizes).
+const FULL_HESSIAN_BUDGET: usize = 2_000_000;
+
+/// A GLMM specification.
+#[derive(Debug, Clone)]
+pub struct Glmm {
+    formula: Formula,
+    family: Family,
+    link: Option<Link>,
+    nagq: usize,
+    level: f64,
+    collapse: bool,
+    pilot: bool,
+    weights: Option<String>,
+    df: DfMethod,
+    vcov: VcovKind,
+    design: DesignOptions,
+}
+
+impl Glmm {
+    /// A binomial-logit mixed model of `formula`, which must have one random-effect term.
+    pub fn new(formula: &str) -> Result<Glmm> {
+        Ok(Glmm {
+            formula: Formula::parse(formula)?,
+            family: Family::Binomial,
+            link: None,
+            nagq: 1,
+            level: 0.95,
+            collapse: true,
+            pilot: true,
+            weights: None,
+            df: DfMethod::Normal,
+            vcov: VcovKind::Model,
+            design: DesignOptions::default(),
+        })
+    }
+
+    /// Response family (binomial or Poisson).
+    pub fn family(mut self, family: Family) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// Link (default: the family's canonical link).
+    pub fn link(mut self, link: Link) -> Self {
+        self.link = Some(link);
+        self
+    }
+
+    /// Quadrature nodes: 1 = Laplace (default), up to 25 for adaptive Gauss-Hermite quadrature.
+    pub fn nagq(mut self, nodes: usize) -> Self {
+        self.nagq = nodes;
+        self
+    }
+
+    /// Confidence level of the intervals (default 0.95).
+    pub fn level(mut self, level: f64) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Whether to collapse rows that agree in every variable but the response into binomial or
+    /// Poisson counts first (default true; the estimates are the same either way).
+    pub fn collapse(mut self, collapse: bool) -> Self {
+        self.collapse = collapse;
+        self
+    }
+
+    /// Prior weights from a numeric column (positive values), as `glmer(weights = )`: each
+    /// row's log-likelihood is multiplied by its weight (for a binomial row, its weight times
+    /// its trials is the number of trials). Integer weights give the same fit as rows repeated
+    /// that many times.
+    pub fn weights(mut self, column: &str) -> Self {
+        self.weights = Some(column.to_string());
+        self
+    }
+
+    /// Whether a model with 50,000 or more covariate patterns is first fitted to systematic
+    /// subsamples of them (1 in 5, then 1 in 25, ..., weights scaled up) to start the full
+    /// maximisation near its maximum (default true). Like lme4's `nAGQ0initStep`, it changes
+    /// where the optimiser starts, not the maximum it finds.
+    pub fn pilot(mut self, pilot: bool) -> Self {
+        self.pilot = pilot;
+        self
+    }
+
+    /// The variance estimator of the fixed effects' table (default model-based, the inverse
+    /// Hessian as lme4's): [`VcovKind::Sandwich`] for the cluster-robust sandwich over the
+    /// outer grouping factor (see `robust` in the source), [`VcovKind::CR0`] for it times
+    /// `G / (G - 1)`. Marginal effects use the same estimator.
+    pub fn vcov(mut self, kind: VcovKind) -> Self {
+        self.vcov = kind;
+        self
+    }
+
+    /// Reference distribution of tests and intervals (default normal).
+    pub fn df(mut self, method: DfMethod) -> Self {
+        self.df = method;
+        self
+    }
+
+    /// Missing-value policy.
+    pub fn missing(mut self, policy: MissingPolicy) -> Self {
+        self.design.missing = policy;
+        self
+    }
+
+    /// Reference level of a factor.
+    pub fn reference_level(mut self, column: &str, level: &str) -> Self {
+        self.design
+            .reference_levels
+            .push((column.to_string(), level.to_string()));
+        self
+    }
+
+    /// Fit the model.
+    pub fn fit(&self, cohort: &Cohort) -> Result<GlmmFit> {
+        self.with_session(cohort, |s| s.fit())
+    }
+
+    /// Fit the model and standardise: the marginal risks, RR, RD and NNT of `spec`'s
+    /// treatment in its target population, with delta-method intervals from this model's
+    /// variance estimator and, if asked, cluster-bootstrap intervals over the outer grouping
+    /// factor (see [`crate::effects::standardise`]).
+    pub fn standardise(
+        &self,
+        cohort: &Cohort,
+        spec: &Standardisation,
+    ) -> Result<(GlmmFit, MarginalEffects)> {
+        self.with_model(cohort, |model| model.effects(spec))
+    }
+
+    /// Fit the model and estimate the treatment's effect in each subgroup of `modifier` (a 0/1
+    /// or text column that interacts with the treatment in the formula, e.g.
+    /// `treated * own_home`): the model's ratio, the marginal RR and RD standardised over the
+    /// subgroup, and the Wald test of the interaction (see [`crate::effects::standardise::SubgroupEffects`]).
+    pub fn subgroups(
+        &self,
+        cohort: &Cohort,
+        spec: &Standardisation,
+        modifier: &str,
+    ) -> Result<(GlmmFit, SubgroupEffects)> {
+        self.with_model(cohort, |model| model.subgroups(spec, modifier))
+    }
+
+    /// Fit the model and run `f` on it, ready to be standardised.
+    pub(crate) fn with_model<T>(
+        &self,
+        cohort: &Cohort,
+        f: impl FnOnce(&FittedModel<'_, GlmmRefit<'_>>) -> Result<T>,
+    ) -> Result<(GlmmFit, T)> {
+        self.with_session(cohort, |s| {
+            let fit = s.fit()?;
+            let options = self.options();
+            let used = UsedRows::new(cohort, &self.formula, &options)?;
+            let groups = &s.random.groups;
+            let fitted = FittedRows {
+                cohort,
+                formula: &self.formula,
+                options: &options,
+                used: &used,
+                names: &s.design.names,
+                clusters: Some((&groups.column, &groups.labels)),
+            };
+            let model = FittedModel {
+                fitted,
+                link: s.link,
+                psi: &fit.psi,
+                vcov: &fit.psi_vcov,
+                vcov_kind: fit.vcov_kind,
+                reference_df: None,
+                level: self.level,
+                mixed: true,
+                refit: GlmmRefit {
+                    likelihood: s.objective.likelihood,
+                    random: s.random,
+                    p: s.design.p(),
+                    start: &fit.psi,
+                    modes: &s.objective.modes,
+                },
+                n_clusters: groups.len(),
+            };
+            let found = f(&model)?;
+            Ok((fit, found))
+        })
+    }
+
+    /// The design options with the weights column among the columns read.
+    fn options(&self) -> DesignOptions {
+        let mut options = self.design.clone();
+        options.extra_columns.extend(self.weights.iter().cloned());
+        options
+    }
+
+    /// Profile-likelihood interval for one parameter: a fixed-effect term (`"treated"`) or a
+    /// random-effect SD (`"sd(cluster)"`, `"sd(cluster:period)"`, `"sd(treated|cluster)"` for a
+    /// scalar slope). The interval holds the values v whose profile log-likelihood (maximised
+    /// over all other parameters with this one held at v) is within `chi2_{1, level} / 2` of the
+    /// maximum, as lme4's `confint(method = "profile")`. An SD whose profile stays above that
+    /// at 0 has lower limit 0.
+    pub fn profile_interval(&self, cohort: &Cohort, parameter: &str) -> Result<ProfileInterval> {
+        self.with_session(cohort, |s| s.profile(parameter))
+    }
+
+    /// Build the model's pieces and run `f` on them.
+    fn with_session<R>(
+        &self,
+        cohort: &Cohort,
+        f: impl FnOnce(&mut Session<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let link = self.family.resolve_link(self.link)?;
+        check_level(self.level)?;
+        if self.family == Family::Gaussian {
+            return Err(Error::invalid(
+                "family",
+                "the Gaussian mixed model is fitted by the linear mixed model (lmm::Lmm), not here",
+            ));
+        }
+        if self.family == Family::Gamma && (link != Link::Log || self.vcov != VcovKind::Model) {
+            return Err(Error::invalid(
+                "family",
+                "the gamma mixed model has the log link and model-based errors here",
+            ));
+        }
+        let rule = GaussHermite::new(self.nagq)?;
+        if !robust::supported(self.vcov) {
+            return Err(Error::invalid(
+                "vcov",
+                format!(
+                    "a mixed model has model-based, sandwich or CR0 variances, not {}",
+                    self.vcov.describe()
+                ),
+            ));
+        }
+        let options = self.options();
+        let mut used = UsedRows::new(cohort, &self.formula, &options)?;
+        check_response(&self.formula, self.family, &used.y, &used.rows)?;
+        if self.weights.is_some() {
+            let prior = prior_weights(
+                cohort,
+                self.weights.as_deref(),
+                &used.rows,
+                used.trials.as_deref(),
+            )?;
+            used.trials = Some(prior);
+        }
+        // The likelihood's mean-free constants, summed over the rows before any collapsing
+        // (0 for binary rows).
+        let constant: f64 = match (&used.trials, self.family) {
+            (None, Family::Binomial) => 0.0,
+            (trials, family) => used
+                .y
+                .iter()
+                .enumerate()
+                .map(|(k, &y)| family.loglik_constant(y, trials.as_ref().map_or(1.0, |t| t[k])))
+                .sum(),
+        };
+        // The gamma likelihood's term free of the mean needs sum w and sum w log y.
+        let gamma_sums = (self.family == Family::Gamma).then(|| GammaSums {
+            weight: (0..used.y.len())
+                .map(|k| used.trials.as_ref().map_or(1.0, |t| t[k]))
+                .sum(),
+            weighted_log_y: used
+                .y
+                .iter()
+                .enumerate()
+                .map(|(k, &y)| used.trials.as_ref().map_or(1.0, |t| t[k]) * y.ln())
+                .sum(),
+        });
+        let used = if self.collapse {
+            used.collapse(cohort, &self.formula)?
+        } else {
+            used
+        };
+        let design = Design::on_rows(cohort, &self.formula, &options, used)?;
+        if !design.aliased.is_empty() {
+            return Err(Error::Confounded {
+                terms: design.aliased.clone(),
+                with: "the other fixed effects (calendar period, covariates)".into(),
+                reason: "each is a linear combination of earlier columns (R reports NA for it); remove it \
+                         or change the design"
+                    .into(),
+            });
+        }
+        let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        let between = between_columns(&design.x, &random.groups.codes, random.groups.len());
+        check_cluster_confounding(
+            &design.x,
+            &design.names,
+            &between,
+            &random.groups.codes,
+            random.groups.len(),
+            &random.groups.column,
+        )?;
+        if self.nagq > 1 && !random.nested && random.structure.q > 1 {
+            return Err(Error::invalid(
+                "nagq",
+                "adaptive quadrature is implemented for a scalar random effect and for nested \
+                 intercepts; use nagq = 1 (Laplace) for correlated random effects",
+            ));
+        }
+        let prior: Vec<f64> = design
+            .trials
+            .clone()
+            .unwrap_or_else(|| vec![1.0; design.n()]);
+        let patterns = Patterns::new(
+            &RowData {
+                x: &design.x,
+                z: &random.z,
+                offset: design.offset.as_deref(),
+                y: &design.y,
+                w: &prior,
+                group: &random.groups.codes,
+                n_groups: random.groups.len(),
+            },
+            constant,
+        );
+        let likelihood = Likelihood {
+            family: self.family,
+            link,
+            patterns: &patterns,
+            rule: &rule,
+            structure: &random.structure,
+            labels: &random.groups.labels,
+        };
+        // Pilot subsamples, each a 1-in-PILOT_STRIDE sample of the one before, down to fewer
+        // than PILOT_FROM patterns.
+        let mut pilots: Vec<Patterns> = Vec::new();
+        while self.pilot && pilots.last().unwrap_or(&patterns).len() >= PILOT_FROM {
+            let sample = pilots.last().unwrap_or(&patterns).subsample(PILOT_STRIDE);
+            pilots.push(sample);
+        }
+        // Starting values: the GLM without random effects, fitted on the smallest pilot. A
+        // subsample is separated wherever the whole data are, but may be where they are not: if
+        // its fit fails, the next larger pilot is tried, and in the end the patterns decide.
+        let glm_start = |on: &Patterns| {
+            fit_coefficients(
+                self.family,
+                link,
+                &on.x_dense(),
+                &design.names,
+                &on.y,
+                &on.m,
+                Some(&on.offset),
+            )
+        };
+        let mut start = pilots
+            .iter()
+            .rev()
+            .find_map(|pilot| glm_start(pilot).ok())
+            .map_or_else(|| glm_start(&patterns), Ok)?;
+        // The gamma start: the GLM's shape, 1 / Pearson dispersion.
+        let glm_shape = |start: &[f64]| {
+            let (mut pearson, mut weight) = (0.0, 0.0);
+            for k in 0..patterns.len() {
+                let mu = (patterns.x_dot(k, start) + patterns.offset[k]).exp();
+                pearson += patterns.m[k] * (patterns.y[k] - mu).powi(2) / (mu * mu);
+                weight += patterns.m[k];
+            }
+            (weight - start.len() as f64).max(1.0) / pearson.max(f64::MIN_POSITIVE)
+        };
+        let gamma = gamma_sums.map(|sums| (sums, glm_shape(&start)));
+        start.extend(random.structure.start());
+        let mut session = Session {
+            spec: self,
+            link,
+            design: &design,
+            random: &random,
+            between: &between,
+            objective: LikelihoodObjective::new(&likelihood, random.nested),
+            pilots: &pilots,
+            start,
+            gamma,
+        };
+        f(&mut session)
+    }
+}
+
+/// Patterns from which a model is first fitted to a systematic subsample of its patterns (see
+/// [`Patterns::subsample`]), whose maximum starts the maximisation of the full likelihood (and
+/// so on: the subsample may have a pilot of its own).
+const PILOT_FROM: usize = 50_000;
+
+/// One pattern in this many is kept in a pilot subsample.
+const PILOT_STRIDE: usize = 5;
+
+/// Settings of every maximisation.
+const SETTINGS: Settings = Settings {
+    max_iterations: 200,
+    gradient_tolerance: 1e-7,
+    gain_tolerance: 1e-12,
+};
+
+/// Settings of a pilot fit: its maximum only starts the next fit, so within 0.05 of its
+/// standard errors is close enough.
+const PILOT_SETTINGS: Settings = Settings {
+    gain_tolerance: 1e-3,
+    ..SETTINGS
+};
+
+/// A model ready to be maximised: the design, the random-effect setup and the objective.
+pub(crate) struct Session<'a> {
+    spec: &'a Glmm,
+    link: Link,
+    design: &'a Design,
+    random: &'a RandomSetup,
+    between: &'a [bool],
+    objective: LikelihoodObjective<'a>,
+    /// Systematic subsamples of the patterns of a large model, each of the one before, fitted
+    /// from the last to the first for the start.
+    pilots: &'a [Patterns],
+    start: Vec<f64>,
+    /// For the gamma family: the sums of its constant and the GLM's shape (the start).
+    gamma: Option<(GammaSums, f64)>,
+}
+
+impl Session<'_> {
+    /// The maximum (with SDs on the boundary set to exactly 0) and whether the fit is singular.
+    fn maximum(&mut self) -> Result<(Maximum, bool)> {
+        let start = self.pilot_start();
+        let mut best =
+            maximise(&mut self.objective, start, SETTINGS).map_err(|e| self.boundary_or(e))?;
+        let singular = boundary_check(
+            &mut self.objective,
+            &mut best,
+            self.design.p(),
+            self.random,
+            SETTINGS,
+        )?;
+        Ok((best, singular))
+    }
+
+    /// For a log-binomial model whose fit failed: the plain boundary error when already the
+    /// model without random effects (the start) has a fitted risk within 1e-6 of 1, else `error`.
+    fn boundary_or(&self, error: Error) -> Error {
+        let likelihood = self.objective.likelihood;
+        if likelihood.family != Family::Binomial || likelihood.link != Link::Log {
+            return error;
+        }
+        let patterns = likelihood.patterns;
+        let beta = &self.start[..patterns.p];
+        let top = (0..patterns.len())
+            .map(|k| patterns.x_dot(k, beta) + patterns.offset[k])
+            .fold(f64::NEG_INFINITY, f64::max)
+            .exp();
+        if top <= 1.0 - 1e-6 {
+            return error;
+        }
+        Error::Boundary {
+            model: "log-binomial mixed model".into(),
+            message: format!(
+                "already without random effects the largest fitted risk is {top:.8} (risks must \
+                 stay below 1), and the Laplace approximation is not defined there. Use the \
+                 Poisson mixed model with the sandwich variance for relative risks \
+                 (Glmm::family(Family::Poisson).vcov(VcovKind::Sandwich); swfit --family poisson \
+                 --robust), or the modified Poisson model (Glm::modified_poisson)"
+            ),
+        }
+    }
+
+    /// The start of the maximisation: the GLM start moved to the maximum of each pilot's
+    /// likelihood in turn, from the smallest pilot; a pilot whose fit fails is skipped.
+    fn pilot_start(&self) -> Vec<f64> {
+        let mut start = self.start.clone();
+        for pilot in self.pilots.iter().rev() {
+            let likelihood = Likelihood {
+                patterns: pilot,
+                ..*self.objective.likelihood
+            };
+            let mut objective = LikelihoodObjective::new(&likelihood, self.random.nested);
+            if let Ok(found) = maximise(&mut objective, start.clone(), PILOT_SETTINGS) {
+                start = found.params;
+            }
+        }
+        start
+    }
+
+    fn fit(&mut self) -> Result<GlmmFit> {
+        if let Some((sums, shape)) = self.gamma {
+            return self.fit_gamma(sums, shape);
+        }
+        let (best, singular) = self.maximum()?;
+        let df = match self.spec.df {
+            DfMethod::Normal => None,
+            DfMethod::BetweenWithin => Some(between_within_df(
+                self.between,
+                self.design.missing.rows_used,
+                self.random.groups.len(),
+            )),
+        };
+        GlmmFit::assemble(
+            self.spec,
+            self.link,
+            self.design,
+            self.random,
+            &mut self.objective,
+            best,
+            singular,
+            df,
+        )
+    }
+}
+
+impl Session<'_> {
+    /// The gamma mixed model: the joint maximum over (beta, theta, log shape), the fit at the
+    /// shape found, and standard errors from the Hessian over all three.
+    fn fit_gamma(&mut self, sums: GammaSums, start_shape: f64) -> Result<GlmmFit> {
+        let found = maximise_gamma(self, sums, start_shape)?;
+        let likelihood = Likelihood {
+            patterns: &found.patterns,
+            ..*self.objective.likelihood
+        };
+        let mut objective = LikelihoodObjective::new(&likelihood, self.random.nested);
+        let mut best = found.best;
+        let singular = boundary_check(
+            &mut objective,
+            &mut best,
+            self.design.p(),
+            self.random,
+            SETTINGS,
+        )?;
+        let free = best.free.clone();
+        let hessian = if free.len() == found.hessian.nrows() - 1 {
+            found.hessian
+        } else {
+            // A variance on its boundary: the Hessian without its row and column.
+            let keep: Vec<usize> = (0..found.hessian.nrows())
+                .filter(|&k| k == found.hessian.nrows() - 1 || free.contains(&k))
+                .collect();
+            found.hessian.select_rows(&keep).select_columns(&keep)
+        };
+        let vcov = spd_inverse(&(-hessian), "the information over (beta, theta, log shape)")?;
+        let n = free.len();
+        let free_vcov = vcov.view((0, 0), (n, n)).into_owned();
+        let fit = GlmmFit::assemble(
+            self.spec,
+            self.link,
+            self.design,
+            self.random,
+            &mut objective,
+            best,
+            singular,
+            None,
+        )?;
+        let mut fit = fit.with_variance(&free_vcov, &free, 1, &self.design.names, None)?;
+        fit.dispersion = Some(1.0 / found.shape);
+        Ok(fit)
+    }
+}
+
+/// The approximate marginal log-likelihood as an optimisation objective; keeps the conditional
+/// modes between evaluations as warm starts.
+pub(crate) struct LikelihoodObjective<'a> {
+    likelihood: &'a Likelihood<'a>,
+    modes: Vec<f64>,
+    /// Nested intercepts with quadrature: the log-likelihood of [`nested_quadrature`], its
+    /// gradient by central differences.
+    nested_quadrature: bool,
+    /// A scalar random effect with a canonical link under Laplace: the likelihood with its exact
+    /// Hessian, used instead of `marginal`'s.
+    exact: Option<ScalarLaplace<'a>>,
+    /// The exact Hessian of the last evaluation with a gradient, and its parameters.
+    hessian_at: Option<(Vec<f64>, DMatrix<f64>)>,
+    /// Where the exact likelihood's mode searches start.
+    anchor: ModeAnchor,
+    /// The parameters of the last evaluation (the modes are those there).
+    evaluated_at: Option<Vec<f64>>,
+}
+
+impl<'a> LikelihoodObjective<'a> {
+    /// The objective of `marginal`; `nested` for nested intercepts (their quadrature has its own
+    /// likelihood), and the exact scalar-Laplace likelihood where it applies.
+    fn new(likelihood: &'a Likelihood<'a>, nested: bool) -> Self {
+        let nagq = likelihood.rule.nodes.len();
+        let q = likelihood.structure.q;
+        LikelihoodObjective {
+            likelihood,
+            modes: vec![0.0; likelihood.patterns.n_groups() * q],
+            nested_quadrature: nested && nagq > 1,
+            exact: ScalarLaplace::applies(likelihood.family, likelihood.link, q, nagq).map(
+                |poisson| ScalarLaplace {
+                    poisson,
+                    patterns: likelihood.patterns,
+                    labels: likelihood.labels,
+                },
+            ),
+            hessian_at: None,
+            anchor: ModeAnchor::default(),
+            evaluated_at: None,
+        }
+    }
+
+    /// Evaluate at `params` unless the last evaluation was there, so that the modes are those
+    /// at `params`.
+    fn evaluate_at(&mut self, params: &[f64]) -> Result<()> {
+        if self.evaluated_at.as_deref() != Some(params) {
+            self.value(params, false)?;
+        }
+        Ok(())
+    }
+
+    /// Conditional modes of the random effects and their conditional SDs at `params` (after an
+    /// evaluation there).
+    fn conditional_modes(&self, params: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        match &self.exact {
+            Some(exact) => exact.conditional_modes(params, &self.modes),
+            None => self.likelihood.conditional_modes(params, &self.modes),
+        }
+    }
+
+    /// The log-likelihood (and gradient) at `params`, by whichever likelihood applies.
+    fn evaluate(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+        if let Some(exact) = &self.exact {
+            let d = exact.evaluate(params, &mut self.modes, &mut self.anchor, gradient)?;
+            self.hessian_at = d.hessian.map(|h| (params.to_vec(), h));
+            return Ok((d.loglik, d.gradient));
+        }
+        if !self.nested_quadrature {
+            let Evaluation { loglik, gradient } =
+                self.likelihood
+                    .evaluate(params, &mut self.modes, gradient)?;
+            return Ok((loglik, gradient));
+        }
+        let loglik = self.likelihood.nested_loglik(params, &mut self.modes)?;
+        if !gradient {
+            return Ok((loglik, Vec::new()));
+        }
+        let mut grad = Vec::with_capacity(params.len());
+        for k in 0..params.len() {
+            let h = 1e-5 * params[k].abs().max(1.0);
+            let mut moved = params.to_vec();
+            moved[k] += h;
+            let up = self.likelihood.nested_loglik(&moved, &mut self.modes)?;
+            moved[k] -= 2.0 * h;
+            let down = self.likelihood.nested_loglik(&moved, &mut self.modes)?;
+            grad.push((up - down) / (2.0 * h));
+        }
+        self.likelihood.nested_loglik(params, &mut self.modes)?;
+        Ok((loglik, grad))
+    }
+}
+
+impl Objective for LikelihoodObjective<'_> {
+    fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+        self.evaluated_at = None;
+        let found = self.evaluate(params, gradient)?;
+        self.evaluated_at = Some(params.to_vec());
+        Ok(found)
+    }
+
+    fn leading_information(&mut self, params: &[f64]) -> Option<DMatrix<f64>> {
+        Some(self.likelihood.fixed_information(params, &self.modes))
+    }
+
+    fn exact_hessian(&mut self, params: &[f64]) -> Result<Option<DMatrix<f64>>> {
+        if self.exact.is_none() {
+            return Ok(None);
+        }
+        if !matches!(&self.hessian_at, Some((at, _)) if at == params) {
+            self.value(params, true)?;
+        }
+        Ok(self.hessian_at.as_ref().map(|(_, h)| h.clone()))
+    }
+
+    fn full_hessian_affordable(&self) -> bool {
+        let n_params = self.likelihood.patterns.p + self.likelihood.structure.len();
+        self.likelihood.patterns.len() * n_params < FULL_HESSIAN_BUDGET
+    }
+}

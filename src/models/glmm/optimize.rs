@@ -1,0 +1,286 @@
+//! Maximising a smooth log-likelihood with an exact gradient: Newton steps with a backtracking
+//! line search, and a log of every evaluation. The Newton Hessian is the objective's exact
+//! Hessian where it has one. Otherwise it is the objective's cheap information block for the
+//! leading parameters (the fixed effects) with the other columns (the covariance parameters)
+//! from forward differences of the gradient; where the objective has no such block, all columns
+//! are differenced. At the maximum the Hessian is then differenced centrally in every column
+//! where that is affordable.
+//!
+//! The Hessian is symmetrised `(H + H')/2`; where it is not negative definite the step uses the
+//! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)`
+//! (the step is then `V diag(1 / max(|lambda|, ...)) V' g`), so each step is an ascent
+//! direction. Converged when the largest scaled gradient entry `|g_k| max(1, |phi_k|)` is below
+//! `gradient_tolerance`; when the Hessian is negative definite and the Newton step's predicted
+//! gain `g' (-H)^{-1} g / 2` is below `gain_tolerance`; or when a full step changes the log-likelihood by
+//! less than 1e-12 relative and moves no parameter by more than 1e-10 relative.
+
+use nalgebra::{DMatrix, DVector, SymmetricEigen};
+
+use crate::core::error::{Error, Result};
+
+/// One evaluation of the objective, as kept in the fit's log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EvaluationRecord {
+    /// 1-based count.
+    pub evaluation: usize,
+    /// Log-likelihood.
+    pub loglik: f64,
+    /// Largest absolute gradient entry (0 when the gradient was not computed).
+    pub gradient_max: f64,
+}
+
+/// Where the maximisation ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Maximum {
+    pub params: Vec<f64>,
+    pub loglik: f64,
+    pub gradient: Vec<f64>,
+    /// Hessian at `params` (central differences of the gradient), over the parameters `free`.
+    pub hessian: DMatrix<f64>,
+    /// Indices of the parameters the Hessian covers (all, unless some were held fixed).
+    pub free: Vec<usize>,
+    pub iterations: usize,
+    pub converged: bool,
+    pub log: Vec<EvaluationRecord>,
+}
+
+/// Settings of [`maximise`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub max_iterations: usize,
+    pub gradient_tolerance: f64,
+    /// Converged when the Newton step's predicted gain in log-likelihood is below this: the
+    /// parameters are then within about `sqrt(2 gain_tolerance)` standard errors of the
+    /// maximum, whatever the sample size.
+    pub gain_tolerance: f64,
+}
+
+/// An objective: log-likelihood and (if asked) gradient at a parameter vector.
+pub(crate) trait Objective {
+    fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)>;
+
+    /// An approximation of minus the Hessian's leading block (the first `m` parameters) at the
+    /// point of the last evaluation, cheaper than differencing the gradient; `None` if there is
+    /// none.
+    fn leading_information(&mut self, _params: &[f64]) -> Option<DMatrix<f64>> {
+        None
+    }
+
+    /// Whether differencing the whole gradient for the final Hessian is affordable.
+    fn full_hessian_affordable(&self) -> bool {
+        true
+    }
+
+    /// The exact Hessian at `params`, where the objective has one (then no Hessian is
+    /// differenced).
+    fn exact_hessian(&mut self, _params: &[f64]) -> Result<Option<DMatrix<f64>>> {
+        Ok(None)
+    }
+}
+
+struct Logged<'a, O: Objective> {
+    inner: &'a mut O,
+    log: Vec<EvaluationRecord>,
+    /// Where the objective was last evaluated with a gradient.
+    last_point: Option<Vec<f64>>,
+}
+
+impl<O: Objective> Logged<'_, O> {
+    fn eval(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+        self.last_point = None;
+        let (value, grad) = self.inner.value(params, gradient)?;
+        self.last_point = gradient.then(|| params.to_vec());
+        self.log.push(EvaluationRecord {
+            evaluation: self.log.len() + 1,
+            loglik: value,
+            gradient_max: grad.iter().fold(0.0, |m, g| m.max(g.abs())),
+        });
+        Ok((value, grad))
+    }
+
+    /// Hessian by central differences of the gradient, in the columns `from..n`; the leading
+    /// block (columns `..from`) is left 0 for the caller to fill.
+    fn hessian_columns(
+        &mut self,
+        params: &[f64],
+        from: usize,
+        central: bool,
+        grad: &[f64],
+    ) -> Result<DMatrix<f64>> {
+        let n = params.len();
+        let mut h = DMatrix::zeros(n, n);
+        for k in from..n {
+            let step = if central { 1e-5 } else { 1e-6 } * params[k].abs().max(1.0);
+            let mut up = params.to_vec();
+            up[k] += step;
+            let (_, g_up) = self.eval(&up, true)?;
+            let g_down = if central {
+                let mut down = params.to_vec();
+                down[k] -= step;
+                self.eval(&down, true)?.1
+            } else {
+                grad.to_vec()
+            };
+            let width = if central { 2.0 * step } else { step };
+            for r in 0..n {
+                h[(r, k)] = (g_up[r] - g_down[r]) / width;
+            }
+        }
+        // Mirror the differenced columns into the rows of the leading block.
+        for k in from..n {
+            for r in 0..from {
+                h[(k, r)] = h[(r, k)];
+            }
+        }
+        let sym = (&h + h.transpose()) * 0.5;
+        Ok(sym)
+    }
+
+    /// The Hessian used for a Newton step: the objective's leading information block (negated)
+    /// with the remaining columns differenced forward, or the whole Hessian differenced.
+    fn step_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
+        if let Some(exact) = self.inner.exact_hessian(params)? {
+            return Ok(exact);
+        }
+        match self.inner.leading_information(params) {
+            Some(block) => {
+                let m = block.nrows();
+                let mut h = self.hessian_columns(params, m, false, grad)?;
+                h.view_mut((0, 0), (m, m)).copy_from(&(-block));
+                Ok(h)
+            }
+            None => self.hessian_columns(params, 0, true, grad),
+        }
+    }
+
+    /// The Hessian reported at the maximum: fully differenced where affordable.
+    fn final_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
+        if let Some(exact) = self.inner.exact_hessian(params)? {
+            return Ok(exact);
+        }
+        if self.inner.full_hessian_affordable() {
+            return self.hessian_columns(params, 0, true, grad);
+        }
+        match self.inner.leading_information(params) {
+            Some(block) => {
+                let m = block.nrows();
+                let mut h = self.hessian_columns(params, m, true, grad)?;
+                h.view_mut((0, 0), (m, m)).copy_from(&(-block));
+                Ok(h)
+            }
+            None => self.hessian_columns(params, 0, true, grad),
+        }
+    }
+}
+
+/// Newton ascent direction `-H^{-1} g`, with H made negative definite where it is not, and
+/// the predicted gain of the full step `g' (-H)^{-1} g / 2` when H was negative definite.
+fn ascent_direction(hessian: &DMatrix<f64>, gradient: &[f64]) -> (DVector<f64>, Option<f64>) {
+    let g = DVector::from_column_slice(gradient);
+    let eig = SymmetricEigen::new(hessian.clone());
+    let top = eig.eigenvalues.amax().max(1e-300);
+    let negative_definite = eig.eigenvalues.iter().all(|&l| l < 0.0);
+    let inv: Vec<f64> = eig
+        .eigenvalues
+        .iter()
+        .map(|&l| 1.0 / l.abs().max(1e-8 * top))
+        .collect();
+    let v = &eig.eigenvectors;
+    let coords = v.transpose() * &g;
+    let scaled = DVector::from_iterator(coords.len(), coords.iter().zip(&inv).map(|(c, i)| c * i));
+    let direction = v * scaled;
+    let gain = negative_definite.then(|| 0.5 * g.dot(&direction));
+    (direction, gain)
+}
+
+fn scaled_gradient(params: &[f64], gradient: &[f64]) -> f64 {
+    params
+        .iter()
+        .zip(gradient)
+        .fold(0.0, |m, (p, g)| m.max(g.abs() * p.abs().max(1.0)))
+}
+
+/// Maximise `objective` from `start`.
+pub(crate) fn maximise<O: Objective>(
+    objective: &mut O,
+    start: Vec<f64>,
+    settings: Settings,
+) -> Result<Maximum> {
+    let mut logged = Logged {
+        inner: objective,
+        log: Vec::new(),
+        last_point: None,
+    };
+    let mut params = start;
+    let (mut value, mut grad) = logged.eval(&params, true)?;
+    let mut converged = false;
+    let mut iterations = 0;
+    let mut hessian = logged.step_hessian(&params, &grad)?;
+    while iterations < settings.max_iterations {
+        iterations += 1;
+        if scaled_gradient(&params, &grad) < settings.gradient_tolerance {
+            converged = true;
+            break;
+        }
+        let (direction, gain) = ascent_direction(&hessian, &grad);
+        if gain.is_some_and(|gain| gain < settings.gain_tolerance) {
+            converged = true;
+            break;
+        }
+        let mut t = 1.0;
+        let mut accepted = None;
+        for _ in 0..40 {
+            let candidate: Vec<f64> = params
+                .iter()
+                .zip(direction.iter())
+                .map(|(p, d)| p + t * d)
+                .collect();
+            if let Ok((v, g)) = logged.eval(&candidate, true) {
+                if v >= value - 1e-12 * value.abs().max(1.0) {
+                    accepted = Some((candidate, v, g));
+                    break;
+                }
+            }
+            t /= 2.0;
+        }
+        let Some((candidate, v, g)) = accepted else {
+            // No ascent at rounding level: the maximum is here.
+            converged = scaled_gradient(&params, &grad) < settings.gradient_tolerance.sqrt();
+            break;
+        };
+        let moved = params.iter().zip(&candidate).fold(0.0, |m: f64, (a, b)| {
+            m.max((a - b).abs() / a.abs().max(1.0))
+        });
+        let gained = (v - value).abs() / value.abs().max(1.0);
+        params = candidate;
+        value = v;
+        grad = g;
+        hessian = logged.step_hessian(&params, &grad)?;
+        if t == 1.0 && gained < 1e-12 && moved < 1e-10 {
+            converged = true;
+            break;
+        }
+    }
+    // Back at the maximum if the last evaluation was elsewhere (a rejected trial point or a
+    // differenced Hessian moved the objective's state), then its Hessian.
+    if logged.last_point.as_deref() != Some(params.as_slice()) {
+        logged.eval(&params, true)?;
+    }
+    let hessian = logged.final_hessian(&params, &grad)?;
+    if !value.is_finite() {
+        return Err(Error::Numerical {
+            what: "the maximisation".into(),
+            message: "the log-likelihood is not finite".into(),
+        });
+    }
+    Ok(Maximum {
+        free: (0..params.len()).collect(),
+        params,
+        loglik: value,
+        gradient: grad,
+        hessian,
+        iterations,
+        converged,
+        log: logged.log,
+    })
+}

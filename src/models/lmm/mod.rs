@@ -1,0 +1,341 @@
+//! Linear mixed models for continuous outcomes (costs): REML (default) or maximum likelihood,
+//! with Satterthwaite degrees of freedom for the fixed effects, as lme4's `lmer` and lmerTest.
+//!
+//! The model: `y_ij = x_ij' beta + z_ij' b_i + e_ij`, `b_i ~ N(0, Sigma)`, `e_ij ~ N(0,
+//! sigma^2)`, with the random-effect terms of the formula: a random cluster intercept
+//! `(1 | cluster)`, nested cluster-period intercepts `(1 | cluster) + (1 | cluster:period)`, or
+//! correlated effects `(1 + treated | cluster)`. `Sigma = sigma^2 Lambda Lambda'`, theta the
+//! entries of Lambda (lme4's theta: for intercepts, each SD relative to sigma).
+//!
+//! Estimation (see `profile` in the source for the formulas): beta and sigma are profiled out, the
+//! REML criterion (or the deviance, `Lmm::reml(false)`) is minimised over theta by Newton's
+//! method with standard deviations held at or above 0; a standard deviation at 0 is reported and
+//! the fit flagged singular. Inference: `Var(beta^) = sigma^2 (X'V^{-1}X)^{-1}`, t tests and
+//! intervals on Satterthwaite degrees of freedom (lmerTest's default; see `satterthwaite`).
+
+mod optimize;
+mod profile;
+mod satterthwaite;
+mod summary;
+
+use std::collections::BTreeMap;
+
+use nalgebra::DMatrix;
+
+use crate::core::error::{Error, Result};
+use crate::core::linalg::spd_inverse;
+use crate::data::Cohort;
+use crate::effects::standardise::{
+    FittedModel, FittedRows, MarginalEffects, Refit, Standardisation,
+};
+use crate::frame::design::{Design, DesignOptions, MissingPolicy, MissingReport, UsedRows};
+use crate::frame::formula::Formula;
+use crate::frame::random_effects::RandomSetup;
+use crate::models::coef_table::{check_level, coef_table, CoefRow};
+use crate::models::glm::{check_response, Family, Link};
+use crate::models::glmm::{canonical_theta, variance_components, RandomEffectSd};
+use crate::models::vcov::VcovKind;
+use optimize::minimise;
+use profile::Statistics;
+use satterthwaite::satterthwaite_df;
+
+/// A linear mixed model specification.
+#[derive(Debug, Clone)]
+pub struct Lmm {
+    formula: Formula,
+    reml: bool,
+    level: f64,
+    design: DesignOptions,
+}
+
+impl Lmm {
+    /// A linear mixed model of `formula`, which needs a random-effect term; REML by default.
+    pub fn new(formula: &str) -> Result<Lmm> {
+        Ok(Lmm {
+            formula: Formula::parse(formula)?,
+            reml: true,
+            level: 0.95,
+            design: DesignOptions::default(),
+        })
+    }
+
+    /// REML (true, the default, as `lmer`) or maximum likelihood (false, `REML = FALSE`; use it
+    /// to compare models with different fixed effects by likelihood ratio).
+    pub fn reml(mut self, reml: bool) -> Self {
+        self.reml = reml;
+        self
+    }
+
+    /// Confidence level of the intervals (default 0.95).
+    pub fn level(mut self, level: f64) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Missing-value policy.
+    pub fn missing(mut self, policy: MissingPolicy) -> Self {
+        self.design.missing = policy;
+        self
+    }
+
+    /// Reference level of a factor.
+    pub fn reference_level(mut self, column: &str, level: &str) -> Self {
+        self.design
+            .reference_levels
+            .push((column.to_string(), level.to_string()));
+        self
+    }
+
+    /// Fit the model.
+    pub fn fit(&self, cohort: &Cohort) -> Result<LmmFit> {
+        Ok(self.estimate(cohort)?.fit)
+    }
+
+    /// Fit the model and standardise: the mean outcome (cost) of `spec`'s target population
+    /// if all were treated and if none were, their difference (the incremental cost) and
+    /// ratio, with delta-method intervals (normal reference) and, if asked, cluster-bootstrap
+    /// intervals over the outer grouping factor (see [`crate::effects::standardise`]). With the identity
+    /// link the random effects average out: the means are those at random effects 0.
+    pub fn standardise(
+        &self,
+        cohort: &Cohort,
+        spec: &Standardisation,
+    ) -> Result<(LmmFit, MarginalEffects)> {
+        self.with_model(cohort, |model| model.effects(spec))
+    }
+
+    /// Fit the model and run `f` on it, ready to be standardised.
+    pub(crate) fn with_model<T>(
+        &self,
+        cohort: &Cohort,
+        f: impl FnOnce(&FittedModel<'_, LmmRefit<'_>>) -> Result<T>,
+    ) -> Result<(LmmFit, T)> {
+        let estimated = self.estimate(cohort)?;
+        let used = UsedRows::new(cohort, &self.formula, &self.design)?;
+        let groups = &estimated.random.groups;
+        let fitted = FittedRows {
+            cohort,
+            formula: &self.formula,
+            options: &self.design,
+            used: &used,
+            names: &estimated.names,
+            clusters: Some((&groups.column, &groups.labels)),
+        };
+        let p = estimated.names.len();
+        let n_params = estimated.psi.len();
+        let mut vcov = DMatrix::zeros(n_params, n_params);
+        for (i, row) in estimated.fit.vcov.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                vcov[(i, j)] = *v;
+            }
+        }
+        let model = FittedModel {
+            fitted,
+            link: Link::Identity,
+            psi: &estimated.psi,
+            vcov: &vcov,
+            vcov_kind: VcovKind::Model,
+            reference_df: None,
+            level: self.level,
+            mixed: true,
+            refit: LmmRefit {
+                stats: &estimated.stats,
+                reml: self.reml,
+                p,
+                start: &estimated.psi[p..],
+            },
+            n_clusters: groups.len(),
+        };
+        let found = f(&model)?;
+        Ok((estimated.fit, found))
+    }
+
+    /// The fit and what it was computed from.
+    fn estimate(&self, cohort: &Cohort) -> Result<Estimated> {
+        check_level(self.level)?;
+        let design = Design::new(cohort, &self.formula, &self.design)?;
+        if !design.aliased.is_empty() {
+            return Err(Error::Confounded {
+                terms: design.aliased.clone(),
+                with: "the other fixed effects".into(),
+                reason: "each is a linear combination of earlier columns (R reports NA for it)"
+                    .into(),
+            });
+        }
+        check_response(&self.formula, Family::Gaussian, &design.y, &design.rows)?;
+        let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        let (n, p) = design.x.shape();
+        if n <= p {
+            return Err(Error::invalid(
+                "formula",
+                format!("{n} rows for {p} fixed effects: the residual variance is not estimable"),
+            ));
+        }
+        let stats = Statistics::new(
+            &design.x,
+            &design.y,
+            &random.z,
+            &random.groups.codes,
+            random.groups.len(),
+            random.structure.clone(),
+        );
+        let start = random.structure.start();
+        let minimum = minimise(&stats, self.reml, start)?;
+        let theta = minimum.theta.clone();
+        let at = stats.at(&theta)?;
+        let sigma = (at.rss / stats.residual_count(self.reml)).sqrt();
+        let unscaled = spd_inverse(&at.m, "X'V^{-1}X")?;
+        let vcov = unscaled * (sigma * sigma);
+        let df = satterthwaite_df(&stats, self.reml, &theta, sigma, &minimum.at_zero)?;
+        let mut coefficients = Vec::with_capacity(p);
+        for j in 0..p {
+            coefficients.extend(coef_table(
+                &design.names[j..=j],
+                &[at.beta[j]],
+                &[vcov[(j, j)]],
+                Some(df[j]),
+                self.level,
+                false,
+            )?);
+        }
+        let theta = canonical_theta(&random.structure, &theta);
+        let scaled: Vec<f64> = theta.iter().map(|t| t * sigma).collect();
+        let lam = random.structure.lambda(&scaled);
+        let (random_effects, _) = variance_components(&random, &scaled, &(&lam * lam.transpose()));
+        let n_params = p + theta.len() + 1;
+        let criterion = minimum.value;
+        let psi = at.beta.iter().chain(&minimum.theta).copied().collect();
+        let fit = LmmFit {
+            formula: self.formula.text.clone(),
+            reml: self.reml,
+            n_obs: n,
+            n_groups: random.n_groups.iter().cloned().collect(),
+            missing: design.missing.clone(),
+            level: self.level,
+            coefficients,
+            vcov: vcov
+                .row_iter()
+                .map(|r| r.iter().copied().collect())
+                .collect(),
+            random_effects,
+            residual_sd: sigma,
+            theta,
+            criterion,
+            loglik: -criterion / 2.0,
+            df: n_params,
+            aic: criterion + 2.0 * n_params as f64,
+            bic: criterion + (n as f64).ln() * n_params as f64,
+            converged: minimum.converged,
+            singular: !minimum.at_zero.is_empty(),
+            iterations: minimum.iterations,
+        };
+        Ok(Estimated {
+            fit,
+            names: design.names,
+            random,
+            stats,
+            psi,
+        })
+    }
+}
+
+/// A fit with the pieces a standardisation and its bootstrap need.
+struct Estimated {
+    fit: LmmFit,
+    names: Vec<String>,
+    random: RandomSetup,
+    stats: Statistics,
+    /// `(beta, theta)`.
+    psi: Vec<f64>,
+}
+
+/// A fitted linear mixed model, ready to be refitted to cluster samples: the sample's
+/// sufficient statistics are sums of its clusters', and the minimisation starts at the
+/// full-data theta.
+pub(crate) struct LmmRefit<'a> {
+    stats: &'a Statistics,
+    reml: bool,
+    p: usize,
+    start: &'a [f64],
+}
+
+impl Refit for LmmRefit<'_> {
+    type Workspace = ();
+
+    fn workspace(&self) {}
+
+    fn refit(&self, clusters: &[usize], _: &mut ()) -> Result<Vec<f64>> {
+        let stats = self.stats.resample(clusters);
+        let minimum = minimise(&stats, self.reml, self.start.to_vec())?;
+        if !minimum.converged {
+            return Err(Error::NotConverged {
+                what: "the linear mixed model on a bootstrap sample".into(),
+                iterations: minimum.iterations,
+                criterion: 0.0,
+            });
+        }
+        let at = stats.at(&minimum.theta)?;
+        debug_assert_eq!(at.beta.len(), self.p);
+        Ok(at.beta.iter().chain(&minimum.theta).copied().collect())
+    }
+}
+
+/// A fitted linear mixed model.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LmmFit {
+    /// The formula as written.
+    pub formula: String,
+    /// REML (true) or maximum likelihood.
+    pub reml: bool,
+    /// Rows used.
+    pub n_obs: usize,
+    /// Groups per grouping factor.
+    pub n_groups: BTreeMap<String, usize>,
+    /// Rows dropped for missing values.
+    pub missing: MissingReport,
+    /// Confidence level.
+    pub level: f64,
+    /// Fixed effects with t tests and intervals on Satterthwaite degrees of freedom.
+    pub coefficients: Vec<CoefRow>,
+    /// Variance matrix of the fixed effects, row by row.
+    pub vcov: Vec<Vec<f64>>,
+    /// Random-effect standard deviations (absolute, not relative to sigma).
+    pub random_effects: Vec<RandomEffectSd>,
+    /// Residual standard deviation sigma.
+    pub residual_sd: f64,
+    /// lme4's theta: the entries of Lambda (random-effect SDs relative to sigma).
+    pub theta: Vec<f64>,
+    /// The REML criterion (REML fits) or the deviance `-2 log-likelihood` (ML fits), as lme4's
+    /// `REMLcrit` / `deviance`.
+    pub criterion: f64,
+    /// `-criterion / 2`: the REML or ML log-likelihood, as lme4's `logLik`.
+    pub loglik: f64,
+    /// Parameters counted in AIC and BIC: fixed effects, theta and sigma.
+    pub df: usize,
+    /// `criterion + 2 df`.
+    pub aic: f64,
+    /// `criterion + log(n) df`.
+    pub bic: f64,
+    /// Whether the minimisation met its criterion.
+    pub converged: bool,
+    /// Whether a random-effect SD is estimated as 0.
+    pub singular: bool,
+    /// Newton iterations.
+    pub iterations: usize,
+}
+
+impl LmmFit {
+    /// The coefficient row of `term`.
+    pub fn term(&self, term: &str) -> Result<&CoefRow> {
+        self.coefficients
+            .iter()
+            .find(|r| r.term == term)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.coefficients.iter().map(|r| r.term.as_str()).collect();
+                Error::invalid(
+                    "term",
+                    format!("no term '{term}'; the terms are {}", names.join(", ")),
+                )
+            })
+    }
+}

@@ -1,0 +1,230 @@
+//! The linear mixed model's log-likelihood from per-cluster sufficient statistics.
+//!
+//! Model: `y = X beta + Z b + e`, `b = Lambda u`, `u ~ N(0, sigma^2 I)`, `e ~ N(0, sigma^2 I)`,
+//! clusters independent, so `Var(y_g) = sigma^2 V_g` with `V_g = I + Z_g Lambda Lambda' Z_g'`
+//! (Lambda filled from theta, the random-effect SDs relative to sigma, as lme4's theta).
+//! With `A_g = I + Lambda' Z_g'Z_g Lambda` (q x q), Woodbury gives
+//! `V_g^{-1} = I - Z_g Lambda A_g^{-1} Lambda' Z_g'` and `log|V_g| = log|A_g|`, so every
+//! quantity below needs only `X'X`, `X'y`, `y'y` and, per cluster, `Z_g'Z_g`, `Z_g'X_g`,
+//! `Z_g'y_g`:
+//!
+//! - `M = X'V^{-1}X`, `beta^(theta) = M^{-1} X'V^{-1}y`,
+//!   `r^2(theta) = y'V^{-1}y - beta^' X'V^{-1}y` (the penalised residual sum of squares);
+//! - ML: `sigma^2 = r^2 / n`, deviance `-2 l = sum_g log|A_g| + n (1 + log(2 pi r^2 / n))`;
+//! - REML: `sigma^2 = r^2 / (n - p)`, criterion
+//!   `sum_g log|A_g| + log|M| + (n - p)(1 + log(2 pi r^2 / (n - p)))`, lme4's REML criterion.
+//!
+//! For fixed sigma (the variance parameters `(theta, sigma)` of the Satterthwaite method) the
+//! deviance is `sum_g log|A_g| [+ log|M|] + m log(2 pi sigma^2) + r^2 / sigma^2` with
+//! `m = n` (ML) or `n - p` (REML).
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::core::error::{Error, Result};
+use crate::frame::random_effects::ThetaStructure;
+
+/// The sufficient statistics of a linear mixed model.
+#[derive(Debug, Clone)]
+pub(crate) struct Statistics {
+    pub n: usize,
+    pub p: usize,
+    pub structure: ThetaStructure,
+    xtx: DMatrix<f64>,
+    xty: DVector<f64>,
+    yty: f64,
+    /// Per cluster.
+    clusters: Vec<ClusterStatistics>,
+}
+
+/// One cluster's `Z'Z`, `Z'X`, `Z'y`, `X'X`, `X'y`, `y'y` and rows.
+#[derive(Debug, Clone)]
+struct ClusterStatistics {
+    ztz: DMatrix<f64>,
+    ztx: DMatrix<f64>,
+    zty: DVector<f64>,
+    xtx: DMatrix<f64>,
+    xty: DVector<f64>,
+    yty: f64,
+    n: usize,
+}
+
+/// The profiled fit at one theta.
+#[derive(Debug, Clone)]
+pub(crate) struct AtTheta {
+    /// `sum_g log|A_g|`.
+    pub log_det_a: f64,
+    /// `X'V^{-1}X` (sigma^2 units).
+    pub m: DMatrix<f64>,
+    pub beta: DVector<f64>,
+    /// Penalised residual sum of squares `r^2`.
+    pub rss: f64,
+}
+
+impl Statistics {
+    /// From the design rows, the random-effect rows `z` (n x q) and each row's cluster.
+    pub fn new(
+        x: &DMatrix<f64>,
+        y: &[f64],
+        z: &DMatrix<f64>,
+        cluster: &[usize],
+        n_clusters: usize,
+        structure: ThetaStructure,
+    ) -> Statistics {
+        let (n, p) = x.shape();
+        let q = z.ncols();
+        let mut clusters = vec![
+            ClusterStatistics {
+                ztz: DMatrix::zeros(q, q),
+                ztx: DMatrix::zeros(q, p),
+                zty: DVector::zeros(q),
+                xtx: DMatrix::zeros(p, p),
+                xty: DVector::zeros(p),
+                yty: 0.0,
+                n: 0,
+            };
+            n_clusters
+        ];
+        let mut row = vec![0.0; p];
+        for i in 0..n {
+            let c = &mut clusters[cluster[i]];
+            for (j, r) in row.iter_mut().enumerate() {
+                *r = x[(i, j)];
+            }
+            for a in 0..q {
+                let za = z[(i, a)];
+                if za == 0.0 {
+                    continue;
+                }
+                for b in 0..q {
+                    c.ztz[(a, b)] += za * z[(i, b)];
+                }
+                for (j, r) in row.iter().enumerate() {
+                    c.ztx[(a, j)] += za * r;
+                }
+                c.zty[a] += za * y[i];
+            }
+            for a in 0..p {
+                for b in 0..=a {
+                    c.xtx[(a, b)] += row[a] * row[b];
+                }
+                c.xty[a] += row[a] * y[i];
+            }
+            c.yty += y[i] * y[i];
+            c.n += 1;
+        }
+        for c in &mut clusters {
+            c.xtx.fill_upper_triangle_with_lower_triangle();
+        }
+        Statistics::from_clusters(p, structure, clusters)
+    }
+
+    /// The statistics of the clusters `clusters` (repeats allowed: a cluster bootstrap sample).
+    pub fn resample(&self, clusters: &[usize]) -> Statistics {
+        let chosen = clusters.iter().map(|&c| self.clusters[c].clone()).collect();
+        Statistics::from_clusters(self.p, self.structure.clone(), chosen)
+    }
+
+    /// Totals over `clusters`.
+    fn from_clusters(
+        p: usize,
+        structure: ThetaStructure,
+        clusters: Vec<ClusterStatistics>,
+    ) -> Statistics {
+        let mut xtx = DMatrix::zeros(p, p);
+        let mut xty = DVector::zeros(p);
+        let mut yty = 0.0;
+        let mut n = 0;
+        for c in &clusters {
+            xtx += &c.xtx;
+            xty += &c.xty;
+            yty += c.yty;
+            n += c.n;
+        }
+        Statistics {
+            n,
+            p,
+            structure,
+            xtx,
+            xty,
+            yty,
+            clusters,
+        }
+    }
+
+    /// The profiled quantities at `theta`.
+    pub fn at(&self, theta: &[f64]) -> Result<AtTheta> {
+        let lambda = self.structure.lambda(theta);
+        let q = self.structure.q;
+        let mut m = self.xtx.clone();
+        let mut xvy = self.xty.clone();
+        let mut yvy = self.yty;
+        let mut log_det_a = 0.0;
+        for ClusterStatistics { ztz, ztx, zty, .. } in &self.clusters {
+            let a = DMatrix::identity(q, q) + lambda.transpose() * ztz * &lambda;
+            let chol = a.cholesky().ok_or_else(|| Error::Numerical {
+                what: "the linear mixed model".into(),
+                message: "I + Lambda' Z'Z Lambda is not positive definite".into(),
+            })?;
+            log_det_a += 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+            // W = Lambda' Z'X, w = Lambda' Z'y; subtract W' A^{-1} W etc.
+            let w = lambda.transpose() * ztx;
+            let wy = lambda.transpose() * zty;
+            let aw = chol.solve(&w);
+            let awy = chol.solve(&wy);
+            m -= w.transpose() * &aw;
+            xvy -= w.transpose() * &awy;
+            yvy -= wy.dot(&awy);
+        }
+        let chol = m.clone().cholesky().ok_or_else(|| Error::Numerical {
+            what: "the linear mixed model".into(),
+            message: "X'V^{-1}X is not positive definite (a fixed effect is not identified)".into(),
+        })?;
+        let beta = chol.solve(&xvy);
+        let rss = (yvy - beta.dot(&xvy)).max(0.0);
+        Ok(AtTheta {
+            log_det_a,
+            m,
+            beta,
+            rss,
+        })
+    }
+
+    /// `m`: n for ML, n - p for REML.
+    pub fn residual_count(&self, reml: bool) -> f64 {
+        if reml {
+            (self.n - self.p) as f64
+        } else {
+            self.n as f64
+        }
+    }
+
+    /// The profiled deviance (ML) or REML criterion at `theta`.
+    pub fn profiled_deviance(&self, theta: &[f64], reml: bool) -> Result<f64> {
+        let at = self.at(theta)?;
+        let m = self.residual_count(reml);
+        let mut d = at.log_det_a + m * (1.0 + (2.0 * std::f64::consts::PI * at.rss / m).ln());
+        if reml {
+            d += log_det_spd(&at.m);
+        }
+        Ok(d)
+    }
+
+    /// The deviance at `theta` and a given `sigma` (not profiled).
+    pub fn deviance(&self, theta: &[f64], sigma: f64, reml: bool) -> Result<f64> {
+        let at = self.at(theta)?;
+        let m = self.residual_count(reml);
+        let s2 = sigma * sigma;
+        let mut d = at.log_det_a + m * (2.0 * std::f64::consts::PI * s2).ln() + at.rss / s2;
+        if reml {
+            d += log_det_spd(&at.m);
+        }
+        Ok(d)
+    }
+}
+
+/// `log|M|` of a positive definite matrix (by its Cholesky factor).
+fn log_det_spd(m: &DMatrix<f64>) -> f64 {
+    m.clone().cholesky().map_or(f64::INFINITY, |c| {
+        2.0 * c.l().diagonal().iter().map(|d| d.ln()).sum::<f64>()
+    })
+}

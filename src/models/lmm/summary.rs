@@ -1,0 +1,69 @@
+//! The printed summary of a linear mixed model, laid out like lmerTest's `summary(lmer(...))`.
+
+use std::fmt;
+
+use super::LmmFit;
+use crate::models::coef_table::{align, format_coef_table, sig};
+use crate::models::glmm::random_effects_table;
+
+impl fmt::Display for LmmFit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let method = if self.reml {
+            "REML"
+        } else {
+            "maximum likelihood"
+        };
+        writeln!(
+            f,
+            "Linear mixed model fit by {method}; t tests use Satterthwaite's method"
+        )?;
+        writeln!(f, "Formula: {}", self.formula)?;
+        let groups: Vec<String> = self
+            .n_groups
+            .iter()
+            .map(|(g, n)| format!("{g}, {n}"))
+            .collect();
+        writeln!(
+            f,
+            "Observations: {}; groups: {}",
+            self.n_obs,
+            groups.join("; ")
+        )?;
+        let what = if self.reml {
+            "REML criterion"
+        } else {
+            "Deviance"
+        };
+        writeln!(
+            f,
+            "{what}: {}; log-likelihood: {} (df = {}); AIC: {}; BIC: {}",
+            sig(self.criterion, 8),
+            sig(self.loglik, 8),
+            self.df,
+            sig(self.aic, 7),
+            sig(self.bic, 7)
+        )?;
+        writeln!(f)?;
+        writeln!(f, "Random effects:")?;
+        let mut table = random_effects_table(&self.random_effects);
+        table.push(vec![
+            "Residual".to_string(),
+            String::new(),
+            sig(self.residual_sd, 5),
+        ]);
+        f.write_str(&align(&table))?;
+        writeln!(f)?;
+        writeln!(f, "Fixed effects:")?;
+        f.write_str(&format_coef_table(&self.coefficients, self.level, None))?;
+        if !self.converged {
+            writeln!(f, "The minimisation did NOT converge")?;
+        }
+        if self.singular {
+            writeln!(
+                f,
+                "Singular fit: a random-effect SD is estimated as 0 (no variation beyond chance)"
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! Fitted models: generalized linear models ([`glm`]), linear mixed models ([`lmm`]) and
+//! generalized linear mixed models ([`glmm`]), their variance estimators ([`vcov`]) and tidy
+//! coefficient tables ([`coef_table`]). Imports `core`, `data` and `frame`, never `effects`.
+
+pub mod coef_table;
+pub mod glm;
+pub mod glmm;
+pub mod lmm;
+pub mod vcov;
