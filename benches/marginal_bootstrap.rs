@@ -23,8 +23,10 @@ fn bench(c: &mut Criterion) {
     let all = config.simulate(2609).expect("valid configuration");
     let first: Vec<usize> = (0..2609).collect();
     let cohort = all.select_rows(&first).expect("2,609 rows");
-    let model =
-        Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)").expect("formula");
+    let fit = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)")
+        .expect("formula")
+        .fit(&cohort)
+        .expect("fit");
     let spec = Standardisation::new("treated").bootstrap(2000, 1);
     let mut group = c.benchmark_group("marginal");
     group.sample_size(10);
@@ -32,9 +34,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("bootstrap_2000_glmm_2609", |b| {
         b.iter(|| {
             black_box(
-                model
-                    .standardise(&cohort, &spec)
-                    .map(|(_, m)| m.risk_difference.estimate),
+                spec.apply(&fit, &cohort)
+                    .map(|m| m.risk_difference.estimate),
             )
         })
     });

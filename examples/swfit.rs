@@ -59,6 +59,7 @@ use stepwedge::models::glm::{Family, Glm, Link};
 use stepwedge::models::glmm::Glmm;
 use stepwedge::models::lmm::Lmm;
 use stepwedge::models::vcov::VcovKind;
+use stepwedge::models::Fitted;
 
 const USAGE: &str = "usage: swfit --data FILE.csv --formula \"y ~ x + (1 | cluster)\" \
                      [--family binomial|poisson|gaussian|gamma] [--ml] [--link logit|log|cloglog] [--nagq N] \
@@ -177,6 +178,26 @@ fn coefficients_json(rows: &[CoefRow]) -> Value {
         .collect()
 }
 
+/// The standardisation (`--marginal`) and subgroup analysis (`--subgroups`) asked for, of one
+/// fit.
+fn analyses<F: Fitted>(
+    fit: &F,
+    cohort: &Cohort,
+    args: &Args,
+) -> Result<(Option<MarginalEffects>, Option<SubgroupEffects>), Error> {
+    let marginal = args
+        .marginal
+        .as_ref()
+        .map(|spec| spec.apply(fit, cohort))
+        .transpose()?;
+    let subgroups = args
+        .subgroups
+        .as_ref()
+        .map(|(modifier, spec)| spec.subgroups(fit, cohort, modifier))
+        .transpose()?;
+    Ok((marginal, subgroups))
+}
+
 fn run(args: &Args) -> Result<(), Error> {
     let cohort = Cohort::from_csv_path(&args.data, &LoadOptions::default())?;
     let formula = Formula::parse(&args.formula)?;
@@ -189,17 +210,8 @@ fn run(args: &Args) -> Result<(), Error> {
         if let Some(kind) = args.vcov.or(args.robust.then_some(VcovKind::CR1)) {
             spec = spec.vcov(kind);
         }
-        let (fit, marginal) = match &args.marginal {
-            Some(m) => {
-                let (fit, effects) = spec.standardise(&cohort, m)?;
-                (fit, Some(effects))
-            }
-            None => (spec.fit(&cohort)?, None),
-        };
-        let subgroups = match &args.subgroups {
-            Some((modifier, s)) => Some(spec.subgroups(&cohort, s, modifier)?.1),
-            None => None,
-        };
+        let fit = spec.fit(&cohort)?;
+        let (marginal, subgroups) = analyses(&fit, &cohort, args)?;
         if args.json {
             let out = json!({
                 "n_obs": fit.n_obs, "n_groups": {}, "coefficients": coefficients_json(&fit.coefficients),
@@ -225,17 +237,8 @@ fn run(args: &Args) -> Result<(), Error> {
         .link(link)
         .nagq(args.nagq)
         .vcov(vcov);
-    let (fit, marginal) = match &args.marginal {
-        Some(m) => {
-            let (fit, effects) = spec.standardise(&cohort, m)?;
-            (fit, Some(effects))
-        }
-        None => (spec.fit(&cohort)?, None),
-    };
-    let subgroups = match &args.subgroups {
-        Some((modifier, s)) => Some(spec.subgroups(&cohort, s, modifier)?.1),
-        None => None,
-    };
+    let fit = spec.fit(&cohort)?;
+    let (marginal, subgroups) = analyses(&fit, &cohort, args)?;
     if args.json {
         let out = json!({
             "n_obs": fit.n_obs, "n_groups": fit.n_groups, "coefficients": coefficients_json(&fit.coefficients),

@@ -37,6 +37,7 @@
 //! error of a coverage near 95% is about 1 percentage point.
 
 mod common;
+use common::FitThen;
 
 use std::time::Instant;
 
@@ -250,7 +251,7 @@ fn run(scenario: &Scenario, trials: usize, replicates: usize) -> Coverage {
         let rd_true = sim.risk_treated - sim.risk_control;
         let rr_true = sim.risk_treated / sim.risk_control;
         let spec = Standardisation::new("treated").bootstrap(replicates, trial);
-        let (fit, marginal) = match model.standardise(&sim.cohort, &spec) {
+        let (fit, marginal) = match model.fit_and_standardise(&sim.cohort, &spec) {
             Ok(r) => r,
             Err(e) => {
                 out.failed_trials += 1;

@@ -77,6 +77,7 @@
 //! near 95% is about 1 percentage point.
 
 mod common;
+use common::FitThen;
 
 use std::time::Instant;
 
@@ -86,7 +87,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Gamma, StandardNormal};
 use stepwedge::data::{Cohort, Column};
 use stepwedge::effects::cost_effectiveness::{
-    cost_effectiveness, CostEffectivenessSpec, IcerInterval, Model,
+    cost_effectiveness, CostEffectivenessSpec, IcerInterval,
 };
 use stepwedge::effects::crude::Estimate;
 use stepwedge::effects::standardise::Standardisation;
@@ -419,13 +420,11 @@ struct Coverage {
 }
 
 fn run(scenario: &Scenario, trials: usize, replicates: usize) -> Coverage {
-    let cost_model = Model::Glm(
-        Glm::new(COST_FORMULA)
-            .unwrap()
-            .family(Family::Gamma)
-            .cluster("cluster"),
-    );
-    let effect_model = Model::Glmm(Glmm::new(EFFECT_FORMULA).unwrap());
+    let cost_model = Glm::new(COST_FORMULA)
+        .unwrap()
+        .family(Family::Gamma)
+        .cluster("cluster");
+    let effect_model = Glmm::new(EFFECT_FORMULA).unwrap();
     let wtp = scenario.reference_wtp();
     let mut out = Coverage {
         trials,
@@ -450,7 +449,12 @@ fn run(scenario: &Scenario, trials: usize, replicates: usize) -> Coverage {
         let spec = CostEffectivenessSpec::new("treated")
             .bootstrap(replicates, trial)
             .willingness_to_pay(vec![0.0, wtp, true_icer]);
-        let ce = match cost_effectiveness(&sim.cohort, &cost_model, &effect_model, &spec) {
+        let fits = cost_model
+            .fit(&sim.cohort)
+            .and_then(|cost| Ok((cost, effect_model.fit(&sim.cohort)?)));
+        let joint =
+            fits.and_then(|(cost, effect)| cost_effectiveness(&cost, &effect, &sim.cohort, &spec));
+        let ce = match joint {
             Ok(ce) => ce,
             Err(e) => {
                 out.failed_trials += 1;
@@ -828,17 +832,19 @@ fn icer_delta_method_comparison() {
         let (mut effect_errors, mut cost_errors) = (vec![], vec![]);
         for trial in 0..trials as u64 {
             let sim = simulate(&scenario, trial);
-            let (_, m) = effect.standardise(&sim.cohort, &spec).unwrap();
+            let (_, m) = effect.fit_and_standardise(&sim.cohort, &spec).unwrap();
             // RD = r_1 - r_0 = -dE.
             effect_tally.add(&m.risk_difference.delta, -sim.d_effect);
             effect_se.push(m.risk_difference.std_error);
             effect_errors.push(-m.risk_difference.estimate - sim.d_effect);
             for (k, (_, glm)) in costs.iter().enumerate() {
-                let (_, m) = glm.standardise(&sim.cohort, &spec).unwrap();
-                cost_tallies[k].add(&m.risk_difference.delta, sim.d_cost);
-                cost_se[k].push(m.risk_difference.std_error);
+                let m = spec
+                    .means(&glm.fit(&sim.cohort).unwrap(), &sim.cohort)
+                    .unwrap();
+                cost_tallies[k].add(&m.difference.delta, sim.d_cost);
+                cost_se[k].push(m.difference.std_error);
                 if k == 0 {
-                    cost_errors.push(m.risk_difference.estimate - sim.d_cost);
+                    cost_errors.push(m.difference.estimate - sim.d_cost);
                 }
             }
         }
@@ -947,29 +953,23 @@ fn icer_coverage_machinery_runs() {
     // The joint bootstrap's dC and dE intervals are the separate marginal bootstraps' intervals
     // of the risk difference with the same seed (dE = -RD for an adverse outcome).
     let sim = simulate(&scenario, 0);
+    let cost = Glm::new(COST_FORMULA)
+        .unwrap()
+        .family(Family::Gamma)
+        .cluster("cluster")
+        .fit(&sim.cohort)
+        .unwrap();
+    let effect = Glmm::new(EFFECT_FORMULA).unwrap().fit(&sim.cohort).unwrap();
     let ce = cost_effectiveness(
+        &cost,
+        &effect,
         &sim.cohort,
-        &Model::Glm(
-            Glm::new(COST_FORMULA)
-                .unwrap()
-                .family(Family::Gamma)
-                .cluster("cluster"),
-        ),
-        &Model::Glmm(Glmm::new(EFFECT_FORMULA).unwrap()),
         &CostEffectivenessSpec::new("treated").bootstrap(100, 0),
     )
     .unwrap();
     let spec = Standardisation::new("treated").bootstrap(100, 0);
-    let (_, rd) = Glmm::new(EFFECT_FORMULA)
-        .unwrap()
-        .standardise(&sim.cohort, &spec)
-        .unwrap();
-    let (_, dc) = Glm::new(COST_FORMULA)
-        .unwrap()
-        .family(Family::Gamma)
-        .cluster("cluster")
-        .standardise(&sim.cohort, &spec)
-        .unwrap();
+    let rd = spec.apply(&effect, &sim.cohort).unwrap();
+    let dc = spec.means(&cost, &sim.cohort).unwrap();
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + a.abs());
     let rd = rd.risk_difference.percentile.unwrap();
     let e = &ce.incremental_effect;
@@ -977,7 +977,7 @@ fn icer_coverage_machinery_runs() {
         close(e.ci_low, -rd.ci_high) && close(e.ci_high, -rd.ci_low),
         "{e:?} {rd:?}"
     );
-    let dc = dc.risk_difference.percentile.unwrap();
+    let dc = dc.difference.percentile.unwrap();
     let k = &ce.incremental_cost;
     assert!(
         close(k.ci_low, dc.ci_low) && close(k.ci_high, dc.ci_high),

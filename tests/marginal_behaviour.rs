@@ -2,6 +2,9 @@
 //! without R: closed forms, invariances and errors. (The comparisons with R are in
 //! `marginal_reference.rs` and `rr_reference.rs`.)
 
+#[allow(dead_code)]
+mod common;
+use common::FitThen;
 use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::effects::standardise::{RandomEffects, Standardisation, Target};
@@ -38,7 +41,7 @@ fn saturated_logistic_model_gives_the_observed_risks_and_binomial_errors() {
     let cohort = sample();
     let (_, m) = Glm::new("death30 ~ treated")
         .unwrap()
-        .standardise(&cohort, &Standardisation::new("treated"))
+        .fit_and_standardise(&cohort, &Standardisation::new("treated"))
         .unwrap();
     let [(e0, n0), (e1, n1)] = arms(&cohort);
     let (p0, p1) = (e0 / n0, e1 / n1);
@@ -71,7 +74,7 @@ fn the_log_link_coefficient_is_the_standardised_relative_risk() {
         Target::parse("residence=own_home"),
     ] {
         let (fit, m) = spec
-            .standardise(&cohort, &Standardisation::new("treated").target(target))
+            .fit_and_standardise(&cohort, &Standardisation::new("treated").target(target))
             .unwrap();
         let b = fit.term("treated").unwrap();
         assert!((m.relative_risk.estimate - b.estimate.exp()).abs() < 1e-10);
@@ -85,21 +88,21 @@ fn att_and_subgroups_count_their_patients() {
     let model = Glm::new("death30 ~ treated + factor(period) + age").unwrap();
     let [(_, n0), (_, n1)] = arms(&cohort);
     let (_, att) = model
-        .standardise(
+        .fit_and_standardise(
             &cohort,
             &Standardisation::new("treated").target(Target::Treated),
         )
         .unwrap();
     assert_eq!(att.patients, n1);
     let (_, all) = model
-        .standardise(&cohort, &Standardisation::new("treated"))
+        .fit_and_standardise(&cohort, &Standardisation::new("treated"))
         .unwrap();
     assert_eq!(all.patients, n0 + n1);
     let residence = cohort.levels("residence").unwrap().to_vec();
     let codes = cohort.codes("residence").unwrap();
     let own = residence.iter().position(|l| l == "own_home").unwrap() as u32;
     let (_, sub) = model
-        .standardise(
+        .fit_and_standardise(
             &cohort,
             &Standardisation::new("treated").target(Target::parse("residence=own_home")),
         )
@@ -115,10 +118,10 @@ fn mixed_model_risks_integrate_over_the_random_effects() {
     let cohort = sample();
     let model = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)").unwrap();
     let (_, integrated) = model
-        .standardise(&cohort, &Standardisation::new("treated"))
+        .fit_and_standardise(&cohort, &Standardisation::new("treated"))
         .unwrap();
     let (_, conditional) = model
-        .standardise(
+        .fit_and_standardise(
             &cohort,
             &Standardisation::new("treated").random_effects(RandomEffects::Conditional),
         )
@@ -141,7 +144,7 @@ fn bootstrap_is_the_same_whatever_the_number_of_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| model.standardise(&cohort, &spec).unwrap().1)
+            .install(|| model.fit_and_standardise(&cohort, &spec).unwrap().1)
     };
     let one = run(1);
     let two = run(2);
@@ -152,7 +155,7 @@ fn bootstrap_is_the_same_whatever_the_number_of_threads() {
     assert!(p.ci_low < one.risk_difference.estimate && one.risk_difference.estimate < p.ci_high);
     // Another seed, other replicates.
     let other = model
-        .standardise(&cohort, &Standardisation::new("treated").bootstrap(40, 8))
+        .fit_and_standardise(&cohort, &Standardisation::new("treated").bootstrap(40, 8))
         .unwrap()
         .1;
     assert_ne!(
@@ -170,7 +173,7 @@ fn given_bootstrap_samples_are_used_as_given() {
     // Every sample the identity: every replicate reproduces the estimate.
     let identity: Vec<usize> = (0..12).collect();
     let spec = Standardisation::new("treated").bootstrap_samples(vec![identity; 5]);
-    let (_, m) = model.standardise(&cohort, &spec).unwrap();
+    let (_, m) = model.fit_and_standardise(&cohort, &spec).unwrap();
     let p = m.risk_difference.percentile.unwrap();
     assert!((p.ci_low - m.risk_difference.estimate).abs() < 1e-9);
     assert!((p.ci_high - m.risk_difference.estimate).abs() < 1e-9);
@@ -179,11 +182,14 @@ fn given_bootstrap_samples_are_used_as_given() {
         m.risk_difference.bca.is_none() || m.risk_difference.bca.unwrap().ci_low <= p.ci_low + 1e-9
     );
     let bad = Standardisation::new("treated").bootstrap_samples(vec![vec![0, 12]]);
-    let err = model.standardise(&cohort, &bad).unwrap_err().to_string();
+    let err = model
+        .fit_and_standardise(&cohort, &bad)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cluster index 12"), "{err}");
     let no_clusters = Glm::new("death30 ~ treated").unwrap();
     let err = no_clusters
-        .standardise(&cohort, &Standardisation::new("treated").bootstrap(10, 1))
+        .fit_and_standardise(&cohort, &Standardisation::new("treated").bootstrap(10, 1))
         .unwrap_err()
         .to_string();
     assert!(err.contains("needs a model with clusters"), "{err}");
@@ -194,7 +200,7 @@ fn subgroup_effects_follow_the_interaction() {
     let cohort = sample();
     let model = Glm::new("death30 ~ treated * residence + factor(period)").unwrap();
     let (fit, s) = model
-        .subgroups(&cohort, &Standardisation::new("treated"), "residence")
+        .fit_and_subgroups(&cohort, &Standardisation::new("treated"), "residence")
         .unwrap();
     let b = |t: &str| fit.term(t).unwrap().estimate;
     let levels = cohort.levels("residence").unwrap();
@@ -228,14 +234,14 @@ fn subgroup_effects_follow_the_interaction() {
         .unwrap();
     let (fit, s) = Glm::new("death30 ~ treated * own_home + factor(period)")
         .unwrap()
-        .subgroups(&cohort2, &Standardisation::new("treated"), "own_home")
+        .fit_and_subgroups(&cohort2, &Standardisation::new("treated"), "own_home")
         .unwrap();
     let row = fit.term("treated:own_home").unwrap();
     let z = row.estimate / row.std_error;
     assert!((s.interaction.statistic - z * z).abs() < 1e-9 * z * z);
     let err = Glm::new("death30 ~ treated + own_home")
         .unwrap()
-        .subgroups(&cohort2, &Standardisation::new("treated"), "own_home")
+        .fit_and_subgroups(&cohort2, &Standardisation::new("treated"), "own_home")
         .unwrap_err()
         .to_string();
     assert!(err.contains("no interaction"), "{err}");
@@ -245,7 +251,8 @@ fn subgroup_effects_follow_the_interaction() {
 fn bad_treatments_and_targets_are_named() {
     let cohort = sample();
     let glm = |f: &str| Glm::new(f).unwrap();
-    let err = |g: Glm, s: Standardisation| g.standardise(&cohort, &s).unwrap_err().to_string();
+    let err =
+        |g: Glm, s: Standardisation| g.fit_and_standardise(&cohort, &s).unwrap_err().to_string();
     let e = err(
         glm("death30 ~ factor(treated) + age"),
         Standardisation::new("treated"),
@@ -318,7 +325,7 @@ fn marginal_json_has_the_documented_fields() {
     let (_, m) = Glmm::new("death30 ~ treated + factor(period) + (1 | cluster)")
         .unwrap()
         .vcov(VcovKind::Sandwich)
-        .standardise(&cohort, &Standardisation::new("treated").bootstrap(20, 3))
+        .fit_and_standardise(&cohort, &Standardisation::new("treated").bootstrap(20, 3))
         .unwrap();
     let json = serde_json::to_value(&m).unwrap();
     for key in [
@@ -363,7 +370,7 @@ fn linear_mixed_model_standardises_to_its_treatment_coefficient() {
         stepwedge::models::lmm::Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)")
             .unwrap();
     let (fit, m) = model
-        .standardise(
+        .fit_and_standardise(
             &cohort,
             &Standardisation::new("treated")
                 .target(Target::Treated)
@@ -380,36 +387,33 @@ fn linear_mixed_model_standardises_to_its_treatment_coefficient() {
 
 #[test]
 fn cost_effectiveness_pairs_a_cost_model_with_an_effect_model() {
-    use stepwedge::effects::cost_effectiveness::{
-        cost_effectiveness, CostEffectivenessSpec, Model,
-    };
+    use stepwedge::effects::cost_effectiveness::{cost_effectiveness, CostEffectivenessSpec};
     let cohort = sample();
-    let cost = Model::Lmm(
+    let cost =
         stepwedge::models::lmm::Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)")
-            .unwrap(),
-    );
-    let effect =
-        Model::Glmm(Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)").unwrap());
-    let spec = CostEffectivenessSpec::new("treated").bootstrap(200, 3);
-    let ce = cost_effectiveness(&cohort, &cost, &effect, &spec).unwrap();
-    // The point estimates are the two standardisations.
-    let (_, c) = match &cost {
-        Model::Lmm(l) => l
-            .standardise(&cohort, &Standardisation::new("treated"))
-            .unwrap(),
-        _ => unreachable!(),
-    };
-    let (_, e) = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)")
+            .unwrap()
+            .fit(&cohort)
+            .unwrap();
+    let effect = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)")
         .unwrap()
-        .standardise(&cohort, &Standardisation::new("treated"))
+        .fit(&cohort)
         .unwrap();
-    assert!((ce.incremental_cost.estimate - c.risk_difference.estimate).abs() < 1e-6);
+    let spec = CostEffectivenessSpec::new("treated").bootstrap(200, 3);
+    let ce = cost_effectiveness(&cost, &effect, &cohort, &spec).unwrap();
+    // The point estimates are the two standardisations of the same fits.
+    let c = Standardisation::new("treated")
+        .means(&cost, &cohort)
+        .unwrap();
+    let e = Standardisation::new("treated")
+        .apply(&effect, &cohort)
+        .unwrap();
+    assert!((ce.incremental_cost.estimate - c.difference.estimate).abs() < 1e-6);
     assert!((ce.incremental_effect.estimate + e.risk_difference.estimate).abs() < 1e-12);
     assert!((ce.icer - ce.incremental_cost.estimate / ce.incremental_effect.estimate).abs() < 1e-6);
     assert_eq!(ce.replicates.len() + ce.failed, 200);
     // The same seed gives the same replicates. At a willingness to pay of 0 the treatment is
     // cost-effective exactly in the replicates where it saves money.
-    let again = cost_effectiveness(&cohort, &cost, &effect, &spec).unwrap();
+    let again = cost_effectiveness(&cost, &effect, &cohort, &spec).unwrap();
     assert_eq!(ce.replicates, again.replicates);
     let at_zero = &ce.net_benefit[0];
     assert_eq!(at_zero.willingness_to_pay, 0.0);
@@ -432,12 +436,12 @@ fn cost_effectiveness_pairs_a_cost_model_with_an_effect_model() {
         stepwedge::report::figures::acceptability_curve(&ce, "deaths avoided", "DKK").unwrap();
     assert!(curve.contains("Willingness to pay (DKK per death avoided)"));
     // Models with different clusters cannot share a bootstrap.
-    let other = Model::Glm(
-        Glm::new("cost ~ treated")
-            .unwrap()
-            .family(Family::Gamma)
-            .cluster("residence"),
-    );
-    let err = cost_effectiveness(&cohort, &other, &effect, &spec).unwrap_err();
+    let other = Glm::new("cost ~ treated")
+        .unwrap()
+        .family(Family::Gamma)
+        .cluster("residence")
+        .fit(&cohort)
+        .unwrap();
+    let err = cost_effectiveness(&other, &effect, &cohort, &spec).unwrap_err();
     assert!(err.to_string().contains("same clusters"), "{err}");
 }

@@ -5,6 +5,9 @@
 //! integrated over the random effect, and conditional on it being 0), and percentile and BCa
 //! intervals over the same bootstrap samples R refitted.
 
+#[allow(dead_code)]
+mod common;
+use common::FitThen;
 use serde_json::Value;
 use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::effects::crude::Estimate;
@@ -172,7 +175,7 @@ fn glm_standardisation_matches_r() {
         let (_, model) = Glm::new(formula)
             .unwrap()
             .control(tight())
-            .standardise(&data, &spec)
+            .fit_and_standardise(&data, &spec)
             .unwrap();
         assert_eq!(model.patients, f(&want["n_target"]));
         worst = worst.max(compare(&model, want, &want["delta"]["model"], 1e-10, 1e-8));
@@ -181,7 +184,7 @@ fn glm_standardisation_matches_r() {
             .control(tight())
             .cluster("cluster")
             .vcov(VcovKind::CR1)
-            .standardise(&data, &spec)
+            .fit_and_standardise(&data, &spec)
             .unwrap();
         assert_eq!(robust.reference_df, Some(13.0));
         worst = worst.max(compare(&robust, want, &want["delta"]["CR1"], 1e-10, 1e-8));
@@ -206,7 +209,7 @@ fn glm_bootstrap_matches_r_on_the_same_samples() {
     for b in (0..300).step_by(23) {
         let spec = Standardisation::new("treated")
             .bootstrap_samples(vec![samples[b].clone(), samples[b].clone()]);
-        let (_, m) = model.standardise(&data, &spec).unwrap();
+        let (_, m) = model.fit_and_standardise(&data, &spec).unwrap();
         let want = f(&boot["replicates"]["RD"][b]);
         let got = m.risk_difference.percentile.unwrap();
         assert!(
@@ -216,7 +219,7 @@ fn glm_bootstrap_matches_r_on_the_same_samples() {
         );
     }
     let spec = Standardisation::new("treated").bootstrap_samples(samples);
-    let (_, m) = model.standardise(&data, &spec).unwrap();
+    let (_, m) = model.fit_and_standardise(&data, &spec).unwrap();
     let summary = m.bootstrap.as_ref().unwrap();
     assert_eq!((summary.replicates, summary.failed), (300, 0));
     for (s, key) in ["r1", "r0", "RR", "RD"].iter().enumerate() {
@@ -239,7 +242,7 @@ fn subgroup_odds_ratios_and_interaction_test_match_r() {
     let (_, s) = Glm::new(case["formula"].as_str().unwrap())
         .unwrap()
         .control(tight())
-        .subgroups(&data, &Standardisation::new("treated"), "own_home")
+        .fit_and_subgroups(&data, &Standardisation::new("treated"), "own_home")
         .unwrap();
     let test = &case["interaction_test"];
     assert_eq!(s.interaction.terms, vec![test["term"].as_str().unwrap()]);
@@ -282,7 +285,7 @@ fn glmm_standardisation_matches_r() {
             let spec = Standardisation::new("treated")
                 .target(target(name))
                 .random_effects(how);
-            let (fit, m) = model.standardise(&data, &spec).unwrap();
+            let (fit, m) = model.fit_and_standardise(&data, &spec).unwrap();
             assert!(fit.loglik >= f(&case["loglik"]) - 1e-9);
             let delta = &want["delta"]["laplace_hessian_analytic_gradient"];
             worst = worst.max(compare(&m, want, delta, 1e-6, 1e-5));
@@ -323,7 +326,7 @@ fn glmm_bootstrap_matches_r_on_the_same_samples() {
     for k in 0..used.len() {
         let spec = Standardisation::new("treated")
             .bootstrap_samples(vec![used[k].clone(), used[k].clone()]);
-        let (_, m) = model.standardise(&data, &spec).unwrap();
+        let (_, m) = model.fit_and_standardise(&data, &spec).unwrap();
         let got = m.risk_difference.percentile.unwrap().ci_low;
         assert!(
             (got - values[k]).abs() < 1e-7,
@@ -332,7 +335,7 @@ fn glmm_bootstrap_matches_r_on_the_same_samples() {
         );
     }
     let spec = Standardisation::new("treated").bootstrap_samples(used);
-    let (_, m) = model.standardise(&data, &spec).unwrap();
+    let (_, m) = model.fit_and_standardise(&data, &spec).unwrap();
     assert_eq!(m.bootstrap.as_ref().unwrap().failed, 0);
     let worst = compare_bootstrap(&m, &boot["intervals"], 1e-6);
     println!("GLMM bootstrap: largest limit difference {worst:.2e} of the interval width");

@@ -25,26 +25,12 @@
 use serde::Serialize;
 
 use super::standardise::bootstrap::{draw_clusters, progress_bar, replicate_statistics};
-use super::standardise::{FittedModel, Refit, RiskModel, Standardisation, Target};
+use super::standardise::{FittedModel, Standardisation, Target};
 use crate::core::dist::normal_quantile;
 use crate::core::error::{Error, Result};
 use crate::data::Cohort;
 use crate::effects::crude::{Estimate, OutcomeKind};
-use crate::frame::counterfactual::{target_rows, FittedRows};
-use crate::models::glm::Glm;
-use crate::models::glmm::Glmm;
-use crate::models::lmm::Lmm;
-
-/// A model for one side of a cost-effectiveness analysis.
-#[derive(Debug, Clone)]
-pub enum Model {
-    /// A GLM (cost: gamma or Gaussian; effect: binomial or Poisson), with a cluster column.
-    Glm(Glm),
-    /// A mixed model (effect: binomial or Poisson).
-    Glmm(Glmm),
-    /// A linear mixed model (cost).
-    Lmm(Lmm),
-}
+use crate::models::fitted::Fitted;
 
 /// What to compute.
 #[derive(Debug, Clone)]
@@ -214,53 +200,17 @@ pub struct CostEffectiveness {
     pub seed: u64,
 }
 
-/// Cost-effectiveness of `spec`'s treatment from a cost model and an effect model fitted to the
-/// same cohort, with the same clusters.
-pub fn cost_effectiveness(
+/// Cost-effectiveness of `spec`'s treatment from a fitted cost model and a fitted effect model
+/// (any two [`Fitted`] models: GLM, GLMM, linear mixed model) of the same cohort `cohort`, with
+/// the same clusters. Neither model is refitted except in the joint bootstrap.
+pub fn cost_effectiveness<C: Fitted, E: Fitted>(
+    cost: &C,
+    effect: &E,
     cohort: &Cohort,
-    cost: &Model,
-    effect: &Model,
     spec: &CostEffectivenessSpec,
 ) -> Result<CostEffectiveness> {
-    match cost {
-        Model::Glm(c) => c
-            .with_model(cohort, |cm| with_effect(cohort, cm, effect, spec))
-            .map(|(_, found)| found),
-        Model::Glmm(c) => c
-            .with_model(cohort, |cm| with_effect(cohort, cm, effect, spec))
-            .map(|(_, found)| found),
-        Model::Lmm(c) => c
-            .with_model(cohort, |cm| with_effect(cohort, cm, effect, spec))
-            .map(|(_, found)| found),
-    }
-}
-
-/// The joint analysis of the fitted cost model `cost` with the effect model `effect`.
-fn with_effect<R: Refit>(
-    cohort: &Cohort,
-    cost: &FittedModel<'_, R>,
-    effect: &Model,
-    spec: &CostEffectivenessSpec,
-) -> Result<CostEffectiveness> {
-    match effect {
-        Model::Glm(e) => e
-            .with_model(cohort, |em| joint(cost, em, spec))
-            .map(|(_, f)| f),
-        Model::Glmm(e) => e
-            .with_model(cohort, |em| joint(cost, em, spec))
-            .map(|(_, f)| f),
-        Model::Lmm(e) => e
-            .with_model(cohort, |em| joint(cost, em, spec))
-            .map(|(_, f)| f),
-    }
-}
-
-/// The joint analysis of two fitted models.
-fn joint<R1: Refit, R2: Refit>(
-    cost: &FittedModel<'_, R1>,
-    effect: &FittedModel<'_, R2>,
-    spec: &CostEffectivenessSpec,
-) -> Result<CostEffectiveness> {
+    let cost = FittedModel::new(cost, cohort)?;
+    let effect = FittedModel::new(effect, cohort)?;
     if spec.replicates < 100 {
         return Err(Error::invalid(
             "bootstrap",
@@ -277,9 +227,8 @@ fn joint<R1: Refit, R2: Refit>(
             "values must be finite and not negative",
         ));
     }
-    let labels = |m: &FittedRows| m.clusters.map(|(_, l)| l.to_vec());
-    let clusters = labels(&cost.fitted);
-    if clusters.is_none() || clusters != labels(&effect.fitted) {
+    let clusters = &cost.fit.frame().clusters;
+    if clusters.is_none() || clusters != &effect.fit.frame().clusters {
         return Err(Error::invalid(
             "models",
             "the cost and effect models need the same clusters (a cluster column for a GLM, \
@@ -288,32 +237,24 @@ fn joint<R1: Refit, R2: Refit>(
     }
     let standardisation = Standardisation::new(&spec.treatment).target(spec.target.clone());
     let rows = (
-        target_rows(&cost.fitted, &spec.treatment, &spec.target)?,
-        target_rows(&effect.fitted, &spec.treatment, &spec.target)?,
+        cost.target(&standardisation)?,
+        effect.target(&standardisation)?,
     );
     let risks = (
-        RiskModel::new(
-            cost.link,
-            &rows.0,
-            cost.mixed && standardisation.integrated(),
-        ),
-        RiskModel::new(
-            effect.link,
-            &rows.1,
-            effect.mixed && standardisation.integrated(),
-        ),
+        cost.risk(&rows.0, &standardisation),
+        effect.risk(&rows.1, &standardisation),
     );
     let sign = match spec.outcome {
         OutcomeKind::Adverse => -1.0,
         OutcomeKind::Beneficial => 1.0,
     };
-    let ([c0, c1], _) = risks.0.risks(cost.psi);
-    let ([e0, e1], _) = risks.1.risks(effect.psi);
+    let ([c0, c1], _) = risks.0.risks(&cost.params.psi);
+    let ([e0, e1], _) = risks.1.risks(&effect.params.psi);
     let (d_cost, d_effect) = (c1 - c0, sign * (e1 - e0));
-    let samples = draw_clusters(spec.seed, spec.replicates, cost.n_clusters);
+    let samples = draw_clusters(spec.seed, spec.replicates, cost.fit.n_clusters());
     let bar = progress_bar(spec.progress, 2 * samples.len(), "joint cluster bootstrap");
-    let costs = replicate_statistics(&cost.refit, &risks.0, &samples, bar.as_ref());
-    let effects = replicate_statistics(&effect.refit, &risks.1, &samples, bar.as_ref());
+    let costs = replicate_statistics(cost.fit, &risks.0, &samples, bar.as_ref());
+    let effects = replicate_statistics(effect.fit, &risks.1, &samples, bar.as_ref());
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

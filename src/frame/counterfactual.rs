@@ -50,16 +50,78 @@ impl fmt::Display for Target {
     }
 }
 
-/// What a fitted model used: the cohort, formula and options, its rows (not collapsed), the
-/// names of its design columns and its clusters.
-pub(crate) struct FittedRows<'a> {
-    pub cohort: &'a Cohort,
-    pub formula: &'a Formula,
-    pub options: &'a DesignOptions,
-    pub used: &'a UsedRows,
-    pub names: &'a [String],
-    /// The cluster column and the fit's cluster labels (by code), if the model has clusters.
-    pub clusters: Option<(&'a str, &'a [String])>,
+/// What a fit used, kept with the fit so that analyses acting on it (standardisation, the
+/// bootstrap) can rebuild its rows from the cohort: the formula and design options, the rows of
+/// the cohort it used (before any collapsing of covariate patterns), the names of its design
+/// columns, and its clusters (the column and the labels, by code).
+#[derive(Debug, Clone)]
+pub struct FitFrame {
+    pub(crate) formula: Formula,
+    pub(crate) options: DesignOptions,
+    pub(crate) used: UsedRows,
+    pub(crate) names: Vec<String>,
+    pub(crate) clusters: Option<(String, Vec<String>)>,
+    /// Rows of the cohort the fit was given.
+    cohort_rows: usize,
+}
+
+impl FitFrame {
+    /// The frame of a fit of `formula` to `cohort` that used the rows `used` and has the design
+    /// columns `names` and the clusters `clusters` (column, labels by code).
+    pub(crate) fn new(
+        cohort: &Cohort,
+        formula: &Formula,
+        options: &DesignOptions,
+        used: UsedRows,
+        names: &[String],
+        clusters: Option<(&str, &[String])>,
+    ) -> FitFrame {
+        FitFrame {
+            formula: formula.clone(),
+            options: options.clone(),
+            used,
+            names: names.to_vec(),
+            clusters: clusters.map(|(c, l)| (c.to_string(), l.to_vec())),
+            cohort_rows: cohort.n_rows(),
+        }
+    }
+
+    /// The cohort's rows the fit used (0-based), in the fit's order.
+    pub fn rows(&self) -> &[usize] {
+        &self.used.rows
+    }
+
+    /// The names of the design columns (R's coefficient names).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The formula fitted.
+    pub fn formula(&self) -> &Formula {
+        &self.formula
+    }
+
+    /// The cluster column, if the fit has clusters.
+    pub fn cluster_column(&self) -> Option<&str> {
+        self.clusters.as_ref().map(|(c, _)| c.as_str())
+    }
+
+    /// An analysis rebuilds the fit's rows from the cohort it is given: it must be the cohort
+    /// the model was fitted to (checked by its number of rows).
+    fn check_cohort(&self, cohort: &Cohort) -> Result<()> {
+        if cohort.n_rows() == self.cohort_rows {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "cohort",
+            format!(
+                "the model was fitted to a cohort of {} rows and this one has {}: pass the cohort \
+                 the model was fitted to",
+                self.cohort_rows,
+                cohort.n_rows()
+            ),
+        ))
+    }
 }
 
 /// The target population's covariate patterns, sorted by cluster. Index 0 of `x` and `z` is
@@ -106,8 +168,8 @@ impl TargetRows {
 
 /// The numeric 0/1 treatment column must enter the formula as a number (not through
 /// `factor()`), so that setting it to 0 or 1 keeps the design's columns.
-pub(crate) fn check_treatment(fit: &FittedRows<'_>, treatment: &str) -> Result<()> {
-    let formula = fit.formula;
+pub(crate) fn check_treatment(fit: &FitFrame, cohort: &Cohort, treatment: &str) -> Result<()> {
+    let formula = &fit.formula;
     let in_factor = formula
         .terms
         .iter()
@@ -128,7 +190,7 @@ pub(crate) fn check_treatment(fit: &FittedRows<'_>, treatment: &str) -> Result<(
             format!("the formula {} has no term in '{treatment}'", formula.text),
         ));
     }
-    let values = match fit.cohort.column(treatment)? {
+    let values = match cohort.column(treatment)? {
         Column::Numeric(v) => v,
         Column::Categorical { .. } => {
             return Err(Error::invalid(
@@ -156,7 +218,12 @@ pub(crate) fn check_treatment(fit: &FittedRows<'_>, treatment: &str) -> Result<(
 }
 
 /// The rows used by the fit that belong to `target`.
-fn target_members(fit: &FittedRows<'_>, treatment: &str, target: &Target) -> Result<Vec<usize>> {
+fn target_members(
+    fit: &FitFrame,
+    cohort: &Cohort,
+    treatment: &str,
+    target: &Target,
+) -> Result<Vec<usize>> {
     let rows = &fit.used.rows;
     let (column, level) = match target {
         Target::All => return Ok((0..rows.len()).collect()),
@@ -166,7 +233,7 @@ fn target_members(fit: &FittedRows<'_>, treatment: &str, target: &Target) -> Res
             None => (spec.trim(), None),
         },
     };
-    let member: Box<dyn Fn(usize) -> bool> = match (fit.cohort.column(column)?, level) {
+    let member: Box<dyn Fn(usize) -> bool> = match (cohort.column(column)?, level) {
         (Column::Numeric(v), None) => {
             if let Some(&i) = rows
                 .iter()
@@ -268,21 +335,26 @@ pub(crate) fn subgroup_values(
 
 /// The columns a counterfactual cohort needs (the formula's predictors and the cluster column),
 /// with `treatment` set to `value` in every row.
-fn counterfactual_cohort(fit: &FittedRows<'_>, treatment: &str, value: f64) -> Result<Cohort> {
+fn counterfactual_cohort(
+    fit: &FitFrame,
+    cohort: &Cohort,
+    treatment: &str,
+    value: f64,
+) -> Result<Cohort> {
     let mut names = fit.formula.predictor_columns();
-    if let Some((c, _)) = fit.clusters {
+    if let Some((c, _)) = &fit.clusters {
         if !names.iter().any(|n| n == c) {
             names.push(c.to_string());
         }
     }
-    let n = fit.cohort.n_rows();
+    let n = cohort.n_rows();
     let columns = names
         .into_iter()
         .map(|name| {
             let column = if name == treatment {
                 Column::Numeric(vec![value; n])
             } else {
-                fit.cohort.column(&name)?.clone()
+                cohort.column(&name)?.clone()
             };
             Ok((name, column))
         })
@@ -322,13 +394,15 @@ fn random_rows(
 
 /// The target population's patterns with their counterfactual rows.
 pub(crate) fn target_rows(
-    fit: &FittedRows<'_>,
+    fit: &FitFrame,
+    cohort: &Cohort,
     treatment: &str,
     target: &Target,
 ) -> Result<TargetRows> {
-    check_treatment(fit, treatment)?;
-    let used = fit.used;
-    let members = target_members(fit, treatment, target)?;
+    fit.check_cohort(cohort)?;
+    check_treatment(fit, cohort, treatment)?;
+    let used = &fit.used;
+    let members = target_members(fit, cohort, treatment, target)?;
     let subset = UsedRows {
         rows: members.iter().map(|&k| used.rows[k]).collect(),
         missing: used.missing.clone(),
@@ -345,16 +419,16 @@ pub(crate) fn target_rows(
             .map(|o| members.iter().map(|&k| o[k]).collect()),
     };
     let mut keys = fit.formula.predictor_columns();
-    if let Some((c, _)) = fit.clusters {
+    if let Some((c, _)) = &fit.clusters {
         if !keys.iter().any(|k| k == c) {
             keys.push(c.to_string());
         }
     }
-    let patterns = subset.collapse_by(fit.cohort, &keys)?;
+    let patterns = subset.collapse_by(cohort, &keys)?;
     let reps = &patterns.rows;
     let n = reps.len();
     // Cluster of each pattern, as the fit numbers its clusters.
-    let cluster: Vec<usize> = match fit.clusters {
+    let cluster: Vec<usize> = match &fit.clusters {
         None => vec![0; n],
         Some((column, labels)) => {
             let index: HashMap<&str, usize> = labels
@@ -362,7 +436,7 @@ pub(crate) fn target_rows(
                 .enumerate()
                 .map(|(k, l)| (l.as_str(), k))
                 .collect();
-            let here = Grouping::new(fit.cohort, column, reps)?;
+            let here = Grouping::new(cohort, column, reps)?;
             here.codes
                 .iter()
                 .map(|&c| {
@@ -379,7 +453,7 @@ pub(crate) fn target_rows(
                 .collect::<Result<_>>()?
         }
     };
-    let n_clusters = fit.clusters.map_or(1, |(_, labels)| labels.len());
+    let n_clusters = fit.clusters.as_ref().map_or(1, |(_, labels)| labels.len());
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&k| cluster[k]);
     let sorted: Vec<usize> = order.iter().map(|&k| reps[k]).collect();
@@ -395,20 +469,20 @@ pub(crate) fn target_rows(
     let mut z: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     let mut structure = None;
     for a in 0..2 {
-        let cohort = counterfactual_cohort(fit, treatment, a as f64)?;
+        let arm = counterfactual_cohort(fit, cohort, treatment, a as f64)?;
         let design = Design::rows_like(
-            &cohort,
-            fit.formula,
-            fit.options,
+            &arm,
+            &fit.formula,
+            &fit.options,
             &sorted,
             &used.rows,
-            fit.names,
+            &fit.names,
         )?;
         x[a] = (0..n)
             .flat_map(|i| (0..p).map(move |j| (i, j)))
             .map(|(i, j)| design[(i, j)])
             .collect();
-        if let Some((s, rows)) = random_rows(fit.formula, &cohort, &sorted)? {
+        if let Some((s, rows)) = random_rows(&fit.formula, &arm, &sorted)? {
             z[a] = rows;
             structure = Some(s);
         }

@@ -3,7 +3,11 @@
 //! coefficient tables ([`coef_table`]). Imports `core`, `data` and `frame`, never `effects`.
 
 pub mod coef_table;
+pub mod family;
+pub mod fitted;
 pub mod glm;
 pub mod glmm;
 pub mod lmm;
 pub mod vcov;
+
+pub use fitted::{Fitted, Parameters, Specification};

@@ -49,3 +49,35 @@ pub fn env_count(name: &str, default: usize) -> usize {
         })
         .unwrap_or(default)
 }
+
+/// Fit a model and analyse the fit: the two steps the library keeps apart, in one call for tests
+/// that check the result of both.
+pub trait FitThen: stepwedge::models::Specification {
+    /// Fit to `cohort`, then standardise the fit as `spec` asks.
+    fn fit_and_standardise(
+        &self,
+        cohort: &stepwedge::data::Cohort,
+        spec: &stepwedge::effects::standardise::Standardisation,
+    ) -> stepwedge::core::error::Result<(Self::Fit, stepwedge::effects::standardise::MarginalEffects)>
+    {
+        let fit = self.fit(cohort)?;
+        let effects = spec.apply(&fit, cohort)?;
+        Ok((fit, effects))
+    }
+
+    /// Fit to `cohort`, then estimate the effects in the subgroups of `modifier`.
+    #[allow(dead_code)] // not every test binary that shares this module uses it
+    fn fit_and_subgroups(
+        &self,
+        cohort: &stepwedge::data::Cohort,
+        spec: &stepwedge::effects::standardise::Standardisation,
+        modifier: &str,
+    ) -> stepwedge::core::error::Result<(Self::Fit, stepwedge::effects::standardise::SubgroupEffects)>
+    {
+        let fit = self.fit(cohort)?;
+        let effects = spec.subgroups(&fit, cohort, modifier)?;
+        Ok((fit, effects))
+    }
+}
+
+impl<S: stepwedge::models::Specification> FitThen for S {}

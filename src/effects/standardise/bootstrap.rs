@@ -24,17 +24,7 @@ use super::risk::RiskModel;
 use crate::core::dist::{normal_cdf, normal_quantile};
 use crate::core::error::{Error, Result};
 use crate::core::rng::Draws;
-
-/// A model that can be refitted to a cluster sample.
-pub(crate) trait Refit: Sync {
-    /// Buffers one thread reuses from replicate to replicate.
-    type Workspace: Send;
-    /// New buffers.
-    fn workspace(&self) -> Self::Workspace;
-    /// The parameter estimates on the clusters `clusters` (indices into the fit's clusters,
-    /// repeats allowed, each occurrence a cluster of its own).
-    fn refit(&self, clusters: &[usize], workspace: &mut Self::Workspace) -> Result<Vec<f64>>;
-}
+use crate::models::fitted::Fitted;
 
 /// `replicates` samples of `g` clusters drawn with replacement, from a generator seeded with
 /// `seed`.
@@ -76,8 +66,8 @@ pub(crate) fn progress_bar(show: bool, len: usize, message: &str) -> Option<Prog
 }
 
 /// The statistics of each sample (in order), refitting in parallel; `progress` counts them.
-pub(crate) fn replicate_statistics<R: Refit>(
-    refit: &R,
+pub(crate) fn replicate_statistics<F: Fitted>(
+    refit: &F,
     risk: &RiskModel<'_>,
     samples: &[Vec<usize>],
     progress: Option<&ProgressBar>,

@@ -36,9 +36,9 @@
 //! use stepwedge::{data::{Cohort, LoadOptions}, models::glmm::Glmm, effects::standardise::{Standardisation, Target}};
 //! # fn main() -> stepwedge::core::error::Result<()> {
 //! let cohort = Cohort::from_csv_path("cohort.csv", &LoadOptions::default())?;
+//! let fit = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)")?.fit(&cohort)?;
 //! let spec = Standardisation::new("treated").target(Target::Treated).bootstrap(2000, 1);
-//! let (fit, marginal) = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)")?
-//!     .standardise(&cohort, &spec)?;
+//! let marginal = spec.apply(&fit, &cohort)?;
 //! println!("{fit}\n{marginal}");
 //! # Ok(()) }
 //! ```
@@ -48,7 +48,6 @@ pub(crate) mod risk;
 mod subgroup;
 mod summary;
 
-use nalgebra::DMatrix;
 use serde::Serialize;
 
 pub use risk::MAX_INTEGRATION_NODES;
@@ -56,12 +55,12 @@ pub use subgroup::{SubgroupEffect, SubgroupEffects, WaldTest};
 
 use crate::core::dist::{normal_quantile, t_quantile};
 use crate::core::error::{Error, Result};
+use crate::data::Cohort;
 use crate::effects::crude::{Estimate, Nnt, OutcomeKind};
-use crate::frame::counterfactual::target_rows;
-pub(crate) use crate::frame::counterfactual::FittedRows;
 pub use crate::frame::counterfactual::Target;
+use crate::frame::counterfactual::{target_rows, TargetRows};
+use crate::models::fitted::{Fitted, Parameters};
 use crate::models::vcov::VcovKind;
-pub(crate) use bootstrap::Refit;
 pub(crate) use risk::RiskModel;
 
 /// How a mixed model's random effects enter the risks.
@@ -152,10 +151,6 @@ impl Standardisation {
         &self.treatment
     }
 
-    pub(crate) fn target_population(&self) -> &Target {
-        &self.target
-    }
-
     pub(crate) fn integrated(&self) -> bool {
         self.random_effects == RandomEffects::Integrated
     }
@@ -237,58 +232,189 @@ pub struct MarginalEffects {
     pub bootstrap: Option<BootstrapSummary>,
 }
 
-/// A fitted model, ready to be standardised over any target population.
-pub(crate) struct FittedModel<'a, R: Refit> {
-    /// What the fit used.
-    pub fitted: FittedRows<'a>,
-    pub link: crate::models::glm::Link,
-    /// The parameters `(beta, theta)` at the estimate.
-    pub psi: &'a [f64],
-    /// Their variance matrix.
-    pub vcov: &'a DMatrix<f64>,
-    pub vcov_kind: VcovKind,
-    pub reference_df: Option<f64>,
+/// Standardised means of a continuous outcome (a cost): the mean if every patient of the target
+/// population were treated, if none were, their difference (the incremental cost per patient)
+/// and ratio, each with its intervals. The same computation as [`MarginalEffects`], without a
+/// number needed to treat, which a mean does not have.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StandardisedMeans {
+    /// The treatment column.
+    pub treatment: String,
+    /// The target population.
+    pub target: Target,
+    /// Patients in it.
+    pub patients: f64,
+    /// Confidence level.
     pub level: f64,
-    /// Whether the model has random effects.
-    pub mixed: bool,
-    /// Refits for the bootstrap.
-    pub refit: R,
-    /// Clusters of the fit (1 without clusters).
-    pub n_clusters: usize,
+    /// The variance estimator of the delta method.
+    pub vcov_kind: VcovKind,
+    /// Degrees of freedom of the t reference of the delta-method intervals (none: normal).
+    pub reference_df: Option<f64>,
+    /// Mean if every patient of the target population were treated.
+    pub mean_treated: Measure,
+    /// Mean if none were.
+    pub mean_control: Measure,
+    /// `mean_treated / mean_control` (its standard error is of the log ratio).
+    pub ratio: Measure,
+    /// `mean_treated - mean_control`.
+    pub difference: Measure,
+    /// The bootstrap, if one was run.
+    pub bootstrap: Option<BootstrapSummary>,
 }
 
-impl<R: Refit> FittedModel<'_, R> {
+impl Standardisation {
+    /// The standardised risks, RR, RD and NNT of the treatment in the target population,
+    /// computed from `fit` (any [`Fitted`] model, no refit) and the cohort it was fitted to, with
+    /// delta-method intervals from the fit's variance estimator (t on G - 1 degrees of freedom
+    /// for a cluster-robust GLM) and, if asked, cluster-bootstrap intervals.
+    pub fn apply<F: Fitted>(&self, fit: &F, cohort: &Cohort) -> Result<MarginalEffects> {
+        FittedModel::new(fit, cohort)?.effects(self)
+    }
+
+    /// The standardised means of a continuous outcome (a cost model: gamma GLM or GLMM, linear
+    /// mixed model) from `fit` and the cohort it was fitted to: [`StandardisedMeans`]. With the
+    /// identity link of a linear mixed model the random effects average out, so the means are
+    /// those at random effects 0.
+    pub fn means<F: Fitted>(&self, fit: &F, cohort: &Cohort) -> Result<StandardisedMeans> {
+        let model = FittedModel::new(fit, cohort)?;
+        let found = model.standardised(self)?;
+        let [mean_treated, mean_control, ratio, difference] = found.measures;
+        Ok(StandardisedMeans {
+            treatment: self.treatment.clone(),
+            target: self.target.clone(),
+            patients: found.patients,
+            level: fit.level(),
+            vcov_kind: model.params.vcov_kind,
+            reference_df: model.params.reference_df,
+            mean_treated,
+            mean_control,
+            ratio,
+            difference,
+            bootstrap: found.bootstrap,
+        })
+    }
+
+    /// The treatment's effect in each subgroup of `modifier` (a 0/1 or text column that
+    /// interacts with the treatment in the formula, e.g. `treated * own_home`), from `fit` and
+    /// the cohort it was fitted to: the model's ratio, the standardised RR and RD of each
+    /// subgroup (this specification's target replaced by each subgroup in turn), and the Wald
+    /// test of the interaction ([`SubgroupEffects`]).
+    pub fn subgroups<F: Fitted>(
+        &self,
+        fit: &F,
+        cohort: &Cohort,
+        modifier: &str,
+    ) -> Result<SubgroupEffects> {
+        FittedModel::new(fit, cohort)?.subgroups(self, modifier)
+    }
+}
+
+/// A fitted model with the cohort it was fitted to and its parameters, ready to be standardised
+/// over any target population.
+pub(crate) struct FittedModel<'a, F: Fitted> {
+    pub fit: &'a F,
+    pub cohort: &'a Cohort,
+    pub params: Parameters,
+}
+
+/// The four standardised quantities (treated, control, ratio, difference) and the bootstrap.
+struct Standardised {
+    measures: [Measure; 4],
+    bootstrap: Option<BootstrapSummary>,
+    patients: f64,
+}
+
+impl<'a, F: Fitted> FittedModel<'a, F> {
+    pub fn new(fit: &'a F, cohort: &'a Cohort) -> Result<Self> {
+        Ok(FittedModel {
+            fit,
+            cohort,
+            params: fit.parameters()?,
+        })
+    }
+
+    /// The target population of `spec` with its counterfactual rows, and its risk model.
+    pub fn target(&self, spec: &Standardisation) -> Result<TargetRows> {
+        target_rows(self.fit.frame(), self.cohort, &spec.treatment, &spec.target)
+    }
+
+    /// The risk model of `rows` as `spec` asks (integrated or conditional).
+    pub fn risk<'r>(&self, rows: &'r TargetRows, spec: &Standardisation) -> RiskModel<'r> {
+        RiskModel::new(
+            self.params.link,
+            rows,
+            self.params.mixed && spec.integrated(),
+        )
+    }
+
     /// The marginal effects `spec` asks for.
     pub fn effects(&self, spec: &Standardisation) -> Result<MarginalEffects> {
-        let rows = target_rows(&self.fitted, spec.treatment(), spec.target_population())?;
-        let risk = RiskModel::new(self.link, &rows, self.mixed && spec.integrated());
-        standardise(self, &risk, spec)
+        let found = self.standardised(spec)?;
+        let [risk_treated, risk_control, relative_risk, risk_difference] = found.measures;
+        let nnt_of = |e: &Estimate| Nnt::from_risk_difference(e, spec.outcome);
+        let nnt = NntSummary {
+            delta: nnt_of(&risk_difference.delta),
+            percentile: risk_difference.percentile.as_ref().map(nnt_of),
+            bca: risk_difference.bca.as_ref().map(nnt_of),
+        };
+        Ok(MarginalEffects {
+            treatment: spec.treatment.clone(),
+            target: spec.target.clone(),
+            patients: found.patients,
+            random_effects: self.params.mixed.then_some(spec.random_effects),
+            level: self.fit.level(),
+            vcov_kind: self.params.vcov_kind,
+            reference_df: self.params.reference_df,
+            risk_treated,
+            risk_control,
+            relative_risk,
+            risk_difference,
+            nnt,
+            bootstrap: found.bootstrap,
+        })
+    }
+
+    /// The four standardised quantities of `spec` with their intervals.
+    fn standardised(&self, spec: &Standardisation) -> Result<Standardised> {
+        let rows = self.target(spec)?;
+        let risk = self.risk(&rows, spec);
+        let mut measures = standardise(self, &risk)?;
+        let bootstrap = if spec.wants_bootstrap() {
+            Some(run_bootstrap(self, &risk, spec, &mut measures)?)
+        } else {
+            None
+        };
+        Ok(Standardised {
+            measures,
+            bootstrap,
+            patients: rows.weight.iter().sum(),
+        })
     }
 
     /// The quantile of the delta-method intervals.
     fn quantile(&self) -> f64 {
-        let p = 1.0 - (1.0 - self.level) / 2.0;
-        match self.reference_df {
+        let p = 1.0 - (1.0 - self.fit.level()) / 2.0;
+        match self.params.reference_df {
             Some(df) => t_quantile(p, df),
             None => normal_quantile(p),
         }
     }
 }
 
-/// The marginal effects of `model` in the population of `risk`, as `spec` asks.
-fn standardise<R: Refit>(
-    model: &FittedModel<'_, R>,
+/// The standardised (treated, control, ratio, difference) of `model` in the population of
+/// `risk`, with delta-method intervals.
+fn standardise<F: Fitted>(
+    model: &FittedModel<'_, F>,
     risk: &RiskModel<'_>,
-    spec: &Standardisation,
-) -> Result<MarginalEffects> {
-    let (risks, gradients) = risk.risks(model.psi);
+) -> Result<[Measure; 4]> {
+    let (risks, gradients) = risk.risks(&model.params.psi);
     let [r0, r1] = risks;
     let variance = |g: &[f64]| {
         let v = nalgebra::DVector::from_column_slice(g);
-        (v.transpose() * model.vcov * &v)[(0, 0)].max(0.0)
+        (v.transpose() * &model.params.vcov * &v)[(0, 0)].max(0.0)
     };
     let q = model.quantile();
-    let level = model.level;
+    let level = model.fit.level();
     let log_scale = |estimate: f64, se_log: f64| Estimate {
         estimate,
         ci_low: estimate * (-q * se_log).exp(),
@@ -316,7 +442,7 @@ fn standardise<R: Refit>(
         percentile: None,
         bca: None,
     };
-    let mut measures = [
+    let measures = [
         measure(r1, se1, log_scale(r1, se1 / r1)),
         measure(r0, se0, log_scale(r0, se0 / r0)),
         measure(r1 / r0, se_log_rr, log_scale(r1 / r0, se_log_rr)),
@@ -340,44 +466,18 @@ fn standardise<R: Refit>(
             message: format!("risk treated {r1}, control {r0}: the relative risk is not defined"),
         });
     }
-    let bootstrap = if spec.wants_bootstrap() {
-        Some(run_bootstrap(model, risk, spec, &mut measures)?)
-    } else {
-        None
-    };
-    let [risk_treated, risk_control, relative_risk, risk_difference] = measures;
-    let nnt_of = |e: &Estimate| Nnt::from_risk_difference(e, spec.outcome);
-    let nnt = NntSummary {
-        delta: nnt_of(&risk_difference.delta),
-        percentile: risk_difference.percentile.as_ref().map(nnt_of),
-        bca: risk_difference.bca.as_ref().map(nnt_of),
-    };
-    Ok(MarginalEffects {
-        treatment: spec.treatment.clone(),
-        target: spec.target.clone(),
-        patients: risk.rows().weight.iter().sum(),
-        random_effects: model.mixed.then_some(spec.random_effects),
-        level,
-        vcov_kind: model.vcov_kind,
-        reference_df: model.reference_df,
-        risk_treated,
-        risk_control,
-        relative_risk,
-        risk_difference,
-        nnt,
-        bootstrap,
-    })
+    Ok(measures)
 }
 
 /// Run the bootstrap and the jackknife and set the bootstrap intervals of `measures`.
-fn run_bootstrap<R: Refit>(
-    model: &FittedModel<'_, R>,
+fn run_bootstrap<F: Fitted>(
+    model: &FittedModel<'_, F>,
     risk: &RiskModel<'_>,
     spec: &Standardisation,
     measures: &mut [Measure; 4],
 ) -> Result<BootstrapSummary> {
-    let n_clusters = model.n_clusters;
-    let refit = &model.refit;
+    let n_clusters = model.fit.n_clusters();
+    let refit = model.fit;
     if n_clusters < 2 {
         return Err(Error::invalid(
             "bootstrap",
@@ -433,7 +533,7 @@ fn run_bootstrap<R: Refit>(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let level = model.level;
+    let level = model.fit.level();
     let mut acceleration = [0.0; 4];
     for (s, m) in measures.iter_mut().enumerate() {
         let mut sorted: Vec<f64> = values.iter().map(|v| v[s]).collect();

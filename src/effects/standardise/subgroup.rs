@@ -16,13 +16,13 @@
 
 use serde::Serialize;
 
-use super::{FittedModel, MarginalEffects, Refit, Standardisation, Target};
+use super::{FittedModel, MarginalEffects, Standardisation, Target};
 use crate::core::dist::chisq_upper;
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
 use crate::effects::crude::Estimate;
-use crate::frame::counterfactual::{subgroup_values, target_rows};
-use crate::frame::design::UsedRows;
+use crate::frame::counterfactual::subgroup_values;
+use crate::models::fitted::Fitted;
 use crate::models::glm::Link;
 
 /// A Wald test of several coefficients being 0.
@@ -64,12 +64,13 @@ pub struct SubgroupEffects {
     pub subgroups: Vec<SubgroupEffect>,
 }
 
-impl<R: Refit> FittedModel<'_, R> {
+impl<F: Fitted> FittedModel<'_, F> {
     /// The effects of `spec`'s treatment in each subgroup of `modifier` (`spec`'s target is
     /// replaced by each subgroup in turn).
     pub fn subgroups(&self, spec: &Standardisation, modifier: &str) -> Result<SubgroupEffects> {
         let treatment = spec.treatment();
-        let names = self.fitted.names;
+        let frame = self.fit.frame();
+        let names = frame.names();
         let columns: Vec<usize> = (0..names.len())
             .filter(|&j| joins(&names[j], treatment, modifier))
             .collect();
@@ -79,14 +80,13 @@ impl<R: Refit> FittedModel<'_, R> {
                 format!(
                     "the formula {} has no interaction of '{treatment}' and '{modifier}'; add \
                      {treatment}:{modifier}",
-                    self.fitted.formula.text
+                    frame.formula().text
                 ),
             ));
         }
         let interaction = self.wald(&columns)?;
-        let used: &UsedRows = self.fitted.used;
-        let values = subgroup_values(self.fitted.cohort, &used.rows, modifier)?;
-        let ratio_kind = match self.link {
+        let values = subgroup_values(self.cohort, frame.rows(), modifier)?;
+        let ratio_kind = match self.params.link {
             Link::Logit => Some("odds ratio"),
             Link::Log => Some("relative risk"),
             _ => None,
@@ -96,7 +96,7 @@ impl<R: Refit> FittedModel<'_, R> {
             .map(|value| {
                 let subgroup = format!("{modifier}={value}");
                 let spec = spec.clone().target(Target::Subgroup(subgroup.clone()));
-                let rows = target_rows(&self.fitted, treatment, spec.target_population())?;
+                let rows = self.target(&spec)?;
                 let ratio = ratio_kind.map(|_| self.contrast_ratio(&rows));
                 Ok(SubgroupEffect {
                     subgroup,
@@ -117,14 +117,15 @@ impl<R: Refit> FittedModel<'_, R> {
     /// The Wald test of the coefficients `columns`.
     fn wald(&self, columns: &[usize]) -> Result<WaldTest> {
         let k = columns.len();
-        let v = nalgebra::DMatrix::from_fn(k, k, |a, b| self.vcov[(columns[a], columns[b])]);
-        let beta = nalgebra::DVector::from_iterator(k, columns.iter().map(|&j| self.psi[j]));
+        let (psi, vcov) = (&self.params.psi, &self.params.vcov);
+        let v = nalgebra::DMatrix::from_fn(k, k, |a, b| vcov[(columns[a], columns[b])]);
+        let beta = nalgebra::DVector::from_iterator(k, columns.iter().map(|&j| psi[j]));
         let inverse = spd_inverse(&v, "the variance matrix of the interaction coefficients")?;
         let statistic = (beta.transpose() * inverse * &beta)[(0, 0)];
         Ok(WaldTest {
             terms: columns
                 .iter()
-                .map(|&j| self.fitted.names[j].clone())
+                .map(|&j| self.fit.frame().names()[j].clone())
                 .collect(),
             statistic,
             df: k,
@@ -143,11 +144,12 @@ impl<R: Refit> FittedModel<'_, R> {
                 *cj += w * (rows.x[1][k * p + j] - rows.x[0][k * p + j]);
             }
         }
-        let log_ratio: f64 = c.iter().zip(self.psi).map(|(c, b)| c * b).sum();
+        let (psi, vcov) = (&self.params.psi, &self.params.vcov);
+        let log_ratio: f64 = c.iter().zip(psi).map(|(c, b)| c * b).sum();
         let mut variance = 0.0;
         for a in 0..p {
             for b in 0..p {
-                variance += c[a] * self.vcov[(a, b)] * c[b];
+                variance += c[a] * vcov[(a, b)] * c[b];
             }
         }
         let se = variance.max(0.0).sqrt();
@@ -156,7 +158,7 @@ impl<R: Refit> FittedModel<'_, R> {
             estimate: log_ratio.exp(),
             ci_low: (log_ratio - q * se).exp(),
             ci_high: (log_ratio + q * se).exp(),
-            level: self.level,
+            level: self.fit.level(),
         }
     }
 }

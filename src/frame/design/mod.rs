@@ -137,6 +137,18 @@ impl Design {
         )
     }
 
+    /// The rows this design was built on (its response, trials and offsets), as chosen before
+    /// the design.
+    pub(crate) fn used_rows(&self) -> UsedRows {
+        UsedRows {
+            rows: self.rows.clone(),
+            missing: self.missing.clone(),
+            y: self.y.clone(),
+            trials: self.trials.clone(),
+            offset: self.offset.clone(),
+        }
+    }
+
     /// The design on rows already chosen (and possibly collapsed).
     pub(crate) fn on_rows(
         cohort: &Cohort,

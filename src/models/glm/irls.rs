@@ -13,9 +13,9 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::family::{Family, Link};
 use crate::core::error::{Error, Result};
 use crate::core::linalg::{spd_solve, weighted_gram, x_times, xt_vec};
+use crate::models::family::{Family, Link};
 
 /// Step halvings tried before a step is given up.
 pub const MAX_HALVINGS: usize = 60;

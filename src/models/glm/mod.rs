@@ -29,12 +29,11 @@
 //! # Ok(()) }
 //! ```
 
-mod family;
 mod irls;
 mod replicate;
 mod summary;
 
-pub use family::{Family, Link, RowDerivatives};
+pub use crate::models::family::{Family, Link, RowDerivatives};
 pub use irls::IrlsControl;
 
 use nalgebra::DMatrix;
@@ -42,17 +41,15 @@ use nalgebra::DMatrix;
 use crate::core::error::{Error, Result};
 use crate::core::linalg::{spd_inverse, weighted_gram};
 use crate::data::Cohort;
-use crate::effects::standardise::{
-    FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects,
-};
+use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{
-    prior_weights, Design, DesignOptions, Grouping, MissingPolicy, MissingReport, UsedRows,
+    prior_weights, Design, DesignOptions, Grouping, MissingPolicy, MissingReport,
 };
 use crate::frame::formula::{Formula, Response};
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
+use crate::models::fitted::{find_term, specification};
 use crate::models::vcov::{vcov, SandwichParts, VcovKind};
 use irls::{IrlsState, Problem};
-use replicate::GlmRefit;
 
 /// A GLM specification: formula, family, link, weights, clustering and options.
 #[derive(Debug, Clone)]
@@ -163,86 +160,6 @@ impl Glm {
         self
     }
 
-    /// Fit the model and standardise: the marginal risks, RR, RD and NNT of `spec`'s
-    /// treatment in its target population, with delta-method intervals from this model's
-    /// variance estimator (t on G - 1 degrees of freedom when it is cluster-robust) and, if
-    /// asked, cluster-bootstrap intervals over the cluster column (see [`crate::effects::standardise`]).
-    pub fn standardise(
-        &self,
-        cohort: &Cohort,
-        spec: &Standardisation,
-    ) -> Result<(GlmFit, MarginalEffects)> {
-        self.with_model(cohort, |model| model.effects(spec))
-    }
-
-    /// Fit the model and estimate the treatment's effect in each subgroup of `modifier` (a 0/1
-    /// or text column that interacts with the treatment in the formula, e.g.
-    /// `treated * own_home`): the model's ratio, the marginal RR and RD standardised over the
-    /// subgroup, and the Wald test of the interaction (see [`crate::effects::standardise::SubgroupEffects`]).
-    pub fn subgroups(
-        &self,
-        cohort: &Cohort,
-        spec: &Standardisation,
-        modifier: &str,
-    ) -> Result<(GlmFit, SubgroupEffects)> {
-        self.with_model(cohort, |model| model.subgroups(spec, modifier))
-    }
-
-    /// Fit the model and run `f` on it, ready to be standardised.
-    pub(crate) fn with_model<T>(
-        &self,
-        cohort: &Cohort,
-        f: impl FnOnce(&FittedModel<'_, GlmRefit<'_>>) -> Result<T>,
-    ) -> Result<(GlmFit, T)> {
-        let fit = self.fit(cohort)?;
-        let options = self.options();
-        let used = UsedRows::new(cohort, &self.formula, &options)?;
-        let fitted = FittedRows {
-            cohort,
-            formula: &self.formula,
-            options: &options,
-            used: &used,
-            names: &fit.design.names,
-            clusters: fit
-                .clusters
-                .as_ref()
-                .map(|c| (c.column.as_str(), c.labels.as_slice())),
-        };
-        let beta = fit.coef();
-        let vcov = fit.vcov_matrix(self.vcov)?;
-        let n_clusters = fit.clusters.as_ref().map_or(1, Grouping::len);
-        let mut members = vec![Vec::new(); n_clusters];
-        if let Some(c) = &fit.clusters {
-            for (i, &g) in c.codes.iter().enumerate() {
-                members[g].push(i);
-            }
-        }
-        let model = FittedModel {
-            fitted,
-            link: fit.link,
-            psi: &beta,
-            vcov: &vcov,
-            vcov_kind: self.vcov,
-            reference_df: fit.reference_df(self.vcov),
-            level: self.level,
-            mixed: false,
-            refit: GlmRefit {
-                family: fit.family,
-                link: fit.link,
-                x: &fit.design.x,
-                y: &fit.design.y,
-                w: &fit.prior,
-                offset: fit.design.offset.as_deref(),
-                members,
-                start: &beta,
-                control: self.control,
-            },
-            n_clusters,
-        };
-        let found = f(&model)?;
-        Ok((fit, found))
-    }
-
     /// The design options with the weights and cluster columns among the columns read.
     fn options(&self) -> DesignOptions {
         let mut options = self.design.clone();
@@ -312,9 +229,21 @@ impl Glm {
             score,
             null_deviance,
         };
-        GlmFit::assemble(self, link, design, prior, clusters, state, working)
+        let frame = FitFrame::new(
+            cohort,
+            &self.formula,
+            &self.options(),
+            design.used_rows(),
+            &design.names,
+            clusters
+                .as_ref()
+                .map(|c| (c.column.as_str(), c.labels.as_slice())),
+        );
+        GlmFit::assemble(self, link, design, prior, clusters, state, working, frame)
     }
 }
+
+specification!(Glm => GlmFit);
 
 /// A binary response must be 0/1, a count non-negative.
 pub(crate) fn check_response(
@@ -427,9 +356,14 @@ pub struct GlmFit {
     clusters: Option<Grouping>,
     #[serde(skip)]
     prior: Vec<f64>,
+    #[serde(skip)]
+    control: IrlsControl,
+    #[serde(skip)]
+    frame: FitFrame,
 }
 
 impl GlmFit {
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         spec: &Glm,
         link: Link,
@@ -438,6 +372,7 @@ impl GlmFit {
         clusters: Option<Grouping>,
         state: IrlsState,
         working: Working,
+        frame: FitFrame,
     ) -> Result<GlmFit> {
         let family = spec.family;
         let n = design.n();
@@ -530,6 +465,8 @@ impl GlmFit {
             bread,
             clusters,
             prior,
+            control: spec.control,
+            frame,
         };
         let v = fit.vcov_matrix(spec.vcov)?;
         fit.coefficients = fit.table(&state.beta, &v, spec.vcov, spec.level)?;
@@ -549,18 +486,7 @@ impl GlmFit {
 
     /// The coefficient row of `term`, or an error naming the terms there are.
     pub fn term(&self, term: &str) -> Result<&CoefRow> {
-        self.coefficients
-            .iter()
-            .find(|r| r.term == term)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "term",
-                    format!(
-                        "no term '{term}'; the terms are {}",
-                        self.design.names.join(", ")
-                    ),
-                )
-            })
+        find_term(&self.coefficients, term)
     }
 
     /// Fitted means `mu` for the rows used.

@@ -1,69 +1,104 @@
-//! Refitting a GLM to a cluster bootstrap sample, for the bootstrap of marginal effects: the
-//! rows of the drawn clusters stacked (a cluster drawn twice twice), IRLS from the full-data
+//! A fitted GLM as the analyses see it ([`Fitted`]), and its refit to a cluster sample: the rows
+//! of the drawn clusters stacked (a cluster drawn twice twice), IRLS from the full-data
 //! estimate.
 
-use nalgebra::DMatrix;
-
-use super::irls::{IrlsControl, Problem};
-use super::{Family, Link};
+use super::irls::Problem;
+use super::GlmFit;
 use crate::core::error::{Error, Result};
-use crate::effects::standardise::Refit;
+use crate::frame::counterfactual::FitFrame;
+use crate::frame::design::Grouping;
+use crate::models::coef_table::CoefRow;
+use crate::models::fitted::{Fitted, Parameters};
 
-/// A fitted GLM, ready to be refitted to cluster samples.
-pub(crate) struct GlmRefit<'a> {
-    pub family: Family,
-    pub link: Link,
-    pub x: &'a DMatrix<f64>,
-    pub y: &'a [f64],
-    /// Prior weights.
-    pub w: &'a [f64],
-    pub offset: Option<&'a [f64]>,
-    /// The design rows of each cluster.
-    pub members: Vec<Vec<usize>>,
-    /// The full-data estimate.
-    pub start: &'a [f64],
-    pub control: IrlsControl,
-}
-
-/// The stacked rows of one sample.
-#[derive(Default)]
-pub(crate) struct Workspace {
+/// The buffers of one thread: each cluster's design rows, and the stacked rows of one sample.
+pub struct Workspace {
+    start: Vec<f64>,
+    members: Vec<Vec<usize>>,
     rows: Vec<usize>,
     y: Vec<f64>,
     w: Vec<f64>,
     offset: Vec<f64>,
 }
 
-impl Refit for GlmRefit<'_> {
+impl Fitted for GlmFit {
     type Workspace = Workspace;
 
+    fn coefficients(&self) -> &[CoefRow] {
+        &self.coefficients
+    }
+
+    fn parameters(&self) -> Result<Parameters> {
+        Ok(Parameters {
+            psi: self.coef(),
+            vcov: self.vcov_matrix(self.vcov_kind)?,
+            vcov_kind: self.vcov_kind,
+            reference_df: self.reference_df(self.vcov_kind),
+            link: self.link,
+            mixed: false,
+        })
+    }
+
+    fn loglik(&self) -> f64 {
+        self.loglik
+    }
+
+    fn n_obs(&self) -> usize {
+        self.n_obs
+    }
+
+    fn n_clusters(&self) -> usize {
+        self.clusters.as_ref().map_or(1, Grouping::len)
+    }
+
+    fn level(&self) -> f64 {
+        self.level
+    }
+
+    fn frame(&self) -> &FitFrame {
+        &self.frame
+    }
+
     fn workspace(&self) -> Workspace {
-        Workspace::default()
+        let mut members = vec![Vec::new(); self.n_clusters()];
+        if let Some(c) = &self.clusters {
+            for (i, &g) in c.codes.iter().enumerate() {
+                members[g].push(i);
+            }
+        }
+        Workspace {
+            start: self.coef(),
+            members,
+            rows: Vec::new(),
+            y: Vec::new(),
+            w: Vec::new(),
+            offset: Vec::new(),
+        }
     }
 
     fn refit(&self, clusters: &[usize], ws: &mut Workspace) -> Result<Vec<f64>> {
+        let design = &self.design;
         ws.rows.clear();
         for &c in clusters {
-            ws.rows.extend_from_slice(&self.members[c]);
+            ws.rows.extend_from_slice(&ws.members[c]);
         }
         ws.y.clear();
-        ws.y.extend(ws.rows.iter().map(|&i| self.y[i]));
+        ws.y.extend(ws.rows.iter().map(|&i| design.y[i]));
         ws.w.clear();
-        ws.w.extend(ws.rows.iter().map(|&i| self.w[i]));
+        ws.w.extend(ws.rows.iter().map(|&i| self.prior[i]));
         ws.offset.clear();
-        if let Some(o) = self.offset {
+        if let Some(o) = &design.offset {
             ws.offset.extend(ws.rows.iter().map(|&i| o[i]));
         }
-        let x = self.x.select_rows(&ws.rows);
+        let x = design.x.select_rows(&ws.rows);
         let problem = Problem {
             family: self.family,
             link: self.link,
             x: &x,
             y: &ws.y,
             w: &ws.w,
-            offset: self.offset.map(|_| ws.offset.as_slice()),
+            offset: design.offset.as_ref().map(|_| ws.offset.as_slice()),
         };
-        let state = problem.fit(Some(self.start), &self.control)?;
+        let state = problem.fit(Some(&ws.start), &self.control)?;
         if !state.converged {
             return Err(Error::NotConverged {
                 what: "IRLS on a bootstrap sample".into(),

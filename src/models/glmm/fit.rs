@@ -1,18 +1,24 @@
 //! The fitted mixed model: estimates, variance components, conditional modes, diagnostics and
 //! likelihood-ratio tests, assembled from the maximum.
 
+use std::sync::Arc;
+
 use nalgebra::DMatrix;
 
+use super::likelihood::Likelihood;
 use super::optimize::{EvaluationRecord, Maximum};
 use super::patterns::Patterns;
+use super::quadrature::GaussHermite;
 use super::robust::{cluster_scores, sandwich};
 use super::{Glmm, LikelihoodObjective};
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
+use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, MissingReport};
 use crate::frame::random_effects::RandomSetup;
 use crate::frame::random_effects::ThetaStructure;
 use crate::models::coef_table::{coef_table, CoefRow};
+use crate::models::fitted::find_term;
 use crate::models::glm::{Family, Link};
 use crate::models::vcov::VcovKind;
 
@@ -199,6 +205,39 @@ pub struct GlmmFit {
     /// Their variance matrix (of `vcov_kind`), 0 for a variance held on its boundary.
     #[serde(skip)]
     pub(crate) psi_vcov: DMatrix<f64>,
+    /// What refits and profiles of the fit start from.
+    #[serde(skip)]
+    pub(crate) state: Arc<GlmmState>,
+}
+
+/// What a fitted GLMM keeps for the analyses of the fit: its likelihood (family, link,
+/// quadrature rule, covariate patterns and random-effect setup), the conditional modes and the
+/// maximum at the estimate, and the rows it used.
+#[derive(Debug)]
+pub(crate) struct GlmmState {
+    pub family: Family,
+    pub link: Link,
+    pub rule: GaussHermite,
+    pub patterns: Patterns,
+    pub random: RandomSetup,
+    /// Spherical conditional modes at the estimate, q per cluster.
+    pub modes: Vec<f64>,
+    pub maximum: Maximum,
+    pub frame: FitFrame,
+}
+
+impl GlmmState {
+    /// The likelihood of the fit.
+    pub fn likelihood(&self) -> Likelihood<'_> {
+        Likelihood {
+            family: self.family,
+            link: self.link,
+            patterns: &self.patterns,
+            rule: &self.rule,
+            structure: &self.random.structure,
+            labels: &self.random.groups.labels,
+        }
+    }
 }
 
 /// For the log-binomial mixed model: a message when the largest fitted risk at the conditional
@@ -237,6 +276,7 @@ impl GlmmFit {
         best: Maximum,
         singular: bool,
         df: Option<Vec<f64>>,
+        frame: &FitFrame,
     ) -> Result<GlmmFit> {
         let p = design.p();
         let structure = &random.structure;
@@ -313,6 +353,17 @@ impl GlmmFit {
         let df = p + structure.len();
         let n_obs = design.missing.rows_used;
         let gradient_max = best.gradient.iter().fold(0.0, |m: f64, g| m.max(g.abs()));
+        let likelihood = objective.likelihood;
+        let state = GlmmState {
+            family: likelihood.family,
+            link,
+            rule: likelihood.rule.clone(),
+            patterns: likelihood.patterns.clone(),
+            random: random.clone(),
+            modes: objective.modes.clone(),
+            maximum: best.clone(),
+            frame: frame.clone(),
+        };
         Ok(GlmmFit {
             formula: spec.formula.text.clone(),
             family: spec.family,
@@ -349,6 +400,7 @@ impl GlmmFit {
             boundary,
             psi: best.params,
             psi_vcov,
+            state: Arc::new(state),
         })
     }
 
@@ -425,17 +477,8 @@ impl GlmmFit {
         })
     }
 
-    /// The coefficient row of `term`.
+    /// The coefficient row of `term`, or an error naming the terms there are.
     pub fn term(&self, term: &str) -> Result<&CoefRow> {
-        self.coefficients
-            .iter()
-            .find(|r| r.term == term)
-            .ok_or_else(|| {
-                let names: Vec<&str> = self.coefficients.iter().map(|r| r.term.as_str()).collect();
-                Error::invalid(
-                    "term",
-                    format!("no term '{term}'; the terms are {}", names.join(", ")),
-                )
-            })
+        find_term(&self.coefficients, term)
     }
 }

@@ -77,13 +77,12 @@ use nalgebra::DMatrix;
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
 use crate::data::Cohort;
-use crate::effects::standardise::{
-    FittedModel, FittedRows, MarginalEffects, Standardisation, SubgroupEffects,
-};
+use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{prior_weights, Design, DesignOptions, MissingPolicy, UsedRows};
 use crate::frame::formula::Formula;
 use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::check_level;
+use crate::models::fitted::specification;
 use crate::models::glm::{check_response, fit_coefficients, Family, Link};
 use crate::models::vcov::VcovKind;
 use between_within::{between_columns, between_within_df, check_cluster_confounding};
@@ -92,7 +91,6 @@ use gamma::{maximise_gamma, GammaSums};
 use likelihood::{Evaluation, Likelihood};
 use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
-use replicate::GlmmRefit;
 use scalar_laplace::{ModeAnchor, ScalarLaplace};
 
 /// Reference distribution of the Wald tests and intervals of the fixed effects.
@@ -228,73 +226,6 @@ impl Glmm {
         self.with_session(cohort, |s| s.fit())
     }
 
-    /// Fit the model and standardise: the marginal risks, RR, RD and NNT of `spec`'s
-    /// treatment in its target population, with delta-method intervals from this model's
-    /// variance estimator and, if asked, cluster-bootstrap intervals over the outer grouping
-    /// factor (see [`crate::effects::standardise`]).
-    pub fn standardise(
-        &self,
-        cohort: &Cohort,
-        spec: &Standardisation,
-    ) -> Result<(GlmmFit, MarginalEffects)> {
-        self.with_model(cohort, |model| model.effects(spec))
-    }
-
-    /// Fit the model and estimate the treatment's effect in each subgroup of `modifier` (a 0/1
-    /// or text column that interacts with the treatment in the formula, e.g.
-    /// `treated * own_home`): the model's ratio, the marginal RR and RD standardised over the
-    /// subgroup, and the Wald test of the interaction (see [`crate::effects::standardise::SubgroupEffects`]).
-    pub fn subgroups(
-        &self,
-        cohort: &Cohort,
-        spec: &Standardisation,
-        modifier: &str,
-    ) -> Result<(GlmmFit, SubgroupEffects)> {
-        self.with_model(cohort, |model| model.subgroups(spec, modifier))
-    }
-
-    /// Fit the model and run `f` on it, ready to be standardised.
-    pub(crate) fn with_model<T>(
-        &self,
-        cohort: &Cohort,
-        f: impl FnOnce(&FittedModel<'_, GlmmRefit<'_>>) -> Result<T>,
-    ) -> Result<(GlmmFit, T)> {
-        self.with_session(cohort, |s| {
-            let fit = s.fit()?;
-            let options = self.options();
-            let used = UsedRows::new(cohort, &self.formula, &options)?;
-            let groups = &s.random.groups;
-            let fitted = FittedRows {
-                cohort,
-                formula: &self.formula,
-                options: &options,
-                used: &used,
-                names: &s.design.names,
-                clusters: Some((&groups.column, &groups.labels)),
-            };
-            let model = FittedModel {
-                fitted,
-                link: s.link,
-                psi: &fit.psi,
-                vcov: &fit.psi_vcov,
-                vcov_kind: fit.vcov_kind,
-                reference_df: None,
-                level: self.level,
-                mixed: true,
-                refit: GlmmRefit {
-                    likelihood: s.objective.likelihood,
-                    random: s.random,
-                    p: s.design.p(),
-                    start: &fit.psi,
-                    modes: &s.objective.modes,
-                },
-                n_clusters: groups.len(),
-            };
-            let found = f(&model)?;
-            Ok((fit, found))
-        })
-    }
-
     /// The design options with the weights column among the columns read.
     fn options(&self) -> DesignOptions {
         let mut options = self.design.clone();
@@ -308,8 +239,10 @@ impl Glmm {
     /// over all other parameters with this one held at v) is within `chi2_{1, level} / 2` of the
     /// maximum, as lme4's `confint(method = "profile")`. An SD whose profile stays above that
     /// at 0 has lower limit 0.
+    ///
+    /// The same as fitting and profiling the fit, [`GlmmFit::profile_interval`].
     pub fn profile_interval(&self, cohort: &Cohort, parameter: &str) -> Result<ProfileInterval> {
-        self.with_session(cohort, |s| s.profile(parameter))
+        self.fit(cohort)?.profile_interval(parameter)
     }
 
     /// Build the model's pieces and run `f` on them.
@@ -345,6 +278,8 @@ impl Glmm {
         let options = self.options();
         let mut used = UsedRows::new(cohort, &self.formula, &options)?;
         check_response(&self.formula, self.family, &used.y, &used.rows)?;
+        // The rows as the analyses of the fit see them: before weights and collapsing.
+        let frame_rows = used.clone();
         if self.weights.is_some() {
             let prior = prior_weights(
                 cohort,
@@ -393,6 +328,14 @@ impl Glmm {
             });
         }
         let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        let frame = FitFrame::new(
+            cohort,
+            &self.formula,
+            &options,
+            frame_rows,
+            &design.names,
+            Some((&random.groups.column, &random.groups.labels)),
+        );
         let between = between_columns(&design.x, &random.groups.codes, random.groups.len());
         check_cluster_confounding(
             &design.x,
@@ -474,6 +417,7 @@ impl Glmm {
         let mut session = Session {
             spec: self,
             link,
+            frame,
             design: &design,
             random: &random,
             between: &between,
@@ -485,6 +429,8 @@ impl Glmm {
         f(&mut session)
     }
 }
+
+specification!(Glmm => GlmmFit);
 
 /// Patterns from which a model is first fitted to a systematic subsample of its patterns (see
 /// [`Patterns::subsample`]), whose maximum starts the maximisation of the full likelihood (and
@@ -512,6 +458,8 @@ const PILOT_SETTINGS: Settings = Settings {
 pub(crate) struct Session<'a> {
     spec: &'a Glmm,
     link: Link,
+    /// What the fit uses, for the analyses of the fit.
+    frame: FitFrame,
     design: &'a Design,
     random: &'a RandomSetup,
     between: &'a [bool],
@@ -607,6 +555,7 @@ impl Session<'_> {
             best,
             singular,
             df,
+            &self.frame,
         )
     }
 }
@@ -651,6 +600,7 @@ impl Session<'_> {
             best,
             singular,
             None,
+            &self.frame,
         )?;
         let mut fit = fit.with_variance(&free_vcov, &free, 1, &self.design.names, None)?;
         fit.dispersion = Some(1.0 / found.shape);

@@ -9,7 +9,7 @@
 
 use super::boundary::FixedParams;
 use super::optimize::{maximise, Maximum};
-use super::{Session, SETTINGS};
+use super::{GlmmFit, LikelihoodObjective, SETTINGS};
 use crate::core::dist::normal_quantile;
 use crate::core::error::{Error, Result};
 
@@ -31,30 +31,28 @@ pub struct ProfileInterval {
 /// Most bracketing expansions and secant steps per side.
 const MAX_STEPS: usize = 40;
 
-impl Session<'_> {
+impl GlmmFit {
     /// Index into (beta, theta) of a named parameter, and whether it is an SD (bounded by 0).
     fn parameter_index(&self, parameter: &str) -> Result<(usize, bool)> {
-        if let Some(j) = self.design.names.iter().position(|n| n == parameter) {
+        let (names, random) = (&self.state.frame.names, &self.state.random);
+        if let Some(j) = names.iter().position(|n| n == parameter) {
             return Ok((j, false));
         }
         let inner = parameter
             .strip_prefix("sd(")
             .and_then(|r| r.strip_suffix(')'));
-        let p = self.design.p();
-        for (t, name) in self.random.theta_names.iter().enumerate() {
+        let p = names.len();
+        for (t, name) in random.theta_names.iter().enumerate() {
             let Some((group, term)) = name else { continue };
             let long = format!("{term}|{group}");
             let matches = inner == Some(long.as_str())
                 || (term == "(Intercept)" && inner == Some(group.as_str()));
-            if matches
-                && self.random.structure.is_sd(t)
-                && (self.random.nested || self.random.structure.q == 1)
-            {
+            if matches && random.structure.is_sd(t) && (random.nested || random.structure.q == 1) {
                 return Ok((p + t, true));
             }
         }
-        let mut known: Vec<String> = self.design.names.clone();
-        known.extend(self.random.theta_names.iter().flatten().map(|(g, t)| {
+        let mut known: Vec<String> = names.clone();
+        known.extend(random.theta_names.iter().flatten().map(|(g, t)| {
             if t == "(Intercept)" {
                 format!("sd({g})")
             } else {
@@ -70,20 +68,31 @@ impl Session<'_> {
         ))
     }
 
-    pub(crate) fn profile(&mut self, parameter: &str) -> Result<ProfileInterval> {
+    /// Profile-likelihood interval for one parameter of the fit: a fixed-effect term
+    /// (`"treated"`) or a random-effect SD (`"sd(cluster)"`, `"sd(cluster:period)"`,
+    /// `"sd(treated|cluster)"` for a scalar slope). The interval holds the values v whose profile
+    /// log-likelihood (maximised over all other parameters with this one held at v) is within
+    /// `chi2_{1, level} / 2` of the maximum, as lme4's `confint(method = "profile")`. An SD whose
+    /// profile stays above that at 0 has lower limit 0. Each profile point is maximised from the
+    /// last, the first from the fit's estimate and conditional modes.
+    pub fn profile_interval(&self, parameter: &str) -> Result<ProfileInterval> {
         let (k, is_sd) = self.parameter_index(parameter)?;
-        let (best, _) = self.maximum()?;
+        let state = &self.state;
+        let best = &state.maximum;
+        let likelihood = state.likelihood();
+        let mut objective = LikelihoodObjective::new(&likelihood, state.random.nested);
+        objective.modes.copy_from_slice(&state.modes);
         // The likelihood is even in an SD's theta: profile it on |theta|.
         let estimate = if is_sd {
             best.params[k].abs()
         } else {
             best.params[k]
         };
-        let z = normal_quantile(1.0 - (1.0 - self.spec.level) / 2.0);
-        let se = standard_error(&best, k).unwrap_or(0.1 * estimate.abs().max(0.1));
+        let z = normal_quantile(1.0 - (1.0 - self.level) / 2.0);
+        let se = standard_error(best, k).unwrap_or(0.1 * estimate.abs().max(0.1));
         let mut profile = Profile {
-            session: self,
-            best: &best,
+            objective: &mut objective,
+            best,
             k,
             centre: estimate,
             warm: best.params.clone(),
@@ -114,7 +123,7 @@ impl Session<'_> {
             estimate,
             ci_low: low,
             ci_high: high,
-            level: self.spec.level,
+            level: self.level,
         })
     }
 }
@@ -128,7 +137,7 @@ fn standard_error(best: &Maximum, k: usize) -> Option<f64> {
 }
 
 struct Profile<'s, 'a> {
-    session: &'s mut Session<'a>,
+    objective: &'s mut LikelihoodObjective<'a>,
     best: &'s Maximum,
     k: usize,
     /// The estimate on the profiled scale.
@@ -145,7 +154,7 @@ impl Profile<'_, '_> {
         let mut template = self.warm.clone();
         template[k] = value;
         let mut fixed = FixedParams {
-            inner: &mut self.session.objective,
+            inner: &mut *self.objective,
             free: free.clone(),
             template,
         };

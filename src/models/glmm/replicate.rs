@@ -1,66 +1,95 @@
-//! Refitting a mixed model to a cluster bootstrap sample, for the bootstrap of marginal effects.
+//! A fitted mixed model as the analyses see it ([`Fitted`]), and its refit to a cluster sample.
 //!
 //! The sample's likelihood is built from the full data's covariate patterns, cluster by cluster
 //! (a cluster drawn twice is two clusters), so nothing is collapsed or coded again. The
 //! maximisation starts from the full-data estimate, each cluster's mode search from its
-//! full-data conditional mode: the same start whichever thread runs the replicate.
+//! full-data conditional mode: the same start whichever thread runs the replicate. (For the
+//! gamma family the refit holds the shape at its full-data estimate.)
 
 use super::boundary::boundary_check;
 use super::likelihood::Likelihood;
 use super::optimize::maximise;
 use super::patterns::Patterns;
-use super::{LikelihoodObjective, SETTINGS};
+use super::{GlmmFit, LikelihoodObjective, SETTINGS};
 use crate::core::error::{Error, Result};
-use crate::effects::standardise::Refit;
-use crate::frame::random_effects::RandomSetup;
-
-/// A fitted mixed model, ready to be refitted to cluster samples.
-pub(crate) struct GlmmRefit<'a> {
-    pub likelihood: &'a Likelihood<'a>,
-    pub random: &'a RandomSetup,
-    /// Fixed-effect columns.
-    pub p: usize,
-    /// The full-data estimate `(beta, theta)`.
-    pub start: &'a [f64],
-    /// The full-data conditional modes (spherical, q per cluster).
-    pub modes: &'a [f64],
-}
+use crate::frame::counterfactual::FitFrame;
+use crate::models::coef_table::CoefRow;
+use crate::models::fitted::{Fitted, Parameters};
 
 /// The buffers of one thread.
-pub(crate) struct Workspace {
+pub struct Workspace {
     patterns: Patterns,
     labels: Vec<String>,
 }
 
-impl Refit for GlmmRefit<'_> {
+impl Fitted for GlmmFit {
     type Workspace = Workspace;
+
+    fn coefficients(&self) -> &[CoefRow] {
+        &self.coefficients
+    }
+
+    fn parameters(&self) -> Result<Parameters> {
+        Ok(Parameters {
+            psi: self.psi.clone(),
+            vcov: self.psi_vcov.clone(),
+            vcov_kind: self.vcov_kind,
+            reference_df: None,
+            link: self.link,
+            mixed: true,
+        })
+    }
+
+    fn loglik(&self) -> f64 {
+        self.loglik
+    }
+
+    fn n_obs(&self) -> usize {
+        self.n_obs
+    }
+
+    fn n_clusters(&self) -> usize {
+        self.state.random.groups.len()
+    }
+
+    fn level(&self) -> f64 {
+        self.level
+    }
+
+    fn frame(&self) -> &FitFrame {
+        &self.state.frame
+    }
 
     fn workspace(&self) -> Workspace {
         Workspace {
-            patterns: self.likelihood.patterns.resample(&[]),
+            patterns: self.state.patterns.resample(&[]),
             labels: Vec::new(),
         }
     }
 
     fn refit(&self, clusters: &[usize], workspace: &mut Workspace) -> Result<Vec<f64>> {
-        let full = self.likelihood.patterns;
+        let state = &self.state;
+        let full = &state.patterns;
         full.resample_into(clusters, &mut workspace.patterns);
         workspace.labels.clear();
-        workspace
-            .labels
-            .extend(clusters.iter().map(|&g| self.likelihood.labels[g].clone()));
+        workspace.labels.extend(
+            clusters
+                .iter()
+                .map(|&g| state.random.groups.labels[g].clone()),
+        );
         let likelihood = Likelihood {
             patterns: &workspace.patterns,
             labels: &workspace.labels,
-            ..*self.likelihood
+            ..state.likelihood()
         };
-        let mut objective = LikelihoodObjective::new(&likelihood, self.random.nested);
+        let mut objective = LikelihoodObjective::new(&likelihood, state.random.nested);
         let q = full.q;
         for (j, &g) in clusters.iter().enumerate() {
-            objective.modes[j * q..(j + 1) * q].copy_from_slice(&self.modes[g * q..(g + 1) * q]);
+            objective.modes[j * q..(j + 1) * q].copy_from_slice(&state.modes[g * q..(g + 1) * q]);
         }
-        let mut best = maximise(&mut objective, self.start.to_vec(), SETTINGS)?;
-        boundary_check(&mut objective, &mut best, self.p, self.random, SETTINGS)?;
+        let p = full.p;
+        let mut best = maximise(&mut objective, self.psi.clone(), SETTINGS)?;
+        boundary_check(&mut objective, &mut best, p, &state.random, SETTINGS)?;
         if !best.converged {
             return Err(Error::NotConverged {
                 what: "the refit of a bootstrap sample".into(),

@@ -19,19 +19,19 @@ mod satterthwaite;
 mod summary;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use nalgebra::DMatrix;
 
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
 use crate::data::Cohort;
-use crate::effects::standardise::{
-    FittedModel, FittedRows, MarginalEffects, Refit, Standardisation,
-};
+use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, DesignOptions, MissingPolicy, MissingReport, UsedRows};
 use crate::frame::formula::Formula;
 use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
+use crate::models::fitted::{find_term, specification, Fitted, Parameters};
 use crate::models::glm::{check_response, Family, Link};
 use crate::models::glmm::{canonical_theta, variance_components, RandomEffectSd};
 use crate::models::vcov::VcovKind;
@@ -88,72 +88,10 @@ impl Lmm {
 
     /// Fit the model.
     pub fn fit(&self, cohort: &Cohort) -> Result<LmmFit> {
-        Ok(self.estimate(cohort)?.fit)
-    }
-
-    /// Fit the model and standardise: the mean outcome (cost) of `spec`'s target population
-    /// if all were treated and if none were, their difference (the incremental cost) and
-    /// ratio, with delta-method intervals (normal reference) and, if asked, cluster-bootstrap
-    /// intervals over the outer grouping factor (see [`crate::effects::standardise`]). With the identity
-    /// link the random effects average out: the means are those at random effects 0.
-    pub fn standardise(
-        &self,
-        cohort: &Cohort,
-        spec: &Standardisation,
-    ) -> Result<(LmmFit, MarginalEffects)> {
-        self.with_model(cohort, |model| model.effects(spec))
-    }
-
-    /// Fit the model and run `f` on it, ready to be standardised.
-    pub(crate) fn with_model<T>(
-        &self,
-        cohort: &Cohort,
-        f: impl FnOnce(&FittedModel<'_, LmmRefit<'_>>) -> Result<T>,
-    ) -> Result<(LmmFit, T)> {
-        let estimated = self.estimate(cohort)?;
-        let used = UsedRows::new(cohort, &self.formula, &self.design)?;
-        let groups = &estimated.random.groups;
-        let fitted = FittedRows {
-            cohort,
-            formula: &self.formula,
-            options: &self.design,
-            used: &used,
-            names: &estimated.names,
-            clusters: Some((&groups.column, &groups.labels)),
-        };
-        let p = estimated.names.len();
-        let n_params = estimated.psi.len();
-        let mut vcov = DMatrix::zeros(n_params, n_params);
-        for (i, row) in estimated.fit.vcov.iter().enumerate() {
-            for (j, v) in row.iter().enumerate() {
-                vcov[(i, j)] = *v;
-            }
-        }
-        let model = FittedModel {
-            fitted,
-            link: Link::Identity,
-            psi: &estimated.psi,
-            vcov: &vcov,
-            vcov_kind: VcovKind::Model,
-            reference_df: None,
-            level: self.level,
-            mixed: true,
-            refit: LmmRefit {
-                stats: &estimated.stats,
-                reml: self.reml,
-                p,
-                start: &estimated.psi[p..],
-            },
-            n_clusters: groups.len(),
-        };
-        let found = f(&model)?;
-        Ok((estimated.fit, found))
-    }
-
-    /// The fit and what it was computed from.
-    fn estimate(&self, cohort: &Cohort) -> Result<Estimated> {
         check_level(self.level)?;
-        let design = Design::new(cohort, &self.formula, &self.design)?;
+        let used = UsedRows::new(cohort, &self.formula, &self.design)?;
+        let design = Design::on_rows(cohort, &self.formula, &self.design, used)?;
+
         if !design.aliased.is_empty() {
             return Err(Error::Confounded {
                 terms: design.aliased.clone(),
@@ -205,6 +143,15 @@ impl Lmm {
         let n_params = p + theta.len() + 1;
         let criterion = minimum.value;
         let psi = at.beta.iter().chain(&minimum.theta).copied().collect();
+        let frame = FitFrame::new(
+            cohort,
+            &self.formula,
+            &self.design,
+            design.used_rows(),
+            &design.names,
+            Some((&random.groups.column, &random.groups.labels)),
+        );
+        let n_clusters = random.groups.len();
         let fit = LmmFit {
             formula: self.formula.text.clone(),
             reml: self.reml,
@@ -228,45 +175,86 @@ impl Lmm {
             converged: minimum.converged,
             singular: !minimum.at_zero.is_empty(),
             iterations: minimum.iterations,
+            state: Arc::new(LmmState {
+                stats,
+                psi,
+                n_clusters,
+                frame,
+            }),
         };
-        Ok(Estimated {
-            fit,
-            names: design.names,
-            random,
-            stats,
-            psi,
-        })
+        Ok(fit)
     }
 }
 
-/// A fit with the pieces a standardisation and its bootstrap need.
-struct Estimated {
-    fit: LmmFit,
-    names: Vec<String>,
-    random: RandomSetup,
+specification!(Lmm => LmmFit);
+
+/// What a fitted linear mixed model keeps for the analyses of the fit: the per-cluster
+/// sufficient statistics (a cluster sample's are sums of its clusters'), the estimate
+/// `(beta, theta)` that refits start from, and the rows it used.
+#[derive(Debug)]
+pub(crate) struct LmmState {
     stats: Statistics,
     /// `(beta, theta)`.
     psi: Vec<f64>,
+    n_clusters: usize,
+    frame: FitFrame,
 }
 
-/// A fitted linear mixed model, ready to be refitted to cluster samples: the sample's
-/// sufficient statistics are sums of its clusters', and the minimisation starts at the
-/// full-data theta.
-pub(crate) struct LmmRefit<'a> {
-    stats: &'a Statistics,
-    reml: bool,
-    p: usize,
-    start: &'a [f64],
-}
-
-impl Refit for LmmRefit<'_> {
+impl Fitted for LmmFit {
     type Workspace = ();
+
+    fn coefficients(&self) -> &[CoefRow] {
+        &self.coefficients
+    }
+
+    /// With the identity link the random effects average out: standardised means are those at
+    /// random effects 0, and theta's variance does not enter (its rows and columns are 0).
+    fn parameters(&self) -> Result<Parameters> {
+        let psi = self.state.psi.clone();
+        let n_params = psi.len();
+        let mut vcov = DMatrix::zeros(n_params, n_params);
+        for (i, row) in self.vcov.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                vcov[(i, j)] = *v;
+            }
+        }
+        Ok(Parameters {
+            psi,
+            vcov,
+            vcov_kind: VcovKind::Model,
+            reference_df: None,
+            link: Link::Identity,
+            mixed: true,
+        })
+    }
+
+    fn loglik(&self) -> f64 {
+        self.loglik
+    }
+
+    fn n_obs(&self) -> usize {
+        self.n_obs
+    }
+
+    fn n_clusters(&self) -> usize {
+        self.state.n_clusters
+    }
+
+    fn level(&self) -> f64 {
+        self.level
+    }
+
+    fn frame(&self) -> &FitFrame {
+        &self.state.frame
+    }
 
     fn workspace(&self) {}
 
+    /// The minimisation starts at the full-data theta.
     fn refit(&self, clusters: &[usize], _: &mut ()) -> Result<Vec<f64>> {
-        let stats = self.stats.resample(clusters);
-        let minimum = minimise(&stats, self.reml, self.start.to_vec())?;
+        let p = self.coefficients.len();
+        let stats = self.state.stats.resample(clusters);
+        let minimum = minimise(&stats, self.reml, self.state.psi[p..].to_vec())?;
         if !minimum.converged {
             return Err(Error::NotConverged {
                 what: "the linear mixed model on a bootstrap sample".into(),
@@ -275,7 +263,6 @@ impl Refit for LmmRefit<'_> {
             });
         }
         let at = stats.at(&minimum.theta)?;
-        debug_assert_eq!(at.beta.len(), self.p);
         Ok(at.beta.iter().chain(&minimum.theta).copied().collect())
     }
 }
@@ -322,20 +309,14 @@ pub struct LmmFit {
     pub singular: bool,
     /// Newton iterations.
     pub iterations: usize,
+    /// What refits of the fit start from.
+    #[serde(skip)]
+    state: Arc<LmmState>,
 }
 
 impl LmmFit {
-    /// The coefficient row of `term`.
+    /// The coefficient row of `term`, or an error naming the terms there are.
     pub fn term(&self, term: &str) -> Result<&CoefRow> {
-        self.coefficients
-            .iter()
-            .find(|r| r.term == term)
-            .ok_or_else(|| {
-                let names: Vec<&str> = self.coefficients.iter().map(|r| r.term.as_str()).collect();
-                Error::invalid(
-                    "term",
-                    format!("no term '{term}'; the terms are {}", names.join(", ")),
-                )
-            })
+        find_term(&self.coefficients, term)
     }
 }

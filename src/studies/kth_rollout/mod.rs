@@ -56,7 +56,7 @@ use crate::core::dates::Date;
 use crate::core::error::{Error, Result};
 use crate::data::Cohort;
 use crate::effects::cost_effectiveness::{
-    cost_effectiveness, CostEffectiveness, CostEffectivenessSpec, Model,
+    cost_effectiveness, CostEffectiveness, CostEffectivenessSpec,
 };
 use crate::effects::crude::Estimate;
 use crate::effects::standardise::{MarginalEffects, Standardisation};
@@ -229,9 +229,9 @@ pub fn analyse(raw: Cohort, options: &Options) -> Result<Analysis> {
     let cohort = &prepared.cohort;
     let own = own_home_patients(cohort)?;
     // The mortality fit serves both its OR and the whole cohort's standardisation.
-    let model = mortality_model()?;
-    let (fit, whole_cohort) = model.standardise(cohort, &Standardisation::new("kth"))?;
-    let mortality = effect_of(&fit, Some(profile_ratio(&model, cohort)?))?;
+    let fit = mortality_model()?.fit(cohort)?;
+    let whole_cohort = Standardisation::new("kth").apply(&fit, cohort)?;
+    let mortality = effect_of(&fit, Some(profile_ratio(&fit)?))?;
     let readmission = treatment_effect(&readmission_model()?, cohort)?;
     let own_home = own_home_analysis(&own, options)?;
     let mortality_crude = crude(cohort, "death30", None)?;
@@ -280,14 +280,14 @@ pub fn headline(prepared: &Prepared) -> Result<Headline> {
         .term("kth")?
         .estimate
         .exp();
-    let (_, deaths) = Glmm::new(OWN_HOME_MORTALITY)?.standardise(&own, &spec)?;
-    let (_, cost) = Lmm::new(OWN_HOME_COST)?.standardise(&own, &spec)?;
+    let deaths = spec.apply(&Glmm::new(OWN_HOME_MORTALITY)?.fit(&own)?, &own)?;
+    let cost = spec.means(&Lmm::new(OWN_HOME_COST)?.fit(&own)?, &own)?;
     let avoided = -deaths.risk_difference.estimate;
     Ok(Headline {
         odds_ratio,
         relative_risk,
         own_home_nnt: 1.0 / avoided,
-        own_home_cost_per_life: cost.risk_difference.estimate / avoided,
+        own_home_cost_per_life: cost.difference.estimate / avoided,
     })
 }
 
@@ -322,8 +322,8 @@ fn treatment_effect(model: &Glmm, cohort: &Cohort) -> Result<TreatmentEffect> {
 }
 
 /// The profile-likelihood interval of `exp(beta_kth)`.
-fn profile_ratio(model: &Glmm, cohort: &Cohort) -> Result<Estimate> {
-    let p = model.profile_interval(cohort, "kth")?;
+fn profile_ratio(fit: &GlmmFit) -> Result<Estimate> {
+    let p = fit.profile_interval("kth")?;
     Ok(Estimate {
         estimate: p.estimate.exp(),
         ci_low: p.ci_low.exp(),
@@ -360,17 +360,13 @@ fn effect_of(fit: &GlmmFit, profile: Option<Estimate>) -> Result<TreatmentEffect
 
 /// Own-home NNT and cost per saved life.
 fn own_home_analysis(own: &Cohort, options: &Options) -> Result<OwnHome> {
-    let model = Glmm::new(OWN_HOME_MORTALITY)?;
-    let (fit, marginal) = model.standardise(own, &Standardisation::new("kth"))?;
+    let fit = Glmm::new(OWN_HOME_MORTALITY)?.fit(own)?;
+    let marginal = Standardisation::new("kth").apply(&fit, own)?;
     let spec = CostEffectivenessSpec::new("kth")
         .bootstrap(options.bootstrap, options.seed)
         .progress(options.progress);
-    let cost_effectiveness = cost_effectiveness(
-        own,
-        &Model::Lmm(Lmm::new(OWN_HOME_COST)?),
-        &Model::Glmm(model),
-        &spec,
-    )?;
+    let cost_fit = Lmm::new(OWN_HOME_COST)?.fit(own)?;
+    let cost_effectiveness = cost_effectiveness(&cost_fit, &fit, own, &spec)?;
     Ok(OwnHome {
         mortality: effect_of(&fit, None)?,
         marginal,
@@ -381,10 +377,10 @@ fn own_home_analysis(own: &Cohort, options: &Options) -> Result<OwnHome> {
 /// A regained-mobility indicator: OR and standardised difference.
 fn mobility(cohort: &Cohort, outcome: &str) -> Result<Mobility> {
     let formula = MORTALITY.replacen("death30", outcome, 1);
-    let (fit, marginal) = Glmm::new(&formula)?.standardise(
-        cohort,
-        &Standardisation::new("kth").outcome(crate::effects::crude::OutcomeKind::Beneficial),
-    )?;
+    let fit = Glmm::new(&formula)?.fit(cohort)?;
+    let marginal = Standardisation::new("kth")
+        .outcome(crate::effects::crude::OutcomeKind::Beneficial)
+        .apply(&fit, cohort)?;
     Ok(Mobility {
         outcome: outcome.to_string(),
         crude: crude(cohort, outcome, None)?,

@@ -1,0 +1,111 @@
+//! The one surface every fitted model offers to the analyses that act on fits: standardisation
+//! and its cluster bootstrap, cost-effectiveness, and later randomisation tests and simulation
+//! power. A new kind of model implements [`Fitted`] once and every analysis works on it.
+//!
+//! The parameters are `psi = (beta, theta)`: the fixed effects in design order, then (for a
+//! mixed model) the covariance parameters theta as the fit maximised them. A refit re-estimates
+//! `psi` on a sample of the fit's clusters (drawn with replacement: a cluster drawn twice counts
+//! as two clusters), starting from the full-data estimate, so a replicate's start does not
+//! depend on which thread runs it.
+
+use nalgebra::DMatrix;
+
+use crate::core::error::{Error, Result};
+use crate::data::Cohort;
+use crate::frame::counterfactual::FitFrame;
+use crate::models::coef_table::CoefRow;
+use crate::models::family::Link;
+use crate::models::vcov::VcovKind;
+
+/// The parameters of a fit and what their inference rests on.
+#[derive(Debug, Clone)]
+pub struct Parameters {
+    /// The estimates `psi = (beta, theta)`.
+    pub psi: Vec<f64>,
+    /// Their variance matrix (of `vcov_kind`; 0 where a variance was held on its boundary or,
+    /// for the linear mixed model, for theta).
+    pub vcov: DMatrix<f64>,
+    /// The variance estimator.
+    pub vcov_kind: VcovKind,
+    /// Degrees of freedom of the t reference of Wald intervals (none: the normal).
+    pub reference_df: Option<f64>,
+    /// The link between the linear predictor and the mean.
+    pub link: Link,
+    /// Whether the model has random effects (theta follows beta in `psi`).
+    pub mixed: bool,
+}
+
+/// A fitted model, as every analysis sees it.
+pub trait Fitted: Sync {
+    /// Buffers one thread reuses from refit to refit.
+    type Workspace: Send;
+
+    /// The tidy coefficient table (fixed effects, in design order).
+    fn coefficients(&self) -> &[CoefRow];
+
+    /// The parameters, their variance matrix and link.
+    fn parameters(&self) -> Result<Parameters>;
+
+    /// The log-likelihood at the estimate (for a REML fit, the REML criterion's).
+    fn loglik(&self) -> f64;
+
+    /// Observations used.
+    fn n_obs(&self) -> usize;
+
+    /// Clusters a bootstrap resamples: the outer grouping factor of a mixed model, the cluster
+    /// column of a GLM (1 for a GLM without one).
+    fn n_clusters(&self) -> usize;
+
+    /// Confidence level of the fit's intervals.
+    fn level(&self) -> f64;
+
+    /// What the fit used: formula, options, rows, design names and clusters.
+    fn frame(&self) -> &FitFrame;
+
+    /// New refit buffers.
+    fn workspace(&self) -> Self::Workspace;
+
+    /// The estimates `psi` on the clusters `clusters` (indices into the fit's clusters, in the
+    /// sorted order of their labels; repeats allowed, each occurrence a cluster of its own).
+    fn refit(&self, clusters: &[usize], workspace: &mut Self::Workspace) -> Result<Vec<f64>>;
+
+    /// The coefficient row of `term`, or an error naming the terms there are.
+    fn term(&self, term: &str) -> Result<&CoefRow> {
+        find_term(self.coefficients(), term)
+    }
+}
+
+/// A model specification (formula, family, options) that can be fitted to a cohort: what an
+/// analysis that refits on other data (simulated trials, relabelled allocations) starts from.
+pub trait Specification {
+    /// The fit it gives.
+    type Fit: Fitted;
+
+    /// Fit the model to `cohort`.
+    fn fit(&self, cohort: &Cohort) -> Result<Self::Fit>;
+}
+
+/// The row of `term` among `rows`, or an error naming the terms there are.
+pub(crate) fn find_term<'a>(rows: &'a [CoefRow], term: &str) -> Result<&'a CoefRow> {
+    rows.iter().find(|r| r.term == term).ok_or_else(|| {
+        let names: Vec<&str> = rows.iter().map(|r| r.term.as_str()).collect();
+        Error::invalid(
+            "term",
+            format!("no term '{term}'; the terms are {}", names.join(", ")),
+        )
+    })
+}
+
+/// The implementation of [`Specification`] for a model kind whose inherent `fit` gives `$fit`.
+macro_rules! specification {
+    ($spec:ty => $fit:ty) => {
+        impl $crate::models::fitted::Specification for $spec {
+            type Fit = $fit;
+
+            fn fit(&self, cohort: &$crate::data::Cohort) -> $crate::core::error::Result<$fit> {
+                <$spec>::fit(self, cohort)
+            }
+        }
+    };
+}
+pub(crate) use specification;
