@@ -2,6 +2,7 @@
 //! calendar dates and the seeded random-number generator. Nothing here imports any other module
 //! of the crate.
 
+pub(crate) mod builder;
 pub mod dates;
 pub mod dist;
 pub mod error;

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use super::standardise::bootstrap::{draw_clusters, progress_bar, replicate_statistics};
 use super::standardise::{FittedModel, Standardisation, Target};
+use crate::core::builder::builder_methods;
 use crate::core::dist::normal_quantile;
 use crate::core::error::{Error, Result};
 use crate::data::Cohort;
@@ -62,43 +63,26 @@ impl CostEffectivenessSpec {
         }
     }
 
-    /// Show the bootstrap's progress on stderr (default off; the numbers are the same).
-    pub fn progress(mut self, show: bool) -> Self {
-        self.progress = show;
-        self
-    }
+    builder_methods! {
+        /// Show the bootstrap's progress on stderr (default off; the numbers are the same).
+        progress(&mut this, show: bool) { this.progress = show; }
 
-    /// The target population.
-    pub fn target(mut self, target: Target) -> Self {
-        self.target = target;
-        self
-    }
+        /// The target population.
+        target(&mut this, target: Target) { this.target = target; }
 
-    /// Adverse (death, readmission: effect = events avoided) or beneficial (effect = events
-    /// gained).
-    pub fn outcome(mut self, outcome: OutcomeKind) -> Self {
-        self.outcome = outcome;
-        self
-    }
+        /// Adverse (death, readmission: effect = events avoided) or beneficial (effect = events
+        /// gained).
+        outcome(&mut this, outcome: OutcomeKind) { this.outcome = outcome; }
 
-    /// Bootstrap replicates (at least 100) and seed.
-    pub fn bootstrap(mut self, replicates: usize, seed: u64) -> Self {
-        self.replicates = replicates;
-        self.seed = seed;
-        self
-    }
+        /// Bootstrap replicates (at least 100) and seed.
+        bootstrap(&mut this, replicates: usize, seed: u64) { this.replicates = replicates; this.seed = seed; }
 
-    /// Confidence level (default 0.95).
-    pub fn level(mut self, level: f64) -> Self {
-        self.level = level;
-        self
-    }
+        /// Confidence level (default 0.95).
+        level(&mut this, level: f64) { this.level = level; }
 
-    /// Willingness-to-pay values (per unit of effect: per life saved) for the acceptability
-    /// curve and the net monetary benefit; non-negative.
-    pub fn willingness_to_pay(mut self, values: Vec<f64>) -> Self {
-        self.willingness_to_pay = values;
-        self
+        /// Willingness-to-pay values (per unit of effect: per life saved) for the acceptability
+        /// curve and the net monetary benefit; non-negative.
+        willingness_to_pay(&mut this, values: Vec<f64>) { this.willingness_to_pay = values; }
     }
 }
 

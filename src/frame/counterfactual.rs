@@ -333,6 +333,39 @@ pub(crate) fn subgroup_values(
     }
 }
 
+/// The fixed-effect design of the rows the fit used (in its order) with the numeric column
+/// `column` set to `value` in every row, and their offsets: what predictions for a
+/// counterfactual cohort need.
+pub(crate) fn counterfactual_design(
+    fit: &FitFrame,
+    cohort: &Cohort,
+    column: &str,
+    value: f64,
+) -> Result<(nalgebra::DMatrix<f64>, Vec<f64>)> {
+    fit.check_cohort(cohort)?;
+    if !fit.formula.predictor_columns().iter().any(|c| c == column) {
+        return Err(Error::invalid(
+            "column",
+            format!("the formula {} has no term in '{column}'", fit.formula.text),
+        ));
+    }
+    if !matches!(cohort.column(column)?, Column::Numeric(_)) {
+        return Err(Error::invalid(
+            column,
+            "is a text column; set a numeric column",
+        ));
+    }
+    let arm = counterfactual_cohort(fit, cohort, column, value)?;
+    let rows = &fit.used.rows;
+    let x = Design::rows_like(&arm, &fit.formula, &fit.options, rows, rows, &fit.names)?;
+    let offset = fit
+        .used
+        .offset
+        .clone()
+        .unwrap_or_else(|| vec![0.0; rows.len()]);
+    Ok((x, offset))
+}
+
 /// The columns a counterfactual cohort needs (the formula's predictors and the cluster column),
 /// with `treatment` set to `value` in every row.
 fn counterfactual_cohort(

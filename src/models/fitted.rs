@@ -12,7 +12,7 @@ use nalgebra::DMatrix;
 
 use crate::core::error::{Error, Result};
 use crate::data::Cohort;
-use crate::frame::counterfactual::FitFrame;
+use crate::frame::counterfactual::{counterfactual_design, FitFrame};
 use crate::models::coef_table::CoefRow;
 use crate::models::family::Link;
 use crate::models::vcov::VcovKind;
@@ -73,6 +73,23 @@ pub trait Fitted: Sync {
     fn term(&self, term: &str) -> Result<&CoefRow> {
         find_term(self.coefficients(), term)
     }
+
+    /// Predicted means of the rows the fit used, in its order, had the numeric column `column`
+    /// been `value` for every patient (`treated` = 1: everyone treated), with the random effects
+    /// at 0: `h(x_i(value)' beta + o_i)`, h the inverse link. `cohort` is the cohort the model was
+    /// fitted to. (Averaged over the random effects and with intervals: the standardisation of
+    /// `effects::standardise`.)
+    fn predict(&self, cohort: &Cohort, column: &str, value: f64) -> Result<Vec<f64>> {
+        let (x, offset) = counterfactual_design(self.frame(), cohort, column, value)?;
+        let parameters = self.parameters()?;
+        let beta = &parameters.psi[..x.ncols()];
+        Ok((0..x.nrows())
+            .map(|i| {
+                let eta: f64 = (0..x.ncols()).map(|j| x[(i, j)] * beta[j]).sum();
+                parameters.link.inverse(eta + offset[i])
+            })
+            .collect())
+    }
 }
 
 /// A model specification (formula, family, options) that can be fitted to a cohort: what an
@@ -109,3 +126,26 @@ macro_rules! specification {
     };
 }
 pub(crate) use specification;
+
+/// The [`Fitted`] accessors that read the fit's fields of the same names: `coefficients`,
+/// `loglik`, `n_obs` and `level`.
+macro_rules! field_accessors {
+    () => {
+        fn coefficients(&self) -> &[$crate::models::coef_table::CoefRow] {
+            &self.coefficients
+        }
+
+        fn loglik(&self) -> f64 {
+            self.loglik
+        }
+
+        fn n_obs(&self) -> usize {
+            self.n_obs
+        }
+
+        fn level(&self) -> f64 {
+            self.level
+        }
+    };
+}
+pub(crate) use field_accessors;

@@ -53,6 +53,7 @@ use serde::Serialize;
 pub use risk::MAX_INTEGRATION_NODES;
 pub use subgroup::{SubgroupEffect, SubgroupEffects, WaldTest};
 
+use crate::core::builder::builder_methods;
 use crate::core::dist::{normal_quantile, t_quantile};
 use crate::core::error::{Error, Result};
 use crate::data::Cohort;
@@ -103,48 +104,29 @@ impl Standardisation {
         }
     }
 
-    /// Show the bootstrap's progress on stderr (default off; the numbers are the same).
-    pub fn progress(mut self, show: bool) -> Self {
-        self.progress = show;
-        self
-    }
+    builder_methods! {
+        /// Show the bootstrap's progress on stderr (default off; the numbers are the same).
+        progress(&mut this, show: bool) { this.progress = show; }
 
-    /// The target population (default the whole cohort).
-    pub fn target(mut self, target: Target) -> Self {
-        self.target = target;
-        self
-    }
+        /// The target population (default the whole cohort).
+        target(&mut this, target: Target) { this.target = target; }
 
-    /// Integrated (default) or conditional risks for a mixed model.
-    pub fn random_effects(mut self, how: RandomEffects) -> Self {
-        self.random_effects = how;
-        self
-    }
+        /// Integrated (default) or conditional risks for a mixed model.
+        random_effects(&mut this, how: RandomEffects) { this.random_effects = how; }
 
-    /// Whether an event is adverse (default: death, readmission) or beneficial (regained
-    /// mobility), for the direction of the NNT.
-    pub fn outcome(mut self, outcome: OutcomeKind) -> Self {
-        self.outcome = outcome;
-        self
-    }
+        /// Whether an event is adverse (default: death, readmission) or beneficial (regained
+        /// mobility), for the direction of the NNT.
+        outcome(&mut this, outcome: OutcomeKind) { this.outcome = outcome; }
 
-    /// A cluster bootstrap of `replicates` samples drawn with `seed` (0 replicates: none), over
-    /// the mixed model's outer grouping factor or the GLM's cluster column. Replicates whose
-    /// refit fails are left out and counted; more than 10% failing is an error.
-    pub fn bootstrap(mut self, replicates: usize, seed: u64) -> Self {
-        self.replicates = replicates;
-        self.seed = seed;
-        self.samples = None;
-        self
-    }
+        /// A cluster bootstrap of `replicates` samples drawn with `seed` (0 replicates: none), over
+        /// the mixed model's outer grouping factor or the GLM's cluster column. Replicates whose
+        /// refit fails are left out and counted; more than 10% failing is an error.
+        bootstrap(&mut this, replicates: usize, seed: u64) { this.replicates = replicates; this.seed = seed; this.samples = None; }
 
-    /// A cluster bootstrap over given samples: each a list of cluster indices (0-based, in the
-    /// fit's order of clusters, which is the sorted order of their labels), to reproduce another
-    /// program's replicates.
-    pub fn bootstrap_samples(mut self, samples: Vec<Vec<usize>>) -> Self {
-        self.replicates = samples.len();
-        self.samples = Some(samples);
-        self
+        /// A cluster bootstrap over given samples: each a list of cluster indices (0-based, in the
+        /// fit's order of clusters, which is the sorted order of their labels), to reproduce another
+        /// program's replicates.
+        bootstrap_samples(&mut this, samples: Vec<Vec<usize>>) { this.replicates = samples.len(); this.samples = Some(samples); }
     }
 
     pub(crate) fn treatment(&self) -> &str {

@@ -38,6 +38,7 @@ pub use irls::IrlsControl;
 
 use nalgebra::DMatrix;
 
+use crate::core::builder::builder_methods;
 use crate::core::error::{Error, Result};
 use crate::core::linalg::{spd_inverse, weighted_gram};
 use crate::data::Cohort;
@@ -98,66 +99,36 @@ impl Glm {
             .vcov(VcovKind::CR1))
     }
 
-    /// The response distribution (default binomial).
-    pub fn family(mut self, family: Family) -> Self {
-        self.family = family;
-        self
-    }
+    builder_methods! {
+        /// The response distribution (default binomial).
+        family(&mut this, family: Family) { this.family = family; }
 
-    /// The link (default: the family's canonical link).
-    pub fn link(mut self, link: Link) -> Self {
-        self.link = Some(link);
-        self
-    }
+        /// The link (default: the family's canonical link).
+        link(&mut this, link: Link) { this.link = Some(link); }
 
-    /// A column of prior weights (positive numbers).
-    pub fn weights(mut self, column: &str) -> Self {
-        self.weights = Some(column.to_string());
-        self
-    }
+        /// A column of prior weights (positive numbers).
+        weights(&mut this, column: &str) { this.weights = Some(column.to_string()); }
 
-    /// The cluster column for cluster-robust errors (clusters are text or numeric labels).
-    pub fn cluster(mut self, column: &str) -> Self {
-        self.cluster = Some(column.to_string());
-        self
-    }
+        /// The cluster column for cluster-robust errors (clusters are text or numeric labels).
+        cluster(&mut this, column: &str) { this.cluster = Some(column.to_string()); }
 
-    /// The variance estimator of the reported table (default model-based).
-    pub fn vcov(mut self, kind: VcovKind) -> Self {
-        self.vcov = kind;
-        self
-    }
+        /// The variance estimator of the reported table (default model-based).
+        vcov(&mut this, kind: VcovKind) { this.vcov = kind; }
 
-    /// Confidence level of the intervals (default 0.95).
-    pub fn level(mut self, level: f64) -> Self {
-        self.level = level;
-        self
-    }
+        /// Confidence level of the intervals (default 0.95).
+        level(&mut this, level: f64) { this.level = level; }
 
-    /// Missing-value policy (default: complete cases).
-    pub fn missing(mut self, policy: MissingPolicy) -> Self {
-        self.design.missing = policy;
-        self
-    }
+        /// Missing-value policy (default: complete cases).
+        missing(&mut this, policy: MissingPolicy) { this.design.missing = policy; }
 
-    /// Set the reference level of a factor column.
-    pub fn reference_level(mut self, column: &str, level: &str) -> Self {
-        self.design
-            .reference_levels
-            .push((column.to_string(), level.to_string()));
-        self
-    }
+        /// Set the reference level of a factor column.
+        reference_level(&mut this, column: &str, level: &str) { this.design.reference_levels.push((column.to_string(), level.to_string())); }
 
-    /// IRLS controls.
-    pub fn control(mut self, control: IrlsControl) -> Self {
-        self.control = control;
-        self
-    }
+        /// IRLS controls.
+        control(&mut this, control: IrlsControl) { this.control = control; }
 
-    /// Starting coefficients, in the order of the design's columns.
-    pub fn start(mut self, start: Vec<f64>) -> Self {
-        self.start = Some(start);
-        self
+        /// Starting coefficients, in the order of the design's columns.
+        start(&mut this, start: Vec<f64>) { this.start = Some(start); }
     }
 
     /// The design options with the weights and cluster columns among the columns read.

@@ -7,8 +7,7 @@ use super::GlmFit;
 use crate::core::error::{Error, Result};
 use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::Grouping;
-use crate::models::coef_table::CoefRow;
-use crate::models::fitted::{Fitted, Parameters};
+use crate::models::fitted::{field_accessors, Fitted, Parameters};
 
 /// The buffers of one thread: each cluster's design rows, and the stacked rows of one sample.
 pub struct Workspace {
@@ -23,9 +22,7 @@ pub struct Workspace {
 impl Fitted for GlmFit {
     type Workspace = Workspace;
 
-    fn coefficients(&self) -> &[CoefRow] {
-        &self.coefficients
-    }
+    field_accessors!();
 
     fn parameters(&self) -> Result<Parameters> {
         Ok(Parameters {
@@ -38,20 +35,8 @@ impl Fitted for GlmFit {
         })
     }
 
-    fn loglik(&self) -> f64 {
-        self.loglik
-    }
-
-    fn n_obs(&self) -> usize {
-        self.n_obs
-    }
-
     fn n_clusters(&self) -> usize {
         self.clusters.as_ref().map_or(1, Grouping::len)
-    }
-
-    fn level(&self) -> f64 {
-        self.level
     }
 
     fn frame(&self) -> &FitFrame {

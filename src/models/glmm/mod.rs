@@ -70,10 +70,11 @@ pub use fit::{
 pub use optimize::EvaluationRecord;
 pub use profile::ProfileInterval;
 pub use quadrature::{GaussHermite, MAX_QUADRATURE_NODES};
-pub(crate) use summary::random_effects_table;
+pub(crate) use summary::{groups_list, random_effects_table};
 
 use nalgebra::DMatrix;
 
+use crate::core::builder::builder_methods;
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
 use crate::data::Cohort;
@@ -143,82 +144,49 @@ impl Glmm {
         })
     }
 
-    /// Response family (binomial or Poisson).
-    pub fn family(mut self, family: Family) -> Self {
-        self.family = family;
-        self
-    }
+    builder_methods! {
+        /// Response family (binomial or Poisson).
+        family(&mut this, family: Family) { this.family = family; }
 
-    /// Link (default: the family's canonical link).
-    pub fn link(mut self, link: Link) -> Self {
-        self.link = Some(link);
-        self
-    }
+        /// Link (default: the family's canonical link).
+        link(&mut this, link: Link) { this.link = Some(link); }
 
-    /// Quadrature nodes: 1 = Laplace (default), up to 25 for adaptive Gauss-Hermite quadrature.
-    pub fn nagq(mut self, nodes: usize) -> Self {
-        self.nagq = nodes;
-        self
-    }
+        /// Quadrature nodes: 1 = Laplace (default), up to 25 for adaptive Gauss-Hermite quadrature.
+        nagq(&mut this, nodes: usize) { this.nagq = nodes; }
 
-    /// Confidence level of the intervals (default 0.95).
-    pub fn level(mut self, level: f64) -> Self {
-        self.level = level;
-        self
-    }
+        /// Confidence level of the intervals (default 0.95).
+        level(&mut this, level: f64) { this.level = level; }
 
-    /// Whether to collapse rows that agree in every variable but the response into binomial or
-    /// Poisson counts first (default true; the estimates are the same either way).
-    pub fn collapse(mut self, collapse: bool) -> Self {
-        self.collapse = collapse;
-        self
-    }
+        /// Whether to collapse rows that agree in every variable but the response into binomial or
+        /// Poisson counts first (default true; the estimates are the same either way).
+        collapse(&mut this, collapse: bool) { this.collapse = collapse; }
 
-    /// Prior weights from a numeric column (positive values), as `glmer(weights = )`: each
-    /// row's log-likelihood is multiplied by its weight (for a binomial row, its weight times
-    /// its trials is the number of trials). Integer weights give the same fit as rows repeated
-    /// that many times.
-    pub fn weights(mut self, column: &str) -> Self {
-        self.weights = Some(column.to_string());
-        self
-    }
+        /// Prior weights from a numeric column (positive values), as `glmer(weights = )`: each
+        /// row's log-likelihood is multiplied by its weight (for a binomial row, its weight times
+        /// its trials is the number of trials). Integer weights give the same fit as rows repeated
+        /// that many times.
+        weights(&mut this, column: &str) { this.weights = Some(column.to_string()); }
 
-    /// Whether a model with 50,000 or more covariate patterns is first fitted to systematic
-    /// subsamples of them (1 in 5, then 1 in 25, ..., weights scaled up) to start the full
-    /// maximisation near its maximum (default true). Like lme4's `nAGQ0initStep`, it changes
-    /// where the optimiser starts, not the maximum it finds.
-    pub fn pilot(mut self, pilot: bool) -> Self {
-        self.pilot = pilot;
-        self
-    }
+        /// Whether a model with 50,000 or more covariate patterns is first fitted to systematic
+        /// subsamples of them (1 in 5, then 1 in 25, ..., weights scaled up) to start the full
+        /// maximisation near its maximum (default true). Like lme4's `nAGQ0initStep`, it changes
+        /// where the optimiser starts, not the maximum it finds.
+        pilot(&mut this, pilot: bool) { this.pilot = pilot; }
 
-    /// The variance estimator of the fixed effects' table (default model-based, the inverse
-    /// Hessian as lme4's): [`VcovKind::Sandwich`] for the cluster-robust sandwich over the
-    /// outer grouping factor (see `robust` in the source), [`VcovKind::CR0`] for it times
-    /// `G / (G - 1)`. Marginal effects use the same estimator.
-    pub fn vcov(mut self, kind: VcovKind) -> Self {
-        self.vcov = kind;
-        self
-    }
+        /// The variance estimator of the fixed effects' table (default model-based, the inverse
+        /// Hessian as lme4's): [`VcovKind::Sandwich`] for the cluster-robust sandwich over the
+        /// outer grouping factor (see `robust` in the source), [`VcovKind::CR0`] for it times
+        /// `G / (G - 1)`. Marginal effects use the same estimator.
+        vcov(&mut this, kind: VcovKind) { this.vcov = kind; }
 
-    /// Reference distribution of tests and intervals (default normal).
-    pub fn df(mut self, method: DfMethod) -> Self {
-        self.df = method;
-        self
-    }
+        /// Reference distribution of tests and intervals (default normal).
+        df(&mut this, method: DfMethod) { this.df = method; }
 
-    /// Missing-value policy.
-    pub fn missing(mut self, policy: MissingPolicy) -> Self {
-        self.design.missing = policy;
-        self
-    }
+        /// Missing-value policy.
+        missing(&mut this, policy: MissingPolicy) { this.design.missing = policy; }
 
-    /// Reference level of a factor.
-    pub fn reference_level(mut self, column: &str, level: &str) -> Self {
-        self.design
-            .reference_levels
-            .push((column.to_string(), level.to_string()));
-        self
+        /// Reference level of a factor.
+        reference_level(&mut this, column: &str, level: &str) { this.design.reference_levels.push((column.to_string(), level.to_string())); }
     }
 
     /// Fit the model.

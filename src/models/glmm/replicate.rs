@@ -13,8 +13,7 @@ use super::patterns::Patterns;
 use super::{GlmmFit, LikelihoodObjective, SETTINGS};
 use crate::core::error::{Error, Result};
 use crate::frame::counterfactual::FitFrame;
-use crate::models::coef_table::CoefRow;
-use crate::models::fitted::{Fitted, Parameters};
+use crate::models::fitted::{field_accessors, Fitted, Parameters};
 
 /// The buffers of one thread.
 pub struct Workspace {
@@ -25,9 +24,7 @@ pub struct Workspace {
 impl Fitted for GlmmFit {
     type Workspace = Workspace;
 
-    fn coefficients(&self) -> &[CoefRow] {
-        &self.coefficients
-    }
+    field_accessors!();
 
     fn parameters(&self) -> Result<Parameters> {
         Ok(Parameters {
@@ -40,20 +37,8 @@ impl Fitted for GlmmFit {
         })
     }
 
-    fn loglik(&self) -> f64 {
-        self.loglik
-    }
-
-    fn n_obs(&self) -> usize {
-        self.n_obs
-    }
-
     fn n_clusters(&self) -> usize {
         self.state.random.groups.len()
-    }
-
-    fn level(&self) -> f64 {
-        self.level
     }
 
     fn frame(&self) -> &FitFrame {

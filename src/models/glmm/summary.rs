@@ -20,17 +20,12 @@ impl fmt::Display for GlmmFit {
             self.family, self.link
         )?;
         writeln!(f, "Formula: {}", self.formula)?;
-        let groups: Vec<String> = self
-            .n_groups
-            .iter()
-            .map(|(g, n)| format!("{g}, {n}"))
-            .collect();
         writeln!(
             f,
             "Observations: {} ({} covariate patterns); groups: {}",
             self.n_obs,
             self.n_patterns,
-            groups.join("; ")
+            groups_list(&self.n_groups)
         )?;
         writeln!(
             f,
@@ -100,6 +95,12 @@ impl fmt::Display for GlmmFit {
         }
         Ok(())
     }
+}
+
+/// The groups of each grouping factor as printed: `cluster, 12; cluster:period, 48`.
+pub(crate) fn groups_list(n_groups: &std::collections::BTreeMap<String, usize>) -> String {
+    let groups: Vec<String> = n_groups.iter().map(|(g, n)| format!("{g}, {n}")).collect();
+    groups.join("; ")
 }
 
 /// The rows of the random-effects table (header, then group, term and SD), as lme4 prints it.

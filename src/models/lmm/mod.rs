@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use nalgebra::DMatrix;
 
+use crate::core::builder::builder_methods;
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
 use crate::data::Cohort;
@@ -31,7 +32,7 @@ use crate::frame::design::{Design, DesignOptions, MissingPolicy, MissingReport, 
 use crate::frame::formula::Formula;
 use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
-use crate::models::fitted::{find_term, specification, Fitted, Parameters};
+use crate::models::fitted::{field_accessors, find_term, specification, Fitted, Parameters};
 use crate::models::glm::{check_response, Family, Link};
 use crate::models::glmm::{canonical_theta, variance_components, RandomEffectSd};
 use crate::models::vcov::VcovKind;
@@ -59,31 +60,19 @@ impl Lmm {
         })
     }
 
-    /// REML (true, the default, as `lmer`) or maximum likelihood (false, `REML = FALSE`; use it
-    /// to compare models with different fixed effects by likelihood ratio).
-    pub fn reml(mut self, reml: bool) -> Self {
-        self.reml = reml;
-        self
-    }
+    builder_methods! {
+        /// REML (true, the default, as `lmer`) or maximum likelihood (false, `REML = FALSE`; use it
+        /// to compare models with different fixed effects by likelihood ratio).
+        reml(&mut this, reml: bool) { this.reml = reml; }
 
-    /// Confidence level of the intervals (default 0.95).
-    pub fn level(mut self, level: f64) -> Self {
-        self.level = level;
-        self
-    }
+        /// Confidence level of the intervals (default 0.95).
+        level(&mut this, level: f64) { this.level = level; }
 
-    /// Missing-value policy.
-    pub fn missing(mut self, policy: MissingPolicy) -> Self {
-        self.design.missing = policy;
-        self
-    }
+        /// Missing-value policy.
+        missing(&mut this, policy: MissingPolicy) { this.design.missing = policy; }
 
-    /// Reference level of a factor.
-    pub fn reference_level(mut self, column: &str, level: &str) -> Self {
-        self.design
-            .reference_levels
-            .push((column.to_string(), level.to_string()));
-        self
+        /// Reference level of a factor.
+        reference_level(&mut this, column: &str, level: &str) { this.design.reference_levels.push((column.to_string(), level.to_string())); }
     }
 
     /// Fit the model.
@@ -203,9 +192,7 @@ pub(crate) struct LmmState {
 impl Fitted for LmmFit {
     type Workspace = ();
 
-    fn coefficients(&self) -> &[CoefRow] {
-        &self.coefficients
-    }
+    field_accessors!();
 
     /// With the identity link the random effects average out: standardised means are those at
     /// random effects 0, and theta's variance does not enter (its rows and columns are 0).
@@ -228,20 +215,8 @@ impl Fitted for LmmFit {
         })
     }
 
-    fn loglik(&self) -> f64 {
-        self.loglik
-    }
-
-    fn n_obs(&self) -> usize {
-        self.n_obs
-    }
-
     fn n_clusters(&self) -> usize {
         self.state.n_clusters
-    }
-
-    fn level(&self) -> f64 {
-        self.level
     }
 
     fn frame(&self) -> &FitFrame {

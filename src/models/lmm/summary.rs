@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::LmmFit;
 use crate::models::coef_table::{align, format_coef_table, sig};
-use crate::models::glmm::random_effects_table;
+use crate::models::glmm::{groups_list, random_effects_table};
 
 impl fmt::Display for LmmFit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -18,16 +18,11 @@ impl fmt::Display for LmmFit {
             "Linear mixed model fit by {method}; t tests use Satterthwaite's method"
         )?;
         writeln!(f, "Formula: {}", self.formula)?;
-        let groups: Vec<String> = self
-            .n_groups
-            .iter()
-            .map(|(g, n)| format!("{g}, {n}"))
-            .collect();
         writeln!(
             f,
             "Observations: {}; groups: {}",
             self.n_obs,
-            groups.join("; ")
+            groups_list(&self.n_groups)
         )?;
         let what = if self.reml {
             "REML criterion"
