@@ -16,72 +16,13 @@ use crate::core::linalg::spd_inverse;
 use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, MissingReport};
 use crate::frame::random_effects::RandomSetup;
-use crate::frame::random_effects::ThetaStructure;
 use crate::models::coef_table::{coef_table, CoefRow};
 use crate::models::fitted::find_term;
 use crate::models::glm::{Family, Link};
+use crate::models::variance_components::{
+    canonical_theta, variance_components, RandomEffectCorrelation, RandomEffectSd,
+};
 use crate::models::vcov::VcovKind;
-
-/// theta with the sign convention of lme4: the diagonal of Lambda non-negative (flipping a
-/// column of Lambda leaves `Lambda Lambda'` and the likelihood unchanged).
-pub(crate) fn canonical_theta(structure: &ThetaStructure, theta: &[f64]) -> Vec<f64> {
-    let lam = structure.lambda(theta);
-    let flip: Vec<bool> = (0..structure.q).map(|c| lam[(c, c)] < 0.0).collect();
-    theta
-        .iter()
-        .zip(&structure.entries)
-        .map(|(v, entries)| if flip[entries[0].1] { -v } else { *v })
-        .collect()
-}
-
-/// Random-effect SDs and correlations, listed as lme4 lists them: grouping factors with more
-/// levels first.
-pub(crate) fn variance_components(
-    random: &RandomSetup,
-    theta: &[f64],
-    sigma: &DMatrix<f64>,
-) -> (Vec<RandomEffectSd>, Vec<RandomEffectCorrelation>) {
-    if random.nested {
-        let mut sds: Vec<RandomEffectSd> = random
-            .theta_names
-            .iter()
-            .zip(theta)
-            .filter_map(|(name, t)| {
-                name.as_ref().map(|(group, term)| RandomEffectSd {
-                    group: group.clone(),
-                    term: term.clone(),
-                    sd: t.abs(),
-                })
-            })
-            .collect();
-        sds.reverse();
-        return (sds, Vec::new());
-    }
-    let group = &random.n_groups[0].0;
-    let q = random.structure.q;
-    let sds = (0..q)
-        .map(|r| RandomEffectSd {
-            group: group.clone(),
-            term: random.terms[r].clone(),
-            sd: sigma[(r, r)].sqrt(),
-        })
-        .collect();
-    let mut correlations = Vec::new();
-    for c in 0..q {
-        for r in c + 1..q {
-            let denom = (sigma[(r, r)] * sigma[(c, c)]).sqrt();
-            if denom > 0.0 {
-                correlations.push(RandomEffectCorrelation {
-                    group: group.clone(),
-                    term1: random.terms[c].clone(),
-                    term2: random.terms[r].clone(),
-                    correlation: sigma[(r, c)] / denom,
-                });
-            }
-        }
-    }
-    (sds, correlations)
-}
 
 /// A likelihood-ratio test of nested models.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -92,30 +33,6 @@ pub struct LikelihoodRatioTest {
     pub df: usize,
     /// Upper tail of chi-square on `df`.
     pub p_value: f64,
-}
-
-/// A random-effect standard deviation (and its correlations) as lme4 prints them.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RandomEffectSd {
-    /// Grouping factor, e.g. `cluster` or `cluster:period`.
-    pub group: String,
-    /// Term, e.g. `(Intercept)` or `treated`.
-    pub term: String,
-    /// Standard deviation.
-    pub sd: f64,
-}
-
-/// Correlation between two random effects of the same group.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RandomEffectCorrelation {
-    /// Grouping factor.
-    pub group: String,
-    /// First term.
-    pub term1: String,
-    /// Second term.
-    pub term2: String,
-    /// Correlation.
-    pub correlation: f64,
 }
 
 /// Conditional mode of one random effect of one group, with its conditional SD.

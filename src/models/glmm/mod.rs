@@ -63,14 +63,11 @@ mod scalar_laplace;
 mod summary;
 
 pub use crate::frame::random_effects::MAX_CORRELATED_TERMS;
-pub(crate) use fit::{canonical_theta, variance_components};
-pub use fit::{
-    ConditionalMode, GlmmFit, LikelihoodRatioTest, RandomEffectCorrelation, RandomEffectSd,
-};
+pub use crate::models::variance_components::{RandomEffectCorrelation, RandomEffectSd};
+pub use fit::{ConditionalMode, GlmmFit, LikelihoodRatioTest};
 pub use optimize::EvaluationRecord;
 pub use profile::ProfileInterval;
 pub use quadrature::{GaussHermite, MAX_QUADRATURE_NODES};
-pub(crate) use summary::{groups_list, random_effects_table};
 
 use nalgebra::DMatrix;
 

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use super::{GlmmFit, RandomEffectSd};
+use super::GlmmFit;
 use crate::models::coef_table::{align, format_coef_table, sig};
 use crate::models::glm::Link;
+use crate::models::variance_components::{groups_list, random_effects_table};
 use crate::models::vcov::VcovKind;
 
 impl fmt::Display for GlmmFit {
@@ -95,23 +96,4 @@ impl fmt::Display for GlmmFit {
         }
         Ok(())
     }
-}
-
-/// The groups of each grouping factor as printed: `cluster, 12; cluster:period, 48`.
-pub(crate) fn groups_list(n_groups: &std::collections::BTreeMap<String, usize>) -> String {
-    let groups: Vec<String> = n_groups.iter().map(|(g, n)| format!("{g}, {n}")).collect();
-    groups.join("; ")
-}
-
-/// The rows of the random-effects table (header, then group, term and SD), as lme4 prints it.
-pub(crate) fn random_effects_table(sds: &[RandomEffectSd]) -> Vec<Vec<String>> {
-    let mut table = vec![vec![
-        "Group".to_string(),
-        "Term".to_string(),
-        "Std.Dev.".to_string(),
-    ]];
-    for r in sds {
-        table.push(vec![r.group.clone(), r.term.clone(), sig(r.sd, 5)]);
-    }
-    table
 }

@@ -34,7 +34,7 @@ use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
 use crate::models::fitted::{field_accessors, find_term, specification, Fitted, Parameters};
 use crate::models::glm::{check_response, Family, Link};
-use crate::models::glmm::{canonical_theta, variance_components, RandomEffectSd};
+use crate::models::variance_components::{canonical_theta, variance_components, RandomEffectSd};
 use crate::models::vcov::VcovKind;
 use optimize::minimise;
 use profile::Statistics;

@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::LmmFit;
 use crate::models::coef_table::{align, format_coef_table, sig};
-use crate::models::glmm::{groups_list, random_effects_table};
+use crate::models::variance_components::{groups_list, random_effects_table};
 
 impl fmt::Display for LmmFit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

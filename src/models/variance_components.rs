@@ -1,0 +1,118 @@
+//! What the mixed models share in their results: the variance components (random-effect SDs
+//! and correlations, from theta with lme4's sign convention) and how they are printed.
+//!
+//! With `Sigma = Lambda Lambda'` the covariance of one group's random effects (Lambda the
+//! lower-triangular factor filled from theta), the SD of effect r is `sqrt(Sigma_rr)` and the
+//! correlation of effects r and c is `Sigma_rc / sqrt(Sigma_rr Sigma_cc)`; for nested intercepts
+//! each theta is an SD of its own.
+
+use std::collections::BTreeMap;
+
+use nalgebra::DMatrix;
+
+use crate::frame::random_effects::{RandomSetup, ThetaStructure};
+use crate::models::coef_table::sig;
+
+/// theta with the sign convention of lme4: the diagonal of Lambda non-negative (flipping a
+/// column of Lambda leaves `Lambda Lambda'` and the likelihood unchanged).
+pub(crate) fn canonical_theta(structure: &ThetaStructure, theta: &[f64]) -> Vec<f64> {
+    let lam = structure.lambda(theta);
+    let flip: Vec<bool> = (0..structure.q).map(|c| lam[(c, c)] < 0.0).collect();
+    theta
+        .iter()
+        .zip(&structure.entries)
+        .map(|(v, entries)| if flip[entries[0].1] { -v } else { *v })
+        .collect()
+}
+
+/// Random-effect SDs and correlations, listed as lme4 lists them: grouping factors with more
+/// levels first.
+pub(crate) fn variance_components(
+    random: &RandomSetup,
+    theta: &[f64],
+    sigma: &DMatrix<f64>,
+) -> (Vec<RandomEffectSd>, Vec<RandomEffectCorrelation>) {
+    if random.nested {
+        let mut sds: Vec<RandomEffectSd> = random
+            .theta_names
+            .iter()
+            .zip(theta)
+            .filter_map(|(name, t)| {
+                name.as_ref().map(|(group, term)| RandomEffectSd {
+                    group: group.clone(),
+                    term: term.clone(),
+                    sd: t.abs(),
+                })
+            })
+            .collect();
+        sds.reverse();
+        return (sds, Vec::new());
+    }
+    let group = &random.n_groups[0].0;
+    let q = random.structure.q;
+    let sds = (0..q)
+        .map(|r| RandomEffectSd {
+            group: group.clone(),
+            term: random.terms[r].clone(),
+            sd: sigma[(r, r)].sqrt(),
+        })
+        .collect();
+    let mut correlations = Vec::new();
+    for c in 0..q {
+        for r in c + 1..q {
+            let denom = (sigma[(r, r)] * sigma[(c, c)]).sqrt();
+            if denom > 0.0 {
+                correlations.push(RandomEffectCorrelation {
+                    group: group.clone(),
+                    term1: random.terms[c].clone(),
+                    term2: random.terms[r].clone(),
+                    correlation: sigma[(r, c)] / denom,
+                });
+            }
+        }
+    }
+    (sds, correlations)
+}
+
+/// A random-effect standard deviation (and its correlations) as lme4 prints them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RandomEffectSd {
+    /// Grouping factor, e.g. `cluster` or `cluster:period`.
+    pub group: String,
+    /// Term, e.g. `(Intercept)` or `treated`.
+    pub term: String,
+    /// Standard deviation.
+    pub sd: f64,
+}
+
+/// Correlation between two random effects of the same group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RandomEffectCorrelation {
+    /// Grouping factor.
+    pub group: String,
+    /// First term.
+    pub term1: String,
+    /// Second term.
+    pub term2: String,
+    /// Correlation.
+    pub correlation: f64,
+}
+
+/// The groups of each grouping factor as printed: `cluster, 12; cluster:period, 48`.
+pub(crate) fn groups_list(n_groups: &BTreeMap<String, usize>) -> String {
+    let groups: Vec<String> = n_groups.iter().map(|(g, n)| format!("{g}, {n}")).collect();
+    groups.join("; ")
+}
+
+/// The rows of the random-effects table (header, then group, term and SD), as lme4 prints it.
+pub(crate) fn random_effects_table(sds: &[RandomEffectSd]) -> Vec<Vec<String>> {
+    let mut table = vec![vec![
+        "Group".to_string(),
+        "Term".to_string(),
+        "Std.Dev.".to_string(),
+    ]];
+    for r in sds {
+        table.push(vec![r.group.clone(), r.term.clone(), sig(r.sd, 5)]);
+    }
+    table
+}
