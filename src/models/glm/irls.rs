@@ -191,37 +191,26 @@ impl Problem<'_> {
             self.working(&eta, &mu, &mut weights, &mut score);
             let gram = weighted_gram(self.x, &weights);
             let step = match spd_solve(&gram, &xt_vec(self.x, &score), "the IRLS step") {
-                Ok(step) => step,
+                Ok(step) => Some(step),
                 // Log-binomial risks at 1 make the working weights mu / (1 - mu) explode: the
                 // iterations have reached the boundary.
-                Err(_) if self.at_risk_boundary(&mu) => {
-                    return Ok(IrlsState::at(
-                        beta,
-                        eta,
-                        mu,
-                        dev,
-                        iteration,
-                        criterion,
-                        Ending::Stalled,
-                    ))
-                }
+                Err(_) if self.at_risk_boundary(&mu) => None,
                 Err(e) => return Err(e),
             };
-            let (candidate, new_dev) =
-                match self.halve(&beta, &step, dev, &mut new_eta, &mut new_mu) {
-                    Some(found) => found,
-                    None => {
-                        return Ok(IrlsState::at(
-                            beta,
-                            eta,
-                            mu,
-                            dev,
-                            iteration,
-                            criterion,
-                            Ending::Stalled,
-                        ))
-                    }
-                };
+            // Stalled at the boundary, or no halving of the step lowers the deviance.
+            let Some((candidate, new_dev)) =
+                step.and_then(|step| self.halve(&beta, &step, dev, &mut new_eta, &mut new_mu))
+            else {
+                return Ok(IrlsState::at(
+                    beta,
+                    eta,
+                    mu,
+                    dev,
+                    iteration,
+                    criterion,
+                    Ending::Stalled,
+                ));
+            };
             criterion = (new_dev - dev).abs() / (new_dev.abs() + 0.1);
             let step_size = beta
                 .iter()

@@ -314,13 +314,14 @@ impl Likelihood<'_> {
         } else {
             Vec::new()
         };
+        // Log of each node's term of the quadrature sum (none under Laplace).
+        let terms: Vec<f64> = node_sums
+            .iter()
+            .zip(&node_points)
+            .zip(self.rule.nodes.iter().zip(&self.rule.weights))
+            .map(|((s, bk), (z, w))| w.ln() + s.loglik - 0.5 * bk.dot(bk) + 0.5 * z * z)
+            .collect();
         let loglik = if nodes > 1 {
-            let terms: Vec<f64> = node_sums
-                .iter()
-                .zip(&node_points)
-                .zip(self.rule.nodes.iter().zip(&self.rule.weights))
-                .map(|((s, bk), (z, w))| w.ln() + s.loglik - 0.5 * bk.dot(bk) + 0.5 * z * z)
-                .collect();
             scale.ln() + log_sum_exp(&terms)
         } else {
             g_mode - 0.5 * log_det_c
@@ -394,12 +395,6 @@ impl Likelihood<'_> {
             v
         };
         let grad = if nodes > 1 {
-            let terms: Vec<f64> = node_sums
-                .iter()
-                .zip(&node_points)
-                .zip(self.rule.nodes.iter().zip(&self.rule.weights))
-                .map(|((s, bk), (z, w))| w.ln() + s.loglik - 0.5 * bk.dot(bk) + 0.5 * z * z)
-                .collect();
             let lse = log_sum_exp(&terms);
             let mut grad = vec![0.0; n_params];
             for (((s, bk), z), term) in node_sums
