@@ -187,6 +187,7 @@ impl Problem<'_> {
         let mut new_eta = vec![0.0; n];
         let mut new_mu = vec![0.0; n];
         let mut criterion = f64::INFINITY;
+        let (mut iterations, mut ending) = (control.max_iter, Ending::OutOfIterations);
         for iteration in 1..=control.max_iter {
             self.working(&eta, &mu, &mut weights, &mut score);
             let gram = weighted_gram(self.x, &weights);
@@ -201,15 +202,8 @@ impl Problem<'_> {
             let Some((candidate, new_dev)) =
                 step.and_then(|step| self.halve(&beta, &step, dev, &mut new_eta, &mut new_mu))
             else {
-                return Ok(IrlsState::at(
-                    beta,
-                    eta,
-                    mu,
-                    dev,
-                    iteration,
-                    criterion,
-                    Ending::Stalled,
-                ));
+                (iterations, ending) = (iteration, Ending::Stalled);
+                break;
             };
             criterion = (new_dev - dev).abs() / (new_dev.abs() + 0.1);
             let step_size = beta
@@ -222,25 +216,12 @@ impl Problem<'_> {
             std::mem::swap(&mut eta, &mut new_eta);
             std::mem::swap(&mut mu, &mut new_mu);
             if criterion < control.epsilon && step_size < control.step_tolerance {
-                return Ok(IrlsState::at(
-                    beta,
-                    eta,
-                    mu,
-                    dev,
-                    iteration,
-                    criterion,
-                    Ending::Converged,
-                ));
+                (iterations, ending) = (iteration, Ending::Converged);
+                break;
             }
         }
         Ok(IrlsState::at(
-            beta,
-            eta,
-            mu,
-            dev,
-            control.max_iter,
-            criterion,
-            Ending::OutOfIterations,
+            beta, eta, mu, dev, iterations, criterion, ending,
         ))
     }
 
