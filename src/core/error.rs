@@ -229,6 +229,59 @@ pub enum Error {
         message: String,
     },
 
+    /// A model has no coefficient or parameter of this name (a misspelt term, a treatment that
+    /// is not in the formula, a parameter that cannot be profiled).
+    #[error("{context}: no term '{term}'; the terms are {}{}", available.join(", "), Suggestion(suggestion))]
+    UnknownTerm {
+        /// Where the name was used (`term`, `treatment`, `profile`, ...).
+        context: String,
+        /// The name as given.
+        term: String,
+        /// The names there are.
+        available: Vec<String>,
+        /// The closest of them, if one is close.
+        suggestion: Option<String>,
+    },
+
+    /// A formula construct that this model or analysis does not take.
+    #[error("formula '{formula}': {construct} is not supported: {reason}")]
+    UnsupportedFormula {
+        /// The formula as written.
+        formula: String,
+        /// The construct (a random-effect term, `factor(treated)`, ...).
+        construct: String,
+        /// Why, and what to use instead.
+        reason: String,
+    },
+
+    /// Too few data for an estimate or analysis: no patient in a target population, fewer rows
+    /// than fixed effects, fewer than two clusters for a cluster bootstrap.
+    #[error("{what}: {got} {unit}, at least {needed} needed")]
+    TooFewData {
+        /// What was being estimated, and on what.
+        what: String,
+        /// What was counted (`rows`, `clusters`, `patients`).
+        unit: String,
+        /// How many there are.
+        got: usize,
+        /// How many are needed.
+        needed: usize,
+    },
+
+    /// More refits of a bootstrap (or permutation, or simulation) failed than its result can
+    /// bear (more than 10%, or any jackknife refit of BCa).
+    #[error("{failed} of {total} {what} failed; the first: {first}")]
+    RefitsFailed {
+        /// Which refits.
+        what: String,
+        /// How many failed.
+        failed: usize,
+        /// How many were attempted.
+        total: usize,
+        /// The first failure's message.
+        first: String,
+    },
+
     /// A numerical step failed (a matrix that should be positive definite is not).
     #[error("numerical failure in {what}: {message}")]
     Numerical {
@@ -245,6 +298,18 @@ impl Error {
         Error::InvalidArgument {
             argument: argument.to_string(),
             message: message.into(),
+        }
+    }
+
+    /// An [`Error::UnknownTerm`] for `term` in `context`, among `available`, with the closest
+    /// as suggestion.
+    pub fn unknown_term<S: AsRef<str>>(context: &str, term: &str, available: &[S]) -> Self {
+        let available: Vec<String> = available.iter().map(|a| a.as_ref().to_string()).collect();
+        Error::UnknownTerm {
+            context: context.to_string(),
+            term: term.to_string(),
+            suggestion: closest_name(term, available.iter().map(String::as_str)),
+            available,
         }
     }
 

@@ -256,14 +256,12 @@ pub fn cost_effectiveness<C: Fitted, E: Fitted>(
         .chain(&effects)
         .find_map(|r| r.as_ref().err().map(ToString::to_string));
     if failed * 10 > samples.len() {
-        let first = first_failure.clone().unwrap_or_default();
-        return Err(Error::invalid(
-            "bootstrap",
-            format!(
-                "{failed} of {} joint refits failed; the first: {first}",
-                samples.len()
-            ),
-        ));
+        return Err(Error::RefitsFailed {
+            what: "joint refits".into(),
+            failed,
+            total: samples.len(),
+            first: first_failure.unwrap_or_default(),
+        });
     }
     let level = spec.level;
     let percentile_of = |estimate: f64, values: Vec<f64>| {

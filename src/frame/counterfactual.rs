@@ -106,6 +106,16 @@ impl FitFrame {
         self.clusters.as_ref().map(|(c, _)| c.as_str())
     }
 
+    /// `column` must be a variable of the formula's fixed effects, to be set to other values.
+    fn check_predictor(&self, context: &str, column: &str) -> Result<()> {
+        let predictors = self.formula.predictor_columns();
+        if predictors.iter().any(|c| c == column) {
+            Ok(())
+        } else {
+            Err(Error::unknown_term(context, column, &predictors))
+        }
+    }
+
     /// An analysis rebuilds the fit's rows from the cohort it is given: it must be the cohort
     /// the model was fitted to (checked by its number of rows).
     fn check_cohort(&self, cohort: &Cohort) -> Result<()> {
@@ -176,20 +186,15 @@ pub(crate) fn check_treatment(fit: &FitFrame, cohort: &Cohort, treatment: &str) 
         .flat_map(|t| &t.vars)
         .any(|v| matches!(v, Expr::Factor(c) if c == treatment));
     if in_factor {
-        return Err(Error::invalid(
-            "treatment",
-            format!(
-                "'{treatment}' enters the formula as factor({treatment}); standardisation sets it to 0 \
-                 and 1, so use the numeric 0/1 column itself"
-            ),
-        ));
+        return Err(Error::UnsupportedFormula {
+            formula: formula.text.clone(),
+            construct: format!("factor({treatment}) for the treatment"),
+            reason: "standardisation sets the treatment to 0 and 1, so use the numeric 0/1 column \
+                     itself"
+                .into(),
+        });
     }
-    if !formula.predictor_columns().iter().any(|c| c == treatment) {
-        return Err(Error::invalid(
-            "treatment",
-            format!("the formula {} has no term in '{treatment}'", formula.text),
-        ));
-    }
+    fit.check_predictor("treatment", treatment)?;
     let values = match cohort.column(treatment)? {
         Column::Numeric(v) => v,
         Column::Categorical { .. } => {
@@ -284,10 +289,12 @@ fn target_members(
     };
     let members: Vec<usize> = (0..rows.len()).filter(|&k| member(rows[k])).collect();
     if members.is_empty() {
-        return Err(Error::invalid(
-            "target",
-            format!("no patient used by the model belongs to the target population {target}"),
-        ));
+        return Err(Error::TooFewData {
+            what: format!("the target population {target} among the patients the model used"),
+            unit: "patients".into(),
+            got: 0,
+            needed: 1,
+        });
     }
     Ok(members)
 }
@@ -343,12 +350,7 @@ pub(crate) fn counterfactual_design(
     value: f64,
 ) -> Result<(nalgebra::DMatrix<f64>, Vec<f64>)> {
     fit.check_cohort(cohort)?;
-    if !fit.formula.predictor_columns().iter().any(|c| c == column) {
-        return Err(Error::invalid(
-            "column",
-            format!("the formula {} has no term in '{column}'", fit.formula.text),
-        ));
-    }
+    fit.check_predictor("predict", column)?;
     if !matches!(cohort.column(column)?, Column::Numeric(_)) {
         return Err(Error::invalid(
             column,

@@ -106,10 +106,7 @@ pub trait Specification {
 pub(crate) fn find_term<'a>(rows: &'a [CoefRow], term: &str) -> Result<&'a CoefRow> {
     rows.iter().find(|r| r.term == term).ok_or_else(|| {
         let names: Vec<&str> = rows.iter().map(|r| r.term.as_str()).collect();
-        Error::invalid(
-            "term",
-            format!("no term '{term}'; the terms are {}", names.join(", ")),
-        )
+        Error::unknown_term("term", term, &names)
     })
 }
 

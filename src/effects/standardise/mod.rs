@@ -461,10 +461,12 @@ fn run_bootstrap<F: Fitted>(
     let n_clusters = model.fit.n_clusters();
     let refit = model.fit;
     if n_clusters < 2 {
-        return Err(Error::invalid(
-            "bootstrap",
-            "a cluster bootstrap needs a model with clusters (at least 2)",
-        ));
+        return Err(Error::TooFewData {
+            what: "a cluster bootstrap needs a model with clusters".into(),
+            unit: "clusters".into(),
+            got: n_clusters,
+            needed: 2,
+        });
     }
     let samples = match &spec.samples {
         Some(s) => {
@@ -492,26 +494,26 @@ fn run_bootstrap<F: Fitted>(
     let values: Vec<[f64; 4]> = results.into_iter().filter_map(|r| r.ok()).collect();
     let failed = samples.len() - values.len();
     if values.len() < 2 || failed * 10 > samples.len() {
-        return Err(Error::invalid(
-            "bootstrap",
-            format!(
-                "{failed} of {} bootstrap refits failed; the first: {}",
-                samples.len(),
-                first_failure.unwrap_or_default()
-            ),
-        ));
+        return Err(Error::RefitsFailed {
+            what: "bootstrap refits".into(),
+            failed,
+            total: samples.len(),
+            first: first_failure.unwrap_or_default(),
+        });
     }
     let jackknife_samples = bootstrap::jackknife_samples(n_clusters);
-    let jackknife: Vec<[f64; 4]> =
-        bootstrap::replicate_statistics(refit, risk, &jackknife_samples, bar.as_ref())
-            .into_iter()
-            .collect::<Result<_>>()
-            .map_err(|e| {
-                Error::invalid(
-                    "bootstrap",
-                    format!("a jackknife refit (for BCa) failed: {e}"),
-                )
-            })?;
+    let jackknife_results =
+        bootstrap::replicate_statistics(refit, risk, &jackknife_samples, bar.as_ref());
+    let jackknife_failed = jackknife_results.iter().filter(|r| r.is_err()).count();
+    if let Some(first) = jackknife_results.iter().find_map(|r| r.as_ref().err()) {
+        return Err(Error::RefitsFailed {
+            what: "jackknife refits (for BCa)".into(),
+            failed: jackknife_failed,
+            total: n_clusters,
+            first: first.to_string(),
+        });
+    }
+    let jackknife: Vec<[f64; 4]> = jackknife_results.into_iter().flatten().collect();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -75,13 +75,11 @@ impl<F: Fitted> FittedModel<'_, F> {
             .filter(|&j| joins(&names[j], treatment, modifier))
             .collect();
         if columns.is_empty() {
-            return Err(Error::invalid(
-                "modifier",
-                format!(
-                    "the formula {} has no interaction of '{treatment}' and '{modifier}'; add \
-                     {treatment}:{modifier}",
-                    frame.formula().text
-                ),
+            // The formula has no interaction of the treatment and the modifier: add it.
+            return Err(Error::unknown_term(
+                "subgroups",
+                &format!("{treatment}:{modifier}"),
+                names,
             ));
         }
         let interaction = self.wald(&columns)?;

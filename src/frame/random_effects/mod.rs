@@ -44,26 +44,39 @@ pub(crate) struct RandomSetup {
 impl RandomSetup {
     /// Build the random part of `formula` on `design`'s rows.
     pub fn new(cohort: &Cohort, formula: &Formula, design: &Design) -> Result<RandomSetup> {
+        let text = &formula.text;
         match formula.random.as_slice() {
-            [] => Err(Error::invalid(
-                "formula",
-                "a mixed model needs a random-effect term such as (1 | cluster); fit a model without one with Glm",
+            [] => Err(unsupported(
+                text,
+                "a formula without a random-effect term",
+                "a mixed model needs a random-effect term such as (1 | cluster); fit a model \
+                 without one with Glm",
             )),
-            [one] => correlated(cohort, one, design),
-            [a, b] => nested(cohort, a, b, design),
-            many => Err(unsupported(many)),
+            [one] => correlated(cohort, text, one, design),
+            [a, b] => nested(cohort, text, a, b, design),
+            many => Err(unsupported_terms(text, many)),
         }
     }
 }
 
-fn unsupported(terms: &[RandomTerm]) -> Error {
+/// An [`Error::UnsupportedFormula`] of `formula`.
+fn unsupported(formula: &str, construct: &str, reason: &str) -> Error {
+    Error::UnsupportedFormula {
+        formula: formula.to_string(),
+        construct: construct.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Random-effect terms of a structure this module does not build.
+fn unsupported_terms(formula: &str, terms: &[RandomTerm]) -> Error {
     let list: Vec<&str> = terms.iter().map(|r| r.text.as_str()).collect();
-    Error::invalid(
-        "formula",
-        format!(
-            "random-effect terms {}: supported are one term with up to {MAX_CORRELATED_TERMS} \
-             correlated effects, or two nested intercepts (1 | g) + (1 | g:h)",
-            list.join(" + ")
+    unsupported(
+        formula,
+        &format!("the random-effect terms {}", list.join(" + ")),
+        &format!(
+            "supported are one term with up to {MAX_CORRELATED_TERMS} correlated effects, or two \
+             nested intercepts (1 | g) + (1 | g:h)"
         ),
     )
 }
@@ -101,7 +114,12 @@ fn grouping(cohort: &Cohort, group: &[String], name: String, design: &Design) ->
 }
 
 /// One grouping factor with correlated effects.
-fn correlated(cohort: &Cohort, term: &RandomTerm, design: &Design) -> Result<RandomSetup> {
+fn correlated(
+    cohort: &Cohort,
+    formula: &str,
+    term: &RandomTerm,
+    design: &Design,
+) -> Result<RandomSetup> {
     let mut columns: Vec<Vec<f64>> = Vec::new();
     let mut terms = Vec::new();
     if term.intercept {
@@ -112,13 +130,10 @@ fn correlated(cohort: &Cohort, term: &RandomTerm, design: &Design) -> Result<Ran
         match slope.vars.as_slice() {
             [v] => columns.push(numeric_values(cohort, v, &design.rows)?),
             _ => {
-                return Err(Error::invalid(
-                    "formula",
-                    format!(
-                        "random slope '{}' in {}: only numeric main effects are supported",
-                        slope.label(),
-                        term.text
-                    ),
+                return Err(unsupported(
+                    formula,
+                    &format!("the random slope '{}' in {}", slope.label(), term.text),
+                    "only numeric main effects are supported as random slopes",
                 ))
             }
         }
@@ -126,12 +141,10 @@ fn correlated(cohort: &Cohort, term: &RandomTerm, design: &Design) -> Result<Ran
     }
     let q = columns.len();
     if q == 0 || q > MAX_CORRELATED_TERMS {
-        return Err(Error::invalid(
-            "formula",
-            format!(
-                "{} has {q} random effects; 1 to {MAX_CORRELATED_TERMS} are supported",
-                term.text
-            ),
+        return Err(unsupported(
+            formula,
+            &format!("{} with {q} random effects", term.text),
+            &format!("1 to {MAX_CORRELATED_TERMS} correlated random effects are supported"),
         ));
     }
     let name = term.group_name();
@@ -168,7 +181,13 @@ fn correlated(cohort: &Cohort, term: &RandomTerm, design: &Design) -> Result<Ran
 }
 
 /// Two nested random intercepts.
-fn nested(cohort: &Cohort, a: &RandomTerm, b: &RandomTerm, design: &Design) -> Result<RandomSetup> {
+fn nested(
+    cohort: &Cohort,
+    formula: &str,
+    a: &RandomTerm,
+    b: &RandomTerm,
+    design: &Design,
+) -> Result<RandomSetup> {
     let (outer, inner) = if a.group.len() < b.group.len() {
         (a, b)
     } else {
@@ -176,7 +195,7 @@ fn nested(cohort: &Cohort, a: &RandomTerm, b: &RandomTerm, design: &Design) -> R
     };
     let intercept_only = |t: &RandomTerm| t.intercept && t.slopes.is_empty();
     if !intercept_only(outer) || !intercept_only(inner) || !inner.group.starts_with(&outer.group) {
-        return Err(unsupported(&[a.clone(), b.clone()]));
+        return Err(unsupported_terms(formula, &[a.clone(), b.clone()]));
     }
     let outer_name = outer.group_name();
     let inner_name = inner.group_name();

@@ -311,11 +311,13 @@ impl Glmm {
             &random.groups.column,
         )?;
         if self.nagq > 1 && !random.nested && random.structure.q > 1 {
-            return Err(Error::invalid(
-                "nagq",
-                "adaptive quadrature is implemented for a scalar random effect and for nested \
-                 intercepts; use nagq = 1 (Laplace) for correlated random effects",
-            ));
+            return Err(Error::UnsupportedFormula {
+                formula: self.formula.text.clone(),
+                construct: format!("correlated random effects with nagq = {}", self.nagq),
+                reason: "adaptive quadrature is implemented for a scalar random effect and for \
+                         nested intercepts; use nagq = 1 (Laplace) for correlated random effects"
+                    .into(),
+            });
         }
         let prior: Vec<f64> = design
             .trials

@@ -59,13 +59,7 @@ impl GlmmFit {
                 format!("sd({t}|{g})")
             }
         }));
-        Err(Error::invalid(
-            "parameter",
-            format!(
-                "'{parameter}' cannot be profiled; the parameters are {}",
-                known.join(", ")
-            ),
-        ))
+        Err(Error::unknown_term("profile", parameter, &known))
     }
 
     /// Profile-likelihood interval for one parameter of the fit: a fixed-effect term

@@ -93,10 +93,15 @@ impl Lmm {
         let random = RandomSetup::new(cohort, &self.formula, &design)?;
         let (n, p) = design.x.shape();
         if n <= p {
-            return Err(Error::invalid(
-                "formula",
-                format!("{n} rows for {p} fixed effects: the residual variance is not estimable"),
-            ));
+            return Err(Error::TooFewData {
+                what: format!(
+                    "{}: the residual variance with {p} fixed effects",
+                    self.formula.text
+                ),
+                unit: "rows".into(),
+                got: n,
+                needed: p + 1,
+            });
         }
         let stats = Statistics::new(
             &design.x,

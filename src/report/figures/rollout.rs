@@ -65,21 +65,22 @@ impl RolloutRow {
 }
 
 impl RolloutDiagram {
-    /// Checks the diagram: at least one row and one period, every row with one share per period
-    /// label, every share a number in [0, 1]. The error ([`Error::InvalidArgument`]) names the
-    /// first bad row.
+    /// Checks the diagram: at least one row and one period ([`Error::TooFewData`] otherwise),
+    /// every row with one share per period label, every share a number in [0, 1] (an
+    /// [`Error::InvalidArgument`] naming the first bad row).
     pub fn validate(&self) -> Result<()> {
-        if self.rows.is_empty() {
-            return Err(Error::invalid(
-                "rows",
-                "a rollout diagram needs at least one row",
-            ));
-        }
-        if self.period_labels.is_empty() {
-            return Err(Error::invalid(
-                "period_labels",
-                "a rollout diagram needs at least one period",
-            ));
+        for (count, unit) in [
+            (self.rows.len(), "rows"),
+            (self.period_labels.len(), "periods"),
+        ] {
+            if count == 0 {
+                return Err(Error::TooFewData {
+                    what: "a rollout diagram".into(),
+                    unit: unit.into(),
+                    got: 0,
+                    needed: 1,
+                });
+            }
         }
         let n = self.period_labels.len();
         for (i, row) in self.rows.iter().enumerate() {
@@ -463,7 +464,11 @@ mod tests {
         };
         let mut d = diagram();
         d.rows.clear();
-        assert!(message(&d).starts_with("rows: "), "{}", message(&d));
+        let empty = rollout_diagram(&d).unwrap_err();
+        assert!(
+            matches!(&empty, Error::TooFewData { unit, got: 0, needed: 1, .. } if unit == "rows"),
+            "{empty}"
+        );
         let mut d = diagram();
         d.rows[1].intervention.pop();
         assert!(message(&d).contains("row 2 ('Sydvestjylland') has 21"));
@@ -483,7 +488,11 @@ mod tests {
         let mut d = diagram();
         d.period_labels.clear();
         d.rows.iter_mut().for_each(|r| r.intervention.clear());
-        assert!(message(&d).starts_with("period_labels: "));
+        let empty = rollout_diagram(&d).unwrap_err();
+        assert!(
+            matches!(&empty, Error::TooFewData { unit, got: 0, needed: 1, .. } if unit == "periods"),
+            "{empty}"
+        );
     }
 
     #[test]

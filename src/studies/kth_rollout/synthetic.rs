@@ -715,7 +715,12 @@ impl KthRollout {
             first_municipality += cluster.municipalities.len();
         }
         if patients.is_empty() {
-            return Err(Error::invalid("clusters", "the clusters have no patients"));
+            return Err(Error::TooFewData {
+                what: "the synthetic rollout cohort's clusters".into(),
+                unit: "patients".into(),
+                got: 0,
+                needed: 1,
+            });
         }
         patients.sort_by_key(|p| (p.surgery, p.cluster, p.municipality));
         Ok(patients)
