@@ -192,3 +192,44 @@ fn a_profile_interval_of_the_fit_is_that_of_the_specification() {
     assert_eq!(of_fit, of_spec);
     assert!(of_fit.ci_low < of_fit.estimate && of_fit.estimate < of_fit.ci_high);
 }
+
+#[test]
+fn the_linear_and_the_generalized_mixed_model_keep_the_same_evaluation_log() {
+    let cohort = sample();
+    let lmm = Lmm::new("cost ~ treated + factor(period) + (1 | cluster)")
+        .unwrap()
+        .fit(&cohort)
+        .unwrap();
+    assert!(!lmm.log.is_empty());
+    assert_eq!(lmm.evaluations, lmm.log.len());
+    let last = lmm.log.last().unwrap();
+    // The optimiser maximises minus half the REML criterion, and ends at the estimate.
+    assert!((last.loglik - lmm.loglik).abs() < 1e-9 * lmm.loglik.abs());
+    assert!((lmm.optimisation.objective + lmm.criterion / 2.0).abs() < 1e-9 * lmm.criterion);
+    assert_eq!(lmm.optimisation.iterations, lmm.iterations);
+    assert!(lmm.optimisation.converged && lmm.converged);
+    assert_eq!(lmm.optimisation.end.len(), lmm.theta.len());
+    let glmm = Glmm::new("death30 ~ treated + factor(period) + (1 | cluster)")
+        .unwrap()
+        .fit(&cohort)
+        .unwrap();
+    assert_eq!(glmm.evaluations, glmm.log.len());
+    assert_eq!(glmm.optimisation.iterations, glmm.iterations);
+    assert_eq!(glmm.optimisation.objective, glmm.loglik);
+    assert_eq!(
+        glmm.optimisation.end,
+        glmm.parameters().unwrap().psi,
+        "the maximisation ends at the estimate"
+    );
+    // Both serialise the same fields for it.
+    for json in [
+        serde_json::to_value(&lmm).unwrap(),
+        serde_json::to_value(&glmm).unwrap(),
+    ] {
+        for field in ["log", "evaluations", "iterations", "optimisation"] {
+            assert!(json.get(field).is_some(), "{field}");
+        }
+        let settings = &json["optimisation"]["settings"];
+        assert!(settings["max_iterations"].as_u64().unwrap() > 0);
+    }
+}

@@ -8,6 +8,7 @@ pub mod fitted;
 pub mod glm;
 pub mod glmm;
 pub mod lmm;
+pub mod newton;
 pub(crate) mod variance_components;
 pub mod vcov;
 

@@ -2,10 +2,10 @@
 
 use nalgebra::DMatrix;
 
-use super::optimize::{maximise, Maximum, Objective, Settings};
 use super::LikelihoodObjective;
 use crate::core::error::Result;
 use crate::frame::random_effects::RandomSetup;
+use crate::models::newton::{maximise, Maximum, Objective, Settings};
 
 /// A random-effect standard deviation below this (relative to 1 on the theta scale, as lme4's
 /// `isSingular` tolerance) is tested for the boundary.

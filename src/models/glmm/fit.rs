@@ -6,7 +6,6 @@ use std::sync::Arc;
 use nalgebra::DMatrix;
 
 use super::likelihood::Likelihood;
-use super::optimize::{EvaluationRecord, Maximum};
 use super::patterns::Patterns;
 use super::quadrature::GaussHermite;
 use super::robust::{cluster_scores, sandwich};
@@ -19,6 +18,7 @@ use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::{coef_table, CoefRow};
 use crate::models::fitted::find_term;
 use crate::models::glm::{Family, Link};
+use crate::models::newton::{EvaluationRecord, Maximum, OptimisationSummary};
 use crate::models::variance_components::{
     canonical_theta, variance_components, RandomEffectCorrelation, RandomEffectSd,
 };
@@ -106,6 +106,8 @@ pub struct GlmmFit {
     pub evaluations: usize,
     /// Every evaluation: log-likelihood and largest gradient entry.
     pub log: Vec<EvaluationRecord>,
+    /// The maximisation: start, end, settings, iterations, convergence.
+    pub optimisation: OptimisationSummary,
     /// Conditional modes of the random effects.
     pub conditional_modes: Vec<ConditionalMode>,
     /// The variance estimator behind `coefficients` and `vcov`.
@@ -310,6 +312,7 @@ impl GlmmFit {
             singular,
             iterations: best.iterations,
             evaluations: best.log.len(),
+            optimisation: best.summary(),
             log: best.log,
             conditional_modes,
             vcov_kind: spec.vcov,

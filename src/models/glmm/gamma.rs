@@ -16,10 +16,10 @@
 use nalgebra::DMatrix;
 
 use super::likelihood::Likelihood;
-use super::optimize::{maximise, Maximum, Objective};
 use super::patterns::Patterns;
 use super::{LikelihoodObjective, Session, SETTINGS};
 use crate::core::error::{Error, Result};
+use crate::models::newton::{maximise, Maximum, Objective};
 
 /// `sum_i w_i` and `sum_i w_i log y_i` over the rows used (before any collapsing).
 #[derive(Debug, Clone, Copy)]

@@ -53,7 +53,6 @@ mod fit;
 mod gamma;
 mod likelihood;
 mod nested_quadrature;
-mod optimize;
 mod patterns;
 mod profile;
 mod quadrature;
@@ -63,9 +62,9 @@ mod scalar_laplace;
 mod summary;
 
 pub use crate::frame::random_effects::MAX_CORRELATED_TERMS;
+pub use crate::models::newton::{EvaluationRecord, OptimisationSummary};
 pub use crate::models::variance_components::{RandomEffectCorrelation, RandomEffectSd};
 pub use fit::{ConditionalMode, GlmmFit, LikelihoodRatioTest};
-pub use optimize::EvaluationRecord;
 pub use profile::ProfileInterval;
 pub use quadrature::{GaussHermite, MAX_QUADRATURE_NODES};
 
@@ -82,12 +81,12 @@ use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::check_level;
 use crate::models::fitted::specification;
 use crate::models::glm::{check_response, fit_coefficients, Family, Link};
+use crate::models::newton::{maximise, Maximum, Objective, Settings};
 use crate::models::vcov::VcovKind;
 use between_within::{between_columns, between_within_df, check_cluster_confounding};
 use boundary::boundary_check;
 use gamma::{maximise_gamma, GammaSums};
 use likelihood::{Evaluation, Likelihood};
-use optimize::{maximise, Maximum, Objective, Settings};
 use patterns::{Patterns, RowData};
 use scalar_laplace::{ModeAnchor, ScalarLaplace};
 

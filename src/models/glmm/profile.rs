@@ -8,10 +8,10 @@
 //! when the profile at 0 stays within the bound.
 
 use super::boundary::FixedParams;
-use super::optimize::{maximise, Maximum};
 use super::{GlmmFit, LikelihoodObjective, SETTINGS};
 use crate::core::dist::normal_quantile;
 use crate::core::error::{Error, Result};
+use crate::models::newton::{maximise, Maximum};
 
 /// A profile-likelihood confidence interval.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

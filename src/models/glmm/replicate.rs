@@ -8,12 +8,12 @@
 
 use super::boundary::boundary_check;
 use super::likelihood::Likelihood;
-use super::optimize::maximise;
 use super::patterns::Patterns;
 use super::{GlmmFit, LikelihoodObjective, SETTINGS};
 use crate::core::error::{Error, Result};
 use crate::frame::counterfactual::FitFrame;
 use crate::models::fitted::{field_accessors, Fitted, Parameters};
+use crate::models::newton::maximise;
 
 /// The buffers of one thread.
 pub struct Workspace {

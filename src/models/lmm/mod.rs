@@ -34,6 +34,7 @@ use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
 use crate::models::fitted::{field_accessors, find_term, specification, Fitted, Parameters};
 use crate::models::glm::{check_response, Family, Link};
+use crate::models::newton::{EvaluationRecord, OptimisationSummary};
 use crate::models::variance_components::{canonical_theta, variance_components, RandomEffectSd};
 use crate::models::vcov::VcovKind;
 use optimize::minimise;
@@ -169,6 +170,9 @@ impl Lmm {
             converged: minimum.converged,
             singular: !minimum.at_zero.is_empty(),
             iterations: minimum.iterations,
+            evaluations: minimum.log.len(),
+            log: minimum.log,
+            optimisation: minimum.summary,
             state: Arc::new(LmmState {
                 stats,
                 psi,
@@ -289,6 +293,13 @@ pub struct LmmFit {
     pub singular: bool,
     /// Newton iterations.
     pub iterations: usize,
+    /// Evaluations of the criterion (each with its gradient).
+    pub evaluations: usize,
+    /// Every evaluation: the log-likelihood `-criterion / 2` and the largest gradient entry.
+    pub log: Vec<EvaluationRecord>,
+    /// The maximisation of `-criterion / 2` over theta: start, end, settings, iterations,
+    /// convergence.
+    pub optimisation: OptimisationSummary,
     /// What refits of the fit start from.
     #[serde(skip)]
     state: Arc<LmmState>,

@@ -1,83 +1,92 @@
-//! Minimising the profiled deviance (or REML criterion) over theta: Newton steps with
-//! Richardson-differenced gradient and Hessian.
+//! Minimising the profiled deviance (or REML criterion) `f(theta)` over theta, by the models'
+//! one Newton optimiser ([`crate::models::newton`]) maximising `-f(theta) / 2` (the REML or ML
+//! log-likelihood), with Richardson-differenced gradient and Hessian (the Hessian is the
+//! objective's own, so no gradient is differenced again).
 //!
 //! The criterion depends on theta through `Lambda Lambda'` only, so it is even in each
 //! standard deviation of nested intercepts and unchanged when a column of Lambda changes sign:
-//! the minimisation is unconstrained (a bound at 0 would make 0, a stationary point, a trap),
+//! the maximisation is unconstrained (a bound at 0 would make 0, a stationary point, a trap),
 //! and the caller takes the sign convention. A standard deviation that ends below 1e-4 is set to
 //! exactly 0 when that does not raise the criterion by more than 1e-10 relative: the fit is then
-//! singular. The Hessian is made positive definite where it is not (eigenvalues replaced by
-//! their absolute values, at least 1e-8 of the largest). Converged when the step moves no theta
-//! by more than 1e-10 (relative to 1 + |theta|) or the gradient is below 1e-8.
+//! singular. Converged when the scaled gradient of `f` is below 1e-8 or a full step changes
+//! nothing at 1e-10 relative.
 
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::DMatrix;
 
 use super::profile::Statistics;
 use crate::core::error::{Error, Result};
 use crate::core::numdiff::{gradient, hessian};
+use crate::models::newton::{maximise, EvaluationRecord, Objective, OptimisationSummary, Settings};
 
 /// The minimum found.
 #[derive(Debug, Clone)]
 pub(crate) struct Minimum {
     pub theta: Vec<f64>,
+    /// The criterion `f` at theta.
     pub value: f64,
     pub iterations: usize,
     pub converged: bool,
     /// Thetas held at 0 (standard deviations on the boundary).
     pub at_zero: Vec<usize>,
+    /// Every evaluation of the maximisation of `-f / 2`.
+    pub log: Vec<EvaluationRecord>,
+    /// Its start, end and settings.
+    pub summary: OptimisationSummary,
 }
 
-const MAX_ITERATIONS: usize = 100;
+/// Settings of the maximisation of `-f / 2`: a gradient of `f` below 1e-8, and no stop on the
+/// predicted gain (a Newton step on a criterion this cheap costs nothing, and the last steps
+/// take the estimates to 1e-11 of lme4's).
+const SETTINGS: Settings = Settings {
+    max_iterations: 100,
+    gradient_tolerance: 0.5e-8,
+    gain_tolerance: 0.0,
+};
+
+/// `-f(theta) / 2` as an objective.
+struct Profiled<'a> {
+    stats: &'a Statistics,
+    reml: bool,
+}
+
+impl Profiled<'_> {
+    fn criterion(&self, theta: &[f64]) -> Result<f64> {
+        self.stats.profiled_deviance(theta, self.reml)
+    }
+}
+
+impl Objective for Profiled<'_> {
+    fn value(&mut self, theta: &[f64], want_gradient: bool) -> Result<(f64, Vec<f64>)> {
+        let value = -0.5 * self.criterion(theta)?;
+        let grad = if want_gradient {
+            gradient(|t| self.criterion(t), theta)?
+                .iter()
+                .map(|g| -0.5 * g)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok((value, grad))
+    }
+
+    fn exact_hessian(&mut self, theta: &[f64]) -> Result<Option<DMatrix<f64>>> {
+        Ok(Some(hessian(|t| self.criterion(t), theta)? * -0.5))
+    }
+}
 
 /// Minimise the profiled criterion of `stats` from `start`.
 pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Result<Minimum> {
-    let f = |theta: &[f64]| stats.profiled_deviance(theta, reml);
-    let mut theta = start;
-    let mut value = f(&theta)?;
-    let mut converged = false;
-    let mut iterations = 0;
-    while iterations < MAX_ITERATIONS {
-        iterations += 1;
-        let g = gradient(f, &theta)?;
-        let h = hessian(f, &theta)?;
-        if g.iter().all(|v| v.abs() < 1e-8) {
-            converged = true;
-            break;
-        }
-        let step = newton_step(&h, &g);
-        let mut t = 1.0;
-        let mut accepted = None;
-        for _ in 0..50 {
-            let candidate: Vec<f64> = theta.iter().zip(&step).map(|(v, s)| v + t * s).collect();
-            let v = f(&candidate)?;
-            if v <= value + 1e-12 * value.abs() {
-                accepted = Some((candidate, v));
-                break;
-            }
-            t /= 2.0;
-        }
-        let Some((candidate, v)) = accepted else {
-            converged = g.iter().all(|v| v.abs() < 1e-5);
-            break;
-        };
-        let moved = theta
-            .iter()
-            .zip(&candidate)
-            .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
-            .fold(0.0, f64::max);
-        theta = candidate;
-        value = v;
-        if moved < 1e-10 {
-            converged = true;
-            break;
-        }
-    }
+    let mut objective = Profiled { stats, reml };
+    let best = maximise(&mut objective, start, SETTINGS)?;
+    let summary = best.summary();
+    let mut theta = best.params;
+    let mut value = -2.0 * best.loglik;
     let mut at_zero = Vec::new();
     for k in 0..theta.len() {
         if stats.structure.is_sd(k) && theta[k].abs() < 1e-4 {
             let mut zeroed = theta.clone();
             zeroed[k] = 0.0;
-            let v = f(&zeroed)?;
+            let v = objective.criterion(&zeroed)?;
             if v <= value + 1e-10 * value.abs() {
                 theta = zeroed;
                 value = v.min(value);
@@ -94,25 +103,10 @@ pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Resul
     Ok(Minimum {
         theta,
         value,
-        iterations,
-        converged,
+        iterations: best.iterations,
+        converged: best.converged,
         at_zero,
+        log: best.log,
+        summary,
     })
-}
-
-/// `-H^{-1} g`, H made positive definite.
-fn newton_step(h: &DMatrix<f64>, g: &[f64]) -> Vec<f64> {
-    let k = g.len();
-    let gf = DVector::from_column_slice(g);
-    let eig = SymmetricEigen::new(h.clone());
-    let top = eig.eigenvalues.amax().max(1e-300);
-    let coords = eig.eigenvectors.transpose() * &gf;
-    let scaled = DVector::from_iterator(
-        k,
-        coords
-            .iter()
-            .zip(eig.eigenvalues.iter())
-            .map(|(c, l)| -c / l.abs().max(1e-8 * top)),
-    );
-    (&eig.eigenvectors * scaled).iter().copied().collect()
 }

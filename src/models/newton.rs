@@ -1,5 +1,7 @@
-//! Maximising a smooth log-likelihood with an exact gradient: Newton steps with a backtracking
-//! line search, and a log of every evaluation. The Newton Hessian is the objective's exact
+//! The one Newton optimiser of the models (the GLMM's likelihood and the LMM's profiled
+//! criterion): maximising a smooth objective with a gradient, Newton steps with a backtracking
+//! line search, and a log of every evaluation ([`OptimisationSummary`]: start, end, settings,
+//! iterations, every evaluation, like MixedModels.jl's `OptSummary`). The Newton Hessian is the objective's exact
 //! Hessian where it has one. Otherwise it is the objective's cheap information block for the
 //! leading parameters (the fixed effects) with the other columns (the covariance parameters)
 //! from forward differences of the gradient; where the objective has no such block, all columns
@@ -29,9 +31,31 @@ pub struct EvaluationRecord {
     pub gradient_max: f64,
 }
 
+/// How a fit's maximisation went: where it started and ended, its settings, the Newton
+/// iterations and whether it met its criterion (the evaluations themselves are the fit's `log`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OptimisationSummary {
+    /// The parameters the maximisation started from.
+    pub start: Vec<f64>,
+    /// The parameters it ended at (before a model's sign convention or boundary step).
+    pub end: Vec<f64>,
+    /// The objective at the end: the log-likelihood (for a linear mixed model, minus half its
+    /// REML criterion or deviance).
+    pub objective: f64,
+    /// Its settings.
+    pub settings: Settings,
+    /// Newton iterations.
+    pub iterations: usize,
+    /// Whether it met its convergence criterion.
+    pub converged: bool,
+}
+
 /// Where the maximisation ended.
 #[derive(Debug, Clone)]
 pub(crate) struct Maximum {
+    /// Where it started, and with which settings.
+    pub start: Vec<f64>,
+    pub settings: Settings,
     pub params: Vec<f64>,
     pub loglik: f64,
     pub gradient: Vec<f64>,
@@ -44,10 +68,12 @@ pub(crate) struct Maximum {
     pub log: Vec<EvaluationRecord>,
 }
 
-/// Settings of [`maximise`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Settings {
+/// Settings of a maximisation.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Settings {
+    /// Most Newton iterations.
     pub max_iterations: usize,
+    /// Converged when the largest scaled gradient entry `|g_k| max(1, |phi_k|)` is below this.
     pub gradient_tolerance: f64,
     /// Converged when the Newton step's predicted gain in log-likelihood is below this: the
     /// parameters are then within about `sqrt(2 gain_tolerance)` standard errors of the
@@ -200,6 +226,20 @@ fn scaled_gradient(params: &[f64], gradient: &[f64]) -> f64 {
         .fold(0.0, |m, (p, g)| m.max(g.abs() * p.abs().max(1.0)))
 }
 
+impl Maximum {
+    /// The summary of this maximisation.
+    pub fn summary(&self) -> OptimisationSummary {
+        OptimisationSummary {
+            start: self.start.clone(),
+            end: self.params.clone(),
+            objective: self.loglik,
+            settings: self.settings,
+            iterations: self.iterations,
+            converged: self.converged,
+        }
+    }
+}
+
 /// Maximise `objective` from `start`.
 pub(crate) fn maximise<O: Objective>(
     objective: &mut O,
@@ -211,7 +251,7 @@ pub(crate) fn maximise<O: Objective>(
         log: Vec::new(),
         last_point: None,
     };
-    let mut params = start;
+    let mut params = start.clone();
     let (mut value, mut grad) = logged.eval(&params, true)?;
     let mut converged = false;
     let mut iterations = 0;
@@ -274,6 +314,8 @@ pub(crate) fn maximise<O: Objective>(
         });
     }
     Ok(Maximum {
+        start,
+        settings,
         free: (0..params.len()).collect(),
         params,
         loglik: value,
@@ -283,4 +325,75 @@ pub(crate) fn maximise<O: Objective>(
         converged,
         log: logged.log,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `l(x, y) = -(x - 1)^2 - 4 (y + 2)^2 + x y / 2`, concave, with its exact gradient and no
+    /// Hessian of its own (every column differenced).
+    struct Quadratic;
+
+    impl Objective for Quadratic {
+        fn value(&mut self, p: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+            let (x, y) = (p[0], p[1]);
+            let value = -(x - 1.0).powi(2) - 4.0 * (y + 2.0).powi(2) + x * y / 2.0;
+            let grad = if gradient {
+                vec![-2.0 * (x - 1.0) + y / 2.0, -8.0 * (y + 2.0) + x / 2.0]
+            } else {
+                Vec::new()
+            };
+            Ok((value, grad))
+        }
+    }
+
+    const SETTINGS: Settings = Settings {
+        max_iterations: 50,
+        gradient_tolerance: 1e-10,
+        gain_tolerance: 1e-14,
+    };
+
+    #[test]
+    fn finds_the_maximum_of_a_concave_quadratic_and_logs_every_evaluation() {
+        let best = maximise(&mut Quadratic, vec![5.0, 5.0], SETTINGS).unwrap();
+        // The stationary point solves -2x + y/2 = -2, x/2 - 8y = 16.
+        let det = 16.0 - 0.25;
+        let x = (-2.0 * -8.0 - 0.5 * 16.0) / det;
+        let y = (-2.0 * 16.0 - 0.5 * -2.0) / det;
+        assert!((best.params[0] - x).abs() < 1e-9 && (best.params[1] - y).abs() < 1e-9);
+        assert!(best.converged);
+        // The Hessian reported at the maximum is the quadratic's.
+        let h = &best.hessian;
+        assert!((h[(0, 0)] + 2.0).abs() < 1e-5 && (h[(1, 1)] + 8.0).abs() < 1e-5);
+        assert!((h[(0, 1)] - 0.5).abs() < 1e-5 && (h[(1, 0)] - 0.5).abs() < 1e-5);
+        // One record per evaluation, numbered, the last at the maximum.
+        assert!(best.log.len() > best.iterations);
+        assert!(best
+            .log
+            .iter()
+            .enumerate()
+            .all(|(k, r)| r.evaluation == k + 1));
+        let summary = best.summary();
+        assert_eq!(summary.start, vec![5.0, 5.0]);
+        assert_eq!(summary.end, best.params);
+        assert_eq!(summary.settings, SETTINGS);
+        assert_eq!(summary.objective, best.loglik);
+    }
+
+    #[test]
+    fn an_indefinite_hessian_still_gives_an_ascent_direction() {
+        // At a saddle-like Hessian diag(2, -3) the plain Newton step -H^{-1} g would descend
+        // along the first axis; the repaired step uses |lambda| and ascends.
+        let hessian = DMatrix::from_row_slice(2, 2, &[2.0, 0.0, 0.0, -3.0]);
+        let gradient = [1.0, 1.0];
+        let (direction, gain) = ascent_direction(&hessian, &gradient);
+        assert!((direction[0] - 0.5).abs() < 1e-12 && (direction[1] - 1.0 / 3.0).abs() < 1e-12);
+        assert!(gradient[0] * direction[0] + gradient[1] * direction[1] > 0.0);
+        // No predicted gain is claimed where H is not negative definite.
+        assert!(gain.is_none());
+        let concave = DMatrix::from_row_slice(2, 2, &[-2.0, 0.0, 0.0, -4.0]);
+        let (_, gain) = ascent_direction(&concave, &gradient);
+        assert!((gain.unwrap() - 0.5 * (0.5 + 0.25)).abs() < 1e-12);
+    }
 }
