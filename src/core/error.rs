@@ -313,6 +313,25 @@ impl Error {
         }
     }
 
+    /// An [`Error::UnsupportedFormula`]: `construct` of `formula` is not supported, for `reason`.
+    pub fn unsupported(formula: &str, construct: &str, reason: &str) -> Self {
+        Error::UnsupportedFormula {
+            formula: formula.to_string(),
+            construct: construct.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// An [`Error::TooFewData`]: `got` `unit` for `what`, where `needed` are needed.
+    pub fn too_few(what: impl Into<String>, unit: &str, got: usize, needed: usize) -> Self {
+        Error::TooFewData {
+            what: what.into(),
+            unit: unit.to_string(),
+            got,
+            needed,
+        }
+    }
+
     /// An [`Error::UnknownColumn`] with the closest of `candidates` as suggestion.
     pub fn unknown_column<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
         Error::UnknownColumn {

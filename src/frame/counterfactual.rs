@@ -186,13 +186,11 @@ pub(crate) fn check_treatment(fit: &FitFrame, cohort: &Cohort, treatment: &str) 
         .flat_map(|t| &t.vars)
         .any(|v| matches!(v, Expr::Factor(c) if c == treatment));
     if in_factor {
-        return Err(Error::UnsupportedFormula {
-            formula: formula.text.clone(),
-            construct: format!("factor({treatment}) for the treatment"),
-            reason: "standardisation sets the treatment to 0 and 1, so use the numeric 0/1 column \
-                     itself"
-                .into(),
-        });
+        return Err(Error::unsupported(
+            &formula.text,
+            &format!("factor({treatment}) for the treatment"),
+            "standardisation sets the treatment to 0 and 1, so use the numeric 0/1 column itself",
+        ));
     }
     fit.check_predictor("treatment", treatment)?;
     let values = match cohort.column(treatment)? {
@@ -289,12 +287,12 @@ fn target_members(
     };
     let members: Vec<usize> = (0..rows.len()).filter(|&k| member(rows[k])).collect();
     if members.is_empty() {
-        return Err(Error::TooFewData {
-            what: format!("the target population {target} among the patients the model used"),
-            unit: "patients".into(),
-            got: 0,
-            needed: 1,
-        });
+        return Err(Error::too_few(
+            format!("the target population {target} among the patients the model used"),
+            "patients",
+            0,
+            1,
+        ));
     }
     Ok(members)
 }

@@ -165,32 +165,35 @@ impl<O: Objective> Logged<'_, O> {
     /// The Hessian used for a Newton step: the objective's leading information block (negated)
     /// with the remaining columns differenced forward, or the whole Hessian differenced.
     fn step_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
-        if let Some(exact) = self.inner.exact_hessian(params)? {
-            return Ok(exact);
-        }
-        match self.inner.leading_information(params) {
-            Some(block) => {
-                let m = block.nrows();
-                let mut h = self.hessian_columns(params, m, false, grad)?;
-                h.view_mut((0, 0), (m, m)).copy_from(&(-block));
-                Ok(h)
-            }
-            None => self.hessian_columns(params, 0, true, grad),
-        }
+        self.hessian(params, grad, false, false)
     }
 
     /// The Hessian reported at the maximum: fully differenced where affordable.
     fn final_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
+        let affordable = self.inner.full_hessian_affordable();
+        self.hessian(params, grad, true, affordable)
+    }
+
+    /// The objective's exact Hessian; else, unless `difference_all`, its leading information
+    /// block (negated) with the other columns differenced (centrally if `central`); else every
+    /// column differenced centrally.
+    fn hessian(
+        &mut self,
+        params: &[f64],
+        grad: &[f64],
+        central: bool,
+        difference_all: bool,
+    ) -> Result<DMatrix<f64>> {
         if let Some(exact) = self.inner.exact_hessian(params)? {
             return Ok(exact);
         }
-        if self.inner.full_hessian_affordable() {
+        if difference_all {
             return self.hessian_columns(params, 0, true, grad);
         }
         match self.inner.leading_information(params) {
             Some(block) => {
                 let m = block.nrows();
-                let mut h = self.hessian_columns(params, m, true, grad)?;
+                let mut h = self.hessian_columns(params, m, central, grad)?;
                 h.view_mut((0, 0), (m, m)).copy_from(&(-block));
                 Ok(h)
             }

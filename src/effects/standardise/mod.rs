@@ -461,12 +461,12 @@ fn run_bootstrap<F: Fitted>(
     let n_clusters = model.fit.n_clusters();
     let refit = model.fit;
     if n_clusters < 2 {
-        return Err(Error::TooFewData {
-            what: "a cluster bootstrap needs a model with clusters".into(),
-            unit: "clusters".into(),
-            got: n_clusters,
-            needed: 2,
-        });
+        return Err(Error::too_few(
+            "a cluster bootstrap needs a model with clusters",
+            "clusters",
+            n_clusters,
+            2,
+        ));
     }
     let samples = match &spec.samples {
         Some(s) => {

@@ -46,7 +46,7 @@ impl RandomSetup {
     pub fn new(cohort: &Cohort, formula: &Formula, design: &Design) -> Result<RandomSetup> {
         let text = &formula.text;
         match formula.random.as_slice() {
-            [] => Err(unsupported(
+            [] => Err(Error::unsupported(
                 text,
                 "a formula without a random-effect term",
                 "a mixed model needs a random-effect term such as (1 | cluster); fit a model \
@@ -59,19 +59,10 @@ impl RandomSetup {
     }
 }
 
-/// An [`Error::UnsupportedFormula`] of `formula`.
-fn unsupported(formula: &str, construct: &str, reason: &str) -> Error {
-    Error::UnsupportedFormula {
-        formula: formula.to_string(),
-        construct: construct.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
 /// Random-effect terms of a structure this module does not build.
 fn unsupported_terms(formula: &str, terms: &[RandomTerm]) -> Error {
     let list: Vec<&str> = terms.iter().map(|r| r.text.as_str()).collect();
-    unsupported(
+    Error::unsupported(
         formula,
         &format!("the random-effect terms {}", list.join(" + ")),
         &format!(
@@ -130,7 +121,7 @@ fn correlated(
         match slope.vars.as_slice() {
             [v] => columns.push(numeric_values(cohort, v, &design.rows)?),
             _ => {
-                return Err(unsupported(
+                return Err(Error::unsupported(
                     formula,
                     &format!("the random slope '{}' in {}", slope.label(), term.text),
                     "only numeric main effects are supported as random slopes",
@@ -141,7 +132,7 @@ fn correlated(
     }
     let q = columns.len();
     if q == 0 || q > MAX_CORRELATED_TERMS {
-        return Err(unsupported(
+        return Err(Error::unsupported(
             formula,
             &format!("{} with {q} random effects", term.text),
             &format!("1 to {MAX_CORRELATED_TERMS} correlated random effects are supported"),

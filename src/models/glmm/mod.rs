@@ -310,13 +310,12 @@ impl Glmm {
             &random.groups.column,
         )?;
         if self.nagq > 1 && !random.nested && random.structure.q > 1 {
-            return Err(Error::UnsupportedFormula {
-                formula: self.formula.text.clone(),
-                construct: format!("correlated random effects with nagq = {}", self.nagq),
-                reason: "adaptive quadrature is implemented for a scalar random effect and for \
-                         nested intercepts; use nagq = 1 (Laplace) for correlated random effects"
-                    .into(),
-            });
+            return Err(Error::unsupported(
+                &self.formula.text,
+                &format!("correlated random effects with nagq = {}", self.nagq),
+                "adaptive quadrature is implemented for a scalar random effect and for nested \
+                 intercepts; use nagq = 1 (Laplace) for correlated random effects",
+            ));
         }
         let prior: Vec<f64> = design
             .trials

@@ -94,15 +94,15 @@ impl Lmm {
         let random = RandomSetup::new(cohort, &self.formula, &design)?;
         let (n, p) = design.x.shape();
         if n <= p {
-            return Err(Error::TooFewData {
-                what: format!(
+            return Err(Error::too_few(
+                format!(
                     "{}: the residual variance with {p} fixed effects",
                     self.formula.text
                 ),
-                unit: "rows".into(),
-                got: n,
-                needed: p + 1,
-            });
+                "rows",
+                n,
+                p + 1,
+            ));
         }
         let stats = Statistics::new(
             &design.x,

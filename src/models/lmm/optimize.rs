@@ -14,7 +14,7 @@
 use nalgebra::DMatrix;
 
 use super::profile::Statistics;
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use crate::core::numdiff::{gradient, hessian};
 use crate::models::newton::{maximise, EvaluationRecord, Objective, OptimisationSummary, Settings};
 
@@ -94,12 +94,8 @@ pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Resul
             }
         }
     }
-    if !value.is_finite() {
-        return Err(Error::Numerical {
-            what: "the linear mixed model".into(),
-            message: "the deviance is not finite".into(),
-        });
-    }
+    // `maximise` refuses a non-finite maximum, and a zeroed SD is kept only where the criterion
+    // stays below it: `value` is finite.
     Ok(Minimum {
         theta,
         value,

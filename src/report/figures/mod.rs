@@ -238,12 +238,7 @@ impl ForestRow {
 /// line at `reference` (1 for ratios, drawn on a log scale when `ratio`; 0 for differences).
 pub fn forest_plot(rows: &[ForestRow], ratio: bool, x_title: &str) -> Result<String> {
     if rows.is_empty() {
-        return Err(Error::TooFewData {
-            what: "a forest plot".into(),
-            unit: "rows".into(),
-            got: 0,
-            needed: 1,
-        });
+        return Err(Error::too_few("a forest plot", "rows", 0, 1));
     }
     if let Some(bad) = rows.iter().find(|r| {
         ![r.estimate.estimate, r.estimate.ci_low, r.estimate.ci_high]

@@ -74,12 +74,7 @@ impl RolloutDiagram {
             (self.period_labels.len(), "periods"),
         ] {
             if count == 0 {
-                return Err(Error::TooFewData {
-                    what: "a rollout diagram".into(),
-                    unit: unit.into(),
-                    got: 0,
-                    needed: 1,
-                });
+                return Err(Error::too_few("a rollout diagram", unit, 0, 1));
             }
         }
         let n = self.period_labels.len();

@@ -308,12 +308,12 @@ fn own_home_patients(cohort: &Cohort) -> Result<Cohort> {
     let own = cohort.numeric("own_home")?;
     let rows: Vec<usize> = (0..own.len()).filter(|&i| own[i] == 1.0).collect();
     if rows.is_empty() {
-        return Err(Error::TooFewData {
-            what: "patients living in their own home (residence own_home)".into(),
-            unit: "patients".into(),
-            got: 0,
-            needed: 1,
-        });
+        return Err(Error::too_few(
+            "patients living in their own home (residence own_home)",
+            "patients",
+            0,
+            1,
+        ));
     }
     cohort.select_rows(&rows)
 }
@@ -456,12 +456,12 @@ pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
         surgery.iter().flatten().min().copied(),
         surgery.iter().flatten().max().copied(),
     ) else {
-        return Err(Error::TooFewData {
-            what: "the rollout diagram's months (column surgery_date)".into(),
-            unit: "surgery dates".into(),
-            got: 0,
-            needed: 1,
-        });
+        return Err(Error::too_few(
+            "the rollout diagram's months (column surgery_date)",
+            "surgery dates",
+            0,
+            1,
+        ));
     };
     let mut months = Vec::new();
     let (y, m, _) = first.ymd();

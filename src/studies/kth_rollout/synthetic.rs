@@ -715,12 +715,12 @@ impl KthRollout {
             first_municipality += cluster.municipalities.len();
         }
         if patients.is_empty() {
-            return Err(Error::TooFewData {
-                what: "the synthetic rollout cohort's clusters".into(),
-                unit: "patients".into(),
-                got: 0,
-                needed: 1,
-            });
+            return Err(Error::too_few(
+                "the synthetic rollout cohort's clusters",
+                "patients",
+                0,
+                1,
+            ));
         }
         patients.sort_by_key(|p| (p.surgery, p.cluster, p.municipality));
         Ok(patients)
