@@ -51,57 +51,74 @@ pub enum Link {
     Cloglog,
 }
 
+/// The families by the names R gives them (the first name of each is the printed one; `Gamma`
+/// is R's spelling of `gamma`).
+const FAMILY_NAMES: [(&str, Family); 5] = [
+    ("binomial", Family::Binomial),
+    ("poisson", Family::Poisson),
+    ("gaussian", Family::Gaussian),
+    ("gamma", Family::Gamma),
+    ("Gamma", Family::Gamma),
+];
+
+/// The links by their R names.
+const LINK_NAMES: [(&str, Link); 4] = [
+    ("logit", Link::Logit),
+    ("log", Link::Log),
+    ("identity", Link::Identity),
+    ("cloglog", Link::Cloglog),
+];
+
+/// The first name of `value` in `names`.
+fn name_of<T: PartialEq>(names: &[(&'static str, T)], value: &T) -> &'static str {
+    names
+        .iter()
+        .find(|(_, v)| v == value)
+        .map_or("", |(name, _)| name)
+}
+
+/// The value named `s` in `names`, or an error on `argument` listing the lower-case names.
+fn parse_named<T: Copy>(s: &str, argument: &str, names: &[(&str, T)]) -> Result<T> {
+    names
+        .iter()
+        .find(|(name, _)| *name == s)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| {
+            let known: Vec<&str> = names
+                .iter()
+                .map(|(name, _)| *name)
+                .filter(|name| name.chars().all(|c| c.is_ascii_lowercase()))
+                .collect();
+            Error::invalid(
+                argument,
+                format!("'{s}' is not one of {}", known.join(", ")),
+            )
+        })
+}
+
 impl std::fmt::Display for Family {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Family::Binomial => "binomial",
-            Family::Poisson => "poisson",
-            Family::Gaussian => "gaussian",
-            Family::Gamma => "gamma",
-        })
+        f.write_str(name_of(&FAMILY_NAMES, self))
     }
 }
 
 impl std::fmt::Display for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Link::Logit => "logit",
-            Link::Log => "log",
-            Link::Identity => "identity",
-            Link::Cloglog => "cloglog",
-        })
+        f.write_str(name_of(&LINK_NAMES, self))
     }
 }
 
 impl std::str::FromStr for Family {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "binomial" => Ok(Family::Binomial),
-            "poisson" => Ok(Family::Poisson),
-            "gaussian" => Ok(Family::Gaussian),
-            "gamma" | "Gamma" => Ok(Family::Gamma),
-            _ => Err(Error::invalid(
-                "family",
-                format!("'{s}' is not one of binomial, poisson, gaussian, gamma"),
-            )),
-        }
+        parse_named(s, "family", &FAMILY_NAMES)
     }
 }
 
 impl std::str::FromStr for Link {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "logit" => Ok(Link::Logit),
-            "log" => Ok(Link::Log),
-            "identity" => Ok(Link::Identity),
-            "cloglog" => Ok(Link::Cloglog),
-            _ => Err(Error::invalid(
-                "link",
-                format!("'{s}' is not one of logit, log, identity, cloglog"),
-            )),
-        }
+        parse_named(s, "link", &LINK_NAMES)
     }
 }
 
@@ -415,6 +432,28 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_print_and_parse_both_ways() {
+        for (name, family) in FAMILY_NAMES {
+            assert_eq!(name.parse::<Family>().unwrap(), family);
+            assert_eq!(family.to_string(), name.to_lowercase());
+        }
+        for (name, link) in LINK_NAMES {
+            assert_eq!(name.parse::<Link>().unwrap(), link);
+            assert_eq!(link.to_string(), name);
+        }
+        let err = "binomal".parse::<Family>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid argument 'family': 'binomal' is not one of binomial, poisson, gaussian, gamma"
+        );
+        let err = "probit".parse::<Link>().unwrap_err().to_string();
+        assert!(
+            err.ends_with("'probit' is not one of logit, log, identity, cloglog"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn links_invert() {

@@ -39,9 +39,6 @@ pub struct OptimisationSummary {
     pub start: Vec<f64>,
     /// The parameters it ended at (before a model's sign convention or boundary step).
     pub end: Vec<f64>,
-    /// The objective at the end: the log-likelihood (for a linear mixed model, minus half its
-    /// REML criterion or deviance).
-    pub objective: f64,
     /// Its settings.
     pub settings: Settings,
     /// Newton iterations.
@@ -235,7 +232,6 @@ impl Maximum {
         OptimisationSummary {
             start: self.start.clone(),
             end: self.params.clone(),
-            objective: self.loglik,
             settings: self.settings,
             iterations: self.iterations,
             converged: self.converged,
@@ -381,7 +377,6 @@ mod tests {
         assert_eq!(summary.start, vec![5.0, 5.0]);
         assert_eq!(summary.end, best.params);
         assert_eq!(summary.settings, SETTINGS);
-        assert_eq!(summary.objective, best.loglik);
     }
 
     #[test]

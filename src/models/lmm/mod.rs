@@ -167,12 +167,12 @@ impl Lmm {
             df: n_params,
             aic: criterion + 2.0 * n_params as f64,
             bic: criterion + (n as f64).ln() * n_params as f64,
-            converged: minimum.converged,
+            converged: minimum.maximum.converged,
             singular: !minimum.at_zero.is_empty(),
-            iterations: minimum.iterations,
-            evaluations: minimum.log.len(),
-            log: minimum.log,
-            optimisation: minimum.summary,
+            iterations: minimum.maximum.iterations,
+            evaluations: minimum.maximum.log.len(),
+            optimisation: minimum.maximum.summary(),
+            log: minimum.maximum.log,
             state: Arc::new(LmmState {
                 stats,
                 psi,
@@ -239,10 +239,10 @@ impl Fitted for LmmFit {
         let p = self.coefficients.len();
         let stats = self.state.stats.resample(clusters);
         let minimum = minimise(&stats, self.reml, self.state.psi[p..].to_vec())?;
-        if !minimum.converged {
+        if !minimum.maximum.converged {
             return Err(Error::NotConverged {
                 what: "the linear mixed model on a bootstrap sample".into(),
-                iterations: minimum.iterations,
+                iterations: minimum.maximum.iterations,
                 criterion: 0.0,
             });
         }

@@ -16,7 +16,7 @@ use nalgebra::DMatrix;
 use super::profile::Statistics;
 use crate::core::error::Result;
 use crate::core::numdiff::{gradient, hessian};
-use crate::models::newton::{maximise, EvaluationRecord, Objective, OptimisationSummary, Settings};
+use crate::models::newton::{maximise, Maximum, Objective, Settings};
 
 /// The minimum found.
 #[derive(Debug, Clone)]
@@ -24,14 +24,11 @@ pub(crate) struct Minimum {
     pub theta: Vec<f64>,
     /// The criterion `f` at theta.
     pub value: f64,
-    pub iterations: usize,
-    pub converged: bool,
     /// Thetas held at 0 (standard deviations on the boundary).
     pub at_zero: Vec<usize>,
-    /// Every evaluation of the maximisation of `-f / 2`.
-    pub log: Vec<EvaluationRecord>,
-    /// Its start, end and settings.
-    pub summary: OptimisationSummary,
+    /// The maximisation of `-f / 2` (before SDs were set to 0): iterations, convergence, every
+    /// evaluation.
+    pub maximum: Maximum,
 }
 
 /// Settings of the maximisation of `-f / 2`: a gradient of `f` below 1e-8, and no stop on the
@@ -78,8 +75,7 @@ impl Objective for Profiled<'_> {
 pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Result<Minimum> {
     let mut objective = Profiled { stats, reml };
     let best = maximise(&mut objective, start, SETTINGS)?;
-    let summary = best.summary();
-    let mut theta = best.params;
+    let mut theta = best.params.clone();
     let mut value = -2.0 * best.loglik;
     let mut at_zero = Vec::new();
     for k in 0..theta.len() {
@@ -99,10 +95,7 @@ pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Resul
     Ok(Minimum {
         theta,
         value,
-        iterations: best.iterations,
-        converged: best.converged,
         at_zero,
-        log: best.log,
-        summary,
+        maximum: best,
     })
 }
