@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::columns::{check_new_names, read_dates, read_numbers, surgery_dates, Labels};
+use crate::core::builder::builder_methods;
 use crate::core::dates::Date;
 use crate::core::error::{Error, Result};
 use crate::data::{Cohort, Column};
@@ -178,58 +179,33 @@ impl CostWindow {
         Self::default()
     }
 
-    /// The patient-id column of the patient cohort (default `id`).
-    pub fn id_column(mut self, name: &str) -> Self {
-        self.id = name.to_string();
-        self
-    }
+    builder_methods! {
+        /// The patient-id column of the patient cohort (default `id`).
+        id_column(&mut this, name: &str) { this.id = name.to_string(); }
 
-    /// The surgery-date column of the patient cohort (default `surgery_date`).
-    pub fn surgery_column(mut self, name: &str) -> Self {
-        self.surgery = name.to_string();
-        self
-    }
+        /// The surgery-date column of the patient cohort (default `surgery_date`).
+        surgery_column(&mut this, name: &str) { this.surgery = name.to_string(); }
 
-    /// The patient-id column of the records (default `id`).
-    pub fn record_id_column(mut self, name: &str) -> Self {
-        self.record_id = name.to_string();
-        self
-    }
+        /// The patient-id column of the records (default `id`).
+        record_id_column(&mut this, name: &str) { this.record_id = name.to_string(); }
 
-    /// The date column of the records (default `date`).
-    pub fn record_date_column(mut self, name: &str) -> Self {
-        self.record_date = name.to_string();
-        self
-    }
+        /// The date column of the records (default `date`).
+        record_date_column(&mut this, name: &str) { this.record_date = name.to_string(); }
 
-    /// The sector column of the records (default `sector`; text or numeric).
-    pub fn sector_column(mut self, name: &str) -> Self {
-        self.sector = name.to_string();
-        self
-    }
+        /// The sector column of the records (default `sector`; text or numeric).
+        sector_column(&mut this, name: &str) { this.sector = name.to_string(); }
 
-    /// The amount column of the records (default `amount`).
-    pub fn amount_column(mut self, name: &str) -> Self {
-        self.amount = name.to_string();
-        self
-    }
+        /// The amount column of the records (default `amount`).
+        amount_column(&mut this, name: &str) { this.amount = name.to_string(); }
 
-    /// A window of `n` calendar months (default 3; 1 to 1200).
-    pub fn months(mut self, n: u32) -> Self {
-        self.window = Window::Months(n);
-        self
-    }
+        /// A window of `n` calendar months (default 3; 1 to 1200).
+        months(&mut this, n: u32) { this.window = Window::Months(n); }
 
-    /// A window of `n` days (1 to 36,525).
-    pub fn days(mut self, n: u32) -> Self {
-        self.window = Window::Days(n);
-        self
-    }
+        /// A window of `n` days (1 to 36,525).
+        days(&mut this, n: u32) { this.window = Window::Days(n); }
 
-    /// The prefix of the added column names (default `cost_`).
-    pub fn prefix(mut self, prefix: &str) -> Self {
-        self.prefix = prefix.to_string();
-        self
+        /// The prefix of the added column names (default `cost_`).
+        prefix(&mut this, prefix: &str) { this.prefix = prefix.to_string(); }
     }
 
     /// The window.

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::columns::{check_new_names, read_dates, surgery_dates, Labels};
+use crate::core::builder::builder_methods;
 use crate::core::dates::Date;
 use crate::core::error::{Error, Result};
 use crate::data::{Cohort, Column};
@@ -252,68 +253,40 @@ impl PathwayOutcomes {
         Self::default()
     }
 
-    /// The patient-id column (numeric or text; default `id`), used to name patients in errors.
-    pub fn id_column(mut self, name: &str) -> Self {
-        self.id = name.to_string();
-        self
-    }
+    builder_methods! {
+        /// The patient-id column (numeric or text; default `id`), used to name patients in errors.
+        id_column(&mut this, name: &str) { this.id = name.to_string(); }
 
-    /// The surgery-date column (default `surgery_date`).
-    pub fn surgery_column(mut self, name: &str) -> Self {
-        self.surgery = name.to_string();
-        self
-    }
+        /// The surgery-date column (default `surgery_date`).
+        surgery_column(&mut this, name: &str) { this.surgery = name.to_string(); }
 
-    /// The discharge-date column of the index admission (default `discharge_date`).
-    pub fn discharge_column(mut self, name: &str) -> Self {
-        self.discharge = name.to_string();
-        self
-    }
+        /// The discharge-date column of the index admission (default `discharge_date`).
+        discharge_column(&mut this, name: &str) { this.discharge = name.to_string(); }
 
-    /// The death-date column (default `death_date`).
-    pub fn death_column(mut self, name: &str) -> Self {
-        self.death = name.to_string();
-        self
-    }
+        /// The death-date column (default `death_date`).
+        death_column(&mut this, name: &str) { this.death = name.to_string(); }
 
-    /// The column of the date of the first readmission after the index discharge (default
-    /// `readmission_date`).
-    pub fn readmission_column(mut self, name: &str) -> Self {
-        self.readmission = name.to_string();
-        self
-    }
+        /// The column of the date of the first readmission after the index discharge (default
+        /// `readmission_date`).
+        readmission_column(&mut this, name: &str) { this.readmission = name.to_string(); }
 
-    /// The horizon `h` in days for both outcomes (default 30). The output names do not follow
-    /// it: set them with [`PathwayOutcomes::death_name`] and
-    /// [`PathwayOutcomes::readmission_name`].
-    pub fn horizon_days(mut self, days: u32) -> Self {
-        self.horizon = days;
-        self
-    }
+        /// The horizon `h` in days for both outcomes (default 30). The output names do not follow
+        /// it: set them with [`PathwayOutcomes::death_name`] and
+        /// [`PathwayOutcomes::readmission_name`].
+        horizon_days(&mut this, days: u32) { this.horizon = days; }
 
-    /// The same last day of follow-up for every patient (replaces a follow-up end column).
-    pub fn follow_up_end(mut self, date: Date) -> Self {
-        self.follow_up = FollowUpEnd::Fixed(date);
-        self
-    }
+        /// The same last day of follow-up for every patient (replaces a follow-up end column).
+        follow_up_end(&mut this, date: Date) { this.follow_up = FollowUpEnd::Fixed(date); }
 
-    /// Each patient's last day of follow-up, from a date column; a missing cell means no end
-    /// (replaces a fixed follow-up end).
-    pub fn follow_up_end_column(mut self, name: &str) -> Self {
-        self.follow_up = FollowUpEnd::Column(name.to_string());
-        self
-    }
+        /// Each patient's last day of follow-up, from a date column; a missing cell means no end
+        /// (replaces a fixed follow-up end).
+        follow_up_end_column(&mut this, name: &str) { this.follow_up = FollowUpEnd::Column(name.to_string()); }
 
-    /// The name of the mortality column added (default `death30`).
-    pub fn death_name(mut self, name: &str) -> Self {
-        self.death_name = name.to_string();
-        self
-    }
+        /// The name of the mortality column added (default `death30`).
+        death_name(&mut this, name: &str) { this.death_name = name.to_string(); }
 
-    /// The name of the readmission column added (default `readmit30`).
-    pub fn readmission_name(mut self, name: &str) -> Self {
-        self.readmission_name = name.to_string();
-        self
+        /// The name of the readmission column added (default `readmit30`).
+        readmission_name(&mut this, name: &str) { this.readmission_name = name.to_string(); }
     }
 
     /// The cohort with the 0/1 columns of mortality and readmission added (`NAN` where missing:
