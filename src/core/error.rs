@@ -40,7 +40,7 @@ pub enum Error {
     },
 
     /// A formula, builder or option names a column the cohort does not have.
-    #[error("unknown column '{name}'{}", Suggestion(suggestion))]
+    #[error("unknown column '{name}'{}", did_you_mean(suggestion))]
     UnknownColumn {
         /// The name as written.
         name: String,
@@ -119,7 +119,7 @@ pub enum Error {
     /// readmission without a discharge (then `other_date` is `None`).
     #[error(
         "patient {patient} (data row {row}): '{column}' {date} {relation} '{other_column}'{}",
-        OtherDate(other_date)
+        Optional(" ", other_date, "")
     )]
     DateOrder {
         /// The patient's id as text (a whole numeric id written as an integer).
@@ -231,7 +231,7 @@ pub enum Error {
 
     /// A model has no coefficient or parameter of this name (a misspelt term, a treatment that
     /// is not in the formula, a parameter that cannot be profiled).
-    #[error("{context}: no term '{term}'; the terms are {}{}", available.join(", "), Suggestion(suggestion))]
+    #[error("{context}: no term '{term}'; the terms are {}{}", available.join(", "), did_you_mean(suggestion))]
     UnknownTerm {
         /// Where the name was used (`term`, `treatment`, `profile`, ...).
         context: String,
@@ -372,24 +372,21 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-struct Suggestion<'a>(&'a Option<String>);
-impl fmt::Display for Suggestion<'_> {
+/// An optional part of a message: `before`, the value and `after` when there is a value,
+/// nothing otherwise.
+struct Optional<'a, T>(&'a str, &'a Option<T>, &'a str);
+impl<T: fmt::Display> fmt::Display for Optional<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(s) => write!(f, "; did you mean '{s}'?"),
+        match self.1 {
+            Some(value) => write!(f, "{}{value}{}", self.0, self.2),
             None => Ok(()),
         }
     }
 }
 
-struct OtherDate<'a>(&'a Option<Date>);
-impl fmt::Display for OtherDate<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(d) => write!(f, " {d}"),
-            None => Ok(()),
-        }
-    }
+/// The closest name, as a question after the message.
+fn did_you_mean(name: &Option<String>) -> Optional<'_, String> {
+    Optional("; did you mean '", name, "'?")
 }
 
 struct Terms<'a>(&'a [String]);

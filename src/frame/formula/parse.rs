@@ -293,19 +293,24 @@ impl Parser<'_> {
     }
 
     fn product(&mut self) -> Result<Node> {
-        let mut node = self.inter()?;
-        while self.peek_sym('*') {
-            self.pos += 1;
-            node = Node::Mul(Box::new(node), Box::new(self.inter()?));
-        }
-        Ok(node)
+        self.left_associative('*', Self::inter, Node::Mul)
     }
 
     fn inter(&mut self) -> Result<Node> {
-        let mut node = self.atom()?;
-        while self.peek_sym(':') {
+        self.left_associative(':', Self::atom, Node::Colon)
+    }
+
+    /// `operand (symbol operand)*`, joined from the left by `join`.
+    fn left_associative(
+        &mut self,
+        symbol: char,
+        operand: fn(&mut Self) -> Result<Node>,
+        join: fn(Box<Node>, Box<Node>) -> Node,
+    ) -> Result<Node> {
+        let mut node = operand(self)?;
+        while self.peek_sym(symbol) {
             self.pos += 1;
-            node = Node::Colon(Box::new(node), Box::new(self.atom()?));
+            node = join(Box::new(node), Box::new(operand(self)?));
         }
         Ok(node)
     }
