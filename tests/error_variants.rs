@@ -2,22 +2,18 @@
 //! the variant and the fields that say where: an unknown or misspelt term, an unsupported
 //! formula construct, a fit that does not converge, too few data, and failed refits.
 
+#[allow(dead_code)]
+mod common;
+
 use stepwedge::core::error::Error;
-use stepwedge::data::{Cohort, LoadOptions};
+use stepwedge::data::Cohort;
 use stepwedge::effects::standardise::{Standardisation, Target};
 use stepwedge::models::glm::{Glm, IrlsControl};
 use stepwedge::models::glmm::Glmm;
 use stepwedge::models::lmm::Lmm;
 
 fn sample() -> Cohort {
-    Cohort::from_csv_path(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/data-samples/stepped_wedge_sim.csv"
-        ),
-        &LoadOptions::default(),
-    )
-    .unwrap()
+    common::stepped_wedge_sample()
 }
 
 #[test]

@@ -3,8 +3,11 @@
 //! clusters returns its estimate, and predictions for counterfactual rows agree with the
 //! standardisation built on them.
 
+#[allow(dead_code)]
+mod common;
+
 use stepwedge::core::error::Result;
-use stepwedge::data::{Cohort, LoadOptions};
+use stepwedge::data::Cohort;
 use stepwedge::effects::standardise::{RandomEffects, Standardisation, Target};
 use stepwedge::models::glm::Glm;
 use stepwedge::models::glmm::Glmm;
@@ -12,14 +15,7 @@ use stepwedge::models::lmm::Lmm;
 use stepwedge::models::{Fitted, Specification};
 
 fn sample() -> Cohort {
-    Cohort::from_csv_path(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/data-samples/stepped_wedge_sim.csv"
-        ),
-        &LoadOptions::default(),
-    )
-    .unwrap()
+    common::stepped_wedge_sample()
 }
 
 /// What any fit reports through the surface, checked against the fit's own fields.

@@ -6,21 +6,14 @@
 mod common;
 use common::FitThen;
 use stepwedge::core::error::Error;
-use stepwedge::data::{Cohort, LoadOptions};
+use stepwedge::data::Cohort;
 use stepwedge::effects::standardise::{RandomEffects, Standardisation, Target};
 use stepwedge::models::glm::{Family, Glm, Link};
 use stepwedge::models::glmm::Glmm;
 use stepwedge::models::vcov::VcovKind;
 
 fn sample() -> Cohort {
-    Cohort::from_csv_path(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/data-samples/stepped_wedge_sim.csv"
-        ),
-        &LoadOptions::default(),
-    )
-    .unwrap()
+    common::stepped_wedge_sample()
 }
 
 /// Events and patients by arm.

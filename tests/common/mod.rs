@@ -50,6 +50,19 @@ pub fn env_count(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The bundled synthetic stepped-wedge cohort (`data-samples/stepped_wedge_sim.csv`).
+#[allow(dead_code)] // not every test binary that shares this module uses it
+pub fn stepped_wedge_sample() -> stepwedge::data::Cohort {
+    stepwedge::data::Cohort::from_csv_path(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data-samples/stepped_wedge_sim.csv"
+        ),
+        &stepwedge::data::LoadOptions::default(),
+    )
+    .unwrap()
+}
+
 /// Fit a model and analyse the fit: the two steps the library keeps apart, in one call for tests
 /// that check the result of both.
 pub trait FitThen: stepwedge::models::Specification {
