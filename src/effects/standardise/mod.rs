@@ -20,7 +20,7 @@
 //! quantities are mean costs: `risk_treated` and `risk_control` are the standardised mean costs
 //! and `risk_difference` the incremental cost per patient (its NNT is meaningless). The
 //! cost-effectiveness of a treatment pairs a cost model with an effect model:
-//! [`cost_effectiveness`].
+//! [`cost_effectiveness`](crate::effects::cost_effectiveness).
 //!
 //! Intervals at the fit's level:
 //! - delta method with the fit's variance matrix over `psi = (beta, theta)` (model-based or
