@@ -132,7 +132,6 @@ pub struct GlmmFit {
 /// What a fitted GLMM keeps for the analyses of the fit: its likelihood (family, link,
 /// quadrature rule, covariate patterns and random-effect setup), the conditional modes and the
 /// maximum at the estimate, and the rows it used.
-#[derive(Debug)]
 pub(crate) struct GlmmState {
     pub family: Family,
     pub link: Link,
@@ -143,6 +142,18 @@ pub(crate) struct GlmmState {
     pub modes: Vec<f64>,
     pub maximum: Maximum,
     pub frame: FitFrame,
+}
+
+/// Printed by size only: a fit's debug output need not list its covariate patterns.
+impl std::fmt::Debug for GlmmState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GlmmState {{ {} patterns, {} groups }}",
+            self.patterns.len(),
+            self.random.groups.len()
+        )
+    }
 }
 
 impl GlmmState {

@@ -189,13 +189,19 @@ specification!(Lmm => LmmFit);
 /// What a fitted linear mixed model keeps for the analyses of the fit: the per-cluster
 /// sufficient statistics (a cluster sample's are sums of its clusters'), the estimate
 /// `(beta, theta)` that refits start from, and the rows it used.
-#[derive(Debug)]
 pub(crate) struct LmmState {
     stats: Statistics,
     /// `(beta, theta)`.
     psi: Vec<f64>,
     n_clusters: usize,
     frame: FitFrame,
+}
+
+/// Printed by size only: a fit's debug output need not list its sufficient statistics.
+impl std::fmt::Debug for LmmState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LmmState {{ {} clusters }}", self.n_clusters)
+    }
 }
 
 impl Fitted for LmmFit {
