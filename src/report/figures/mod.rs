@@ -4,6 +4,7 @@
 //! staggered-rollout schedule. Each function returns the SVG document; write it to a file
 //! with `std::fs::write`.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -49,6 +50,21 @@ fn svg_sized(
         root.present().map_err(drawing)?;
     }
     Ok(out)
+}
+
+/// The legend of a chart's labelled series, in a framed, nearly opaque white box at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(position)
+        .draw()
+        .map_err(drawing)
 }
 
 /// `[low, high]` widened by 8% on each side (and to include 0), never empty.
@@ -141,14 +157,7 @@ pub fn cost_effectiveness_plane(
                 singular(effect_unit)
             ))
             .legend(|(x, y)| Circle::new((x + 10, y), 5, POINT.filled()));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(drawing)
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
 }
 
@@ -199,14 +208,7 @@ pub fn acceptability_curve(
                 ce.replicates.len()
             ))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], POINT.stroke_width(3)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(drawing)
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
     })
 }
 
