@@ -1,9 +1,9 @@
-//! The marginal log-likelihood of a GLMM with one grouping factor, by the Laplace approximation or
+//! The integrated log-likelihood of a GLMM with one grouping factor, by the Laplace approximation or
 //! adaptive Gauss-Hermite quadrature, and its exact gradient.
 //!
 //! Model: for group i and its rows j, `eta_ij = x_ij' beta + o_ij + z_ij' Lambda b_i` with
 //! spherical `b_i ~ N(0, I_q)`, so the random effects `Lambda b_i` have covariance
-//! `Sigma = Lambda Lambda'`, Lambda filled from theta as [`ThetaStructure`] says. The marginal likelihood factorises over groups:
+//! `Sigma = Lambda Lambda'`, Lambda filled from theta as [`ThetaStructure`] says. The integrated likelihood factorises over groups:
 //! `L_i = (2 pi)^{-q/2} int exp(g_i(b)) db` with `g_i(b) = sum_j log f(y_ij | eta_ij) - b'b/2`.
 //!
 //! With the conditional mode `b^ = argmax g_i` and `C_i = I + Lambda' Z_i' W_i Z_i Lambda` (W the
@@ -328,7 +328,7 @@ impl Likelihood<'_> {
         };
         if !loglik.is_finite() {
             return Err(Error::Numerical {
-                what: "the marginal log-likelihood".into(),
+                what: "the integrated log-likelihood".into(),
                 message: "it is not finite at these parameters".into(),
             });
         }

@@ -9,7 +9,8 @@
 //! Poisson (log) and gamma (log, for costs; its shape is estimated, see `gamma` in the source,
 //! and its Laplace approximation uses the observed curvature, as glmmTMB's).
 //!
-//! Estimation maximises the marginal likelihood, the integral over `u_i`, approximated per cluster
+//! Estimation maximises the likelihood integrated over `u_i` (lme4's marginal likelihood; here
+//! "marginal" is kept for standardisation), approximated per cluster
 //! by the Laplace approximation (`nagq = 1`, the default, as lme4's `glmer`) or by adaptive
 //! Gauss-Hermite quadrature with up to 25 nodes for a scalar random effect (see
 //! `likelihood` docs in the source for the formulas). Rows that agree in every variable
@@ -37,10 +38,10 @@
 //! - **Modified Poisson** ([`Glm::modified_poisson`](crate::models::glm::Glm::modified_poisson)): a GEE
 //!   with independence working correlation, the population-averaged relative risk; sandwich (as
 //!   geepack), CR2 or CR3 (bias-corrected for few clusters) errors with t on G - 1 df.
-//! - From any of these, or from the logistic GLMM, the marginal (standardised) RR, RD and NNT:
+//! - From any of these, or from the logistic GLMM, the standardised RR, RD and NNT:
 //!   [`crate::effects::standardise`].
 //!
-//! Inference: standard errors of the fixed effects from the Hessian of the approximate marginal
+//! Inference: standard errors of the fixed effects from the Hessian of the approximate integrated
 //! log-likelihood over (beta, theta) (theta the entries of the lower-triangular factor Lambda of
 //! `Sigma = Lambda Lambda'`, as in lme4), Wald z intervals; the random-effect SDs; conditional
 //! modes of the random effects with conditional SDs; log-likelihood, deviance, AIC, BIC.
@@ -573,7 +574,7 @@ impl Session<'_> {
     }
 }
 
-/// The approximate marginal log-likelihood as an optimisation objective; keeps the conditional
+/// The approximate integrated log-likelihood as an optimisation objective; keeps the conditional
 /// modes between evaluations as warm starts.
 pub(crate) struct LikelihoodObjective<'a> {
     likelihood: &'a Likelihood<'a>,
@@ -582,7 +583,7 @@ pub(crate) struct LikelihoodObjective<'a> {
     /// gradient by central differences.
     nested_quadrature: bool,
     /// A scalar random effect with a canonical link under Laplace: the likelihood with its exact
-    /// Hessian, used instead of `marginal`'s.
+    /// Hessian, used instead of `likelihood`'s.
     exact: Option<ScalarLaplace<'a>>,
     /// The exact Hessian of the last evaluation with a gradient, and its parameters.
     hessian_at: Option<(Vec<f64>, DMatrix<f64>)>,
@@ -593,7 +594,7 @@ pub(crate) struct LikelihoodObjective<'a> {
 }
 
 impl<'a> LikelihoodObjective<'a> {
-    /// The objective of `marginal`; `nested` for nested intercepts (their quadrature has its own
+    /// The objective of `likelihood`; `nested` for nested intercepts (their quadrature has its own
     /// likelihood), and the exact scalar-Laplace likelihood where it applies.
     fn new(likelihood: &'a Likelihood<'a>, nested: bool) -> Self {
         let nagq = likelihood.rule.nodes.len();

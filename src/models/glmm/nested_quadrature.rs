@@ -196,7 +196,7 @@ mod tests {
         (x, z, y, g)
     }
 
-    fn with_marginal<R>(nodes: usize, f: impl FnOnce(&Likelihood<'_>) -> R) -> R {
+    fn with_likelihood<R>(nodes: usize, f: impl FnOnce(&Likelihood<'_>) -> R) -> R {
         let (x, z, y, g) = data();
         let w = vec![1.0; y.len()];
         let rows = RowData {
@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn one_node_is_the_joint_laplace_approximation() {
-        let (laplace, nested) = with_marginal(1, |m| {
+        let (laplace, nested) = with_likelihood(1, |m| {
             let mut modes = vec![0.0; 8];
             let laplace = m.evaluate(&PARAMS, &mut modes, false).unwrap().loglik;
             (laplace, m.nested_loglik(&PARAMS, &mut modes).unwrap())
@@ -289,7 +289,7 @@ mod tests {
         let exact = brute_force();
         let by_nodes: Vec<f64> = [5, 15, 25]
             .iter()
-            .map(|&n| with_marginal(n, |m| m.nested_loglik(&PARAMS, &mut [0.0; 8]).unwrap()))
+            .map(|&n| with_likelihood(n, |m| m.nested_loglik(&PARAMS, &mut [0.0; 8]).unwrap()))
             .collect();
         assert!(
             (by_nodes[2] - exact).abs() < 1e-8,
@@ -301,7 +301,7 @@ mod tests {
             "15 nodes {} vs exact {exact}",
             by_nodes[1]
         );
-        let laplace = with_marginal(1, |m| m.nested_loglik(&PARAMS, &mut [0.0; 8]).unwrap());
+        let laplace = with_likelihood(1, |m| m.nested_loglik(&PARAMS, &mut [0.0; 8]).unwrap());
         assert!(
             (laplace - exact).abs() > (by_nodes[0] - exact).abs(),
             "quadrature improves on Laplace"

@@ -1,6 +1,6 @@
 //! Cluster-robust (sandwich) variance of a GLMM's parameters.
 //!
-//! The approximate marginal log-likelihood is a sum over the groups of the outer grouping factor
+//! The approximate integrated log-likelihood is a sum over the groups of the outer grouping factor
 //! (clusters), `l(psi) = sum_g l_g(psi)` with `psi = (beta, theta)`. With `H` the Hessian of `l`
 //! at the estimate and `s_g = grad l_g(psi^)` the score of cluster g, the sandwich is
 //!

@@ -204,7 +204,7 @@ impl<'a> ScalarLaplace<'a> {
         total.loglik += self.patterns.constant;
         if !total.loglik.is_finite() {
             return Err(Error::Numerical {
-                what: "the marginal log-likelihood".into(),
+                what: "the integrated log-likelihood".into(),
                 message: "it is not finite at these parameters".into(),
             });
         }
