@@ -48,7 +48,7 @@ pub struct TrialDesign {
 
 impl TrialDesign {
     /// Træning for Livet: 6 municipalities, 7 periods of 3 months, the k-th municipality under
-    /// the intervention from period k + 1 (see the [module docs](self) on the names).
+    /// the intervention from period k + 1 (see the [module docs](super) on the names).
     pub fn traening_for_livet() -> Self {
         let n_clusters = 6;
         TrialDesign {

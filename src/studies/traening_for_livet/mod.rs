@@ -25,12 +25,12 @@
 //! round to it is listed, since a whole percentage does not always fix the count (9 and 10 of
 //! 135 both print as 7%). Each outcome's 2x2 table (intervention as the treated group) gives the
 //! risks, the odds ratio, relative risk, risk difference with Newcombe's interval, the NNT and
-//! Fisher's exact test ([`TwoByTwo::summary`]). They are crude: the trial's own analysis, which
+//! Fisher's exact test ([`TwoByTwo::summary`](crate::effects::crude::TwoByTwo::summary)). They are crude: the trial's own analysis, which
 //! would adjust for calendar time, is not in the seed.
 //!
 //! # The synthetic trial
 //! The patient-level data are not public. [`SyntheticTrial`] simulates a trial of the same
-//! design ([`SimConfig::simulate`], fixed seed) and analyses it; its numbers describe simulated
+//! design ([`SimConfig::simulate`](crate::sim::SimConfig::simulate), fixed seed) and analyses it; its numbers describe simulated
 //! patients, not the trial. The settings ([`SyntheticSettings::traening_for_livet`]): Poisson
 //! numbers of patients per cluster-period with mean `(137 + 135) / 42`, so that each arm (21
 //! cluster-periods each) expects 136 patients; home-dwelling patients (the trial's population);
@@ -45,8 +45,8 @@
 //! readmit30 ~ treated + factor(period) + (1 | cluster)
 //! ```
 //!
-//! fitted by Laplace maximum likelihood ([`Glmm`]) with between-within degrees of freedom
-//! ([`DfMethod::BetweenWithin`]) for the t interval of `b_trt`. With 6 clusters the cluster SD
+//! fitted by Laplace maximum likelihood ([`Glmm`](crate::models::glmm::Glmm)) with between-within degrees of freedom
+//! ([`DfMethod::BetweenWithin`](crate::models::glmm::DfMethod::BetweenWithin)) for the t interval of `b_trt`. With 6 clusters the cluster SD
 //! may well be estimated as 0 (a singular fit); that is reported, never hidden.
 //!
 //! # KTH 2.0 on Funen

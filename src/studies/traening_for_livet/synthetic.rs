@@ -15,7 +15,7 @@ use crate::sim::{ClusterSize, Effects, OutcomeLink, OutcomeModel, PeriodEffect, 
 /// The seed of the synthetic trial when none is given (the protocol's article number).
 pub const DEFAULT_SEED: u64 = 375;
 
-/// The settings of the synthetic trial (see the [module docs](self)).
+/// The settings of the synthetic trial (see the [module docs](super)).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyntheticSettings {
     /// Name of the binary outcome column.
@@ -81,7 +81,7 @@ impl SyntheticSettings {
 }
 
 /// A synthetic trial of the design and its Hussey & Hughes analysis (see the
-/// [module docs](self)). Its numbers describe simulated patients, not the trial.
+/// [module docs](super)). Its numbers describe simulated patients, not the trial.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyntheticTrial {
     /// Always true: the patients are simulated.
