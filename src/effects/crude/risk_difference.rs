@@ -55,32 +55,29 @@ impl TwoByTwo {
         conf: &Confidence,
         method: RiskDifferenceMethod,
     ) -> Estimate {
-        match method {
-            RiskDifferenceMethod::Wald => self.rd_wald(conf),
-            RiskDifferenceMethod::Newcombe => self.rd_newcombe(conf),
-        }
-    }
-
-    fn rd_wald(&self, conf: &Confidence) -> Estimate {
         let (p1, p0) = (self.p1(), self.p0());
         let rd = p1 - p0;
-        let se = (p1 * (1.0 - p1) / self.n1() as f64 + p0 * (1.0 - p0) / self.n0() as f64).sqrt();
+        let (ci_low, ci_high) = match method {
+            RiskDifferenceMethod::Wald => {
+                let se = (p1 * (1.0 - p1) / self.n1() as f64 + p0 * (1.0 - p0) / self.n0() as f64)
+                    .sqrt();
+                (
+                    (rd - conf.z() * se).max(-1.0),
+                    (rd + conf.z() * se).min(1.0),
+                )
+            }
+            RiskDifferenceMethod::Newcombe => {
+                let (r1, r0) = (self.risk_treated_at(conf), self.risk_control_at(conf));
+                (
+                    rd - (p1 - r1.ci_low).hypot(r0.ci_high - p0),
+                    rd + (r1.ci_high - p1).hypot(p0 - r0.ci_low),
+                )
+            }
+        };
         Estimate {
             estimate: rd,
-            ci_low: (rd - conf.z() * se).max(-1.0),
-            ci_high: (rd + conf.z() * se).min(1.0),
-            level: conf.level(),
-        }
-    }
-
-    fn rd_newcombe(&self, conf: &Confidence) -> Estimate {
-        let r1 = self.risk_treated_at(conf);
-        let r0 = self.risk_control_at(conf);
-        let rd = r1.estimate - r0.estimate;
-        Estimate {
-            estimate: rd,
-            ci_low: rd - (r1.estimate - r1.ci_low).hypot(r0.ci_high - r0.estimate),
-            ci_high: rd + (r1.ci_high - r1.estimate).hypot(r0.estimate - r0.ci_low),
+            ci_low,
+            ci_high,
             level: conf.level(),
         }
     }
