@@ -45,7 +45,41 @@ pub struct Margins {
     pub own_home_usual_readmission: f64,
 }
 
+/// The published margins of one treatment group.
+struct GroupMargins {
+    /// The group, as named in errors.
+    group: &'static str,
+    /// 30-day deaths.
+    deaths: usize,
+    /// 30-day mortality of its patients living in their own home, %.
+    own_mortality: f64,
+    /// 30-day readmission of its patients discharged alive, %.
+    readmission: f64,
+    /// 30-day readmission of its patients living in their own home, %.
+    own_readmission: f64,
+}
+
 impl Margins {
+    /// The margins of the KTH group, then of the usual-care group.
+    fn groups(&self) -> [GroupMargins; 2] {
+        [
+            GroupMargins {
+                group: "KTH",
+                deaths: self.kth_deaths,
+                own_mortality: self.own_home_kth_mortality,
+                readmission: self.kth_readmission,
+                own_readmission: self.own_home_kth_readmission,
+            },
+            GroupMargins {
+                group: "usual care",
+                deaths: self.usual_deaths,
+                own_mortality: self.own_home_usual_mortality,
+                readmission: self.usual_readmission,
+                own_readmission: self.own_home_usual_readmission,
+            },
+        ]
+    }
+
     /// The published values.
     pub fn published() -> Margins {
         Margins {
@@ -68,26 +102,27 @@ fn count_for(pct: f64, n: usize) -> Result<Option<usize>> {
     Ok(counts.nearest_consistent().map(|k| k as usize))
 }
 
-/// The margin counts of one treatment group, split into own home (`[0]`) and other (`[1]`).
-#[allow(clippy::too_many_arguments)]
+/// The margin counts of one treatment group with `patients` living in their own home (`[0]`)
+/// and elsewhere (`[1]`), split the same way, with about `in_hospital_share` of the deaths of
+/// each before discharge.
 fn group_counts(
-    group: &str,
+    margins: &GroupMargins,
     patients: [usize; 2],
-    deaths: usize,
-    own_mortality: f64,
-    readmission: f64,
-    own_readmission: f64,
     in_hospital_share: f64,
 ) -> Result<[CellCounts; 2]> {
     let fail = |what: &str| {
         Error::invalid(
             "margins",
-            format!("{group}: no whole number of patients gives the published {what}"),
+            format!(
+                "{}: no whole number of patients gives the published {what}",
+                margins.group
+            ),
         )
     };
     let own_deaths =
-        count_for(own_mortality, patients[0])?.ok_or_else(|| fail("own-home mortality"))?;
-    let other_deaths = deaths
+        count_for(margins.own_mortality, patients[0])?.ok_or_else(|| fail("own-home mortality"))?;
+    let other_deaths = margins
+        .deaths
         .checked_sub(own_deaths)
         .filter(|&d| d <= patients[1])
         .ok_or_else(|| fail("mortality split"))?;
@@ -103,10 +138,10 @@ fn group_counts(
             continue;
         }
         let at_risk = [patients[0] - h[0] as usize, patients[1] - h[1] as usize];
-        let Some(own) = count_for(own_readmission, at_risk[0])? else {
+        let Some(own) = count_for(margins.own_readmission, at_risk[0])? else {
             continue;
         };
-        let Some(total) = count_for(readmission, at_risk[0] + at_risk[1])? else {
+        let Some(total) = count_for(margins.readmission, at_risk[0] + at_risk[1])? else {
             continue;
         };
         if total < own || total - own > at_risk[1] {
@@ -130,25 +165,9 @@ impl KthRollout {
         for p in patients {
             n[p.cell()] += 1;
         }
-        let m = &self.margins;
-        let kth = group_counts(
-            "KTH",
-            [n[0], n[1]],
-            m.kth_deaths,
-            m.own_home_kth_mortality,
-            m.kth_readmission,
-            m.own_home_kth_readmission,
-            self.in_hospital_share,
-        )?;
-        let usual = group_counts(
-            "usual care",
-            [n[2], n[3]],
-            m.usual_deaths,
-            m.own_home_usual_mortality,
-            m.usual_readmission,
-            m.own_home_usual_readmission,
-            self.in_hospital_share,
-        )?;
+        let [kth, usual] = self.margins.groups();
+        let kth = group_counts(&kth, [n[0], n[1]], self.in_hospital_share)?;
+        let usual = group_counts(&usual, [n[2], n[3]], self.in_hospital_share)?;
         Ok([kth[0], kth[1], usual[0], usual[1]])
     }
 }
@@ -176,9 +195,10 @@ mod tests {
 
     #[test]
     fn impossible_margins_are_an_error_naming_the_group() {
-        let err = group_counts("KTH", [311, 213], 42, 6.3, 18.6, 18.3, 0.1).unwrap_err();
+        let [kth, _] = Margins::published().groups();
+        let err = group_counts(&kth, [311, 213], 0.1).unwrap_err();
         assert!(err.to_string().contains("KTH") && err.to_string().contains("own-home"));
-        let ok = group_counts("KTH", [318, 206], 42, 6.3, 18.6, 18.3, 0.1).unwrap();
+        let ok = group_counts(&kth, [318, 206], 0.1).unwrap();
         assert_eq!(ok[0].deaths + ok[1].deaths, 42);
         let at_risk = 524 - ok[0].in_hospital - ok[1].in_hospital;
         assert!(prints_as(
