@@ -22,10 +22,12 @@
 pub mod kth_rollout;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::core::error::{Error, Result};
+use crate::report::figures::group_thousands;
 
 pub mod traening_for_livet;
 
@@ -250,6 +252,25 @@ impl fmt::Display for ReproductionTable {
     }
 }
 
+/// Writes each `(file name, text)` of `files` into `dir`, creating it (and its parents) if
+/// needed, and returns the paths written. Errors ([`Error::Io`]) name the directory or file that
+/// could not be made.
+fn write_files(dir: &Path, files: Vec<(&'static str, String)>) -> Result<Vec<PathBuf>> {
+    let io = |path: &Path| {
+        let file = path.display().to_string();
+        move |source| Error::Io { file, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    files
+        .into_iter()
+        .map(|(name, text)| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(io(&path))?;
+            Ok(path)
+        })
+        .collect()
+}
+
 /// `value` with one more decimal than the number written in `published` (digits after a `.`),
 /// or with none and thousands separated by commas where the published number is 1,000 or more
 /// (`161,060`); with a `%` if the published text has one.
@@ -263,16 +284,7 @@ fn format_like(value: f64, published: &str) -> String {
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
         .collect();
     if number.contains(',') || value.abs() >= 1000.0 {
-        let digits = format!("{:.0}", value.abs());
-        let mut grouped = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
-        let sign = if value < 0.0 { "-" } else { "" };
-        return format!("{sign}{grouped}");
+        return group_thousands(&format!("{:.0}", value.abs()), value < 0.0);
     }
     let decimals = number.rsplit_once('.').map_or(0, |(_, d)| d.len()) + 1;
     let percent = if published.contains('%') { "%" } else { "" };

@@ -362,22 +362,23 @@ fn number(v: f64) -> String {
     crate::models::coef_table::sig(v, 3)
 }
 
-/// `161060` as `161,060`.
+/// `161060` as `161,060` (rounded half away from zero).
 fn thousands(v: f64) -> String {
     let rounded = v.round();
-    let digits = format!("{}", rounded.abs() as i64);
-    let mut out = String::new();
+    group_thousands(&format!("{}", rounded.abs() as i64), rounded < 0.0)
+}
+
+/// The digits of a whole number with a comma before each group of three from the right, and
+/// a `-` before them if `negative`: `161060` as `161,060`.
+pub(crate) fn group_thousands(digits: &str, negative: bool) -> String {
+    let mut out = String::from(if negative { "-" } else { "" });
     for (k, c) in digits.chars().enumerate() {
         if k > 0 && (digits.len() - k) % 3 == 0 {
             out.push(',');
         }
         out.push(c);
     }
-    if rounded < 0.0 {
-        format!("-{out}")
-    } else {
-        out
-    }
+    out
 }
 
 /// `deaths avoided` -> `death avoided` for "per ..." phrases.
