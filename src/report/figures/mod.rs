@@ -373,7 +373,7 @@ fn thousands(v: f64) -> String {
 pub(crate) fn group_thousands(digits: &str, negative: bool) -> String {
     let mut out = String::from(if negative { "-" } else { "" });
     for (k, c) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
