@@ -18,8 +18,9 @@
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use stepwedge::core::error::Result;
+use stepwedge::core::error::{Error, Result};
 use stepwedge::effects::crude::{Estimable, Estimate, Summary, TwoByTwo, DEFAULT_LEVEL};
+use stepwedge::studies::PercentCounts;
 
 // ---- Published values (inputs and results as published; not computed here) ----
 
@@ -125,16 +126,19 @@ fn table(counts: [i64; 4]) -> Result<TwoByTwo> {
     TwoByTwo::new(a, n1, c, n0)
 }
 
-/// `round(pct / 100 * n)`: an event count derived from a published percentage.
-fn derived_count(pct: f64, n: i64) -> i64 {
-    (pct / 100.0 * n as f64).round() as i64
+/// `round(pct / 100 * n)`: the event count nearest to a published percentage (one decimal) of
+/// `n` patients.
+fn derived_count(pct: f64, n: i64) -> Result<i64> {
+    let n = u64::try_from(n).map_err(|_| Error::invalid("n", "a group size cannot be negative"))?;
+    let nearest = PercentCounts::new(pct, 1, n)?.nearest;
+    i64::try_from(nearest).map_err(|_| Error::invalid("n", "too large"))
 }
 
 /// Readmission counts of the rollout, derived from the published percentages.
-fn rollout_readmission_counts() -> [i64; 4] {
+fn rollout_readmission_counts() -> Result<[i64; 4]> {
     let [_, n1, _, n0] = ROLLOUT_MORTALITY;
     let (p1, p0) = ROLLOUT_READMISSION_PCT;
-    [derived_count(p1, n1), n1, derived_count(p0, n0), n0]
+    Ok([derived_count(p1, n1)?, n1, derived_count(p0, n0)?, n0])
 }
 
 struct Report {
@@ -157,7 +161,7 @@ fn compute() -> Result<Report> {
             outcome("30-day mortality", KTH_MORTALITY, KTH_MORTALITY_P)?,
         ],
         rollout_mortality: table(ROLLOUT_MORTALITY)?.summary(DEFAULT_LEVEL)?,
-        rollout_readmission: table(rollout_readmission_counts())?.summary(DEFAULT_LEVEL)?,
+        rollout_readmission: table(rollout_readmission_counts()?)?.summary(DEFAULT_LEVEL)?,
     })
 }
 
@@ -286,7 +290,7 @@ fn outcome_json(o: &Outcome) -> Result<Value> {
 }
 
 fn to_value(s: &Summary) -> Result<Value> {
-    serde_json::to_value(s).map_err(|e| stepwedge::core::error::Error::Numerical {
+    serde_json::to_value(s).map_err(|e| Error::Numerical {
         what: "JSON serialisation".into(),
         message: e.to_string(),
     })

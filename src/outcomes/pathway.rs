@@ -201,6 +201,37 @@ enum Readmission {
     NotDischarged,
 }
 
+impl Mortality {
+    /// The outcome's value in the mortality column, counted in its field of `report`.
+    fn tally(self, report: &mut PathwayReport) -> f64 {
+        let (count, value) = match self {
+            Mortality::Died => (&mut report.deaths_within_horizon, 1.0),
+            Mortality::Alive => (&mut report.alive_at_horizon, 0.0),
+            Mortality::Censored => (&mut report.mortality_censored, f64::NAN),
+        };
+        *count += 1;
+        value
+    }
+}
+
+impl Readmission {
+    /// The outcome's value in the readmission column, counted in its field of `report`.
+    fn tally(self, report: &mut PathwayReport) -> f64 {
+        let (count, value) = match self {
+            Readmission::Readmitted => (&mut report.readmissions, 1.0),
+            Readmission::NotReadmitted { died } => {
+                report.deaths_after_discharge_without_readmission += usize::from(died);
+                (&mut report.not_readmitted, 0.0)
+            }
+            Readmission::Censored => (&mut report.readmission_censored, f64::NAN),
+            Readmission::DiedInHospital => (&mut report.in_hospital_deaths, f64::NAN),
+            Readmission::NotDischarged => (&mut report.not_discharged, f64::NAN),
+        };
+        *count += 1;
+        value
+    }
+}
+
 /// Whether follow-up ending on `end` (`None` = no end) covers the day `days` days after `from`.
 fn observed_through(end: Option<Date>, from: Date, days: i64) -> bool {
     end.is_none_or(|f| i64::from(f.days_since(from)) >= days)
@@ -342,48 +373,12 @@ impl PathwayOutcomes {
                 follow_up_end: follow_up[row],
             };
             self.check_order(&dates, row, &ids)?;
-            death_out.push(match mortality_outcome(&dates, h) {
-                Mortality::Died => {
-                    report.deaths_within_horizon += 1;
-                    1.0
-                }
-                Mortality::Alive => {
-                    report.alive_at_horizon += 1;
-                    0.0
-                }
-                Mortality::Censored => {
-                    report.mortality_censored += 1;
-                    f64::NAN
-                }
-            });
-            let outcome = readmission_outcome(&dates, h);
+            death_out.push(mortality_outcome(&dates, h).tally(&mut report));
             if dates.discharge.is_some() {
                 report.discharged_alive += 1;
                 report.died_on_discharge_day += usize::from(dates.death == dates.discharge);
             }
-            readmit_out.push(match outcome {
-                Readmission::Readmitted => {
-                    report.readmissions += 1;
-                    1.0
-                }
-                Readmission::NotReadmitted { died } => {
-                    report.not_readmitted += 1;
-                    report.deaths_after_discharge_without_readmission += usize::from(died);
-                    0.0
-                }
-                Readmission::Censored => {
-                    report.readmission_censored += 1;
-                    f64::NAN
-                }
-                Readmission::DiedInHospital => {
-                    report.in_hospital_deaths += 1;
-                    f64::NAN
-                }
-                Readmission::NotDischarged => {
-                    report.not_discharged += 1;
-                    f64::NAN
-                }
-            });
+            readmit_out.push(readmission_outcome(&dates, h).tally(&mut report));
         }
         let cohort = cohort
             .with_column(self.death_name.as_str(), Column::Numeric(death_out))?
@@ -391,79 +386,90 @@ impl PathwayOutcomes {
         Ok((cohort, report))
     }
 
-    /// Checks that the dates of the patient in `row` are in a possible order.
+    /// Checks that the dates of the patient in `row` are in a possible order: each rule of the
+    /// table names a date, the date it is checked against and the order the two cannot be in.
     fn check_order(&self, d: &Dates, row: usize, ids: &Labels<'_>) -> Result<()> {
-        let error =
-            |column: &str, date: Date, relation: &str, other: &str, other_date| Error::DateOrder {
+        let follow_up = match &self.follow_up {
+            FollowUpEnd::Column(name) => name.as_str(),
+            _ => FIXED_FOLLOW_UP,
+        };
+        let (surgery, discharge) = (self.surgery.as_str(), self.discharge.as_str());
+        let (death, readmission) = (self.death.as_str(), self.readmission.as_str());
+        let s = Some(d.surgery);
+        let rules = [
+            (discharge, d.discharge, Impossible::Before, surgery, s),
+            (death, d.death, Impossible::Before, surgery, s),
+            (death, d.death, Impossible::Before, discharge, d.discharge),
+            (
+                readmission,
+                d.readmission,
+                Impossible::Without,
+                discharge,
+                d.discharge,
+            ),
+            (
+                readmission,
+                d.readmission,
+                Impossible::Before,
+                discharge,
+                d.discharge,
+            ),
+            (
+                readmission,
+                d.readmission,
+                Impossible::After,
+                death,
+                d.death,
+            ),
+            (follow_up, d.follow_up_end, Impossible::Before, surgery, s),
+        ];
+        for (column, date, order, other_column, other_date) in rules {
+            let Some(date) = date.filter(|&date| order.holds(date, other_date)) else {
+                continue;
+            };
+            return Err(Error::DateOrder {
                 patient: ids.patient(row),
                 row: row + 1,
                 column: column.to_string(),
                 date,
-                relation: relation.to_string(),
-                other_column: other.to_string(),
+                relation: order.words().to_string(),
+                other_column: other_column.to_string(),
                 other_date,
-            };
-        let s = d.surgery;
-        if let Some(dis) = d.discharge.filter(|&dis| dis < s) {
-            return Err(error(
-                &self.discharge,
-                dis,
-                "is before",
-                &self.surgery,
-                Some(s),
-            ));
-        }
-        if let Some(x) = d.death {
-            if x < s {
-                return Err(error(&self.death, x, "is before", &self.surgery, Some(s)));
-            }
-            if let Some(dis) = d.discharge.filter(|&dis| x < dis) {
-                return Err(error(
-                    &self.death,
-                    x,
-                    "is before",
-                    &self.discharge,
-                    Some(dis),
-                ));
-            }
-        }
-        if let Some(r) = d.readmission {
-            let Some(dis) = d.discharge else {
-                return Err(error(
-                    &self.readmission,
-                    r,
-                    "is given without",
-                    &self.discharge,
-                    None,
-                ));
-            };
-            if r < dis {
-                return Err(error(
-                    &self.readmission,
-                    r,
-                    "is before",
-                    &self.discharge,
-                    Some(dis),
-                ));
-            }
-            if let Some(x) = d.death.filter(|&x| r > x) {
-                return Err(error(
-                    &self.readmission,
-                    r,
-                    "is after",
-                    &self.death,
-                    Some(x),
-                ));
-            }
-        }
-        if let Some(f) = d.follow_up_end.filter(|&f| f < s) {
-            let column = match &self.follow_up {
-                FollowUpEnd::Column(name) => name.as_str(),
-                _ => FIXED_FOLLOW_UP,
-            };
-            return Err(error(column, f, "is before", &self.surgery, Some(s)));
+            });
         }
         Ok(())
+    }
+}
+
+/// An order in which two dates of a patient cannot be.
+#[derive(Debug, Clone, Copy)]
+enum Impossible {
+    /// The date is before the other.
+    Before,
+    /// The date is after the other.
+    After,
+    /// The date is given, the other is not.
+    Without,
+}
+
+impl Impossible {
+    /// Whether `date` and `other` are in this order.
+    fn holds(self, date: Date, other: Option<Date>) -> bool {
+        match (self, other) {
+            (Impossible::Before, Some(other)) => date < other,
+            (Impossible::After, Some(other)) => date > other,
+            (Impossible::Without, None) => true,
+            _ => false,
+        }
+    }
+
+    /// The order as error messages word it.
+    fn words(self) -> &'static str {
+        match self {
+            Impossible::Before => "is before",
+            Impossible::After => "is after",
+            Impossible::Without => "is given without",
+        }
     }
 }
 

@@ -9,7 +9,12 @@
 //!   half away from zero to the published number of decimals, is the published number (a
 //!   percentage printed as 18.6% is reproduced by 18.55 up to, not including, 18.65).
 //!
+//! Where a study publishes a percentage but not its count, [`PercentCounts`] gives the counts
+//! that print as it: the nearest count and the run of counts that round to it.
+//!
 //! Studies:
+//! - [`kth_rollout`]: the regional rollout of Kom Trygt Hjem in three southern Danish health
+//!   clusters, its analysis end to end and a synthetic cohort with the published margins.
 //! - [`traening_for_livet`]: Træning for Livet (a stepped-wedge trial of 6 municipalities),
 //!   its crude results reconstructed from their published percentages, a synthetic trial of
 //!   its design, and the KTH 2.0 schedule on Funen.
@@ -17,10 +22,73 @@
 pub mod kth_rollout;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::core::error::{Error, Result};
+use crate::report::figures::group_thousands;
+
 pub mod traening_for_livet;
+
+/// Most decimals of a published percentage that [`PercentCounts::new`] takes.
+pub const MAX_PERCENT_DECIMALS: u32 = 15;
+
+/// The event counts among `n` patients that a published percentage allows.
+///
+/// A count `k` prints as the percentage when `100 k / n`, rounded half away from zero to the
+/// published decimals, is the published percentage (rounded the same way). This is decided
+/// exactly, in integers: with `S = 100 x 10^decimals` and `t` the published percentage in units
+/// of `10^-decimals` percent, `k` prints as it exactly when `n (2t - 1) <= 2 S k < n (2t + 1)`,
+/// so the counts that do are a run of consecutive counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PercentCounts {
+    /// The integer nearest to `percent / 100 x n` (halves away from zero).
+    pub nearest: u64,
+    /// The lowest and highest count of `0..=n` that prints as the percentage (every count
+    /// between them does too); `None` if no count does, as for `n = 0`.
+    pub consistent: Option<(u64, u64)>,
+}
+
+impl PercentCounts {
+    /// The counts among `n` for `percent`, published with `decimals` decimals. Errors if
+    /// `percent` is not in [0, 100] or `decimals` is above [`MAX_PERCENT_DECIMALS`].
+    pub fn new(percent: f64, decimals: u32, n: u64) -> Result<Self> {
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(Error::invalid(
+                "percent",
+                format!("{percent} is not a percentage in [0, 100]"),
+            ));
+        }
+        if decimals > MAX_PERCENT_DECIMALS {
+            return Err(Error::invalid(
+                "decimals",
+                format!("{decimals} decimals are more than {MAX_PERCENT_DECIMALS}"),
+            ));
+        }
+        let scale = 10u128.pow(decimals);
+        let s = 100 * scale;
+        let t = (percent * scale as f64).round() as u128;
+        let n_wide = u128::from(n);
+        // The smallest k with 2 S k >= n (2t - 1), and the largest with 2 S k < n (2t + 1).
+        let low = (n_wide * (2 * t).saturating_sub(1)).div_ceil(2 * s);
+        let high = ((n_wide * (2 * t + 1)).div_ceil(2 * s)).saturating_sub(1);
+        let consistent =
+            (n > 0 && low <= high.min(n_wide)).then(|| (low as u64, high.min(n_wide) as u64));
+        Ok(PercentCounts {
+            nearest: (percent / 100.0 * n as f64).round() as u64,
+            consistent,
+        })
+    }
+
+    /// The count that prints as the percentage nearest to `percent / 100 x n`: [`Self::nearest`]
+    /// where it prints as the percentage, else the end of the run nearer to it; `None` if no
+    /// count prints as it.
+    pub fn nearest_consistent(&self) -> Option<u64> {
+        self.consistent
+            .map(|(low, high)| self.nearest.clamp(low, high))
+    }
+}
 
 /// How close a reproduced number must be to the published one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -184,6 +252,25 @@ impl fmt::Display for ReproductionTable {
     }
 }
 
+/// Writes each `(file name, text)` of `files` into `dir`, creating it (and its parents) if
+/// needed, and returns the paths written. Errors ([`Error::Io`]) name the directory or file that
+/// could not be made.
+fn write_files(dir: &Path, files: Vec<(&'static str, String)>) -> Result<Vec<PathBuf>> {
+    let io = |path: &Path| {
+        let file = path.display().to_string();
+        move |source| Error::Io { file, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    files
+        .into_iter()
+        .map(|(name, text)| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(io(&path))?;
+            Ok(path)
+        })
+        .collect()
+}
+
 /// `value` with one more decimal than the number written in `published` (digits after a `.`),
 /// or with none and thousands separated by commas where the published number is 1,000 or more
 /// (`161,060`); with a `%` if the published text has one.
@@ -197,16 +284,7 @@ fn format_like(value: f64, published: &str) -> String {
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
         .collect();
     if number.contains(',') || value.abs() >= 1000.0 {
-        let digits = format!("{:.0}", value.abs());
-        let mut grouped = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
-        let sign = if value < 0.0 { "-" } else { "" };
-        return format!("{sign}{grouped}");
+        return group_thousands(&format!("{:.0}", value.abs()), value < 0.0);
     }
     let decimals = number.rsplit_once('.').map_or(0, |(_, d)| d.len()) + 1;
     let percent = if published.contains('%') { "%" } else { "" };
@@ -227,6 +305,61 @@ mod tests {
         assert!(Tolerance::Rounds { decimals: 1 }.accepts(18.6, 18.6489));
         assert!(!Tolerance::Rounds { decimals: 1 }.accepts(18.6, 18.65));
         assert!(!Tolerance::Relative(0.5).accepts(1.0, f64::NAN));
+    }
+
+    #[test]
+    fn counts_that_print_as_a_percentage() {
+        let counts = |percent, decimals, n| PercentCounts::new(percent, decimals, n).unwrap();
+        // Every count of 0..=n, rounded by hand in integers, against the run.
+        for (percent, decimals, n) in [
+            (7.0, 0, 135),
+            (10.0, 0, 137),
+            (0.0, 0, 137),
+            (100.0, 0, 40),
+            (50.0, 0, 3),
+            (33.0, 0, 1000),
+            (6.3, 1, 318),
+            (6.3, 1, 311),
+            (18.6, 1, 524),
+            (0.1, 1, 1500),
+            (12.35, 2, 2000),
+        ] {
+            let scale = 10u64.pow(decimals);
+            let target = (percent * scale as f64).round() as u64;
+            let all: Vec<u64> = (0..=n)
+                .filter(|&k| (200 * scale * k + n) / (2 * n) == target)
+                .collect();
+            let ends = all.first().zip(all.last()).map(|(l, h)| (*l, *h));
+            assert_eq!(
+                counts(percent, decimals, n).consistent,
+                ends,
+                "{percent}% of {n}"
+            );
+        }
+        assert_eq!(counts(7.0, 0, 135).consistent, Some((9, 10)));
+        assert_eq!(counts(6.3, 1, 318).nearest_consistent(), Some(20)); // 6.29%
+        assert_eq!(counts(6.3, 1, 311).nearest_consistent(), None); // 19: 6.11%, 20: 6.43%
+        assert_eq!(counts(18.6, 1, 524).nearest_consistent(), None);
+        assert_eq!(counts(18.6, 1, 521).nearest_consistent(), Some(97));
+        assert_eq!(counts(6.3, 1, 16).consistent, Some((1, 1))); // 6.25 rounds up
+                                                                 // The nearest count does not always print as the percentage.
+        let c = counts(7.0, 0, 20);
+        assert_eq!((c.nearest, c.consistent), (1, None));
+        assert_eq!(counts(6.3, 1, 311).nearest, 20);
+        // 3.49 printed as 3%: 35 of 1000 is 3.5%, which prints as 4%; 34 is the nearest that
+        // prints as 3%.
+        let c = counts(3.49, 0, 1000);
+        assert_eq!((c.nearest, c.nearest_consistent()), (35, Some(34)));
+        assert_eq!(counts(5.0, 0, 0).consistent, None);
+        assert_eq!(
+            counts(3.0, 0, 10_000_000).consistent,
+            Some((250_000, 349_999))
+        );
+        assert!(PercentCounts::new(101.0, 0, 10).is_err());
+        assert!(PercentCounts::new(f64::NAN, 0, 10).is_err());
+        assert!(PercentCounts::new(5.0, MAX_PERCENT_DECIMALS + 1, 10).is_err());
+        let most = PercentCounts::new(100.0, MAX_PERCENT_DECIMALS, u64::MAX).unwrap();
+        assert_eq!(most.consistent, Some((u64::MAX - 92, u64::MAX)));
     }
 
     #[test]

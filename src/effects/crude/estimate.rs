@@ -38,16 +38,31 @@ impl Estimate {
     pub fn contains(&self, value: f64) -> bool {
         self.ci_low <= value && value <= self.ci_high
     }
+}
 
-    /// Back-transform a log-scale Wald interval: `exp(log_estimate)` with limits
-    /// `exp(log_estimate -/+ z * se)`, `z` the normal quantile of `conf`.
-    pub(crate) fn from_log_scale(log_estimate: f64, se: f64, conf: &Confidence) -> Self {
-        Estimate {
-            estimate: log_estimate.exp(),
-            ci_low: (log_estimate - conf.z * se).exp(),
-            ci_high: (log_estimate + conf.z * se).exp(),
-            level: conf.level,
+impl Estimable<Estimate> {
+    /// A ratio of the treated group against the control group with its Wald interval on the log
+    /// scale: `exp(log_ratio)` with limits `exp(log_ratio -/+ z sqrt(variance))`, `z` the normal
+    /// quantile of `conf`. Where `zeros` names counts that are 0, the ratio is 0 or infinite
+    /// and its log has infinite variance: the result is [`Estimable::NotEstimable`] with the
+    /// reason `undefined(zeros)`.
+    pub(crate) fn log_scale_ratio(
+        zeros: Option<String>,
+        undefined: impl FnOnce(String) -> String,
+        log_ratio: f64,
+        variance: f64,
+        conf: &Confidence,
+    ) -> Self {
+        if let Some(zeros) = zeros {
+            return Estimable::not(undefined(zeros));
         }
+        let se = variance.sqrt();
+        Estimable::Estimated(Estimate {
+            estimate: log_ratio.exp(),
+            ci_low: (log_ratio - conf.z * se).exp(),
+            ci_high: (log_ratio + conf.z * se).exp(),
+            level: conf.level,
+        })
     }
 }
 

@@ -38,54 +38,41 @@ impl TwoByTwo {
                  table and the odds ratio is not identified",
             ));
         }
+        let a = dist.observed();
+        let (smallest, largest) = (a == dist.lo(), a == dist.hi());
+        let (target, tail) = (a as f64, conf.alpha_half());
         Ok(Estimable::Estimated(Estimate {
-            estimate: conditional_mle(&dist)?,
-            ci_low: lower_limit(&dist, conf.alpha_half())?,
-            ci_high: upper_limit(&dist, conf.alpha_half())?,
+            // E[X; ψ] = a; 0 or +inf at the ends of the support.
+            estimate: solve_psi(
+                smallest.then_some(0.0).or(largest.then_some(f64::INFINITY)),
+                |u| dist.mean(u) - target,
+                "conditional MLE of the odds ratio",
+            )?,
+            // P(X >= a; ψ) = tail, increasing in ψ; 0 when `a` is the smallest count.
+            ci_low: solve_psi(
+                smallest.then_some(0.0),
+                |u| dist.upper_tail(u) - tail,
+                "lower exact confidence limit of the odds ratio",
+            )?,
+            // P(X <= a; ψ) = tail, decreasing in ψ; +inf when `a` is the largest count.
+            ci_high: solve_psi(
+                largest.then_some(f64::INFINITY),
+                |u| tail - dist.lower_tail(u),
+                "upper exact confidence limit of the odds ratio",
+            )?,
             level: conf.level(),
         }))
     }
 }
 
-/// The `ψ` with `E[X; ψ] = a`; 0 or `+inf` at the ends of the support.
-fn conditional_mle(dist: &Conditional) -> Result<f64> {
-    let a = dist.observed();
-    if a == dist.lo() {
-        return Ok(0.0);
+/// The `ψ = exp(u)` whose `u` solves `f(u) = 0` for `f` increasing in `u` (`what` names it in
+/// errors), unless `at_end` gives it: the value `ψ` takes where the observed count is at an end
+/// of the support.
+fn solve_psi(at_end: Option<f64>, f: impl Fn(f64) -> f64, what: &str) -> Result<f64> {
+    match at_end {
+        Some(psi) => Ok(psi),
+        None => Ok(solve_increasing(f, what)?.exp()),
     }
-    if a == dist.hi() {
-        return Ok(f64::INFINITY);
-    }
-    let target = a as f64;
-    let u = solve_increasing(
-        |u| dist.mean(u) - target,
-        "conditional MLE of the odds ratio",
-    )?;
-    Ok(u.exp())
-}
-
-/// The `ψ` with `P(X >= a; ψ) = tail` (increasing in `ψ`); 0 when `a` is the smallest count.
-fn lower_limit(dist: &Conditional, tail: f64) -> Result<f64> {
-    if dist.observed() == dist.lo() {
-        return Ok(0.0);
-    }
-    let u = solve_increasing(
-        |u| dist.upper_tail(u) - tail,
-        "lower exact confidence limit of the odds ratio",
-    )?;
-    Ok(u.exp())
-}
-
-/// The `ψ` with `P(X <= a; ψ) = tail` (decreasing in `ψ`); `+inf` when `a` is the largest count.
-fn upper_limit(dist: &Conditional, tail: f64) -> Result<f64> {
-    if dist.observed() == dist.hi() {
-        return Ok(f64::INFINITY);
-    }
-    let u = solve_increasing(
-        |u| tail - dist.lower_tail(u),
-        "upper exact confidence limit of the odds ratio",
-    )?;
-    Ok(u.exp())
 }
 
 #[cfg(test)]

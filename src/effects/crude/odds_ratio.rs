@@ -21,16 +21,19 @@ impl TwoByTwo {
     }
 
     pub(crate) fn odds_ratio_wald_at(&self, conf: &Confidence) -> Estimable<Estimate> {
-        if let Some(zeros) = self.zero_cells() {
-            return Estimable::not(format!(
-                "cell {zeros} is 0: the sample odds ratio is 0 or infinite and Woolf's interval \
-                 does not exist; use the exact conditional odds ratio"
-            ));
-        }
         let [a, b, c, d] = self.named_cells().map(|(_, v)| v as f64);
-        let log_or = a.ln() + d.ln() - b.ln() - c.ln();
-        let se = (1.0 / a + 1.0 / b + 1.0 / c + 1.0 / d).sqrt();
-        Estimable::Estimated(Estimate::from_log_scale(log_or, se, conf))
+        Estimable::log_scale_ratio(
+            self.zero_cells(),
+            |zeros| {
+                format!(
+                    "cell {zeros} is 0: the sample odds ratio is 0 or infinite and Woolf's \
+                     interval does not exist; use the exact conditional odds ratio"
+                )
+            },
+            a.ln() + d.ln() - b.ln() - c.ln(),
+            1.0 / a + 1.0 / b + 1.0 / c + 1.0 / d,
+            conf,
+        )
     }
 }
 

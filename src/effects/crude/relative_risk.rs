@@ -1,7 +1,7 @@
 //! The relative risk (risk ratio) with its log-scale Wald interval.
 
 use super::estimate::{Confidence, Estimable, Estimate};
-use super::table::TwoByTwo;
+use super::table::{zero_names, TwoByTwo};
 use crate::core::error::Result;
 
 impl TwoByTwo {
@@ -20,27 +20,24 @@ impl TwoByTwo {
     }
 
     pub(crate) fn relative_risk_at(&self, conf: &Confidence) -> Estimable<Estimate> {
-        let empty: Vec<&str> = [("treated", self.a()), ("control", self.c())]
-            .iter()
-            .filter(|(_, events)| *events == 0)
-            .map(|(group, _)| *group)
-            .collect();
-        if !empty.is_empty() {
-            return Estimable::not(format!(
-                "no events in the {} group: the relative risk is 0 or infinite and its \
-                 log-scale interval does not exist",
-                empty.join(" and ")
-            ));
-        }
         let (a, n1, c, n0) = (
             self.a() as f64,
             self.n1() as f64,
             self.c() as f64,
             self.n0() as f64,
         );
-        let log_rr = self.p1().ln() - self.p0().ln();
-        let se = (1.0 / a - 1.0 / n1 + 1.0 / c - 1.0 / n0).sqrt();
-        Estimable::Estimated(Estimate::from_log_scale(log_rr, se, conf))
+        Estimable::log_scale_ratio(
+            zero_names(&[("treated", self.a()), ("control", self.c())]),
+            |groups| {
+                format!(
+                    "no events in the {groups} group: the relative risk is 0 or infinite and its \
+                     log-scale interval does not exist"
+                )
+            },
+            self.p1().ln() - self.p0().ln(),
+            1.0 / a - 1.0 / n1 + 1.0 / c - 1.0 / n0,
+            conf,
+        )
     }
 }
 

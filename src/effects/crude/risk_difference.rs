@@ -55,32 +55,29 @@ impl TwoByTwo {
         conf: &Confidence,
         method: RiskDifferenceMethod,
     ) -> Estimate {
-        match method {
-            RiskDifferenceMethod::Wald => self.rd_wald(conf),
-            RiskDifferenceMethod::Newcombe => self.rd_newcombe(conf),
-        }
-    }
-
-    fn rd_wald(&self, conf: &Confidence) -> Estimate {
         let (p1, p0) = (self.p1(), self.p0());
         let rd = p1 - p0;
-        let se = (p1 * (1.0 - p1) / self.n1() as f64 + p0 * (1.0 - p0) / self.n0() as f64).sqrt();
+        let (ci_low, ci_high) = match method {
+            RiskDifferenceMethod::Wald => {
+                let se = (p1 * (1.0 - p1) / self.n1() as f64 + p0 * (1.0 - p0) / self.n0() as f64)
+                    .sqrt();
+                (
+                    (rd - conf.z() * se).max(-1.0),
+                    (rd + conf.z() * se).min(1.0),
+                )
+            }
+            RiskDifferenceMethod::Newcombe => {
+                let (r1, r0) = (self.risk_treated_at(conf), self.risk_control_at(conf));
+                (
+                    rd - (p1 - r1.ci_low).hypot(r0.ci_high - p0),
+                    rd + (r1.ci_high - p1).hypot(p0 - r0.ci_low),
+                )
+            }
+        };
         Estimate {
             estimate: rd,
-            ci_low: (rd - conf.z() * se).max(-1.0),
-            ci_high: (rd + conf.z() * se).min(1.0),
-            level: conf.level(),
-        }
-    }
-
-    fn rd_newcombe(&self, conf: &Confidence) -> Estimate {
-        let r1 = self.risk_treated_at(conf);
-        let r0 = self.risk_control_at(conf);
-        let rd = r1.estimate - r0.estimate;
-        Estimate {
-            estimate: rd,
-            ci_low: rd - (r1.estimate - r1.ci_low).hypot(r0.ci_high - r0.estimate),
-            ci_high: rd + (r1.ci_high - r1.estimate).hypot(r0.estimate - r0.ci_low),
+            ci_low,
+            ci_high,
             level: conf.level(),
         }
     }
@@ -91,14 +88,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wald_matches_prop_test() {
-        // R: prop.test(c(14, 46), c(100, 152), correct = FALSE)$conf.int
-        let rd = TwoByTwo::new(14, 100, 46, 152)
-            .unwrap()
-            .risk_difference_wald(0.95)
-            .unwrap();
-        assert!((rd.ci_low - -0.262425481242589).abs() < 1e-14);
-        assert!((rd.ci_high - -0.0628376766521477).abs() < 1e-14);
+    fn wald_and_newcombe_match_r() {
+        // R: prop.test(c(14, 46), c(100, 152), correct = FALSE)$conf.int, and Newcombe's
+        // method 10 by formula.
+        let t = TwoByTwo::new(14, 100, 46, 152).unwrap();
+        for (method, low, high, tol) in [
+            (
+                RiskDifferenceMethod::Wald,
+                -0.262425481242589,
+                -0.0628376766521477,
+                1e-14,
+            ),
+            (
+                RiskDifferenceMethod::Newcombe,
+                -0.25723104949295,
+                -0.056954927322382,
+                1e-13,
+            ),
+        ] {
+            let rd = t.risk_difference(0.95, method).unwrap();
+            assert!((rd.ci_low - low).abs() < tol, "{method:?}: {rd}");
+            assert!((rd.ci_high - high).abs() < tol, "{method:?}: {rd}");
+        }
+        let (wald, newcombe) = (
+            t.risk_difference_wald(0.95).unwrap(),
+            t.risk_difference_newcombe(0.95).unwrap(),
+        );
+        assert_eq!(
+            wald,
+            t.risk_difference(0.95, RiskDifferenceMethod::Wald).unwrap()
+        );
+        assert_eq!(
+            newcombe,
+            t.risk_difference(0.95, RiskDifferenceMethod::Newcombe)
+                .unwrap()
+        );
     }
 
     #[test]
@@ -108,15 +132,5 @@ mod tests {
         assert_eq!((wald.ci_low, wald.ci_high), (1.0, 1.0));
         let nc = t.risk_difference_newcombe(0.95).unwrap();
         assert!(nc.ci_low > 0.0 && nc.ci_high <= 1.0, "{nc}");
-    }
-
-    #[test]
-    fn newcombe_matches_r() {
-        let rd = TwoByTwo::new(14, 100, 46, 152)
-            .unwrap()
-            .risk_difference_newcombe(0.95)
-            .unwrap();
-        assert!((rd.ci_low - -0.25723104949295).abs() < 1e-13);
-        assert!((rd.ci_high - -0.056954927322382).abs() < 1e-13);
     }
 }

@@ -146,14 +146,18 @@ impl TwoByTwo {
 
     /// The names of the cells that are 0, joined by "and"; `None` when every cell is positive.
     pub(crate) fn zero_cells(&self) -> Option<String> {
-        let zeros: Vec<&str> = self
-            .named_cells()
-            .iter()
-            .filter(|(_, v)| *v == 0)
-            .map(|(name, _)| *name)
-            .collect();
-        (!zeros.is_empty()).then(|| zeros.join(" and "))
+        zero_names(&self.named_cells())
     }
+}
+
+/// The names of the counts that are 0, joined by "and"; `None` when every count is positive.
+pub(crate) fn zero_names(counts: &[(&str, u64)]) -> Option<String> {
+    let zeros: Vec<&str> = counts
+        .iter()
+        .filter(|(_, v)| *v == 0)
+        .map(|(name, _)| *name)
+        .collect();
+    (!zeros.is_empty()).then(|| zeros.join(" and "))
 }
 
 /// Prints the table with its margins.

@@ -519,20 +519,16 @@ mod tests {
 
     #[test]
     fn errors_name_the_position() {
-        let e = Formula::parse("y ~ treated + + age")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("at character 14"), "{e}");
-        let e = Formula::parse("~ x").unwrap_err().to_string();
-        assert!(e.contains("needs a response"), "{e}");
-        let e = Formula::parse("y ~ sqrt(x)").unwrap_err().to_string();
-        assert!(e.contains("unsupported function 'sqrt'"), "{e}");
-        let e = Formula::parse("y ~ x + (1 | cluster")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("expected ')'"), "{e}");
-        let e = Formula::parse("y ~ x + 2").unwrap_err().to_string();
-        assert!(e.contains("must be 0 or 1"), "{e}");
+        for (text, message) in [
+            ("y ~ treated + + age", "at character 14"),
+            ("~ x", "needs a response"),
+            ("y ~ sqrt(x)", "unsupported function 'sqrt'"),
+            ("y ~ x + (1 | cluster", "expected ')'"),
+            ("y ~ x + 2", "must be 0 or 1"),
+        ] {
+            let e = Formula::parse(text).unwrap_err().to_string();
+            assert!(e.contains(message), "{text}: {e}");
+        }
         assert!(Formula::parse("y ~ x $ z").is_err());
         assert!(Formula::parse("y ~ x:(1|g)").is_err());
     }

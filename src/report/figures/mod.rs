@@ -4,6 +4,9 @@
 //! staggered-rollout schedule. Each function returns the SVG document; write it to a file
 //! with `std::fs::write`.
 
+use std::ops::Range;
+
+use plotters::chart::MeshStyle;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -52,11 +55,41 @@ fn svg_sized(
     Ok(out)
 }
 
-/// The legend of a chart's labelled series, in a framed, nearly opaque white box at `position`.
-fn draw_legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    position: SeriesLabelPosition,
+/// A chart with `f64` axes on an SVG canvas.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart on `root` over `x` by `y` with `caption` as its title, the figures' margins
+/// (`margin_right` pixels on the right) and an x-label area of 50 pixels and a y-label area of
+/// `y_label_area`.
+fn captioned_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    caption: &str,
+    margin_right: u32,
+    y_label_area: u32,
+    (x, y): (Range<f64>, Range<f64>),
+) -> Result<Chart<'a, 'b>> {
+    ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 22))
+        .margin(16)
+        .margin_right(margin_right)
+        .x_label_area_size(50)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(x, y)
+        .map_err(drawing)
+}
+
+/// Draws a mesh whose axis titles and label formats are set, in the figures' fonts.
+fn draw_mesh(
+    mesh: &mut MeshStyle<'_, '_, RangedCoordf64, RangedCoordf64, SVGBackend<'_>>,
 ) -> Result<()> {
+    mesh.label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(drawing)
+}
+
+/// Draws the legend of `chart` at `position`, on a white box with a black border.
+fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> Result<()> {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
@@ -98,25 +131,20 @@ pub fn cost_effectiveness_plane(
     let x = padded(e_low, e_high);
     let y = padded(c_low, c_high);
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "Cost-effectiveness plane (cluster bootstrap)",
-                ("sans-serif", 22),
-            )
-            .margin(16)
-            .x_label_area_size(50)
-            .y_label_area_size(90)
-            .build_cartesian_2d(x.0..x.1, y.0..y.1)
-            .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("Incremental effect ({effect_unit} per patient)"))
-            .y_desc(format!("Incremental cost ({currency} per patient)"))
-            .y_label_formatter(&|v| thousands(*v))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(drawing)?;
+        let mut chart = captioned_chart(
+            root,
+            "Cost-effectiveness plane (cluster bootstrap)",
+            16,
+            90,
+            (x.0..x.1, y.0..y.1),
+        )?;
+        draw_mesh(
+            chart
+                .configure_mesh()
+                .x_desc(format!("Incremental effect ({effect_unit} per patient)"))
+                .y_desc(format!("Incremental cost ({currency} per patient)"))
+                .y_label_formatter(&|v| thousands(*v)),
+        )?;
         for series in [vec![(x.0, 0.0), (x.1, 0.0)], vec![(0.0, y.0), (0.0, y.1)]] {
             chart
                 .draw_series(LineSeries::new(series, BLACK.stroke_width(1)))
@@ -175,26 +203,23 @@ pub fn acceptability_curve(
         .fold(0.0, f64::max)
         .max(1.0);
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Cost-effectiveness acceptability curve", ("sans-serif", 22))
-            .margin(16)
-            .margin_right(40)
-            .x_label_area_size(50)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..top, 0.0..1.0)
-            .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!(
-                "Willingness to pay ({currency} per {})",
-                singular(effect_unit)
-            ))
-            .y_desc("Probability that the treatment is cost-effective")
-            .x_label_formatter(&|v| thousands(*v))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(drawing)?;
+        let mut chart = captioned_chart(
+            root,
+            "Cost-effectiveness acceptability curve",
+            40,
+            70,
+            (0.0..top, 0.0..1.0),
+        )?;
+        draw_mesh(
+            chart
+                .configure_mesh()
+                .x_desc(format!(
+                    "Willingness to pay ({currency} per {})",
+                    singular(effect_unit)
+                ))
+                .y_desc("Probability that the treatment is cost-effective")
+                .x_label_formatter(&|v| thousands(*v)),
+        )?;
         chart
             .draw_series(LineSeries::new(
                 ce.net_benefit
@@ -273,22 +298,20 @@ pub fn forest_plot(rows: &[ForestRow], ratio: bool, x_title: &str) -> Result<Str
             .x_label_area_size(50)
             .build_cartesian_2d(low..high, -(n as f64) + 0.5..0.5)
             .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .disable_y_axis()
-            .x_desc(x_title)
-            .x_label_formatter(&|v| {
-                if ratio {
-                    format!("{:.2}", v.exp())
-                } else {
-                    format!("{v:.3}")
-                }
-            })
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(drawing)?;
+        draw_mesh(
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .disable_y_axis()
+                .x_desc(x_title)
+                .x_label_formatter(&|v| {
+                    if ratio {
+                        format!("{:.2}", v.exp())
+                    } else {
+                        format!("{v:.3}")
+                    }
+                }),
+        )?;
         chart
             .draw_series(LineSeries::new(
                 vec![(reference, -(n as f64) + 0.5), (reference, 0.5)],
@@ -339,22 +362,23 @@ fn number(v: f64) -> String {
     crate::models::coef_table::sig(v, 3)
 }
 
-/// `161060` as `161,060`.
+/// `161060` as `161,060` (rounded half away from zero).
 fn thousands(v: f64) -> String {
     let rounded = v.round();
-    let digits = format!("{}", rounded.abs() as i64);
-    let mut out = String::new();
+    group_thousands(&format!("{}", rounded.abs() as i64), rounded < 0.0)
+}
+
+/// The digits of a whole number with a comma before each group of three from the right, and
+/// a `-` before them if `negative`: `161060` as `161,060`.
+pub(crate) fn group_thousands(digits: &str, negative: bool) -> String {
+    let mut out = String::from(if negative { "-" } else { "" });
     for (k, c) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
-    if rounded < 0.0 {
-        format!("-{out}")
-    } else {
-        out
-    }
+    out
 }
 
 /// `deaths avoided` -> `death avoided` for "per ..." phrases.

@@ -75,7 +75,7 @@ impl Knob {
 }
 
 /// Calibrates `start` for `seed`: each free parameter in turn is set by bisection so that its
-/// estimate (of [`headline`], on the simulated cohort after [`prepare`]) reaches its published
+/// estimate (of [`headline`], on the simulated cohort after [`prepare()`]) reaches its published
 /// target (OR 0.60, own-home NNT 19, RR 1.28, 161,060 DKK per saved life), and the rounds repeat
 /// until every estimate is within 1% of its target. The draws do not depend on the
 /// parameters (common random numbers), so each estimate is a step function of its parameter

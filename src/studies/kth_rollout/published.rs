@@ -1,6 +1,6 @@
 //! The published numbers of the regional rollout evaluation, set beside their reproductions.
 
-use super::Analysis;
+use super::{Analysis, Crude};
 use crate::studies::{Reproduced, ReproductionTable, Tolerance};
 
 /// Where the numbers were published.
@@ -36,43 +36,46 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
     let row = |quantity: &str, published: f64, text: &str, reproduced: f64, tol| {
         Reproduced::new(quantity, published, text, SOURCE, reproduced, tol)
     };
+    // The rows of a quantity for KTH, then usual care: published (value, as printed) and
+    // reproduced, in that order.
+    let by_group = |quantity: &str, published: [(f64, &str); 2], reproduced: [f64; 2], tol| {
+        [("KTH", 0), ("usual care", 1)]
+            .map(|(group, k)| {
+                let (value, text) = published[k];
+                row(
+                    &format!("{quantity}, {group}"),
+                    value,
+                    text,
+                    reproduced[k],
+                    tol,
+                )
+            })
+            .to_vec()
+    };
+    let percentages = |quantity: &str, published, crude: &Crude| {
+        let reproduced = [crude.kth_percent(), crude.usual_percent()];
+        by_group(quantity, published, reproduced, PERCENT)
+    };
     let count = |n: usize| n as f64;
     let or = a.mortality.profile.as_ref().unwrap_or(&a.mortality.ratio);
     let rr = &a.readmission.ratio;
     let own = &a.own_home;
     let ce = &own.cost_effectiveness;
     let own_m = &a.own_home_mortality_crude;
-    let own_r = &a.own_home_readmission_crude;
-    ReproductionTable {
-        rows: vec![
-            row(
-                "patients, KTH",
-                524.0,
-                "524",
-                count(a.mortality_crude.kth.1),
-                Tolerance::Absolute(0.0),
-            ),
-            row(
-                "patients, usual care",
-                2085.0,
-                "2,085",
-                count(a.mortality_crude.usual.1),
-                Tolerance::Absolute(0.0),
-            ),
-            row(
-                "30-day mortality, KTH",
-                8.0,
-                "8.0%",
-                a.mortality_crude.kth_percent(),
-                PERCENT,
-            ),
-            row(
-                "30-day mortality, usual care",
-                11.9,
-                "11.9%",
-                a.mortality_crude.usual_percent(),
-                PERCENT,
-            ),
+    let patients = [a.mortality_crude.kth.1, a.mortality_crude.usual.1].map(count);
+    let rows = [
+        by_group(
+            "patients",
+            [(524.0, "524"), (2085.0, "2,085")],
+            patients,
+            Tolerance::Absolute(0.0),
+        ),
+        percentages(
+            "30-day mortality",
+            [(8.0, "8.0%"), (11.9, "11.9%")],
+            &a.mortality_crude,
+        ),
+        vec![
             row(
                 "30-day mortality, adjusted OR",
                 ODDS_RATIO,
@@ -94,20 +97,13 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
                 or.ci_high,
                 BOUND,
             ),
-            row(
-                "30-day readmission, KTH",
-                18.6,
-                "18.6%",
-                a.readmission_crude.kth_percent(),
-                PERCENT,
-            ),
-            row(
-                "30-day readmission, usual care",
-                13.6,
-                "13.6%",
-                a.readmission_crude.usual_percent(),
-                PERCENT,
-            ),
+        ],
+        percentages(
+            "30-day readmission",
+            [(18.6, "18.6%"), (13.6, "13.6%")],
+            &a.readmission_crude,
+        ),
+        vec![
             row(
                 "30-day readmission, adjusted RR",
                 RELATIVE_RISK,
@@ -117,41 +113,25 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
             ),
             row("  RR 95% CI, lower", 1.05, "1.05", rr.ci_low, BOUND),
             row("  RR 95% CI, upper", 1.56, "1.56", rr.ci_high, BOUND),
-            row(
-                "own home: 30-day mortality, KTH",
-                6.3,
-                "6.3%",
-                own_m.kth_percent(),
-                PERCENT,
-            ),
-            row(
-                "own home: 30-day mortality, usual care",
-                11.5,
-                "11.5%",
-                own_m.usual_percent(),
-                PERCENT,
-            ),
-            row(
-                "own home: mortality difference, points",
-                5.2,
-                "5.2%",
-                own_m.usual_percent() - own_m.kth_percent(),
-                PERCENT,
-            ),
-            row(
-                "own home: readmission, KTH",
-                18.3,
-                "18.3%",
-                own_r.kth_percent(),
-                PERCENT,
-            ),
-            row(
-                "own home: readmission, usual care",
-                12.9,
-                "12.9%",
-                own_r.usual_percent(),
-                PERCENT,
-            ),
+        ],
+        percentages(
+            "own home: 30-day mortality",
+            [(6.3, "6.3%"), (11.5, "11.5%")],
+            own_m,
+        ),
+        vec![row(
+            "own home: mortality difference, points",
+            5.2,
+            "5.2%",
+            own_m.usual_percent() - own_m.kth_percent(),
+            PERCENT,
+        )],
+        percentages(
+            "own home: readmission",
+            [(18.3, "18.3%"), (12.9, "12.9%")],
+            &a.own_home_readmission_crude,
+        ),
+        vec![
             row(
                 "patients per life saved (NNT, own home)",
                 NNT,
@@ -167,5 +147,8 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
                 POINT,
             ),
         ],
+    ];
+    ReproductionTable {
+        rows: rows.concat(),
     }
 }

@@ -8,6 +8,7 @@ use crate::core::error::{Error, Result};
 use crate::effects::cost_effectiveness::IcerInterval;
 use crate::effects::crude::Estimate;
 use crate::report::figures::{cost_effectiveness_plane, forest_plot, rollout_diagram, ForestRow};
+use crate::studies::write_files;
 
 /// The files of a report: `kth_rollout.json` (every number of the analysis), `forest_plot.svg`
 /// (the ratios of every model), `cost_effectiveness_plane.svg` (own-home patients, bootstrap
@@ -66,20 +67,7 @@ pub fn report_files(analysis: &Analysis) -> Result<Vec<(&'static str, String)>> 
 /// Writes [`report_files`] into `dir` (created if needed) and returns their paths. Every file is
 /// made before the first is written, so a failure leaves nothing half-written.
 pub fn write_report(analysis: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
-    let files = report_files(analysis)?;
-    let io = |path: &Path, source| Error::Io {
-        file: path.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    files
-        .into_iter()
-        .map(|(name, text)| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|e| io(&path, e))?;
-            Ok(path)
-        })
-        .collect()
+    write_files(dir, report_files(analysis)?)
 }
 
 /// `estimate (low-high)` with `decimals` decimals.

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::core::error::{Error, Result};
 use crate::effects::crude::{Summary, TwoByTwo, DEFAULT_LEVEL, MAX_COUNT};
-use crate::studies::Tolerance;
+use crate::studies::PercentCounts;
 
 /// The source of the crude results: the slides of seed 003.
 pub const RESULTS_SOURCE: &str =
@@ -66,44 +66,22 @@ pub struct ReconstructedCount {
 }
 
 /// The event count nearest to `percent`% of `n` patients, with the counts that print as the same
-/// whole percentage (see [`ReconstructedCount`]). Errors if `percent` is not in [0, 100] or `n`
-/// is 0 or above [`MAX_COUNT`], the largest group of [`TwoByTwo`].
+/// whole percentage (see [`ReconstructedCount`] and [`PercentCounts`]). Errors if `percent` is
+/// not in [0, 100] or `n` is 0 or above [`MAX_COUNT`], the largest group of [`TwoByTwo`].
 pub fn reconstruct_count(percent: f64, n: u64) -> Result<ReconstructedCount> {
-    if !(0.0..=100.0).contains(&percent) {
-        return Err(Error::invalid(
-            "percent",
-            format!("{percent} is not a percentage in [0, 100]"),
-        ));
-    }
+    let counts = PercentCounts::new(percent, 0, n)?;
     if n == 0 || n > MAX_COUNT {
         return Err(Error::invalid(
             "n",
             format!("a group of {n} patients is not in 1..={MAX_COUNT}"),
         ));
     }
-    let whole = Tolerance::Rounds { decimals: 0 };
-    let share = |k: u64| 100.0 * k as f64 / n as f64;
-    let count = (percent / 100.0 * n as f64).round() as u64;
-    // The counts that print as `percent` are a run of consecutive counts, within half a
-    // percentage point (and one count) of it.
-    let near = |p: f64| (p / 100.0 * n as f64).max(0.0);
-    let prints = |k: u64| whole.accepts(percent, share(k));
-    let (mut low, mut high) = (
-        near(percent - 0.5).floor() as u64,
-        (near(percent + 0.5).ceil() as u64).min(n),
-    );
-    while low <= high && !prints(low) {
-        low += 1;
-    }
-    while high > low && !prints(high) {
-        high -= 1;
-    }
     Ok(ReconstructedCount {
         published_percent: percent,
         n,
-        count,
-        percent: share(count),
-        consistent: (low <= high && prints(low)).then_some((low, high)),
+        count: counts.nearest,
+        percent: 100.0 * counts.nearest as f64 / n as f64,
+        consistent: counts.consistent,
     })
 }
 

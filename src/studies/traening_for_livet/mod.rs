@@ -71,8 +71,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Reproduced, ReproductionTable, Tolerance};
-use crate::core::error::{Error, Result};
+use super::{write_files, Reproduced, ReproductionTable, Tolerance};
+use crate::core::error::Result;
 use crate::report::figures::{rollout_diagram, RolloutDiagram};
 
 /// File name of the design's rollout diagram.
@@ -125,21 +125,10 @@ impl TraeningForLivet {
     }
 
     /// Writes the figures into `dir`, creating it (and its parents) if needed; returns the
-    /// paths written. Errors ([`Error::Io`]) name the directory or file that could not be made.
+    /// paths written. Errors ([`Error::Io`](crate::core::error::Error::Io)) name the directory
+    /// or file that could not be made.
     pub fn write_figures(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let io = |path: &Path| {
-            let file = path.display().to_string();
-            move |source| Error::Io { file, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        self.figures()?
-            .into_iter()
-            .map(|(name, svg)| {
-                let path = dir.join(name);
-                std::fs::write(&path, svg).map_err(io(&path))?;
-                Ok(path)
-            })
-            .collect()
+        write_files(dir, self.figures()?)
     }
 }
 
