@@ -288,9 +288,23 @@ fn mark_missing(
     (count, first)
 }
 
+impl UsedRows {
+    /// The prior weights of these rows: see [`prior_weights`].
+    pub(crate) fn prior_weights(&self, cohort: &Cohort, column: Option<&str>) -> Result<Vec<f64>> {
+        prior_weights(cohort, column, &self.rows, self.trials.as_deref())
+    }
+}
+
+impl Design {
+    /// The prior weights of the design's rows: see [`prior_weights`].
+    pub(crate) fn prior_weights(&self, cohort: &Cohort, column: Option<&str>) -> Result<Vec<f64>> {
+        prior_weights(cohort, column, &self.rows, self.trials.as_deref())
+    }
+}
+
 /// Prior weights on `rows`: the weights column (if any; its values must be positive and finite)
 /// times binomial trials (if any), or 1.
-pub(crate) fn prior_weights(
+fn prior_weights(
     cohort: &Cohort,
     column: Option<&str>,
     rows: &[usize],

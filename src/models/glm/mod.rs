@@ -43,9 +43,7 @@ use crate::core::error::{Error, Result};
 use crate::core::linalg::{spd_inverse, weighted_gram};
 use crate::data::Cohort;
 use crate::frame::counterfactual::FitFrame;
-use crate::frame::design::{
-    prior_weights, Design, DesignOptions, Grouping, MissingPolicy, MissingReport,
-};
+use crate::frame::design::{Design, DesignOptions, Grouping, MissingPolicy, MissingReport};
 use crate::frame::formula::{Formula, Response};
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
 use crate::models::fitted::{find_term, specification};
@@ -158,12 +156,7 @@ impl Glm {
             ));
         }
         let design = Design::new(cohort, &self.formula, &self.options())?;
-        let prior = prior_weights(
-            cohort,
-            self.weights.as_deref(),
-            &design.rows,
-            design.trials.as_deref(),
-        )?;
+        let prior = design.prior_weights(cohort, self.weights.as_deref())?;
         check_response(&self.formula, self.family, &design.y, &design.rows)?;
         let clusters = match &self.cluster {
             Some(c) => Some(Grouping::new(cohort, c, &design.rows)?),

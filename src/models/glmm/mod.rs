@@ -76,7 +76,7 @@ use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
 use crate::data::Cohort;
 use crate::frame::counterfactual::FitFrame;
-use crate::frame::design::{prior_weights, Design, DesignOptions, MissingPolicy, UsedRows};
+use crate::frame::design::{Design, DesignOptions, MissingPolicy, UsedRows};
 use crate::frame::formula::Formula;
 use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::check_level;
@@ -246,13 +246,7 @@ impl Glmm {
         // The rows as the analyses of the fit see them: before weights and collapsing.
         let frame_rows = used.clone();
         if self.weights.is_some() {
-            let prior = prior_weights(
-                cohort,
-                self.weights.as_deref(),
-                &used.rows,
-                used.trials.as_deref(),
-            )?;
-            used.trials = Some(prior);
+            used.trials = Some(used.prior_weights(cohort, self.weights.as_deref())?);
         }
         // The likelihood's mean-free constants, summed over the rows before any collapsing
         // (0 for binary rows).
@@ -606,8 +600,7 @@ impl<'a> LikelihoodObjective<'a> {
             exact: ScalarLaplace::applies(likelihood.family, likelihood.link, q, nagq).map(
                 |poisson| ScalarLaplace {
                     poisson,
-                    patterns: likelihood.patterns,
-                    labels: likelihood.labels,
+                    likelihood,
                 },
             ),
             hessian_at: None,

@@ -29,8 +29,7 @@
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use super::likelihood::{mode_error, MODE_MAX_ITER};
-use super::patterns::Patterns;
+use super::likelihood::{mode_error, Likelihood, MODE_MAX_ITER};
 use crate::core::error::{Error, Result};
 use crate::models::glm::{Family, Link};
 
@@ -44,9 +43,8 @@ const MODE_LAST_STEP: f64 = 1e-7;
 pub(crate) struct ScalarLaplace<'a> {
     /// Binomial (logit link) or Poisson (log link).
     pub poisson: bool,
-    pub patterns: &'a Patterns,
-    /// Group labels, for messages.
-    pub labels: &'a [String],
+    /// The general likelihood whose patterns and group labels this one reads.
+    pub likelihood: &'a Likelihood<'a>,
 }
 
 /// Value, gradient and (if asked) Hessian of the log-likelihood over `(beta, theta)`.
@@ -119,7 +117,7 @@ impl<'a> ScalarLaplace<'a> {
 
     /// Log-likelihood kernel and derivatives of one pattern at eta.
     fn row(&self, k: usize, eta: f64) -> Row {
-        let (m, y) = (self.patterns.m[k], self.patterns.y[k]);
+        let (m, y) = (self.likelihood.patterns.m[k], self.likelihood.patterns.y[k]);
         if self.poisson {
             let mu = eta.exp();
             let d = -m * mu;
@@ -143,7 +141,7 @@ impl<'a> ScalarLaplace<'a> {
 
     /// Score `m (y - mu)` and curvature weight `m k''` of one pattern at eta (no logarithm).
     fn score_weight(&self, k: usize, eta: f64) -> (f64, f64) {
-        let (m, y) = (self.patterns.m[k], self.patterns.y[k]);
+        let (m, y) = (self.likelihood.patterns.m[k], self.likelihood.patterns.y[k]);
         if self.poisson {
             let mu = eta.exp();
             return (m * (y - mu), m * mu);
@@ -162,14 +160,15 @@ impl<'a> ScalarLaplace<'a> {
         anchor: &mut ModeAnchor,
         hessian: bool,
     ) -> Result<Derivatives> {
-        let n = self.patterns.p + 1;
+        let n = self.likelihood.patterns.p + 1;
         anchor.predict(params, modes);
         anchor.slopes.resize(modes.len() * n, 0.0);
         let one_group = |(g, (b, slope)): (usize, (&mut f64, &mut [f64]))| {
             self.group(g, params, b, slope, hessian)
         };
         // Groups are independent; their sums are added in group order whatever the threads.
-        let parts: Vec<Result<Derivatives>> = if self.patterns.len() >= PARALLEL_PATTERNS {
+        let parts: Vec<Result<Derivatives>> = if self.likelihood.patterns.len() >= PARALLEL_PATTERNS
+        {
             modes
                 .par_iter_mut()
                 .zip(anchor.slopes.par_chunks_mut(n))
@@ -201,7 +200,7 @@ impl<'a> ScalarLaplace<'a> {
                 *t += h;
             }
         }
-        total.loglik += self.patterns.constant;
+        total.loglik += self.likelihood.patterns.constant;
         if !total.loglik.is_finite() {
             return Err(Error::Numerical {
                 what: "the integrated log-likelihood".into(),
@@ -214,7 +213,7 @@ impl<'a> ScalarLaplace<'a> {
     /// Conditional modes `theta b^` of the random effects at their modes `modes` and their
     /// conditional SDs `|theta| / sqrt(C)`.
     pub fn conditional_modes(&self, params: &[f64], modes: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        let pat = self.patterns;
+        let pat = self.likelihood.patterns;
         let (beta, theta) = (&params[..pat.p], params[pat.p]);
         let sds = modes
             .iter()
@@ -243,7 +242,7 @@ impl<'a> ScalarLaplace<'a> {
         slope: &mut [f64],
         hessian: bool,
     ) -> Result<Derivatives> {
-        let pat = self.patterns;
+        let pat = self.likelihood.patterns;
         let p = pat.p;
         let (beta, theta) = (&params[..p], params[p]);
         let range = pat.group_start[g]..pat.group_start[g + 1];
@@ -251,7 +250,7 @@ impl<'a> ScalarLaplace<'a> {
             .clone()
             .map(|k| pat.x_dot(k, beta) + pat.offset[k])
             .collect();
-        *b = self.mode(range.start, &eta0, theta, *b, &self.labels[g])?;
+        *b = self.mode(range.start, &eta0, theta, *b, &self.likelihood.labels[g])?;
         let b = *b;
         // Pass 1: the rows' derivatives at the mode and the group scalars C and G_b.
         let rows: Vec<Row> = eta0
@@ -389,7 +388,7 @@ impl<'a> ScalarLaplace<'a> {
     /// at most `1e-7 (1 + |b|)`, which Newton's quadratic convergence leaves about 1e-14 from the
     /// root (and the Laplace value is stationary in b there, so it moves by far less).
     fn mode(&self, start: usize, eta0: &[f64], theta: f64, mut b: f64, group: &str) -> Result<f64> {
-        let z = &self.patterns.z[start..start + eta0.len()];
+        let z = &self.likelihood.patterns.z[start..start + eta0.len()];
         let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
         let mut last_step = f64::INFINITY;
         for _ in 0..MODE_MAX_ITER {
@@ -499,8 +498,7 @@ mod tests {
             };
             let exact = ScalarLaplace {
                 poisson: family == Family::Poisson,
-                patterns: &patterns,
-                labels: &labels,
+                likelihood: &general,
             };
             let params = [-0.3, 0.4, 0.7];
             let mut modes = vec![0.0; 3];
