@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, ColumnType, LoadOptions, MISSING_CODE};
+use stepwedge::models::glmm::Glmm;
 
 fn load(text: &str) -> Cohort {
     Cohort::from_csv_str(text, &LoadOptions::default()).unwrap()
@@ -55,32 +56,79 @@ fn levels_are_sorted_so_level_zero_is_rs_reference() {
 
 #[test]
 fn numeric_looking_labels_keep_their_text() {
-    let c = load("code,x\n01,1\n2,2\nx,3\n1.50,4\n");
-    assert_eq!(c.levels("code").unwrap(), ["01", "1.50", "2", "x"]);
+    let c = load("code,x\n01,1\n2,2\nx,3\ny,5\n1.50,4\nz,6\n");
+    assert_eq!(
+        c.levels("code").unwrap(),
+        ["01", "1.50", "2", "x", "y", "z"]
+    );
     let col = c.column("code").unwrap();
     assert_eq!(col.label(0), Some("01"));
-    assert_eq!(col.label(3), Some("1.50"));
+    assert_eq!(col.label(4), Some("1.50"));
 }
 
 #[test]
-fn a_column_that_turns_to_text_on_its_last_row_is_categorical() {
+fn a_column_that_turns_to_text_in_its_last_rows_is_categorical() {
     let mut text = String::from("x,y\n");
-    for i in 0..5000 {
+    for i in 0..500 {
         text.push_str(&format!("{i}.0,{i}\n"));
     }
     text.push_str("NA,1\n");
-    text.push_str("unknown,2\n");
+    for i in 0..20 {
+        text.push_str(&format!("unknown{i},2\n"));
+    }
     let c = load(&text);
     assert_eq!(c.column_type("x").unwrap(), ColumnType::Categorical);
     assert_eq!(c.column_type("y").unwrap(), ColumnType::Numeric);
     let x = c.column("x").unwrap();
-    assert_eq!(x.levels().unwrap().len(), 5001);
+    assert_eq!(x.levels().unwrap().len(), 520);
     assert_eq!(x.label(0), Some("0.0"));
-    assert_eq!(x.label(4999), Some("4999.0"));
-    assert!(x.is_missing(5000));
-    assert_eq!(x.label(5001), Some("unknown"));
+    assert_eq!(x.label(499), Some("499.0"));
+    assert!(x.is_missing(500));
+    assert_eq!(x.label(501), Some("unknown0"));
     let levels = x.levels().unwrap();
     assert!(levels.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn a_few_text_cells_among_numbers_are_an_error_naming_them() {
+    let mut text = String::from("age,y\n");
+    for i in 0..300 {
+        text.push_str(&format!("{}.5,{}\n", 70 + i % 25, i % 2));
+    }
+    text.insert_str(text.find("\n72.5").unwrap() + 1, "N/A,1\n");
+    text.push_str("--1,0\n");
+    let e = load_err(&text, &LoadOptions::default());
+    assert_eq!(
+        e.to_string(),
+        "<memory>, column 'age': 2 of 302 cells are not numbers, though the others are: \
+         line 4 'N/A', line 303 '--1'; if they mark missing values, add them to the missing \
+         values (--na VALUE in the examples, LoadOptions::missing_values in the library; by \
+         default NA, NaN and empty cells are missing); if the column is text, set its type to \
+         categorical"
+    );
+    // Listed as missing values, they are; forced to text, the column is a factor.
+    let opts = LoadOptions::new().missing_values(["NA", "N/A", "--1"]);
+    let c = Cohort::from_csv_str(&text, &opts).unwrap();
+    assert_eq!(
+        c.numeric("age")
+            .unwrap()
+            .iter()
+            .filter(|x| x.is_nan())
+            .count(),
+        2
+    );
+    let opts = LoadOptions::new().column_type("age", ColumnType::Categorical);
+    let c = Cohort::from_csv_str(&text, &opts).unwrap();
+    assert_eq!(c.levels("age").unwrap().len(), 27);
+    // Eleven text cells among 300 numbers are more than a few: the column is text.
+    let mut many = text.clone();
+    for k in 0..9 {
+        many.push_str(&format!("x{k},1\n"));
+    }
+    assert_eq!(
+        load(&many).column_type("age").unwrap(),
+        ColumnType::Categorical
+    );
 }
 
 #[test]
@@ -245,7 +293,9 @@ fn byte_order_mark_and_semicolons() {
     let opts = LoadOptions::new().delimiter(b';');
     let c = Cohort::from_csv_str(text, &opts).unwrap();
     assert_eq!(c.names(), ["cluster", "age"]);
-    // Decimal commas are not numbers: the column is text.
+    // With a ';' delimiter decimal commas are read, unless refused.
+    assert_eq!(c.numeric("age").unwrap(), [84.5, 90.0]);
+    let c = Cohort::from_csv_str(text, &opts.clone().decimal_comma(false)).unwrap();
     assert_eq!(c.levels("age").unwrap(), ["84,5", "90"]);
     let e = load_err("a\n1\n", &LoadOptions::new().delimiter(b'"'));
     assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
@@ -427,13 +477,67 @@ proptest! {
 
     #[test]
     fn random_cohorts_round_trip_with_inferred_types(c in cohort()) {
-        // Inference reproduces the types when each categorical column has a non-numeric label.
+        // Inference reproduces the types when each categorical column has more than a few
+        // cells that are not numbers.
         let inferable = c.iter().all(|(_, col)| match col.levels() {
             None => true,
-            Some(levels) => levels.iter().any(|l| l.parse::<f64>().is_err()),
+            Some(levels) => {
+                let number = |i| col.label(i).is_some_and(|l: &str| l.parse::<f64>().is_ok_and(f64::is_finite));
+                let labelled = (0..col.len()).filter(|&i| !col.is_missing(i));
+                let (numbers, text) = labelled.fold((0, 0), |(n, t), i| if number(i) { (n + 1, t) } else { (n, t + 1) });
+                levels.iter().any(|l| l.parse::<f64>().is_err())
+                    && (numbers <= text || text > 10.max((numbers + text) / 100))
+            }
         });
         prop_assume!(inferable);
         let back = Cohort::from_csv_str(&write_to_string(&c), &LoadOptions::default()).unwrap();
         prop_assert!(back.identical(&c));
     }
+}
+
+#[test]
+fn a_danish_copy_of_the_bundled_data_gives_the_same_fit() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data-samples/stepped_wedge_sim.csv"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    // ';' between fields and decimal commas, as Excel writes CSV with a Danish locale.
+    let danish: String = text
+        .chars()
+        .map(|c| match c {
+            ',' => ';',
+            '.' => ',',
+            c => c,
+        })
+        .collect();
+    assert!(danish.contains(";87,5;"));
+    let format = LoadOptions::new().format_of(danish.as_bytes());
+    assert_eq!(
+        (format.delimiter, format.decimal_comma, format.detected),
+        (b';', true, true)
+    );
+    assert_eq!(format.to_string(), "';'-separated with decimal commas");
+    let plain = Cohort::from_csv_str(&text, &LoadOptions::default()).unwrap();
+    let read = Cohort::from_csv_str(&danish, &LoadOptions::default()).unwrap();
+    assert!(read.identical(&plain));
+    let formula = "death30 ~ treated + factor(period) + age + (1 | cluster)";
+    let fit = |c: &Cohort| Glmm::new(formula).unwrap().fit(c).unwrap();
+    let (a, b) = (fit(&plain), fit(&read));
+    assert_eq!(a.coefficients.len(), 10);
+    for (x, y) in a.coefficients.iter().zip(&b.coefficients) {
+        assert_eq!(x.term, y.term);
+        assert!((x.estimate - y.estimate).abs() <= 1e-12, "{}", x.term);
+        assert!((x.std_error - y.std_error).abs() <= 1e-12, "{}", x.term);
+    }
+    // Asked to read decimal points, the Danish copy's ages are text.
+    let opts = LoadOptions::new().decimal_comma(false);
+    let e = Cohort::from_csv_str(&danish, &opts).map(|c| c.column_type("age").unwrap());
+    assert_eq!(e.unwrap(), ColumnType::Categorical);
+    // Decimal commas with a ',' delimiter are refused.
+    let opts = LoadOptions::new().delimiter(b',').decimal_comma(true);
+    assert!(matches!(
+        load_err(&text, &opts),
+        Error::InvalidArgument { .. }
+    ));
 }

@@ -39,6 +39,29 @@ pub enum Error {
         message: String,
     },
 
+    /// A column whose type is inferred holds numbers in all but a few cells: those cells
+    /// (`cells`: the first ten, as line and text) would otherwise turn it into a factor with one
+    /// level per distinct number.
+    #[error(
+        "{file}, column '{column}': {count} of {total} cells are not numbers, though the others \
+         are: {}; if they mark missing values, add them to the missing values (--na VALUE in the \
+         examples, LoadOptions::missing_values in the library; by default NA, NaN and empty \
+         cells are missing); if the column is text, set its type to categorical",
+        StrayCells(cells, *count)
+    )]
+    TextInNumbers {
+        /// The path (or `<memory>` for in-memory data).
+        file: String,
+        /// The column name.
+        column: String,
+        /// The first (up to ten) such cells: 1-based line in the file and the cell's text.
+        cells: Vec<(u64, String)>,
+        /// How many cells are not numbers.
+        count: usize,
+        /// Non-missing cells in the column.
+        total: usize,
+    },
+
     /// A formula, builder or option names a column the cohort does not have.
     #[error("unknown column '{name}'{}", did_you_mean(suggestion))]
     UnknownColumn {
@@ -394,6 +417,23 @@ impl fmt::Display for Terms<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let quoted: Vec<String> = self.0.iter().map(|t| format!("'{t}'")).collect();
         f.write_str(&quoted.join(", "))
+    }
+}
+
+/// Cells as `line 14 'N/A', line 200 '--1'`, with `and k more` when only some are listed.
+struct StrayCells<'a>(&'a [(u64, String)], usize);
+impl fmt::Display for StrayCells<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(line, text)| format!("line {line} '{text}'"))
+            .collect();
+        f.write_str(&parts.join(", "))?;
+        match self.1.saturating_sub(self.0.len()) {
+            0 => Ok(()),
+            more => write!(f, " and {more} more"),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use csv::ByteRecord;
 
 use super::levels::{InternError, LevelInterner};
-use super::number::parse_number;
+use super::number::{parse_decimal_comma, parse_number};
 use super::{Column, ColumnType, LoadOptions, MISSING_CODE};
 
 /// How strictly a numeric column treats a cell that is not a finite number.
@@ -245,7 +245,7 @@ fn number_cell(cell: &[u8], rule: Rule, opts: &LoadOptions) -> Result<NumberCell
     if opts.is_missing(cell) {
         return Ok(NumberCell::Value(f64::NAN));
     }
-    match parse_number(cell) {
+    match number_in(cell, opts) {
         Some(x) if x.is_finite() => {
             if rule == Rule::Binary && x != 0.0 && x != 1.0 {
                 return Err(format!(
@@ -262,6 +262,15 @@ fn number_cell(cell: &[u8], rule: Rule, opts: &LoadOptions) -> Result<NumberCell
             "'{}' is not a number (the column is set to {rule:?})",
             show(cell)
         )),
+    }
+}
+
+/// The number written in `cell` under the decimal mark of `opts` (a format already fixed).
+pub(crate) fn number_in(cell: &[u8], opts: &LoadOptions) -> Option<f64> {
+    if opts.reads_decimal_commas() {
+        parse_decimal_comma(cell)
+    } else {
+        parse_number(cell)
     }
 }
 

@@ -18,8 +18,8 @@ use csv::ByteRecord;
 use rayon::prelude::*;
 
 use super::chunks::{count_line_ends, read_file, split, Chunk};
-use super::column_builder::{Builder, Part};
-use super::{Cohort, Column, ColumnType, LoadOptions};
+use super::column_builder::{number_in, Builder, Part};
+use super::{Cohort, Column, ColumnType, LoadOptions, MISSING_CODE};
 use crate::core::error::{Error, Result};
 
 /// The name used in error messages for in-memory data.
@@ -103,14 +103,22 @@ fn parse(bytes: &[u8], file: &str, opts: &LoadOptions) -> Result<Cohort> {
 
 /// Parses a whole CSV file held in `bytes`, in chunks for `threads` threads where possible.
 fn parse_in_chunks(bytes: &[u8], file: &str, opts: &LoadOptions, threads: usize) -> Result<Cohort> {
-    let d = opts.delimiter_byte();
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let format = opts.format_of(bytes);
+    let d = format.delimiter;
     if matches!(d, b'"' | b'\n' | b'\r') {
         return Err(Error::invalid(
             "delimiter",
             format!("{:?} cannot be a field delimiter", char::from(d)),
         ));
     }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if format.decimal_comma && d == b',' {
+        return Err(Error::invalid(
+            "decimal_comma",
+            "decimal commas need a field delimiter other than ',' (such as ';')",
+        ));
+    }
+    let opts = &opts.with_format(format);
     let (names, body_start) = read_header(bytes, file, opts)?;
     let ctx = Context {
         file,
@@ -157,7 +165,76 @@ fn parse_in_chunks(bytes: &[u8], file: &str, opts: &LoadOptions, threads: usize)
             .map(|(col, builders)| join(builders, &chunks, &ctx, col))
             .collect(),
     )?;
+    check_text_in_numbers(&columns, &forced, &ctx, opts)?;
     Cohort::from_columns(names.into_iter().zip(columns).collect())
+}
+
+/// A column with at most this many text cells among numbers (or 1% of its cells if that is
+/// more) is an [`Error::TextInNumbers`] rather than a factor.
+const STRAY_TEXT_CELLS: usize = 10;
+
+/// Cells listed in an [`Error::TextInNumbers`].
+const STRAY_CELLS_LISTED: usize = 10;
+
+/// Refuses a column whose type was inferred as categorical only because of a few cells of text
+/// among numbers (more numbers than text, and at most [`STRAY_TEXT_CELLS`] or 1% of the
+/// non-missing cells text): the error names the first of those cells.
+fn check_text_in_numbers(
+    columns: &[Column],
+    forced: &[Option<ColumnType>],
+    ctx: &Context,
+    opts: &LoadOptions,
+) -> Result<()> {
+    for (col, column) in columns.iter().enumerate() {
+        let (None, Column::Categorical { codes, levels }) = (forced[col], column) else {
+            continue;
+        };
+        let numeric: Vec<bool> = levels
+            .iter()
+            .map(|l| number_in(l.as_bytes(), opts).is_some_and(f64::is_finite))
+            .collect();
+        let (mut numbers, mut text) = (0, 0);
+        for &c in codes.iter().filter(|&&c| c != MISSING_CODE) {
+            if numeric[c as usize] {
+                numbers += 1;
+            } else {
+                text += 1;
+            }
+        }
+        if text > 0 && numbers > text && text <= STRAY_TEXT_CELLS.max((numbers + text) / 100) {
+            return Err(Error::TextInNumbers {
+                file: ctx.file.to_string(),
+                column: ctx.names[col].clone(),
+                cells: text_cells(ctx, col, opts)?,
+                count: text,
+                total: numbers + text,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The first [`STRAY_CELLS_LISTED`] cells of column `col` that are neither missing nor numbers:
+/// their lines in the file and their text.
+fn text_cells(ctx: &Context, col: usize, opts: &LoadOptions) -> Result<Vec<(u64, String)>> {
+    let mut reader = record_reader(ctx.bytes, opts);
+    let mut record = ByteRecord::new();
+    let mut cells = Vec::new();
+    let mut header = true;
+    while cells.len() < STRAY_CELLS_LISTED
+        && reader
+            .read_byte_record(&mut record)
+            .map_err(|e| ctx.parser_error(&e, 0))?
+    {
+        let cell = record.get(col).unwrap_or_default().trim_ascii();
+        if !std::mem::take(&mut header)
+            && !opts.is_missing(cell)
+            && number_in(cell, opts).is_none_or(|x| !x.is_finite())
+        {
+            cells.push((line_of(&record), String::from_utf8_lossy(cell).into_owned()));
+        }
+    }
+    Ok(cells)
 }
 
 /// The first error of results in file order, or all the values.
@@ -171,7 +248,7 @@ fn record_reader<'a>(bytes: &'a [u8], opts: &LoadOptions) -> csv::Reader<&'a [u8
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .delimiter(opts.delimiter_byte())
+        .delimiter(opts.fixed_delimiter())
         .from_reader(bytes)
 }
 
@@ -343,13 +420,16 @@ fn join(builders: Vec<Builder>, chunks: &[Chunk], ctx: &Context, col: usize) -> 
 mod tests {
     use super::*;
 
-    /// A CSV of about 2 MB: `x` numeric, `g` labels, `late` numeric until its last row.
+    /// A CSV of about 2 MB: `x` numeric, `g` labels, `late` numeric until its last 2,000 rows,
+    /// which hold `last_late`.
     fn big_csv(last_late: &str) -> String {
         let mut text = String::from("x,g,late\n");
         for i in 0..100_000 {
             text.push_str(&format!("{}.5,g{},{}\n", i, i % 7, i % 3));
         }
-        text.push_str(&format!("1,g1,{last_late}\n"));
+        for _ in 0..2_000 {
+            text.push_str(&format!("1,g1,{last_late}\n"));
+        }
         text
     }
 
@@ -364,7 +444,7 @@ mod tests {
         let one = load(&text, 1).unwrap();
         let many = load(&text, 4).unwrap();
         assert!(one.identical(&many));
-        assert_eq!(many.n_rows(), 100_001);
+        assert_eq!(many.n_rows(), 102_000);
         assert_eq!(many.column_type("late").unwrap(), ColumnType::Categorical);
         assert_eq!(many.levels("late").unwrap(), ["0", "1", "2", "text"]);
         assert_eq!(many.column("late").unwrap().label(4), Some("1"));
@@ -391,10 +471,39 @@ mod tests {
     }
 
     #[test]
+    fn a_few_text_cells_among_numbers_are_named_across_chunks() {
+        let mut text = big_csv("2");
+        text = text.replacen("\n70000.5,g0,1\n", "\n70000.5,g0,N/A\n", 1);
+        text.push_str("1,g1,--1\n");
+        let e = load(&text, 4).unwrap_err();
+        let Error::TextInNumbers {
+            file,
+            column,
+            cells,
+            count,
+            total,
+        } = &e
+        else {
+            panic!("{e}");
+        };
+        assert_eq!((file.as_str(), column.as_str()), ("big.csv", "late"));
+        assert_eq!(
+            cells,
+            &[(70_002, "N/A".to_string()), (102_002, "--1".to_string())]
+        );
+        assert_eq!((*count, *total), (2, 102_001));
+        assert!(
+            e.to_string()
+                .contains("line 70002 'N/A', line 102002 '--1'"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn quotes_keep_the_file_in_one_piece() {
         let text = big_csv("\"two\nlines\"");
         let c = load(&text, 4).unwrap();
-        assert_eq!(c.column("late").unwrap().label(100_000), Some("two\nlines"));
+        assert_eq!(c.column("late").unwrap().label(101_999), Some("two\nlines"));
     }
 
     #[test]

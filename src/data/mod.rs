@@ -16,7 +16,7 @@ mod levels;
 mod number;
 mod options;
 
-pub use options::LoadOptions;
+pub use options::{CsvFormat, LoadOptions};
 
 use crate::core::error::{Error, Result};
 

@@ -8,6 +8,31 @@ pub(crate) fn parse_number(cell: &[u8]) -> Option<f64> {
     plain_decimal(cell).or_else(|| std::str::from_utf8(cell).ok()?.parse().ok())
 }
 
+/// The number written in `cell` with a decimal comma (`87,5`, `-0,25`, `12`): at most one `,`
+/// and no `.` (as R's `read.csv2`, where `1.234,5` is text); otherwise as [`parse_number`].
+pub(crate) fn parse_decimal_comma(cell: &[u8]) -> Option<f64> {
+    if cell.contains(&b'.') {
+        return None;
+    }
+    let Some(at) = cell.iter().position(|&b| b == b',') else {
+        return parse_number(cell);
+    };
+    let mut buffer = [0u8; 64];
+    let mut long = Vec::new();
+    let copy = match buffer.get_mut(..cell.len()) {
+        Some(short) => {
+            short.copy_from_slice(cell);
+            short
+        }
+        None => {
+            long.extend_from_slice(cell);
+            &mut long[..]
+        }
+    };
+    copy[at] = b'.';
+    parse_number(copy)
+}
+
 /// Exact powers of ten (every one up to 1e22 is an `f64` without rounding).
 const POWERS_OF_TEN: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -89,5 +114,24 @@ mod tests {
         ] {
             assert_eq!(parse_number(cell.as_bytes()), None, "{cell}");
         }
+    }
+
+    #[test]
+    fn decimal_commas_read_as_points() {
+        for (comma, point) in [
+            ("87,5", "87.5"),
+            ("-0,25", "-0.25"),
+            ("12", "12"),
+            (",5", ".5"),
+        ] {
+            let ours = parse_decimal_comma(comma.as_bytes()).unwrap();
+            assert_eq!(ours.to_bits(), point.parse::<f64>().unwrap().to_bits());
+        }
+        for cell in ["87.5", "1.234,5", "1,2,3", ",", "a,b"] {
+            assert_eq!(parse_decimal_comma(cell.as_bytes()), None, "{cell}");
+        }
+        let long = format!("0,{}", "1".repeat(80));
+        let expected: f64 = format!("0.{}", "1".repeat(80)).parse().unwrap();
+        assert_eq!(parse_decimal_comma(long.as_bytes()), Some(expected));
     }
 }

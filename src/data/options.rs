@@ -1,9 +1,61 @@
 //! Options for reading a [`Cohort`] from CSV.
 
-use super::{Cohort, ColumnType};
+use std::fmt;
 
-/// Options for reading CSV: which cells are missing, column types forced by the caller, and the
-/// field delimiter.
+use super::{Cohort, ColumnType};
+use crate::core::error::{Error, Result};
+
+/// Bytes read from the start of a file to detect its format.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The format a CSV file is read in (see [`LoadOptions::format_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvFormat {
+    /// The field delimiter.
+    pub delimiter: u8,
+    /// Whether numbers have decimal commas (`87,5`).
+    pub decimal_comma: bool,
+    /// Whether the delimiter or the decimal comma was detected rather than set or the default
+    /// (`,` and decimal points): the examples say so on stderr.
+    pub detected: bool,
+}
+
+impl fmt::Display for CsvFormat {
+    /// `';'-separated with decimal commas`, for a note on stderr.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let delimiter = match self.delimiter {
+            b'\t' => "tab".to_string(),
+            d => format!("'{}'", char::from(d)),
+        };
+        let mark = if self.decimal_comma {
+            "decimal commas"
+        } else {
+            "decimal points"
+        };
+        write!(f, "{delimiter}-separated with {mark}")
+    }
+}
+
+/// Whether `cell` is a decimal number written with the decimal mark `mark`: digits (after an
+/// optional sign), `mark`, digits.
+fn decimal_with(cell: &[u8], mark: u8) -> bool {
+    let body = cell.strip_prefix(b"-").unwrap_or(cell);
+    let Some(at) = body.iter().position(|&b| b == mark) else {
+        return false;
+    };
+    let (int, frac) = (&body[..at], &body[at + 1..]);
+    !frac.is_empty() && int.iter().chain(frac).all(u8::is_ascii_digit)
+}
+
+/// Options for reading CSV: which cells are missing, column types forced by the caller, the
+/// field delimiter and the decimal mark.
+///
+/// The format: unless set, the delimiter is detected from the header line (`;` when it has more
+/// semicolons than commas, as in CSV written with a Danish locale, otherwise `,`), and with a `;`
+/// delimiter numbers are read with decimal commas (`87,5`) unless the first rows hold numbers with
+/// a decimal point and none with a decimal comma. [`LoadOptions::format_of`] tells what a file will
+/// be read as. With decimal commas a number has at most one `,` and no `.` (as R's `read.csv2`), so
+/// `1.234,5` is text, not 1234.5.
 ///
 /// How cells are read (after trimming surrounding whitespace):
 /// * a cell whose text is one of the missing-value strings (default `""`, `"NA"`, `"NaN"`) is
@@ -12,6 +64,12 @@ use super::{Cohort, ColumnType};
 /// * a column is numeric when every other cell is a number in Rust's syntax (`12`, `-0.5`, `.5`,
 ///   `1e-3`); otherwise it is categorical, with every cell's text kept exactly as written (`"01"`
 ///   stays `"01"`) and levels sorted;
+/// * a column whose type is inferred and whose cells are numbers except a few (at most 10, or at
+///   most 1% of its non-missing cells if that is more) is an error
+///   ([`Error::TextInNumbers`](crate::core::error::Error::TextInNumbers)) naming those cells: they
+///   are usually codes for a missing value (`N/A`, `.`) to add to the missing values, or typing
+///   errors, and read as text they would silently turn the column into a factor with one level
+///   per distinct number. Force the type to `Categorical` where such a column is meant as text;
 /// * a cell that spells a non-finite number (`inf`, `-Infinity`, `1e400`, or `nan` when it is not
 ///   a missing-value string) is an error naming line and column in a numeric column (no NaN or
 ///   infinity ever enters a cohort unannounced); in a categorical column it is an ordinary label.
@@ -27,16 +85,21 @@ use super::{Cohort, ColumnType};
 pub struct LoadOptions {
     missing: MissingSet,
     types: Vec<(String, ColumnType)>,
-    delimiter: u8,
+    /// The delimiter, or `None` to detect it.
+    delimiter: Option<u8>,
+    /// Whether numbers have decimal commas, or `None` to detect it.
+    decimal_comma: Option<bool>,
 }
 
 impl Default for LoadOptions {
-    /// Missing values `""`, `"NA"` and `"NaN"`; types inferred; comma-delimited.
+    /// Missing values `""`, `"NA"` and `"NaN"`; types inferred; delimiter and decimal mark
+    /// detected (see [`LoadOptions`]).
     fn default() -> Self {
         LoadOptions {
             missing: MissingSet::new(vec![String::new(), "NA".into(), "NaN".into()]),
             types: Vec::new(),
-            delimiter: b',',
+            delimiter: None,
+            decimal_comma: None,
         }
     }
 }
@@ -50,9 +113,11 @@ impl LoadOptions {
     /// Options that force every column of `cohort` to its present type (numeric columns to
     /// `Numeric`, categorical ones to `Categorical`), so that a cohort written with
     /// [`Cohort::write_csv`] reads back identical even when a categorical column's labels all
-    /// look like numbers.
+    /// look like numbers. The format is that of [`Cohort::write_csv`]: `,`-separated with
+    /// decimal points.
     pub fn matching(cohort: &Cohort) -> Self {
-        cohort.iter().fold(Self::default(), |opts, (name, col)| {
+        let plain = Self::default().delimiter(b',').decimal_comma(false);
+        cohort.iter().fold(plain, |opts, (name, col)| {
             let ty = match col.column_type() {
                 ColumnType::Categorical => ColumnType::Categorical,
                 ColumnType::Numeric | ColumnType::Binary => ColumnType::Numeric,
@@ -87,9 +152,18 @@ impl LoadOptions {
         self
     }
 
-    /// Sets the field delimiter (default `b','`; `b';'` for CSV written with a Danish locale).
+    /// Sets the field delimiter (by default detected: `b','`, or `b';'` for CSV written with a
+    /// Danish locale).
     pub fn delimiter(mut self, delimiter: u8) -> Self {
-        self.delimiter = delimiter;
+        self.delimiter = Some(delimiter);
+        self
+    }
+
+    /// Sets whether numbers are written with decimal commas (`87,5`; by default detected: yes
+    /// with a `;` delimiter unless the first rows have decimal points only). Decimal commas
+    /// need a delimiter other than `,`.
+    pub fn decimal_comma(mut self, decimal_comma: bool) -> Self {
+        self.decimal_comma = Some(decimal_comma);
         self
     }
 
@@ -108,9 +182,90 @@ impl LoadOptions {
         self.types.iter().find(|(n, _)| n == name).map(|(_, t)| *t)
     }
 
-    /// The field delimiter.
-    pub fn delimiter_byte(&self) -> u8 {
+    /// The field delimiter, if set (`None`: detected from each file).
+    pub fn delimiter_byte(&self) -> Option<u8> {
         self.delimiter
+    }
+
+    /// Whether decimal commas were asked for or refused (`None`: detected from each file).
+    pub fn decimal_comma_setting(&self) -> Option<bool> {
+        self.decimal_comma
+    }
+
+    /// The format a CSV file whose text starts with `bytes` is read in: the delimiter and
+    /// decimal mark set, or those detected from the header line and the first rows (see
+    /// [`LoadOptions`]).
+    ///
+    /// ```
+    /// use stepwedge::data::LoadOptions;
+    /// let danish = LoadOptions::new().format_of(b"id;age\n1;87,5\n");
+    /// assert_eq!((danish.delimiter, danish.decimal_comma, danish.detected), (b';', true, true));
+    /// let plain = LoadOptions::new().format_of(b"id,age\n1,87.5\n");
+    /// assert_eq!((plain.delimiter, plain.decimal_comma, plain.detected), (b',', false, false));
+    /// ```
+    pub fn format_of(&self, bytes: &[u8]) -> CsvFormat {
+        let sample = &bytes[..bytes.len().min(SNIFF_BYTES)];
+        let mut lines = sample.split(|&b| b == b'\n');
+        let header = lines.next().unwrap_or_default();
+        let count = |c: u8| header.iter().filter(|&&b| b == c).count();
+        let delimiter = self.delimiter.unwrap_or(if count(b';') > count(b',') {
+            b';'
+        } else {
+            b','
+        });
+        let decimal_comma = self.decimal_comma.unwrap_or_else(|| {
+            delimiter != b',' && {
+                let (mut commas, mut points) = (false, false);
+                for cell in lines.flat_map(|l| l.split(|&b| b == delimiter)) {
+                    let cell = cell.trim_ascii();
+                    commas |= decimal_with(cell, b',');
+                    points |= decimal_with(cell, b'.');
+                }
+                commas || !points
+            }
+        });
+        CsvFormat {
+            delimiter,
+            decimal_comma,
+            detected: (self.delimiter.is_none() && delimiter != b',')
+                || (self.decimal_comma.is_none() && decimal_comma),
+        }
+    }
+
+    /// The format the CSV file at `path` is read in (see [`LoadOptions::format_of`]); reads
+    /// the start of the file only.
+    pub fn format_of_file(&self, path: impl AsRef<std::path::Path>) -> Result<CsvFormat> {
+        use std::io::Read;
+        let path = path.as_ref();
+        let io = |source| Error::Io {
+            file: path.display().to_string(),
+            source,
+        };
+        let mut start = Vec::with_capacity(SNIFF_BYTES);
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut start)
+            .map_err(io)?;
+        Ok(self.format_of(&start))
+    }
+
+    /// These options with the format fixed to `format`.
+    pub(crate) fn with_format(&self, format: CsvFormat) -> LoadOptions {
+        let mut opts = self.clone();
+        opts.delimiter = Some(format.delimiter);
+        opts.decimal_comma = Some(format.decimal_comma);
+        opts
+    }
+
+    /// The delimiter of options whose format is fixed (`,` if it is not).
+    pub(crate) fn fixed_delimiter(&self) -> u8 {
+        self.delimiter.unwrap_or(b',')
+    }
+
+    /// Whether options whose format is fixed read decimal commas.
+    pub(crate) fn reads_decimal_commas(&self) -> bool {
+        self.decimal_comma == Some(true)
     }
 
     /// Whether the (trimmed) cell text is one of the missing-value strings.
