@@ -12,6 +12,7 @@ mod chunks;
 mod column_builder;
 mod csv_load;
 mod csv_write;
+mod event;
 mod levels;
 mod number;
 mod options;

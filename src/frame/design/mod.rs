@@ -163,7 +163,7 @@ impl Design {
             trials,
             offset,
         } = used;
-        let (columns, names) = fixed_columns(cohort, formula, &rows, None, options)?;
+        let (columns, names) = fixed_columns(cohort, formula, &rows, None, options, Some(missing.rows_used))?;
         let n = rows.len();
         let x = DMatrix::from_vec(n, names.len(), columns);
         let drop = aliased_columns(&x);
@@ -199,7 +199,7 @@ impl Design {
         level_rows: &[usize],
         names: &[String],
     ) -> Result<DMatrix<f64>> {
-        let (columns, all) = fixed_columns(cohort, formula, rows, Some(level_rows), options)?;
+        let (columns, all) = fixed_columns(cohort, formula, rows, Some(level_rows), options, None)?;
         let n = rows.len();
         let mut x = DMatrix::zeros(n, names.len());
         for (j, name) in names.iter().enumerate() {
@@ -608,12 +608,15 @@ fn contrast_flags(cohort: &Cohort, formula: &Formula) -> Result<Vec<Vec<bool>>> 
 /// The columns of the fixed part on `rows`, one after another (column-major), and their names,
 /// before alias removal. Factor levels are those used by `rows`, or by `levels_from` when given
 /// (a counterfactual design, see [`counterfactual_x`]; a constant main effect is then no error).
+/// When `rows_used` (the patients a model is fitted to, before any collapsing) is given, a
+/// factor with more than half as many levels, or more coefficients than rows, is an error.
 fn fixed_columns(
     cohort: &Cohort,
     formula: &Formula,
     rows: &[usize],
     levels_from: Option<&[usize]>,
     options: &DesignOptions,
+    rows_used: Option<usize>,
 ) -> Result<(Vec<f64>, Vec<String>)> {
     let level_rows = levels_from.unwrap_or(rows);
     let n = rows.len();
@@ -629,7 +632,11 @@ fn fixed_columns(
         for (v, &contrasts) in term.vars.iter().zip(term_flags) {
             let coded = if is_factor(cohort, v)? {
                 let column = v.columns()[0];
-                Coded::Factor(factor_coding(cohort, column, level_rows, rows, options)?)
+                let coding = factor_coding(cohort, column, level_rows, rows, options)?;
+                if let Some(rows_used) = rows_used {
+                    check_factor_size(&coding, v, term, rows_used)?;
+                }
+                Coded::Factor(coding)
             } else {
                 Coded::Numeric(numeric_values(cohort, v, rows)?)
             };
@@ -638,12 +645,44 @@ fn fixed_columns(
         if term.vars.len() == 1 && levels_from.is_none() {
             check_not_constant(&block, term)?;
         }
+        let p = names.len() + block.len();
+        if let Some(rows_used) = rows_used.filter(|&r| p > r) {
+            return Err(Error::too_few(
+                format!(
+                    "the fixed effects up to term '{}' ({p} coefficients)",
+                    term.label()
+                ),
+                "rows",
+                rows_used,
+                p,
+            ));
+        }
         for (col, name) in block {
             columns.extend_from_slice(&col);
             names.push(name);
         }
     }
     Ok((columns, names))
+}
+
+/// A factor with more than half as many levels as rows is refused before its columns are built:
+/// it is nearly always a column of numbers (or identifiers) read as text, and would give a
+/// coefficient per value.
+fn check_factor_size(coding: &FactorCoding, v: &Expr, term: &Term, n: usize) -> Result<()> {
+    let levels = coding.levels.len();
+    if 2 * levels <= n {
+        return Ok(());
+    }
+    Err(Error::too_few(
+        format!(
+            "the factor '{v}' in term '{}' has {levels} levels, more than half the rows (a \
+             column of numbers or identifiers read as text?)",
+            term.label()
+        ),
+        "rows",
+        n,
+        2 * levels,
+    ))
 }
 
 /// Multiply the columns built so far by the columns of one more variable (earlier variables vary
@@ -877,5 +916,29 @@ mod tests {
         let f = Formula::parse("y ~ one").unwrap();
         let e = Design::new(&c2, &f, &DesignOptions::default()).unwrap_err();
         assert!(e.to_string().contains("term 'one' is constant"), "{e}");
+    }
+
+    #[test]
+    fn factors_of_nearly_one_level_per_row_and_too_many_coefficients_are_refused() {
+        let design_err = |f: &str| {
+            let f = Formula::parse(f).unwrap();
+            Design::new(&cohort(), &f, &DesignOptions::default()).unwrap_err()
+        };
+        // 7 complete rows: factor(age) has 7 levels.
+        let e = design_err("y ~ treated + factor(age)");
+        assert_eq!(
+            e.to_string(),
+            "the factor 'factor(age)' in term 'factor(age)' has 7 levels, more than half the \
+             rows (a column of numbers or identifiers read as text?): 7 rows, at least 14 needed"
+        );
+        // factor(period) has 3 levels of 8 rows; with interactions the 9th coefficient is one
+        // too many.
+        let e = design_err("y ~ factor(period) * treated * sex");
+        assert_eq!(
+            e.to_string(),
+            "the fixed effects up to term 'factor(period):sex' (9 coefficients): 8 rows, at \
+             least 9 needed"
+        );
+        assert_eq!(design("y ~ factor(period)").p(), 3);
     }
 }
