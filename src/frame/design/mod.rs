@@ -163,7 +163,12 @@ impl Design {
             trials,
             offset,
         } = used;
-        let (columns, names) = fixed_columns(cohort, formula, &rows, None, options, Some(missing.rows_used))?;
+        // Binomial trials count (and, after collapsing, stand for) the observations of a row.
+        let observations = trials
+            .as_ref()
+            .map_or(missing.rows_used, |t| t.iter().sum::<f64>() as usize);
+        let (columns, names) =
+            fixed_columns(cohort, formula, &rows, None, options, Some(observations))?;
         let n = rows.len();
         let x = DMatrix::from_vec(n, names.len(), columns);
         let drop = aliased_columns(&x);
@@ -608,8 +613,9 @@ fn contrast_flags(cohort: &Cohort, formula: &Formula) -> Result<Vec<Vec<bool>>> 
 /// The columns of the fixed part on `rows`, one after another (column-major), and their names,
 /// before alias removal. Factor levels are those used by `rows`, or by `levels_from` when given
 /// (a counterfactual design, see [`counterfactual_x`]; a constant main effect is then no error).
-/// When `rows_used` (the patients a model is fitted to, before any collapsing) is given, a
-/// factor with more than half as many levels, or more coefficients than rows, is an error.
+/// When `rows_used` (the observations a model is fitted to: patients, or binomial trials) is
+/// given, a factor with more than half as many levels, or more coefficients than that, is an
+/// error.
 fn fixed_columns(
     cohort: &Cohort,
     formula: &Formula,
