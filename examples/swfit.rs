@@ -9,6 +9,21 @@
 //!     [--bootstrap N] [--seed S] [--json]
 //! ```
 //!
+//! `swfit --help` lists every flag with its default. Flags take `--flag value` or
+//! `--flag=value`. Besides the model flags below:
+//! - `--level 0.9`: the confidence level of every interval (default 0.95).
+//! - `--weights COLUMN`: prior weights (GLM and GLMM).
+//! - `--reference VAR=LEVEL`: the reference level of a factor; repeatable.
+//! - `--event VALUE`: the response is a two-valued text, logical or 0/1 column; VALUE (`yes`,
+//!   `TRUE`, `1`) is the event.
+//! - `--out FILE.csv`: also write the tidy coefficient table as CSV (written whole or not at
+//!   all).
+//! - Reading the data: `--delimiter ';'`, `--decimal-comma` (both detected by default: a
+//!   `;`-separated file with decimal commas, as Excel writes it with a Danish locale, is read
+//!   as such and said so on stderr), `--na VALUE` (another missing-value text besides NA, NaN
+//!   and empty; repeatable), `--categorical COLUMN` (read a column as text; repeatable). A
+//!   column of numbers with a few text cells is an error naming them.
+//!
 //! - `--family gamma` (log link): costs; a gamma GLM, or with a random-effect term the gamma
 //!   mixed model (as glmmTMB's), whose JSON adds `"dispersion"` (1 / shape).
 //! - `--family gaussian` with a random-effect term: a linear mixed model (costs) fitted by REML,
@@ -35,147 +50,147 @@
 //!
 //! With `--json` exactly one JSON object goes to stdout:
 //! `{"n_obs", "n_groups": {"cluster": ..}, "coefficients": [{"term", "estimate", "std_error",
-//! "ci_low", "ci_high"}], "random_effects": [{"group", "term", "sd"}], "loglik", "converged",
-//! "singular"}` plus `family`, `link`, `nagq`, `aic`, `bic`, `icc`, `gradient_max`, `evaluations`,
+//! "statistic", "df", "p_value", "ci_low", "ci_high", "exp_estimate", "exp_ci_low",
+//! "exp_ci_high"}], "random_effects": [{"group", "term", "variance", "sd"}], "correlations":
+//! [{"group", "term1", "term2", "corr"}], "dropped": {"age": 12}, "level", "loglik",
+//! "converged", "singular"}` (`df` is null for a z reference, the `exp_` fields for links other
+//! than log and logit; `dropped` counts the rows missing each variable) plus `family`, `link`,
+//! `nagq`, `aic`, `bic`, `icc`, `gradient_max`, `evaluations`,
 //! `vcov` (the estimator of the standard errors), `boundary` (a log-binomial estimate on the
 //! boundary, else null) and, with `--marginal`, `"marginal": {"treatment", "target", "patients",
 //! "random_effects", "level", "vcov_kind", "reference_df", "risk_treated", "risk_control",
 //! "relative_risk", "risk_difference", "nnt", "bootstrap"}` (each measure `{"estimate",
 //! "std_error", "delta", "percentile", "bca"}`, intervals `{"estimate", "ci_low", "ci_high",
 //! "level"}`; the relative risk's `std_error` is that of log RR).
-//! Errors go to stderr with exit status 1 (2 for a bad command line).
+//! Errors go to stderr with exit status 1 (2 for a bad command line); a closed pipe on stdout
+//! ends the program quietly.
 
 use std::process::ExitCode;
 
-use serde_json::{json, Value};
+use clap::Parser;
+use serde_json::{json, Map, Value};
 use stepwedge::core::error::Error;
-use stepwedge::data::{Cohort, LoadOptions};
+use stepwedge::data::Cohort;
 use stepwedge::effects::standardise::{
     MarginalEffects, RandomEffects, Standardisation, SubgroupEffects, Target,
 };
-use stepwedge::frame::formula::Formula;
+use stepwedge::frame::design::MissingReport;
+use stepwedge::frame::formula::{Expr, Formula, Response};
 use stepwedge::models::coef_table::CoefRow;
 use stepwedge::models::glm::{Family, Glm, Link};
-use stepwedge::models::glmm::Glmm;
+use stepwedge::models::glmm::{Glmm, RandomEffectCorrelation, RandomEffectSd};
 use stepwedge::models::lmm::Lmm;
 use stepwedge::models::vcov::VcovKind;
 use stepwedge::models::Fitted;
+use stepwedge::report::output::write_atomically;
+use stepwedge::report::tables::coefficients_csv;
 
-const USAGE: &str = "usage: swfit --data FILE.csv --formula \"y ~ x + (1 | cluster)\" \
-                     [--family binomial|poisson|gaussian|gamma] [--ml] [--link logit|log|cloglog] [--nagq N] \
-                     [--robust] [--vcov KIND] [--cluster COL] [--marginal [all|treated|SUBGROUP]] \
-                     [--treatment COL] [--conditional] [--bootstrap N] [--seed S] [--subgroups COL] [--quiet] [--json]";
+mod cli;
+use cli::{DataFlags, Failure};
 
+const PROGRAM: &str = "swfit";
+
+/// Fit a GLM, GLMM or linear mixed model to a CSV file and print its tables.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
 struct Args {
+    /// CSV file, one row per patient.
+    #[arg(long, value_name = "FILE")]
     data: String,
+    /// Model formula in lme4's syntax, e.g. "death30 ~ treated + factor(period) + (1 | cluster)".
+    #[arg(long)]
     formula: String,
+    /// Response distribution: binomial, poisson, gaussian or gamma.
+    #[arg(long, default_value = "binomial")]
     family: Family,
+    /// Link function (default: the family's canonical link; log for gamma).
+    #[arg(long)]
     link: Option<Link>,
+    /// Adaptive Gauss-Hermite quadrature nodes of a mixed model (1 = Laplace).
+    #[arg(long, default_value_t = 1, value_name = "N")]
     nagq: usize,
-    json: bool,
+    /// Confidence level of every interval.
+    #[arg(long, default_value_t = 0.95)]
+    level: f64,
+    /// Column of prior weights (positive numbers).
+    #[arg(long, value_name = "COLUMN")]
+    weights: Option<String>,
+    /// Reference level of a factor, VAR=LEVEL; repeatable.
+    #[arg(long = "reference", value_name = "VAR=LEVEL", value_parser = reference)]
+    references: Vec<(String, String)>,
+    /// The response's value that is the event (yes, TRUE, 1) for a two-valued text response.
+    #[arg(long, value_name = "VALUE")]
+    event: Option<String>,
+    /// Fit a linear mixed model by maximum likelihood instead of REML.
+    #[arg(long)]
     ml: bool,
+    /// Cluster-robust standard errors (the sandwich of a mixed model; CR1 over --cluster).
+    #[arg(long)]
     robust: bool,
+    /// Variance estimator: model, HC0, HC1, sandwich, CR0, CR1, CR2, CR3.
+    #[arg(long, value_name = "KIND")]
     vcov: Option<VcovKind>,
+    /// Cluster column of a model without random effects (for cluster-robust errors).
+    #[arg(long, value_name = "COLUMN")]
     cluster: Option<String>,
-    marginal: Option<Standardisation>,
-    subgroups: Option<(String, Standardisation)>,
+    /// Standardised risks, RR, RD and NNT for a target: all, treated or a subgroup.
+    #[arg(long, value_name = "TARGET", num_args = 0..=1, default_missing_value = "all")]
+    marginal: Option<String>,
+    /// The 0/1 treatment column of --marginal and --subgroups.
+    #[arg(long, value_name = "COLUMN", default_value = "treated")]
+    treatment: String,
+    /// Risks of a mixed model at random effects zero instead of averaged over them.
+    #[arg(long)]
+    conditional: bool,
+    /// Cluster-bootstrap replicates of --marginal [default: 1000 with clusters, else 0].
+    #[arg(long, value_name = "N")]
+    bootstrap: Option<usize>,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    seed: u64,
+    /// The treatment's effect in each subgroup of COLUMN.
+    #[arg(long, value_name = "COLUMN")]
+    subgroups: Option<String>,
+    /// Also write the tidy coefficient table to this CSV file.
+    #[arg(long, value_name = "FILE.csv")]
+    out: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// Print one JSON object instead of the tables.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    read: DataFlags,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut data = None;
-    let mut formula = None;
-    let mut family = Family::Binomial;
-    let mut link = None;
-    let mut nagq = 1;
-    let mut json = false;
-    let mut robust = false;
-    let mut vcov = None;
-    let mut cluster = None;
-    let mut target = None;
-    let mut treatment = "treated".to_string();
-    let mut conditional = false;
-    let mut replicates = None;
-    let mut seed = 1;
-    let mut modifier = None;
-    let mut ml = false;
-    let mut quiet = false;
-    let mut it = std::env::args().skip(1).peekable();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--data" => data = Some(value()?),
-            "--formula" => formula = Some(value()?),
-            "--family" => family = value()?.parse().map_err(|e: Error| e.to_string())?,
-            "--link" => link = Some(value()?.parse().map_err(|e: Error| e.to_string())?),
-            "--nagq" => nagq = whole(&flag, &value()?)?,
-            "--json" => json = true,
-            "--robust" => robust = true,
-            "--vcov" => vcov = Some(value()?.parse().map_err(|e: Error| e.to_string())?),
-            "--cluster" => cluster = Some(value()?),
-            "--marginal" => {
-                // The target is optional: the next argument, unless it is a flag.
-                let next = it.next_if(|a| !a.starts_with("--"));
-                target = Some(Target::parse(next.as_deref().unwrap_or("all")));
-            }
-            "--treatment" => treatment = value()?,
-            "--conditional" => conditional = true,
-            "--ml" => ml = true,
-            "--quiet" => quiet = true,
-            "--bootstrap" => replicates = Some(whole(&flag, &value()?)?),
-            "--seed" => seed = whole(&flag, &value()?)? as u64,
-            "--subgroups" => modifier = Some(value()?),
-            "--help" | "-h" => return Err(String::new()),
-            other => return Err(format!("unknown flag '{other}'")),
+/// `VAR=LEVEL`.
+fn reference(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((var, level)) if !var.is_empty() && !level.is_empty() => {
+            Ok((var.to_string(), level.to_string()))
         }
+        _ => Err(format!("'{text}' is not VAR=LEVEL")),
     }
-    let standardisation = Standardisation::new(&treatment)
-        .random_effects(if conditional {
-            RandomEffects::Conditional
-        } else {
-            RandomEffects::Integrated
-        })
-        .progress(!quiet && !json);
-    let clustered = cluster.is_some()
-        || formula
-            .as_deref()
-            .is_some_and(|f| Formula::parse(f).is_ok_and(|f| !f.random.is_empty()));
-    let replicates = replicates.unwrap_or(if clustered { 1000 } else { 0 });
-    let marginal = target.map(|t| {
-        standardisation
-            .clone()
-            .target(t)
-            .bootstrap(replicates, seed)
-    });
-    let subgroups = modifier.map(|m| (m, standardisation));
-    Ok(Args {
-        data: data.ok_or("--data FILE is required")?,
-        formula: formula.ok_or("--formula is required")?,
-        family,
-        link,
-        nagq,
-        json,
-        ml,
-        robust,
-        vcov,
-        cluster,
-        marginal,
-        subgroups,
-    })
 }
 
-/// A whole number given to `flag`.
-fn whole(flag: &str, v: &str) -> Result<usize, String> {
-    v.parse()
-        .map_err(|_| format!("{flag}: '{v}' is not a whole number"))
-}
-
-fn coefficients_json(rows: &[CoefRow]) -> Value {
-    rows.iter()
-        .map(|r| {
-            json!({"term": r.term, "estimate": r.estimate, "std_error": r.std_error,
-                   "ci_low": r.ci_low, "ci_high": r.ci_high})
-        })
-        .collect()
+impl Args {
+    /// The standardisation asked for by the flags (`None` without `--marginal` and
+    /// `--subgroups`).
+    fn standardisation(&self, formula: &Formula) -> Standardisation {
+        let clustered = self.cluster.is_some() || !formula.random.is_empty();
+        let replicates = self.bootstrap.unwrap_or(if clustered { 1000 } else { 0 });
+        let target = Target::parse(self.marginal.as_deref().unwrap_or("all"));
+        Standardisation::new(&self.treatment)
+            .random_effects(if self.conditional {
+                RandomEffects::Conditional
+            } else {
+                RandomEffects::Integrated
+            })
+            .progress(!self.quiet && !self.json)
+            .target(target)
+            .bootstrap(replicates, self.seed)
+    }
 }
 
 /// The standardisation (`--marginal`) and subgroup analysis (`--subgroups`) asked for, of one
@@ -184,144 +199,236 @@ fn analyses<F: Fitted>(
     fit: &F,
     cohort: &Cohort,
     args: &Args,
+    formula: &Formula,
 ) -> Result<(Option<MarginalEffects>, Option<SubgroupEffects>), Error> {
-    let marginal = args
-        .marginal
-        .as_ref()
-        .map(|spec| spec.apply(fit, cohort))
-        .transpose()?;
-    let subgroups = args
-        .subgroups
-        .as_ref()
-        .map(|(modifier, spec)| spec.subgroups(fit, cohort, modifier))
-        .transpose()?;
+    let spec = args.standardisation(formula);
+    let marginal = match args.marginal {
+        Some(_) => Some(spec.apply(fit, cohort)?),
+        None => None,
+    };
+    let subgroups = match &args.subgroups {
+        Some(modifier) => Some(spec.subgroups(fit, cohort, modifier)?),
+        None => None,
+    };
     Ok((marginal, subgroups))
 }
 
-fn run(args: &Args) -> Result<(), Error> {
-    let cohort = Cohort::from_csv_path(&args.data, &LoadOptions::default())?;
+/// The cohort with the response recoded to 0/1 when `--event` is given.
+fn with_event(cohort: Cohort, formula: &Formula, event: Option<&str>) -> Result<Cohort, Error> {
+    let Some(event) = event else {
+        return Ok(cohort);
+    };
+    match &formula.response {
+        Response::Single(Expr::Column(column)) => cohort.with_event(column, event),
+        _ => Err(Error::invalid(
+            "--event",
+            "the response must be one column to recode, not cbind() or an expression",
+        )),
+    }
+}
+
+/// The fields every model's JSON has: coefficients, random effects and correlations, dropped
+/// rows and the level.
+fn common_json(
+    coefficients: &[CoefRow],
+    random: &[RandomEffectSd],
+    correlations: &[RandomEffectCorrelation],
+    missing: &MissingReport,
+    level: f64,
+) -> Map<String, Value> {
+    let random: Vec<Value> = random
+        .iter()
+        .map(|r| json!({"group": r.group, "term": r.term, "variance": r.sd * r.sd, "sd": r.sd}))
+        .collect();
+    let correlations: Vec<Value> = correlations
+        .iter()
+        .map(|c| json!({"group": c.group, "term1": c.term1, "term2": c.term2, "corr": c.correlation}))
+        .collect();
+    let dropped: Map<String, Value> = missing
+        .by_variable
+        .iter()
+        .map(|(v, k)| (v.clone(), json!(k)))
+        .collect();
+    let mut map = Map::new();
+    map.insert("coefficients".into(), json!(coefficients));
+    map.insert("random_effects".into(), json!(random));
+    map.insert("correlations".into(), json!(correlations));
+    map.insert("dropped".into(), Value::Object(dropped));
+    map.insert("level".into(), json!(level));
+    map
+}
+
+/// The JSON object: the common fields, then `rest` (without `marginal` and `subgroups` when
+/// they were not asked for).
+fn report_json(mut common: Map<String, Value>, rest: Value) -> String {
+    if let Value::Object(rest) = rest {
+        for (key, value) in rest {
+            if !(matches!(key.as_str(), "marginal" | "subgroups") && value.is_null()) {
+                common.insert(key, value);
+            }
+        }
+    }
+    let mut text = Value::Object(common).to_string();
+    text.push('\n');
+    text
+}
+
+/// The printed report: the fit, then the standardisation and subgroups if asked for.
+fn report_text(
+    fit: &impl std::fmt::Display,
+    marginal: Option<&MarginalEffects>,
+    subgroups: Option<&SubgroupEffects>,
+) -> String {
+    let mut text = fit.to_string();
+    for extra in [
+        marginal.map(ToString::to_string),
+        subgroups.map(ToString::to_string),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        text.push('\n');
+        text.push_str(&extra);
+    }
+    text
+}
+
+fn run(args: &Args) -> Result<(), Failure> {
     let formula = Formula::parse(&args.formula)?;
+    let cohort = args.read.load(PROGRAM, &args.data)?;
+    let cohort = with_event(cohort, &formula, args.event.as_deref())?;
     let link = args.family.resolve_link(args.link)?;
-    if formula.random.is_empty() {
-        let mut spec = Glm::from_formula(formula).family(args.family).link(link);
+    let (text, coefficients) = if formula.random.is_empty() {
+        let mut spec = Glm::from_formula(formula.clone())
+            .family(args.family)
+            .link(link)
+            .level(args.level);
         if let Some(c) = &args.cluster {
             spec = spec.cluster(c);
+        }
+        if let Some(w) = &args.weights {
+            spec = spec.weights(w);
+        }
+        for (var, level) in &args.references {
+            spec = spec.reference_level(var, level);
         }
         if let Some(kind) = args.vcov.or(args.robust.then_some(VcovKind::CR1)) {
             spec = spec.vcov(kind);
         }
         let fit = spec.fit(&cohort)?;
-        let (marginal, subgroups) = analyses(&fit, &cohort, args)?;
-        if args.json {
-            let out = json!({
-                "n_obs": fit.n_obs, "n_groups": {}, "coefficients": coefficients_json(&fit.coefficients),
-                "random_effects": [], "loglik": fit.loglik, "converged": fit.converged, "singular": false,
-                "family": fit.family, "link": fit.link, "nagq": 0, "aic": fit.aic, "bic": fit.bic,
-                "vcov": fit.vcov_kind, "boundary": fit.boundary, "marginal": marginal,
-                "subgroups": subgroups,
-            });
-            println!("{}", without_nulls(out));
+        let (marginal, subgroups) = analyses(&fit, &cohort, args, &formula)?;
+        let text = if args.json {
+            let common = common_json(&fit.coefficients, &[], &[], &fit.missing, fit.level);
+            report_json(
+                common,
+                json!({
+                    "n_obs": fit.n_obs, "n_groups": {}, "loglik": fit.loglik,
+                    "converged": fit.converged, "singular": false, "family": fit.family,
+                    "link": fit.link, "nagq": 0, "aic": fit.aic, "bic": fit.bic,
+                    "vcov": fit.vcov_kind, "boundary": fit.boundary, "marginal": marginal,
+                    "subgroups": subgroups,
+                }),
+            )
         } else {
-            print!("{fit}");
-            print_extra(marginal.as_ref(), subgroups.as_ref());
-        }
-        return Ok(());
-    }
-    if args.family == Family::Gaussian {
-        return run_lmm(args, &cohort);
-    }
-    let robust = args.robust.then_some(VcovKind::Sandwich);
-    let vcov = args.vcov.or(robust).unwrap_or(VcovKind::Model);
-    let spec = Glmm::new(&args.formula)?
-        .family(args.family)
-        .link(link)
-        .nagq(args.nagq)
-        .vcov(vcov);
-    let fit = spec.fit(&cohort)?;
-    let (marginal, subgroups) = analyses(&fit, &cohort, args)?;
-    if args.json {
-        let out = json!({
-            "n_obs": fit.n_obs, "n_groups": fit.n_groups, "coefficients": coefficients_json(&fit.coefficients),
-            "random_effects": fit.random_effects, "loglik": fit.loglik, "converged": fit.converged,
-            "singular": fit.singular, "family": fit.family, "link": fit.link, "nagq": fit.nagq,
-            "aic": fit.aic, "bic": fit.bic, "icc": fit.icc, "gradient_max": fit.gradient_max,
-            "evaluations": fit.evaluations, "vcov": fit.vcov_kind, "boundary": fit.boundary,
-            "dispersion": fit.dispersion,
-            "marginal": marginal, "subgroups": subgroups,
-        });
-        println!("{}", without_nulls(out));
+            report_text(&fit, marginal.as_ref(), subgroups.as_ref())
+        };
+        (text, fit.coefficients)
+    } else if args.family == Family::Gaussian {
+        run_lmm(args, &cohort)?
     } else {
-        print!("{fit}");
-        print_extra(marginal.as_ref(), subgroups.as_ref());
+        let robust = args.robust.then_some(VcovKind::Sandwich);
+        let vcov = args.vcov.or(robust).unwrap_or(VcovKind::Model);
+        let mut spec = Glmm::new(&args.formula)?
+            .family(args.family)
+            .link(link)
+            .nagq(args.nagq)
+            .level(args.level)
+            .vcov(vcov);
+        if let Some(w) = &args.weights {
+            spec = spec.weights(w);
+        }
+        for (var, level) in &args.references {
+            spec = spec.reference_level(var, level);
+        }
+        let fit = spec.fit(&cohort)?;
+        let (marginal, subgroups) = analyses(&fit, &cohort, args, &formula)?;
+        let text = if args.json {
+            let common = common_json(
+                &fit.coefficients,
+                &fit.random_effects,
+                &fit.correlations,
+                &fit.missing,
+                fit.level,
+            );
+            report_json(
+                common,
+                json!({
+                    "n_obs": fit.n_obs, "n_groups": fit.n_groups, "loglik": fit.loglik,
+                    "converged": fit.converged, "singular": fit.singular, "family": fit.family,
+                    "link": fit.link, "nagq": fit.nagq, "aic": fit.aic, "bic": fit.bic,
+                    "icc": fit.icc, "gradient_max": fit.gradient_max,
+                    "evaluations": fit.evaluations, "vcov": fit.vcov_kind,
+                    "boundary": fit.boundary, "dispersion": fit.dispersion,
+                    "marginal": marginal, "subgroups": subgroups,
+                }),
+            )
+        } else {
+            report_text(&fit, marginal.as_ref(), subgroups.as_ref())
+        };
+        (text, fit.coefficients)
+    };
+    if let Some(path) = &args.out {
+        write_atomically(path, coefficients_csv(&coefficients).as_bytes())?;
     }
-    Ok(())
+    cli::emit(&text)
 }
 
 /// A linear mixed model (`--family gaussian` with a random-effect term): REML unless `--ml`,
-/// t intervals on Satterthwaite degrees of freedom.
-fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(), Error> {
-    if args.marginal.is_some() || args.subgroups.is_some() || args.robust || args.vcov.is_some() {
+/// t intervals on Satterthwaite degrees of freedom. Returns the report and the coefficients.
+fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(String, Vec<CoefRow>), Error> {
+    let unsupported = [
+        (args.marginal.is_some(), "--marginal"),
+        (args.subgroups.is_some(), "--subgroups"),
+        (args.robust, "--robust"),
+        (args.vcov.is_some(), "--vcov"),
+        (args.weights.is_some(), "--weights"),
+    ];
+    if let Some((_, flag)) = unsupported.iter().find(|(given, _)| *given) {
         return Err(Error::invalid(
             "family",
-            "--marginal, --subgroups, --robust and --vcov are for binomial and Poisson models",
+            format!("{flag} is not available for the linear mixed model (--family gaussian with a random-effect term)"),
         ));
     }
-    let fit = Lmm::new(&args.formula)?.reml(!args.ml).fit(cohort)?;
-    if args.json {
-        let out = json!({
-            "n_obs": fit.n_obs, "n_groups": fit.n_groups,
-            "coefficients": coefficients_json(&fit.coefficients),
-            "random_effects": fit.random_effects, "loglik": fit.loglik, "converged": fit.converged,
-            "singular": fit.singular, "family": Family::Gaussian, "link": Link::Identity,
-            "nagq": 0, "aic": fit.aic, "bic": fit.bic, "residual_sd": fit.residual_sd,
-            "reml": fit.reml, "criterion": fit.criterion,
-        });
-        println!("{out}");
+    let mut spec = Lmm::new(&args.formula)?.reml(!args.ml).level(args.level);
+    for (var, level) in &args.references {
+        spec = spec.reference_level(var, level);
+    }
+    let fit = spec.fit(cohort)?;
+    let text = if args.json {
+        let common = common_json(
+            &fit.coefficients,
+            &fit.random_effects,
+            &fit.correlations,
+            &fit.missing,
+            fit.level,
+        );
+        report_json(
+            common,
+            json!({
+                "n_obs": fit.n_obs, "n_groups": fit.n_groups, "loglik": fit.loglik,
+                "converged": fit.converged, "singular": fit.singular,
+                "family": Family::Gaussian, "link": Link::Identity, "nagq": 0, "aic": fit.aic,
+                "bic": fit.bic, "residual_sd": fit.residual_sd, "reml": fit.reml,
+                "criterion": fit.criterion,
+            }),
+        )
     } else {
-        print!("{fit}");
-    }
-    Ok(())
-}
-
-/// The JSON object without `"marginal"` and `"subgroups"` when they were not asked for.
-fn without_nulls(mut out: Value) -> Value {
-    if let Some(map) = out.as_object_mut() {
-        for key in ["marginal", "subgroups"] {
-            if map.get(key).is_some_and(Value::is_null) {
-                map.remove(key);
-            }
-        }
-    }
-    out
-}
-
-fn print_extra(marginal: Option<&MarginalEffects>, subgroups: Option<&SubgroupEffects>) {
-    if let Some(m) = marginal {
-        println!();
-        print!("{m}");
-    }
-    if let Some(s) = subgroups {
-        println!();
-        print!("{s}");
-    }
+        fit.to_string()
+    };
+    Ok((text, fit.coefficients))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("swfit: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("swfit: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let args = Args::parse();
+    cli::exit(PROGRAM, run(&args))
 }

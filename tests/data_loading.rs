@@ -104,7 +104,7 @@ fn a_few_text_cells_among_numbers_are_an_error_naming_them() {
          line 4 'N/A', line 303 '--1'; if they mark missing values, add them to the missing \
          values (--na VALUE in the examples, LoadOptions::missing_values in the library; by \
          default NA, NaN and empty cells are missing); if the column is text, set its type to \
-         categorical"
+         categorical (--categorical COLUMN in the examples)"
     );
     // Listed as missing values, they are; forced to text, the column is a factor.
     let opts = LoadOptions::new().missing_values(["NA", "N/A", "--1"]);

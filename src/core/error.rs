@@ -46,7 +46,8 @@ pub enum Error {
         "{file}, column '{column}': {count} of {total} cells are not numbers, though the others \
          are: {}; if they mark missing values, add them to the missing values (--na VALUE in the \
          examples, LoadOptions::missing_values in the library; by default NA, NaN and empty \
-         cells are missing); if the column is text, set its type to categorical",
+         cells are missing); if the column is text, set its type to categorical (--categorical \
+         COLUMN in the examples)",
         StrayCells(cells, *count)
     )]
     TextInNumbers {

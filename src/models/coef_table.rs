@@ -121,38 +121,38 @@ pub(crate) fn format_p(p: f64) -> String {
 }
 
 /// Render a coefficient table as aligned text. `ratio` names the exponentiated column
-/// (`"OR"`, `"RR"`) or is `None`.
+/// (`"OR"`, `"RR"`) or is `None`. Rows with a t reference show its degrees of freedom in a `df`
+/// column (as lmerTest's summary).
 pub fn format_coef_table(rows: &[CoefRow], level: f64, ratio: Option<&str>) -> String {
     let pct = |x: f64| format!("{}", (x * 1000.0).round() / 10.0);
-    let stat = if rows.first().is_some_and(|r| r.df.is_some()) {
-        "t"
-    } else {
-        "z"
-    };
-    let mut header = vec![
-        String::new(),
-        "Estimate".into(),
-        "Std. Error".into(),
+    let t = rows.iter().any(|r| r.df.is_some());
+    let stat = if t { "t" } else { "z" };
+    let mut header = vec![String::new(), "Estimate".into(), "Std. Error".into()];
+    if t {
+        header.push("df".into());
+    }
+    header.extend([
         format!("{stat} value"),
         format!("Pr(>|{stat}|)"),
         format!("{}%", pct((1.0 - level) / 2.0)),
         format!("{}%", pct(1.0 - (1.0 - level) / 2.0)),
-    ];
+    ]);
     if let Some(r) = ratio {
         header.push(r.to_string());
         header.push(format!("{}% CI", pct(level)));
     }
     let mut table = vec![header];
     for r in rows {
-        let mut line = vec![
-            r.term.clone(),
-            sig(r.estimate, 5),
-            sig(r.std_error, 5),
+        let mut line = vec![r.term.clone(), sig(r.estimate, 5), sig(r.std_error, 5)];
+        if t {
+            line.push(r.df.map_or_else(|| "Inf".to_string(), |d| sig(d, 4)));
+        }
+        line.extend([
             sig(r.statistic, 4),
             format_p(r.p_value),
             sig(r.ci_low, 4),
             sig(r.ci_high, 4),
-        ];
+        ]);
         if ratio.is_some() {
             if let (Some(e), Some(lo), Some(hi)) = (r.exp_estimate, r.exp_ci_low, r.exp_ci_high) {
                 line.push(sig(e, 4));
@@ -205,6 +205,19 @@ mod tests {
         assert!((r.p_value - 0.01241933065155231).abs() < 1e-12);
         assert!(coef_table(&["x".into()], &[0.5], &[-1.0], None, 0.95, false).is_err());
         assert!(coef_table(&["x".into()], &[0.5], &[1.0], None, 1.5, false).is_err());
+    }
+
+    #[test]
+    fn t_tables_show_their_degrees_of_freedom() {
+        let names = ["(Intercept)".to_string(), "treated".to_string()];
+        let rows = coef_table(&names, &[1.0, 0.5], &[0.04, 0.01], Some(17.25), 0.95, false);
+        let text = format_coef_table(&rows.unwrap(), 0.95, None);
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(header[..4], ["Estimate", "Std.", "Error", "df"]);
+        assert_eq!(lines[2].split_whitespace().nth(3), Some("17.25"));
+        let z = coef_table(&names, &[1.0, 0.5], &[0.04, 0.01], None, 0.95, false).unwrap();
+        assert!(!format_coef_table(&z, 0.95, None).contains(" df "));
     }
 
     #[test]

@@ -104,15 +104,36 @@ pub(crate) fn groups_list(n_groups: &BTreeMap<String, usize>) -> String {
     groups.join("; ")
 }
 
-/// The rows of the random-effects table (header, then group, term and SD), as lme4 prints it.
-pub(crate) fn random_effects_table(sds: &[RandomEffectSd]) -> Vec<Vec<String>> {
-    let mut table = vec![vec![
-        "Group".to_string(),
-        "Term".to_string(),
-        "Std.Dev.".to_string(),
-    ]];
+/// The rows of the random-effects table as lme4 prints it: a header, then group, term,
+/// variance, SD and, for correlated terms, the correlations with the group's earlier terms
+/// (`Corr`).
+pub(crate) fn random_effects_table(
+    sds: &[RandomEffectSd],
+    correlations: &[RandomEffectCorrelation],
+) -> Vec<Vec<String>> {
+    let mut header = ["Group", "Term", "Variance", "Std.Dev."]
+        .map(String::from)
+        .to_vec();
+    if !correlations.is_empty() {
+        header.push("Corr".to_string());
+    }
+    let mut table = vec![header];
     for r in sds {
-        table.push(vec![r.group.clone(), r.term.clone(), sig(r.sd, 5)]);
+        let mut row = vec![
+            r.group.clone(),
+            r.term.clone(),
+            sig(r.sd * r.sd, 5),
+            sig(r.sd, 5),
+        ];
+        let with_earlier: Vec<String> = correlations
+            .iter()
+            .filter(|c| c.group == r.group && c.term2 == r.term)
+            .map(|c| format!("{:.2}", c.correlation))
+            .collect();
+        if !with_earlier.is_empty() {
+            row.push(with_earlier.join(" "));
+        }
+        table.push(row);
     }
     table
 }

@@ -22,7 +22,7 @@ use nalgebra::{DMatrix, DVector};
 
 use crate::core::error::{Error, Result};
 use crate::core::linalg::aliased_columns;
-use crate::data::{Cohort, Column, MISSING_CODE};
+use crate::data::{Cohort, Column, ColumnType, MISSING_CODE};
 use crate::frame::formula::{Expr, Formula, Response, Term};
 
 mod collapse;
@@ -57,6 +57,26 @@ pub struct MissingReport {
     pub rows_used: usize,
     /// For every variable with missing values: how many rows miss it.
     pub by_variable: Vec<(String, usize)>,
+}
+
+impl std::fmt::Display for MissingReport {
+    /// `12 rows dropped for missing values (age: 12)`, or `no rows dropped for missing values`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rows_in - self.rows_used {
+            0 => f.write_str("no rows dropped for missing values"),
+            1 => f.write_str("1 row dropped for missing values"),
+            k => write!(f, "{k} rows dropped for missing values"),
+        }?;
+        if self.by_variable.is_empty() {
+            return Ok(());
+        }
+        let each: Vec<String> = self
+            .by_variable
+            .iter()
+            .map(|(v, k)| format!("{v}: {k}"))
+            .collect();
+        write!(f, " ({})", each.join(", "))
+    }
 }
 
 /// The numbers a model is fitted to.
@@ -382,6 +402,22 @@ fn response(
     rows: &[usize],
 ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
     match response {
+        Response::Single(Expr::Column(c)) if cohort.column_type(c)? == ColumnType::Categorical => {
+            Err(Error::invalid(
+                c,
+                format!(
+                    "the response is a text column (values {}); say which value is the event \
+                     (--event VALUE in the examples, Cohort::with_event in the library)",
+                    cohort
+                        .levels(c)?
+                        .iter()
+                        .take(5)
+                        .map(|l| format!("'{l}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
         Response::Single(e) => Ok((numeric_values(cohort, e, rows)?, None)),
         Response::Binomial {
             successes,

@@ -13,16 +13,7 @@ impl fmt::Display for GlmFit {
             self.family, self.link
         )?;
         writeln!(f, "Formula: {}", self.formula)?;
-        let dropped = self.missing.rows_in - self.missing.rows_used;
-        write!(
-            f,
-            "Observations: {} ({dropped} rows dropped for missing values",
-            self.n_obs
-        )?;
-        for (v, k) in &self.missing.by_variable {
-            write!(f, "; {v}: {k}")?;
-        }
-        writeln!(f, ")")?;
+        writeln!(f, "Observations: {}; {}", self.n_obs, self.missing)?;
         write!(f, "Standard errors: {}", self.vcov_kind.describe())?;
         match (&self.cluster, self.n_clusters) {
             (Some(c), Some(g)) if self.vcov_kind.is_clustered() => {

@@ -23,9 +23,10 @@ impl fmt::Display for GlmmFit {
         writeln!(f, "Formula: {}", self.formula)?;
         writeln!(
             f,
-            "Observations: {} ({} covariate patterns); groups: {}",
+            "Observations: {} ({} covariate patterns); {}; groups: {}",
             self.n_obs,
             self.n_patterns,
+            self.missing,
             groups_list(&self.n_groups)
         )?;
         writeln!(
@@ -39,17 +40,10 @@ impl fmt::Display for GlmmFit {
         )?;
         writeln!(f)?;
         writeln!(f, "Random effects:")?;
-        f.write_str(&align(&random_effects_table(&self.random_effects)))?;
-        for c in &self.correlations {
-            writeln!(
-                f,
-                "Correlation of {} and {} in {}: {}",
-                c.term1,
-                c.term2,
-                c.group,
-                sig(c.correlation, 3)
-            )?;
-        }
+        f.write_str(&align(&random_effects_table(
+            &self.random_effects,
+            &self.correlations,
+        )))?;
         if let Some(icc) = self.icc {
             writeln!(
                 f,

@@ -35,7 +35,9 @@ use crate::models::coef_table::{check_level, coef_table, CoefRow};
 use crate::models::fitted::{field_accessors, find_term, specification, Fitted, Parameters};
 use crate::models::glm::{check_response, Family, Link};
 use crate::models::newton::{EvaluationRecord, OptimisationSummary};
-use crate::models::variance_components::{canonical_theta, variance_components, RandomEffectSd};
+use crate::models::variance_components::{
+    canonical_theta, variance_components, RandomEffectCorrelation, RandomEffectSd,
+};
 use crate::models::vcov::VcovKind;
 use optimize::minimise;
 use profile::Statistics;
@@ -134,7 +136,8 @@ impl Lmm {
         let theta = canonical_theta(&random.structure, &theta);
         let scaled: Vec<f64> = theta.iter().map(|t| t * sigma).collect();
         let lam = random.structure.lambda(&scaled);
-        let (random_effects, _) = variance_components(&random, &scaled, &(&lam * lam.transpose()));
+        let (random_effects, correlations) =
+            variance_components(&random, &scaled, &(&lam * lam.transpose()));
         let n_params = p + theta.len() + 1;
         let criterion = minimum.value;
         let psi = at.beta.iter().chain(&minimum.theta).copied().collect();
@@ -160,6 +163,7 @@ impl Lmm {
                 .map(|r| r.iter().copied().collect())
                 .collect(),
             random_effects,
+            correlations,
             residual_sd: sigma,
             theta,
             criterion,
@@ -278,6 +282,8 @@ pub struct LmmFit {
     pub vcov: Vec<Vec<f64>>,
     /// Random-effect standard deviations (absolute, not relative to sigma).
     pub random_effects: Vec<RandomEffectSd>,
+    /// Correlations of correlated random effects (`(1 + Days | Subject)`).
+    pub correlations: Vec<RandomEffectCorrelation>,
     /// Residual standard deviation sigma.
     pub residual_sd: f64,
     /// lme4's theta: the entries of Lambda (random-effect SDs relative to sigma).

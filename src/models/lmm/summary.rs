@@ -20,8 +20,9 @@ impl fmt::Display for LmmFit {
         writeln!(f, "Formula: {}", self.formula)?;
         writeln!(
             f,
-            "Observations: {}; groups: {}",
+            "Observations: {}; {}; groups: {}",
             self.n_obs,
+            self.missing,
             groups_list(&self.n_groups)
         )?;
         let what = if self.reml {
@@ -40,10 +41,11 @@ impl fmt::Display for LmmFit {
         )?;
         writeln!(f)?;
         writeln!(f, "Random effects:")?;
-        let mut table = random_effects_table(&self.random_effects);
+        let mut table = random_effects_table(&self.random_effects, &self.correlations);
         table.push(vec![
             "Residual".to_string(),
             String::new(),
+            sig(self.residual_sd * self.residual_sd, 5),
             sig(self.residual_sd, 5),
         ]);
         f.write_str(&align(&table))?;
