@@ -17,10 +17,16 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use serde_json::{json, Value};
 use stepwedge::core::error::{Error, Result};
 use stepwedge::effects::crude::{Estimable, Estimate, Summary, TwoByTwo, DEFAULT_LEVEL};
 use stepwedge::studies::PercentCounts;
+
+mod cli;
+use cli::Failure;
+
+const PROGRAM: &str = "kth_nursing_home";
 
 // ---- Published values (inputs and results as published; not computed here) ----
 
@@ -178,9 +184,10 @@ fn counts_line(s: &Summary, treated: &str) -> String {
     )
 }
 
-fn print_p_comparison(o: &Outcome) {
+fn print_p_comparison(out: &mut String, o: &Outcome) {
     let p = o.published;
-    println!(
+    outln!(
+        out,
         "\n  published: P = {} ({}; {KTH_SOURCE})",
         p.text,
         p.test.name()
@@ -192,7 +199,8 @@ fn print_p_comparison(o: &Outcome) {
             ""
         };
         match test.p_value(&o.summary) {
-            Some(v) => println!(
+            Some(v) => outln!(
+                out,
                 "  computed:  {:<36}P = {v:.4} -> {:<6}{}{used}",
                 test.name(),
                 p.rounded(v),
@@ -202,7 +210,11 @@ fn print_p_comparison(o: &Outcome) {
                     "differs"
                 }
             ),
-            None => println!("  computed:  {:<36}not defined for this table", test.name()),
+            None => outln!(
+                out,
+                "  computed:  {:<36}not defined for this table",
+                test.name()
+            ),
         }
     }
 }
@@ -221,24 +233,43 @@ fn crude_line(what: &str, m: &Estimable<Estimate>) -> String {
     }
 }
 
-fn print_text(r: &Report) {
-    println!("Kom Trygt Hjem (KTH) nursing-home study: intervention vs usual care");
-    println!("Source: {KTH_SOURCE}");
+fn print_text(out: &mut String, r: &Report) {
+    outln!(
+        out,
+        "Kom Trygt Hjem (KTH) nursing-home study: intervention vs usual care"
+    );
+    outln!(out, "Source: {KTH_SOURCE}");
     for o in &r.kth {
-        println!("\n== {}: {} ==", o.name, counts_line(&o.summary, "KTH"));
-        println!("{}", o.summary);
-        print_p_comparison(o);
+        outln!(
+            out,
+            "\n== {}: {} ==",
+            o.name,
+            counts_line(&o.summary, "KTH")
+        );
+        outln!(out, "{}", o.summary);
+        print_p_comparison(out, o);
     }
 
     let (p1, p0) = ROLLOUT_READMISSION_PCT;
     let rm = &r.rollout_mortality;
     let rr = &r.rollout_readmission;
-    println!("\n== 2025 regional rollout, crude (unadjusted) estimates ==");
-    println!("Source of the counts and percentages: {ROLLOUT_SOURCE}");
-    println!("\n-- 30-day mortality: {} --", counts_line(rm, "rollout"));
-    println!("{rm}");
-    println!("\n-- readmission: {} --", counts_line(rr, "rollout"));
-    println!(
+    outln!(
+        out,
+        "\n== 2025 regional rollout, crude (unadjusted) estimates =="
+    );
+    outln!(
+        out,
+        "Source of the counts and percentages: {ROLLOUT_SOURCE}"
+    );
+    outln!(
+        out,
+        "\n-- 30-day mortality: {} --",
+        counts_line(rm, "rollout")
+    );
+    outln!(out, "{rm}");
+    outln!(out, "\n-- readmission: {} --", counts_line(rr, "rollout"));
+    outln!(
+        out,
         "  The counts are not published: they are derived from the published percentages, \
          round({p1}% x {}) = {} and round({p0}% x {}) = {}.",
         rr.table.n1(),
@@ -246,13 +277,15 @@ fn print_text(r: &Report) {
         rr.table.n0(),
         rr.table.c()
     );
-    println!("{rr}");
-    println!(
+    outln!(out, "{rr}");
+    outln!(
+        out,
         "\n  crude (computed here): {}; {}",
         crude_line("mortality OR (Woolf)", &rm.odds_ratio_wald),
         crude_line("readmission RR", &rr.relative_risk)
     );
-    println!(
+    outln!(
+        out,
         "  published: {} and {} ({ROLLOUT_SOURCE}) are adjusted estimates; \
          they are reproduced by the example `kth_rollout`, not here.",
         adjusted_line("mortality OR", ROLLOUT_ADJUSTED_OR),
@@ -321,36 +354,27 @@ fn report_json(r: &Report) -> Result<Value> {
 
 // ---- Command line ----
 
-const USAGE: &str = "usage: kth_nursing_home [--json]\n  --json   print one JSON object";
+/// The original KTH nursing-home table and the rollout's crude estimates, from their counts.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
+struct Args {
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run(args: &Args) -> std::result::Result<(), Failure> {
+    let report = compute()?;
+    let mut out = String::new();
+    if args.json {
+        outln!(out, "{}", report_json(&report)?);
+    } else {
+        print_text(&mut out, &report);
+    }
+    cli::emit(&out)
+}
 
 fn main() -> ExitCode {
-    let mut as_json = false;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--json" => as_json = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => {
-                eprintln!("kth_nursing_home: unknown argument '{other}'\n{USAGE}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let result = compute().and_then(|report| {
-        if as_json {
-            println!("{}", report_json(&report)?);
-        } else {
-            print_text(&report);
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kth_nursing_home: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let args = Args::parse();
+    cli::exit(PROGRAM, run(&args))
 }

@@ -14,10 +14,13 @@
 //! cargo run --release --example kth_rollout -- --json            # the JSON on stdout
 //! ```
 //!
-//! Flags: `--data FILE` (default `data-samples/kth_rollout_synthetic.csv`), `--follow-up-end
-//! DATE` (last day of follow-up, YYYY-MM-DD; default: every patient followed for 30 days),
-//! `--bootstrap N` (joint cluster-bootstrap replicates of the cost-effectiveness, default
-//! 1000), `--seed S` (default 1), `--out DIR`, `--json`, `--quiet` (no progress bar).
+//! Flags (`kth_rollout --help` lists them with their defaults): `--data FILE` (default
+//! `data-samples/kth_rollout_synthetic.csv`), `--follow-up-end DATE` (last day of follow-up,
+//! YYYY-MM-DD; default: every patient followed for 30 days), `--bootstrap N` (joint
+//! cluster-bootstrap replicates of the cost-effectiveness, default 1000), `--seed S` (default
+//! 1), `--out DIR` (the report directory, written whole or not at all), `--json`, `--quiet` (no
+//! progress bar), and the flags that say how the file is read (`--delimiter`,
+//! `--decimal-comma`, `--na`, `--categorical`; the format is detected by default).
 //!
 //! The bundled file is synthetic (`stepwedge::studies::kth_rollout::synthetic`): it reproduces the published
 //! margins exactly and was calibrated to the published adjusted estimates, so agreement shows
@@ -27,112 +30,93 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use stepwedge::core::dates::Date;
-use stepwedge::data::{Cohort, LoadOptions};
+use stepwedge::core::error::Error;
 use stepwedge::studies::kth_rollout::{analyse, write_report, Options};
 
+mod cli;
+use cli::{DataFlags, Failure};
+
+const PROGRAM: &str = "kth_rollout";
 const SAMPLE: &str = "data-samples/kth_rollout_synthetic.csv";
-const USAGE: &str = "usage: kth_rollout [--data FILE] [--follow-up-end YYYY-MM-DD] \
-                     [--bootstrap N] [--seed S] [--out DIR] [--json] [--quiet]";
 
+/// Kom Trygt Hjem: the regional rollout's published table reproduced from the patient file.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
 struct Args {
+    /// Patient file with the columns of the bundled sample [default: the bundled synthetic cohort].
+    #[arg(long, value_name = "FILE")]
     data: Option<String>,
-    options: Options,
+    /// Last day of follow-up, YYYY-MM-DD [default: every patient followed for 30 days].
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    follow_up_end: Option<Date>,
+    /// Joint cluster-bootstrap replicates of the cost-effectiveness.
+    #[arg(long, value_name = "N", default_value_t = Options::default().bootstrap)]
+    bootstrap: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, value_name = "N", default_value_t = Options::default().seed)]
+    seed: u64,
+    /// Write the report (JSON, estimates.csv, SVG figures) into this directory.
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Print the analysis as JSON instead of the table.
+    #[arg(long)]
     json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    #[command(flatten)]
+    read: DataFlags,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        data: None,
-        options: Options::default(),
-        out: None,
-        json: false,
+/// A date written YYYY-MM-DD.
+fn date(text: &str) -> Result<Date, String> {
+    Date::parse(text).ok_or_else(|| format!("'{text}' is not a date YYYY-MM-DD"))
+}
+
+fn run(args: &Args) -> Result<(), Failure> {
+    let options = Options {
+        bootstrap: args.bootstrap,
+        seed: args.seed,
+        follow_up_end: args.follow_up_end,
+        progress: !args.quiet && !args.json,
     };
-    let mut quiet = false;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--data" => args.data = Some(value()?),
-            "--follow-up-end" => {
-                let v = value()?;
-                let date = Date::parse(&v)
-                    .ok_or_else(|| format!("--follow-up-end: '{v}' is not YYYY-MM-DD"))?;
-                args.options.follow_up_end = Some(date);
-            }
-            "--bootstrap" => {
-                let v = value()?;
-                args.options.bootstrap = v
-                    .parse()
-                    .map_err(|_| format!("--bootstrap: '{v}' is not a whole number"))?;
-            }
-            "--seed" => {
-                let v = value()?;
-                args.options.seed = v
-                    .parse()
-                    .map_err(|_| format!("--seed: '{v}' is not a whole number"))?;
-            }
-            "--out" => args.out = Some(PathBuf::from(value()?)),
-            "--json" => args.json = true,
-            "--quiet" => quiet = true,
-            "--help" | "-h" => return Err(String::new()),
-            other => return Err(format!("unknown flag '{other}'")),
-        }
-    }
-    args.options.progress = !quiet && !args.json;
-    Ok(args)
-}
-
-fn run(args: &Args) -> stepwedge::core::error::Result<()> {
     let path = args.data.clone().unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(SAMPLE)
             .display()
             .to_string()
     });
-    let cohort = Cohort::from_csv_path(&path, &LoadOptions::default())?;
-    let analysis = analyse(cohort, &args.options)?;
+    let cohort = args.read.load(PROGRAM, &path)?;
+    let analysis = analyse(cohort, &options)?;
     if let Some(dir) = &args.out {
         for file in write_report(&analysis, dir)? {
-            eprintln!("wrote {}", file.display());
+            cli::note(PROGRAM, format_args!("wrote {}", file.display()));
         }
     }
     if args.json {
-        let text = serde_json::to_string_pretty(&analysis).unwrap_or_default();
-        println!("{text}");
-        return Ok(());
+        let mut text = serde_json::to_string_pretty(&analysis).map_err(|e| Error::Numerical {
+            what: "the JSON of the analysis".into(),
+            message: e.to_string(),
+        })?;
+        text.push('\n');
+        return cli::emit(&text);
     }
-    match &args.data {
-        None => println!(
+    let title = match &args.data {
+        None => format!(
             "Kom Trygt Hjem, regional rollout 2023-2025: the published table reproduced on the \
              SYNTHETIC cohort {SAMPLE}\n(the registry data are not public; the cohort matches \
              the published margins and was calibrated to the adjusted estimates)\n"
         ),
         Some(file) => {
-            println!("Kom Trygt Hjem, regional rollout: {file} against the published table\n")
+            format!("Kom Trygt Hjem, regional rollout: {file} against the published table\n")
         }
-    }
-    print!("{analysis}");
-    Ok(())
+    };
+    cli::emit(&format!("{title}\n{analysis}"))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("kth_rollout: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kth_rollout: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let args = Args::parse();
+    cli::exit(PROGRAM, run(&args))
 }

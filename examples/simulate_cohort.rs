@@ -5,10 +5,11 @@
 //!     --seed 2609 --out data-samples/stepped_wedge_sim.csv
 //! ```
 //!
-//! Flags: `--clusters K` (clusters that cross over, default 10), `--never N` (usual-care clusters
+//! Flags (`simulate_cohort --help` lists them with their defaults): `--clusters K` (clusters that cross over, default 10), `--never N` (usual-care clusters
 //! that never cross over, default 0), `--periods T` (default 6), `--size M` (mean patients per
 //! cluster-period, Poisson; default 30), `--fixed` (exactly `--size` patients in every
-//! cluster-period instead), `--seed S` (default 1), `--out FILE` (required). The outcome and
+//! cluster-period instead), `--seed S` (default 1), `--out FILE` (required; written whole or
+//! not at all). The outcome and
 //! cost models are the simulator's defaults (see `stepwedge::sim`).
 //!
 //! The cohort of the 10^6-patient benchmarks (`benches/glmm_fit.rs`) is
@@ -28,165 +29,116 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use stepwedge::core::error::Error;
 use stepwedge::sim::{ClusterSize, SimConfig};
 use stepwedge::studies::kth_rollout::calibrate;
 use stepwedge::studies::kth_rollout::synthetic::KthRollout;
 
+mod cli;
+use cli::Failure;
+
+const PROGRAM: &str = "simulate_cohort";
+
+/// Simulate a stepped-wedge or staggered-rollout cohort and write it as CSV.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
 struct Args {
+    /// Clusters that cross over.
+    #[arg(long, value_name = "K", default_value_t = 10)]
     clusters: usize,
+    /// Usual-care clusters that never cross over.
+    #[arg(long, value_name = "N", default_value_t = 0)]
     never: usize,
+    /// Calendar periods.
+    #[arg(long, value_name = "T", default_value_t = 6)]
     periods: usize,
+    /// Mean patients per cluster-period (Poisson), or the exact number with --fixed.
+    #[arg(long, value_name = "M", default_value_t = 30.0)]
     size: f64,
+    /// Exactly --size patients in every cluster-period.
+    #[arg(long)]
     fixed: bool,
+    /// Seed [default: 1, or the KTH rollout's 20251105 with --kth-rollout].
+    #[arg(long, value_name = "S")]
     seed: Option<u64>,
-    out: String,
+    /// The CSV file to write (required unless --calibrate).
+    #[arg(long, value_name = "FILE", required_unless_present = "calibrate")]
+    out: Option<String>,
+    /// Write the synthetic cohort of the regional Kom Trygt Hjem rollout instead.
+    #[arg(long)]
     kth_rollout: bool,
+    /// With --kth-rollout: run the calibration again and print what it finds.
+    #[arg(long, requires = "kth_rollout")]
     calibrate: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        clusters: 10,
-        never: 0,
-        periods: 6,
-        size: 30.0,
-        fixed: false,
-        seed: None,
-        out: String::new(),
-        kth_rollout: false,
-        calibrate: false,
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = if args.kth_rollout {
+        kth_rollout(&args)
+    } else {
+        simulate(&args)
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number = |v: String| {
-            v.parse::<f64>()
-                .map_err(|_| format!("{flag}: '{v}' is not a number"))
-        };
-        let count = |v: String| {
-            v.parse::<usize>()
-                .map_err(|_| format!("{flag}: '{v}' is not a whole number"))
-        };
-        match flag.as_str() {
-            "--clusters" => args.clusters = count(value()?)?,
-            "--never" => args.never = count(value()?)?,
-            "--periods" => args.periods = count(value()?)?,
-            "--size" => args.size = number(value()?)?,
-            "--fixed" => args.fixed = true,
-            "--seed" => {
-                args.seed = Some(
-                    value()?
-                        .parse()
-                        .map_err(|_| "--seed needs a whole number".to_string())?,
-                )
-            }
-            "--out" => args.out = value()?,
-            "--kth-rollout" => args.kth_rollout = true,
-            "--calibrate" => args.calibrate = true,
-            other => {
-                return Err(format!(
-                "unknown flag '{other}' (flags: --clusters --never --periods --size --fixed --seed --out --kth-rollout --calibrate)"
-            ))
-            }
-        }
-    }
-    if args.calibrate && !args.kth_rollout {
-        return Err("--calibrate goes with --kth-rollout".to_string());
-    }
-    if args.out.is_empty() && !args.calibrate {
-        return Err("--out FILE is required".to_string());
-    }
-    Ok(args)
+    cli::exit(PROGRAM, result)
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("simulate_cohort: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if args.kth_rollout {
-        return kth_rollout(&args);
-    }
+/// The simulated stepped-wedge or staggered-rollout cohort.
+fn simulate(args: &Args) -> Result<(), Failure> {
     let mut config = SimConfig::staggered(args.clusters, args.never, args.periods);
     config.cluster_size = if args.fixed {
         if args.size < 0.0 || args.size.fract() != 0.0 {
-            eprintln!("simulate_cohort: --fixed needs a whole number --size");
-            return ExitCode::from(2);
+            return Err(Error::invalid("--size", "--fixed needs a whole number --size").into());
         }
         ClusterSize::Fixed(args.size as usize)
     } else {
         ClusterSize::Poisson { mean: args.size }
     };
-    let written = config
-        .simulate(args.seed.unwrap_or(1))
-        .and_then(|cohort| cohort.write_csv(&args.out).map(|()| cohort.n_rows()));
-    match written {
-        Ok(n) => {
-            eprintln!("wrote {n} patients to {}", args.out);
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("simulate_cohort: {e}");
-            ExitCode::FAILURE
-        }
+    let cohort = config.simulate(args.seed.unwrap_or(1))?;
+    if let Some(out) = &args.out {
+        cohort.write_csv(out)?;
+        cli::note(
+            PROGRAM,
+            format_args!("wrote {} patients to {out}", cohort.n_rows()),
+        );
     }
+    Ok(())
 }
 
 /// The synthetic KTH rollout cohort, or its calibration.
-fn kth_rollout(args: &Args) -> ExitCode {
+fn kth_rollout(args: &Args) -> Result<(), Failure> {
     let seed = args.seed.unwrap_or(KthRollout::SEED);
     let config = if args.calibrate {
-        match calibrate(KthRollout::calibrated(), seed) {
-            Ok(found) => {
-                let c = &found.config;
-                println!(
-                    "calibrated in {} evaluations (seed {seed}):",
-                    found.evaluations
-                );
-                println!(
-                    "  mortality.residence[nursing_home]   = {:.4}",
-                    c.mortality.residence[1]
-                );
-                println!(
-                    "  readmission.residence[nursing_home] = {:.4}",
-                    c.readmission.residence[1]
-                );
-                println!(
-                    "  asa_upcoding (Sønderjylland, Sydvestjylland) = {:.4}",
-                    c.clusters
-                        .iter()
-                        .find(|k| k.name != "Fyn")
-                        .map_or(0.0, |k| k.asa_upcoding)
-                );
-                println!("  costs.kth_municipality = {:.0}", c.costs.kth_municipality);
-                println!("  gives {:?}", found.headline);
-                found.config
-            }
-            Err(e) => {
-                eprintln!("simulate_cohort: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
+        let found = calibrate(KthRollout::calibrated(), seed)?;
+        let c = &found.config;
+        let upcoding = c
+            .clusters
+            .iter()
+            .find(|k| k.name != "Fyn")
+            .map_or(0.0, |k| k.asa_upcoding);
+        cli::emit(&format!(
+            "calibrated in {} evaluations (seed {seed}):\n  \
+             mortality.residence[nursing_home]   = {:.4}\n  \
+             readmission.residence[nursing_home] = {:.4}\n  \
+             asa_upcoding (Sønderjylland, Sydvestjylland) = {upcoding:.4}\n  \
+             costs.kth_municipality = {:.0}\n  gives {:?}\n",
+            found.evaluations,
+            c.mortality.residence[1],
+            c.readmission.residence[1],
+            c.costs.kth_municipality,
+            found.headline
+        ))?;
+        found.config
     } else {
         KthRollout::calibrated()
     };
-    if args.out.is_empty() {
-        return ExitCode::SUCCESS;
+    if let Some(out) = &args.out {
+        let cohort = config.simulate(seed)?;
+        cohort.write_csv(out)?;
+        cli::note(
+            PROGRAM,
+            format_args!("wrote {} synthetic patients to {out}", cohort.n_rows()),
+        );
     }
-    let written = config
-        .simulate(seed)
-        .and_then(|cohort| cohort.write_csv(&args.out).map(|()| cohort.n_rows()));
-    match written {
-        Ok(n) => {
-            eprintln!("wrote {n} synthetic patients to {}", args.out);
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("simulate_cohort: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    Ok(())
 }

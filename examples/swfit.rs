@@ -70,6 +70,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::{json, Map, Value};
 use stepwedge::core::error::Error;
+use stepwedge::core::files::write_atomically;
 use stepwedge::data::Cohort;
 use stepwedge::effects::standardise::{
     MarginalEffects, RandomEffects, Standardisation, SubgroupEffects, Target,
@@ -82,7 +83,6 @@ use stepwedge::models::glmm::{Glmm, RandomEffectCorrelation, RandomEffectSd};
 use stepwedge::models::lmm::Lmm;
 use stepwedge::models::vcov::VcovKind;
 use stepwedge::models::Fitted;
-use stepwedge::report::output::write_atomically;
 use stepwedge::report::tables::coefficients_csv;
 
 mod cli;

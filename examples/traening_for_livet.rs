@@ -25,12 +25,18 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use serde_json::Value;
-use stepwedge::core::error::{Error, Result};
+use stepwedge::core::error::Error;
 use stepwedge::studies::traening_for_livet::{
     CrudeComparison, ReconstructedCount, SyntheticTrial, TraeningForLivet, DEFAULT_SEED,
-    DESIGN_SVG, FUNEN_SOURCE, FUNEN_SVG, N_CONTROL, N_INTERVENTION, PUBLISHED, RESULTS_SOURCE,
+    FUNEN_SOURCE, N_CONTROL, N_INTERVENTION, PUBLISHED, RESULTS_SOURCE,
 };
+
+mod cli;
+use cli::Failure;
+
+const PROGRAM: &str = "traening_for_livet";
 
 // ---- Text report ----
 
@@ -68,9 +74,10 @@ fn reconstructed_line(group: &str, r: &ReconstructedCount) -> String {
     )
 }
 
-fn print_crude(c: &CrudeComparison) {
+fn print_crude(out: &mut String, c: &CrudeComparison) {
     let t = &c.summary.table;
-    println!(
+    outln!(
+        out,
         "\n-- {}: {}/{} (intervention) vs {}/{} (control), reconstructed counts --",
         c.outcome,
         t.a(),
@@ -78,9 +85,13 @@ fn print_crude(c: &CrudeComparison) {
         t.c(),
         t.n0()
     );
-    println!("{}", reconstructed_line("control", &c.control));
-    println!("{}", reconstructed_line("intervention", &c.intervention));
-    println!("{}", c.summary);
+    outln!(out, "{}", reconstructed_line("control", &c.control));
+    outln!(
+        out,
+        "{}",
+        reconstructed_line("intervention", &c.intervention)
+    );
+    outln!(out, "{}", c.summary);
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -91,14 +102,16 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
-fn print_synthetic(s: &SyntheticTrial, cluster_periods: usize) {
+fn print_synthetic(out: &mut String, s: &SyntheticTrial, cluster_periods: usize) {
     let t = &s.counts;
     let set = &s.settings;
     let readmission = &PUBLISHED[0];
-    println!(
+    outln!(
+        out,
         "\n== SYNTHETIC trial of the same design (simulated patients, not the trial's data) =="
     );
-    println!(
+    outln!(
+        out,
         "  simulation: seed {}; Poisson({:.3}) patients per cluster-period ({:.0} expected); \
          home-dwelling patients; outcome {} (readmission-like: 30-day mortality, published at \
          {}% and {}%, is too rare for a mixed model of so few patients); usual-care risk {:.0}% and true odds ratio \
@@ -116,7 +129,8 @@ fn print_synthetic(s: &SyntheticTrial, cluster_periods: usize) {
         readmission.intervention_percent,
         set.cluster_sd
     );
-    println!(
+    outln!(
+        out,
         "  simulated patients: control {} (published trial: {N_CONTROL}), intervention {} \
          (published trial: {N_INTERVENTION}); events {}/{} = {:.1}% vs {}/{} = {:.1}%",
         t.n0(),
@@ -129,11 +143,13 @@ fn print_synthetic(s: &SyntheticTrial, cluster_periods: usize) {
         100.0 * t.p1()
     );
     let row = &s.treatment;
-    println!(
+    outln!(
+        out,
         "  Hussey & Hughes model {} (Laplace; t on between-within df)",
         s.formula
     );
-    println!(
+    outln!(
+        out,
         "  treatment odds ratio {:.3} ({:.0}% t interval {:.3} to {:.3}, df = {}), p = {:.4}",
         s.odds_ratio.estimate,
         100.0 * s.odds_ratio.level,
@@ -142,7 +158,8 @@ fn print_synthetic(s: &SyntheticTrial, cluster_periods: usize) {
         row.df.map_or("normal".to_string(), |d| format!("{d}")),
         row.p_value
     );
-    println!(
+    outln!(
+        out,
         "  cluster SD {:.4}; converged: {} (largest gradient entry {:.1e}); singular fit: {}",
         s.cluster_sd,
         yes_no(s.converged),
@@ -156,14 +173,18 @@ fn print_synthetic(s: &SyntheticTrial, cluster_periods: usize) {
             "no".to_string()
         }
     );
-    println!("\n{}", s.fit);
+    outln!(out, "\n{}", s.fit);
 }
 
-fn print_text(r: &TraeningForLivet) {
+fn print_text(out: &mut String, r: &TraeningForLivet) {
     let d = &r.design;
     let (control, intervention) = d.cluster_periods();
-    println!("Træning for Livet (Rehabilitation for Life): stepped-wedge cluster-randomised trial");
-    println!(
+    outln!(
+        out,
+        "Træning for Livet (Rehabilitation for Life): stepped-wedge cluster-randomised trial"
+    );
+    outln!(
+        out,
         "Design (published: {}): {} municipalities, one crossing to the intervention every {} \
          months, {} periods",
         d.source,
@@ -172,85 +193,63 @@ fn print_text(r: &TraeningForLivet) {
         d.n_periods
     );
     if !d.cluster_names_verified {
-        println!(
+        outln!(
+            out,
             "  The municipalities and their randomised order could not be verified from public \
              sources; they are named by crossover order."
         );
     }
-    println!("\n{}", r.design_diagram.text());
-    println!(
+    outln!(out, "\n{}", r.design_diagram.text());
+    outln!(
+        out,
         "Cluster-periods (from the grid): {control} under usual care, {intervention} under the \
          intervention"
     );
 
-    println!("\n== Crude comparisons, intervention vs control ==");
-    println!(
+    outln!(out, "\n== Crude comparisons, intervention vs control ==");
+    outln!(
+        out,
         "Published ({RESULTS_SOURCE}): whole percentages only. The event counts are not \
          published; each is reconstructed as the integer nearest to percentage x n."
     );
     for c in &r.crude {
-        print_crude(c);
+        print_crude(out, c);
     }
-    println!("\n-- Reconstructed percentages beside the published ones --");
-    print!("{}", r.reproduction);
-    println!(
+    outln!(
+        out,
+        "\n-- Reconstructed percentages beside the published ones --"
+    );
+    out!(out, "{}", r.reproduction);
+    outln!(
+        out,
         "All reconstructed percentages round to the published ones: {}",
         yes_no(r.reproduction.all_within())
     );
 
-    print_synthetic(&r.synthetic, control + intervention);
+    print_synthetic(out, &r.synthetic, control + intervention);
 
-    println!("\n== KTH 2.0 on Funen (published schedule: {FUNEN_SOURCE}) ==\n");
-    print!("{}", r.funen_schedule.text());
+    outln!(
+        out,
+        "\n== KTH 2.0 on Funen (published schedule: {FUNEN_SOURCE}) ==\n"
+    );
+    out!(out, "{}", r.funen_schedule.text());
 }
 
 // ---- Command line ----
 
-fn usage() -> String {
-    format!(
-        "usage: traening_for_livet [--json] [--out DIR] [--seed S]
-  --json      print one JSON object on stdout
-  --out DIR   write {DESIGN_SVG} and {FUNEN_SVG} into DIR (created if needed)
-  --seed S    seed of the synthetic trial (default {DEFAULT_SEED})"
-    )
-}
-
+/// Træning for Livet: the design, the crude results, a synthetic trial and the KTH 2.0 schedule.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
 struct Args {
+    /// Print one JSON object on stdout instead of the report.
+    #[arg(long)]
     json: bool,
+    /// Write the two figures (the design and the Funen schedule, SVG) into this directory.
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Seed of the synthetic trial.
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED)]
     seed: u64,
-}
-
-/// The arguments, or the message to print and the exit code.
-fn parse_args() -> std::result::Result<Args, (String, u8)> {
-    let mut args = Args {
-        json: false,
-        out: None,
-        seed: DEFAULT_SEED,
-    };
-    let mut it = std::env::args().skip(1);
-    let usage_error = |m: String| (format!("traening_for_livet: {m}\n{}", usage()), 2);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--json" => args.json = true,
-            "--out" => match it.next() {
-                Some(dir) => args.out = Some(PathBuf::from(dir)),
-                None => return Err(usage_error("--out needs a directory".into())),
-            },
-            "--seed" => {
-                let value = it.next().unwrap_or_default();
-                args.seed = value.parse().map_err(|_| {
-                    usage_error(format!(
-                        "--seed needs a whole number from 0 to {}, not '{value}'",
-                        u64::MAX
-                    ))
-                })?;
-            }
-            "-h" | "--help" => return Err((usage(), 0)),
-            other => return Err(usage_error(format!("unknown argument '{other}'"))),
-        }
-    }
-    Ok(args)
 }
 
 fn json_error(e: serde_json::Error) -> Error {
@@ -260,7 +259,7 @@ fn json_error(e: serde_json::Error) -> Error {
     }
 }
 
-fn run(args: &Args) -> Result<()> {
+fn run(args: &Args) -> std::result::Result<(), Failure> {
     let report = TraeningForLivet::run(args.seed)?;
     let written = match &args.out {
         Some(dir) => report.write_figures(dir).map_err(|e| {
@@ -274,6 +273,7 @@ fn run(args: &Args) -> Result<()> {
         })?,
         None => Vec::new(),
     };
+    let mut out = String::new();
     if args.json {
         let mut value = serde_json::to_value(&report).map_err(json_error)?;
         if let Value::Object(map) = &mut value {
@@ -283,33 +283,17 @@ fn run(args: &Args) -> Result<()> {
                 .collect();
             map.insert("figures_written".into(), Value::Array(files));
         }
-        println!("{value}");
+        outln!(out, "{value}");
     } else {
-        print_text(&report);
+        print_text(&mut out, &report);
         for path in &written {
-            println!("wrote {}", path.display());
+            outln!(out, "wrote {}", path.display());
         }
     }
-    Ok(())
+    cli::emit(&out)
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err((message, code)) => {
-            if code == 0 {
-                println!("{message}");
-            } else {
-                eprintln!("{message}");
-            }
-            return ExitCode::from(code);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("traening_for_livet: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let args = Args::parse();
+    cli::exit(PROGRAM, run(&args))
 }

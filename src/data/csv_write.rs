@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::{Cohort, Column, LoadOptions, MISSING_CODE};
 use crate::core::error::{Error, Result};
+use crate::core::files::write_atomically_with;
 
 /// How a missing cell is written.
 const MISSING_TEXT: &str = "NA";
@@ -14,16 +15,13 @@ const MISSING_TEXT: &str = "NA";
 const WRITER: &str = "<writer>";
 
 impl Cohort {
-    /// Writes the cohort as CSV to the file at `path` (see [`Cohort::write_csv_to`]).
+    /// Writes the cohort as CSV to the file at `path` (see [`Cohort::write_csv_to`]), whole or
+    /// not at all ([`write_atomically_with`]).
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let file = path.display().to_string();
         self.check_writable()?;
-        let out = std::fs::File::create(path).map_err(|source| Error::Io {
-            file: file.clone(),
-            source,
-        })?;
-        self.write_records(std::io::BufWriter::new(out), &file)
+        write_atomically_with(path, |out| self.write_records(out, &file))
     }
 
     /// Writes the cohort as CSV: a header of the column names, then one line per row; numbers in

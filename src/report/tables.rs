@@ -78,7 +78,8 @@ mod tests {
     #[test]
     fn the_csv_reads_back_to_the_table() {
         let names = ["(Intercept)".to_string(), "poly(x, 2)1".to_string()];
-        let rows = coef_table(&names, &[0.1, -2.0 / 3.0], &[0.04, 0.003], None, 0.95, true).unwrap();
+        let rows =
+            coef_table(&names, &[0.1, -2.0 / 3.0], &[0.04, 0.003], None, 0.95, true).unwrap();
         let text = coefficients_csv(&rows);
         assert!(text.starts_with("term,estimate,std_error,statistic,df,p_value,"));
         let back = Cohort::from_csv_str(&text, &LoadOptions::new().delimiter(b',')).unwrap();

@@ -1,23 +1,46 @@
 //! Writing output files whole or not at all.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::core::error::{Error, Result};
 
-/// Writes `contents` to `path` atomically: to a temporary file beside it (same directory, so
-/// the rename cannot cross file systems), synced to disk, then renamed over `path`. On any
-/// failure the temporary file is removed and an existing `path` is left as it was.
+/// Writes `contents` to `path` atomically (see [`write_atomically_with`]).
 pub fn write_atomically(path: impl AsRef<Path>, contents: &[u8]) -> Result<()> {
+    let path = path.as_ref();
+    write_atomically_with(path, |out| {
+        out.write_all(contents).map_err(|source| Error::Io {
+            file: path.display().to_string(),
+            source,
+        })
+    })
+}
+
+/// Writes a file atomically: `write` fills a temporary file beside `path` (same directory, so
+/// the rename cannot cross file systems), which is flushed, synced to disk and only then
+/// renamed over `path`. On any failure the temporary file is removed and an existing `path` is
+/// left as it was: a reader never sees a half-written file.
+pub fn write_atomically_with(
+    path: impl AsRef<Path>,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
     let path = path.as_ref();
     let temporary = temporary_beside(path);
     let io = |p: &Path| {
         let file = p.display().to_string();
         move |source| Error::Io { file, source }
     };
-    let written = std::fs::File::create(&temporary)
-        .and_then(|mut f| f.write_all(contents).and_then(|()| f.sync_all()))
+    let written = File::create(&temporary)
         .map_err(io(&temporary))
+        .map(BufWriter::new)
+        .and_then(|mut out| {
+            write(&mut out)?;
+            let file = out
+                .into_inner()
+                .map_err(|e| io(&temporary)(e.into_error()))?;
+            file.sync_all().map_err(io(&temporary))
+        })
         .and_then(|()| std::fs::rename(&temporary, path).map_err(io(path)));
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
