@@ -295,8 +295,8 @@ fn byte_order_mark_and_semicolons() {
     assert_eq!(c.names(), ["cluster", "age"]);
     // With a ';' delimiter decimal commas are read, unless refused.
     assert_eq!(c.numeric("age").unwrap(), [84.5, 90.0]);
-    let c = Cohort::from_csv_str(text, &opts.clone().decimal_comma(false)).unwrap();
-    assert_eq!(c.levels("age").unwrap(), ["84,5", "90"]);
+    let e = load_err(text, &opts.clone().decimal_comma(false));
+    assert_csv_error(&e, 2, "age", "numbers with decimal commas");
     let e = load_err("a\n1\n", &LoadOptions::new().delimiter(b'"'));
     assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
 }
@@ -530,10 +530,21 @@ fn a_danish_copy_of_the_bundled_data_gives_the_same_fit() {
         assert!((x.estimate - y.estimate).abs() <= 1e-12, "{}", x.term);
         assert!((x.std_error - y.std_error).abs() <= 1e-12, "{}", x.term);
     }
-    // Asked to read decimal points, the Danish copy's ages are text.
+    // Asked to read decimal points, the Danish copy's ages are numbers of the other mark.
     let opts = LoadOptions::new().decimal_comma(false);
-    let e = Cohort::from_csv_str(&danish, &opts).map(|c| c.column_type("age").unwrap());
-    assert_eq!(e.unwrap(), ColumnType::Categorical);
+    assert_eq!(
+        load_err(&danish, &opts).to_string(),
+        "<memory>, line 2, column 'age': '87,5': the column's cells are numbers with decimal \
+         commas, which are not read as numbers unless asked for (--decimal-comma, \
+         LoadOptions::decimal_comma(true))"
+    );
+    let dotted = "a;b\n1.5;x\n2.25;y\n";
+    assert_eq!(
+        load_err(dotted, &LoadOptions::new().decimal_comma(true)).to_string(),
+        "<memory>, line 2, column 'a': '1.5': the column's cells are numbers with decimal \
+         points, which are not read as numbers unless asked for (--decimal-comma=false, \
+         LoadOptions::decimal_comma(false))"
+    );
     // Decimal commas with a ',' delimiter are refused.
     let opts = LoadOptions::new().delimiter(b',').decimal_comma(true);
     assert!(matches!(

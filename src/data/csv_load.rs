@@ -189,6 +189,7 @@ fn check_text_in_numbers(
         let (None, Column::Categorical { codes, levels }) = (forced[col], column) else {
             continue;
         };
+        check_decimal_mark(levels, col, ctx, opts)?;
         let numeric: Vec<bool> = levels
             .iter()
             .map(|l| number_in(l.as_bytes(), opts).is_some_and(f64::is_finite))
@@ -212,6 +213,48 @@ fn check_text_in_numbers(
         }
     }
     Ok(())
+}
+
+/// Refuses a column of text whose every label is a number written with the other decimal mark
+/// (`87,5` read with decimal points, `87.5` read with decimal commas): the error names the first
+/// such cell and the option to set.
+fn check_decimal_mark(
+    levels: &[String],
+    col: usize,
+    ctx: &Context,
+    opts: &LoadOptions,
+) -> Result<()> {
+    let comma = !opts.reads_decimal_commas();
+    if comma && opts.fixed_delimiter() == b',' {
+        return Ok(());
+    }
+    let other = opts.clone().decimal_comma(comma);
+    let all = levels
+        .iter()
+        .all(|l| number_in(l.as_bytes(), &other).is_some_and(f64::is_finite));
+    if !all {
+        return Ok(());
+    }
+    let (line, cell) = text_cells(ctx, col, opts)?.swap_remove(0);
+    let (mark, option) = if comma {
+        (
+            "commas",
+            "--decimal-comma, LoadOptions::decimal_comma(true)",
+        )
+    } else {
+        (
+            "points",
+            "--decimal-comma=false, LoadOptions::decimal_comma(false)",
+        )
+    };
+    Err(ctx.error(
+        line,
+        col,
+        format!(
+            "'{cell}': the column's cells are numbers with decimal {mark}, which are not read \
+             as numbers unless asked for ({option})"
+        ),
+    ))
 }
 
 /// The first [`STRAY_CELLS_LISTED`] cells of column `col` that are neither missing nor numbers:

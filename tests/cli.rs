@@ -1,0 +1,370 @@
+//! The example binaries as a user meets them: conventional command lines, Danish and messy data
+//! files, full JSON tables, and output that never panics. `cargo test` builds the examples
+//! before it runs this file; the binaries are found beside the test's own.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const EXAMPLES: [&str; 5] = [
+    "swfit",
+    "kth_rollout",
+    "kth_nursing_home",
+    "traening_for_livet",
+    "simulate_cohort",
+];
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data-samples/stepped_wedge_sim.csv"
+);
+const HH: &str = "death30 ~ treated + factor(period) + (1 | cluster)";
+
+/// The example binary `name` (built by `cargo test` into `target/<profile>/examples`).
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds the examples (or run `cargo build --examples`)",
+        path.display()
+    );
+    path
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(example(name)).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A scratch directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stepwedge-cli-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn help_and_version_exit_zero_and_list_every_flag_with_its_default() {
+    for name in EXAMPLES {
+        let help = run(name, &["--help"]);
+        assert_eq!(help.status.code(), Some(0), "{name}");
+        let out = text(&help.stdout);
+        assert!(
+            out.contains("Usage: ") && out.contains("--version"),
+            "{name}: {out}"
+        );
+        let version = run(name, &["--version"]);
+        assert_eq!(version.status.code(), Some(0), "{name}");
+        assert_eq!(
+            text(&version.stdout).trim(),
+            format!("{name} {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    let help = text(&run("swfit", &["--help"]).stdout);
+    for flag in [
+        "--data <FILE>",
+        "--level <LEVEL>",
+        "--delimiter <CHAR>",
+        "--decimal-comma",
+        "--weights <COLUMN>",
+        "--reference <VAR=LEVEL>",
+        "--event <VALUE>",
+        "--out <FILE.csv>",
+        "--seed <N>",
+        "--bootstrap <N>",
+        "--na <VALUE>",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from\n{help}");
+    }
+    for default in [
+        "[default: 0.95]",
+        "[default: binomial]",
+        "[default: 1]",
+        "[default: treated]",
+    ] {
+        assert!(help.contains(default), "{default} missing from\n{help}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_two_with_a_suggestion() {
+    let out = run("swfit", &["--dat", SAMPLE, "--formula", HH]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("a similar argument exists: '--data'"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = run("kth_rollout", &["--bootstrap", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn flag_equals_value_and_flag_space_value_agree() {
+    let a = run(
+        "swfit",
+        &[
+            "--data",
+            SAMPLE,
+            "--formula",
+            HH,
+            "--level",
+            "0.9",
+            "--json",
+        ],
+    );
+    let level = format!("--level={}", 0.9);
+    let data = format!("--data={SAMPLE}");
+    let b = run("swfit", &[&data, "--formula", HH, &level, "--json"]);
+    assert_eq!(json(&a), json(&b));
+    assert_eq!(json(&a)["level"], 0.9);
+}
+
+#[test]
+fn json_rows_carry_every_field_and_the_csv_the_same_numbers() {
+    let dir = scratch("json");
+    let csv = dir.join("coefficients.csv");
+    let csv_arg = csv.display().to_string();
+    let fit = json(&run(
+        "swfit",
+        &[
+            "--data",
+            SAMPLE,
+            "--formula",
+            HH,
+            "--json",
+            "--out",
+            &csv_arg,
+        ],
+    ));
+    let rows = fit["coefficients"].as_array().unwrap();
+    assert_eq!(rows.len(), 9);
+    let keys: Vec<&str> = rows[1]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "df",
+        "p_value",
+        "ci_low",
+        "ci_high",
+        "exp_estimate",
+        "exp_ci_low",
+        "exp_ci_high",
+    ];
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    assert!(rows[1]["df"].is_null());
+    let or = rows[1]["exp_estimate"].as_f64().unwrap();
+    assert_eq!(or, rows[1]["estimate"].as_f64().unwrap().exp());
+    assert_eq!(fit["dropped"], serde_json::json!({}));
+    let re = &fit["random_effects"][0];
+    let (variance, sd) = (re["variance"].as_f64().unwrap(), re["sd"].as_f64().unwrap());
+    assert!((variance - sd * sd).abs() <= 1e-15 * variance);
+    let written = std::fs::read_to_string(&csv).unwrap();
+    let line = written.lines().nth(2).unwrap();
+    assert!(line.starts_with("treated,"), "{line}");
+    let estimate: f64 = line.split(',').nth(1).unwrap().parse().unwrap();
+    assert_eq!(estimate, rows[1]["estimate"].as_f64().unwrap());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_linear_mixed_model_reports_correlations_and_satterthwaite_df() {
+    let formula = "cost ~ treated + (1 + treated | cluster)";
+    let args = [
+        "--data",
+        SAMPLE,
+        "--formula",
+        formula,
+        "--family",
+        "gaussian",
+    ];
+    let fit = json(&run("swfit", &[&args[..], &["--json"]].concat()));
+    let corr = &fit["correlations"][0];
+    assert_eq!(corr["group"], "cluster");
+    assert_eq!(
+        (corr["term1"].as_str(), corr["term2"].as_str()),
+        (Some("(Intercept)"), Some("treated"))
+    );
+    let r = corr["corr"].as_f64().unwrap();
+    assert!(r.abs() < 1.0 && r != 0.0, "{r}");
+    assert!(fit["coefficients"][1]["df"].as_f64().unwrap() > 1.0);
+    let printed = text(&run("swfit", &args).stdout);
+    assert!(
+        printed.contains("Corr") && printed.contains(&format!("{r:.2}")),
+        "{printed}"
+    );
+    let header = printed.lines().find(|l| l.contains("Estimate")).unwrap();
+    assert!(header.contains(" df "), "{header}");
+}
+
+/// The bundled sample as Excel writes it with a Danish locale: `;` and decimal commas.
+fn danish_copy(dir: &Path) -> String {
+    let danish: String = std::fs::read_to_string(SAMPLE)
+        .unwrap()
+        .chars()
+        .map(|c| match c {
+            ',' => ';',
+            '.' => ',',
+            c => c,
+        })
+        .collect();
+    let path = dir.join("danish.csv");
+    std::fs::write(&path, danish).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_danish_file_is_detected_said_and_fitted_the_same() {
+    let dir = scratch("danish");
+    let danish = danish_copy(&dir);
+    let formula = "death30 ~ treated + factor(period) + age + (1 | cluster)";
+    let plain = run("swfit", &["--data", SAMPLE, "--formula", formula, "--json"]);
+    let read = run(
+        "swfit",
+        &["--data", &danish, "--formula", formula, "--json"],
+    );
+    assert_eq!(json(&plain)["coefficients"], json(&read)["coefficients"]);
+    let note = text(&read.stderr);
+    assert!(
+        note.contains("as ';'-separated with decimal commas (detected)"),
+        "{note}"
+    );
+    assert!(text(&plain.stderr).is_empty());
+    // Refusing decimal commas makes age text of numbers with commas: refused, naming the cell.
+    let out = run(
+        "swfit",
+        &[
+            "--data",
+            &danish,
+            "--formula",
+            formula,
+            "--decimal-comma=false",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("line 2, column 'age': '87,5'"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn stray_text_cells_are_named_and_yes_no_responses_take_an_event() {
+    let dir = scratch("messy");
+    let original = std::fs::read_to_string(SAMPLE).unwrap();
+    let mut lines: Vec<String> = original.lines().map(String::from).collect();
+    // Line 2's age is 87.5 and line 300's is replaced too; death30 becomes yes/no.
+    lines[1] = lines[1].replacen(",87.5,", ",N/A,", 1);
+    let mut cells: Vec<&str> = lines[299].split(',').collect();
+    cells[4] = "--1";
+    lines[299] = cells.join(",");
+    let messy = dir.join("messy.csv");
+    std::fs::write(&messy, lines.join("\n") + "\n").unwrap();
+    let messy = messy.display().to_string();
+    let formula = "death30 ~ treated + age + (1 | cluster)";
+    let out = run("swfit", &["--data", &messy, "--formula", formula]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("column 'age': 2 of 2611 cells are not numbers")
+            && err.contains("line 2 'N/A', line 300 '--1'")
+            && err.contains("--na VALUE"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    let fit = json(&run(
+        "swfit",
+        &[
+            "--data",
+            &messy,
+            "--formula",
+            formula,
+            "--na",
+            "N/A",
+            "--na=--1",
+            "--json",
+        ],
+    ));
+    assert_eq!(fit["dropped"], serde_json::json!({"age": 2}));
+    assert_eq!(fit["n_obs"], 2609);
+
+    let yes_no: Vec<String> = original
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            if i > 0 {
+                cells[7] = if cells[7] == "1" { "yes" } else { "no" };
+            }
+            cells.join(",")
+        })
+        .collect();
+    let path = dir.join("yes_no.csv");
+    std::fs::write(&path, yes_no.join("\n") + "\n").unwrap();
+    let path = path.display().to_string();
+    let coded = json(&run(
+        "swfit",
+        &["--data", &path, "--formula", HH, "--event", "yes", "--json"],
+    ));
+    let numeric = json(&run(
+        "swfit",
+        &["--data", SAMPLE, "--formula", HH, "--json"],
+    ));
+    assert_eq!(coded["coefficients"], numeric["coefficients"]);
+    let out = run("swfit", &["--data", &path, "--formula", HH]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--event VALUE"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_full_stdout_is_exit_one_and_a_closed_pipe_a_quiet_exit() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(example("kth_nursing_home"))
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("stdout") && err.contains("No space left"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    let mut child = Command::new(example("traening_for_livet"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
