@@ -1,12 +1,21 @@
 //! The regional Kom Trygt Hjem rollout: the bundled synthetic cohort regenerates byte for byte,
 //! the library path of `examples/kth_rollout.rs` reproduces the published numbers within the
-//! stated tolerances, and the calibration finds the committed parameters again.
+//! stated tolerances, the calibration finds the committed parameters again, and the own-home
+//! bootstraps keep their separated samples (refitted to the limit) and report their failures.
 
 use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, LoadOptions};
+use stepwedge::effects::cost_effectiveness::{cost_effectiveness, CostEffectivenessSpec};
+use stepwedge::effects::standardise::Standardisation;
+use stepwedge::models::coef_table::CoefRow;
+use stepwedge::models::fitted::Fitted;
+use stepwedge::models::glm::Glm;
+use stepwedge::models::glmm::Glmm;
+use stepwedge::models::lmm::Lmm;
 use stepwedge::studies::kth_rollout::synthetic::KthRollout;
 use stepwedge::studies::kth_rollout::{
-    analyse, calibrate, headline, nnt_bound, prepare, report_files, Crude, Options,
+    analyse, calibrate, headline, nnt_bound, prepare, report_files, Crude, Options, OWN_HOME_COST,
+    OWN_HOME_MORTALITY,
 };
 
 fn sample_path() -> std::path::PathBuf {
@@ -173,4 +182,125 @@ fn calibration_finds_the_committed_parameters_again() {
     let committed = headline(&prepare(sample(), None).unwrap()).unwrap();
     assert!((committed.odds_ratio / h.odds_ratio - 1.0).abs() < 0.02);
     assert!((committed.own_home_cost_per_life / h.own_home_cost_per_life - 1.0).abs() < 0.02);
+}
+
+/// The own-home patients of the bundled cohort, outcomes derived.
+fn own_home() -> Cohort {
+    let cohort = prepare(sample(), None).unwrap().cohort;
+    let own = cohort.numeric("own_home").unwrap();
+    let rows: Vec<usize> = (0..own.len()).filter(|&i| own[i] == 1.0).collect();
+    cohort.select_rows(&rows).unwrap()
+}
+
+#[test]
+fn own_home_bootstraps_lose_at_most_one_replicate_in_a_thousand_and_report_the_count() {
+    let own = own_home();
+    let mortality = Glmm::new(OWN_HOME_MORTALITY).unwrap().fit(&own).unwrap();
+    let cost = Lmm::new(OWN_HOME_COST).unwrap().fit(&own).unwrap();
+    // The joint bootstrap of the published cost per saved life: 1,000 samples of the 18
+    // municipalities, 10 of which separate the outcome (no death among the drawn ASA 1 or KTH
+    // patients). Those refits reach the likelihood's supremum and are kept.
+    let spec = CostEffectivenessSpec::new("kth").bootstrap(1000, 1);
+    let ce = cost_effectiveness(&cost, &mortality, &own, &spec).unwrap();
+    assert!(
+        ce.failed <= 1,
+        "{} failed: {:?}",
+        ce.failed,
+        ce.first_failure
+    );
+    assert_eq!(ce.replicates.len() + ce.failed, 1000);
+    let json = serde_json::to_value(&ce).unwrap();
+    assert_eq!(json["failed"], ce.failed);
+    assert!(json.as_object().unwrap().contains_key("first_failure"));
+    // The marginal bootstrap (with the 18 jackknife refits of BCa) on the same samples.
+    let marginal = Standardisation::new("kth")
+        .bootstrap(1000, 1)
+        .apply(&mortality, &own)
+        .unwrap();
+    let boot = marginal.bootstrap.as_ref().unwrap();
+    assert!(
+        boot.failed <= 1,
+        "{} failed: {:?}",
+        boot.failed,
+        boot.first_failure
+    );
+    let json = serde_json::to_value(&marginal).unwrap();
+    assert_eq!(json["bootstrap"]["failed"], boot.failed);
+    assert!(json["bootstrap"]
+        .as_object()
+        .unwrap()
+        .contains_key("first_failure"));
+    let printed = marginal.to_string();
+    assert!(
+        printed.contains(&format!("1000 replicates (seed 1), {} failed", boot.failed)),
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_separated_sample_is_refitted_to_its_limit() {
+    let own = own_home();
+    // Municipality indices of two of the samples above, in the sorted order of their names:
+    // among the drawn municipalities, no KTH patient died in the first, no ASA 1 patient in the
+    // second (the whole cohort has deaths in both).
+    let no_kth_death = vec![
+        17, 2, 11, 10, 11, 11, 12, 7, 7, 17, 17, 10, 9, 17, 11, 4, 16, 12,
+    ];
+    let no_asa1_death = vec![
+        7, 12, 5, 13, 15, 12, 17, 17, 17, 15, 5, 17, 7, 2, 9, 9, 14, 14,
+    ];
+    let mut names: Vec<String> = own.levels("municipality").unwrap().to_vec();
+    names.sort();
+    let municipality = own.column("municipality").unwrap();
+    let (death, kth, asa) = (
+        own.numeric("death30").unwrap(),
+        own.numeric("kth").unwrap(),
+        own.numeric("asa").unwrap(),
+    );
+    // Patients and deaths of the drawn municipalities among the rows `among`.
+    let counts = |sample: &[usize], among: &dyn Fn(usize) -> bool| {
+        let drawn = |i: usize| {
+            municipality
+                .label(i)
+                .is_some_and(|m| sample.iter().any(|&g| names[g] == m))
+        };
+        let rows: Vec<usize> = (0..own.n_rows())
+            .filter(|&i| drawn(i) && among(i))
+            .collect();
+        let deaths = rows.iter().filter(|&&i| death[i] == 1.0).count();
+        (rows.len(), deaths)
+    };
+    let (patients, deaths) = counts(&no_kth_death, &|i| kth[i] == 1.0);
+    assert!(patients > 20 && deaths == 0, "{patients} {deaths}");
+    let (patients, deaths) = counts(&no_asa1_death, &|i| asa[i] == 1.0);
+    assert!(patients > 20 && deaths == 0, "{patients} {deaths}");
+    assert!(counts(&(0..18).collect::<Vec<_>>(), &|i| asa[i] == 1.0).1 > 0);
+
+    let glmm = Glmm::new(OWN_HOME_MORTALITY).unwrap().fit(&own).unwrap();
+    let glm = Glm::new("death30 ~ kth + age + sex + factor(asa)")
+        .unwrap()
+        .cluster("municipality")
+        .fit(&own)
+        .unwrap();
+    let at = |rows: &[CoefRow], term: &str| rows.iter().position(|r| r.term == term).unwrap();
+    let (glmm_rows, glm_rows) = (glmm.coefficients(), glm.coefficients());
+    // Both refits diverge along the separating direction, far beyond the full-data estimates.
+    let psi = glmm.refit(&no_kth_death, &mut glmm.workspace()).unwrap();
+    assert!(psi[at(glmm_rows, "kth")] < -15.0, "{psi:?}");
+    let psi = glmm.refit(&no_asa1_death, &mut glmm.workspace()).unwrap();
+    assert!(psi[at(glmm_rows, "(Intercept)")] < -20.0, "{psi:?}");
+    assert!(psi[at(glmm_rows, "factor(asa)2")] > 15.0, "{psi:?}");
+    let beta = glm.refit(&no_kth_death, &mut glm.workspace()).unwrap();
+    assert!(beta[at(glm_rows, "kth")] < -15.0, "{beta:?}");
+    let beta = glm.refit(&no_asa1_death, &mut glm.workspace()).unwrap();
+    assert!(beta[at(glm_rows, "(Intercept)")] < -20.0, "{beta:?}");
+    // The replicate's standardised risk if every patient were treated is the limit, 0.
+    let marginal = Standardisation::new("kth")
+        .bootstrap_samples(vec![no_kth_death; 2])
+        .apply(&glmm, &own)
+        .unwrap();
+    assert_eq!(marginal.bootstrap.as_ref().unwrap().failed, 0);
+    let treated = marginal.risk_treated.percentile.unwrap();
+    assert!(treated.ci_high < 1e-6, "{treated:?}");
+    assert!(marginal.risk_control.percentile.unwrap().ci_low > 0.05);
 }

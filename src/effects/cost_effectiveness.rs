@@ -11,7 +11,10 @@
 //!   to pay `lambda` per unit of effect, `NMB(lambda) = lambda dE - dC`.
 //!
 //! The joint bootstrap refits both models on the same cluster samples (seeded, as the marginal
-//! bootstrap) and gives pairs `(dC_b, dE_b)`: the cost-effectiveness plane. From them:
+//! bootstrap) and gives pairs `(dC_b, dE_b)`: the cost-effectiveness plane. A sample where
+//! either refit fails (as in the marginal bootstrap, see [`super::standardise`]) is counted in
+//! `failed` and left out of everything below; more than 10% failed is
+//! [`Error::RefitsFailed`]. From the pairs:
 //! - the acceptability curve `CEAC(lambda)`, the share of replicates with `NMB_b(lambda) > 0`;
 //! - percentile intervals of dC, dE and NMB;
 //! - the ICER interval by inverting the acceptability curve (Fenwick, O'Brien & Briggs 2004): the

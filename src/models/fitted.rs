@@ -6,7 +6,12 @@
 //! mixed model) the covariance parameters theta as the fit maximised them. A refit re-estimates
 //! `psi` on a sample of the fit's clusters (drawn with replacement: a cluster drawn twice counts
 //! as two clusters), starting from the full-data estimate, so a replicate's start does not
-//! depend on which thread runs it.
+//! depend on which thread runs it, with the main fit's safeguards (step halving, variances on
+//! their boundary); where that does not converge, it fits the sample as the main fit fits the
+//! data, from the main fit's start. A sample whose outcome the fixed effects separate (no event
+//! in a level or an arm among the drawn clusters) has no maximum: its refit follows the
+//! likelihood to its supremum, where the separating coefficients are large and the separated
+//! patients' fitted risks 0 (or 1) to rounding, as R's `glm` and `glmer` return it.
 
 use nalgebra::DMatrix;
 
@@ -66,7 +71,9 @@ pub trait Fitted: Sync {
     fn workspace(&self) -> Self::Workspace;
 
     /// The estimates `psi` on the clusters `clusters` (indices into the fit's clusters, in the
-    /// sorted order of their labels; repeats allowed, each occurrence a cluster of its own).
+    /// sorted order of their labels; repeats allowed, each occurrence a cluster of its own),
+    /// from the full-data estimate, then the main fit's start, or at the supremum of a separated
+    /// sample (see the module docs); [`Error::NotConverged`] when none converges.
     fn refit(&self, clusters: &[usize], workspace: &mut Self::Workspace) -> Result<Vec<f64>>;
 
     /// The coefficient row of `term`, or an error naming the terms there are.

@@ -15,6 +15,14 @@
 //! `gradient_tolerance`; when the Hessian is negative definite and the Newton step's predicted
 //! gain `g' (-H)^{-1} g / 2` is below `gain_tolerance`; or when a full step changes the log-likelihood by
 //! less than 1e-12 relative and moves no parameter by more than 1e-10 relative.
+//!
+//! A step is halved until the log-likelihood does not fall ([`LineSearch::Backtracking`], every
+//! fit). For a likelihood whose supremum lies at infinity (an outcome separated by the fixed
+//! effects: a level or arm without events) the Newton step along the diverging direction is
+//! capped by the eigenvalue floor above, so the iterations creep; [`LineSearch::Extending`]
+//! then doubles an accepted full step while the log-likelihood keeps rising, so that the
+//! iterations reach the supremum (where the fitted means of the separated observations are 0 or
+//! 1 to rounding and the gradient vanishes).
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
@@ -77,6 +85,20 @@ pub struct Settings {
     /// maximum, whatever the sample size.
     pub gain_tolerance: f64,
 }
+
+/// How the length of a Newton step is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineSearch {
+    /// The full step, halved (up to 40 times) until the log-likelihood does not fall.
+    Backtracking,
+    /// As `Backtracking`, and an accepted full step doubled (up to [`MAX_EXTENSIONS`] times)
+    /// while the log-likelihood rises by more than 1e-12 relative.
+    Extending,
+}
+
+/// Most doublings of one step under [`LineSearch::Extending`] (a step up to 2^30 times the
+/// Newton step).
+const MAX_EXTENSIONS: usize = 30;
 
 /// An objective: log-likelihood and (if asked) gradient at a parameter vector.
 pub(crate) trait Objective {
@@ -159,6 +181,34 @@ impl<O: Objective> Logged<'_, O> {
         Ok(sym)
     }
 
+    /// The accepted full step `found` (at `t` = 1 along `direction` from `params`) doubled while
+    /// the log-likelihood rises by more than 1e-12 relative, at most [`MAX_EXTENSIONS`] times;
+    /// `t` becomes the factor kept. The objective is left evaluated at the point returned.
+    fn extend(
+        &mut self,
+        params: &[f64],
+        direction: &DVector<f64>,
+        found: (Vec<f64>, f64, Vec<f64>),
+        t: &mut f64,
+    ) -> Result<(Vec<f64>, f64, Vec<f64>)> {
+        let mut best = found;
+        for _ in 0..MAX_EXTENSIONS {
+            let candidate = along(params, direction, 2.0 * *t);
+            match self.eval(&candidate, true) {
+                Ok((v, g)) if v > best.1 + 1e-12 * best.1.abs().max(1.0) => {
+                    best = (candidate, v, g);
+                    *t *= 2.0;
+                }
+                _ => break,
+            }
+        }
+        if self.last_point.as_deref() != Some(best.0.as_slice()) {
+            let (v, g) = self.eval(&best.0, true)?;
+            best = (best.0, v, g);
+        }
+        Ok(best)
+    }
+
     /// The Hessian used for a Newton step: the objective's leading information block (negated)
     /// with the remaining columns differenced forward, or the whole Hessian differenced.
     fn step_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
@@ -239,11 +289,30 @@ impl Maximum {
     }
 }
 
-/// Maximise `objective` from `start`.
+/// Maximise `objective` from `start`, halving steps that would lower it.
 pub(crate) fn maximise<O: Objective>(
     objective: &mut O,
     start: Vec<f64>,
     settings: Settings,
+) -> Result<Maximum> {
+    maximise_with(objective, start, settings, LineSearch::Backtracking)
+}
+
+/// `params + t direction`.
+fn along(params: &[f64], direction: &DVector<f64>, t: f64) -> Vec<f64> {
+    params
+        .iter()
+        .zip(direction.iter())
+        .map(|(p, d)| p + t * d)
+        .collect()
+}
+
+/// Maximise `objective` from `start` with the line search `search`.
+pub(crate) fn maximise_with<O: Objective>(
+    objective: &mut O,
+    start: Vec<f64>,
+    settings: Settings,
+    search: LineSearch,
 ) -> Result<Maximum> {
     let mut logged = Logged {
         inner: objective,
@@ -269,11 +338,7 @@ pub(crate) fn maximise<O: Objective>(
         let mut t = 1.0;
         let mut accepted = None;
         for _ in 0..40 {
-            let candidate: Vec<f64> = params
-                .iter()
-                .zip(direction.iter())
-                .map(|(p, d)| p + t * d)
-                .collect();
+            let candidate = along(&params, &direction, t);
             if let Ok((v, g)) = logged.eval(&candidate, true) {
                 if v >= value - 1e-12 * value.abs().max(1.0) {
                     accepted = Some((candidate, v, g));
@@ -282,11 +347,15 @@ pub(crate) fn maximise<O: Objective>(
             }
             t /= 2.0;
         }
-        let Some((candidate, v, g)) = accepted else {
+        let Some(mut found) = accepted else {
             // No ascent at rounding level: the maximum is here.
             converged = scaled_gradient(&params, &grad) < settings.gradient_tolerance.sqrt();
             break;
         };
+        if search == LineSearch::Extending && t == 1.0 {
+            found = logged.extend(&params, &direction, found, &mut t)?;
+        }
+        let (candidate, v, g) = found;
         let moved = params.iter().zip(&candidate).fold(0.0, |m: f64, (a, b)| {
             m.max((a - b).abs() / a.abs().max(1.0))
         });
@@ -377,6 +446,73 @@ mod tests {
         assert_eq!(summary.start, vec![5.0, 5.0]);
         assert_eq!(summary.end, best.params);
         assert_eq!(summary.settings, SETTINGS);
+    }
+
+    /// `l(x, y) = -log(1 + e^x) - (y - 1)^2`: its supremum 0 lies at x = -infinity (as for a
+    /// separated outcome), with its exact gradient and Hessian.
+    struct Separated;
+
+    impl Objective for Separated {
+        fn value(&mut self, p: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+            let (x, y) = (p[0], p[1]);
+            let value = -(x.exp().ln_1p()) - (y - 1.0).powi(2);
+            let grad = if gradient {
+                vec![-1.0 / (1.0 + (-x).exp()), -2.0 * (y - 1.0)]
+            } else {
+                Vec::new()
+            };
+            Ok((value, grad))
+        }
+
+        fn exact_hessian(&mut self, p: &[f64]) -> Result<Option<DMatrix<f64>>> {
+            let s = 1.0 / (1.0 + (-p[0]).exp());
+            Ok(Some(DMatrix::from_row_slice(
+                2,
+                2,
+                &[-s * (1.0 - s), 0.0, 0.0, -2.0],
+            )))
+        }
+    }
+
+    #[test]
+    fn extended_steps_reach_a_supremum_at_infinity() {
+        let settings = Settings {
+            max_iterations: 100,
+            ..SETTINGS
+        };
+        // Halving only: once e^x is below the eigenvalue floor the steps shrink with it.
+        let crept = maximise(&mut Separated, vec![0.0, 3.0], settings).unwrap();
+        assert!(
+            !crept.converged && crept.params[0] > -23.0,
+            "{:?}",
+            crept.params
+        );
+        // Extended steps go on to where the objective no longer rises, and converge there.
+        let reached = maximise_with(
+            &mut Separated,
+            vec![0.0, 3.0],
+            settings,
+            LineSearch::Extending,
+        )
+        .unwrap();
+        assert!(reached.converged, "{:?}", reached.params);
+        assert!(reached.params[0] < -30.0 && (reached.params[1] - 1.0).abs() < 1e-9);
+        assert!(reached.loglik > -1e-12 && reached.iterations < 10);
+        // On a concave objective with a maximum, extension changes nothing.
+        let plain = maximise(&mut Quadratic, vec![5.0, 5.0], SETTINGS).unwrap();
+        let extended = maximise_with(
+            &mut Quadratic,
+            vec![5.0, 5.0],
+            SETTINGS,
+            LineSearch::Extending,
+        )
+        .unwrap();
+        assert!(extended.converged);
+        assert!(plain
+            .params
+            .iter()
+            .zip(&extended.params)
+            .all(|(a, b)| (a - b).abs() < 1e-9));
     }
 
     #[test]

@@ -27,11 +27,12 @@ const MAX_MONTHS: u32 = 1200;
 const MAX_DAYS: u32 = 36_525;
 
 impl Window {
-    /// The first day after the window of a patient operated on `surgery` (for a checked window).
-    fn end(self, surgery: Date) -> Date {
+    /// The first day after the window of a patient operated on `surgery`; `None` when that is
+    /// after the last date (9999-12-31), so that every later record is inside the window.
+    fn end(self, surgery: Date) -> Option<Date> {
         match self {
             Window::Months(n) => surgery.add_months(n),
-            Window::Days(n) => surgery.add_days(i32::try_from(n).unwrap_or(i32::MAX)),
+            Window::Days(n) => surgery.add_days(i32::try_from(n).ok()?),
         }
     }
 
@@ -235,7 +236,7 @@ impl CostWindow {
         check_new_names(&patients, &column_refs, "prefix")?;
 
         let n = patients.n_rows();
-        let ends: Vec<Date> = surgery.iter().map(|&s| self.window.end(s)).collect();
+        let ends: Vec<Option<Date>> = surgery.iter().map(|&s| self.window.end(s)).collect();
         let mut has_costs = vec![false; n];
         let (mut before, mut after) = (0, 0);
         let mut sectors = Vec::with_capacity(by_sector.len());
@@ -246,7 +247,7 @@ impl CostWindow {
             for r in sector_records {
                 if r.date < surgery[r.patient] {
                     before += 1;
-                } else if r.date >= ends[r.patient] {
+                } else if ends[r.patient].is_some_and(|end| r.date >= end) {
                     after += 1;
                 } else {
                     values[r.patient] += r.amount;
@@ -501,6 +502,24 @@ mod tests {
             .derive(p.clone(), &r)
             .is_err());
         assert!(CostWindow::default().days(40_000).derive(p, &r).is_err());
+    }
+
+    #[test]
+    fn a_window_past_the_last_date_has_no_end() {
+        // 9999-11-15 + 3 months and + 100 days are after 9999-12-31: every later record is in.
+        let p = patients(text(&["A"]), &["9999-11-15"]);
+        let r = records(
+            text(&["A", "A"]),
+            &["9999-11-14", "9999-12-31"],
+            &["gp", "gp"],
+            vec![1.0, 2.0],
+        );
+        for window in [CostWindow::default(), CostWindow::default().days(100)] {
+            let (out, report) = window.derive(p.clone(), &r).unwrap();
+            assert_eq!(out.numeric("cost_gp").unwrap(), &[2.0]);
+            assert_eq!(report.records_before_surgery, 1);
+            assert_eq!(report.records_after_window, 0);
+        }
     }
 
     #[test]

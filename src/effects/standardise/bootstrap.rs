@@ -14,8 +14,13 @@
 //!   `a = sum_g (tbar - t_(g))^3 / (6 [sum_g (tbar - t_(g))^2]^{3/2})`; the limits are the
 //!   type-7 quantiles at `Phi(z0 + (z0 + z_k) / (1 - a (z0 + z_k)))` for `z_k = -/+ z_{1-alpha/2}`.
 //!
-//! A replicate whose refit fails (a resample can be separated where the data are not) or that
-//! holds no patient of the target population is counted and left out.
+//! A resample whose outcome is separated where the data's is not (no event among the drawn
+//! patients of a level or an arm) has no maximum-likelihood estimate; its refit is the
+//! likelihood's limit, where the separated patients' fitted risks are 0 (see
+//! [`Fitted::refit`]), and the replicate is kept. A replicate whose refit still fails, that
+//! holds no patient of the target population, or whose control risk is 0 (no relative risk) is
+//! counted (`failed`, with the first reason) and left out of the percentile and BCa intervals;
+//! more than 10% of them failed, or any failed jackknife refit, is [`Error::RefitsFailed`].
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;

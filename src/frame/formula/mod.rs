@@ -9,7 +9,10 @@
 //! crossing `a*b` (= `a + b + a:b`), parentheses, `0`, `1`, `- term`, `offset(x)` (also
 //! `offset(log(x))`), and random-effect terms `(1 | g)`, `(1 | g:h)`, `(1 + x | g)`,
 //! `(0 + x | g)`. On the left: a column, or `cbind(successes, failures)` for binomial counts
-//! (`cbind(events, trials - events)`).
+//! (`cbind(events, trials - events)`). Parentheses, random-effect terms and function calls may
+//! nest [`MAX_NESTING`] (256) levels deep; a deeper formula is an [`Error::Formula`] naming the
+//! limit, whatever its length (`y ~ ((((x))))` with 100,000 parentheses is refused, not a stack
+//! overflow).
 //!
 //! Terms are ordered as R's `terms()` orders them: by the number of variables in the term,
 //! then by first appearance; the variables inside an interaction follow their first appearance
@@ -17,10 +20,10 @@
 
 mod parse;
 
-pub use parse::Expr;
+pub use parse::{Expr, MAX_NESTING};
 
-use crate::core::error::Result;
-use parse::{Lhs, Node};
+use crate::core::error::{Error, Result};
+use parse::Lhs;
 
 /// The response of a model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -92,7 +95,7 @@ pub struct Formula {
 }
 
 impl std::str::FromStr for Formula {
-    type Err = crate::core::error::Error;
+    type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         Formula::parse(s)
     }
@@ -107,9 +110,7 @@ impl std::fmt::Display for Formula {
 impl Formula {
     /// Parse lme4-style formula text.
     pub fn parse(text: &str) -> Result<Formula> {
-        let (lhs, rhs) = parse::parse(text)?;
-        let order = variable_order(&rhs);
-        let set = expand(&rhs, text)?;
+        let (lhs, parse::Rhs { set, order }) = parse::parse(text)?;
         let mut terms: Vec<Term> = set
             .terms
             .into_iter()
@@ -187,148 +188,6 @@ fn unique_columns<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Vec<String> 
         }
     }
     out
-}
-
-/// Result of expanding a (sub)formula: terms as variable lists, plus what the top level collects.
-#[derive(Default)]
-struct TermSet {
-    terms: Vec<Vec<Expr>>,
-    /// `Some(true)` for an explicit `1`, `Some(false)` for `0` or `- 1`.
-    intercept: Option<bool>,
-    offsets: Vec<Expr>,
-    random: Vec<RandomTerm>,
-}
-
-impl TermSet {
-    fn push_term(&mut self, vars: Vec<Expr>) {
-        if !self.terms.iter().any(|t| same_vars(t, &vars)) {
-            self.terms.push(vars);
-        }
-    }
-
-    fn union(mut self, other: TermSet) -> TermSet {
-        for t in other.terms {
-            self.push_term(t);
-        }
-        self.intercept = other.intercept.or(self.intercept);
-        self.offsets.extend(other.offsets);
-        self.random.extend(other.random);
-        self
-    }
-
-    fn only_terms(&self) -> bool {
-        self.offsets.is_empty() && self.random.is_empty()
-    }
-}
-
-fn same_vars(a: &[Expr], b: &[Expr]) -> bool {
-    a.len() == b.len() && a.iter().all(|v| b.contains(v))
-}
-
-/// Interaction of two term sets: every pair of terms, variables united.
-fn interact(a: &TermSet, b: &TermSet) -> TermSet {
-    let mut out = TermSet::default();
-    for ta in &a.terms {
-        for tb in &b.terms {
-            let mut vars = ta.clone();
-            for v in tb {
-                if !vars.contains(v) {
-                    vars.push(v.clone());
-                }
-            }
-            out.push_term(vars);
-        }
-    }
-    out
-}
-
-/// Variables of the fixed part in order of first appearance.
-fn variable_order(node: &Node) -> Vec<Expr> {
-    fn walk(node: &Node, out: &mut Vec<Expr>) {
-        match node {
-            Node::Var(e) => {
-                if !out.contains(e) {
-                    out.push(e.clone());
-                }
-            }
-            Node::Add(a, b) | Node::Sub(a, b) | Node::Mul(a, b) | Node::Colon(a, b) => {
-                walk(a, out);
-                walk(b, out);
-            }
-            Node::Neg(a) => walk(a, out),
-            Node::One | Node::Zero | Node::Offset(_) | Node::Random { .. } => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(node, &mut out);
-    out
-}
-
-fn expand(node: &Node, text: &str) -> Result<TermSet> {
-    let misplaced = |what: &str| crate::core::error::Error::Formula {
-        formula: text.to_string(),
-        position: 0,
-        message: format!("{what} can only be added to a formula, not crossed or interacted"),
-    };
-    Ok(match node {
-        Node::One => TermSet {
-            intercept: Some(true),
-            ..TermSet::default()
-        },
-        Node::Zero => TermSet {
-            intercept: Some(false),
-            ..TermSet::default()
-        },
-        Node::Var(e) => TermSet {
-            terms: vec![vec![e.clone()]],
-            ..TermSet::default()
-        },
-        Node::Offset(e) => TermSet {
-            offsets: vec![e.clone()],
-            ..TermSet::default()
-        },
-        Node::Random { lhs, group, text } => {
-            let inner = expand(lhs, text)?;
-            if !inner.only_terms() {
-                return Err(misplaced(
-                    "a random-effect term or offset inside a random-effect term",
-                ));
-            }
-            TermSet {
-                random: vec![RandomTerm {
-                    text: text.clone(),
-                    intercept: inner.intercept.unwrap_or(true),
-                    slopes: inner.terms.into_iter().map(|vars| Term { vars }).collect(),
-                    group: group.clone(),
-                }],
-                ..TermSet::default()
-            }
-        }
-        Node::Add(a, b) => expand(a, text)?.union(expand(b, text)?),
-        Node::Sub(a, b) => subtract(expand(a, text)?, expand(b, text)?),
-        Node::Neg(b) => subtract(TermSet::default(), expand(b, text)?),
-        Node::Colon(a, b) | Node::Mul(a, b) => {
-            let (ea, eb) = (expand(a, text)?, expand(b, text)?);
-            if !ea.only_terms() || !eb.only_terms() {
-                return Err(misplaced("a random-effect term or offset"));
-            }
-            let both = interact(&ea, &eb);
-            if matches!(node, Node::Mul(..)) {
-                ea.union(eb).union(both)
-            } else {
-                both
-            }
-        }
-    })
-}
-
-/// `a - b`: remove b's terms from a; `- 1` removes the intercept, `- 0` restores it.
-fn subtract(mut a: TermSet, b: TermSet) -> TermSet {
-    a.terms.retain(|t| !b.terms.iter().any(|r| same_vars(t, r)));
-    if let Some(i) = b.intercept {
-        a.intercept = Some(!i);
-    }
-    a
 }
 
 /// Composes a [`Formula`] in code: the same model a formula string describes.
@@ -531,6 +390,67 @@ mod tests {
         }
         assert!(Formula::parse("y ~ x $ z").is_err());
         assert!(Formula::parse("y ~ x:(1|g)").is_err());
+    }
+
+    /// The position and message of a formula refused for its nesting.
+    fn nesting_error(text: &str) -> (usize, String) {
+        match Formula::parse(text) {
+            Err(Error::Formula {
+                position, message, ..
+            }) => (position, message),
+            other => panic!("expected a nesting error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_an_error_not_a_stack_overflow() {
+        let nested = |open: &str, levels: usize, inner: &str| {
+            format!("y ~ {}{inner}{}", open.repeat(levels), ")".repeat(levels))
+        };
+        for levels in [MAX_NESTING + 1, 5_000, 100_000] {
+            let (position, message) = nesting_error(&nested("(", levels, "x"));
+            // The parenthesis that opens level 257, after "y ~ " and 256 others.
+            assert_eq!(position, 4 + MAX_NESTING, "{levels} levels");
+            assert!(message.contains("at most 256 levels"), "{message}");
+        }
+        for levels in [200, MAX_NESTING] {
+            let f = Formula::parse(&nested("(", levels, "x")).unwrap();
+            assert_eq!(labels(&f), ["x"]);
+        }
+        // Function calls, random-effect terms and parenthesised minus signs count alike.
+        let (position, _) = nesting_error(&nested("log(", 5_000, "x"));
+        assert_eq!(position, 4 + 4 * MAX_NESTING + 3);
+        let f = Formula::parse(&nested("log(", 200, "x")).unwrap();
+        assert_eq!(f.terms[0].vars[0].columns(), ["x"]);
+        assert_eq!(
+            labels(&f),
+            [format!("{}x{}", "log(".repeat(200), ")".repeat(200))]
+        );
+        nesting_error(&format!("y ~ offset({})", &nested("log(", 5_000, "t")[4..]));
+        nesting_error(&nested("(", MAX_NESTING + 1, "1 | g"));
+        let f = Formula::parse(&nested("(", MAX_NESTING, "1 | g")).unwrap();
+        assert_eq!(f.random[0].group, ["g"]);
+        nesting_error(&nested("-(", 100_000, "x"));
+        nesting_error(&format!(
+            "cbind({}, f) ~ x",
+            &nested("log(", 5_000, "s")[4..]
+        ));
+    }
+
+    #[test]
+    fn long_chains_of_one_operator_parse_without_deep_recursion() {
+        let chain = |op: &str| format!("y ~ {}", vec!["x"; 100_000].join(op));
+        assert_eq!(labels(&Formula::parse(&chain(" + ")).unwrap()), ["x"]);
+        assert_eq!(labels(&Formula::parse(&chain("*")).unwrap()), ["x"]);
+        assert_eq!(labels(&Formula::parse(&chain(":")).unwrap()), ["x"]);
+        let f = Formula::parse(&format!("{} - x + 0", chain(" - "))).unwrap();
+        assert!(f.terms.is_empty() && !f.intercept);
+        // The flat chains expand as the binary ones did, from the left.
+        let f = Formula::parse("y ~ a * b * c - a:b:c").unwrap();
+        assert_eq!(labels(&f), ["a", "b", "c", "a:b", "a:c", "b:c"]);
+        let f = Formula::parse("y ~ -1 + a + b - a").unwrap();
+        assert_eq!(labels(&f), ["b"]);
+        assert!(!f.intercept);
     }
 
     #[test]

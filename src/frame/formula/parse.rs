@@ -1,4 +1,4 @@
-//! Tokenizer and recursive-descent parser for lme4-style formula text.
+//! Tokenizer and parser for lme4-style formula text.
 //!
 //! Grammar (R's operator precedence, loosest first):
 //!
@@ -12,9 +12,22 @@
 //! group    := name (':' name)*
 //! ```
 //!
-//! The parser builds a small syntax tree ([`Node`]); [`super::expand`] turns it into terms.
+//! The right-hand side is read in one pass, without recursion: the parentheses open at a point
+//! are an explicit stack, each holding the sum, crossing and interaction read so far inside it,
+//! already expanded into terms ([`TermSet`]: R's formula algebra, each operator applied from the
+//! left). Function calls (`log(log(x))`) are read in a loop. The nesting of parentheses,
+//! random-effect terms and calls together is refused beyond [`MAX_NESTING`] levels, so neither
+//! the input's length nor its nesting reaches the call stack, and an expression (`Expr::Log`)
+//! is at most [`MAX_NESTING`] deep.
 
+use super::{RandomTerm, Term};
 use crate::core::error::{Error, Result};
+
+/// The deepest nesting a formula may have: parentheses, random-effect terms `( ... | g)` and
+/// function calls (`factor(`, `log(`, `offset(`, `cbind(`) opened inside one another, counted
+/// together. A formula nested deeper is refused with [`Error::Formula`] at the opening
+/// parenthesis that goes past the limit (real formulas nest a few levels).
+pub const MAX_NESTING: usize = 256;
 
 /// A value expression: a column, or a function of columns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -56,32 +69,24 @@ impl std::fmt::Display for Expr {
     }
 }
 
-/// Syntax tree of the right-hand side.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node {
-    One,
-    Zero,
-    Var(Expr),
-    Offset(Expr),
-    /// A random-effect term `(lhs | group)`; `text` is the term as written.
-    Random {
-        lhs: Box<Node>,
-        group: Vec<String>,
-        text: String,
-    },
-    Add(Box<Node>, Box<Node>),
-    Sub(Box<Node>, Box<Node>),
-    /// Leading minus: `- 1`.
-    Neg(Box<Node>),
-    Mul(Box<Node>, Box<Node>),
-    Colon(Box<Node>, Box<Node>),
-}
-
 /// The left-hand side: a response column, or `cbind(successes, failures)`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Lhs {
     Single(Expr),
     Cbind(Expr, Expr),
+}
+
+/// The right-hand side expanded: its terms, intercept, offsets and random-effect terms, and the
+/// variables of its fixed part in order of first appearance.
+pub(crate) struct Rhs {
+    pub set: TermSet,
+    pub order: Vec<Expr>,
+}
+
+/// A column or function call as read: a value, or `offset(value)`.
+enum Value {
+    Var(Expr),
+    Offset(Expr),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,80 +98,70 @@ enum Tok {
 
 struct Parser<'a> {
     text: &'a str,
+    chars: Vec<char>,
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    /// Parentheses and function calls open at the current token.
+    depth: usize,
 }
 
-/// Parse `text` into the response and right-hand-side tree.
-pub(crate) fn parse(text: &str) -> Result<(Lhs, Node)> {
-    let toks = tokenize(text)?;
-    let mut p = Parser { text, toks, pos: 0 };
+/// Parse `text` into the response and the expanded right-hand side.
+pub(crate) fn parse(text: &str) -> Result<(Lhs, Rhs)> {
+    let chars: Vec<char> = text.chars().collect();
+    let toks = tokenize(text, &chars)?;
+    let mut p = Parser {
+        text,
+        chars,
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let lhs = p.lhs()?;
     p.expect('~')?;
-    let rhs = p.sum()?;
+    let rhs = p.rhs()?;
     if let Some((t, at)) = p.toks.get(p.pos) {
         return Err(p.err(*at, format!("unexpected {}", describe(t))));
     }
     Ok((lhs, rhs))
 }
 
-fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
+/// The tokens of `text` (whose characters are `chars`), each with its 0-based character offset.
+fn tokenize(text: &str, chars: &[char]) -> Result<Vec<(Tok, usize)>> {
+    let word = |c: char| c.is_alphanumeric() || c == '.' || c == '_';
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        let (at, c) = chars[i];
+        let (at, c) = (i, chars[i]);
         if c.is_whitespace() {
             i += 1;
         } else if c.is_alphabetic() || c == '.' || c == '_' {
-            let start = i;
-            while i < chars.len()
-                && (chars[i].1.is_alphanumeric() || chars[i].1 == '.' || chars[i].1 == '_')
-            {
+            while i < chars.len() && word(chars[i]) {
                 i += 1;
             }
-            let s: String = chars[start..i].iter().map(|(_, c)| c).collect();
-            out.push((Tok::Name(s), char_pos(text, at)));
+            out.push((Tok::Name(chars[at..i].iter().collect()), at));
         } else if c == '`' {
-            let start = i + 1;
             i += 1;
-            while i < chars.len() && chars[i].1 != '`' {
+            while i < chars.len() && chars[i] != '`' {
                 i += 1;
             }
             if i == chars.len() {
-                return Err(formula_err(
-                    text,
-                    char_pos(text, at),
-                    "unterminated backquote",
-                ));
+                return Err(formula_err(text, at, "unterminated backquote"));
             }
-            let s: String = chars[start..i].iter().map(|(_, c)| c).collect();
-            out.push((Tok::Name(s), char_pos(text, at)));
+            out.push((Tok::Name(chars[at + 1..i].iter().collect()), at));
             i += 1;
         } else if c.is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && (chars[i].1.is_ascii_digit() || chars[i].1 == '.') {
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
-            let s: String = chars[start..i].iter().map(|(_, c)| c).collect();
-            out.push((Tok::Num(s), char_pos(text, at)));
+            out.push((Tok::Num(chars[at..i].iter().collect()), at));
         } else if "~+-*:|(),".contains(c) {
-            out.push((Tok::Sym(c), char_pos(text, at)));
+            out.push((Tok::Sym(c), at));
             i += 1;
         } else {
-            return Err(formula_err(
-                text,
-                char_pos(text, at),
-                format!("unexpected character '{c}'"),
-            ));
+            return Err(formula_err(text, at, format!("unexpected character '{c}'")));
         }
     }
     Ok(out)
-}
-
-/// Character (not byte) offset of byte offset `at`.
-fn char_pos(text: &str, at: usize) -> usize {
-    text[..at].chars().count()
 }
 
 fn formula_err(text: &str, position: usize, message: impl Into<String>) -> Error {
@@ -193,7 +188,7 @@ impl Parser<'_> {
     fn here(&self) -> usize {
         self.toks
             .get(self.pos)
-            .map_or(self.text.chars().count(), |(_, at)| *at)
+            .map_or(self.chars.len(), |(_, at)| *at)
     }
 
     fn peek_sym(&self, c: char) -> bool {
@@ -201,8 +196,7 @@ impl Parser<'_> {
     }
 
     fn expect(&mut self, c: char) -> Result<()> {
-        if self.peek_sym(c) {
-            self.pos += 1;
+        if self.take_sym(c) {
             Ok(())
         } else {
             let found = self
@@ -211,6 +205,39 @@ impl Parser<'_> {
                 .map_or("the end of the formula".to_string(), |(t, _)| describe(t));
             Err(self.err(self.here(), format!("expected '{c}', found {found}")))
         }
+    }
+
+    /// Consume the symbol `c` if it is next.
+    fn take_sym(&mut self, c: char) -> bool {
+        let next = self.peek_sym(c);
+        if next {
+            self.pos += 1;
+        }
+        next
+    }
+
+    /// Consume the `(` that opens a parenthesis or a function call's arguments: one level of
+    /// nesting more, refused past [`MAX_NESTING`].
+    fn open(&mut self) -> Result<()> {
+        if self.depth == MAX_NESTING {
+            return Err(self.err(
+                self.here(),
+                format!(
+                    "more than {MAX_NESTING} nested parentheses or function calls; a formula \
+                     may nest at most {MAX_NESTING} levels (frame::formula::MAX_NESTING)"
+                ),
+            ));
+        }
+        self.expect('(')?;
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Consume the `)` that closes the innermost [`Parser::open`].
+    fn close(&mut self) -> Result<()> {
+        self.expect(')')?;
+        self.depth -= 1;
+        Ok(())
     }
 
     fn name(&mut self) -> Result<String> {
@@ -237,17 +264,17 @@ impl Parser<'_> {
         let at = self.here();
         let name = self.name()?;
         if name == "cbind" && self.peek_sym('(') {
-            self.pos += 1;
+            self.open()?;
             let s = self.value_expr()?;
             self.expect(',')?;
             let f = self.value_expr()?;
-            self.expect(')')?;
+            self.close()?;
             return Ok(Lhs::Cbind(s, f));
         }
         self.pos -= 1;
         match self.call_or_name()? {
-            Node::Var(e) => Ok(Lhs::Single(e)),
-            _ => Err(self.err(
+            Value::Var(e) => Ok(Lhs::Single(e)),
+            Value::Offset(_) => Err(self.err(
                 at,
                 "the response must be a column or cbind(successes, failures)",
             )),
@@ -258,135 +285,340 @@ impl Parser<'_> {
     fn value_expr(&mut self) -> Result<Expr> {
         let at = self.here();
         let first = match self.call_or_name()? {
-            Node::Var(e) => e,
-            _ => return Err(self.err(at, "expected a column inside cbind()")),
+            Value::Var(e) => e,
+            Value::Offset(_) => return Err(self.err(at, "expected a column inside cbind()")),
         };
-        if self.peek_sym('-') {
-            self.pos += 1;
+        if self.take_sym('-') {
             let at = self.here();
             match self.call_or_name()? {
-                Node::Var(e) => return Ok(Expr::Minus(Box::new(first), Box::new(e))),
-                _ => return Err(self.err(at, "expected a column after '-'")),
+                Value::Var(e) => return Ok(Expr::Minus(Box::new(first), Box::new(e))),
+                Value::Offset(_) => return Err(self.err(at, "expected a column after '-'")),
             }
         }
         Ok(first)
     }
 
-    fn sum(&mut self) -> Result<Node> {
-        let mut node = if self.peek_sym('-') {
-            self.pos += 1;
-            Node::Neg(Box::new(self.product()?))
-        } else {
-            self.product()?
-        };
+    /// The right-hand side (`sum` of the grammar), read up to the first token that cannot
+    /// continue it. Each `(` pushes a [`Group`]; each `)` pops one, whose expansion (or random-effect
+    /// term, for `( ... | g)`) is then an operand of the group around it.
+    fn rhs(&mut self) -> Result<Rhs> {
+        let mut group = Group::default();
+        // The groups around `group`, innermost last, each with the offset of the `(` that
+        // opened the group inside it.
+        let mut outer: Vec<(Group, usize)> = Vec::new();
         loop {
-            if self.peek_sym('+') {
-                self.pos += 1;
-                node = Node::Add(Box::new(node), Box::new(self.product()?));
-            } else if self.peek_sym('-') {
-                self.pos += 1;
-                node = Node::Sub(Box::new(node), Box::new(self.product()?));
-            } else {
-                return Ok(node);
-            }
-        }
-    }
-
-    fn product(&mut self) -> Result<Node> {
-        self.left_associative('*', Self::inter, Node::Mul)
-    }
-
-    fn inter(&mut self) -> Result<Node> {
-        self.left_associative(':', Self::atom, Node::Colon)
-    }
-
-    /// `operand (symbol operand)*`, joined from the left by `join`.
-    fn left_associative(
-        &mut self,
-        symbol: char,
-        operand: fn(&mut Self) -> Result<Node>,
-        join: fn(Box<Node>, Box<Node>) -> Node,
-    ) -> Result<Node> {
-        let mut node = operand(self)?;
-        while self.peek_sym(symbol) {
-            self.pos += 1;
-            node = join(Box::new(node), Box::new(operand(self)?));
-        }
-        Ok(node)
-    }
-
-    fn atom(&mut self) -> Result<Node> {
-        let at = self.here();
-        match self.toks.get(self.pos).cloned() {
-            Some((Tok::Num(n), _)) => {
-                self.pos += 1;
-                match n.as_str() {
-                    "1" => Ok(Node::One),
-                    "0" => Ok(Node::Zero),
-                    _ => Err(self.err(
-                        at,
-                        format!("a number in a formula must be 0 or 1, found {n}"),
-                    )),
+            // An operand: parentheses open new groups, each of which may start with '-'.
+            let mut operand = loop {
+                if group.at_start() && self.take_sym('-') {
+                    group.subtracted = true;
                 }
-            }
-            Some((Tok::Sym('('), _)) => {
-                self.pos += 1;
-                let inner = self.sum()?;
-                if self.peek_sym('|') {
-                    self.pos += 1;
-                    let mut group = vec![self.name()?];
-                    while self.peek_sym(':') {
-                        self.pos += 1;
-                        group.push(self.name()?);
-                    }
-                    let end = self.here();
-                    self.expect(')')?;
-                    let text: String = self.text.chars().skip(at).take(end + 1 - at).collect();
-                    return Ok(Node::Random {
-                        lhs: Box::new(inner),
-                        group,
-                        text,
+                if !self.peek_sym('(') {
+                    break self.operand()?;
+                }
+                let at = self.here();
+                self.open()?;
+                outer.push((std::mem::take(&mut group), at));
+            };
+            // Operators after it; a group that ends is the next operand of the one around it.
+            loop {
+                group.join(operand, self.text)?;
+                if self.take_sym(':') {
+                    break;
+                }
+                if self.take_sym('*') {
+                    group.end_interaction(self.text)?;
+                    break;
+                }
+                let sign = if self.take_sym('+') {
+                    Some(false)
+                } else if self.take_sym('-') {
+                    Some(true)
+                } else {
+                    None
+                };
+                group.end_product(self.text)?;
+                if let Some(subtracted) = sign {
+                    group.subtracted = subtracted;
+                    break;
+                }
+                let Some((around, open)) = outer.pop() else {
+                    return Ok(Rhs {
+                        set: group.sum,
+                        order: group.vars,
                     });
-                }
-                self.expect(')')?;
-                Ok(inner)
+                };
+                let done = std::mem::replace(&mut group, around);
+                operand = if self.take_sym('|') {
+                    self.random_term(open, done.sum)?
+                } else {
+                    self.close()?;
+                    (done.sum, done.vars)
+                };
             }
-            Some((Tok::Name(_), _)) => self.call_or_name(),
-            Some((t, at)) => Err(self.err(at, format!("expected a term, found {}", describe(&t)))),
+        }
+    }
+
+    /// The rest of a random-effect term `(lhs | group)` opened at `open`, after the `|`: the
+    /// grouping factor and the `)`.
+    fn random_term(&mut self, open: usize, lhs: TermSet) -> Result<(TermSet, Vec<Expr>)> {
+        let mut group = vec![self.name()?];
+        while self.take_sym(':') {
+            group.push(self.name()?);
+        }
+        let end = self.here();
+        self.close()?;
+        if !lhs.only_terms() {
+            return Err(misplaced(
+                self.text,
+                "a random-effect term or offset inside a random-effect term",
+            ));
+        }
+        let random = RandomTerm {
+            text: self.chars[open..=end].iter().collect(),
+            intercept: lhs.intercept.unwrap_or(true),
+            slopes: lhs.terms.into_iter().map(|vars| Term { vars }).collect(),
+            group,
+        };
+        let set = TermSet {
+            random: vec![random],
+            ..TermSet::default()
+        };
+        Ok((set, Vec::new()))
+    }
+
+    /// An operand other than a parenthesis: `0`, `1`, a column or a function call, expanded,
+    /// with the variable it adds to the fixed part.
+    fn operand(&mut self) -> Result<(TermSet, Vec<Expr>)> {
+        let at = self.here();
+        let intercept = |present| TermSet {
+            intercept: Some(present),
+            ..TermSet::default()
+        };
+        match self.toks.get(self.pos) {
+            Some((Tok::Num(n), _)) => {
+                let set = match n.as_str() {
+                    "1" => intercept(true),
+                    "0" => intercept(false),
+                    _ => {
+                        return Err(self.err(
+                            at,
+                            format!("a number in a formula must be 0 or 1, found {n}"),
+                        ))
+                    }
+                };
+                self.pos += 1;
+                Ok((set, Vec::new()))
+            }
+            Some((Tok::Name(_), _)) => Ok(match self.call_or_name()? {
+                Value::Var(e) => (
+                    TermSet {
+                        terms: vec![vec![e.clone()]],
+                        ..TermSet::default()
+                    },
+                    vec![e],
+                ),
+                Value::Offset(e) => (
+                    TermSet {
+                        offsets: vec![e],
+                        ..TermSet::default()
+                    },
+                    Vec::new(),
+                ),
+            }),
+            Some((t, at)) => Err(self.err(*at, format!("expected a term, found {}", describe(t)))),
             None => Err(self.err(at, "expected a term, found the end of the formula")),
         }
     }
 
-    /// `name` or `fn(args)` for the functions a formula may use.
-    fn call_or_name(&mut self) -> Result<Node> {
-        let at = self.here();
-        let name = self.name()?;
-        if !self.peek_sym('(') {
-            return Ok(Node::Var(Expr::Column(name)));
-        }
-        self.pos += 1;
-        let node = match name.as_str() {
-            "factor" | "as.factor" => Node::Var(Expr::Factor(self.name()?)),
-            "log" => Node::Var(Expr::Log(Box::new(self.column_or_call()?))),
-            "offset" => Node::Offset(self.column_or_call()?),
-            other => {
-                return Err(self.err(
-                    at,
-                    format!(
-                        "unsupported function '{other}' (supported: factor, log, offset, cbind)"
-                    ),
-                ))
+    /// `name` or a call of a function a formula may use: `factor(name)`, `log(value)`, and
+    /// outermost `offset(value)`, read in a loop (the calls around the innermost value are
+    /// counted, then closed).
+    fn call_or_name(&mut self) -> Result<Value> {
+        let (mut logs, mut offset) = (0, false);
+        let mut value = loop {
+            let at = self.here();
+            let name = self.name()?;
+            if !self.peek_sym('(') {
+                break Expr::Column(name);
             }
+            match name.as_str() {
+                "factor" | "as.factor" => {
+                    self.open()?;
+                    let factor = Expr::Factor(self.name()?);
+                    self.close()?;
+                    break factor;
+                }
+                "log" => logs += 1,
+                "offset" if logs == 0 && !offset => offset = true,
+                "offset" => return Err(self.err(at, "expected a column")),
+                other => {
+                    return Err(self.err(
+                        at,
+                        format!(
+                            "unsupported function '{other}' (supported: factor, log, offset, cbind)"
+                        ),
+                    ))
+                }
+            }
+            self.open()?;
         };
-        self.expect(')')?;
-        Ok(node)
+        for _ in 0..logs {
+            self.close()?;
+            value = Expr::Log(Box::new(value));
+        }
+        if offset {
+            self.close()?;
+            return Ok(Value::Offset(value));
+        }
+        Ok(Value::Var(value))
+    }
+}
+
+/// A parenthesis being read, or the whole right-hand side: what it holds so far, expanded.
+#[derive(Default)]
+struct Group {
+    /// The sum of the products that ended.
+    sum: TermSet,
+    /// Whether the product being read is subtracted from the sum.
+    subtracted: bool,
+    /// The crossing of the interactions that ended, in the product being read.
+    cross: Option<TermSet>,
+    /// The interaction being read.
+    inter: Option<TermSet>,
+    /// Variables of the fixed part in order of appearance (with repeats).
+    vars: Vec<Expr>,
+    /// Whether an operand has been read.
+    started: bool,
+}
+
+impl Group {
+    /// Whether nothing has been read in it (a leading '-' may come).
+    fn at_start(&self) -> bool {
+        !self.started && !self.subtracted
     }
 
-    fn column_or_call(&mut self) -> Result<Expr> {
-        let at = self.here();
-        match self.call_or_name()? {
-            Node::Var(e) => Ok(e),
-            _ => Err(self.err(at, "expected a column")),
+    /// Interact the operand `(set, vars)` with the interaction being read (`a:b`).
+    fn join(&mut self, (set, vars): (TermSet, Vec<Expr>), text: &str) -> Result<()> {
+        self.started = true;
+        self.vars.extend(vars);
+        self.inter = Some(match self.inter.take() {
+            None => set,
+            Some(inter) => {
+                check_only_terms(&inter, &set, text)?;
+                interact(&inter, &set)
+            }
+        });
+        Ok(())
+    }
+
+    /// End the interaction being read: cross it with the product (`a*b = a + b + a:b`).
+    fn end_interaction(&mut self, text: &str) -> Result<()> {
+        let Some(inter) = self.inter.take() else {
+            return Ok(());
+        };
+        self.cross = Some(match self.cross.take() {
+            None => inter,
+            Some(cross) => {
+                check_only_terms(&cross, &inter, text)?;
+                let both = interact(&cross, &inter);
+                cross.union(inter).union(both)
+            }
+        });
+        Ok(())
+    }
+
+    /// End the product being read: add it to the sum, or subtract it.
+    fn end_product(&mut self, text: &str) -> Result<()> {
+        self.end_interaction(text)?;
+        if let Some(product) = self.cross.take() {
+            let sum = std::mem::take(&mut self.sum);
+            self.sum = if self.subtracted {
+                subtract(sum, product)
+            } else {
+                sum.union(product)
+            };
+        }
+        Ok(())
+    }
+}
+
+/// What a (sub)formula expands to: terms as variable lists, and what the top level collects.
+#[derive(Debug, Default)]
+pub(crate) struct TermSet {
+    pub terms: Vec<Vec<Expr>>,
+    /// `Some(true)` for an explicit `1`, `Some(false)` for `0` or `- 1`.
+    pub intercept: Option<bool>,
+    pub offsets: Vec<Expr>,
+    pub random: Vec<RandomTerm>,
+}
+
+impl TermSet {
+    fn push_term(&mut self, vars: Vec<Expr>) {
+        if !self.terms.iter().any(|t| same_vars(t, &vars)) {
+            self.terms.push(vars);
         }
     }
+
+    /// `a + b`.
+    fn union(mut self, other: TermSet) -> TermSet {
+        for t in other.terms {
+            self.push_term(t);
+        }
+        self.intercept = other.intercept.or(self.intercept);
+        self.offsets.extend(other.offsets);
+        self.random.extend(other.random);
+        self
+    }
+
+    fn only_terms(&self) -> bool {
+        self.offsets.is_empty() && self.random.is_empty()
+    }
+}
+
+fn same_vars(a: &[Expr], b: &[Expr]) -> bool {
+    a.len() == b.len() && a.iter().all(|v| b.contains(v))
+}
+
+/// An error unless both operands of `:` or `*` are terms only (no offset or random-effect term).
+fn check_only_terms(a: &TermSet, b: &TermSet, text: &str) -> Result<()> {
+    if a.only_terms() && b.only_terms() {
+        Ok(())
+    } else {
+        Err(misplaced(text, "a random-effect term or offset"))
+    }
+}
+
+/// `what` used where only terms may be.
+fn misplaced(text: &str, what: &str) -> Error {
+    formula_err(
+        text,
+        0,
+        format!("{what} can only be added to a formula, not crossed or interacted"),
+    )
+}
+
+/// Interaction of two term sets: every pair of terms, variables united.
+fn interact(a: &TermSet, b: &TermSet) -> TermSet {
+    let mut out = TermSet::default();
+    for ta in &a.terms {
+        for tb in &b.terms {
+            let mut vars = ta.clone();
+            for v in tb {
+                if !vars.contains(v) {
+                    vars.push(v.clone());
+                }
+            }
+            out.push_term(vars);
+        }
+    }
+    out
+}
+
+/// `a - b`: remove b's terms from a; `- 1` removes the intercept, `- 0` restores it.
+fn subtract(mut a: TermSet, b: TermSet) -> TermSet {
+    a.terms.retain(|t| !b.terms.iter().any(|r| same_vars(t, r)));
+    if let Some(i) = b.intercept {
+        a.intercept = Some(!i);
+    }
+    a
 }

@@ -609,17 +609,38 @@ pub(crate) fn fit_coefficients(
         ..IrlsControl::default()
     };
     let state = problem.fit(None, &control)?;
-    let mut weights = vec![0.0; y.len()];
-    let mut score = vec![0.0; y.len()];
-    problem.working(&state.eta, &state.mu, &mut weights, &mut score);
-    let bread = spd_inverse(&weighted_gram(x, &weights), "the information matrix X'WX")?;
-    check_separation(family, link, x, names, y, &state.mu, &bread)?;
+    check_state_separation(&problem, &state, names)?;
     Ok(state.beta)
+}
+
+/// [`check_separation`] where IRLS on `problem` ended (`state`; `names` are the columns'), with
+/// the variance from the working weights there.
+fn check_state_separation(
+    problem: &Problem<'_>,
+    state: &IrlsState,
+    names: &[String],
+) -> Result<()> {
+    let n = problem.y.len();
+    let (mut weights, mut score) = (vec![0.0; n], vec![0.0; n]);
+    problem.working(&state.eta, &state.mu, &mut weights, &mut score);
+    let bread = spd_inverse(
+        &weighted_gram(problem.x, &weights),
+        "the information matrix X'WX",
+    )?;
+    check_separation(
+        problem.family,
+        problem.link,
+        problem.x,
+        names,
+        problem.y,
+        &state.mu,
+        &bread,
+    )
 }
 
 /// For the log-binomial model: a message when fitted risks reach 1 (the maximum is on the
 /// boundary of the parameter space).
-fn boundary_message(family: Family, link: Link, state: &IrlsState) -> Option<String> {
+pub(crate) fn boundary_message(family: Family, link: Link, state: &IrlsState) -> Option<String> {
     if family != Family::Binomial || link != Link::Log {
         return None;
     }

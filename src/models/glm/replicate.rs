@@ -1,9 +1,17 @@
 //! A fitted GLM as the analyses see it ([`Fitted`]), and its refit to a cluster sample: the rows
 //! of the drawn clusters stacked (a cluster drawn twice twice), IRLS from the full-data
-//! estimate.
+//! estimate, with the main fit's step halving.
+//!
+//! A refit is kept where the main fit would keep its fit: converged, or a log-binomial
+//! estimate on the boundary (a fitted risk at 1). Otherwise IRLS starts again from the main
+//! fit's start (R's). A sample whose outcome the fixed effects separate (no event in a level or
+//! an arm among the drawn clusters) has no maximum: IRLS there reaches the likelihood's
+//! supremum, where the deviance stops changing while the separating coefficients keep growing
+//! and the separated patients' fitted risks are 0 (or 1). Found by the main fit's separation
+//! check, that limit is the replicate, as R's `glm` returns it (with a warning).
 
-use super::irls::Problem;
-use super::GlmFit;
+use super::irls::{IrlsState, Problem};
+use super::{boundary_message, check_state_separation, GlmFit};
 use crate::core::error::{Error, Result};
 use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::Grouping;
@@ -83,14 +91,28 @@ impl Fitted for GlmFit {
             w: &ws.w,
             offset: design.offset.as_ref().map(|_| ws.offset.as_slice()),
         };
-        let state = problem.fit(Some(&ws.start), &self.control)?;
-        if !state.converged {
-            return Err(Error::NotConverged {
-                what: "IRLS on a bootstrap sample".into(),
-                iterations: state.iterations,
-                criterion: state.criterion,
-            });
+        let kept = |state: &IrlsState| {
+            state.converged || boundary_message(self.family, self.link, state).is_some()
+        };
+        let warm = problem.fit(Some(&ws.start), &self.control)?;
+        if kept(&warm) {
+            return Ok(warm.beta);
         }
-        Ok(state.beta)
+        let state = problem.fit(None, &self.control)?;
+        let separated_limit = || {
+            state.criterion < self.control.epsilon
+                && matches!(
+                    check_state_separation(&problem, &state, &self.design.names),
+                    Err(Error::Separation { .. })
+                )
+        };
+        if kept(&state) || separated_limit() {
+            return Ok(state.beta);
+        }
+        Err(Error::NotConverged {
+            what: "IRLS on a bootstrap sample".into(),
+            iterations: state.iterations,
+            criterion: state.criterion,
+        })
     }
 }

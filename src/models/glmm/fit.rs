@@ -142,6 +142,8 @@ pub(crate) struct GlmmState {
     pub modes: Vec<f64>,
     pub maximum: Maximum,
     pub frame: FitFrame,
+    /// Whether a large model starts from pilot fits ([`Glmm::pilot`]).
+    pub pilot: bool,
 }
 
 /// Printed by size only: a fit's debug output need not list its covariate patterns.
@@ -293,6 +295,7 @@ impl GlmmFit {
             modes: objective.modes.clone(),
             maximum: best.clone(),
             frame: frame.clone(),
+            pilot: spec.pilot,
         };
         Ok(GlmmFit {
             formula: spec.formula.text.clone(),

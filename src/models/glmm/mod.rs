@@ -336,32 +336,8 @@ impl Glmm {
             structure: &random.structure,
             labels: &random.groups.labels,
         };
-        // Pilot subsamples, each a 1-in-PILOT_STRIDE sample of the one before, down to fewer
-        // than PILOT_FROM patterns.
-        let mut pilots: Vec<Patterns> = Vec::new();
-        while self.pilot && pilots.last().unwrap_or(&patterns).len() >= PILOT_FROM {
-            let sample = pilots.last().unwrap_or(&patterns).subsample(PILOT_STRIDE);
-            pilots.push(sample);
-        }
-        // Starting values: the GLM without random effects, fitted on the smallest pilot. A
-        // subsample is separated wherever the whole data are, but may be where they are not: if
-        // its fit fails, the next larger pilot is tried, and in the end the patterns decide.
-        let glm_start = |on: &Patterns| {
-            fit_coefficients(
-                self.family,
-                link,
-                &on.x_dense(),
-                &design.names,
-                &on.y,
-                &on.m,
-                Some(&on.offset),
-            )
-        };
-        let mut start = pilots
-            .iter()
-            .rev()
-            .find_map(|pilot| glm_start(pilot).ok())
-            .map_or_else(|| glm_start(&patterns), Ok)?;
+        let pilots = pilot_subsamples(&patterns, self.pilot);
+        let mut start = glm_start(&likelihood, &design.names, &pilots)?;
         // The gamma start: the GLM's shape, 1 / Pearson dispersion.
         let glm_shape = |start: &[f64]| {
             let (mut pearson, mut weight) = (0.0, 0.0);
@@ -391,6 +367,66 @@ impl Glmm {
 }
 
 specification!(Glmm => GlmmFit);
+
+/// Pilot subsamples of `patterns` when `pilot` (see [`Glmm::pilot`]): each a 1-in-PILOT_STRIDE
+/// sample of the one before, down to fewer than PILOT_FROM patterns.
+fn pilot_subsamples(patterns: &Patterns, pilot: bool) -> Vec<Patterns> {
+    let mut pilots: Vec<Patterns> = Vec::new();
+    while pilot && pilots.last().unwrap_or(patterns).len() >= PILOT_FROM {
+        let sample = pilots.last().unwrap_or(patterns).subsample(PILOT_STRIDE);
+        pilots.push(sample);
+    }
+    pilots
+}
+
+/// Starting fixed effects of a maximisation of `likelihood`: the GLM without random effects
+/// (same family and link; `names` are the design's column names), fitted on the smallest of
+/// `pilots`. A subsample is separated wherever the whole data are, but may be where they are
+/// not: if its fit fails, the next larger pilot is tried, and in the end the patterns decide
+/// ([`Error::Separation`] when the outcome is separated).
+fn glm_start(
+    likelihood: &Likelihood<'_>,
+    names: &[String],
+    pilots: &[Patterns],
+) -> Result<Vec<f64>> {
+    let fit_on = |on: &Patterns| {
+        fit_coefficients(
+            likelihood.family,
+            likelihood.link,
+            &on.x_dense(),
+            names,
+            &on.y,
+            &on.m,
+            Some(&on.offset),
+        )
+    };
+    pilots
+        .iter()
+        .rev()
+        .find_map(|pilot| fit_on(pilot).ok())
+        .map_or_else(|| fit_on(likelihood.patterns), Ok)
+}
+
+/// `start` moved to the maximum of each pilot's likelihood in turn (the pilots of
+/// `likelihood`'s patterns, from the smallest); a pilot whose fit fails is skipped.
+fn pilot_start(
+    likelihood: &Likelihood<'_>,
+    nested: bool,
+    pilots: &[Patterns],
+    mut start: Vec<f64>,
+) -> Vec<f64> {
+    for pilot in pilots.iter().rev() {
+        let likelihood = Likelihood {
+            patterns: pilot,
+            ..*likelihood
+        };
+        let mut objective = LikelihoodObjective::new(&likelihood, nested);
+        if let Ok(found) = maximise(&mut objective, start.clone(), PILOT_SETTINGS) {
+            start = found.params;
+        }
+    }
+    start
+}
 
 /// Patterns from which a model is first fitted to a systematic subsample of its patterns (see
 /// [`Patterns::subsample`]), whose maximum starts the maximisation of the full likelihood (and
@@ -435,7 +471,12 @@ pub(crate) struct Session<'a> {
 impl Session<'_> {
     /// The maximum (with SDs on the boundary set to exactly 0) and whether the fit is singular.
     fn maximum(&mut self) -> Result<(Maximum, bool)> {
-        let start = self.pilot_start();
+        let start = pilot_start(
+            self.objective.likelihood,
+            self.random.nested,
+            self.pilots,
+            self.start.clone(),
+        );
         let mut best =
             maximise(&mut self.objective, start, SETTINGS).map_err(|e| self.boundary_or(e))?;
         let singular = boundary_check(
@@ -474,23 +515,6 @@ impl Session<'_> {
                  --robust), or the modified Poisson model (Glm::modified_poisson)"
             ),
         }
-    }
-
-    /// The start of the maximisation: the GLM start moved to the maximum of each pilot's
-    /// likelihood in turn, from the smallest pilot; a pilot whose fit fails is skipped.
-    fn pilot_start(&self) -> Vec<f64> {
-        let mut start = self.start.clone();
-        for pilot in self.pilots.iter().rev() {
-            let likelihood = Likelihood {
-                patterns: pilot,
-                ..*self.objective.likelihood
-            };
-            let mut objective = LikelihoodObjective::new(&likelihood, self.random.nested);
-            if let Ok(found) = maximise(&mut objective, start.clone(), PILOT_SETTINGS) {
-                start = found.params;
-            }
-        }
-        start
     }
 
     fn fit(&mut self) -> Result<GlmmFit> {

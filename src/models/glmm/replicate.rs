@@ -4,16 +4,29 @@
 //! (a cluster drawn twice is two clusters), so nothing is collapsed or coded again. The
 //! maximisation starts from the full-data estimate, each cluster's mode search from its
 //! full-data conditional mode: the same start whichever thread runs the replicate. (For the
-//! gamma family the refit holds the shape at its full-data estimate.)
+//! gamma family the refit holds the shape at its full-data estimate.) Every maximisation is
+//! followed by the main fit's check of variances on their boundary.
+//!
+//! When that maximisation does not converge, the sample is fitted as the main fit fits the
+//! data: from the GLM without random effects (after pilot fits to subsamples of a large
+//! model), the conditional modes from 0. That GLM refuses a sample whose outcome the fixed
+//! effects separate (no event in a level or an arm among the drawn clusters, when the whole
+//! data have some): its likelihood has no maximum, only a supremum approached as the
+//! separating coefficients grow without bound, where the fitted risks of the separated
+//! patients go to 0 (or 1) and every other fitted risk to its limit. The refit then follows the
+//! likelihood there from the first maximisation's end, with Newton steps extended while the
+//! likelihood rises ([`LineSearch::Extending`]), and the replicate is the limit (within
+//! rounding of it), as R's `glm` and `glmer` return it (with a warning). Only a refit that
+//! converges in none of these ways fails.
 
 use super::boundary::boundary_check;
 use super::likelihood::Likelihood;
 use super::patterns::Patterns;
-use super::{GlmmFit, LikelihoodObjective, SETTINGS};
+use super::{glm_start, pilot_start, pilot_subsamples, GlmmFit, LikelihoodObjective, SETTINGS};
 use crate::core::error::{Error, Result};
 use crate::frame::counterfactual::FitFrame;
 use crate::models::fitted::{field_accessors, Fitted, Parameters};
-use crate::models::newton::maximise;
+use crate::models::newton::{maximise, maximise_with, LineSearch, Maximum};
 
 /// The buffers of one thread.
 pub struct Workspace {
@@ -76,6 +89,22 @@ impl Fitted for GlmmFit {
         let mut best = maximise(&mut objective, self.psi.clone(), SETTINGS)?;
         boundary_check(&mut objective, &mut best, p, &state.random, SETTINGS)?;
         if !best.converged {
+            best = match self.main_fit_maximum(&likelihood) {
+                Ok(found) => found,
+                Err(Error::Separation { .. }) => {
+                    let mut limit = maximise_with(
+                        &mut objective,
+                        best.params,
+                        SETTINGS,
+                        LineSearch::Extending,
+                    )?;
+                    boundary_check(&mut objective, &mut limit, p, &state.random, SETTINGS)?;
+                    limit
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        if !best.converged {
             return Err(Error::NotConverged {
                 what: "the refit of a bootstrap sample".into(),
                 iterations: best.iterations,
@@ -83,5 +112,30 @@ impl Fitted for GlmmFit {
             });
         }
         Ok(best.params)
+    }
+}
+
+impl GlmmFit {
+    /// The maximum of `likelihood` (a cluster sample's) found as the main fit finds its own:
+    /// from the GLM without random effects, after pilot fits of a large sample, then the check
+    /// of variances on their boundary. [`Error::Separation`] when the GLM finds the sample's
+    /// outcome separated.
+    fn main_fit_maximum(&self, likelihood: &Likelihood<'_>) -> Result<Maximum> {
+        let state = &self.state;
+        let nested = state.random.nested;
+        let pilots = pilot_subsamples(likelihood.patterns, state.pilot);
+        let mut start = glm_start(likelihood, &state.frame.names, &pilots)?;
+        start.extend(state.random.structure.start());
+        let start = pilot_start(likelihood, nested, &pilots, start);
+        let mut objective = LikelihoodObjective::new(likelihood, nested);
+        let mut best = maximise(&mut objective, start, SETTINGS)?;
+        boundary_check(
+            &mut objective,
+            &mut best,
+            likelihood.patterns.p,
+            &state.random,
+            SETTINGS,
+        )?;
+        Ok(best)
     }
 }

@@ -244,11 +244,15 @@ impl Fitted for LmmFit {
 
     fn workspace(&self) {}
 
-    /// The minimisation starts at the full-data theta.
+    /// The minimisation starts at the full-data theta; if it does not converge, again at the
+    /// main fit's start (every SD 1, correlations 0).
     fn refit(&self, clusters: &[usize], _: &mut ()) -> Result<Vec<f64>> {
         let p = self.coefficients.len();
         let stats = self.state.stats.resample(clusters);
-        let minimum = minimise(&stats, self.reml, self.state.psi[p..].to_vec())?;
+        let mut minimum = minimise(&stats, self.reml, self.state.psi[p..].to_vec())?;
+        if !minimum.maximum.converged {
+            minimum = minimise(&stats, self.reml, stats.structure.start())?;
+        }
         if !minimum.maximum.converged {
             return Err(Error::NotConverged {
                 what: "the linear mixed model on a bootstrap sample".into(),

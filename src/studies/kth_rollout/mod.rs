@@ -465,10 +465,10 @@ pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
     };
     let mut months = Vec::new();
     let (y, m, _) = first.ymd();
-    let mut month = Date::from_ymd(y, m, 1).unwrap_or(first);
-    while month <= last {
-        months.push(month);
-        month = month.add_months(1);
+    let mut month = Date::from_ymd(y, m, 1);
+    while let Some(m) = month.filter(|m| *m <= last) {
+        months.push(m);
+        month = m.add_months(1);
     }
     let mut rows: Vec<(String, Option<Date>)> = Vec::new();
     for (i, start) in start.iter().enumerate() {
@@ -507,10 +507,12 @@ pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
                 intervention: months
                     .iter()
                     .map(|&m| {
-                        let next = m.add_months(1);
-                        let days = f64::from(next.days_since(m));
+                        // Days of the month from the start on (the month's first day after
+                        // its last day is m + days; it may be past the last date).
+                        let days = m.days_in_month();
                         start.map_or(0.0, |s| {
-                            (f64::from(next.days_since(s.max(m)).max(0)) / days).min(1.0)
+                            let on = i64::from(days) - i64::from(s.max(m).days_since(m));
+                            (on.max(0) as f64 / f64::from(days)).min(1.0)
                         })
                     })
                     .collect(),

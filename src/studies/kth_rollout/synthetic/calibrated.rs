@@ -32,7 +32,7 @@ const SYDVESTJYLLAND: [(&str, f64); 5] = [
 
 /// A date known to exist.
 fn date(y: i32, m: u32, d: u32) -> Date {
-    Date::from_ymd(y, m, d).unwrap_or(Date::from_days(0))
+    Date::from_ymd(y, m, d).unwrap_or(Date::MIN)
 }
 
 impl KthRollout {

@@ -14,7 +14,7 @@ impl KthRollout {
             .iter()
             .flat_map(|c| c.municipalities.iter().map(|m| m.0))
             .collect();
-        let day = |d: i32| Some(Date::from_days(d).to_string());
+        let day = |d: i32| Date::from_days(d).map(|d| d.to_string());
         let text =
             |f: &dyn Fn(&Patient) -> Option<String>| Column::from_labels(patients.iter().map(f));
         let number =

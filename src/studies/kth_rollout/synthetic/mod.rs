@@ -173,8 +173,8 @@ pub struct KthRollout {
 
 impl KthRollout {
     /// Checks the configuration: at least one cluster with municipalities, a window that is
-    /// not empty and contains every rollout start, follow-up ending after the window, shares
-    /// that are positive and finite.
+    /// not empty and contains every rollout start, follow-up ending after the window and a
+    /// year before the last date, shares that are positive and finite.
     pub fn validate(&self) -> Result<()> {
         if self.clusters.is_empty() {
             return Err(Error::invalid(
@@ -186,6 +186,13 @@ impl KthRollout {
             return Err(Error::invalid(
                 "window",
                 "the window must not be empty and follow-up must end after it",
+            ));
+        }
+        if self.follow_up_end.add_days(366).is_none() {
+            return Err(Error::invalid(
+                "follow_up_end",
+                "follow-up must end at least a year before 9999-12-31 (the last date), so that \
+                 every simulated date (discharge, readmission) exists",
             ));
         }
         for c in &self.clusters {
@@ -320,5 +327,12 @@ mod tests {
         let mut config = KthRollout::calibrated();
         config.residence_shares[2] = f64::NAN;
         assert!(config.simulate(1).is_err());
+        let mut config = KthRollout::calibrated();
+        config.follow_up_end = Date::MAX;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("9999-12-31"));
     }
 }
