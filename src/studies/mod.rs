@@ -544,7 +544,7 @@ fn check_old_report(dir: &Path, files: &[(&'static str, String)]) -> Result<()> 
         )
     };
     if !std::fs::symlink_metadata(dir).map_err(io)?.is_dir() {
-        return Err(refuse("exists and is not a directory".into()));
+        return Err(refuse("is a file or a link, not a directory".into()));
     }
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
