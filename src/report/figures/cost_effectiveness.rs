@@ -359,6 +359,7 @@ pub fn acceptability_curve(
 
 #[cfg(test)]
 mod tests {
+    use super::super::svg_reading::{attribute, axis_map, elements, polylines, ticks};
     use super::*;
     use crate::effects::cost_effectiveness::{IcerInterval, NetBenefit};
     use crate::effects::crude::{Estimate, OutcomeKind};
@@ -418,61 +419,6 @@ mod tests {
                 (-0.01 + 0.1 * a, 1_000.0 + 14_000.0 * b)
             })
             .collect()
-    }
-
-    /// The value of attribute `name` in an SVG element's text.
-    fn attribute<'a>(element: &'a str, name: &str) -> Option<&'a str> {
-        let start = element.find(&format!(" {name}=\""))? + name.len() + 3;
-        let end = element[start..].find('"')? + start;
-        Some(&element[start..end])
-    }
-
-    /// The elements `<tag ...>` of `svg`, each with what follows up to the next element.
-    fn elements<'a>(svg: &'a str, tag: &str) -> Vec<&'a str> {
-        svg.split('<')
-            .filter(|e| e.starts_with(&format!("{tag} ")))
-            .collect()
-    }
-
-    /// The pixel points of every polyline stroked with `colour`.
-    fn polylines(svg: &str, colour: &str) -> Vec<Vec<(f64, f64)>> {
-        elements(svg, "polyline")
-            .into_iter()
-            .filter(|e| attribute(e, "stroke") == Some(colour))
-            .map(|e| {
-                attribute(e, "points")
-                    .unwrap_or("")
-                    .split_whitespace()
-                    .map(|p| {
-                        let (x, y) = p.split_once(',').unwrap();
-                        (x.parse().unwrap(), y.parse().unwrap())
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// The axis ticks of one axis as (value, pixel): the numeric labels anchored at
-    /// `anchor` (`middle` under the x axis, `end` left of the y axis), with the pixel from
-    /// attribute `at` (`x` or `y`).
-    fn ticks(svg: &str, anchor: &str, at: &str) -> Vec<(f64, f64)> {
-        elements(svg, "text")
-            .into_iter()
-            .filter(|e| {
-                attribute(e, "text-anchor") == Some(anchor) && attribute(e, "transform").is_none()
-            })
-            .filter_map(|e| {
-                let label = e.split_once('>')?.1.trim().replace(',', "");
-                Some((label.parse().ok()?, attribute(e, at)?.parse().ok()?))
-            })
-            .collect()
-    }
-
-    /// Pixels per data unit and the pixel of 0 on an axis, from its first and last tick.
-    fn axis_map(ticks: &[(f64, f64)]) -> (f64, f64) {
-        let (first, last) = (ticks[0], ticks[ticks.len() - 1]);
-        let per_unit = (last.1 - first.1) / (last.0 - first.0);
-        (per_unit, first.1 - per_unit * first.0)
     }
 
     /// Distance in pixels from `p` to the line through `a` and `b`.

@@ -536,6 +536,7 @@ fn tick_label(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::svg_reading::ticks;
     use super::*;
 
     fn e(estimate: f64, ci_low: f64, ci_high: f64) -> Estimate {
@@ -570,33 +571,6 @@ mod tests {
         assert_eq!(tick_label(0.1 + 0.2), "0.3");
         assert_eq!(tick_label(95.0), "95");
         assert_eq!(tick_label(-0.0), "0");
-    }
-
-    /// The x pixel of each tick label of the x axis: (label, x).
-    fn tick_labels(svg: &str) -> Vec<(String, f64)> {
-        let mut out = Vec::new();
-        for chunk in svg.split("<text").skip(1) {
-            let attr = |name: &str| {
-                let start = chunk.find(&format!(" {name}=\""))? + name.len() + 3;
-                let end = chunk[start..].find('"')? + start;
-                Some(chunk[start..end].to_string())
-            };
-            let body = chunk
-                .split('>')
-                .nth(1)
-                .unwrap_or("")
-                .split('<')
-                .next()
-                .unwrap_or("");
-            if attr("dy").as_deref() == Some("0.76em")
-                && attr("text-anchor").as_deref() == Some("middle")
-            {
-                if let Some(x) = attr("x").and_then(|x| x.parse().ok()) {
-                    out.push((body.trim().to_string(), x));
-                }
-            }
-        }
-        out
     }
 
     #[test]
@@ -652,12 +626,14 @@ mod tests {
         let lefts: Vec<usize> = svg.match_indices("← favours").map(|(k, _)| k).collect();
         assert_eq!(lefts.len(), 2);
         // Round ticks, in order, evenly spaced on the log scale.
-        let ticks = tick_labels(&svg);
-        let labels: Vec<&str> = ticks.iter().map(|t| t.0.as_str()).collect();
-        assert_eq!(labels, ["0.5", "0.7", "1", "1.5"]);
-        let at = |label: &str| ticks.iter().find(|t| t.0 == label).unwrap().1;
-        let per_log = (at("1") - at("0.5")) / 2f64.ln();
-        assert!(((at("1.5") - at("1")) - per_log * 1.5f64.ln()).abs() <= 1.0);
+        let ticks = ticks(&svg, "middle", "x");
+        let values: Vec<f64> = ticks.iter().map(|t| t.0).collect();
+        assert_eq!(values, [0.5, 0.7, 1.0, 1.5]);
+        let at = |value: f64| ticks.iter().find(|t| t.0 == value).unwrap().1;
+        let per_log = (at(1.0) - at(0.5)) / 2f64.ln();
+        for value in [0.7, 1.5] {
+            assert!((at(value) - at(1.0) - per_log * value.ln()).abs() <= 1.0);
+        }
         // A light grid line at each tick.
         assert!(svg.matches("opacity=\"0.12\"").count() >= ticks.len());
     }

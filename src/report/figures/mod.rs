@@ -284,6 +284,80 @@ fn singular(unit: &str) -> String {
         .replacen("patients", "patient", 1)
 }
 
+/// Reading the SVG documents of the figures back in tests: elements, attributes, lines and
+/// axis ticks in pixels.
+#[cfg(test)]
+mod svg_reading {
+    /// The value of attribute `name` in an SVG element's text.
+    pub fn attribute<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+        let start = element.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = element[start..].find('"')? + start;
+        Some(&element[start..end])
+    }
+
+    /// The elements `<tag ...>` of `svg`, each with what follows up to the next element.
+    pub fn elements<'a>(svg: &'a str, tag: &str) -> Vec<&'a str> {
+        svg.split('<')
+            .filter(|e| e.starts_with(&format!("{tag} ")))
+            .collect()
+    }
+
+    /// The text of an element, trimmed.
+    fn text_of(element: &str) -> Option<&str> {
+        Some(element.split_once('>')?.1.trim())
+    }
+
+    /// The pixel points of every polyline stroked with `colour`.
+    pub fn polylines(svg: &str, colour: &str) -> Vec<Vec<(f64, f64)>> {
+        elements(svg, "polyline")
+            .into_iter()
+            .filter(|e| attribute(e, "stroke") == Some(colour))
+            .map(|e| {
+                attribute(e, "points")
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .filter_map(|p| {
+                        let (x, y) = p.split_once(',')?;
+                        Some((x.parse().ok()?, y.parse().ok()?))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The ticks of one axis as (value, pixel): the numeric, unrotated labels anchored at
+    /// `anchor` (`middle` under the x axis, `end` left of the y axis), with the pixel from
+    /// attribute `at` (`x` or `y`); thousands separators are dropped.
+    pub fn ticks(svg: &str, anchor: &str, at: &str) -> Vec<(f64, f64)> {
+        elements(svg, "text")
+            .into_iter()
+            .filter(|e| {
+                attribute(e, "text-anchor") == Some(anchor) && attribute(e, "transform").is_none()
+            })
+            .filter_map(|e| {
+                let label = text_of(e)?.replace(',', "");
+                Some((label.parse().ok()?, attribute(e, at)?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Pixels per data unit and the pixel of 0 on an axis, from its first and last tick.
+    pub fn axis_map(ticks: &[(f64, f64)]) -> (f64, f64) {
+        let (first, last) = (ticks[0], ticks[ticks.len() - 1]);
+        let per_unit = (last.1 - first.1) / (last.0 - first.0);
+        (per_unit, first.1 - per_unit * first.0)
+    }
+
+    /// The fill colour of the first text element whose text is `text`.
+    pub fn text_fill(svg: &str, text: &str) -> Option<String> {
+        elements(svg, "text")
+            .into_iter()
+            .find(|e| text_of(e) == Some(text))
+            .and_then(|e| attribute(e, "fill"))
+            .map(str::to_string)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

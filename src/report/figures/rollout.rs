@@ -434,6 +434,7 @@ fn label_style() -> TextStyle<'static> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::svg_reading::text_fill;
     use super::*;
 
     fn diagram() -> RolloutDiagram {
@@ -543,18 +544,6 @@ mod tests {
             matches!(&empty, Error::TooFewData { unit, got: 0, needed: 1, .. } if unit == "periods"),
             "{empty}"
         );
-    }
-
-    /// The fill colour of the text element whose text is `text`.
-    fn text_fill(svg: &str, text: &str) -> Option<String> {
-        svg.split("<text").find_map(|e| {
-            let (attributes, body) = e.split_once('>')?;
-            let body = body.split('<').next()?.trim();
-            (body == text).then(|| {
-                let start = attributes.find(" fill=\"")? + 7;
-                Some(attributes[start..start + 7].to_string())
-            })?
-        })
     }
 
     #[test]
