@@ -1,7 +1,10 @@
 //! The regional Kom Trygt Hjem rollout: the bundled synthetic cohort regenerates byte for byte,
 //! the library path of `examples/kth_rollout.rs` reproduces the published numbers within the
-//! stated tolerances, the calibration finds the committed parameters again, and the own-home
-//! bootstraps keep their separated samples (refitted to the limit) and report their failures.
+//! stated tolerances, its report files hold every printed estimate, the calibration finds the
+//! committed parameters again, and the own-home bootstraps keep their separated samples
+//! (refitted to the limit) and report their failures.
+
+use std::sync::OnceLock;
 
 use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, LoadOptions};
@@ -14,8 +17,8 @@ use stepwedge::models::glmm::Glmm;
 use stepwedge::models::lmm::Lmm;
 use stepwedge::studies::kth_rollout::synthetic::KthRollout;
 use stepwedge::studies::kth_rollout::{
-    analyse, calibrate, headline, nnt_bound, prepare, report_files, Crude, Options, OWN_HOME_COST,
-    OWN_HOME_MORTALITY,
+    analyse, calibrate, estimates, headline, nnt_bound, prepare, report_files, write_report,
+    Analysis, Crude, Options, OWN_HOME_COST, OWN_HOME_MORTALITY,
 };
 
 fn sample_path() -> std::path::PathBuf {
@@ -24,6 +27,19 @@ fn sample_path() -> std::path::PathBuf {
 
 fn sample() -> Cohort {
     Cohort::from_csv_path(sample_path(), &LoadOptions::default()).unwrap()
+}
+
+/// The analysis of the bundled sample with 200 bootstrap replicates, run once for the tests
+/// that read it.
+fn analysis() -> &'static Analysis {
+    static ANALYSIS: OnceLock<Analysis> = OnceLock::new();
+    ANALYSIS.get_or_init(|| {
+        let options = Options {
+            bootstrap: 200,
+            ..Options::default()
+        };
+        analyse(sample(), &options).unwrap()
+    })
 }
 
 #[test]
@@ -41,11 +57,7 @@ fn synthetic_sample_regenerates_byte_for_byte() {
 
 #[test]
 fn published_table_is_reproduced_within_tolerance() {
-    let options = Options {
-        bootstrap: 200,
-        ..Options::default()
-    };
-    let a = analyse(sample(), &options).unwrap();
+    let a = analysis();
     let failing: Vec<String> = a
         .table
         .rows
@@ -98,21 +110,124 @@ fn published_table_is_reproduced_within_tolerance() {
     assert_eq!(cluster("Fyn").intervention[month("2024-01")], 1.0);
     let september = cluster("Sønderjylland").intervention[month("2023-09")];
     assert!((september - 16.0 / 30.0).abs() < 1e-12, "{september}");
-    // The report: JSON of every number and the three figures.
-    let files = report_files(&a).unwrap();
-    let names: Vec<&str> = files.iter().map(|f| f.0).collect();
-    assert_eq!(
-        names,
-        [
-            "kth_rollout.json",
-            "forest_plot.svg",
-            "cost_effectiveness_plane.svg",
-            "rollout.svg"
-        ]
-    );
-    let json: serde_json::Value = serde_json::from_str(&files[0].1).unwrap();
+    // Patients per cluster and month add up to the cohort.
+    let counts = a.rollout.counts.as_ref().unwrap();
+    assert_eq!(counts.iter().flatten().sum::<usize>(), 524 + 2085);
+    assert_eq!(counts.len(), a.rollout.rows.len());
+}
+
+#[test]
+fn report_files_are_written_with_every_printed_estimate() {
+    let a = analysis();
+    let names = [
+        "kth_rollout.json",
+        "forest_plot.svg",
+        "cost_effectiveness_plane.svg",
+        "acceptability_curve.svg",
+        "rollout.svg",
+        "estimates.csv",
+    ];
+    let files = report_files(a).unwrap();
+    assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), names);
+    let dir = std::env::temp_dir().join(format!("kth_rollout_report_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // Written twice: the second report replaces the first.
+    write_report(a, &dir).unwrap();
+    let written = write_report(a, &dir).unwrap();
+    assert_eq!(written, names.map(|n| dir.join(n)));
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&read("kth_rollout.json")).unwrap();
     assert_eq!(json["mortality_crude"]["kth"][0], 42);
-    assert!(files[3].1.contains("Sydvestjylland"));
+    for (name, text) in [
+        ("forest_plot.svg", "favours usual care"),
+        (
+            "cost_effectiveness_plane.svg",
+            "Willingness to pay: 161,060 DKK",
+        ),
+        (
+            "acceptability_curve.svg",
+            "Willingness to pay used: 161,060 DKK",
+        ),
+        ("rollout.svg", "Sydvestjylland"),
+    ] {
+        let svg = read(name);
+        assert!(
+            svg.starts_with("<svg") && svg.contains(text),
+            "{name}: {text}"
+        );
+    }
+    // estimates.csv: the header, then one row per estimate, equal to the analysis' numbers.
+    let csv_text = read("estimates.csv");
+    assert_eq!(
+        csv_text.lines().next().unwrap(),
+        "quantity,model,estimate,ci_low,ci_high,method,published,source,within_tolerance"
+    );
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(records.len(), estimates(a).len());
+    let number = |cell: &str| cell.parse::<f64>().unwrap();
+    let record = |quantity: &str| {
+        let found: Vec<&csv::StringRecord> = records.iter().filter(|r| &r[0] == quantity).collect();
+        assert_eq!(found.len(), 1, "{quantity}");
+        found[0]
+    };
+    // Every row of the printed table, with its published value and agreement.
+    for row in &a.table.rows {
+        let r = record(&row.quantity);
+        assert_eq!(number(&r[2]), row.reproduced, "{}", row.quantity);
+        assert_eq!(number(&r[6]), row.published, "{}", row.quantity);
+        assert_eq!(
+            (&r[7], &r[8]),
+            (row.source.as_str(), row.within.to_string().as_str())
+        );
+    }
+    let or = record("30-day mortality, adjusted OR");
+    let profile = a.mortality.profile.unwrap();
+    assert_eq!(
+        (number(&or[3]), number(&or[4])),
+        (profile.ci_low, profile.ci_high)
+    );
+    assert!(or[1].contains("death30 ~ kth") && or[5].contains("profile"));
+    // Estimates without a published value, as the report prints them.
+    let printed = a.to_string();
+    let unpublished = records.iter().filter(|r| r[6].is_empty()).count();
+    assert_eq!(unpublished, records.len() - a.table.rows.len());
+    assert!(records
+        .iter()
+        .filter(|r| r[6].is_empty())
+        .all(|r| r[7].is_empty() && r[8].is_empty()));
+    let interval3 = |r: &csv::StringRecord| {
+        format!(
+            "{:.3} ({:.3}-{:.3})",
+            number(&r[2]),
+            number(&r[3]),
+            number(&r[4])
+        )
+    };
+    let wald = record("30-day mortality, adjusted OR (Wald CI)");
+    assert!(
+        printed.contains(&format!("OR {} Wald", interval3(wald))),
+        "{printed}"
+    );
+    let quarter = [
+        record("30-day mortality, adjusted OR + calendar quarter"),
+        record("30-day readmission, adjusted RR + calendar quarter"),
+    ];
+    let sensitivity = format!("OR {}, RR {}", interval3(quarter[0]), interval3(quarter[1]));
+    assert!(printed.contains(&sensitivity), "{sensitivity}");
+    let cost = record("own home: incremental cost per patient, DKK");
+    let cost_text = format!(
+        "incremental cost {:.0} DKK per patient (bootstrap {:.0} to {:.0})",
+        number(&cost[2]),
+        number(&cost[3]),
+        number(&cost[4])
+    );
+    assert!(printed.contains(&cost_text), "{cost_text}");
+    let nnt = record("whole cohort: patients per life saved (NNT)");
+    assert!(printed.contains(&format!("NNT {:.1}", number(&nnt[2]))));
+    let cas = record("cas_regained, standardised difference, points");
+    assert!(printed.contains(&format!("difference {:+.1} points", number(&cas[2]))));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -436,8 +436,8 @@ fn cost_effectiveness_pairs_a_cost_model_with_an_effect_model() {
     .unwrap();
     assert!(plane.contains("Incremental cost (DKK per patient)"));
     assert!(plane.contains("Willingness to pay: 150,000 DKK per death avoided"));
-    let curve =
-        stepwedge::report::figures::acceptability_curve(&ce, "deaths avoided", "DKK").unwrap();
+    let curve = stepwedge::report::figures::acceptability_curve(&ce, None, "deaths avoided", "DKK")
+        .unwrap();
     assert!(curve.contains("Willingness to pay (DKK per death avoided)"));
     // Models with different clusters cannot share a bootstrap.
     let other = Glm::new("cost ~ treated")

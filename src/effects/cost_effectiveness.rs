@@ -137,6 +137,20 @@ pub enum IcerInterval {
     Unbounded,
 }
 
+impl IcerInterval {
+    /// The interval as `(low, high)`, with an infinite end where it is open (`-inf` to `+inf`
+    /// when unbounded); `None` for an interval in two pieces ([`IcerInterval::Outside`]).
+    pub fn bounds(&self) -> Option<(f64, f64)> {
+        match *self {
+            IcerInterval::Bounded { low, high } => Some((low, high)),
+            IcerInterval::AtLeast { low } => Some((low, f64::INFINITY)),
+            IcerInterval::AtMost { high } => Some((f64::NEG_INFINITY, high)),
+            IcerInterval::Unbounded => Some((f64::NEG_INFINITY, f64::INFINITY)),
+            IcerInterval::Outside { .. } => None,
+        }
+    }
+}
+
 /// Net monetary benefit at one willingness to pay.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct NetBenefit {
@@ -309,6 +323,15 @@ pub fn cost_effectiveness<C: Fitted, E: Fitted>(
         first_failure,
         seed: spec.seed,
     })
+}
+
+impl CostEffectiveness {
+    /// The acceptability curve at the willingness to pay `lambda` per unit of effect: the share
+    /// of bootstrap replicates with a positive net benefit, `lambda dE_b - dC_b > 0` (NaN
+    /// without replicates).
+    pub fn probability_cost_effective(&self, lambda: f64) -> f64 {
+        acceptability(&self.replicates, lambda)
+    }
 }
 
 fn quadrant(d_cost: f64, d_effect: f64) -> Quadrant {

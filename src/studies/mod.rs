@@ -12,6 +12,10 @@
 //! Where a study publishes a percentage but not its count, [`PercentCounts`] gives the counts
 //! that print as it: the nearest count and the run of counts that round to it.
 //!
+//! A study's estimates, published or not, are also written as a tidy CSV table
+//! ([`ReportedEstimate`], [`estimates_csv`]), and its report files are written into their
+//! directory all at once or not at all (`write_files`).
+//!
 //! Studies:
 //! - [`kth_rollout`]: the regional rollout of Kom Trygt Hjem in three southern Danish health
 //!   clusters, its analysis end to end and a synthetic cohort with the published margins.
@@ -22,7 +26,9 @@
 pub mod kth_rollout;
 
 use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -149,6 +155,14 @@ pub struct Reproduced {
     pub tolerance: Tolerance,
     /// Whether it is that close.
     pub within: bool,
+    /// The model that computed the reproduced value (e.g. its formula); empty for counts and
+    /// crude percentages.
+    pub model: String,
+    /// How the reproduced value, and its interval if it has one, was computed.
+    pub method: String,
+    /// The reproduced value's confidence interval `(low, high)`, where it has one (an infinite
+    /// end for an interval open on that side).
+    pub interval: Option<(f64, f64)>,
 }
 
 impl Reproduced {
@@ -169,7 +183,161 @@ impl Reproduced {
             reproduced,
             tolerance,
             within: tolerance.accepts(published, reproduced),
+            model: String::new(),
+            method: String::new(),
+            interval: None,
         }
+    }
+
+    /// This row with the model and the method that computed the reproduced value.
+    pub fn computed(mut self, model: impl Into<String>, method: impl Into<String>) -> Self {
+        self.model = model.into();
+        self.method = method.into();
+        self
+    }
+
+    /// This row with the reproduced value's confidence interval.
+    pub fn interval(mut self, interval: Option<(f64, f64)>) -> Self {
+        self.interval = interval;
+        self
+    }
+}
+
+/// One estimate of a study's report, a row of its `estimates.csv` ([`estimates_csv`]): what it
+/// is, the model and method behind it, the estimate and its interval, and, where there is a
+/// published value, that value, its source and whether the estimate agrees with it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportedEstimate {
+    /// What the number is, as the report prints it (e.g. `30-day mortality, adjusted OR`).
+    pub quantity: String,
+    /// The model (e.g. its formula); empty for counts and crude percentages.
+    pub model: String,
+    /// The estimate.
+    pub estimate: f64,
+    /// The confidence interval `(low, high)`, if it has one.
+    pub interval: Option<(f64, f64)>,
+    /// How the estimate and its interval were computed.
+    pub method: String,
+    /// The published value, where there is one.
+    pub published: Option<PublishedValue>,
+}
+
+/// A published value beside a [`ReportedEstimate`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublishedValue {
+    /// The value.
+    pub value: f64,
+    /// Where it was published.
+    pub source: String,
+    /// Whether the estimate is within the tolerance of its reproduction table row.
+    pub within_tolerance: bool,
+}
+
+impl ReportedEstimate {
+    /// An estimate without a published value.
+    pub fn new(
+        quantity: impl Into<String>,
+        model: impl Into<String>,
+        estimate: f64,
+        interval: Option<(f64, f64)>,
+        method: impl Into<String>,
+    ) -> Self {
+        ReportedEstimate {
+            quantity: quantity.into(),
+            model: model.into(),
+            estimate,
+            interval,
+            method: method.into(),
+            published: None,
+        }
+    }
+}
+
+impl From<&Reproduced> for ReportedEstimate {
+    /// The reproduced value of a row of a reproduction table, with the published value.
+    fn from(row: &Reproduced) -> Self {
+        ReportedEstimate {
+            published: Some(PublishedValue {
+                value: row.published,
+                source: row.source.clone(),
+                within_tolerance: row.within,
+            }),
+            ..ReportedEstimate::new(
+                row.quantity.clone(),
+                row.model.clone(),
+                row.reproduced,
+                row.interval,
+                row.method.clone(),
+            )
+        }
+    }
+}
+
+/// The header of [`estimates_csv`].
+pub const ESTIMATES_HEADER: [&str; 9] = [
+    "quantity",
+    "model",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "method",
+    "published",
+    "source",
+    "within_tolerance",
+];
+
+/// `estimates` as CSV text: the header [`ESTIMATES_HEADER`], then one line per estimate.
+/// Numbers are written in the shortest form that reads back to the same `f64` (`Inf`, `-Inf`
+/// and `NaN` for the others); the interval's cells, and `published`, `source` and
+/// `within_tolerance` (`true` or `false`) where there is no published value, are empty; fields
+/// are quoted where they need it (RFC 4180).
+pub fn estimates_csv(estimates: &[ReportedEstimate]) -> Result<String> {
+    let io = |e: csv::Error| Error::Io {
+        file: "estimates.csv".into(),
+        source: e.into(),
+    };
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record(ESTIMATES_HEADER).map_err(io)?;
+    for e in estimates {
+        let (low, high) = e.interval.unzip();
+        let (published, source, within) = match &e.published {
+            Some(p) => (
+                Some(p.value),
+                p.source.as_str(),
+                p.within_tolerance.to_string(),
+            ),
+            None => (None, "", String::new()),
+        };
+        w.write_record([
+            e.quantity.as_str(),
+            e.model.as_str(),
+            &csv_number(Some(e.estimate)),
+            &csv_number(low),
+            &csv_number(high),
+            e.method.as_str(),
+            &csv_number(published),
+            source,
+            &within,
+        ])
+        .map_err(io)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::Io {
+        file: "estimates.csv".into(),
+        source: e.into_error(),
+    })?;
+    String::from_utf8(bytes).map_err(|e| Error::Numerical {
+        what: "estimates.csv".into(),
+        message: e.to_string(),
+    })
+}
+
+/// A number for [`estimates_csv`]: empty for none, `Inf`, `-Inf` and `NaN` as R reads them.
+fn csv_number(v: Option<f64>) -> String {
+    match v {
+        None => String::new(),
+        Some(v) if v.is_nan() => "NaN".into(),
+        Some(v) if v.is_infinite() => if v > 0.0 { "Inf" } else { "-Inf" }.into(),
+        Some(v) => format!("{v}"),
     }
 }
 
@@ -252,23 +420,144 @@ impl fmt::Display for ReproductionTable {
     }
 }
 
-/// Writes each `(file name, text)` of `files` into `dir`, creating it (and its parents) if
-/// needed, and returns the paths written. Errors ([`Error::Io`]) name the directory or file that
-/// could not be made.
+/// Numbers the temporary directories of this process, so that threads writing reports at the
+/// same time use different names.
+static SIDE_DIRECTORIES: AtomicUsize = AtomicUsize::new(0);
+
+/// Writes each `(file name, text)` of `files` as the directory `dir`, all at once or not at all
+/// (see [`write_files_with`]), and returns the paths written.
 fn write_files(dir: &Path, files: Vec<(&'static str, String)>) -> Result<Vec<PathBuf>> {
+    write_files_with(dir, files, write_synced)
+}
+
+/// Writes `text` into a new file at `path` and waits until it is on the disk.
+fn write_synced(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// Waits until the entries of the directory `dir` are on the disk (on Unix; elsewhere a
+/// directory cannot be opened to be synced, and this does nothing).
+fn sync_directory(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Writes the report `files` as the directory `dir`, each file by `write`, so that `dir` ends up
+/// holding the whole report or is left as it was:
+/// 1. every file is written into a new temporary directory beside `dir` (same parent, named
+///    `.{name}.tmp-{process id}-{k}`), which is then synced;
+/// 2. if `dir` does not exist, the temporary directory is renamed to it; if it does, it must be
+///    an old report (a directory holding nothing but files with the report's file names), which
+///    is renamed away (`.{name}.old-{process id}-{k}`), the temporary directory renamed to
+///    `dir`, and the old report removed.
+///
+/// On a failure before the new report is in place, the temporary directory is removed and `dir`
+/// is as it was (an old report is put back if the second rename fails). The parent of `dir` is
+/// created if needed; `.` and `..` are resolved to the directory they name.
+///
+/// Errors: [`Error::Io`] naming `dir` or the report file that could not be made (or, once the
+/// new report is in place, the old one that could not be removed);
+/// [`Error::InvalidArgument`] when `dir` exists but is not an old report: a file, or a
+/// directory holding anything else, which is never replaced.
+fn write_files_with(
+    dir: &Path,
+    files: Vec<(&'static str, String)>,
+    mut write: impl FnMut(&Path, &str) -> std::io::Result<()>,
+) -> Result<Vec<PathBuf>> {
     let io = |path: &Path| {
         let file = path.display().to_string();
         move |source| Error::Io { file, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    files
-        .into_iter()
-        .map(|(name, text)| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(io(&path))?;
-            Ok(path)
-        })
-        .collect()
+    let dir = match dir.file_name() {
+        Some(_) => dir.to_path_buf(),
+        None => std::fs::canonicalize(dir).map_err(io(dir))?,
+    };
+    let name = dir
+        .file_name()
+        .ok_or_else(|| {
+            Error::invalid("dir", "the file system's root cannot be a report directory")
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(io(&dir))?;
+    let k = SIDE_DIRECTORIES.fetch_add(1, Ordering::Relaxed);
+    let beside = |what: &str| parent.join(format!(".{name}.{what}-{}-{k}", std::process::id()));
+    let temporary = beside("tmp");
+    std::fs::create_dir(&temporary).map_err(io(&dir))?;
+    let mut fill_and_swap = || -> Result<Vec<PathBuf>> {
+        for (file, text) in &files {
+            write(&temporary.join(file), text).map_err(io(&dir.join(file)))?;
+        }
+        sync_directory(&temporary).map_err(io(&dir))?;
+        match std::fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::rename(&temporary, &dir).map_err(io(&dir))?;
+            }
+            Err(e) => return Err(io(&dir)(e)),
+            Ok(_) => {
+                check_old_report(&dir, &files)?;
+                let old = beside("old");
+                std::fs::rename(&dir, &old).map_err(io(&dir))?;
+                if let Err(e) = std::fs::rename(&temporary, &dir) {
+                    std::fs::rename(&old, &dir).map_err(io(&old))?;
+                    return Err(io(&dir)(e));
+                }
+                std::fs::remove_dir_all(&old).map_err(io(&old))?;
+            }
+        }
+        sync_directory(&parent).map_err(io(&parent))?;
+        Ok(files.iter().map(|(file, _)| dir.join(file)).collect())
+    };
+    let written = fill_and_swap();
+    if written.is_err() && temporary.exists() {
+        // The failure is what the caller needs to hear of; a temporary directory that cannot be
+        // removed either is named by no error.
+        let _ = std::fs::remove_dir_all(&temporary);
+    }
+    written
+}
+
+/// Checks that the existing `dir` is an old report that [`write_files_with`] may replace: a
+/// directory (not a link to one) holding only files named as files of the report.
+fn check_old_report(dir: &Path, files: &[(&'static str, String)]) -> Result<()> {
+    let io = |source| Error::Io {
+        file: dir.display().to_string(),
+        source,
+    };
+    let refuse = |what: String| {
+        Error::invalid(
+            "dir",
+            format!(
+                "'{}' {what}, so it is not an old report and is left as it is: write the report \
+                 into a new or empty directory",
+                dir.display()
+            ),
+        )
+    };
+    if !std::fs::symlink_metadata(dir).map_err(io)?.is_dir() {
+        return Err(refuse("is a file or a link, not a directory".into()));
+    }
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name();
+        let is_file = entry.file_type().map_err(io)?.is_file();
+        if !is_file || !files.iter().any(|(file, _)| name == *file) {
+            return Err(refuse(format!(
+                "holds '{}', which is not a file of the report",
+                name.to_string_lossy()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `value` with one more decimal than the number written in `published` (digits after a `.`),
@@ -388,5 +677,123 @@ mod tests {
         assert_eq!(format_like(19.04, "19"), "19.0");
         assert_eq!(text.matches("[1] S1").count(), 1, "{text}");
         assert!(!table.all_within());
+    }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The files in `dir` with their text, sorted by name.
+    fn contents(dir: &Path) -> Vec<(String, String)> {
+        names(dir)
+            .into_iter()
+            .map(|n| {
+                let text = std::fs::read_to_string(dir.join(&n)).unwrap();
+                (n, text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reports_are_written_whole_or_not_at_all() {
+        let base =
+            std::env::temp_dir().join(format!("stepwedge_write_files_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let files = || {
+            ["a.svg", "b.svg", "c.csv", "d.json"]
+                .map(|name| (name, format!("new {name}")))
+                .to_vec()
+        };
+        // Writes like the real writer, except that the third write fails.
+        let third_fails = || {
+            let mut calls = 0;
+            move |path: &Path, text: &str| {
+                calls += 1;
+                if calls == 3 {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                write_synced(path, text)
+            }
+        };
+        // A new directory is not made, and no temporary directory is left.
+        let fresh = base.join("fresh");
+        match write_files_with(&fresh, files(), third_fails()).unwrap_err() {
+            Error::Io { file, source } => {
+                assert!(file.ends_with("c.csv"), "{file}");
+                assert_eq!(source.to_string(), "disk full");
+            }
+            other => panic!("{other}"),
+        }
+        assert!(!fresh.exists());
+        assert_eq!(names(&base), Vec::<String>::new());
+        // An old report is left as it was.
+        let report = base.join("report");
+        std::fs::create_dir(&report).unwrap();
+        std::fs::write(report.join("a.svg"), "old a").unwrap();
+        std::fs::write(report.join("d.json"), "old d").unwrap();
+        let old = contents(&report);
+        assert!(write_files_with(&report, files(), third_fails()).is_err());
+        assert_eq!(contents(&report), old);
+        assert_eq!(names(&base), ["report"]);
+        // Without a failure the old report is replaced whole, and nothing else is left.
+        let written = write_files(&report, files()).unwrap();
+        assert_eq!(written[2], report.join("c.csv"));
+        let expected: Vec<(String, String)> = files()
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect();
+        assert_eq!(contents(&report), expected);
+        assert_eq!(names(&base), ["report"]);
+        let written = write_files(&fresh, files()).unwrap();
+        assert_eq!(names(&fresh), ["a.svg", "b.svg", "c.csv", "d.json"]);
+        assert_eq!(written.len(), 4);
+        // A directory with anything else in it is never replaced.
+        std::fs::write(report.join("notes.txt"), "mine").unwrap();
+        match write_files(&report, files()).unwrap_err() {
+            Error::InvalidArgument { message, .. } => {
+                assert!(message.contains("'notes.txt'"), "{message}")
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(
+            std::fs::read_to_string(report.join("notes.txt")).unwrap(),
+            "mine"
+        );
+        assert_eq!(names(&base), ["fresh", "report"]);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn estimates_as_csv() {
+        let published = Reproduced::new(
+            "x, \"quoted\"",
+            0.6,
+            "0.60",
+            "S1, p. 2",
+            0.61,
+            Tolerance::Relative(0.02),
+        )
+        .computed("y ~ x", "Wald CI")
+        .interval(Some((0.4, f64::INFINITY)));
+        let rows = [
+            ReportedEstimate::from(&published),
+            ReportedEstimate::new("plain", "", 0.1 + 0.2, None, "count"),
+        ];
+        let text = estimates_csv(&rows).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], ESTIMATES_HEADER.join(","));
+        assert_eq!(
+            lines[1],
+            "\"x, \"\"quoted\"\"\",y ~ x,0.61,0.4,Inf,Wald CI,0.6,\"S1, p. 2\",true"
+        );
+        assert_eq!(lines[2], "plain,,0.30000000000000004,,,count,,,");
+        assert_eq!(lines.len(), 3);
     }
 }

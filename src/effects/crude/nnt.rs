@@ -114,6 +114,17 @@ impl Nnt {
 }
 
 impl NntInterval {
+    /// The interval as `(low, high)` where it is one piece (NNT(benefit) or NNT(harm)
+    /// throughout); `None` for an interval through infinity.
+    pub fn bounds(&self) -> Option<(f64, f64)> {
+        match *self {
+            NntInterval::Benefit { low, high } | NntInterval::Harm { low, high } => {
+                Some((low, high))
+            }
+            NntInterval::ThroughInfinity { .. } => None,
+        }
+    }
+
     /// Altman's interval from the limits `low <= high` of the benefit difference.
     fn from_limits(low: f64, high: f64) -> Self {
         if low >= 0.0 && high > 0.0 {

@@ -1,4 +1,4 @@
-//! Figures as SVG text, readable at A4 width (800 x 560 pixels, axis titles with units,
+//! Figures as SVG text, readable at A4 width (800 pixels wide, axis titles with units,
 //! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve, a
 //! forest plot of effect estimates and the rollout diagram of a stepped-wedge or
 //! staggered-rollout schedule. Each function returns the SVG document; write it to a file
@@ -7,25 +7,38 @@
 use std::ops::Range;
 
 use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::core::error::{Error, Result};
-use crate::effects::cost_effectiveness::CostEffectiveness;
-use crate::effects::crude::Estimate;
-use crate::effects::standardise::MarginalEffects;
 
+mod cost_effectiveness;
+mod forest;
 mod rollout;
 
+pub use cost_effectiveness::{acceptability_curve, cost_effectiveness_plane};
+pub use forest::{forest_plot, ForestGroup, ForestPlot, ForestRow};
 pub use rollout::{rollout_diagram, RolloutDiagram, RolloutRow};
 
-/// Width and height of every figure, in pixels (A4 width at 96 dpi is 794).
+/// Width and height of the figures, in pixels (A4 width at 96 dpi is 794); the forest plot and
+/// the rollout diagram take the height their rows need.
 pub const SIZE: (u32, u32) = (800, 560);
 
 const POINT: RGBColor = RGBColor(31, 119, 180);
 const CLOUD: RGBColor = RGBColor(158, 202, 225);
 const LINE: RGBColor = RGBColor(214, 39, 40);
+/// Colour of the zero lines of a plane (a little lighter than the axes).
+const ZERO: RGBColor = RGBColor(60, 60, 60);
+/// Colour of annotations (quadrant names, "favours ..." labels).
+const NOTE: RGBColor = RGBColor(90, 90, 90);
+/// Margin around every figure, in pixels.
+const MARGIN: u32 = 16;
+/// Font size of legends and labels.
+const LABEL_FONT: u32 = 14;
 
 /// A drawing error as the crate's error.
 fn drawing<E: std::fmt::Debug>(e: E) -> Error {
@@ -59,19 +72,20 @@ fn svg_sized(
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A chart on `root` over `x` by `y` with `caption` as its title, the figures' margins
-/// (`margin_right` pixels on the right) and an x-label area of 50 pixels and a y-label area of
-/// `y_label_area`.
+/// (`margin_right` pixels on the right, `margin_bottom` below the x-axis title), an x-label
+/// area of 50 pixels and a y-label area of `y_label_area`.
 fn captioned_chart<'a, 'b>(
     root: &'a DrawingArea<SVGBackend<'b>, Shift>,
     caption: &str,
-    margin_right: u32,
+    (margin_right, margin_bottom): (u32, u32),
     y_label_area: u32,
     (x, y): (Range<f64>, Range<f64>),
 ) -> Result<Chart<'a, 'b>> {
     ChartBuilder::on(root)
         .caption(caption, ("sans-serif", 22))
-        .margin(16)
+        .margin(MARGIN)
         .margin_right(margin_right)
+        .margin_bottom(margin_bottom)
         .x_label_area_size(50)
         .y_label_area_size(y_label_area)
         .build_cartesian_2d(x, y)
@@ -79,25 +93,141 @@ fn captioned_chart<'a, 'b>(
 }
 
 /// Draws a mesh whose axis titles and label formats are set, in the figures' fonts.
-fn draw_mesh(
-    mesh: &mut MeshStyle<'_, '_, RangedCoordf64, RangedCoordf64, SVGBackend<'_>>,
-) -> Result<()> {
-    mesh.label_style(("sans-serif", 14))
+fn draw_mesh<X, Y>(mesh: &mut MeshStyle<'_, '_, X, Y, SVGBackend<'_>>) -> Result<()>
+where
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
+{
+    mesh.label_style(("sans-serif", LABEL_FONT))
         .axis_desc_style(("sans-serif", 16))
         .draw()
         .map_err(drawing)
 }
 
-/// Draws the legend of `chart` at `position`, on a white box with a black border.
-fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> Result<()> {
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .position(position)
-        .draw()
-        .map_err(drawing)
+/// The symbol of a legend entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Symbol {
+    /// A filled circle of this colour and radius.
+    Dot(RGBColor, i32),
+    /// A line of this colour and width.
+    Line(RGBColor, u32),
+    /// A dashed line of this colour and width.
+    Dashed(RGBColor, u32),
+    /// A rollout cell with this share under the intervention, filled dark from the right.
+    Cell(f64),
+    /// No symbol: a note in the legend's font.
+    Note,
+}
+
+/// Width of a legend symbol and the space after it, in pixels.
+const SYMBOL_WIDTH: i32 = 20;
+/// Height of a legend line, in pixels.
+const LEGEND_LINE: i32 = 22;
+
+/// Where each legend entry starts, laid out from the left edge `x` to the right, on a new line
+/// before an entry that would pass `right`: per entry `(x, line)`.
+fn legend_layout(x: i32, right: i32, entries: &[(Symbol, String)]) -> Vec<(i32, usize)> {
+    let mut at = (x, 0);
+    entries
+        .iter()
+        .map(|(symbol, text)| {
+            let width = legend_entry_width(*symbol, text);
+            if at.0 > x && at.0 + width > right {
+                at = (x, at.1 + 1);
+            }
+            let start = at;
+            at.0 += width + 24;
+            start
+        })
+        .collect()
+}
+
+/// Width in pixels of a legend entry: its symbol, a gap and its text.
+fn legend_entry_width(symbol: Symbol, text: &str) -> i32 {
+    let symbol = if symbol == Symbol::Note {
+        0
+    } else {
+        SYMBOL_WIDTH + 6
+    };
+    symbol + text_width(text, LABEL_FONT) as i32
+}
+
+/// Height in pixels of the legend of `entries` between `x` and `right` (see [`draw_legend`]).
+fn legend_height(x: i32, right: i32, entries: &[(Symbol, String)]) -> u32 {
+    let lines = legend_layout(x, right, entries)
+        .last()
+        .map_or(0, |(_, line)| line + 1);
+    lines as u32 * LEGEND_LINE as u32
+}
+
+/// Draws the legend of `entries` with its top left corner at `(x, y)`, each entry a symbol and
+/// its text, from left to right and on as many lines as the space up to `right` needs.
+fn draw_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+    right: i32,
+    entries: &[(Symbol, String)],
+) -> Result<()> {
+    for ((symbol, text), (at, line)) in entries.iter().zip(legend_layout(x, right, entries)) {
+        let middle = y + line as i32 * LEGEND_LINE + LEGEND_LINE / 2;
+        let text_x = match symbol {
+            Symbol::Note => at,
+            _ => at + SYMBOL_WIDTH + 6,
+        };
+        match *symbol {
+            Symbol::Dot(color, radius) => root
+                .draw(&Circle::new(
+                    (at + SYMBOL_WIDTH / 2, middle),
+                    radius,
+                    color.filled(),
+                ))
+                .map_err(drawing)?,
+            Symbol::Line(color, width) => root
+                .draw(&PathElement::new(
+                    vec![(at, middle), (at + SYMBOL_WIDTH, middle)],
+                    color.stroke_width(width),
+                ))
+                .map_err(drawing)?,
+            Symbol::Dashed(color, width) => root
+                .draw(&DashedPathElement::new(
+                    vec![(at, middle), (at + SYMBOL_WIDTH, middle)],
+                    5,
+                    3,
+                    color.stroke_width(width),
+                ))
+                .map_err(drawing)?,
+            Symbol::Cell(share) => {
+                let (top, side) = (middle - 8, 16);
+                root.draw(&Rectangle::new(
+                    [(at, top), (at + side, top + side)],
+                    CLOUD.filled(),
+                ))
+                .map_err(drawing)?;
+                if share > 0.0 {
+                    let light = ((1.0 - share) * f64::from(side)).round() as i32;
+                    root.draw(&Rectangle::new(
+                        [(at + light, top), (at + side, top + side)],
+                        POINT.filled(),
+                    ))
+                    .map_err(drawing)?;
+                }
+            }
+            Symbol::Note => {}
+        }
+        root.draw(&Text::new(
+            text.clone(),
+            (text_x, middle),
+            TextStyle::from(("sans-serif", LABEL_FONT)).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(drawing)?;
+    }
+    Ok(())
+}
+
+/// Estimated width in pixels of `text` at font `size`: the SVG backend writes the font size as
+/// `size / 1.24` pixels, and a sans-serif glyph is on average about 0.6 of that wide.
+fn text_width(text: &str, size: u32) -> u32 {
+    (text.chars().count() as f64 * f64::from(size) / 1.24 * 0.6).ceil() as u32
 }
 
 /// `[low, high]` widened by 8% on each side (and to include 0), never empty.
@@ -107,254 +237,19 @@ fn padded(low: f64, high: f64) -> (f64, f64) {
     (low - pad, high + pad)
 }
 
-/// The cost-effectiveness plane: every bootstrap pair (incremental effect, incremental cost),
-/// the point estimate, and the willingness-to-pay line `cost = lambda x effect` (below it the
-/// treatment is cost-effective). `effect_unit` names the effect (e.g. "deaths avoided"),
-/// `currency` the cost unit (e.g. "DKK").
-pub fn cost_effectiveness_plane(
-    ce: &CostEffectiveness,
-    willingness_to_pay: f64,
-    effect_unit: &str,
-    currency: &str,
-) -> Result<String> {
-    let (e_low, e_high) = ce.replicates.iter().fold(
-        (
-            ce.incremental_effect.estimate,
-            ce.incremental_effect.estimate,
-        ),
-        |(l, h), p| (l.min(p[1]), h.max(p[1])),
-    );
-    let (c_low, c_high) = ce.replicates.iter().fold(
-        (ce.incremental_cost.estimate, ce.incremental_cost.estimate),
-        |(l, h), p| (l.min(p[0]), h.max(p[0])),
-    );
-    let x = padded(e_low, e_high);
-    let y = padded(c_low, c_high);
-    svg(|root| {
-        let mut chart = captioned_chart(
-            root,
-            "Cost-effectiveness plane (cluster bootstrap)",
-            16,
-            90,
-            (x.0..x.1, y.0..y.1),
-        )?;
-        draw_mesh(
-            chart
-                .configure_mesh()
-                .x_desc(format!("Incremental effect ({effect_unit} per patient)"))
-                .y_desc(format!("Incremental cost ({currency} per patient)"))
-                .y_label_formatter(&|v| thousands(*v)),
-        )?;
-        for series in [vec![(x.0, 0.0), (x.1, 0.0)], vec![(0.0, y.0), (0.0, y.1)]] {
-            chart
-                .draw_series(LineSeries::new(series, BLACK.stroke_width(1)))
-                .map_err(drawing)?;
-        }
-        chart
-            .draw_series(
-                ce.replicates
-                    .iter()
-                    .map(|p| Circle::new((p[1], p[0]), 2, CLOUD.filled())),
-            )
-            .map_err(drawing)?
-            .label(format!("Bootstrap replicates ({})", ce.replicates.len()))
-            .legend(|(x, y)| Circle::new((x + 10, y), 4, CLOUD.filled()));
-        let line: Vec<(f64, f64)> = [x.0, x.1]
-            .iter()
-            .map(|&e| (e, willingness_to_pay * e))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(line, LINE.stroke_width(2)))
-            .map_err(drawing)?
-            .label(format!(
-                "Willingness to pay: {} {currency} per {}",
-                thousands(willingness_to_pay),
-                singular(effect_unit)
-            ))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], LINE.stroke_width(2)));
-        chart
-            .draw_series(std::iter::once(Circle::new(
-                (ce.incremental_effect.estimate, ce.incremental_cost.estimate),
-                6,
-                POINT.filled(),
-            )))
-            .map_err(drawing)?
-            .label(format!(
-                "Estimate: {} {currency} per {}",
-                thousands(ce.icer),
-                singular(effect_unit)
-            ))
-            .legend(|(x, y)| Circle::new((x + 10, y), 5, POINT.filled()));
-        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
-    })
-}
-
-/// The cost-effectiveness acceptability curve: the probability that the treatment is
-/// cost-effective (positive net benefit) against the willingness to pay per unit of effect.
-pub fn acceptability_curve(
-    ce: &CostEffectiveness,
-    effect_unit: &str,
-    currency: &str,
-) -> Result<String> {
-    let top = ce
-        .net_benefit
-        .iter()
-        .map(|n| n.willingness_to_pay)
-        .fold(0.0, f64::max)
-        .max(1.0);
-    svg(|root| {
-        let mut chart = captioned_chart(
-            root,
-            "Cost-effectiveness acceptability curve",
-            40,
-            70,
-            (0.0..top, 0.0..1.0),
-        )?;
-        draw_mesh(
-            chart
-                .configure_mesh()
-                .x_desc(format!(
-                    "Willingness to pay ({currency} per {})",
-                    singular(effect_unit)
-                ))
-                .y_desc("Probability that the treatment is cost-effective")
-                .x_label_formatter(&|v| thousands(*v)),
-        )?;
-        chart
-            .draw_series(LineSeries::new(
-                ce.net_benefit
-                    .iter()
-                    .map(|n| (n.willingness_to_pay, n.probability_cost_effective)),
-                POINT.stroke_width(3),
-            ))
-            .map_err(drawing)?
-            .label(format!(
-                "Share of {} bootstrap replicates with positive net benefit",
-                ce.replicates.len()
-            ))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], POINT.stroke_width(3)));
-        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
-    })
-}
-
-/// One row of a forest plot.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ForestRow {
-    /// What the row shows, e.g. `Relative risk, own home`.
-    pub label: String,
-    /// The estimate and its interval.
-    pub estimate: Estimate,
-}
-
-impl ForestRow {
-    /// A row.
-    pub fn new(label: impl Into<String>, estimate: Estimate) -> Self {
-        ForestRow {
-            label: label.into(),
-            estimate,
-        }
+/// `(low, high)`, with `low < 0 < high`, widened on the side of 0 that is shorter than
+/// `share` (at most 1/2) of the whole range until it is that share: room for a label on each
+/// side of 0.
+fn room_around_zero((low, high): (f64, f64), share: f64) -> (f64, f64) {
+    let share = share.clamp(0.0, 0.5);
+    let width = high - low;
+    if -low < share * width {
+        (-share * high / (1.0 - share), high)
+    } else if high < share * width {
+        (low, -share * low / (1.0 - share))
+    } else {
+        (low, high)
     }
-
-    /// The relative risk of marginal effects (delta-method interval), labelled `label`.
-    pub fn relative_risk(label: impl Into<String>, m: &MarginalEffects) -> Self {
-        ForestRow::new(label, m.relative_risk.delta)
-    }
-}
-
-/// A forest plot: each row's estimate (a square) and interval (a line), with the no-effect
-/// line at `reference` (1 for ratios, drawn on a log scale when `ratio`; 0 for differences).
-pub fn forest_plot(rows: &[ForestRow], ratio: bool, x_title: &str) -> Result<String> {
-    if rows.is_empty() {
-        return Err(Error::too_few("a forest plot", "rows", 0, 1));
-    }
-    if let Some(bad) = rows.iter().find(|r| {
-        ![r.estimate.estimate, r.estimate.ci_low, r.estimate.ci_high]
-            .iter()
-            .all(|v| v.is_finite() && (!ratio || *v > 0.0))
-    }) {
-        return Err(Error::invalid(
-            "rows",
-            format!(
-                "row '{}' has a limit that cannot be drawn (infinite, or not positive on a ratio scale)",
-                bad.label
-            ),
-        ));
-    }
-    let scale = |v: f64| if ratio { v.ln() } else { v };
-    // No effect: ratio 1 (0 on the log scale) or difference 0.
-    let reference = 0.0f64;
-    let (low, high) = rows.iter().fold((reference, reference), |(l, h), r| {
-        (
-            l.min(scale(r.estimate.ci_low)),
-            h.max(scale(r.estimate.ci_high)),
-        )
-    });
-    let (low, high) = padded(low, high);
-    let n = rows.len();
-    svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(16)
-            .margin_left(270)
-            .x_label_area_size(50)
-            .build_cartesian_2d(low..high, -(n as f64) + 0.5..0.5)
-            .map_err(drawing)?;
-        draw_mesh(
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .disable_y_axis()
-                .x_desc(x_title)
-                .x_label_formatter(&|v| {
-                    if ratio {
-                        format!("{:.2}", v.exp())
-                    } else {
-                        format!("{v:.3}")
-                    }
-                }),
-        )?;
-        chart
-            .draw_series(LineSeries::new(
-                vec![(reference, -(n as f64) + 0.5), (reference, 0.5)],
-                BLACK.stroke_width(1),
-            ))
-            .map_err(drawing)?;
-        for (k, row) in rows.iter().enumerate() {
-            let y = -(k as f64);
-            let e = &row.estimate;
-            chart
-                .draw_series(LineSeries::new(
-                    vec![(scale(e.ci_low), y), (scale(e.ci_high), y)],
-                    POINT.stroke_width(2),
-                ))
-                .map_err(drawing)?;
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [
-                        (scale(e.estimate) - (high - low) * 0.006, y - 0.12),
-                        (scale(e.estimate) + (high - low) * 0.006, y + 0.12),
-                    ],
-                    POINT.filled(),
-                )))
-                .map_err(drawing)?;
-            // The label on the row's line, in the left margin.
-            let (_, py) = chart.backend_coord(&(low, y));
-            let numbers = format!(
-                "{} ({} to {})",
-                number(e.estimate),
-                number(e.ci_low),
-                number(e.ci_high)
-            );
-            for (text, dy) in [(row.label.clone(), -18), (numbers, 2)] {
-                root.draw(&Text::new(
-                    text,
-                    (10, py + dy),
-                    ("sans-serif", 14).into_font(),
-                ))
-                .map_err(drawing)?;
-            }
-        }
-        Ok(())
-    })
 }
 
 /// Three significant digits.
@@ -389,6 +284,80 @@ fn singular(unit: &str) -> String {
         .replacen("patients", "patient", 1)
 }
 
+/// Reading the SVG documents of the figures back in tests: elements, attributes, lines and
+/// axis ticks in pixels.
+#[cfg(test)]
+mod svg_reading {
+    /// The value of attribute `name` in an SVG element's text.
+    pub fn attribute<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+        let start = element.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = element[start..].find('"')? + start;
+        Some(&element[start..end])
+    }
+
+    /// The elements `<tag ...>` of `svg`, each with what follows up to the next element.
+    pub fn elements<'a>(svg: &'a str, tag: &str) -> Vec<&'a str> {
+        svg.split('<')
+            .filter(|e| e.starts_with(&format!("{tag} ")))
+            .collect()
+    }
+
+    /// The text of an element, trimmed.
+    fn text_of(element: &str) -> Option<&str> {
+        Some(element.split_once('>')?.1.trim())
+    }
+
+    /// The pixel points of every polyline stroked with `colour`.
+    pub fn polylines(svg: &str, colour: &str) -> Vec<Vec<(f64, f64)>> {
+        elements(svg, "polyline")
+            .into_iter()
+            .filter(|e| attribute(e, "stroke") == Some(colour))
+            .map(|e| {
+                attribute(e, "points")
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .filter_map(|p| {
+                        let (x, y) = p.split_once(',')?;
+                        Some((x.parse().ok()?, y.parse().ok()?))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The ticks of one axis as (value, pixel): the numeric, unrotated labels anchored at
+    /// `anchor` (`middle` under the x axis, `end` left of the y axis), with the pixel from
+    /// attribute `at` (`x` or `y`); thousands separators are dropped.
+    pub fn ticks(svg: &str, anchor: &str, at: &str) -> Vec<(f64, f64)> {
+        elements(svg, "text")
+            .into_iter()
+            .filter(|e| {
+                attribute(e, "text-anchor") == Some(anchor) && attribute(e, "transform").is_none()
+            })
+            .filter_map(|e| {
+                let label = text_of(e)?.replace(',', "");
+                Some((label.parse().ok()?, attribute(e, at)?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Pixels per data unit and the pixel of 0 on an axis, from its first and last tick.
+    pub fn axis_map(ticks: &[(f64, f64)]) -> (f64, f64) {
+        let (first, last) = (ticks[0], ticks[ticks.len() - 1]);
+        let per_unit = (last.1 - first.1) / (last.0 - first.0);
+        (per_unit, first.1 - per_unit * first.0)
+    }
+
+    /// The fill colour of the first text element whose text is `text`.
+    pub fn text_fill(svg: &str, text: &str) -> Option<String> {
+        elements(svg, "text")
+            .into_iter()
+            .find(|e| text_of(e) == Some(text))
+            .and_then(|e| attribute(e, "fill"))
+            .map(str::to_string)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,26 +371,32 @@ mod tests {
     }
 
     #[test]
-    fn forest_plot_has_its_labels_and_rejects_undrawable_rows() {
-        let e = |estimate, ci_low, ci_high| Estimate {
-            estimate,
-            ci_low,
-            ci_high,
-            level: 0.95,
-        };
-        let svg = forest_plot(
-            &[
-                ForestRow::new("Mortality, odds ratio", e(0.6, 0.37, 0.85)),
-                ForestRow::new("Readmission, relative risk", e(1.28, 1.05, 1.56)),
-            ],
-            true,
-            "Ratio (log scale)",
-        )
-        .unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("Mortality, odds ratio"));
-        assert!(svg.contains("Ratio (log scale)"));
-        let bad = forest_plot(&[ForestRow::new("x", e(1.0, 0.0, 2.0))], true, "Ratio");
-        assert!(bad.unwrap_err().to_string().contains("row 'x'"));
-        assert!(forest_plot(&[], false, "d").is_err());
+    fn room_on_both_sides_of_zero() {
+        // 0 is 10% from the left: the left side grows to 25% of the new range.
+        let (low, high) = room_around_zero((-1.0, 9.0), 0.25);
+        assert!((-low / (high - low) - 0.25).abs() < 1e-12 && high == 9.0);
+        let (low, high) = room_around_zero((-9.0, 1.0), 0.25);
+        assert!((high / (high - low) - 0.25).abs() < 1e-12 && low == -9.0);
+        assert_eq!(room_around_zero((-4.0, 6.0), 0.25), (-4.0, 6.0));
+        // A share above 1/2 centres 0.
+        let (low, high) = room_around_zero((-1.0, 3.0), 0.9);
+        assert!((low + high).abs() < 1e-12);
+    }
+
+    #[test]
+    fn legend_wraps_before_the_right_edge() {
+        let entries = vec![
+            (Symbol::Dot(POINT, 4), "a".repeat(40)),
+            (Symbol::Line(LINE, 2), "b".repeat(40)),
+            (Symbol::Note, "c".repeat(10)),
+        ];
+        let layout = legend_layout(100, 600, &entries);
+        assert_eq!(layout[0], (100, 0));
+        // 40 characters are 271 pixels at font 14, with the symbol 297: the second entry
+        // starts at 421 and would end at 718, past 600.
+        assert_eq!(layout[1], (100, 1));
+        assert_eq!(layout[2].1, 1);
+        assert_eq!(legend_height(100, 600, &entries), 2 * LEGEND_LINE as u32);
+        assert_eq!(legend_height(100, 2000, &entries), LEGEND_LINE as u32);
     }
 }

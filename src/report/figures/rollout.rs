@@ -6,7 +6,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontTransform;
 use serde::Serialize;
 
-use super::{drawing, svg_sized, CLOUD, POINT, SIZE};
+use super::{
+    draw_legend, drawing, legend_height, svg_sized, text_width, Symbol, CLOUD, LABEL_FONT, MARGIN,
+    POINT, SIZE,
+};
 use crate::core::error::{Error, Result};
 
 /// A stepped-wedge or staggered-rollout schedule: which clusters are under the intervention in
@@ -15,7 +18,8 @@ use crate::core::error::{Error, Result};
 /// Each row is a cluster (a hospital, a municipality, a group of them) and holds, for every
 /// period, the share of that period under the intervention: 0 is usual care, 1 the
 /// intervention, a share in between a period in which the intervention started (a rollout that
-/// starts mid-month). Draw it with [`rollout_diagram`] or print it with
+/// starts mid-month). Optionally each cell also has a number of patients
+/// ([`RolloutDiagram::with_counts`]). Draw it with [`rollout_diagram`] or print it with
 /// [`RolloutDiagram::text`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RolloutDiagram {
@@ -27,6 +31,10 @@ pub struct RolloutDiagram {
     pub period_labels: Vec<String>,
     /// One row per cluster, top to bottom.
     pub rows: Vec<RolloutRow>,
+    /// Patients per cell, if known: per row, one count per period; [`rollout_diagram`] prints
+    /// them in the cells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Vec<Vec<usize>>>,
 }
 
 /// One cluster of a [`RolloutDiagram`].
@@ -65,9 +73,15 @@ impl RolloutRow {
 }
 
 impl RolloutDiagram {
+    /// This diagram with `counts` patients per cell: per row, one count per period.
+    pub fn with_counts(mut self, counts: Vec<Vec<usize>>) -> Self {
+        self.counts = Some(counts);
+        self
+    }
+
     /// Checks the diagram: at least one row and one period ([`Error::TooFewData`] otherwise),
-    /// every row with one share per period label, every share a number in [0, 1] (an
-    /// [`Error::InvalidArgument`] naming the first bad row).
+    /// every row with one share per period label, every share a number in [0, 1], and counts,
+    /// if any, one per row and period (an [`Error::InvalidArgument`] naming the first bad row).
     pub fn validate(&self) -> Result<()> {
         for (count, unit) in [
             (self.rows.len(), "rows"),
@@ -103,6 +117,29 @@ impl RolloutDiagram {
                          period under the intervention must be in [0, 1]",
                         i + 1,
                         row.label
+                    ),
+                ));
+            }
+        }
+        if let Some(counts) = &self.counts {
+            if counts.len() != self.rows.len() {
+                return Err(Error::invalid(
+                    "counts",
+                    format!(
+                        "{} rows of counts for {} rows; one per row is needed",
+                        counts.len(),
+                        self.rows.len()
+                    ),
+                ));
+            }
+            if let Some((i, c)) = counts.iter().enumerate().find(|(_, c)| c.len() != n) {
+                return Err(Error::invalid(
+                    "counts",
+                    format!(
+                        "row {} ('{}') has {} counts; one per period label is needed ({n})",
+                        i + 1,
+                        self.rows[i].label,
+                        c.len()
                     ),
                 ));
             }
@@ -207,34 +244,29 @@ fn symbol(share: f64) -> &'static str {
     }
 }
 
-/// Font size of the row and period labels and the legend.
-const LABEL_FONT: u32 = 14;
 /// Smallest and largest height of a row, in pixels.
 const ROW_HEIGHT: (u32, u32) = (20, 40);
 /// Most rows, and most periods, that [`rollout_diagram`] draws.
 const MAX_DRAWN: usize = 1000;
-/// Margin around the figure, in pixels.
-const MARGIN: u32 = 16;
 /// Height of the title, in pixels (font 22 and the space below it).
 const CAPTION: u32 = 40;
 
-/// Estimated width in pixels of `text` at font `size`: the SVG backend writes the font size as
-/// `size / 1.24` pixels, and a sans-serif glyph is on average about 0.6 of that wide.
-fn text_width(text: &str, size: u32) -> u32 {
-    (text.chars().count() as f64 * f64::from(size) / 1.24 * 0.6).ceil() as u32
-}
+/// Largest and smallest font size of the counts in the cells.
+const COUNT_FONT: (u32, u32) = (12, 7);
 
 /// An SVG figure of the schedule (plotters; 800 pixels wide, readable at A4 width; 20 to 40
 /// pixels a row, so about 560 high for 10 rows, less for fewer and more for over 20): one row per cluster with its label on the
 /// left, one column per period with its label below (written upwards when the labels are wider
 /// than the columns), the period title under them, each cell light (usual care) with the share
 /// under the intervention filled dark from the cell's right edge (a cell under the intervention
-/// throughout is all dark), a legend ("usual care", "intervention", and the partial cell when
-/// there is one) and the title.
+/// throughout is all dark), with its number of patients in the middle if the diagram has counts
+/// (in the largest font from 12 down to 7 that fits the cells), a legend ("usual care",
+/// "intervention", the partial cell when there is one, and what the numbers are) and the title.
 ///
 /// Errors: [`Error::InvalidArgument`] naming the row when the diagram is not valid (see
-/// [`RolloutDiagram::validate`]), or when it has more than 1,000 rows or periods (too many to
-/// draw; [`RolloutDiagram::text`] prints any number).
+/// [`RolloutDiagram::validate`]), when it has more than 1,000 rows or periods (too many to
+/// draw; [`RolloutDiagram::text`] prints any number), or when its counts do not fit the cells
+/// even in font 7.
 pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
     diagram.validate()?;
     let n_rows = diagram.rows.len();
@@ -272,13 +304,33 @@ pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
         .iter()
         .flat_map(|r| &r.intervention)
         .any(|&s| s > 0.0 && s < 1.0);
+    let mut legend = vec![
+        (Symbol::Cell(0.0), "usual care".to_string()),
+        (Symbol::Cell(1.0), "intervention".to_string()),
+    ];
+    if partial {
+        legend.push((
+            Symbol::Cell(0.5),
+            "part of the period (filled from the right)".to_string(),
+        ));
+    }
+    if diagram.counts.is_some() {
+        legend.push((Symbol::Note, "numbers: patients in the cell".to_string()));
+    }
+    let legend_left = (MARGIN + left) as i32;
+    let legend_h = legend_height(legend_left, (SIZE.0 - MARGIN) as i32, &legend);
     // Period labels, the period title and the legend, with space between them.
-    let bottom = 8 + label_depth + 12 + 20 + 14 + 20;
+    let bottom = 8 + label_depth + 12 + 20 + 11 + legend_h;
     // Rows share the standard height, within ROW_HEIGHT each.
     let fixed = MARGIN + CAPTION + bottom + MARGIN;
     let row_height =
         (SIZE.1.saturating_sub(fixed) / n_rows as u32).clamp(ROW_HEIGHT.0, ROW_HEIGHT.1);
     let height = fixed + n_rows as u32 * row_height;
+    let count_font = diagram
+        .counts
+        .as_ref()
+        .map(|counts| count_font(counts, cell_width, row_height))
+        .transpose()?;
     let rows = n_rows as f64;
     svg_sized((SIZE.0, height), |root| {
         let mut chart = ChartBuilder::on(root)
@@ -300,6 +352,18 @@ pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
                 }
                 cell.push(Rectangle::new([(x0, y0), (x1, y1)], WHITE.stroke_width(2)));
                 chart.draw_series(cell).map_err(drawing)?;
+                if let (Some(counts), Some(size)) = (&diagram.counts, count_font) {
+                    // White on a cell that is mostly dark.
+                    let colour = if share > 0.75 { WHITE } else { BLACK };
+                    root.draw(&Text::new(
+                        counts[k][j].to_string(),
+                        chart.backend_coord(&(x0 + 0.5, y0 + 0.5)),
+                        TextStyle::from(("sans-serif", size))
+                            .color(&colour)
+                            .pos(Pos::new(HPos::Center, VPos::Center)),
+                    ))
+                    .map_err(drawing)?;
+                }
             }
             let (x, y) = chart.backend_coord(&(0.0, -(k as f64) - 0.5));
             root.draw(&Text::new(
@@ -331,8 +395,36 @@ pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
             TextStyle::from(("sans-serif", 16)).pos(Pos::new(HPos::Center, VPos::Top)),
         ))
         .map_err(drawing)?;
-        legend(root, grid_left, title_y + 20 + 14, partial)
+        draw_legend(
+            root,
+            (legend_left, title_y + 20 + 11),
+            (SIZE.0 - MARGIN) as i32,
+            &legend,
+        )
     })
+}
+
+/// The largest font size of [`COUNT_FONT`] in which every count fits its cell of `width` by
+/// `height` pixels, or an error naming the cell width if none does.
+fn count_font(counts: &[Vec<usize>], width: u32, height: u32) -> Result<u32> {
+    let widest = counts
+        .iter()
+        .flatten()
+        .max()
+        .map_or(1, |c| c.to_string().len());
+    (COUNT_FONT.1..=COUNT_FONT.0)
+        .rev()
+        .find(|&size| text_width(&"0".repeat(widest), size) + 4 <= width && size + 4 <= height)
+        .ok_or_else(|| {
+            Error::invalid(
+                "counts",
+                format!(
+                    "counts of {widest} digits do not fit cells {width} pixels wide even in font \
+                     {}; draw fewer periods or leave the counts out",
+                    COUNT_FONT.1
+                ),
+            )
+        })
 }
 
 /// The style of the row and period labels.
@@ -340,47 +432,9 @@ fn label_style() -> TextStyle<'static> {
     TextStyle::from(("sans-serif", LABEL_FONT))
 }
 
-/// The legend, from `(x, y)` (its top left corner) to the right: "usual care", "intervention",
-/// and, when some cell is partly under the intervention, such a cell.
-fn legend<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    x: i32,
-    y: i32,
-    partial: bool,
-) -> Result<()> {
-    let side = 16;
-    let mut items = vec![("usual care", 0.0), ("intervention", 1.0)];
-    if partial {
-        items.push(("part of the period (filled from the right)", 0.5));
-    }
-    let mut at = x;
-    for (text, share) in items {
-        root.draw(&Rectangle::new(
-            [(at, y), (at + side, y + side)],
-            CLOUD.filled(),
-        ))
-        .map_err(drawing)?;
-        let dark = ((1.0 - share) * f64::from(side)).round() as i32;
-        if share > 0.0 {
-            root.draw(&Rectangle::new(
-                [(at + dark, y), (at + side, y + side)],
-                POINT.filled(),
-            ))
-            .map_err(drawing)?;
-        }
-        root.draw(&Text::new(
-            text,
-            (at + side + 6, y + side / 2),
-            label_style().pos(Pos::new(HPos::Left, VPos::Center)),
-        ))
-        .map_err(drawing)?;
-        at += side + 6 + text_width(text, LABEL_FONT) as i32 + 24;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::svg_reading::text_fill;
     use super::*;
 
     fn diagram() -> RolloutDiagram {
@@ -399,6 +453,7 @@ mod tests {
                 ),
                 RolloutRow::switching("Fyn", 22, None),
             ],
+            counts: None,
         }
     }
 
@@ -437,6 +492,7 @@ mod tests {
             rows: (1..=40)
                 .map(|k| RolloutRow::switching(format!("C{k}"), 7, Some(k % 7 + 1)))
                 .collect(),
+            counts: None,
         };
         let svg = rollout_diagram(&d).unwrap();
         assert!(!svg.contains("rotate(270"));
@@ -491,6 +547,43 @@ mod tests {
     }
 
     #[test]
+    fn counts_are_printed_in_their_cells() {
+        // Row k, period j: 100 k + j patients.
+        let counts = |rows: usize, periods: usize| {
+            (0..rows)
+                .map(|k| (0..periods).map(|j| 100 * k + j).collect())
+                .collect()
+        };
+        let svg = rollout_diagram(&diagram().with_counts(counts(3, 22))).unwrap();
+        assert!(svg.contains("numbers: patients in the cell"));
+        // Sønderjylland switches in period 9 (j = 8): dark cells get white numbers.
+        assert_eq!(text_fill(&svg, "7").as_deref(), Some("#000000"));
+        assert_eq!(text_fill(&svg, "8").as_deref(), Some("#FFFFFF"));
+        assert_eq!(text_fill(&svg, "221").as_deref(), Some("#000000"));
+        assert!(text_fill(&svg, "222").is_none());
+        assert!(!rollout_diagram(&diagram()).unwrap().contains("numbers:"));
+        let message = |d: RolloutDiagram| match rollout_diagram(&d).unwrap_err() {
+            Error::InvalidArgument { argument, message } => format!("{argument}: {message}"),
+            other => panic!("{other}"),
+        };
+        assert!(message(diagram().with_counts(counts(2, 22))).contains("2 rows of counts for 3"));
+        let mut short = counts(3, 22);
+        short[1].pop();
+        assert!(message(diagram().with_counts(short)).contains("row 2 ('Sydvestjylland') has 21"));
+        // 200 periods leave cells 3 pixels wide: too narrow for any number.
+        let wide = RolloutDiagram {
+            period_labels: (1..=200).map(|p| p.to_string()).collect(),
+            rows: vec![RolloutRow::switching("A", 200, Some(50))],
+            ..diagram()
+        };
+        let too_narrow = message(wide.with_counts(counts(1, 200)));
+        assert!(
+            too_narrow.contains("do not fit cells 3 pixels wide"),
+            "{too_narrow}"
+        );
+    }
+
+    #[test]
     fn text_grid() {
         let d = RolloutDiagram {
             title: "Design".into(),
@@ -503,6 +596,7 @@ mod tests {
                     vec![0.0, 0.0, 0.25, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0],
                 ),
             ],
+            counts: None,
         };
         let text = d.text();
         let lines: Vec<&str> = text.lines().collect();

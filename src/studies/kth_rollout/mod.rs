@@ -40,15 +40,17 @@
 //! patients.
 
 mod calibrate;
+mod estimates;
 mod prepare;
 mod published;
 mod report;
 pub mod synthetic;
 
 pub use calibrate::{calibrate, Calibration};
+pub use estimates::estimates;
 pub use prepare::{prepare, DerivationReports, Prepared, COST_SECTORS};
 pub use published::{reproduction_table, SOURCE};
-pub use report::{report_files, write_report};
+pub use report::{forest, report_files, write_report};
 
 use serde::Serialize;
 
@@ -58,7 +60,7 @@ use crate::data::Cohort;
 use crate::effects::cost_effectiveness::{
     cost_effectiveness, CostEffectiveness, CostEffectivenessSpec,
 };
-use crate::effects::crude::Estimate;
+use crate::effects::crude::{Estimate, TwoByTwo};
 use crate::effects::standardise::{MarginalEffects, Standardisation};
 use crate::models::coef_table::CoefRow;
 use crate::models::glm::Family;
@@ -130,6 +132,28 @@ pub struct TreatmentEffect {
     pub vcov: VcovKind,
 }
 
+impl TreatmentEffect {
+    /// The model in words with its formula: `logistic mixed model (Laplace): death30 ~ ...`
+    /// for an odds ratio, `Poisson mixed model (Laplace): ...` for a relative risk.
+    pub fn model(&self) -> String {
+        let family = if self.measure == "relative risk" {
+            "Poisson"
+        } else {
+            "logistic"
+        };
+        format!("{family} mixed model (Laplace): {}", self.formula)
+    }
+
+    /// How the ratio and its Wald interval are computed: `exp` of the coefficient of `kth` and
+    /// of its Wald limits, with the variance estimator.
+    pub fn wald_method(&self) -> String {
+        format!(
+            "exp(coefficient of kth); Wald CI, {} variance",
+            self.vcov.describe()
+        )
+    }
+}
+
 /// Raw counts and percentages of one outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Crude {
@@ -147,6 +171,17 @@ impl Crude {
     /// Usual-care risk, %.
     pub fn usual_percent(&self) -> f64 {
         100.0 * self.usual.0 as f64 / self.usual.1 as f64
+    }
+
+    /// The counts as a 2x2 table, KTH as the treated group; errors as [`TwoByTwo::new`].
+    pub fn table(&self) -> Result<TwoByTwo> {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        TwoByTwo::new(
+            count(self.kth.0),
+            count(self.kth.1),
+            count(self.usual.0),
+            count(self.usual.1),
+        )
     }
 }
 
@@ -447,7 +482,8 @@ pub fn nnt_bound(or: f64, mortality: &Crude) -> f64 {
 }
 
 /// The rollout diagram from the data: one row per health cluster, one column per calendar month
-/// of surgery, each cell the share of the month on or after the cluster's `rollout_start`.
+/// of surgery, each cell the share of the month on or after the cluster's `rollout_start` and
+/// the number of patients of the cluster operated in the month.
 pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
     let clusters = cohort.column("health_cluster")?;
     let surgery = read_dates(cohort, "surgery_date")?;
@@ -490,6 +526,25 @@ pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
         }
     }
     rows.sort();
+    // Patients per cluster and month of surgery.
+    let mut counts = vec![vec![0usize; months.len()]; rows.len()];
+    let month_number = |d: Date| {
+        let (y, m, _) = d.ymd();
+        i64::from(y) * 12 + i64::from(m)
+    };
+    for (i, date) in surgery.iter().enumerate() {
+        let (Some(name), Some(date)) = (clusters.label(i), date) else {
+            continue;
+        };
+        let month = usize::try_from(month_number(*date) - month_number(first)).ok();
+        let row = rows.iter().position(|(n, _)| n == name);
+        if let Some(cell) = row
+            .zip(month)
+            .and_then(|(r, m)| counts.get_mut(r).and_then(|c| c.get_mut(m)))
+        {
+            *cell += 1;
+        }
+    }
     Ok(RolloutDiagram {
         title: "Kom Trygt Hjem rollout: patient intake by health cluster".into(),
         period_title: "Month of surgery".into(),
@@ -518,5 +573,6 @@ pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
                     .collect(),
             })
             .collect(),
+        counts: Some(counts),
     })
 }

@@ -1,6 +1,6 @@
 //! The published numbers of the regional rollout evaluation, set beside their reproductions.
 
-use super::{Analysis, Crude};
+use super::{Analysis, Crude, OWN_HOME_COST};
 use crate::studies::{Reproduced, ReproductionTable, Tolerance};
 
 /// Where the numbers were published.
@@ -16,6 +16,20 @@ pub(super) const NNT: f64 = 19.0;
 /// The published cost per saved life, DKK.
 pub(super) const COST_PER_LIFE: f64 = 161_060.0;
 
+/// How the crude percentages are computed.
+pub(super) const CRUDE_PERCENT: &str = "crude: events / patients with a known outcome, %";
+/// How the own-home risks are standardised.
+pub(super) const STANDARDISED: &str =
+    "standardised over own-home patients (risks averaged over the municipality effects)";
+
+/// The models of the own-home cost-effectiveness: the cost model, then the mortality model.
+pub(super) fn own_home_cost_effectiveness_model(a: &Analysis) -> String {
+    format!(
+        "linear mixed model (REML): {OWN_HOME_COST}; {}",
+        a.own_home.mortality.model()
+    )
+}
+
 /// Percentages are compared at their printed decimals.
 const PERCENT: Tolerance = Tolerance::Rounds { decimals: 1 };
 /// Point estimates within 2%.
@@ -25,7 +39,8 @@ const BOUND: Tolerance = Tolerance::Absolute(0.05);
 
 /// The reproduction table of an analysis: every published number of the evaluation (patients,
 /// crude percentages, the adjusted OR and RR with their intervals, the own-home figures, the
-/// NNT and the cost per saved life), as printed, beside the number computed here.
+/// NNT and the cost per saved life), as printed, beside the number computed here, with the
+/// model and method behind it and its interval where it has one.
 ///
 /// The OR interval compared is the profile-likelihood interval (as `confint` gives for a
 /// `glmer` fit); the Wald interval is in the analysis as well. The NNT and the cost per saved
@@ -55,10 +70,21 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
     let percentages = |quantity: &str, published, crude: &Crude| {
         let reproduced = [crude.kth_percent(), crude.usual_percent()];
         by_group(quantity, published, reproduced, PERCENT)
+            .into_iter()
+            .map(|r| r.computed("", CRUDE_PERCENT))
+            .collect::<Vec<_>>()
     };
     let count = |n: usize| n as f64;
     let or = a.mortality.profile.as_ref().unwrap_or(&a.mortality.ratio);
+    let or_ci = if a.mortality.profile.is_some() {
+        "profile-likelihood CI"
+    } else {
+        "Wald CI"
+    };
     let rr = &a.readmission.ratio;
+    let (or_model, rr_model) = (a.mortality.model(), a.readmission.model());
+    let limit =
+        |side: &str, ci: &str| format!("{side} limit of the {ci} of exp(coefficient of kth)");
     let own = &a.own_home;
     let ce = &own.cost_effectiveness;
     let own_m = &a.own_home_mortality_crude;
@@ -69,7 +95,10 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
             [(524.0, "524"), (2085.0, "2,085")],
             patients,
             Tolerance::Absolute(0.0),
-        ),
+        )
+        .into_iter()
+        .map(|r| r.computed("", "count of patients"))
+        .collect(),
         percentages(
             "30-day mortality",
             [(8.0, "8.0%"), (11.9, "11.9%")],
@@ -82,21 +111,25 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
                 "0.60",
                 a.mortality.ratio.estimate,
                 POINT,
-            ),
+            )
+            .computed(&or_model, format!("exp(coefficient of kth); {or_ci}"))
+            .interval(Some((or.ci_low, or.ci_high))),
             row(
                 "  OR 95% CI, lower (profile)",
                 0.37,
                 "0.37",
                 or.ci_low,
                 BOUND,
-            ),
+            )
+            .computed(&or_model, limit("lower", or_ci)),
             row(
                 "  OR 95% CI, upper (profile)",
                 0.85,
                 "0.85",
                 or.ci_high,
                 BOUND,
-            ),
+            )
+            .computed(&or_model, limit("upper", or_ci)),
         ],
         percentages(
             "30-day readmission",
@@ -110,9 +143,13 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
                 "1.28",
                 rr.estimate,
                 POINT,
-            ),
-            row("  RR 95% CI, lower", 1.05, "1.05", rr.ci_low, BOUND),
-            row("  RR 95% CI, upper", 1.56, "1.56", rr.ci_high, BOUND),
+            )
+            .computed(&rr_model, a.readmission.wald_method())
+            .interval(Some((rr.ci_low, rr.ci_high))),
+            row("  RR 95% CI, lower", 1.05, "1.05", rr.ci_low, BOUND)
+                .computed(&rr_model, limit("lower", "Wald CI")),
+            row("  RR 95% CI, upper", 1.56, "1.56", rr.ci_high, BOUND)
+                .computed(&rr_model, limit("upper", "Wald CI")),
         ],
         percentages(
             "own home: 30-day mortality",
@@ -125,7 +162,8 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
             "5.2%",
             own_m.usual_percent() - own_m.kth_percent(),
             PERCENT,
-        )],
+        )
+        .computed("", "usual care minus KTH, crude percentages")],
         percentages(
             "own home: readmission",
             [(18.3, "18.3%"), (12.9, "12.9%")],
@@ -138,14 +176,28 @@ pub fn reproduction_table(a: &Analysis) -> ReproductionTable {
                 "19",
                 own.marginal.nnt.delta.nnt,
                 Tolerance::Absolute(1.0),
-            ),
+            )
+            .computed(
+                own.mortality.model(),
+                format!("1 / deaths avoided per patient, {STANDARDISED}; delta-method CI"),
+            )
+            .interval(own.marginal.nnt.delta.interval.bounds()),
             row(
                 "cost per saved life, DKK (own home)",
                 COST_PER_LIFE,
                 "161,060 DKK",
                 ce.icer,
                 POINT,
-            ),
+            )
+            .computed(
+                own_home_cost_effectiveness_model(a),
+                format!(
+                    "incremental cost / deaths avoided per patient, {STANDARDISED}; CI from the \
+                     acceptability curve of a joint cluster bootstrap ({} replicates)",
+                    ce.replicates.len()
+                ),
+            )
+            .interval(ce.icer_interval.bounds()),
         ],
     ];
     ReproductionTable {

@@ -1,71 +1,106 @@
-//! The printed report of the rollout evaluation and its files (JSON and SVG figures).
+//! The printed report of the rollout evaluation and its files (JSON, CSV and SVG figures).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{published, Analysis, TreatmentEffect};
+use super::{estimates, published, Analysis, Crude, TreatmentEffect};
 use crate::core::error::{Error, Result};
 use crate::effects::cost_effectiveness::IcerInterval;
-use crate::effects::crude::Estimate;
-use crate::report::figures::{cost_effectiveness_plane, forest_plot, rollout_diagram, ForestRow};
-use crate::studies::write_files;
+use crate::effects::crude::{Estimate, OutcomeKind};
+use crate::report::figures::{
+    acceptability_curve, cost_effectiveness_plane, rollout_diagram, ForestGroup, ForestPlot,
+    ForestRow,
+};
+use crate::studies::{estimates_csv, write_files};
 
 /// The files of a report: `kth_rollout.json` (every number of the analysis), `forest_plot.svg`
-/// (the ratios of every model), `cost_effectiveness_plane.svg` (own-home patients, bootstrap
-/// replicates, the published cost per saved life as the willingness-to-pay line) and
-/// `rollout.svg` (health clusters by month, shaded by usual care and intervention).
+/// ([`forest`]), `cost_effectiveness_plane.svg` (own-home patients, bootstrap replicates, the
+/// published cost per saved life as the willingness-to-pay line), `acceptability_curve.svg`
+/// (own-home patients, the published cost per saved life marked), `rollout.svg` (health
+/// clusters by month, shaded by usual care and intervention, with the patients of each month)
+/// and `estimates.csv` (every estimate printed, [`estimates`]).
 pub fn report_files(analysis: &Analysis) -> Result<Vec<(&'static str, String)>> {
     let json = serde_json::to_string_pretty(analysis).map_err(|e| Error::Numerical {
         what: "JSON of the analysis".into(),
         message: e.to_string(),
     })?;
-    let ratio = |label: &str, e: &TreatmentEffect| {
-        ForestRow::new(format!("{label} ({})", e.measure), e.ratio)
-    };
-    let mut rows = vec![
-        ForestRow::new(
-            "30-day mortality, profile CI (odds ratio)",
-            analysis
-                .mortality
-                .profile
-                .unwrap_or(analysis.mortality.ratio),
-        ),
-        ratio("30-day mortality, Wald CI", &analysis.mortality),
-        ratio(
-            "30-day mortality + calendar quarter",
-            &analysis.mortality_time_adjusted,
-        ),
-        ratio("30-day mortality, own home", &analysis.own_home.mortality),
-        ratio("30-day readmission", &analysis.readmission),
-        ratio(
-            "30-day readmission + calendar quarter",
-            &analysis.readmission_time_adjusted,
-        ),
-    ];
-    for m in &analysis.mobility {
-        rows.push(ratio(&format!("{} (LKT)", m.outcome), &m.effect));
-    }
+    let ce = &analysis.own_home.cost_effectiveness;
     Ok(vec![
         ("kth_rollout.json", json),
-        (
-            "forest_plot.svg",
-            forest_plot(&rows, true, "KTH against usual care (log scale)")?,
-        ),
+        ("forest_plot.svg", forest(analysis)?.svg()?),
         (
             "cost_effectiveness_plane.svg",
-            cost_effectiveness_plane(
-                &analysis.own_home.cost_effectiveness,
-                published::COST_PER_LIFE,
-                "deaths avoided",
-                "DKK",
-            )?,
+            cost_effectiveness_plane(ce, published::COST_PER_LIFE, "deaths avoided", "DKK")?,
+        ),
+        (
+            "acceptability_curve.svg",
+            acceptability_curve(ce, Some(published::COST_PER_LIFE), "deaths avoided", "DKK")?,
         ),
         ("rollout.svg", rollout_diagram(&analysis.rollout)?),
+        ("estimates.csv", estimates_csv(&estimates(analysis))?),
     ])
 }
 
-/// Writes [`report_files`] into `dir` (created if needed) and returns their paths. Every file is
-/// made before the first is written, so a failure leaves nothing half-written.
+/// The forest plot of the report, KTH against usual care: 30-day mortality (the adjusted OR with
+/// its profile and Wald intervals, adjusted for calendar quarter as well, and in own-home
+/// patients), 30-day readmission (the adjusted RR, and adjusted for calendar quarter as well),
+/// each LKT indicator (regained CAS, NMS: the adjusted OR), each row with its crude events and
+/// patients per arm, and each outcome's "favours" annotation (fewer deaths and readmissions,
+/// more patients regaining mobility, favour KTH).
+pub fn forest(analysis: &Analysis) -> Result<ForestPlot> {
+    let row = |label: &str, estimate: Estimate, crude: &Crude| {
+        Ok(ForestRow::new(label, estimate).with_counts(crude.table()?))
+    };
+    let wald = |label: &str, e: &TreatmentEffect, crude: &Crude| row(label, e.ratio, crude);
+    let a = analysis;
+    let mut mortality = Vec::new();
+    if let Some(profile) = a.mortality.profile {
+        mortality.push(row("adjusted OR, profile CI", profile, &a.mortality_crude)?);
+    }
+    mortality.extend([
+        wald("adjusted OR, Wald CI", &a.mortality, &a.mortality_crude)?,
+        wald(
+            "adjusted OR + calendar quarter",
+            &a.mortality_time_adjusted,
+            &a.mortality_crude,
+        )?,
+        wald(
+            "own home, adjusted OR",
+            &a.own_home.mortality,
+            &a.own_home_mortality_crude,
+        )?,
+    ]);
+    let readmission = vec![
+        wald("adjusted RR", &a.readmission, &a.readmission_crude)?,
+        wald(
+            "adjusted RR + calendar quarter",
+            &a.readmission_time_adjusted,
+            &a.readmission_crude,
+        )?,
+    ];
+    let mut plot = ForestPlot::new(
+        "Odds ratio or relative risk, KTH against usual care (log scale)",
+        true,
+    )
+    .with_arms("KTH", "usual care")
+    .group(ForestGroup::new("30-day mortality", mortality).with_outcome(OutcomeKind::Adverse))
+    .group(ForestGroup::new("30-day readmission", readmission).with_outcome(OutcomeKind::Adverse));
+    for m in &a.mobility {
+        let indicator = m.outcome.trim_end_matches("_regained").to_uppercase();
+        plot = plot.group(
+            ForestGroup::new(
+                format!("Regained pre-fracture {indicator} (LKT)"),
+                vec![wald("adjusted OR", &m.effect, &m.crude)?],
+            )
+            .with_outcome(OutcomeKind::Beneficial),
+        );
+    }
+    Ok(plot)
+}
+
+/// Writes [`report_files`] as the directory `dir`, all at once: an old report there is replaced
+/// whole, and a failure leaves `dir` as it was (see `studies::write_files`). Returns the paths
+/// written.
 pub fn write_report(analysis: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
     write_files(dir, report_files(analysis)?)
 }

@@ -100,6 +100,7 @@ impl TrialDesign {
                 .zip(&self.first_intervention_period)
                 .map(|(c, f)| RolloutRow::switching(c.clone(), self.n_periods, Some(*f)))
                 .collect(),
+            counts: None,
         }
     }
 }
@@ -115,5 +116,6 @@ pub fn funen_schedule() -> RolloutDiagram {
             .iter()
             .map(|(group, first)| RolloutRow::switching(*group, FUNEN_MONTHS, Some(*first)))
             .collect(),
+        counts: None,
     }
 }

@@ -124,9 +124,11 @@ impl TraeningForLivet {
         ])
     }
 
-    /// Writes the figures into `dir`, creating it (and its parents) if needed; returns the
-    /// paths written. Errors ([`Error::Io`](crate::core::error::Error::Io)) name the directory
-    /// or file that could not be made.
+    /// Writes the figures as the directory `dir` (its parents created if needed), all at once:
+    /// an old copy of them there is replaced whole and a failure leaves `dir` as it was; returns
+    /// the paths written. Errors ([`Error::Io`](crate::core::error::Error::Io)) name the
+    /// directory or file that could not be made; a `dir` holding anything else is not replaced
+    /// ([`Error::InvalidArgument`](crate::core::error::Error::InvalidArgument)).
     pub fn write_figures(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         write_files(dir, self.figures()?)
     }
