@@ -16,10 +16,10 @@
 //! gain `g' (-H)^{-1} g / 2` is below `gain_tolerance`; or when a full step changes the log-likelihood by
 //! less than 1e-12 relative and moves no parameter by more than 1e-10 relative.
 //!
-//! A step is halved until the log-likelihood does not fall ([`LineSearch::Backtracking`], every
+//! A step is halved until the log-likelihood does not fall (`LineSearch::Backtracking`, every
 //! fit). For a likelihood whose supremum lies at infinity (an outcome separated by the fixed
 //! effects: a level or arm without events) the Newton step along the diverging direction is
-//! capped by the eigenvalue floor above, so the iterations creep; [`LineSearch::Extending`]
+//! capped by the eigenvalue floor above, so the iterations creep; `LineSearch::Extending`
 //! then doubles an accepted full step while the log-likelihood keeps rising, so that the
 //! iterations reach the supremum (where the fitted means of the separated observations are 0 or
 //! 1 to rounding and the gradient vanishes).
@@ -96,7 +96,7 @@ pub(crate) enum LineSearch {
     Extending,
 }
 
-/// Most doublings of one step under [`LineSearch::Extending`] (a step up to 2^30 times the
+/// Most doublings of one step under `LineSearch::Extending` (a step up to 2^30 times the
 /// Newton step).
 const MAX_EXTENSIONS: usize = 30;
 
