@@ -5,6 +5,7 @@
 pub mod coef_table;
 pub mod family;
 pub mod fitted;
+pub mod gee;
 pub mod glm;
 pub mod glmm;
 pub mod lmm;

@@ -1,0 +1,496 @@
+//! Fitting a [`Gee`]: the data, the Fisher scoring of (beta, alpha), and the variances.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::equations::{Cluster, MeanTerms, PairTerms, Problem};
+use super::{CorrelationParameter, Gee, GeeFit, SeKind, WorkingCorrelation};
+use crate::core::error::{Error, Result};
+use crate::core::linalg::spd_inverse;
+use crate::data::Cohort;
+use crate::frame::design::{Design, Grouping};
+use crate::models::coef_table::{check_level, coef_table};
+use crate::models::family::Link;
+
+/// Starting value of every correlation parameter (geeCRT's).
+const ALPHA_START: f64 = 0.01;
+
+/// Shrinkings of alpha (by 0.95) tried when an update leaves the valid range.
+const MAX_SHRINKS: usize = 20;
+
+pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
+    check_level(spec.level)?;
+    if !matches!(spec.link, Link::Logit | Link::Log | Link::Identity) {
+        return Err(Error::invalid(
+            "link",
+            format!(
+                "a binomial GEE takes the logit, log or identity link, not {}",
+                spec.link
+            ),
+        ));
+    }
+    let problem = problem(spec, cohort)?;
+    let design_rows = problem.clusters.iter().map(|c| c.rows.len()).sum::<usize>();
+    let (g, p, q) = (problem.clusters.len(), problem.x.ncols(), problem.q());
+    if g <= p {
+        return Err(Error::too_few(
+            format!("a GEE with {p} mean parameters (t reference on G - p df)"),
+            "clusters",
+            g,
+            p + 1,
+        ));
+    }
+    let (beta, alpha, iterations, converged) = solve(spec, &problem)?;
+    let variances = variances(spec, &problem, &beta, &alpha)?;
+    let names = spec_names(spec, cohort)?;
+    let df = (g - p) as f64;
+    let chosen = variances.beta(spec.se);
+    let coefficients = coef_table(
+        &names,
+        beta.as_slice(),
+        &(0..p).map(|j| chosen[(j, j)]).collect::<Vec<_>>(),
+        Some(df),
+        spec.level,
+        matches!(spec.link, Link::Logit | Link::Log),
+    )?;
+    let alpha_se = variances.alpha(spec.se);
+    let correlation_parameters = spec
+        .correlation
+        .parameter_names()
+        .iter()
+        .enumerate()
+        .map(|(l, name)| CorrelationParameter {
+            name: name.to_string(),
+            estimate: alpha[l],
+            std_error: alpha_se.as_ref().map(|v| v[(l, l)].sqrt()),
+        })
+        .collect();
+    let diag_sqrt = |m: &DMatrix<f64>, n: usize| (0..n).map(|j| m[(j, j)].sqrt()).collect();
+    let se_all = SeKind::ALL
+        .into_iter()
+        .map(|k| (k, diag_sqrt(&variances.beta(k), p)))
+        .collect();
+    let alpha_se_all = SeKind::ALL
+        .into_iter()
+        .filter_map(|k| variances.alpha(k).map(|v| (k, diag_sqrt(&v, q))))
+        .collect();
+    let design = Design::new(cohort, &spec.formula, &options(spec))?;
+    Ok(GeeFit {
+        formula: spec.formula.text.clone(),
+        link: spec.link,
+        correlation: spec.correlation,
+        maee: spec.maee,
+        se: spec.se,
+        n_obs: design_rows,
+        n_clusters: g,
+        missing: design.missing,
+        level: spec.level,
+        coefficients,
+        correlation_parameters,
+        se_all,
+        alpha_se_all,
+        vcov: chosen
+            .row_iter()
+            .map(|r| r.iter().copied().collect())
+            .collect(),
+        df,
+        iterations,
+        converged,
+        out_of_range_pairs: variances.out_of_range,
+    })
+}
+
+/// The design options with the cluster, period and individual columns required complete.
+fn options(spec: &Gee) -> crate::frame::design::DesignOptions {
+    let mut options = spec.design.clone();
+    options.extra_columns.push(spec.cluster.clone());
+    options.extra_columns.extend(spec.period.iter().cloned());
+    options
+        .extra_columns
+        .extend(spec.individual.iter().cloned());
+    options
+}
+
+/// The design's column names.
+fn spec_names(spec: &Gee, cohort: &Cohort) -> Result<Vec<String>> {
+    Ok(Design::new(cohort, &spec.formula, &options(spec))?.names)
+}
+
+/// The design, the response and the clusters.
+fn problem(spec: &Gee, cohort: &Cohort) -> Result<Problem> {
+    let needs_period = matches!(
+        spec.correlation,
+        WorkingCorrelation::NestedExchangeable | WorkingCorrelation::BlockExchangeable
+    );
+    if needs_period && spec.period.is_none() {
+        return Err(Error::invalid(
+            "period",
+            format!(
+                "the {} working correlation needs a period column",
+                spec.correlation
+            ),
+        ));
+    }
+    if spec.correlation == WorkingCorrelation::BlockExchangeable && spec.individual.is_none() {
+        return Err(Error::invalid(
+            "individual",
+            "the block exchangeable working correlation needs a patient column",
+        ));
+    }
+    let design = Design::new(cohort, &spec.formula, &options(spec))?;
+    if let Some(k) = design.y.iter().position(|&y| y != 0.0 && y != 1.0) {
+        return Err(Error::InvalidResponse {
+            column: spec.formula.response_columns().join(", "),
+            row: design.rows[k] + 1,
+            value: design.y[k],
+            family: "binomial".into(),
+            expected: "a binary GEE needs 0/1 outcomes".into(),
+        });
+    }
+    let groups = Grouping::new(cohort, &spec.cluster, &design.rows)?;
+    let codes = |column: &Option<String>| -> Result<Vec<u32>> {
+        match column {
+            Some(c) if needs_period || spec.individual.as_ref() == Some(c) => {
+                Ok(Grouping::new(cohort, c, &design.rows)?
+                    .codes
+                    .into_iter()
+                    .map(|k| k as u32)
+                    .collect())
+            }
+            _ => Ok(vec![0; design.rows.len()]),
+        }
+    };
+    let period = codes(&spec.period)?;
+    let individual = codes(&spec.individual)?;
+    let mut clusters: Vec<Cluster> = groups
+        .labels
+        .iter()
+        .map(|label| Cluster {
+            label: label.clone(),
+            rows: Vec::new(),
+            period: Vec::new(),
+            individual: Vec::new(),
+        })
+        .collect();
+    for (row, &g) in groups.codes.iter().enumerate() {
+        let c = &mut clusters[g];
+        c.rows.push(row);
+        c.period.push(period[row]);
+        c.individual.push(individual[row]);
+    }
+    if spec.correlation == WorkingCorrelation::BlockExchangeable {
+        check_one_row_per_patient_period(&clusters, spec)?;
+    }
+    Ok(Problem {
+        x: design.x,
+        y: design.y,
+        link: spec.link,
+        correlation: spec.correlation,
+        clusters,
+    })
+}
+
+/// In a closed cohort each patient has at most one row per period.
+fn check_one_row_per_patient_period(clusters: &[Cluster], spec: &Gee) -> Result<()> {
+    for c in clusters {
+        let mut seen: Vec<(u32, u32)> = c
+            .individual
+            .iter()
+            .copied()
+            .zip(c.period.iter().copied())
+            .collect();
+        seen.sort_unstable();
+        if seen.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::Cluster {
+                column: spec.cluster.clone(),
+                message: format!(
+                    "in cluster '{}' a patient (column '{}') has two rows in one period; the \
+                     block exchangeable correlation needs one row per patient and period",
+                    c.label,
+                    spec.individual.as_deref().unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The mean terms of every cluster, and their sums `sum u`, `sum M`.
+fn mean_pass(
+    problem: &Problem,
+    beta: &DVector<f64>,
+    alpha: &[f64],
+) -> Result<(Vec<MeanTerms>, DVector<f64>, DMatrix<f64>)> {
+    let p = problem.x.ncols();
+    let terms = (0..problem.clusters.len())
+        .map(|c| problem.mean_terms(c, beta, alpha))
+        .collect::<Result<Vec<_>>>()?;
+    let mut u = DVector::zeros(p);
+    let mut m = DMatrix::zeros(p, p);
+    for t in &terms {
+        u += &t.u;
+        m += &t.m;
+    }
+    Ok((terms, u, m))
+}
+
+/// The MAEE shifts `(sum M - M_c)^{-1} u_c` (None for UEE). `sum M - M_c` must be positive
+/// definite (`V_c - Omega_c` is, then).
+fn shifts(
+    problem: &Problem,
+    maee: bool,
+    terms: &[MeanTerms],
+    info: &DMatrix<f64>,
+) -> Result<Vec<Option<DVector<f64>>>> {
+    terms
+        .iter()
+        .enumerate()
+        .map(|(c, t)| {
+            if !maee {
+                return Ok(None);
+            }
+            let rest = info - &t.m;
+            let chol = rest.cholesky().ok_or_else(|| Error::Numerical {
+                what: format!(
+                    "the MAEE adjustment of cluster '{}'",
+                    problem.clusters[c].label
+                ),
+                message: "V - Omega is not positive definite (the cluster determines the \
+                          estimate alone)"
+                    .to_string(),
+            })?;
+            Ok(Some(chol.solve(&t.u)))
+        })
+        .collect()
+}
+
+/// The correlation terms of every cluster.
+fn pair_pass(
+    problem: &Problem,
+    terms: &[MeanTerms],
+    alpha: &[f64],
+    shifts: &[Option<DVector<f64>>],
+    cross: bool,
+) -> Result<Vec<PairTerms>> {
+    terms
+        .iter()
+        .zip(shifts)
+        .enumerate()
+        .map(|(c, (t, shift))| problem.pair_terms(c, t, alpha, shift.as_ref(), cross))
+        .collect()
+}
+
+/// Fisher scoring: beta from the independence GEE, then beta and alpha together.
+fn solve(spec: &Gee, problem: &Problem) -> Result<(DVector<f64>, Vec<f64>, usize, bool)> {
+    let (p, q) = (problem.x.ncols(), problem.q());
+    let tolerance = spec.control.tolerance;
+    let mut beta = DVector::zeros(p);
+    let zeros = vec![0.0; q.max(1)];
+    let mut independent = false;
+    for _ in 0..spec.control.max_iter {
+        let (_, u, m) = mean_pass(problem, &beta, &zeros)?;
+        let step = spd_inverse(&m, "the GEE's information for beta")? * u;
+        beta += &step;
+        if step.amax() <= tolerance {
+            independent = true;
+            break;
+        }
+    }
+    if !independent || q == 0 {
+        return Ok((beta, Vec::new(), 0, independent));
+    }
+    let mut alpha = vec![ALPHA_START; q];
+    for iteration in 1..=spec.control.max_iter {
+        let (terms, u, info) = mean_pass(problem, &beta, &alpha)?;
+        let shifts = shifts(problem, spec.maee, &terms, &info)?;
+        let pairs = pair_pass(problem, &terms, &alpha, &shifts, false)?;
+        let mut a = DVector::zeros(q);
+        let mut b = DMatrix::zeros(q, q);
+        for t in &pairs {
+            a += &t.a;
+            b += &t.b;
+        }
+        let beta_step = spd_inverse(&info, "the GEE's information for beta")? * u;
+        let alpha_step = spd_inverse(&b, "the information of the correlation equations")? * a;
+        beta += &beta_step;
+        for (x, s) in alpha.iter_mut().zip(alpha_step.iter()) {
+            *x += s;
+        }
+        shrink_into_range(problem, &beta, &mut alpha)?;
+        if beta_step.amax().max(alpha_step.amax()) <= tolerance {
+            return Ok((beta, alpha, iteration, true));
+        }
+    }
+    Ok((beta, alpha, spec.control.max_iter, false))
+}
+
+/// Shrinks alpha by 0.95 (up to [`MAX_SHRINKS`] times) while some pair's working correlation is
+/// out of the range its means allow or a working covariance is not positive definite (geeCRT's
+/// `shrink = "ALPHA"`).
+fn shrink_into_range(problem: &Problem, beta: &DVector<f64>, alpha: &mut [f64]) -> Result<()> {
+    for _ in 0..MAX_SHRINKS {
+        let valid = mean_pass(problem, beta, alpha).and_then(|(terms, _, _)| {
+            let none = vec![None; terms.len()];
+            let pairs = pair_pass(problem, &terms, alpha, &none, false)?;
+            Ok(pairs.iter().all(|t| t.out_of_range == 0))
+        });
+        if valid.unwrap_or(false) {
+            return Ok(());
+        }
+        alpha.iter_mut().for_each(|a| *a *= 0.95);
+    }
+    Ok(())
+}
+
+/// The variance matrices of (beta, alpha) at the estimate.
+struct Variances {
+    p: usize,
+    model: DMatrix<f64>,
+    robust: DMatrix<f64>,
+    kc: DMatrix<f64>,
+    md: DMatrix<f64>,
+    fg: DMatrix<f64>,
+    mbn: DMatrix<f64>,
+    out_of_range: usize,
+}
+
+impl Variances {
+    /// The beta block under `kind`.
+    fn beta(&self, kind: SeKind) -> DMatrix<f64> {
+        let block = |m: &DMatrix<f64>| m.view((0, 0), (self.p, self.p)).into_owned();
+        match kind {
+            SeKind::Model => self.model.clone(),
+            SeKind::Robust => block(&self.robust),
+            SeKind::Kc => block(&self.kc),
+            SeKind::Md => block(&self.md),
+            SeKind::Fg => block(&self.fg),
+            SeKind::Mbn => self.mbn.clone(),
+            SeKind::Avg => (block(&self.kc) + block(&self.md)) / 2.0,
+        }
+    }
+
+    /// The alpha block under `kind`, where it is defined.
+    fn alpha(&self, kind: SeKind) -> Option<DMatrix<f64>> {
+        let n = self.robust.nrows();
+        let block = |m: &DMatrix<f64>| {
+            m.view((self.p, self.p), (n - self.p, n - self.p))
+                .into_owned()
+        };
+        match kind {
+            SeKind::Model | SeKind::Mbn => None,
+            SeKind::Robust => Some(block(&self.robust)),
+            SeKind::Kc => Some(block(&self.kc)),
+            SeKind::Md => Some(block(&self.md)),
+            SeKind::Fg => Some(block(&self.fg)),
+            SeKind::Avg => Some((block(&self.kc) + block(&self.md)) / 2.0),
+        }
+    }
+}
+
+/// Every variance of the module docs, from per-cluster scores `U_i = (u_i, a_i)`, corrected
+/// scores `U~_i = (u_i + M_i (M - M_i)^{-1} u_i, a_i + B_i (B - B_i)^{-1} a_i)` and the
+/// information `A = [[M, 0], [C, B]]`.
+fn variances(
+    spec: &Gee,
+    problem: &Problem,
+    beta: &DVector<f64>,
+    alpha: &[f64],
+) -> Result<Variances> {
+    let (p, q, g) = (problem.x.ncols(), problem.q(), problem.clusters.len());
+    let (terms, _, info_beta) = mean_pass(problem, beta, alpha)?;
+    let shifts = shifts(problem, spec.maee, &terms, &info_beta)?;
+    let pairs = pair_pass(problem, &terms, alpha, &shifts, true)?;
+    let k = p + q;
+    let mut info = DMatrix::zeros(k, k);
+    for (t, pt) in terms.iter().zip(&pairs) {
+        let mut block = info.view_mut((0, 0), (p, p));
+        block += &t.m;
+        let mut block = info.view_mut((p, 0), (q, p));
+        block += &pt.cross;
+        let mut block = info.view_mut((p, p), (q, q));
+        block += &pt.b;
+    }
+    let model = spd_inverse(
+        &info.view((0, 0), (p, p)).into_owned(),
+        "the GEE's information for beta",
+    )?;
+    let mut bread = DMatrix::zeros(k, k);
+    bread.view_mut((0, 0), (p, p)).copy_from(&model);
+    if q > 0 {
+        let alpha_inverse = spd_inverse(
+            &info.view((p, p), (q, q)).into_owned(),
+            "the information of the correlation equations",
+        )?;
+        let cross = -(&alpha_inverse * info.view((p, 0), (q, p)) * &model);
+        bread.view_mut((p, 0), (q, p)).copy_from(&cross);
+        bread.view_mut((p, p), (q, q)).copy_from(&alpha_inverse);
+    }
+    let mut meat = [
+        DMatrix::zeros(k, k),
+        DMatrix::zeros(k, k),
+        DMatrix::zeros(k, k),
+        DMatrix::zeros(k, k),
+    ];
+    let info_alpha = info.view((p, p), (q, q)).into_owned();
+    for (t, pt) in terms.iter().zip(&pairs) {
+        let score = DVector::from_iterator(k, t.u.iter().chain(pt.a.iter()).copied());
+        let corrected_beta = corrected(&t.u, &t.m, &info_beta, "beta")?;
+        let corrected_alpha = if q > 0 {
+            corrected(&pt.a, &pt.b, &info_alpha, "the correlation parameters")?
+        } else {
+            DVector::zeros(0)
+        };
+        let corrected_score = DVector::from_iterator(
+            k,
+            corrected_beta.iter().chain(corrected_alpha.iter()).copied(),
+        );
+        let mut cluster_info = DMatrix::zeros(k, k);
+        cluster_info.view_mut((0, 0), (p, p)).copy_from(&t.m);
+        cluster_info.view_mut((p, 0), (q, p)).copy_from(&pt.cross);
+        cluster_info.view_mut((p, p), (q, q)).copy_from(&pt.b);
+        let leverage = &cluster_info * &bread;
+        let fg = DVector::from_iterator(
+            k,
+            (0..k).map(|j| 1.0 / (1.0 - leverage[(j, j)].min(0.75)).sqrt()),
+        );
+        let outer = &score * score.transpose();
+        meat[0] += &outer;
+        meat[1] +=
+            (&corrected_score * score.transpose() + &score * corrected_score.transpose()) / 2.0;
+        meat[2] += &corrected_score * corrected_score.transpose();
+        meat[3] += DMatrix::from_diagonal(&fg) * &outer * DMatrix::from_diagonal(&fg);
+    }
+    let sandwich = |m: &DMatrix<f64>| &bread * m * bread.transpose();
+    let n = problem.clusters.iter().map(|c| c.rows.len()).sum::<usize>() as f64;
+    let (gf, pf) = (g as f64, p as f64);
+    let scale = (n - 1.0) / (n - pf) * gf / (gf - 1.0);
+    let scaled = meat[0].view((0, 0), (p, p)) * scale;
+    let xi = ((&model * &scaled).trace() / pf).max(1.0);
+    let delta = (pf / (gf - pf)).min(0.5);
+    let mbn = &model * (scaled + info.view((0, 0), (p, p)) * (delta * xi)) * &model;
+    let out_of_range = pairs.iter().map(|t| t.out_of_range).sum();
+    Ok(Variances {
+        p,
+        model,
+        robust: sandwich(&meat[0]),
+        kc: sandwich(&meat[1]),
+        md: sandwich(&meat[2]),
+        fg: sandwich(&meat[3]),
+        mbn,
+        out_of_range,
+    })
+}
+
+/// The corrected score `u + M_i (M - M_i)^{-1} u` of a cluster with score `u`, information
+/// `m_i` and total information `m` (`(I - H_i)^{-1}` by the Woodbury identity).
+fn corrected(
+    u: &DVector<f64>,
+    m_i: &DMatrix<f64>,
+    m: &DMatrix<f64>,
+    what: &str,
+) -> Result<DVector<f64>> {
+    let rest = (m - m_i).cholesky().ok_or_else(|| Error::Numerical {
+        what: format!("the bias-corrected score for {what}"),
+        message: "I - H_i is singular: one cluster determines the estimate alone".to_string(),
+    })?;
+    Ok(u + m_i * rest.solve(u))
+}

@@ -1,0 +1,342 @@
+//! Population-averaged (marginal) models of clustered binary outcomes fitted by generalized
+//! estimating equations (GEE), with the correlation parameters from moment (UEE) or
+//! matrix-adjusted (MAEE) estimating equations and bias-corrected sandwich variances for few
+//! clusters, as geeCRT's `geemaee` (Yu, Li, Rathouz, Turner & Preisser 2021).
+//!
+//! **The marginal model.** For patient j of cluster i, `g(mu_ij) = x_ij' beta` with
+//! `mu_ij = E[y_ij]` averaged over the clusters (population-averaged: the odds ratio, relative
+//! risk or risk difference of a logit, log or identity link compares the population's risks,
+//! not a cluster's), `Var(y_ij) = v_ij = mu_ij (1 - mu_ij)`, and the working covariance of a
+//! cluster `V_i = S_i R_i(alpha) S_i`, `S_i = diag(sqrt(v_ij))`, whose correlations are linear in
+//! alpha: `corr(y_ij, y_ik) = gamma_ijk = z_ijk' alpha`.
+//!
+//! **Working correlations** ([`WorkingCorrelation`]; for a cross-sectional stepped wedge, where
+//! each period has other patients, and for closed cohorts):
+//! - independence: `gamma = 0`;
+//! - exchangeable: `gamma = alpha` for any two patients of a cluster;
+//! - nested exchangeable (Li, Turner & Preisser 2018): `alpha0` for two patients of the same
+//!   cluster-period, `alpha1` for two of different periods;
+//! - block exchangeable (closed cohort): `alpha0` same period, different patients; `alpha1`
+//!   different periods and patients; `alpha2` the same patient in different periods.
+//!
+//! **Estimating equations.** `U_beta = sum_i D_i' V_i^{-1} (y_i - mu_i) = 0`, `D_i = dmu_i/dbeta`.
+//! With standardised residuals `e_ij = (y_ij - mu_ij) / sqrt(v_ij)`, the correlation equations
+//! are `U_alpha = sum_i sum_{j<k} z_ijk (r_ijk - gamma_ijk) / w_ijk = 0` with the variance of the
+//! product `w_ijk = 1 + (1 - 2 mu_ij)(1 - 2 mu_ik) gamma_ijk / sqrt(v_ij v_ik) - gamma_ijk^2`
+//! (Prentice 1988). UEE uses `r_ijk = e_ij e_ik`. MAEE (Preisser, Lu & Qaqish 2008) corrects the
+//! products for the bias of residuals at an estimate: `E[(y - mu)(y - mu)'] ~ (I - H_i) V_i`, so
+//! `r_ijk = [C_i e_i]_j e_ik` with `C_i = S_i^{-1} V_i (V_i - Omega_i)^{-1} S_i` and
+//! `Omega_i = D_i (sum_l D_l' V_l^{-1} D_l)^{-1} D_i'`; pairs are taken with j before k in the
+//! cohort's row order, as geeCRT takes them. The equations are solved by Fisher scoring, beta and
+//! alpha updated together (`beta += (sum D'V^{-1}D)^{-1} U_beta`,
+//! `alpha += (sum z z'/w)^{-1} U_alpha`), from the independence GEE (a GLM) and `alpha = 0.01`.
+//!
+//! **Variances** ([`SeKind`]), with `A = sum_i A_i` the information of (beta, alpha) (its alpha
+//! row holding `sum z (-dr/dbeta)'/w`, geeCRT's approximation), per-cluster scores `U_i` and
+//! `B = A^{-1}`:
+//! - model-based: `(sum_i D_i' V_i^{-1} D_i)^{-1}` (beta only);
+//! - robust (BC0, Liang & Zeger 1986; Prentice 1988 for alpha): `B (sum U_i U_i') B'`;
+//! - KC (Kauermann & Carroll 2001): `B [sum (U~_i U_i' + U_i U~_i')/2] B'` with the corrected
+//!   score `U~_i = D_i' V_i^{-1} (I - H_i)^{-1} (y_i - mu_i)`, `H_i = D_i (sum D'V^{-1}D)^{-1}
+//!   D_i' V_i^{-1}` (and the same with the correlation equations for alpha);
+//! - MD (Mancl & DeRouen 2001): `B (sum U~_i U~_i') B'`;
+//! - FG (Fay & Graubard 2001): `B (sum F_i U_i U_i' F_i) B'`, `F_i = diag(1 / sqrt(1 - min(0.75,
+//!   diag(A_i B))))`, without the d factor, as geeCRT;
+//! - MBN (Morel, Bokossa & Neerchal 2003), beta only: `B_b (c M + delta xi A_b) B_b` with
+//!   `M = sum U_i U_i'`, `c = (N - 1)/(N - p) G/(G - 1)`, `delta = min(0.5, p/(G - p))`,
+//!   `xi = max(1, trace(B_b c M)/p)`;
+//! - AVG (Ford & Westgate 2017): `(KC + MD) / 2`.
+//!
+//! Intervals and tests use a t reference on `G - p` degrees of freedom (G clusters, p mean
+//! parameters), as recommended for few clusters (Li, Turner & Preisser 2018; Ford & Westgate
+//! 2017). The default is KC: with t on G - p it keeps the nominal size of stepped-wedge tests
+//! with as few as 8-10 clusters where the plain sandwich does not (Li, Turner & Preisser 2018;
+//! Thompson et al. 2021); MD is somewhat conservative, AVG in between.
+//!
+//! The per-cluster work: `V_i^{-1}` applied to the residuals and to `D_i` (a Cholesky factor of
+//! the cluster's working covariance), the MAEE adjustment and the corrected scores by the
+//! Woodbury identity in p x p and q x q matrices (`(V - D N D')^{-1} = V^{-1} + V^{-1} D (N^{-1} -
+//! D'V^{-1}D)^{-1} D'V^{-1}`), and one pass over the pairs of each cluster.
+
+mod equations;
+mod fit;
+
+use std::fmt;
+
+use crate::core::builder::builder_methods;
+use crate::core::error::{Error, Result};
+use crate::data::Cohort;
+use crate::frame::design::{DesignOptions, MissingReport};
+use crate::frame::formula::Formula;
+use crate::models::coef_table::CoefRow;
+use crate::models::family::Link;
+
+/// The working correlation of a cluster's outcomes (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkingCorrelation {
+    /// No correlation (the GEE is a GLM with cluster-robust variances).
+    Independence,
+    /// One correlation `alpha` between any two patients of a cluster.
+    Exchangeable,
+    /// `alpha0` within a cluster-period, `alpha1` between periods (needs a period column).
+    NestedExchangeable,
+    /// Closed cohort: `alpha0` same period, `alpha1` different periods and patients, `alpha2`
+    /// the same patient in different periods (needs period and individual columns).
+    BlockExchangeable,
+}
+
+impl WorkingCorrelation {
+    /// The names of the correlation parameters, as `swfit` and the JSON give them.
+    pub fn parameter_names(self) -> &'static [&'static str] {
+        match self {
+            WorkingCorrelation::Independence => &[],
+            WorkingCorrelation::Exchangeable => &["alpha0"],
+            WorkingCorrelation::NestedExchangeable => &["alpha0", "alpha1"],
+            WorkingCorrelation::BlockExchangeable => &["alpha0", "alpha1", "alpha2"],
+        }
+    }
+}
+
+impl fmt::Display for WorkingCorrelation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WorkingCorrelation::Independence => "independence",
+            WorkingCorrelation::Exchangeable => "exchangeable",
+            WorkingCorrelation::NestedExchangeable => "nested exchangeable",
+            WorkingCorrelation::BlockExchangeable => "block exchangeable",
+        })
+    }
+}
+
+/// The variance estimator of the reported table (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeKind {
+    /// Model-based.
+    Model,
+    /// The plain sandwich (BC0).
+    Robust,
+    /// Kauermann-Carroll.
+    Kc,
+    /// Mancl-DeRouen.
+    Md,
+    /// Fay-Graubard.
+    Fg,
+    /// Morel-Bokossa-Neerchal.
+    Mbn,
+    /// The average of KC and MD.
+    Avg,
+}
+
+impl SeKind {
+    /// Every kind, in the order of the JSON's `se_all`.
+    pub const ALL: [SeKind; 7] = [
+        SeKind::Model,
+        SeKind::Robust,
+        SeKind::Kc,
+        SeKind::Md,
+        SeKind::Fg,
+        SeKind::Mbn,
+        SeKind::Avg,
+    ];
+
+    /// The name on the command line and in the JSON (`model`, `robust`, `kc`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            SeKind::Model => "model",
+            SeKind::Robust => "robust",
+            SeKind::Kc => "kc",
+            SeKind::Md => "md",
+            SeKind::Fg => "fg",
+            SeKind::Mbn => "mbn",
+            SeKind::Avg => "avg",
+        }
+    }
+}
+
+impl std::str::FromStr for SeKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<SeKind> {
+        SeKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "se",
+                    format!("'{s}' is not one of model, robust, kc, md, fg, mbn, avg"),
+                )
+            })
+    }
+}
+
+/// Convergence controls of the Fisher scoring.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeeControl {
+    /// Largest number of iterations (default 200).
+    pub max_iter: usize,
+    /// Convergence when no parameter moves by more than this (default 1e-10).
+    pub tolerance: f64,
+}
+
+impl Default for GeeControl {
+    fn default() -> Self {
+        GeeControl {
+            max_iter: 200,
+            tolerance: 1e-10,
+        }
+    }
+}
+
+/// A GEE specification: formula, link, cluster (and period, individual) columns, working
+/// correlation, correlation equations and variance.
+#[derive(Debug, Clone)]
+pub struct Gee {
+    formula: Formula,
+    link: Link,
+    cluster: String,
+    period: Option<String>,
+    individual: Option<String>,
+    correlation: WorkingCorrelation,
+    maee: bool,
+    se: SeKind,
+    level: f64,
+    design: DesignOptions,
+    control: GeeControl,
+}
+
+impl Gee {
+    /// A binomial GEE of `formula` (no random-effect terms) with logit link, clusters in
+    /// `cluster`, exchangeable working correlation by UEE, KC variances.
+    pub fn new(formula: &str, cluster: &str) -> Result<Gee> {
+        let formula = Formula::parse(formula)?;
+        if let Some(r) = formula.random.first() {
+            return Err(Error::unsupported(
+                &formula.text,
+                &format!("the random-effect term '{}'", r.text),
+                "a GEE models the correlation through its working correlation: give the \
+                 cluster column instead",
+            ));
+        }
+        Ok(Gee {
+            formula,
+            link: Link::Logit,
+            cluster: cluster.to_string(),
+            period: None,
+            individual: None,
+            correlation: WorkingCorrelation::Exchangeable,
+            maee: false,
+            se: SeKind::Kc,
+            level: 0.95,
+            design: DesignOptions::default(),
+            control: GeeControl::default(),
+        })
+    }
+
+    builder_methods! {
+        /// The link: logit (odds ratios, default), log (relative risks) or identity (risk
+        /// differences).
+        link(&mut this, link: Link) { this.link = link; }
+
+        /// The period column (nested and block exchangeable).
+        period(&mut this, column: &str) { this.period = Some(column.to_string()); }
+
+        /// The patient column (block exchangeable: the same patient in several periods).
+        individual(&mut this, column: &str) { this.individual = Some(column.to_string()); }
+
+        /// The working correlation (default exchangeable).
+        correlation(&mut this, correlation: WorkingCorrelation) { this.correlation = correlation; }
+
+        /// Bias-adjusted correlation equations (MAEE) instead of the moment ones (UEE).
+        maee(&mut this, maee: bool) { this.maee = maee; }
+
+        /// The variance of the reported table (default KC).
+        se(&mut this, kind: SeKind) { this.se = kind; }
+
+        /// Confidence level of the intervals (default 0.95).
+        level(&mut this, level: f64) { this.level = level; }
+
+        /// Set the reference level of a factor column.
+        reference_level(&mut this, column: &str, level: &str) { this.design.reference_levels.push((column.to_string(), level.to_string())); }
+
+        /// Convergence controls.
+        control(&mut this, control: GeeControl) { this.control = control; }
+    }
+
+    /// Fits the model to `cohort`.
+    pub fn fit(&self, cohort: &Cohort) -> Result<GeeFit> {
+        fit::fit(self, cohort)
+    }
+}
+
+/// A correlation parameter with its standard error under the chosen variance (`None` for the
+/// model-based and MBN variances, which are defined for beta only).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CorrelationParameter {
+    /// `alpha0`, `alpha1`, `alpha2`.
+    pub name: String,
+    /// The estimate.
+    pub estimate: f64,
+    /// Its standard error.
+    pub std_error: Option<f64>,
+}
+
+/// A fitted GEE.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GeeFit {
+    /// The formula as written.
+    pub formula: String,
+    /// The link.
+    pub link: Link,
+    /// The working correlation.
+    pub correlation: WorkingCorrelation,
+    /// Whether the correlation equations were bias-adjusted (MAEE).
+    pub maee: bool,
+    /// The variance of `coefficients` and `correlation_parameters`.
+    pub se: SeKind,
+    /// Observations used.
+    pub n_obs: usize,
+    /// Clusters.
+    pub n_clusters: usize,
+    /// Rows dropped for missing values.
+    pub missing: MissingReport,
+    /// Confidence level.
+    pub level: f64,
+    /// The mean parameters with t tests and intervals on `G - p` df under `se`.
+    pub coefficients: Vec<CoefRow>,
+    /// The correlation parameters.
+    pub correlation_parameters: Vec<CorrelationParameter>,
+    /// Standard errors of the mean parameters under every estimator, in [`SeKind::ALL`] order.
+    pub se_all: Vec<(SeKind, Vec<f64>)>,
+    /// Standard errors of the correlation parameters under the estimators that define them.
+    pub alpha_se_all: Vec<(SeKind, Vec<f64>)>,
+    /// Variance matrix of the mean parameters under `se`, row by row.
+    pub vcov: Vec<Vec<f64>>,
+    /// `G - p`.
+    pub df: f64,
+    /// Fisher-scoring iterations.
+    pub iterations: usize,
+    /// Whether the iterations converged.
+    pub converged: bool,
+    /// Pairs whose working correlation lies outside the range the two means allow (Prentice
+    /// 1988) at the estimate: 0 for a valid joint distribution.
+    pub out_of_range_pairs: usize,
+}
+
+impl GeeFit {
+    /// The standard errors of the mean parameters under `kind`.
+    pub fn std_errors(&self, kind: SeKind) -> &[f64] {
+        self.se_all
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[], |(_, se)| se.as_slice())
+    }
+
+    /// The standard errors of the correlation parameters under `kind`, if it defines them.
+    pub fn alpha_std_errors(&self, kind: SeKind) -> Option<&[f64]> {
+        self.alpha_se_all
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, se)| se.as_slice())
+    }
+}
