@@ -9,7 +9,8 @@ mod common;
 use stepwedge::core::error::Result;
 use stepwedge::data::Cohort;
 use stepwedge::effects::standardise::{RandomEffects, Standardisation, Target};
-use stepwedge::models::glm::Glm;
+use stepwedge::models::gee::{Gee, WorkingCorrelation};
+use stepwedge::models::glm::{Glm, Link};
 use stepwedge::models::glmm::Glmm;
 use stepwedge::models::lmm::Lmm;
 use stepwedge::models::{Fitted, Specification};
@@ -69,6 +70,42 @@ fn every_model_kind_answers_through_the_same_surface() {
         .unwrap();
     surface(&lmm, lmm.n_obs, lmm.loglik, 12);
     refit_is_identity(&lmm, 1e-5);
+    let gee = Gee::new("death30 ~ treated + factor(period) + age", "cluster")
+        .unwrap()
+        .correlation(WorkingCorrelation::NestedExchangeable)
+        .period("period")
+        .maee(true)
+        .fit(&cohort)
+        .unwrap();
+    surface(&gee, gee.n_obs, gee.quasi_loglik, 12);
+    refit_is_identity(&gee, 1e-8);
+}
+
+#[test]
+fn a_marginal_models_standardised_effects_are_its_coefficients() {
+    // Without interactions, standardising a marginal model with an identity (log) link gives
+    // its risk difference (relative risk) coefficient exactly; the bootstrap refits the GEE.
+    let cohort = sample();
+    let spec = Gee::new("death30 ~ treated + factor(period)", "cluster")
+        .unwrap()
+        .correlation(WorkingCorrelation::NestedExchangeable)
+        .period("period");
+    let identity = spec.clone().link(Link::Identity).fit(&cohort).unwrap();
+    let m = Standardisation::new("treated")
+        .bootstrap(40, 1)
+        .apply(&identity, &cohort)
+        .unwrap();
+    let rd = identity.term("treated").unwrap();
+    assert!((m.risk_difference.estimate - rd.estimate).abs() < 1e-12);
+    assert!((m.risk_difference.std_error - rd.std_error).abs() < 1e-12);
+    let bootstrap = m.bootstrap.as_ref().unwrap();
+    assert_eq!(bootstrap.failed, 0);
+    let log = spec.link(Link::Log).fit(&cohort).unwrap();
+    let m = Standardisation::new("treated")
+        .apply(&log, &cohort)
+        .unwrap();
+    let rr = log.term("treated").unwrap().exp_estimate.unwrap();
+    assert!((m.relative_risk.estimate - rr).abs() < 1e-12);
 }
 
 /// Fit through the generic `Specification` and standardise.

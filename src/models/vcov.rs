@@ -60,6 +60,14 @@ pub enum VcovKind {
     CR2,
     /// Cluster-robust, jackknife-type (Mancl-DeRouen).
     CR3,
+    /// GEE only: the Kauermann-Carroll bias-corrected sandwich (`models::gee`).
+    KC,
+    /// GEE only: the Fay-Graubard bias-corrected sandwich.
+    FG,
+    /// GEE only: the Morel-Bokossa-Neerchal bias-corrected sandwich.
+    MBN,
+    /// GEE only: the average of the Kauermann-Carroll and Mancl-DeRouen sandwiches.
+    AVG,
 }
 
 impl VcovKind {
@@ -68,6 +76,14 @@ impl VcovKind {
         matches!(
             self,
             VcovKind::Sandwich | VcovKind::CR0 | VcovKind::CR1 | VcovKind::CR2 | VcovKind::CR3
+        )
+    }
+
+    /// Whether the estimator is defined for GEE fits only (`models::gee`).
+    pub fn is_gee_only(self) -> bool {
+        matches!(
+            self,
+            VcovKind::KC | VcovKind::FG | VcovKind::MBN | VcovKind::AVG
         )
     }
 
@@ -82,6 +98,12 @@ impl VcovKind {
             VcovKind::CR1 => "cluster-robust (CR1, Stata's small-sample factor)",
             VcovKind::CR2 => "cluster-robust (CR2, Bell-McCaffrey)",
             VcovKind::CR3 => "cluster-robust (CR3, Mancl-DeRouen)",
+            VcovKind::KC => "bias-corrected sandwich (Kauermann-Carroll)",
+            VcovKind::FG => "bias-corrected sandwich (Fay-Graubard)",
+            VcovKind::MBN => "bias-corrected sandwich (Morel-Bokossa-Neerchal)",
+            VcovKind::AVG => {
+                "bias-corrected sandwich (average of Kauermann-Carroll and Mancl-DeRouen)"
+            }
         }
     }
 }
@@ -135,6 +157,13 @@ pub(crate) fn vcov(
     let n_obs = parts.n_obs as f64;
     let p_f = p as f64;
     match kind {
+        _ if kind.is_gee_only() => Err(Error::invalid(
+            "vcov",
+            format!(
+                "the {} is defined for GEE fits (models::gee)",
+                kind.describe()
+            ),
+        )),
         VcovKind::Model => Ok(parts.bread * parts.dispersion),
         VcovKind::HC0 | VcovKind::HC1 => {
             let codes: Vec<usize> = (0..n).collect();

@@ -2,6 +2,8 @@
 //! information, and one pass over the cluster's pairs for the correlation part (see the module
 //! docs of [`super`]).
 
+use std::sync::Arc;
+
 use nalgebra::{DMatrix, DVector};
 
 use super::WorkingCorrelation;
@@ -35,12 +37,23 @@ impl Cluster {
     }
 }
 
-/// The data every cluster's equations read.
-pub(super) struct Problem {
-    /// The mean model's design matrix (all rows).
+/// The rows of the mean model: design matrix, 0/1 response and offsets (all rows).
+#[derive(Debug)]
+pub(super) struct Data {
+    /// The design matrix.
     pub x: DMatrix<f64>,
     /// The 0/1 response.
     pub y: Vec<f64>,
+    /// Offsets, if any.
+    pub offset: Option<Vec<f64>>,
+}
+
+/// The data every cluster's equations read, and the clusters (all of them, or a bootstrap
+/// sample of them).
+#[derive(Debug, Clone)]
+pub(super) struct Problem {
+    /// The rows, shared by the fit and its refits.
+    pub data: Arc<Data>,
     /// The link.
     pub link: Link,
     /// The working correlation.
@@ -83,15 +96,33 @@ impl Problem {
         self.correlation.parameter_names().len()
     }
 
+    /// Number of mean parameters.
+    pub fn p(&self) -> usize {
+        self.data.x.ncols()
+    }
+
+    /// The problem on the clusters `sample` (indices into this problem's clusters; repeats
+    /// allowed, each a cluster of its own).
+    pub fn on_clusters(&self, sample: &[usize]) -> Problem {
+        Problem {
+            data: Arc::clone(&self.data),
+            link: self.link,
+            correlation: self.correlation,
+            clusters: sample.iter().map(|&c| self.clusters[c].clone()).collect(),
+        }
+    }
+
     /// The mean part of cluster `c` at (`beta`, `alpha`).
     pub fn mean_terms(&self, c: usize, beta: &DVector<f64>, alpha: &[f64]) -> Result<MeanTerms> {
         let cluster = &self.clusters[c];
+        let data = &*self.data;
         let n = cluster.rows.len();
-        let p = self.x.ncols();
+        let p = self.p();
         let mut mu = Vec::with_capacity(n);
         let mut d = DMatrix::zeros(n, p);
         for (j, &row) in cluster.rows.iter().enumerate() {
-            let eta = self.x.row(row).dot(&beta.transpose());
+            let offset = data.offset.as_ref().map_or(0.0, |o| o[row]);
+            let eta = data.x.row(row).dot(&beta.transpose()) + offset;
             let (m, dmu, _) = self.link.mean_and_derivatives(eta);
             if !(m > 0.0 && m < 1.0) {
                 return Err(Error::Numerical {
@@ -104,7 +135,7 @@ impl Problem {
             }
             mu.push(m);
             for col in 0..p {
-                d[(j, col)] = self.x[(row, col)] * dmu;
+                d[(j, col)] = data.x[(row, col)] * dmu;
             }
         }
         let s: Vec<f64> = mu.iter().map(|m| (m * (1.0 - m)).sqrt()).collect();
@@ -112,7 +143,7 @@ impl Problem {
             .rows
             .iter()
             .zip(&mu)
-            .map(|(&row, m)| self.y[row] - m)
+            .map(|(&row, m)| data.y[row] - m)
             .collect();
         let e: Vec<f64> = r.iter().zip(&s).map(|(r, s)| r / s).collect();
         let mut v = DMatrix::from_diagonal(&DVector::from_iterator(n, s.iter().map(|s| s * s)));
@@ -155,7 +186,7 @@ impl Problem {
         cross: bool,
     ) -> Result<PairTerms> {
         let cluster = &self.clusters[c];
-        let (n, p, q) = (cluster.rows.len(), self.x.ncols(), self.q());
+        let (n, p, q) = (cluster.rows.len(), self.p(), self.q());
         let adjusted: Vec<f64> = match shift {
             Some(t) => (0..n)
                 .map(|j| mean.e[j] + mean.d.row(j).dot(&t.transpose()) / mean.s[j])
@@ -177,7 +208,7 @@ impl Problem {
             .rows
             .iter()
             .zip(&mean.mu)
-            .map(|(&row, m)| 1.0 / (self.y[row] - m))
+            .map(|(&row, m)| 1.0 / (self.data.y[row] - m))
             .collect();
         let spread: Vec<f64> = mean
             .mu

@@ -2,11 +2,14 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::equations::{Cluster, MeanTerms, PairTerms, Problem};
-use super::{CorrelationParameter, Gee, GeeFit, SeKind, WorkingCorrelation};
+use std::sync::Arc;
+
+use super::equations::{Cluster, Data, MeanTerms, PairTerms, Problem};
+use super::{CorrelationParameter, Gee, GeeFit, GeeState, SeKind, WorkingCorrelation};
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
 use crate::data::Cohort;
+use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, Grouping};
 use crate::models::coef_table::{check_level, coef_table};
 use crate::models::family::Link;
@@ -28,9 +31,8 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
             ),
         ));
     }
-    let problem = problem(spec, cohort)?;
-    let design_rows = problem.clusters.iter().map(|c| c.rows.len()).sum::<usize>();
-    let (g, p, q) = (problem.clusters.len(), problem.x.ncols(), problem.q());
+    let (problem, design, labels) = problem(spec, cohort)?;
+    let (g, p, q) = (problem.clusters.len(), problem.p(), problem.q());
     if g <= p {
         return Err(Error::too_few(
             format!("a GEE with {p} mean parameters (t reference on G - p df)"),
@@ -39,13 +41,18 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
             p + 1,
         ));
     }
-    let (beta, alpha, iterations, converged) = solve(spec, &problem)?;
+    let Solution {
+        beta,
+        alpha,
+        iterations,
+        converged,
+        ..
+    } = solve(spec, &problem, None)?;
     let variances = variances(spec, &problem, &beta, &alpha)?;
-    let names = spec_names(spec, cohort)?;
     let df = (g - p) as f64;
     let chosen = variances.beta(spec.se);
     let coefficients = coef_table(
-        &names,
+        &design.names,
         beta.as_slice(),
         &(0..p).map(|j| chosen[(j, j)]).collect::<Vec<_>>(),
         Some(df),
@@ -73,14 +80,22 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         .into_iter()
         .filter_map(|k| variances.alpha(k).map(|v| (k, diag_sqrt(&v, q))))
         .collect();
-    let design = Design::new(cohort, &spec.formula, &options(spec))?;
+    let frame = FitFrame::new(
+        cohort,
+        &spec.formula,
+        &options(spec),
+        design.used_rows(),
+        &design.names,
+        Some((&spec.cluster, &labels)),
+    );
+    let quasi_loglik = independence_loglik(&problem, &beta);
     Ok(GeeFit {
         formula: spec.formula.text.clone(),
         link: spec.link,
         correlation: spec.correlation,
         maee: spec.maee,
         se: spec.se,
-        n_obs: design_rows,
+        n_obs: design.n(),
         n_clusters: g,
         missing: design.missing,
         level: spec.level,
@@ -93,10 +108,57 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
             .map(|r| r.iter().copied().collect())
             .collect(),
         df,
+        quasi_loglik,
         iterations,
         converged,
         out_of_range_pairs: variances.out_of_range,
+        state: Arc::new(GeeState {
+            spec: spec.clone(),
+            problem,
+            beta,
+            alpha,
+            vcov: chosen,
+            frame,
+        }),
     })
+}
+
+/// The binomial log-likelihood of the mean model as if the outcomes were independent, at
+/// `beta`: the quasi-likelihood of the GEE (as QIC uses it).
+fn independence_loglik(problem: &Problem, beta: &DVector<f64>) -> f64 {
+    let data = &*problem.data;
+    (0..data.y.len())
+        .map(|row| {
+            let offset = data.offset.as_ref().map_or(0.0, |o| o[row]);
+            let mu = problem
+                .link
+                .inverse(data.x.row(row).dot(&beta.transpose()) + offset);
+            if data.y[row] == 1.0 {
+                mu.ln()
+            } else {
+                (1.0 - mu).ln()
+            }
+        })
+        .sum()
+}
+
+/// The estimates on the clusters `sample` of a fit's problem, from the fit's estimate (then
+/// from the independence start, as the fit itself starts).
+pub(super) fn refit(state: &GeeState, sample: &[usize]) -> Result<Vec<f64>> {
+    let problem = state.problem.on_clusters(sample);
+    let warm = solve(&state.spec, &problem, Some((&state.beta, &state.alpha)));
+    let found = match warm {
+        Ok(found) if found.converged => found,
+        _ => solve(&state.spec, &problem, None)?,
+    };
+    if !found.converged {
+        return Err(Error::NotConverged {
+            what: "the GEE refit of a cluster sample".into(),
+            iterations: found.iterations,
+            criterion: found.last_step,
+        });
+    }
+    Ok(found.beta.iter().copied().collect())
 }
 
 /// The design options with the cluster, period and individual columns required complete.
@@ -110,13 +172,8 @@ fn options(spec: &Gee) -> crate::frame::design::DesignOptions {
     options
 }
 
-/// The design's column names.
-fn spec_names(spec: &Gee, cohort: &Cohort) -> Result<Vec<String>> {
-    Ok(Design::new(cohort, &spec.formula, &options(spec))?.names)
-}
-
-/// The design, the response and the clusters.
-fn problem(spec: &Gee, cohort: &Cohort) -> Result<Problem> {
+/// The problem (design, response, clusters), the design and the cluster labels.
+fn problem(spec: &Gee, cohort: &Cohort) -> Result<(Problem, Design, Vec<String>)> {
     let needs_period = matches!(
         spec.correlation,
         WorkingCorrelation::NestedExchangeable | WorkingCorrelation::BlockExchangeable
@@ -180,13 +237,18 @@ fn problem(spec: &Gee, cohort: &Cohort) -> Result<Problem> {
     if spec.correlation == WorkingCorrelation::BlockExchangeable {
         check_one_row_per_patient_period(&clusters, spec)?;
     }
-    Ok(Problem {
-        x: design.x,
-        y: design.y,
+    let data = Data {
+        x: design.x.clone(),
+        y: design.y.clone(),
+        offset: design.offset.clone(),
+    };
+    let problem = Problem {
+        data: Arc::new(data),
         link: spec.link,
         correlation: spec.correlation,
         clusters,
-    })
+    };
+    Ok((problem, design, groups.labels))
 }
 
 /// In a closed cohort each patient has at most one row per period.
@@ -220,7 +282,7 @@ fn mean_pass(
     beta: &DVector<f64>,
     alpha: &[f64],
 ) -> Result<(Vec<MeanTerms>, DVector<f64>, DMatrix<f64>)> {
-    let p = problem.x.ncols();
+    let p = problem.p();
     let terms = (0..problem.clusters.len())
         .map(|c| problem.mean_terms(c, beta, alpha))
         .collect::<Result<Vec<_>>>()?;
@@ -279,26 +341,79 @@ fn pair_pass(
         .collect()
 }
 
-/// Fisher scoring: beta from the independence GEE, then beta and alpha together.
-fn solve(spec: &Gee, problem: &Problem) -> Result<(DVector<f64>, Vec<f64>, usize, bool)> {
-    let (p, q) = (problem.x.ncols(), problem.q());
+/// Where the Fisher scoring stopped.
+struct Solution {
+    beta: DVector<f64>,
+    alpha: Vec<f64>,
+    iterations: usize,
+    converged: bool,
+    /// The largest change of a parameter in the last iteration.
+    last_step: f64,
+}
+
+/// Fisher scoring of beta and alpha together, from `start` or else from the independence GEE
+/// (a GLM) and `alpha = 0.01`.
+fn solve(
+    spec: &Gee,
+    problem: &Problem,
+    start: Option<(&DVector<f64>, &[f64])>,
+) -> Result<Solution> {
+    let (p, q) = (problem.p(), problem.q());
     let tolerance = spec.control.tolerance;
-    let mut beta = DVector::zeros(p);
-    let zeros = vec![0.0; q.max(1)];
-    let mut independent = false;
-    for _ in 0..spec.control.max_iter {
-        let (_, u, m) = mean_pass(problem, &beta, &zeros)?;
-        let step = spd_inverse(&m, "the GEE's information for beta")? * u;
-        beta += &step;
-        if step.amax() <= tolerance {
-            independent = true;
-            break;
+    let (mut beta, mut alpha) = match start {
+        Some((beta, alpha)) => (beta.clone(), alpha.to_vec()),
+        None => {
+            let mut beta = start_beta(problem)?;
+            let zeros = vec![0.0; q.max(1)];
+            let mut last_step = f64::INFINITY;
+            let mut iterations = 0;
+            while last_step > tolerance && iterations < spec.control.max_iter {
+                let (_, u, m) = mean_pass(problem, &beta, &zeros)?;
+                let step = spd_inverse(&m, "the GEE's information for beta")? * u;
+                take_step(problem, &mut beta, &step)?;
+                last_step = step.amax();
+                iterations += 1;
+            }
+            let converged = last_step <= tolerance;
+            if !converged || q == 0 {
+                return Ok(Solution {
+                    beta,
+                    alpha: Vec::new(),
+                    iterations,
+                    converged,
+                    last_step,
+                });
+            }
+            (beta, vec![ALPHA_START; q])
         }
+    };
+    let mut last_step = f64::INFINITY;
+    if q == 0 {
+        // Independence from a start: the same iterations.
+        for iterations in 1..=spec.control.max_iter {
+            let (_, u, m) = mean_pass(problem, &beta, &[0.0])?;
+            let step = spd_inverse(&m, "the GEE's information for beta")? * u;
+            take_step(problem, &mut beta, &step)?;
+            last_step = step.amax();
+            if last_step <= tolerance {
+                return Ok(Solution {
+                    beta,
+                    alpha,
+                    iterations,
+                    converged: true,
+                    last_step,
+                });
+            }
+        }
+        let iterations = spec.control.max_iter;
+        return Ok(Solution {
+            beta,
+            alpha,
+            iterations,
+            converged: false,
+            last_step,
+        });
     }
-    if !independent || q == 0 {
-        return Ok((beta, Vec::new(), 0, independent));
-    }
-    let mut alpha = vec![ALPHA_START; q];
     for iteration in 1..=spec.control.max_iter {
         let (terms, u, info) = mean_pass(problem, &beta, &alpha)?;
         let shifts = shifts(problem, spec.maee, &terms, &info)?;
@@ -311,16 +426,84 @@ fn solve(spec: &Gee, problem: &Problem) -> Result<(DVector<f64>, Vec<f64>, usize
         }
         let beta_step = spd_inverse(&info, "the GEE's information for beta")? * u;
         let alpha_step = spd_inverse(&b, "the information of the correlation equations")? * a;
-        beta += &beta_step;
+        take_step(problem, &mut beta, &beta_step)?;
         for (x, s) in alpha.iter_mut().zip(alpha_step.iter()) {
             *x += s;
         }
         shrink_into_range(problem, &beta, &mut alpha)?;
-        if beta_step.amax().max(alpha_step.amax()) <= tolerance {
-            return Ok((beta, alpha, iteration, true));
+        last_step = beta_step.amax().max(alpha_step.amax());
+        if last_step <= tolerance {
+            return Ok(Solution {
+                beta,
+                alpha,
+                iterations: iteration,
+                converged: true,
+                last_step,
+            });
         }
     }
-    Ok((beta, alpha, spec.control.max_iter, false))
+    let iterations = spec.control.max_iter;
+    Ok(Solution {
+        beta,
+        alpha,
+        iterations,
+        converged: false,
+        last_step,
+    })
+}
+
+/// Halvings of a step tried when it takes a fitted risk out of (0, 1).
+const MAX_HALVINGS: usize = 40;
+
+/// The start of the independence iterations: least squares of the linked working means
+/// `g((y + 0.5) / 2)` (less any offset), as R's `glm` starts a binomial fit.
+fn start_beta(problem: &Problem) -> Result<DVector<f64>> {
+    let data = &*problem.data;
+    let rows: Vec<usize> = problem
+        .clusters
+        .iter()
+        .flat_map(|c| c.rows.iter().copied())
+        .collect();
+    let x = data.x.select_rows(&rows);
+    let z = DVector::from_iterator(
+        rows.len(),
+        rows.iter().map(|&row| {
+            let offset = data.offset.as_ref().map_or(0.0, |o| o[row]);
+            problem.link.link((data.y[row] + 0.5) / 2.0) - offset
+        }),
+    );
+    let gram = x.tr_mul(&x);
+    Ok(spd_inverse(&gram, "the GEE's design (X'X)")? * x.tr_mul(&z))
+}
+
+/// `beta + step`, halved until every fitted risk lies in (0, 1).
+fn take_step(problem: &Problem, beta: &mut DVector<f64>, step: &DVector<f64>) -> Result<()> {
+    let data = &*problem.data;
+    let valid = |b: &DVector<f64>| {
+        problem.clusters.iter().flat_map(|c| &c.rows).all(|&row| {
+            let offset = data.offset.as_ref().map_or(0.0, |o| o[row]);
+            let (mu, _, _) = problem
+                .link
+                .mean_and_derivatives(data.x.row(row).dot(&b.transpose()) + offset);
+            mu > 0.0 && mu < 1.0
+        })
+    };
+    let mut scale = 1.0;
+    for _ in 0..MAX_HALVINGS {
+        let trial = &*beta + step * scale;
+        if valid(&trial) {
+            *beta = trial;
+            return Ok(());
+        }
+        scale /= 2.0;
+    }
+    Err(Error::Numerical {
+        what: "the GEE's mean model".into(),
+        message: format!(
+            "no step keeps every fitted risk inside (0, 1): the {} link does not fit these data",
+            problem.link
+        ),
+    })
 }
 
 /// Shrinks alpha by 0.95 (up to [`MAX_SHRINKS`] times) while some pair's working correlation is
@@ -395,7 +578,7 @@ fn variances(
     beta: &DVector<f64>,
     alpha: &[f64],
 ) -> Result<Variances> {
-    let (p, q, g) = (problem.x.ncols(), problem.q(), problem.clusters.len());
+    let (p, q, g) = (problem.p(), problem.q(), problem.clusters.len());
     let (terms, _, info_beta) = mean_pass(problem, beta, alpha)?;
     let shifts = shifts(problem, spec.maee, &terms, &info_beta)?;
     let pairs = pair_pass(problem, &terms, alpha, &shifts, true)?;

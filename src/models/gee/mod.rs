@@ -60,16 +60,22 @@
 
 mod equations;
 mod fit;
+mod replicate;
 
 use std::fmt;
+use std::sync::Arc;
+
+use nalgebra::{DMatrix, DVector};
 
 use crate::core::builder::builder_methods;
 use crate::core::error::{Error, Result};
 use crate::data::Cohort;
+use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{DesignOptions, MissingReport};
 use crate::frame::formula::Formula;
 use crate::models::coef_table::CoefRow;
 use crate::models::family::Link;
+use crate::models::fitted::specification;
 
 /// The working correlation of a cluster's outcomes (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -130,6 +136,21 @@ pub enum SeKind {
 }
 
 impl SeKind {
+    /// The estimator as the shared fitted-model surface names it (`Md` is Mancl-DeRouen's
+    /// `CR3`, `Robust` the plain `Sandwich`).
+    pub fn vcov_kind(self) -> crate::models::vcov::VcovKind {
+        use crate::models::vcov::VcovKind;
+        match self {
+            SeKind::Model => VcovKind::Model,
+            SeKind::Robust => VcovKind::Sandwich,
+            SeKind::Kc => VcovKind::KC,
+            SeKind::Md => VcovKind::CR3,
+            SeKind::Fg => VcovKind::FG,
+            SeKind::Mbn => VcovKind::MBN,
+            SeKind::Avg => VcovKind::AVG,
+        }
+    }
+
     /// Every kind, in the order of the JSON's `se_all`.
     pub const ALL: [SeKind; 7] = [
         SeKind::Model,
@@ -269,6 +290,8 @@ impl Gee {
     }
 }
 
+specification!(Gee => GeeFit);
+
 /// A correlation parameter with its standard error under the chosen variance (`None` for the
 /// model-based and MBN variances, which are defined for beta only).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -314,6 +337,9 @@ pub struct GeeFit {
     pub vcov: Vec<Vec<f64>>,
     /// `G - p`.
     pub df: f64,
+    /// The binomial log-likelihood of the mean model as if the outcomes were independent (the
+    /// quasi-likelihood QIC uses); a GEE has no likelihood of its own.
+    pub quasi_loglik: f64,
     /// Fisher-scoring iterations.
     pub iterations: usize,
     /// Whether the iterations converged.
@@ -321,6 +347,21 @@ pub struct GeeFit {
     /// Pairs whose working correlation lies outside the range the two means allow (Prentice
     /// 1988) at the estimate: 0 for a valid joint distribution.
     pub out_of_range_pairs: usize,
+    /// What refits need.
+    #[serde(skip)]
+    state: Arc<GeeState>,
+}
+
+/// What a fit keeps for its refits and the shared fitted-model surface.
+#[derive(Debug)]
+struct GeeState {
+    spec: Gee,
+    problem: equations::Problem,
+    beta: DVector<f64>,
+    alpha: Vec<f64>,
+    /// The variance of beta under the fit's `se`.
+    vcov: DMatrix<f64>,
+    frame: FitFrame,
 }
 
 impl GeeFit {
