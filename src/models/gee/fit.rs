@@ -358,7 +358,7 @@ fn solve(
     problem: &Problem,
     start: Option<(&DVector<f64>, &[f64])>,
 ) -> Result<Solution> {
-    let (p, q) = (problem.p(), problem.q());
+    let q = problem.q();
     let tolerance = spec.control.tolerance;
     let (mut beta, mut alpha) = match start {
         Some((beta, alpha)) => (beta.clone(), alpha.to_vec()),
