@@ -78,6 +78,7 @@ use stepwedge::effects::standardise::{
 use stepwedge::frame::design::MissingReport;
 use stepwedge::frame::formula::{Expr, Formula, Response};
 use stepwedge::models::coef_table::CoefRow;
+use stepwedge::models::gee::{Gee, SeKind, WorkingCorrelation};
 use stepwedge::models::glm::{Family, Glm, Link};
 use stepwedge::models::glmm::{Glmm, RandomEffectCorrelation, RandomEffectSd};
 use stepwedge::models::lmm::Lmm;
@@ -151,6 +152,22 @@ struct Args {
     /// The treatment's effect in each subgroup of COLUMN.
     #[arg(long, value_name = "COLUMN")]
     subgroups: Option<String>,
+    /// Fit a marginal model by GEE with this working correlation: independence, exchangeable,
+    /// nested (needs --period) or block (needs --period and --individual); clusters from --cluster.
+    #[arg(long, value_name = "CORSTR")]
+    gee: Option<WorkingCorrelation>,
+    /// The period column of a GEE's nested or block working correlation.
+    #[arg(long, value_name = "COLUMN")]
+    period: Option<String>,
+    /// The patient column of a GEE's block working correlation (a closed cohort).
+    #[arg(long, value_name = "COLUMN")]
+    individual: Option<String>,
+    /// A GEE's variance: model, robust, kc, md, fg, mbn or avg.
+    #[arg(long, value_name = "KIND", default_value = "kc")]
+    se: SeKind,
+    /// Bias-adjusted correlation equations (MAEE) for a GEE.
+    #[arg(long)]
+    maee: bool,
     /// Also write the tidy coefficient table to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     out: Option<String>,
@@ -298,7 +315,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     let cohort = args.read.load(PROGRAM, &args.data)?;
     let cohort = with_event(cohort, &formula, args.event.as_deref())?;
     let link = args.family.resolve_link(args.link)?;
-    let (text, coefficients) = if formula.random.is_empty() {
+    let (text, coefficients) = if let Some(correlation) = args.gee {
+        run_gee(args, &cohort, correlation, link, &formula)?
+    } else if formula.random.is_empty() {
         let mut spec = Glm::from_formula(formula.clone())
             .family(args.family)
             .link(link)
@@ -381,6 +400,73 @@ fn run(args: &Args) -> Result<(), Failure> {
         write_atomically(path, coefficients_csv(&coefficients).as_bytes())?;
     }
     cli::emit(&text)
+}
+
+/// A marginal model by GEE (`--gee CORSTR`): the report and the coefficients.
+fn run_gee(
+    args: &Args,
+    cohort: &Cohort,
+    correlation: WorkingCorrelation,
+    link: Link,
+    formula: &Formula,
+) -> Result<(String, Vec<CoefRow>), Error> {
+    if args.family != Family::Binomial {
+        return Err(Error::invalid(
+            "--gee",
+            "the GEE is for binary outcomes (--family binomial)",
+        ));
+    }
+    let cluster = args
+        .cluster
+        .as_deref()
+        .ok_or_else(|| Error::invalid("--gee", "a GEE needs its clusters: --cluster COLUMN"))?;
+    let mut spec = Gee::new(&args.formula, cluster)?
+        .link(link)
+        .correlation(correlation)
+        .maee(args.maee)
+        .se(args.se)
+        .level(args.level);
+    if let Some(p) = &args.period {
+        spec = spec.period(p);
+    }
+    if let Some(i) = &args.individual {
+        spec = spec.individual(i);
+    }
+    for (var, level) in &args.references {
+        spec = spec.reference_level(var, level);
+    }
+    let fit = spec.fit(cohort)?;
+    let (marginal, subgroups) = analyses(&fit, cohort, args, formula)?;
+    let text = if args.json {
+        let common = common_json(&fit.coefficients, &[], &[], &fit.missing, fit.level);
+        let terms = |se: &[f64]| -> Map<String, Value> {
+            fit.coefficients
+                .iter()
+                .zip(se)
+                .map(|(r, s)| (r.term.clone(), json!(s)))
+                .collect()
+        };
+        let se_all: Map<String, Value> = fit
+            .se_all
+            .iter()
+            .map(|(kind, se)| (kind.name().to_string(), Value::Object(terms(se))))
+            .collect();
+        report_json(
+            common,
+            json!({
+                "n_obs": fit.n_obs, "n_groups": {cluster: fit.n_clusters},
+                "loglik": fit.quasi_loglik, "converged": fit.converged, "singular": false,
+                "family": Family::Binomial, "link": fit.link, "nagq": 0,
+                "gee": fit.correlation, "maee": fit.maee, "se": fit.se.name(), "df": fit.df,
+                "iterations": fit.iterations, "out_of_range_pairs": fit.out_of_range_pairs,
+                "correlation": fit.correlation_parameters, "se_all": se_all,
+                "marginal": marginal, "subgroups": subgroups,
+            }),
+        )
+    } else {
+        report_text(&fit, marginal.as_ref(), subgroups.as_ref())
+    };
+    Ok((text, fit.coefficients))
 }
 
 /// A linear mixed model (`--family gaussian` with a random-effect term): REML unless `--ml`,

@@ -368,3 +368,73 @@ fn a_full_stdout_is_exit_one_and_a_closed_pipe_a_quiet_exit() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn swfit_fits_a_gee_with_every_variance_in_its_json() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/gee/");
+    let data = format!("{dir}gee_nex_logit_maee.csv");
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}gee_nex_logit_maee.json")).unwrap(),
+    )
+    .unwrap();
+    let args = [
+        "--data",
+        &data,
+        "--formula",
+        "y ~ treated + factor(period) + age",
+        "--gee=nested",
+        "--cluster",
+        "cluster",
+        "--period",
+        "period",
+        "--maee",
+        "--se",
+        "md",
+        "--json",
+    ];
+    let fit = json(&run("swfit", &args));
+    let names: Vec<&str> = fit["correlation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha0", "alpha1"]);
+    for kind in ["model", "robust", "kc", "md", "fg", "mbn", "avg"] {
+        assert!(
+            fit["se_all"][kind]["treated"].as_f64().unwrap() > 0.0,
+            "{kind}"
+        );
+    }
+    let treated = &fit["coefficients"][1];
+    assert_eq!(treated["std_error"], fit["se_all"]["md"]["treated"]);
+    assert_eq!(treated["df"].as_f64(), reference["df"].as_f64());
+    let theirs = reference["se"]["MD"]["treated"].as_f64().unwrap();
+    let ours = treated["std_error"].as_f64().unwrap();
+    assert!(
+        (ours - theirs).abs() < 1e-5 * theirs,
+        "{ours} vs geeCRT {theirs}"
+    );
+    let alpha0 = fit["correlation"][0]["estimate"].as_f64().unwrap();
+    assert!((alpha0 - reference["alpha"]["alpha0"].as_f64().unwrap()).abs() < 1e-6);
+    // A nested correlation without its period column is a user error naming the flag's column.
+    let out = run(
+        "swfit",
+        &[
+            "--data",
+            &data,
+            "--formula",
+            "y ~ treated",
+            "--gee",
+            "nested",
+            "--cluster",
+            "cluster",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("needs a period column"),
+        "{}",
+        text(&out.stderr)
+    );
+}

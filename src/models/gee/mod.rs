@@ -61,6 +61,7 @@
 mod equations;
 mod fit;
 mod replicate;
+mod summary;
 
 use std::fmt;
 use std::sync::Arc;
@@ -101,6 +102,26 @@ impl WorkingCorrelation {
             WorkingCorrelation::NestedExchangeable => &["alpha0", "alpha1"],
             WorkingCorrelation::BlockExchangeable => &["alpha0", "alpha1", "alpha2"],
         }
+    }
+}
+
+impl std::str::FromStr for WorkingCorrelation {
+    type Err = Error;
+    /// `independence`, `exchangeable`, `nested` (or `nested_exchangeable`), `block` (or
+    /// `block_exchangeable`).
+    fn from_str(s: &str) -> Result<WorkingCorrelation> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "independence" => WorkingCorrelation::Independence,
+            "exchangeable" => WorkingCorrelation::Exchangeable,
+            "nested" | "nested_exchangeable" => WorkingCorrelation::NestedExchangeable,
+            "block" | "block_exchangeable" => WorkingCorrelation::BlockExchangeable,
+            _ => {
+                return Err(Error::invalid(
+                    "working correlation",
+                    format!("'{s}' is not one of independence, exchangeable, nested, block"),
+                ))
+            }
+        })
     }
 }
 
