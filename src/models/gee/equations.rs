@@ -146,27 +146,27 @@ impl Problem {
             .map(|(&row, m)| data.y[row] - m)
             .collect();
         let e: Vec<f64> = r.iter().zip(&s).map(|(r, s)| r / s).collect();
-        let mut v = DMatrix::from_diagonal(&DVector::from_iterator(n, s.iter().map(|s| s * s)));
-        if self.correlation != WorkingCorrelation::Independence {
-            for j in 0..n {
-                for k in j + 1..n {
-                    let cov = s[j] * s[k] * alpha[cluster.parameter(self.correlation, j, k)];
-                    v[(j, k)] = cov;
-                    v[(k, j)] = cov;
-                }
+        // Y = S^{-1} [r | D]: then D'V^{-1}r and D'V^{-1}D are blocks of Y' R^{-1} Y.
+        let mut y = DMatrix::zeros(n, p + 1);
+        for j in 0..n {
+            y[(j, 0)] = e[j];
+            for col in 0..p {
+                y[(j, col + 1)] = d[(j, col)] / s[j];
             }
         }
-        let chol = v.cholesky().ok_or_else(|| Error::Numerical {
+        let q = match self.correlation {
+            WorkingCorrelation::BlockExchangeable => dense_quadratic(cluster, self.correlation, alpha, &y),
+            _ => self.nested_quadratic(cluster, alpha, &y),
+        }
+        .ok_or_else(|| Error::Numerical {
             what: format!("the working covariance of cluster '{}'", cluster.label),
             message: "it is not positive definite: the correlation parameters give no joint \
                       distribution for this cluster"
                 .to_string(),
         })?;
-        let vinv_r = chol.solve(&DVector::from_vec(r));
-        let vinv_d = chol.solve(&d);
         Ok(MeanTerms {
-            u: d.tr_mul(&vinv_r),
-            m: d.tr_mul(&vinv_d),
+            u: q.view((1, 0), (p, 1)).column(0).into_owned(),
+            m: q.view((1, 1), (p, p)).into_owned(),
             mu,
             s,
             e,
@@ -174,6 +174,55 @@ impl Problem {
         })
     }
 
+    /// `Y' R^{-1} Y` for the nested exchangeable correlation (and its special cases,
+    /// exchangeable and independence) in closed form: with `a = 1 - alpha0`,
+    /// `b = alpha0 - alpha1`, `c = alpha1`, `R = a I + b blockdiag(J_t) + c J`, so
+    /// `Y'R^{-1}Y = (Y'Y - sum_t b/(a + b n_t) s_t s_t') / a - c w w' / (1 + c sigma)` with the
+    /// period column sums `s_t = Y_t' 1`, `w = sum_t s_t / (a + b n_t)` and
+    /// `sigma = sum_t n_t / (a + b n_t)`: O(n m^2), no n x n matrix. `None` when R is not
+    /// positive definite.
+    fn nested_quadratic(
+        &self,
+        cluster: &Cluster,
+        alpha: &[f64],
+        y: &DMatrix<f64>,
+    ) -> Option<DMatrix<f64>> {
+        let (a0, a1) = match self.correlation {
+            WorkingCorrelation::Independence => (0.0, 0.0),
+            WorkingCorrelation::Exchangeable => (alpha[0], alpha[0]),
+            _ => (alpha[0], alpha[1]),
+        };
+        let (a, b, c) = (1.0 - a0, a0 - a1, a1);
+        let m = y.ncols();
+        let periods = cluster.period.iter().max().map_or(0, |&t| t as usize + 1);
+        let mut sizes = vec![0.0; periods];
+        let mut sums = DMatrix::zeros(periods, m);
+        for (j, &t) in cluster.period.iter().enumerate() {
+            sizes[t as usize] += 1.0;
+            let mut row = sums.row_mut(t as usize);
+            row += y.row(j);
+        }
+        if a <= 0.0 || sizes.iter().any(|&n| n > 0.0 && a + b * n <= 0.0) {
+            return None;
+        }
+        let mut q = y.tr_mul(y);
+        let mut w = DVector::zeros(m);
+        let mut sigma = 0.0;
+        for (t, &n_t) in sizes.iter().enumerate().filter(|(_, &n)| n > 0.0) {
+            let s_t = sums.row(t).transpose();
+            let block = a + b * n_t;
+            q -= &s_t * s_t.transpose() * (b / block);
+            w += &s_t / block;
+            sigma += n_t / block;
+        }
+        q /= a;
+        let denominator = 1.0 + c * sigma;
+        if denominator <= 0.0 {
+            return None;
+        }
+        q -= &w * w.transpose() * (c / denominator);
+        Some(q)
+    }
     /// The correlation part of cluster `c`: `shift`, when given, is the MAEE adjustment
     /// `t = (sum_l M_l - M_c)^{-1} u_c`, which adds `(D t)_j / s_j` to the first residual of
     /// each pair; `cross` asks for the alpha-beta block of the information.
@@ -255,4 +304,25 @@ fn in_range(gamma: f64, a: f64, b: f64) -> bool {
     let odds = (a * (1.0 - b) / (b * (1.0 - a))).sqrt();
     let both = (a * b / ((1.0 - a) * (1.0 - b))).sqrt();
     gamma <= odds.min(1.0 / odds) && gamma >= (-both).max(-1.0 / both)
+}
+
+/// `Y' R^{-1} Y` by a Cholesky factor of the cluster's working correlation R (any structure;
+/// used for the block exchangeable one). `None` when R is not positive definite.
+fn dense_quadratic(
+    cluster: &Cluster,
+    correlation: WorkingCorrelation,
+    alpha: &[f64],
+    y: &DMatrix<f64>,
+) -> Option<DMatrix<f64>> {
+    let n = cluster.rows.len();
+    let mut r = DMatrix::identity(n, n);
+    for j in 0..n {
+        for k in j + 1..n {
+            let gamma = alpha[cluster.parameter(correlation, j, k)];
+            r[(j, k)] = gamma;
+            r[(k, j)] = gamma;
+        }
+    }
+    let chol = r.cholesky()?;
+    Some(y.tr_mul(&chol.solve(y)))
 }

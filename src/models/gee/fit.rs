@@ -17,7 +17,7 @@ use crate::models::family::Link;
 /// Starting value of every correlation parameter (geeCRT's).
 const ALPHA_START: f64 = 0.01;
 
-/// Shrinkings of alpha (by 0.95) tried when an update leaves the valid range.
+/// Shrinkings of alpha (by 0.95) tried in an iteration whose alpha is out of the valid range.
 const MAX_SHRINKS: usize = 20;
 
 pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
@@ -415,9 +415,20 @@ fn solve(
         });
     }
     for iteration in 1..=spec.control.max_iter {
-        let (terms, u, info) = mean_pass(problem, &beta, &alpha)?;
-        let shifts = shifts(problem, spec.maee, &terms, &info)?;
-        let pairs = pair_pass(problem, &terms, &alpha, &shifts, false)?;
+        // Alpha is shrunk by 0.95 (up to MAX_SHRINKS times) while some pair's working
+        // correlation is out of the range its means allow (geeCRT's `shrink = "ALPHA"`).
+        let mut shrinks = 0;
+        let (u, info, pairs) = loop {
+            let (terms, u, info) = mean_pass(problem, &beta, &alpha)?;
+            let shifts = shifts(problem, spec.maee, &terms, &info)?;
+            let pairs = pair_pass(problem, &terms, &alpha, &shifts, false)?;
+            if shrinks < MAX_SHRINKS && pairs.iter().any(|t| t.out_of_range > 0) {
+                alpha.iter_mut().for_each(|a| *a *= 0.95);
+                shrinks += 1;
+                continue;
+            }
+            break (u, info, pairs);
+        };
         let mut a = DVector::zeros(q);
         let mut b = DMatrix::zeros(q, q);
         for t in &pairs {
@@ -430,7 +441,6 @@ fn solve(
         for (x, s) in alpha.iter_mut().zip(alpha_step.iter()) {
             *x += s;
         }
-        shrink_into_range(problem, &beta, &mut alpha)?;
         last_step = beta_step.amax().max(alpha_step.amax());
         if last_step <= tolerance {
             return Ok(Solution {
@@ -504,24 +514,6 @@ fn take_step(problem: &Problem, beta: &mut DVector<f64>, step: &DVector<f64>) ->
             problem.link
         ),
     })
-}
-
-/// Shrinks alpha by 0.95 (up to [`MAX_SHRINKS`] times) while some pair's working correlation is
-/// out of the range its means allow or a working covariance is not positive definite (geeCRT's
-/// `shrink = "ALPHA"`).
-fn shrink_into_range(problem: &Problem, beta: &DVector<f64>, alpha: &mut [f64]) -> Result<()> {
-    for _ in 0..MAX_SHRINKS {
-        let valid = mean_pass(problem, beta, alpha).and_then(|(terms, _, _)| {
-            let none = vec![None; terms.len()];
-            let pairs = pair_pass(problem, &terms, alpha, &none, false)?;
-            Ok(pairs.iter().all(|t| t.out_of_range == 0))
-        });
-        if valid.unwrap_or(false) {
-            return Ok(());
-        }
-        alpha.iter_mut().for_each(|a| *a *= 0.95);
-    }
-    Ok(())
 }
 
 /// The variance matrices of (beta, alpha) at the estimate.
