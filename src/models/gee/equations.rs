@@ -155,7 +155,9 @@ impl Problem {
             }
         }
         let q = match self.correlation {
-            WorkingCorrelation::BlockExchangeable => dense_quadratic(cluster, self.correlation, alpha, &y),
+            WorkingCorrelation::BlockExchangeable => {
+                dense_quadratic(cluster, self.correlation, alpha, &y)
+            }
             _ => self.nested_quadratic(cluster, alpha, &y),
         }
         .ok_or_else(|| Error::Numerical {
