@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nalgebra::{DMatrix, DVector};
 
+use super::patterns::Patterns;
 use super::WorkingCorrelation;
 use crate::core::error::{Error, Result};
 use crate::models::family::Link;
@@ -13,6 +14,8 @@ use crate::models::family::Link;
 /// The rows of one cluster and what the working correlation needs of them.
 #[derive(Debug, Clone)]
 pub(super) struct Cluster {
+    /// The cluster's covariate patterns, where they are few enough to sum the pairs by.
+    pub patterns: Option<Patterns>,
     /// The cluster's label, for messages.
     pub label: String,
     /// Design rows, in cohort order.
@@ -25,7 +28,7 @@ pub(super) struct Cluster {
 
 impl Cluster {
     /// The correlation parameter of the pair of the cluster's rows `j` and `k`.
-    fn parameter(&self, correlation: WorkingCorrelation, j: usize, k: usize) -> usize {
+    pub fn parameter(&self, correlation: WorkingCorrelation, j: usize, k: usize) -> usize {
         let same_period = self.period[j] == self.period[k];
         match correlation {
             WorkingCorrelation::Independence | WorkingCorrelation::Exchangeable => 0,
@@ -40,12 +43,20 @@ impl Cluster {
 /// The rows of the mean model: design matrix, 0/1 response and offsets (all rows).
 #[derive(Debug)]
 pub(super) struct Data {
-    /// The design matrix.
-    pub x: DMatrix<f64>,
+    /// The design matrix transposed (p x n), so that each row's covariates are contiguous.
+    pub xt: DMatrix<f64>,
     /// The 0/1 response.
     pub y: Vec<f64>,
     /// Offsets, if any.
     pub offset: Option<Vec<f64>>,
+}
+
+impl Data {
+    /// The linear predictor `x_row' beta + offset_row`.
+    pub fn eta(&self, row: usize, beta: &DVector<f64>) -> f64 {
+        let offset = self.offset.as_ref().map_or(0.0, |o| o[row]);
+        self.xt.column(row).dot(beta) + offset
+    }
 }
 
 /// The data every cluster's equations read, and the clusters (all of them, or a bootstrap
@@ -69,13 +80,13 @@ pub(super) struct MeanTerms {
     /// `D' V^{-1} D`.
     pub m: DMatrix<f64>,
     /// Means.
-    mu: Vec<f64>,
+    pub mu: Vec<f64>,
     /// `sqrt(mu (1 - mu))`.
-    s: Vec<f64>,
+    pub s: Vec<f64>,
     /// Standardised residuals `(y - mu) / s`.
-    e: Vec<f64>,
+    pub e: Vec<f64>,
     /// `D = dmu/dbeta`, one row per observation.
-    d: DMatrix<f64>,
+    pub d: DMatrix<f64>,
 }
 
 /// The correlation part of one cluster.
@@ -98,7 +109,7 @@ impl Problem {
 
     /// Number of mean parameters.
     pub fn p(&self) -> usize {
-        self.data.x.ncols()
+        self.data.xt.nrows()
     }
 
     /// The problem on the clusters `sample` (indices into this problem's clusters; repeats
@@ -121,8 +132,7 @@ impl Problem {
         let mut mu = Vec::with_capacity(n);
         let mut d = DMatrix::zeros(n, p);
         for (j, &row) in cluster.rows.iter().enumerate() {
-            let offset = data.offset.as_ref().map_or(0.0, |o| o[row]);
-            let eta = data.x.row(row).dot(&beta.transpose()) + offset;
+            let eta = data.eta(row, beta);
             let (m, dmu, _) = self.link.mean_and_derivatives(eta);
             if !(m > 0.0 && m < 1.0) {
                 return Err(Error::Numerical {
@@ -135,7 +145,7 @@ impl Problem {
             }
             mu.push(m);
             for col in 0..p {
-                d[(j, col)] = data.x[(row, col)] * dmu;
+                d[(j, col)] = data.xt[(col, row)] * dmu;
             }
         }
         let s: Vec<f64> = mu.iter().map(|m| (m * (1.0 - m)).sqrt()).collect();
@@ -147,18 +157,19 @@ impl Problem {
             .collect();
         let e: Vec<f64> = r.iter().zip(&s).map(|(r, s)| r / s).collect();
         // Y = S^{-1} [r | D]: then D'V^{-1}r and D'V^{-1}D are blocks of Y' R^{-1} Y.
-        let mut y = DMatrix::zeros(n, p + 1);
-        for j in 0..n {
-            y[(j, 0)] = e[j];
-            for col in 0..p {
-                y[(j, col + 1)] = d[(j, col)] / s[j];
+        let q = match (self.correlation, &cluster.patterns) {
+            (WorkingCorrelation::BlockExchangeable, _) => {
+                dense_quadratic(cluster, self.correlation, alpha, &scaled_rows(&e, &d, &s))
             }
-        }
-        let q = match self.correlation {
-            WorkingCorrelation::BlockExchangeable => {
-                dense_quadratic(cluster, self.correlation, alpha, &y)
+            (_, Some(patterns)) => {
+                let sums = patterns.period_sums(cluster, &e, &d, &s);
+                self.nested_quadratic(alpha, sums)
             }
-            _ => self.nested_quadratic(cluster, alpha, &y),
+            (_, None) => {
+                let y = scaled_rows(&e, &d, &s);
+                let sums = PeriodSums::of_rows(&cluster.period, &y);
+                self.nested_quadratic(alpha, sums)
+            }
         }
         .ok_or_else(|| Error::Numerical {
             what: format!("the working covariance of cluster '{}'", cluster.label),
@@ -181,34 +192,21 @@ impl Problem {
     /// `b = alpha0 - alpha1`, `c = alpha1`, `R = a I + b blockdiag(J_t) + c J`, so
     /// `Y'R^{-1}Y = (Y'Y - sum_t b/(a + b n_t) s_t s_t') / a - c w w' / (1 + c sigma)` with the
     /// period column sums `s_t = Y_t' 1`, `w = sum_t s_t / (a + b n_t)` and
-    /// `sigma = sum_t n_t / (a + b n_t)`: O(n m^2), no n x n matrix. `None` when R is not
-    /// positive definite.
-    fn nested_quadratic(
-        &self,
-        cluster: &Cluster,
-        alpha: &[f64],
-        y: &DMatrix<f64>,
-    ) -> Option<DMatrix<f64>> {
+    /// `sigma = sum_t n_t / (a + b n_t)`: no n x n matrix. `None` when R is not positive
+    /// definite.
+    fn nested_quadratic(&self, alpha: &[f64], sums: PeriodSums) -> Option<DMatrix<f64>> {
         let (a0, a1) = match self.correlation {
             WorkingCorrelation::Independence => (0.0, 0.0),
             WorkingCorrelation::Exchangeable => (alpha[0], alpha[0]),
             _ => (alpha[0], alpha[1]),
         };
         let (a, b, c) = (1.0 - a0, a0 - a1, a1);
-        let m = y.ncols();
-        let periods = cluster.period.iter().max().map_or(0, |&t| t as usize + 1);
-        let mut sizes = vec![0.0; periods];
-        let mut sums = DMatrix::zeros(periods, m);
-        for (j, &t) in cluster.period.iter().enumerate() {
-            sizes[t as usize] += 1.0;
-            let mut row = sums.row_mut(t as usize);
-            row += y.row(j);
-        }
+        let PeriodSums { gram, sizes, sums } = sums;
         if a <= 0.0 || sizes.iter().any(|&n| n > 0.0 && a + b * n <= 0.0) {
             return None;
         }
-        let mut q = y.tr_mul(y);
-        let mut w = DVector::zeros(m);
+        let mut q = gram;
+        let mut w = DVector::zeros(q.ncols());
         let mut sigma = 0.0;
         for (t, &n_t) in sizes.iter().enumerate().filter(|(_, &n)| n > 0.0) {
             let s_t = sums.row(t).transpose();
@@ -225,9 +223,11 @@ impl Problem {
         q -= &w * w.transpose() * (c / denominator);
         Some(q)
     }
+
     /// The correlation part of cluster `c`: `shift`, when given, is the MAEE adjustment
     /// `t = (sum_l M_l - M_c)^{-1} u_c`, which adds `(D t)_j / s_j` to the first residual of
-    /// each pair; `cross` asks for the alpha-beta block of the information.
+    /// each pair; `cross` asks for the alpha-beta block of the information. Summed by covariate
+    /// pattern where the cluster has few of them ([`Patterns`]), else pair by pair.
     pub fn pair_terms(
         &self,
         c: usize,
@@ -237,65 +237,176 @@ impl Problem {
         cross: bool,
     ) -> Result<PairTerms> {
         let cluster = &self.clusters[c];
-        let (n, p, q) = (cluster.rows.len(), self.p(), self.q());
-        let adjusted: Vec<f64> = match shift {
-            Some(t) => (0..n)
-                .map(|j| mean.e[j] + mean.d.row(j).dot(&t.transpose()) / mean.s[j])
-                .collect(),
-            None => mean.e.clone(),
-        };
-        let mut terms = PairTerms {
-            a: DVector::zeros(q),
-            b: DMatrix::zeros(q, q),
-            cross: DMatrix::zeros(q, p),
-            out_of_range: 0,
-        };
-        if q == 0 {
+        let rows = RowTerms::new(self, cluster, mean, shift);
+        let mut terms = PairTerms::zeros(self.q(), self.p());
+        if self.q() == 0 {
             return Ok(terms);
         }
-        // d log v / d mu and 1 / (y - mu), for the derivative of the products.
-        let slope: Vec<f64> = mean.mu.iter().map(|m| 1.0 / m - 1.0 / (1.0 - m)).collect();
-        let inverse_residual: Vec<f64> = cluster
+        let mut sums = PairSums::new(&mut terms, alpha, cross, &mean.d);
+        let added = match &cluster.patterns {
+            Some(patterns) => patterns.add_pairs(self.correlation, cluster, &rows, &mut sums),
+            None => add_each_pair(self.correlation, cluster, &rows, &mut sums),
+        };
+        added.map_err(|(l, w)| Error::Numerical {
+            what: format!("the correlation equations of cluster '{}'", cluster.label),
+            message: format!(
+                "the variance of a residual product is {w} at {} = {}",
+                self.correlation.parameter_names()[l],
+                alpha[l]
+            ),
+        })?;
+        Ok(terms)
+    }
+}
+
+/// What the pairs of a cluster read of each of its rows.
+pub(super) struct RowTerms {
+    /// Means.
+    pub mu: Vec<f64>,
+    /// Standardised residuals.
+    pub e: Vec<f64>,
+    /// The MAEE shift `(D t)_j / s_j` of the first residual of a pair (0 for UEE).
+    pub shift: Vec<f64>,
+    /// `(1 - 2 mu) / sqrt(v)`: the products' variances are `1 + spread_j spread_k gamma -
+    /// gamma^2`.
+    pub spread: Vec<f64>,
+    /// `d log v / d mu + 2 / (y - mu)`: the products' derivatives are
+    /// `gamma / 2 (slope_j d_j + slope_k d_k)` (geeCRT's approximation).
+    pub slope: Vec<f64>,
+}
+
+impl RowTerms {
+    fn new(
+        problem: &Problem,
+        cluster: &Cluster,
+        mean: &MeanTerms,
+        shift: Option<&DVector<f64>>,
+    ) -> RowTerms {
+        let n = cluster.rows.len();
+        let shift = match shift {
+            Some(t) => {
+                let dt = &mean.d * t;
+                (0..n).map(|j| dt[j] / mean.s[j]).collect()
+            }
+            None => vec![0.0; n],
+        };
+        let slope = cluster
             .rows
             .iter()
             .zip(&mean.mu)
-            .map(|(&row, m)| 1.0 / (self.data.y[row] - m))
+            .map(|(&row, m)| 1.0 / m - 1.0 / (1.0 - m) + 2.0 / (problem.data.y[row] - m))
             .collect();
-        let spread: Vec<f64> = mean
+        let spread = mean
             .mu
             .iter()
             .zip(&mean.s)
             .map(|(m, s)| (1.0 - 2.0 * m) / s)
             .collect();
-        for j in 0..n {
-            for k in j + 1..n {
-                let l = cluster.parameter(self.correlation, j, k);
-                let gamma = alpha[l];
-                let w = 1.0 + spread[j] * spread[k] * gamma - gamma * gamma;
-                if w <= 0.0 {
-                    return Err(Error::Numerical {
-                        what: format!("the correlation equations of cluster '{}'", cluster.label),
-                        message: format!(
-                            "the variance of a residual product is {w} at {} = {gamma}",
-                            self.correlation.parameter_names()[l]
-                        ),
-                    });
-                }
-                terms.a[l] += (adjusted[j] * mean.e[k] - gamma) / w;
-                terms.b[(l, l)] += 1.0 / w;
-                if !in_range(gamma, mean.mu[j], mean.mu[k]) {
-                    terms.out_of_range += 1;
-                }
-                if cross {
-                    let fj = gamma / 2.0 * (slope[j] + 2.0 * inverse_residual[j]) / w;
-                    let fk = gamma / 2.0 * (slope[k] + 2.0 * inverse_residual[k]) / w;
-                    for col in 0..p {
-                        terms.cross[(l, col)] += fj * mean.d[(j, col)] + fk * mean.d[(k, col)];
-                    }
-                }
+        RowTerms {
+            mu: mean.mu.clone(),
+            e: mean.e.clone(),
+            shift,
+            spread,
+            slope,
+        }
+    }
+}
+
+/// The correlation terms being summed, and what a set of pairs adds to them.
+pub(super) struct PairSums<'a> {
+    terms: &'a mut PairTerms,
+    alpha: &'a [f64],
+    cross: bool,
+    d: &'a DMatrix<f64>,
+}
+
+impl<'a> PairSums<'a> {
+    /// Sums into `terms` at `alpha`, with cross terms from the derivative rows `d` when
+    /// `cross`.
+    pub fn new(
+        terms: &'a mut PairTerms,
+        alpha: &'a [f64],
+        cross: bool,
+        d: &'a DMatrix<f64>,
+    ) -> Self {
+        PairSums {
+            terms,
+            alpha,
+            cross,
+            d,
+        }
+    }
+
+    /// Adds `count` pairs of parameter `l` between rows with means `mu` and spreads `spread`
+    /// whose residual products sum to `products`. Returns the weight `gamma / (2 w)` of their
+    /// cross terms, or `(l, w)` when the products' variance w is not positive.
+    pub fn add(
+        &mut self,
+        l: usize,
+        mu: (f64, f64),
+        spread: (f64, f64),
+        count: f64,
+        products: f64,
+    ) -> std::result::Result<f64, (usize, f64)> {
+        let gamma = self.alpha[l];
+        let w = 1.0 + spread.0 * spread.1 * gamma - gamma * gamma;
+        if w <= 0.0 {
+            return Err((l, w));
+        }
+        self.terms.a[l] += (products - count * gamma) / w;
+        self.terms.b[(l, l)] += count / w;
+        if !in_range(gamma, mu.0, mu.1) {
+            self.terms.out_of_range += count as usize;
+        }
+        Ok(gamma / (2.0 * w))
+    }
+
+    /// Adds `weight * factor * d_j` to the cross terms of parameter `l` (when asked for).
+    pub fn add_cross(&mut self, l: usize, weight: f64, j: usize, factor: f64) {
+        if self.cross {
+            let scale = weight * factor;
+            for col in 0..self.d.ncols() {
+                self.terms.cross[(l, col)] += scale * self.d[(j, col)];
             }
         }
-        Ok(terms)
+    }
+}
+
+/// The pairs of a cluster one by one, j before k in the cohort's row order.
+pub(super) fn add_each_pair(
+    correlation: WorkingCorrelation,
+    cluster: &Cluster,
+    rows: &RowTerms,
+    sums: &mut PairSums,
+) -> std::result::Result<(), (usize, f64)> {
+    let n = cluster.rows.len();
+    for j in 0..n {
+        for k in j + 1..n {
+            let l = cluster.parameter(correlation, j, k);
+            let product = (rows.e[j] + rows.shift[j]) * rows.e[k];
+            let weight = sums.add(
+                l,
+                (rows.mu[j], rows.mu[k]),
+                (rows.spread[j], rows.spread[k]),
+                1.0,
+                product,
+            )?;
+            sums.add_cross(l, weight, j, rows.slope[j]);
+            sums.add_cross(l, weight, k, rows.slope[k]);
+        }
+    }
+    Ok(())
+}
+
+impl PairTerms {
+    /// No pairs yet.
+    pub fn zeros(q: usize, p: usize) -> PairTerms {
+        PairTerms {
+            a: DVector::zeros(q),
+            b: DMatrix::zeros(q, q),
+            cross: DMatrix::zeros(q, p),
+            out_of_range: 0,
+        }
     }
 }
 
@@ -306,6 +417,49 @@ fn in_range(gamma: f64, a: f64, b: f64) -> bool {
     let odds = (a * (1.0 - b) / (b * (1.0 - a))).sqrt();
     let both = (a * b / ((1.0 - a) * (1.0 - b))).sqrt();
     gamma <= odds.min(1.0 / odds) && gamma >= (-both).max(-1.0 / both)
+}
+
+/// `Y = S^{-1} [r | D]`: the standardised residuals beside the derivatives over the SDs.
+pub(super) fn scaled_rows(e: &[f64], d: &DMatrix<f64>, s: &[f64]) -> DMatrix<f64> {
+    let (n, p) = d.shape();
+    let mut y = DMatrix::zeros(n, p + 1);
+    for j in 0..n {
+        y[(j, 0)] = e[j];
+        for col in 0..p {
+            y[(j, col + 1)] = d[(j, col)] / s[j];
+        }
+    }
+    y
+}
+
+/// What the closed-form inverse of a nested exchangeable correlation reads of
+/// `Y = S^{-1} [r | D]`: `Y'Y`, and the size and column sums of each period.
+pub(super) struct PeriodSums {
+    /// `Y'Y`.
+    pub gram: DMatrix<f64>,
+    /// Rows of each period code.
+    pub sizes: Vec<f64>,
+    /// Column sums of Y over each period code's rows (one row per code).
+    pub sums: DMatrix<f64>,
+}
+
+impl PeriodSums {
+    /// From the rows of Y and their period codes.
+    pub fn of_rows(period: &[u32], y: &DMatrix<f64>) -> PeriodSums {
+        let codes = period.iter().max().map_or(0, |&t| t as usize + 1);
+        let mut sizes = vec![0.0; codes];
+        let mut sums = DMatrix::zeros(codes, y.ncols());
+        for (j, &t) in period.iter().enumerate() {
+            sizes[t as usize] += 1.0;
+            let mut row = sums.row_mut(t as usize);
+            row += y.row(j);
+        }
+        PeriodSums {
+            gram: y.tr_mul(y),
+            sizes,
+            sums,
+        }
+    }
 }
 
 /// `Y' R^{-1} Y` by a Cholesky factor of the cluster's working correlation R (any structure;

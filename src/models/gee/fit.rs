@@ -1,10 +1,12 @@
 //! Fitting a [`Gee`]: the data, the Fisher scoring of (beta, alpha), and the variances.
 
 use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
 
 use std::sync::Arc;
 
 use super::equations::{Cluster, Data, MeanTerms, PairTerms, Problem};
+use super::patterns::Patterns;
 use super::{CorrelationParameter, Gee, GeeFit, GeeState, SeKind, WorkingCorrelation};
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
@@ -129,10 +131,7 @@ fn independence_loglik(problem: &Problem, beta: &DVector<f64>) -> f64 {
     let data = &*problem.data;
     (0..data.y.len())
         .map(|row| {
-            let offset = data.offset.as_ref().map_or(0.0, |o| o[row]);
-            let mu = problem
-                .link
-                .inverse(data.x.row(row).dot(&beta.transpose()) + offset);
+            let mu = problem.link.inverse(data.eta(row, beta));
             if data.y[row] == 1.0 {
                 mu.ln()
             } else {
@@ -222,6 +221,7 @@ fn problem(spec: &Gee, cohort: &Cohort) -> Result<(Problem, Design, Vec<String>)
         .labels
         .iter()
         .map(|label| Cluster {
+            patterns: None,
             label: label.clone(),
             rows: Vec::new(),
             period: Vec::new(),
@@ -234,11 +234,16 @@ fn problem(spec: &Gee, cohort: &Cohort) -> Result<(Problem, Design, Vec<String>)
         c.period.push(period[row]);
         c.individual.push(individual[row]);
     }
+    let xt = design.x.transpose();
     if spec.correlation == WorkingCorrelation::BlockExchangeable {
         check_one_row_per_patient_period(&clusters, spec)?;
+    } else {
+        for c in &mut clusters {
+            c.patterns = Patterns::of(&c.rows, &c.period, &xt, design.offset.as_deref());
+        }
     }
     let data = Data {
-        x: design.x.clone(),
+        xt,
         y: design.y.clone(),
         offset: design.offset.clone(),
     };
@@ -276,7 +281,8 @@ fn check_one_row_per_patient_period(clusters: &[Cluster], spec: &Gee) -> Result<
     Ok(())
 }
 
-/// The mean terms of every cluster, and their sums `sum u`, `sum M`.
+/// The mean terms of every cluster (in parallel; the sums are taken in cluster order, so the
+/// result does not depend on the number of threads), and their sums `sum u`, `sum M`.
 fn mean_pass(
     problem: &Problem,
     beta: &DVector<f64>,
@@ -284,6 +290,7 @@ fn mean_pass(
 ) -> Result<(Vec<MeanTerms>, DVector<f64>, DMatrix<f64>)> {
     let p = problem.p();
     let terms = (0..problem.clusters.len())
+        .into_par_iter()
         .map(|c| problem.mean_terms(c, beta, alpha))
         .collect::<Result<Vec<_>>>()?;
     let mut u = DVector::zeros(p);
@@ -334,7 +341,7 @@ fn pair_pass(
     cross: bool,
 ) -> Result<Vec<PairTerms>> {
     terms
-        .iter()
+        .par_iter()
         .zip(shifts)
         .enumerate()
         .map(|(c, (t, shift))| problem.pair_terms(c, t, alpha, shift.as_ref(), cross))
@@ -474,7 +481,7 @@ fn start_beta(problem: &Problem) -> Result<DVector<f64>> {
         .iter()
         .flat_map(|c| c.rows.iter().copied())
         .collect();
-    let x = data.x.select_rows(&rows);
+    let xt = data.xt.select_columns(&rows);
     let z = DVector::from_iterator(
         rows.len(),
         rows.iter().map(|&row| {
@@ -482,20 +489,19 @@ fn start_beta(problem: &Problem) -> Result<DVector<f64>> {
             problem.link.link((data.y[row] + 0.5) / 2.0) - offset
         }),
     );
-    let gram = x.tr_mul(&x);
-    Ok(spd_inverse(&gram, "the GEE's design (X'X)")? * x.tr_mul(&z))
+    let gram = &xt * xt.transpose();
+    Ok(spd_inverse(&gram, "the GEE's design (X'X)")? * (&xt * z))
 }
 
 /// `beta + step`, halved until every fitted risk lies in (0, 1).
 fn take_step(problem: &Problem, beta: &mut DVector<f64>, step: &DVector<f64>) -> Result<()> {
     let data = &*problem.data;
     let valid = |b: &DVector<f64>| {
-        problem.clusters.iter().flat_map(|c| &c.rows).all(|&row| {
-            let offset = data.offset.as_ref().map_or(0.0, |o| o[row]);
-            let (mu, _, _) = problem
-                .link
-                .mean_and_derivatives(data.x.row(row).dot(&b.transpose()) + offset);
-            mu > 0.0 && mu < 1.0
+        problem.clusters.par_iter().all(|c| {
+            c.rows.iter().all(|&row| {
+                let (mu, _, _) = problem.link.mean_and_derivatives(data.eta(row, b));
+                mu > 0.0 && mu < 1.0
+            })
         })
     };
     let mut scale = 1.0;

@@ -60,6 +60,7 @@
 
 mod equations;
 mod fit;
+mod patterns;
 mod replicate;
 mod summary;
 
