@@ -153,7 +153,8 @@ struct Args {
     #[arg(long, value_name = "COLUMN")]
     subgroups: Option<String>,
     /// Fit a marginal model by GEE with this working correlation: independence, exchangeable,
-    /// nested (needs --period) or block (needs --period and --individual); clusters from --cluster.
+    /// nested (needs --period), block (needs --period and --individual) or decay (with
+    /// --cp-means); clusters from --cluster.
     #[arg(long, value_name = "CORSTR")]
     gee: Option<WorkingCorrelation>,
     /// The period column of a GEE's nested or block working correlation.
@@ -168,6 +169,10 @@ struct Args {
     /// Bias-adjusted correlation equations (MAEE) for a GEE.
     #[arg(long)]
     maee: bool,
+    /// Fit the GEE on the cluster-period proportions (exchangeable, nested or decay; needs
+    /// --period; no patient covariates).
+    #[arg(long)]
+    cp_means: bool,
     /// Also write the tidy coefficient table to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     out: Option<String>,
@@ -424,6 +429,7 @@ fn run_gee(
         .link(link)
         .correlation(correlation)
         .maee(args.maee)
+        .cluster_period_means(args.cp_means)
         .se(args.se)
         .level(args.level);
     if let Some(p) = &args.period {
@@ -457,7 +463,7 @@ fn run_gee(
                 "n_obs": fit.n_obs, "n_groups": {cluster: fit.n_clusters},
                 "loglik": fit.quasi_loglik, "converged": fit.converged, "singular": false,
                 "family": Family::Binomial, "link": fit.link, "nagq": 0,
-                "gee": fit.correlation, "maee": fit.maee, "se": fit.se.name(), "df": fit.df,
+                "gee": fit.correlation, "maee": fit.maee, "cp_means": fit.cluster_period_means, "se": fit.se.name(), "df": fit.df,
                 "iterations": fit.iterations, "out_of_range_pairs": fit.out_of_range_pairs,
                 "correlation": fit.correlation_parameters, "se_all": se_all,
                 "marginal": marginal, "subgroups": subgroups,

@@ -1,5 +1,6 @@
 //! GEE with UEE and MAEE correlation equations and bias-corrected sandwich variances against
-//! geeCRT 1.1.4's `geemaee` (tests/reference/gee/make_gee.R, epsilon 1e-8, makevone = FALSE):
+//! geeCRT 1.1.4's `geemaee` (patients) and `cpgeeSWD` (cluster-period means)
+//! (tests/reference/gee/make_gee.R, epsilon 1e-8, makevone = FALSE):
 //! estimates within 1e-6, standard errors within 1e-5 relative, correlation parameters within
 //! 1e-6.
 
@@ -16,7 +17,13 @@ fn reference(name: &str) -> (Cohort, Value) {
 }
 
 fn fit(cohort: &Cohort, r: &Value) -> GeeFit {
+    let cluster_periods = r["cluster_period_fit"].is_string();
     let (correlation, period, individual) = match r["corstr"].as_str().unwrap() {
+        "exchangeable" if cluster_periods => {
+            (WorkingCorrelation::Exchangeable, Some("period"), None)
+        }
+        "exp_decay" => (WorkingCorrelation::ExponentialDecay, Some("period"), None),
+        "nest_exch" => (WorkingCorrelation::NestedExchangeable, Some("period"), None),
         "exchangeable" => (WorkingCorrelation::Exchangeable, None, None),
         "nested_exchangeable" => (WorkingCorrelation::NestedExchangeable, Some("period"), None),
         "block_exchangeable" => (
@@ -29,6 +36,7 @@ fn fit(cohort: &Cohort, r: &Value) -> GeeFit {
     let mut spec = Gee::new(r["formula"].as_str().unwrap(), "cluster")
         .unwrap()
         .correlation(correlation)
+        .cluster_period_means(cluster_periods)
         .maee(r["method"] == "MAEE");
     if let Some(p) = period {
         spec = spec.period(p);
@@ -104,9 +112,13 @@ fn check(name: &str) {
     }
     eprintln!("{name}: largest differences from geeCRT: beta {:.1e}, se {:.1e} relative, alpha {:.1e}, alpha se {:.1e} relative", worst[0], worst[1], worst[2], worst[3]);
     // The reported table is KC's with t on G - p df.
-    let treated = f.coefficients.iter().find(|c| c.term == "treated").unwrap();
-    assert_eq!(treated.df, Some(f.df));
-    assert_eq!(treated.std_error, f.std_errors(SeKind::Kc)[1]);
+    let j = f
+        .coefficients
+        .iter()
+        .position(|c| c.term == "treated")
+        .unwrap();
+    assert_eq!(f.coefficients[j].df, Some(f.df));
+    assert_eq!(f.coefficients[j].std_error, f.std_errors(SeKind::Kc)[j]);
 }
 
 #[test]
@@ -122,4 +134,14 @@ fn nested_exchangeable_maee_matches_geecrt() {
 #[test]
 fn block_exchangeable_maee_in_a_closed_cohort_matches_geecrt() {
     check("gee_bex_logit_maee_cohort");
+}
+
+#[test]
+fn cluster_period_means_exchangeable_maee_matches_geecrt() {
+    check("cp_exch_logit_maee");
+}
+
+#[test]
+fn cluster_period_means_exponential_decay_maee_matches_geecrt() {
+    check("cp_ed_logit_maee");
 }

@@ -32,7 +32,10 @@ impl Cluster {
         let same_period = self.period[j] == self.period[k];
         match correlation {
             WorkingCorrelation::Independence | WorkingCorrelation::Exchangeable => 0,
-            WorkingCorrelation::NestedExchangeable => usize::from(!same_period),
+            // (The patient-level fit refuses the decay before any pair is formed.)
+            WorkingCorrelation::NestedExchangeable | WorkingCorrelation::ExponentialDecay => {
+                usize::from(!same_period)
+            }
             WorkingCorrelation::BlockExchangeable if same_period => 0,
             WorkingCorrelation::BlockExchangeable if self.individual[j] == self.individual[k] => 2,
             WorkingCorrelation::BlockExchangeable => 1,

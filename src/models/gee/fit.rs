@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use std::sync::Arc;
 
+use super::cluster_period;
 use super::equations::{Cluster, Data, MeanTerms, PairTerms, Problem};
 use super::patterns::Patterns;
 use super::{CorrelationParameter, Gee, GeeFit, GeeState, SeKind, WorkingCorrelation};
@@ -33,6 +34,7 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
             ),
         ));
     }
+    check_model(spec)?;
     let (problem, design, labels) = problem(spec, cohort)?;
     let (g, p, q) = (problem.clusters.len(), problem.p(), problem.q());
     if g <= p {
@@ -49,8 +51,12 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         iterations,
         converged,
         ..
-    } = solve(spec, &problem, None)?;
-    let variances = variances(spec, &problem, &beta, &alpha)?;
+    } = solve_model(spec, &problem, None)?;
+    let variances = if spec.cluster_period_means {
+        cluster_period::variances(spec, &cluster_period::aggregate(&problem)?, &beta, &alpha)?
+    } else {
+        variances(spec, &problem, &beta, &alpha)?
+    };
     let df = (g - p) as f64;
     let chosen = variances.beta(spec.se);
     let coefficients = coef_table(
@@ -96,6 +102,7 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         link: spec.link,
         correlation: spec.correlation,
         maee: spec.maee,
+        cluster_period_means: spec.cluster_period_means,
         se: spec.se,
         n_obs: design.n(),
         n_clusters: g,
@@ -125,6 +132,34 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
     })
 }
 
+/// Refuses the combinations the two fits do not define: the decay without cluster-period means,
+/// and the cluster-period means with another link than the logit or with the independence or
+/// block exchangeable correlation.
+fn check_model(spec: &Gee) -> Result<()> {
+    use WorkingCorrelation::{BlockExchangeable, ExponentialDecay, Independence};
+    let refuse = |message: String| Err(Error::invalid("working correlation", message));
+    match (spec.cluster_period_means, spec.correlation) {
+        (false, ExponentialDecay) => refuse(
+            "the exponential decay working correlation is available for the cluster-period \
+             means model (cluster_period_means, --cp-means)"
+                .into(),
+        ),
+        (true, Independence | BlockExchangeable) => refuse(format!(
+            "the cluster-period means model takes exchangeable, nested or decay, not {}",
+            spec.correlation
+        )),
+        (true, _) if spec.link != Link::Logit => Err(Error::invalid(
+            "link",
+            "the cluster-period means model is fitted with the logit link",
+        )),
+        (true, _) if spec.period.is_none() => Err(Error::invalid(
+            "period",
+            "the cluster-period means model needs a period column",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The binomial log-likelihood of the mean model as if the outcomes were independent, at
 /// `beta`: the quasi-likelihood of the GEE (as QIC uses it).
 fn independence_loglik(problem: &Problem, beta: &DVector<f64>) -> f64 {
@@ -145,10 +180,10 @@ fn independence_loglik(problem: &Problem, beta: &DVector<f64>) -> f64 {
 /// from the independence start, as the fit itself starts).
 pub(super) fn refit(state: &GeeState, sample: &[usize]) -> Result<Vec<f64>> {
     let problem = state.problem.on_clusters(sample);
-    let warm = solve(&state.spec, &problem, Some((&state.beta, &state.alpha)));
+    let warm = solve_model(&state.spec, &problem, Some((&state.beta, &state.alpha)));
     let found = match warm {
         Ok(found) if found.converged => found,
-        _ => solve(&state.spec, &problem, None)?,
+        _ => solve_model(&state.spec, &problem, None)?,
     };
     if !found.converged {
         return Err(Error::NotConverged {
@@ -158,6 +193,19 @@ pub(super) fn refit(state: &GeeState, sample: &[usize]) -> Result<Vec<f64>> {
         });
     }
     Ok(found.beta.iter().copied().collect())
+}
+
+/// The estimates of the patient-level GEE, or of the cluster-period means model.
+fn solve_model(
+    spec: &Gee,
+    problem: &Problem,
+    start: Option<(&DVector<f64>, &[f64])>,
+) -> Result<Solution> {
+    if spec.cluster_period_means {
+        cluster_period::solve(spec, &cluster_period::aggregate(problem)?, start)
+    } else {
+        solve(spec, problem, start)
+    }
 }
 
 /// The design options with the cluster, period and individual columns required complete.
@@ -173,10 +221,11 @@ fn options(spec: &Gee) -> crate::frame::design::DesignOptions {
 
 /// The problem (design, response, clusters), the design and the cluster labels.
 fn problem(spec: &Gee, cohort: &Cohort) -> Result<(Problem, Design, Vec<String>)> {
-    let needs_period = matches!(
-        spec.correlation,
-        WorkingCorrelation::NestedExchangeable | WorkingCorrelation::BlockExchangeable
-    );
+    let needs_period = spec.cluster_period_means
+        || matches!(
+            spec.correlation,
+            WorkingCorrelation::NestedExchangeable | WorkingCorrelation::BlockExchangeable
+        );
     if needs_period && spec.period.is_none() {
         return Err(Error::invalid(
             "period",
@@ -349,13 +398,13 @@ fn pair_pass(
 }
 
 /// Where the Fisher scoring stopped.
-struct Solution {
-    beta: DVector<f64>,
-    alpha: Vec<f64>,
-    iterations: usize,
-    converged: bool,
+pub(super) struct Solution {
+    pub beta: DVector<f64>,
+    pub alpha: Vec<f64>,
+    pub iterations: usize,
+    pub converged: bool,
     /// The largest change of a parameter in the last iteration.
-    last_step: f64,
+    pub last_step: f64,
 }
 
 /// Fisher scoring of beta and alpha together, from `start` or else from the independence GEE
@@ -523,7 +572,7 @@ fn take_step(problem: &Problem, beta: &mut DVector<f64>, step: &DVector<f64>) ->
 }
 
 /// The variance matrices of (beta, alpha) at the estimate.
-struct Variances {
+pub(super) struct Variances {
     p: usize,
     model: DMatrix<f64>,
     robust: DMatrix<f64>,
@@ -567,41 +616,75 @@ impl Variances {
     }
 }
 
-/// Every variance of the module docs, from per-cluster scores `U_i = (u_i, a_i)`, corrected
-/// scores `U~_i = (u_i + M_i (M - M_i)^{-1} u_i, a_i + B_i (B - B_i)^{-1} a_i)` and the
-/// information `A = [[M, 0], [C, B]]`.
+/// Every variance of the module docs at the estimate of the patient-level GEE.
 fn variances(
     spec: &Gee,
     problem: &Problem,
     beta: &DVector<f64>,
     alpha: &[f64],
 ) -> Result<Variances> {
-    let (p, q, g) = (problem.p(), problem.q(), problem.clusters.len());
     let (terms, _, info_beta) = mean_pass(problem, beta, alpha)?;
     let shifts = shifts(problem, spec.maee, &terms, &info_beta)?;
     let pairs = pair_pass(problem, &terms, alpha, &shifts, true)?;
+    let scores: Vec<ClusterScores> = terms
+        .iter()
+        .zip(&pairs)
+        .map(|(t, pt)| ClusterScores {
+            u: &t.u,
+            m: &t.m,
+            a: &pt.a,
+            b: &pt.b,
+            cross: &pt.cross,
+        })
+        .collect();
+    let n = problem.clusters.iter().map(|c| c.rows.len()).sum::<usize>() as f64;
+    let mut variances = sandwiches(&scores, problem.p(), problem.q(), n, -1.0)?;
+    variances.out_of_range = pairs.iter().map(|t| t.out_of_range).sum();
+    Ok(variances)
+}
+
+/// One cluster's scores and information: `u` and `M` of beta, `a` and `B` of alpha, and the
+/// alpha-beta block `C` of the information.
+pub(super) struct ClusterScores<'a> {
+    pub u: &'a DVector<f64>,
+    pub m: &'a DMatrix<f64>,
+    pub a: &'a DVector<f64>,
+    pub b: &'a DMatrix<f64>,
+    pub cross: &'a DMatrix<f64>,
+}
+
+/// The variances from per-cluster scores `U_i = (u_i, a_i)`, corrected scores
+/// `U~_i = (u_i + M_i (M - M_i)^{-1} u_i, a_i + B_i (B - B_i)^{-1} a_i)` and the information
+/// `A = [[M, 0], [C, B]]`, whose inverse's alpha-beta block is taken as
+/// `sign B^{-1} C M^{-1}` (`sign = -1` inverts A; geeCRT's cluster-period code uses `+1`), over
+/// `n` observations.
+pub(super) fn sandwiches(
+    scores: &[ClusterScores],
+    p: usize,
+    q: usize,
+    n: f64,
+    sign: f64,
+) -> Result<Variances> {
+    let g = scores.len();
     let k = p + q;
     let mut info = DMatrix::zeros(k, k);
-    for (t, pt) in terms.iter().zip(&pairs) {
+    for s in scores {
         let mut block = info.view_mut((0, 0), (p, p));
-        block += &t.m;
+        block += s.m;
         let mut block = info.view_mut((p, 0), (q, p));
-        block += &pt.cross;
+        block += s.cross;
         let mut block = info.view_mut((p, p), (q, q));
-        block += &pt.b;
+        block += s.b;
     }
-    let model = spd_inverse(
-        &info.view((0, 0), (p, p)).into_owned(),
-        "the GEE's information for beta",
-    )?;
+    let info_beta = info.view((0, 0), (p, p)).into_owned();
+    let info_alpha = info.view((p, p), (q, q)).into_owned();
+    let model = spd_inverse(&info_beta, "the GEE's information for beta")?;
     let mut bread = DMatrix::zeros(k, k);
     bread.view_mut((0, 0), (p, p)).copy_from(&model);
     if q > 0 {
-        let alpha_inverse = spd_inverse(
-            &info.view((p, p), (q, q)).into_owned(),
-            "the information of the correlation equations",
-        )?;
-        let cross = -(&alpha_inverse * info.view((p, 0), (q, p)) * &model);
+        let alpha_inverse =
+            spd_inverse(&info_alpha, "the information of the correlation equations")?;
+        let cross = (&alpha_inverse * info.view((p, 0), (q, p)) * &model) * sign;
         bread.view_mut((p, 0), (q, p)).copy_from(&cross);
         bread.view_mut((p, p), (q, q)).copy_from(&alpha_inverse);
     }
@@ -611,12 +694,11 @@ fn variances(
         DMatrix::zeros(k, k),
         DMatrix::zeros(k, k),
     ];
-    let info_alpha = info.view((p, p), (q, q)).into_owned();
-    for (t, pt) in terms.iter().zip(&pairs) {
-        let score = DVector::from_iterator(k, t.u.iter().chain(pt.a.iter()).copied());
-        let corrected_beta = corrected(&t.u, &t.m, &info_beta, "beta")?;
+    for s in scores {
+        let score = DVector::from_iterator(k, s.u.iter().chain(s.a.iter()).copied());
+        let corrected_beta = corrected(s.u, s.m, &info_beta, "beta")?;
         let corrected_alpha = if q > 0 {
-            corrected(&pt.a, &pt.b, &info_alpha, "the correlation parameters")?
+            corrected(s.a, s.b, &info_alpha, "the correlation parameters")?
         } else {
             DVector::zeros(0)
         };
@@ -625,9 +707,9 @@ fn variances(
             corrected_beta.iter().chain(corrected_alpha.iter()).copied(),
         );
         let mut cluster_info = DMatrix::zeros(k, k);
-        cluster_info.view_mut((0, 0), (p, p)).copy_from(&t.m);
-        cluster_info.view_mut((p, 0), (q, p)).copy_from(&pt.cross);
-        cluster_info.view_mut((p, p), (q, q)).copy_from(&pt.b);
+        cluster_info.view_mut((0, 0), (p, p)).copy_from(s.m);
+        cluster_info.view_mut((p, 0), (q, p)).copy_from(s.cross);
+        cluster_info.view_mut((p, p), (q, q)).copy_from(s.b);
         let leverage = &cluster_info * &bread;
         let fg = DVector::from_iterator(
             k,
@@ -641,14 +723,12 @@ fn variances(
         meat[3] += DMatrix::from_diagonal(&fg) * &outer * DMatrix::from_diagonal(&fg);
     }
     let sandwich = |m: &DMatrix<f64>| &bread * m * bread.transpose();
-    let n = problem.clusters.iter().map(|c| c.rows.len()).sum::<usize>() as f64;
     let (gf, pf) = (g as f64, p as f64);
     let scale = (n - 1.0) / (n - pf) * gf / (gf - 1.0);
     let scaled = meat[0].view((0, 0), (p, p)) * scale;
     let xi = ((&model * &scaled).trace() / pf).max(1.0);
     let delta = (pf / (gf - pf)).min(0.5);
-    let mbn = &model * (scaled + info.view((0, 0), (p, p)) * (delta * xi)) * &model;
-    let out_of_range = pairs.iter().map(|t| t.out_of_range).sum();
+    let mbn = &model * (scaled + &info_beta * (delta * xi)) * &model;
     Ok(Variances {
         p,
         model,
@@ -657,7 +737,7 @@ fn variances(
         md: sandwich(&meat[2]),
         fg: sandwich(&meat[3]),
         mbn,
-        out_of_range,
+        out_of_range: 0,
     })
 }
 

@@ -17,7 +17,12 @@
 //! - nested exchangeable (Li, Turner & Preisser 2018): `alpha0` for two patients of the same
 //!   cluster-period, `alpha1` for two of different periods;
 //! - block exchangeable (closed cohort): `alpha0` same period, different patients; `alpha1`
-//!   different periods and patients; `alpha2` the same patient in different periods.
+//!   different periods and patients; `alpha2` the same patient in different periods;
+//! - exponential decay (Li 2020; Kasza et al. 2019): `alpha0` within a cluster-period,
+//!   `alpha0 rho^|j-k|` between its periods j and k, for the model fitted on cluster-period
+//!   means ([`Gee::cluster_period_means`], Li, Yu, Rathouz, Turner & Preisser 2022; geeCRT's
+//!   `cpgeeSWD`), which also takes the exchangeable and nested exchangeable ones; see
+//!   `cluster_period.rs` for its equations.
 //!
 //! **Estimating equations.** `U_beta = sum_i D_i' V_i^{-1} (y_i - mu_i) = 0`, `D_i = dmu_i/dbeta`.
 //! With standardised residuals `e_ij = (y_ij - mu_ij) / sqrt(v_ij)`, the correlation equations
@@ -58,6 +63,7 @@
 //! Woodbury identity in p x p and q x q matrices (`(V - D N D')^{-1} = V^{-1} + V^{-1} D (N^{-1} -
 //! D'V^{-1}D)^{-1} D'V^{-1}`), and one pass over the pairs of each cluster.
 
+mod cluster_period;
 mod equations;
 mod fit;
 mod patterns;
@@ -92,6 +98,9 @@ pub enum WorkingCorrelation {
     /// Closed cohort: `alpha0` same period, `alpha1` different periods and patients, `alpha2`
     /// the same patient in different periods (needs period and individual columns).
     BlockExchangeable,
+    /// `alpha0` within a cluster-period, `alpha0 rho^|j - k|` between cluster-periods j and k
+    /// (Li 2020; Kasza et al. 2019): the cluster-period means model only.
+    ExponentialDecay,
 }
 
 impl WorkingCorrelation {
@@ -102,6 +111,7 @@ impl WorkingCorrelation {
             WorkingCorrelation::Exchangeable => &["alpha0"],
             WorkingCorrelation::NestedExchangeable => &["alpha0", "alpha1"],
             WorkingCorrelation::BlockExchangeable => &["alpha0", "alpha1", "alpha2"],
+            WorkingCorrelation::ExponentialDecay => &["alpha0", "rho"],
         }
     }
 }
@@ -109,17 +119,18 @@ impl WorkingCorrelation {
 impl std::str::FromStr for WorkingCorrelation {
     type Err = Error;
     /// `independence`, `exchangeable`, `nested` (or `nested_exchangeable`), `block` (or
-    /// `block_exchangeable`).
+    /// `block_exchangeable`), `decay` (or `exponential_decay`).
     fn from_str(s: &str) -> Result<WorkingCorrelation> {
         Ok(match s.to_ascii_lowercase().as_str() {
             "independence" => WorkingCorrelation::Independence,
             "exchangeable" => WorkingCorrelation::Exchangeable,
             "nested" | "nested_exchangeable" => WorkingCorrelation::NestedExchangeable,
             "block" | "block_exchangeable" => WorkingCorrelation::BlockExchangeable,
+            "decay" | "exponential_decay" => WorkingCorrelation::ExponentialDecay,
             _ => {
                 return Err(Error::invalid(
                     "working correlation",
-                    format!("'{s}' is not one of independence, exchangeable, nested, block"),
+                    format!("'{s}' is not one of independence, exchangeable, nested, block, decay"),
                 ))
             }
         })
@@ -133,6 +144,7 @@ impl fmt::Display for WorkingCorrelation {
             WorkingCorrelation::Exchangeable => "exchangeable",
             WorkingCorrelation::NestedExchangeable => "nested exchangeable",
             WorkingCorrelation::BlockExchangeable => "block exchangeable",
+            WorkingCorrelation::ExponentialDecay => "exponential decay",
         })
     }
 }
@@ -242,6 +254,7 @@ pub struct Gee {
     individual: Option<String>,
     correlation: WorkingCorrelation,
     maee: bool,
+    cluster_period_means: bool,
     se: SeKind,
     level: f64,
     design: DesignOptions,
@@ -269,6 +282,7 @@ impl Gee {
             individual: None,
             correlation: WorkingCorrelation::Exchangeable,
             maee: false,
+            cluster_period_means: false,
             se: SeKind::Kc,
             level: 0.95,
             design: DesignOptions::default(),
@@ -292,6 +306,11 @@ impl Gee {
 
         /// Bias-adjusted correlation equations (MAEE) instead of the moment ones (UEE).
         maee(&mut this, maee: bool) { this.maee = maee; }
+
+        /// Fit the marginal model on the cluster-period proportions (Li et al. 2022; geeCRT's
+        /// `cpgeeSWD`): logit link, a mean model constant within cluster-periods, and an
+        /// exchangeable, nested exchangeable or exponential decay working correlation.
+        cluster_period_means(&mut this, on: bool) { this.cluster_period_means = on; }
 
         /// The variance of the reported table (default KC).
         se(&mut this, kind: SeKind) { this.se = kind; }
@@ -337,6 +356,8 @@ pub struct GeeFit {
     pub correlation: WorkingCorrelation,
     /// Whether the correlation equations were bias-adjusted (MAEE).
     pub maee: bool,
+    /// Whether the model was fitted on cluster-period means.
+    pub cluster_period_means: bool,
     /// The variance of `coefficients` and `correlation_parameters`.
     pub se: SeKind,
     /// Observations used.

@@ -11,9 +11,15 @@ use crate::models::family::Link;
 impl fmt::Display for GeeFit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let equations = if self.maee { "MAEE" } else { "UEE" };
+        let on = if self.cluster_period_means {
+            ", fitted on cluster-period means"
+        } else {
+            ""
+        };
         writeln!(
             f,
-            "Marginal model by GEE: binomial family, {} link; {} working correlation ({equations})",
+            "Marginal model by GEE{on}: binomial family, {} link; {} working correlation \
+             ({equations})",
             self.link, self.correlation
         )?;
         writeln!(f, "Formula: {}", self.formula)?;
