@@ -419,3 +419,22 @@ fn a_separated_sample_is_refitted_to_its_limit() {
     assert!(treated.ci_high < 1e-6, "{treated:?}");
     assert!(marginal.risk_control.percentile.unwrap().ci_low > 0.05);
 }
+
+#[test]
+fn population_averaged_effects_sit_beside_the_mixed_models() {
+    let a = analysis();
+    let measures: Vec<&str> = a
+        .population_averaged
+        .iter()
+        .map(|p| p.measure.as_str())
+        .collect();
+    assert_eq!(measures, ["odds ratio", "relative risk"]);
+    // 18 municipalities less 11 mean parameters.
+    assert!(a.population_averaged.iter().all(|p| p.df == 7.0));
+    // Marginal and conditional effects differ little when the municipalities hardly differ.
+    let (gee, mixed) = (&a.population_averaged[0].ratio, &a.mortality.ratio);
+    assert!((gee.estimate.ln() - mixed.estimate.ln()).abs() < 0.05, "{gee:?} {mixed:?}");
+    assert!(gee.ci_low < gee.estimate && gee.estimate < gee.ci_high);
+    let rr = &a.population_averaged[1].ratio;
+    assert!((rr.estimate.ln() - a.readmission.ratio.estimate.ln()).abs() < 0.05);
+}

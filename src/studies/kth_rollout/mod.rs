@@ -63,10 +63,12 @@ use crate::effects::cost_effectiveness::{
 use crate::effects::crude::{Estimate, TwoByTwo};
 use crate::effects::standardise::{MarginalEffects, Standardisation};
 use crate::models::coef_table::CoefRow;
-use crate::models::glm::Family;
+use crate::models::gee::{Gee, WorkingCorrelation};
+use crate::models::glm::{Family, Link};
 use crate::models::glmm::{Glmm, GlmmFit};
 use crate::models::lmm::Lmm;
 use crate::models::vcov::VcovKind;
+use crate::models::Fitted;
 use crate::outcomes::columns::read_dates;
 use crate::report::figures::{RolloutDiagram, RolloutRow};
 
@@ -154,6 +156,23 @@ impl TreatmentEffect {
     }
 }
 
+/// A population-averaged effect of KTH: the marginal model of the mixed model's fixed part,
+/// fitted by GEE with an exchangeable working correlation within municipalities (MAEE) and the
+/// Kauermann-Carroll variance with t on G - p df (`models::gee`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PopulationAveraged {
+    /// The mean model.
+    pub formula: String,
+    /// `odds ratio` (logit link) or `relative risk` (log link).
+    pub measure: String,
+    /// The ratio with its t interval.
+    pub ratio: Estimate,
+    /// Degrees of freedom of the t reference (municipalities less mean parameters).
+    pub df: f64,
+    /// The exchangeable correlation within a municipality.
+    pub correlation: f64,
+}
+
 /// Raw counts and percentages of one outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Crude {
@@ -237,6 +256,9 @@ pub struct Analysis {
     pub mortality_time_adjusted: TreatmentEffect,
     /// Readmission adjusted for the calendar quarter as well.
     pub readmission_time_adjusted: TreatmentEffect,
+    /// Population-averaged OR of mortality and RR of readmission (GEE beside the mixed
+    /// models).
+    pub population_averaged: Vec<PopulationAveraged>,
     /// Regained CAS and NMS.
     pub mobility: Vec<Mobility>,
     /// The rollout: clusters by month.
@@ -279,6 +301,10 @@ pub fn analyse(raw: Cohort, options: &Options) -> Result<Analysis> {
             .vcov(VcovKind::Sandwich),
         cohort,
     )?;
+    let population_averaged = vec![
+        population_averaged(MORTALITY, Link::Logit, cohort)?,
+        population_averaged(READMISSION, Link::Log, cohort)?,
+    ];
     let mobility = ["cas_regained", "nms_regained"]
         .iter()
         .map(|outcome| mobility(cohort, outcome))
@@ -296,6 +322,7 @@ pub fn analyse(raw: Cohort, options: &Options) -> Result<Analysis> {
         whole_cohort_nnt_bound,
         mortality_time_adjusted,
         readmission_time_adjusted,
+        population_averaged,
         mobility,
         rollout: rollout_diagram(cohort)?,
         table: ReproductionTable::default(),
@@ -356,6 +383,35 @@ fn own_home_patients(cohort: &Cohort) -> Result<Cohort> {
 /// The treatment effect of `kth` in `model` (Wald interval only).
 fn treatment_effect(model: &Glmm, cohort: &Cohort) -> Result<TreatmentEffect> {
     effect_of(&model.fit(cohort)?, None)
+}
+
+/// The GEE of a mixed model's fixed part (`formula` without its random-effect term), clustered
+/// by municipality (see [`PopulationAveraged`]).
+fn population_averaged(formula: &str, link: Link, cohort: &Cohort) -> Result<PopulationAveraged> {
+    let fixed = formula.replace(" + (1 | municipality)", "");
+    let fit = Gee::new(&fixed, "municipality")?
+        .link(link)
+        .correlation(WorkingCorrelation::Exchangeable)
+        .maee(true)
+        .fit(cohort)?;
+    let row = fit.term("kth")?;
+    Ok(PopulationAveraged {
+        formula: fixed,
+        measure: if link == Link::Log {
+            "relative risk"
+        } else {
+            "odds ratio"
+        }
+        .into(),
+        ratio: Estimate {
+            estimate: row.estimate.exp(),
+            ci_low: row.ci_low.exp(),
+            ci_high: row.ci_high.exp(),
+            level: fit.level,
+        },
+        df: fit.df,
+        correlation: fit.correlation_parameters[0].estimate,
+    })
 }
 
 /// The profile-likelihood interval of `exp(beta_kth)`.

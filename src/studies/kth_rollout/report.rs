@@ -211,6 +211,17 @@ impl fmt::Display for Analysis {
             interval(&self.mortality_time_adjusted.ratio, 3),
             interval(&self.readmission_time_adjusted.ratio, 3)
         )?;
+        for pa in &self.population_averaged {
+            writeln!(
+                f,
+                "Population-averaged {} (GEE, exchangeable within municipality, MAEE, \
+                 Kauermann-Carroll, t on {} df): {}; correlation {:.3}",
+                pa.measure,
+                pa.df,
+                interval(&pa.ratio, 3),
+                pa.correlation
+            )?;
+        }
         writeln!(
             f,
             "LKT indicators (regained pre-fracture score; no published values):"
