@@ -433,7 +433,10 @@ fn population_averaged_effects_sit_beside_the_mixed_models() {
     assert!(a.population_averaged.iter().all(|p| p.df == 7.0));
     // Marginal and conditional effects differ little when the municipalities hardly differ.
     let (gee, mixed) = (&a.population_averaged[0].ratio, &a.mortality.ratio);
-    assert!((gee.estimate.ln() - mixed.estimate.ln()).abs() < 0.05, "{gee:?} {mixed:?}");
+    assert!(
+        (gee.estimate.ln() - mixed.estimate.ln()).abs() < 0.05,
+        "{gee:?} {mixed:?}"
+    );
     assert!(gee.ci_low < gee.estimate && gee.estimate < gee.ci_high);
     let rr = &a.population_averaged[1].ratio;
     assert!((rr.estimate.ln() - a.readmission.ratio.estimate.ln()).abs() < 0.05);
