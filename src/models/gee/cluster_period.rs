@@ -374,23 +374,11 @@ pub(super) fn solve(
         naive = information;
         last_step = step.amax().max(alpha_step);
         if last_step <= tolerance {
-            return Ok(Solution {
-                beta,
-                alpha,
-                iterations,
-                converged: true,
-                last_step,
-            });
+            return Ok(Solution::at(beta, alpha, iterations, last_step, tolerance));
         }
     }
     let iterations = spec.control.max_iter;
-    Ok(Solution {
-        beta,
-        alpha,
-        iterations,
-        converged: false,
-        last_step,
-    })
+    Ok(Solution::at(beta, alpha, iterations, last_step, tolerance))
 }
 
 /// Every variance at the estimate, as geeCRT's cluster-period code computes them (the MAEE

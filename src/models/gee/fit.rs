@@ -407,6 +407,25 @@ pub(super) struct Solution {
     pub last_step: f64,
 }
 
+impl Solution {
+    /// The estimates after `iterations`, converged when `last_step` is within `tolerance`.
+    pub fn at(
+        beta: DVector<f64>,
+        alpha: Vec<f64>,
+        iterations: usize,
+        last_step: f64,
+        tolerance: f64,
+    ) -> Solution {
+        Solution {
+            beta,
+            alpha,
+            iterations,
+            converged: last_step <= tolerance,
+            last_step,
+        }
+    }
+}
+
 /// Fisher scoring of beta and alpha together, from `start` or else from the independence GEE
 /// (a GLM) and `alpha = 0.01`.
 fn solve(
@@ -432,13 +451,13 @@ fn solve(
             }
             let converged = last_step <= tolerance;
             if !converged || q == 0 {
-                return Ok(Solution {
+                return Ok(Solution::at(
                     beta,
-                    alpha: Vec::new(),
+                    Vec::new(),
                     iterations,
-                    converged,
                     last_step,
-                });
+                    tolerance,
+                ));
             }
             (beta, vec![ALPHA_START; q])
         }
@@ -452,23 +471,11 @@ fn solve(
             take_step(problem, &mut beta, &step)?;
             last_step = step.amax();
             if last_step <= tolerance {
-                return Ok(Solution {
-                    beta,
-                    alpha,
-                    iterations,
-                    converged: true,
-                    last_step,
-                });
+                return Ok(Solution::at(beta, alpha, iterations, last_step, tolerance));
             }
         }
         let iterations = spec.control.max_iter;
-        return Ok(Solution {
-            beta,
-            alpha,
-            iterations,
-            converged: false,
-            last_step,
-        });
+        return Ok(Solution::at(beta, alpha, iterations, last_step, tolerance));
     }
     for iteration in 1..=spec.control.max_iter {
         // Alpha is shrunk by 0.95 (up to MAX_SHRINKS times) while some pair's working
@@ -499,23 +506,11 @@ fn solve(
         }
         last_step = beta_step.amax().max(alpha_step.amax());
         if last_step <= tolerance {
-            return Ok(Solution {
-                beta,
-                alpha,
-                iterations: iteration,
-                converged: true,
-                last_step,
-            });
+            return Ok(Solution::at(beta, alpha, iteration, last_step, tolerance));
         }
     }
     let iterations = spec.control.max_iter;
-    Ok(Solution {
-        beta,
-        alpha,
-        iterations,
-        converged: false,
-        last_step,
-    })
+    Ok(Solution::at(beta, alpha, iterations, last_step, tolerance))
 }
 
 /// Halvings of a step tried when it takes a fitted risk out of (0, 1).
