@@ -239,10 +239,10 @@ pub(super) fn solve_alpha(correlation: WorkingCorrelation, terms: &[CpTerms]) ->
     }
 }
 
-/// The cluster-periods of every cluster of a patient-level problem: the proportion of events,
+/// The cluster-periods of every cluster (of the column `column`) of a patient-level problem: the proportion of events,
 /// the number of patients and the mean model's covariates, which must be the same for every
 /// patient of a cluster-period (else an error naming the cluster).
-pub(super) fn aggregate(problem: &Problem) -> Result<Vec<CpCluster>> {
+pub(super) fn aggregate(problem: &Problem, column: &str) -> Result<Vec<CpCluster>> {
     let data = &*problem.data;
     let p = problem.p();
     problem
@@ -265,7 +265,7 @@ pub(super) fn aggregate(problem: &Problem) -> Result<Vec<CpCluster>> {
                     seen[j] = true;
                 } else if x.row(j).transpose() != covariates {
                     return Err(Error::Cluster {
-                        column: cluster.label.clone(),
+                        column: column.to_string(),
                         message: format!(
                             "in cluster '{}' the mean model differs between patients of one \
                              period; the cluster-period means model needs covariates that are \

@@ -53,7 +53,12 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         ..
     } = solve_model(spec, &problem, None)?;
     let variances = if spec.cluster_period_means {
-        cluster_period::variances(spec, &cluster_period::aggregate(&problem)?, &beta, &alpha)?
+        cluster_period::variances(
+            spec,
+            &cluster_period::aggregate(&problem, &spec.cluster)?,
+            &beta,
+            &alpha,
+        )?
     } else {
         variances(spec, &problem, &beta, &alpha)?
     };
@@ -202,7 +207,11 @@ fn solve_model(
     start: Option<(&DVector<f64>, &[f64])>,
 ) -> Result<Solution> {
     if spec.cluster_period_means {
-        cluster_period::solve(spec, &cluster_period::aggregate(problem)?, start)
+        cluster_period::solve(
+            spec,
+            &cluster_period::aggregate(problem, &spec.cluster)?,
+            start,
+        )
     } else {
         solve(spec, problem, start)
     }

@@ -1,0 +1,88 @@
+//! What the GEE refuses, and how it says so: too few clusters for a t reference, outcomes that
+//! are not 0/1, a working correlation without the columns it needs, combinations the two fits
+//! do not define, and a mean model that varies within cluster-periods for the cluster-period fit.
+
+use stepwedge::core::error::Error;
+use stepwedge::data::{Cohort, LoadOptions};
+use stepwedge::models::gee::{Gee, WorkingCorrelation};
+use stepwedge::models::glm::Link;
+
+fn reference() -> Cohort {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/gee/gee_nex_logit_maee.csv"
+    );
+    Cohort::from_csv_path(path, &LoadOptions::default()).unwrap()
+}
+
+fn message(spec: Gee, cohort: &Cohort) -> String {
+    spec.fit(cohort).unwrap_err().to_string()
+}
+
+#[test]
+fn too_few_clusters_for_the_t_reference_are_refused() {
+    let cohort = reference();
+    let few: Vec<usize> = (0..cohort.n_rows())
+        .filter(|&i| cohort.numeric("cluster").unwrap()[i] <= 4.0)
+        .collect();
+    let four = cohort.select_rows(&few).unwrap();
+    let spec = Gee::new("y ~ treated + factor(period)", "cluster").unwrap();
+    let e = spec.fit(&four).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::TooFewData {
+                got: 4,
+                needed: 8,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn outcomes_and_columns_are_checked_by_name() {
+    let cohort = reference();
+    let e = message(Gee::new("age ~ treated", "cluster").unwrap(), &cohort);
+    assert!(e.contains("'age'") && e.contains("0/1"), "{e}");
+    let nested = Gee::new("y ~ treated", "cluster")
+        .unwrap()
+        .correlation(WorkingCorrelation::NestedExchangeable);
+    assert!(message(nested, &cohort).contains("needs a period column"));
+    let block = Gee::new("y ~ treated", "cluster")
+        .unwrap()
+        .correlation(WorkingCorrelation::BlockExchangeable)
+        .period("period");
+    assert!(message(block, &cohort).contains("needs a patient column"));
+    let unknown = Gee::new("y ~ treated", "clustr").unwrap();
+    assert!(message(unknown, &cohort).contains("did you mean 'cluster'"));
+    let random = Gee::new("y ~ treated + (1 | cluster)", "cluster").unwrap_err();
+    assert!(
+        matches!(random, Error::UnsupportedFormula { .. }),
+        "{random}"
+    );
+}
+
+#[test]
+fn combinations_the_fits_do_not_define_are_refused() {
+    let cohort = reference();
+    let decay = Gee::new("y ~ treated + factor(period)", "cluster")
+        .unwrap()
+        .correlation(WorkingCorrelation::ExponentialDecay)
+        .period("period");
+    assert!(message(decay, &cohort).contains("cluster-period"));
+    let means = Gee::new("y ~ treated + factor(period)", "cluster")
+        .unwrap()
+        .cluster_period_means(true)
+        .period("period");
+    let log = means.clone().link(Link::Log);
+    assert!(message(log, &cohort).contains("logit link"));
+    // Age varies between the patients of a cluster-period: the means model is refused.
+    let age = Gee::new("y ~ treated + factor(period) + age", "cluster")
+        .unwrap()
+        .cluster_period_means(true)
+        .period("period");
+    assert!(message(age, &cohort).contains("differs between patients of one period"));
+    assert!(means.fit(&cohort).is_ok());
+}
