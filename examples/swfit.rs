@@ -43,6 +43,14 @@
 //!   random-effect term or `--cluster`; 0 for none) drawn
 //!   with `--seed S` (default 1). The bootstrap's progress shows on stderr unless `--quiet` or
 //!   `--json`.
+//! - `--gee CORSTR` (`independence`, `exchangeable`, `nested`, `block`, `decay`): a marginal
+//!   (population-averaged) model of a binary outcome by GEE, clusters from `--cluster COL`,
+//!   periods from `--period COL` (nested, block, decay, `--cp-means`), patients from
+//!   `--individual COL` (block), `--maee` for the bias-adjusted correlation equations,
+//!   `--cp-means` to fit on cluster-period means, `--se KIND` (`model`, `robust`, `kc`
+//!   (default), `md`, `fg`, `mbn`, `avg`) for the table, with t on G - p df. Its JSON adds
+//!   `"correlation": [{"name", "estimate", "std_error"}]`, `"se_all": {"model": {term: se},
+//!   ...}`, `gee`, `maee`, `cp_means`, `se`, `df`, `iterations` and `out_of_range_pairs`.
 //! - `--subgroups COL`: the treatment's effect in each subgroup of COL (a 0/1 or text column
 //!   that interacts with the treatment in the formula, e.g. `treated * own_home`): the model's
 //!   odds ratio or relative risk, the standardised RR and RD, and the Wald test of interaction
