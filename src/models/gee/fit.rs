@@ -45,23 +45,23 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
             p + 1,
         ));
     }
+    let (solution, variances) = if spec.cluster_period_means {
+        let means = cluster_period::aggregate(&problem, &spec.cluster)?;
+        let solution = cluster_period::solve(spec, &means, None)?;
+        let v = cluster_period::variances(spec, &means, &solution.beta, &solution.alpha)?;
+        (solution, v)
+    } else {
+        let solution = solve(spec, &problem, None)?;
+        let v = variances(spec, &problem, &solution.beta, &solution.alpha)?;
+        (solution, v)
+    };
     let Solution {
         beta,
         alpha,
         iterations,
         converged,
         ..
-    } = solve_model(spec, &problem, None)?;
-    let variances = if spec.cluster_period_means {
-        cluster_period::variances(
-            spec,
-            &cluster_period::aggregate(&problem, &spec.cluster)?,
-            &beta,
-            &alpha,
-        )?
-    } else {
-        variances(spec, &problem, &beta, &alpha)?
-    };
+    } = solution;
     let df = (g - p) as f64;
     let chosen = variances.beta(spec.se);
     let coefficients = coef_table(
