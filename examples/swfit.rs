@@ -446,6 +446,9 @@ fn run_gee(
     if let Some(i) = &args.individual {
         spec = spec.individual(i);
     }
+    if let Some(w) = &args.weights {
+        spec = spec.weights(w);
+    }
     for (var, level) in &args.references {
         spec = spec.reference_level(var, level);
     }

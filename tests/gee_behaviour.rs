@@ -3,7 +3,7 @@
 //! do not define, and a mean model that varies within cluster-periods for the cluster-period fit.
 
 use stepwedge::core::error::Error;
-use stepwedge::data::{Cohort, LoadOptions};
+use stepwedge::data::{Cohort, Column, LoadOptions};
 use stepwedge::models::gee::{Gee, SeKind, WorkingCorrelation};
 use stepwedge::models::glm::{Glm, Link};
 use stepwedge::models::vcov::VcovKind;
@@ -90,13 +90,17 @@ fn combinations_the_fits_do_not_define_are_refused() {
 
 #[test]
 fn the_independence_gee_is_the_glm_with_its_cluster_sandwiches() {
-    // With independence the GEE's equations are the GLM's score equations; its model-based
-    // variance is the GLM's, BC0 the Liang-Zeger sandwich and MD the Mancl-DeRouen (CR3) one.
+    // With independence the GEE's equations are the GLM's score equations (with the same prior
+    // weights); its model-based variance is the GLM's, BC0 the Liang-Zeger sandwich and MD the
+    // Mancl-DeRouen (CR3) one.
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/data-samples/stepped_wedge_sim.csv"
     );
     let cohort = Cohort::from_csv_path(path, &LoadOptions::default()).unwrap();
+    // Prior weights 1, 2, 3 by patient.
+    let weights: Vec<f64> = (0..cohort.n_rows()).map(|i| 1.0 + (i % 3) as f64).collect();
+    let cohort = cohort.with_column("w", Column::Numeric(weights)).unwrap();
     // (The GLM's IRLS creeps without converging for the identity link with age here: a fitted
     // risk sits near 0, so that link is checked without age.)
     for (link, formula) in [
@@ -108,12 +112,14 @@ fn the_independence_gee_is_the_glm_with_its_cluster_sandwiches() {
             .unwrap()
             .link(link)
             .correlation(WorkingCorrelation::Independence)
+            .weights("w")
             .fit(&cohort)
             .unwrap();
         let glm = Glm::new(formula)
             .unwrap()
             .link(link)
             .cluster("cluster")
+            .weights("w")
             .fit(&cohort)
             .unwrap();
         for (kind, vcov) in [

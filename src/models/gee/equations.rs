@@ -52,9 +52,16 @@ pub(super) struct Data {
     pub y: Vec<f64>,
     /// Offsets, if any.
     pub offset: Option<Vec<f64>>,
+    /// Prior weights, if any.
+    pub weight: Option<Vec<f64>>,
 }
 
 impl Data {
+    /// The prior weight of `row` (1 without weights).
+    pub fn weight(&self, row: usize) -> f64 {
+        self.weight.as_ref().map_or(1.0, |w| w[row])
+    }
+
     /// The linear predictor `x_row' beta + offset_row`.
     pub fn eta(&self, row: usize, beta: &DVector<f64>) -> f64 {
         let offset = self.offset.as_ref().map_or(0.0, |o| o[row]);
@@ -76,7 +83,8 @@ pub(super) struct Problem {
     pub clusters: Vec<Cluster>,
 }
 
-/// The mean part of one cluster at (beta, alpha).
+/// The mean part of one cluster at (beta, alpha). A prior weight w scales a patient's working
+/// variance to `mu (1 - mu) / w`.
 pub(super) struct MeanTerms {
     /// `D' V^{-1} (y - mu)`.
     pub u: DVector<f64>,
@@ -151,7 +159,12 @@ impl Problem {
                 d[(j, col)] = data.xt[(col, row)] * dmu;
             }
         }
-        let s: Vec<f64> = mu.iter().map(|m| (m * (1.0 - m)).sqrt()).collect();
+        let s: Vec<f64> = cluster
+            .rows
+            .iter()
+            .zip(&mu)
+            .map(|(&row, m)| (m * (1.0 - m) / data.weight(row)).sqrt())
+            .collect();
         let r: Vec<f64> = cluster
             .rows
             .iter()

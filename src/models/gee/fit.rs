@@ -153,6 +153,10 @@ fn check_model(spec: &Gee) -> Result<()> {
             "the cluster-period means model takes exchangeable, nested or decay, not {}",
             spec.correlation
         )),
+        (true, _) if spec.weights.is_some() => Err(Error::invalid(
+            "weights",
+            "the cluster-period means model takes no prior weights",
+        )),
         (true, _) if spec.link != Link::Logit => Err(Error::invalid(
             "link",
             "the cluster-period means model is fitted with the logit link",
@@ -165,18 +169,19 @@ fn check_model(spec: &Gee) -> Result<()> {
     }
 }
 
-/// The binomial log-likelihood of the mean model as if the outcomes were independent, at
-/// `beta`: the quasi-likelihood of the GEE (as QIC uses it).
+/// The (prior-weighted) binomial log-likelihood of the mean model as if the outcomes were
+/// independent, at `beta`: the quasi-likelihood of the GEE (as QIC uses it).
 fn independence_loglik(problem: &Problem, beta: &DVector<f64>) -> f64 {
     let data = &*problem.data;
     (0..data.y.len())
         .map(|row| {
             let mu = problem.link.inverse(data.eta(row, beta));
-            if data.y[row] == 1.0 {
+            let log = if data.y[row] == 1.0 {
                 mu.ln()
             } else {
                 (1.0 - mu).ln()
-            }
+            };
+            data.weight(row) * log
         })
         .sum()
 }
@@ -221,6 +226,7 @@ fn solve_model(
 fn options(spec: &Gee) -> crate::frame::design::DesignOptions {
     let mut options = spec.design.clone();
     options.extra_columns.push(spec.cluster.clone());
+    options.extra_columns.extend(spec.weights.iter().cloned());
     options.extra_columns.extend(spec.period.iter().cloned());
     options
         .extra_columns
@@ -293,17 +299,28 @@ fn problem(spec: &Gee, cohort: &Cohort) -> Result<(Problem, Design, Vec<String>)
         c.individual.push(individual[row]);
     }
     let xt = design.x.transpose();
+    let weight = match &spec.weights {
+        Some(column) => Some(design.prior_weights(cohort, Some(column))?),
+        None => None,
+    };
     if spec.correlation == WorkingCorrelation::BlockExchangeable {
         check_one_row_per_patient_period(&clusters, spec)?;
     } else {
         for c in &mut clusters {
-            c.patterns = Patterns::of(&c.rows, &c.period, &xt, design.offset.as_deref());
+            c.patterns = Patterns::of(
+                &c.rows,
+                &c.period,
+                &xt,
+                design.offset.as_deref(),
+                weight.as_deref(),
+            );
         }
     }
     let data = Data {
         xt,
         y: design.y.clone(),
         offset: design.offset.clone(),
+        weight,
     };
     let problem = Problem {
         data: Arc::new(data),

@@ -252,6 +252,7 @@ pub struct Gee {
     cluster: String,
     period: Option<String>,
     individual: Option<String>,
+    weights: Option<String>,
     correlation: WorkingCorrelation,
     maee: bool,
     cluster_period_means: bool,
@@ -280,6 +281,7 @@ impl Gee {
             cluster: cluster.to_string(),
             period: None,
             individual: None,
+            weights: None,
             correlation: WorkingCorrelation::Exchangeable,
             maee: false,
             cluster_period_means: false,
@@ -297,6 +299,10 @@ impl Gee {
 
         /// The period column (nested and block exchangeable).
         period(&mut this, column: &str) { this.period = Some(column.to_string()); }
+
+        /// A column of prior weights (positive numbers): a patient's working variance becomes
+        /// `mu (1 - mu) / w`, as geepack's weights (not for the cluster-period means model).
+        weights(&mut this, column: &str) { this.weights = Some(column.to_string()); }
 
         /// The patient column (block exchangeable: the same patient in several periods).
         individual(&mut this, column: &str) { this.individual = Some(column.to_string()); }

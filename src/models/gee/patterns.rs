@@ -34,7 +34,7 @@ pub(super) struct Patterns {
 
 impl Patterns {
     /// The patterns of a cluster (columns `rows` of the transposed design `xt`, rows of
-    /// `offset`, with period codes `period`),
+    /// `offset` and `weight`, with period codes `period`),
     /// or `None` when they are not at most a quarter as many as the rows (or more than
     /// [`MAX_PATTERNS`]): then pair by pair is as fast.
     pub fn of(
@@ -42,6 +42,7 @@ impl Patterns {
         period: &[u32],
         xt: &DMatrix<f64>,
         offset: Option<&[f64]>,
+        weight: Option<&[f64]>,
     ) -> Option<Patterns> {
         let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
         let mut of_row = Vec::with_capacity(rows.len());
@@ -51,6 +52,7 @@ impl Patterns {
             key.push(u64::from(period[j]));
             key.extend(xt.column(row).iter().map(|v| v.to_bits()));
             key.push(offset.map_or(0, |o| o[row].to_bits()));
+            key.push(weight.map_or(0, |w| w[row].to_bits()));
             let next = first.len();
             let g = *index.entry(key).or_insert(next);
             if g == next {
@@ -280,7 +282,7 @@ mod tests {
             &mut PairSums::new(&mut plain, &alpha, true, &d),
         )
         .unwrap();
-        let patterns = Patterns::of(&c.rows, &c.period, &x.transpose(), None).unwrap();
+        let patterns = Patterns::of(&c.rows, &c.period, &x.transpose(), None, None).unwrap();
         let runs = patterns.runs.is_some();
         c.patterns = Some(patterns.clone());
         let mut grouped = PairTerms::zeros(2, 2);
@@ -321,7 +323,7 @@ mod tests {
         let order: Vec<usize> = (0..42).map(|i| (i * 17) % 42).collect();
         let (c, x, rows, d) = cluster(&order);
         let s: Vec<f64> = rows.mu.iter().map(|m| (m * (1.0 - m)).sqrt()).collect();
-        let patterns = Patterns::of(&c.rows, &c.period, &x.transpose(), None).unwrap();
+        let patterns = Patterns::of(&c.rows, &c.period, &x.transpose(), None, None).unwrap();
         let grouped = patterns.period_sums(&c, &rows.e, &d, &s);
         let plain = PeriodSums::of_rows(&c.period, &scaled_rows(&rows.e, &d, &s));
         assert_eq!(grouped.sizes, plain.sizes);
