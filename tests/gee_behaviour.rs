@@ -4,6 +4,7 @@
 
 use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, LoadOptions};
+use stepwedge::models::family::Family;
 use stepwedge::models::gee::{Gee, SeKind, WorkingCorrelation};
 use stepwedge::models::glm::{Glm, Link};
 use stepwedge::models::vcov::VcovKind;
@@ -70,9 +71,18 @@ fn combinations_the_fits_do_not_define_are_refused() {
     let cohort = reference();
     let decay = Gee::new("y ~ treated + factor(period)", "cluster")
         .unwrap()
-        .correlation(WorkingCorrelation::ExponentialDecay)
+        .correlation(WorkingCorrelation::ExponentialDecay);
+    assert!(message(decay, &cohort).contains("needs a period column"));
+    let poisson_means = Gee::new("y ~ treated + factor(period)", "cluster")
+        .unwrap()
+        .family(Family::Poisson)
+        .cluster_period_means(true)
         .period("period");
-    assert!(message(decay, &cohort).contains("cluster-period"));
+    assert!(message(poisson_means, &cohort).contains("binary outcomes"));
+    let gamma = Gee::new("y ~ treated", "cluster")
+        .unwrap()
+        .family(Family::Gamma);
+    assert!(message(gamma, &cohort).contains("not gamma with the log link"));
     let means = Gee::new("y ~ treated + factor(period)", "cluster")
         .unwrap()
         .cluster_period_means(true)

@@ -9,7 +9,7 @@ use nalgebra::{DMatrix, DVector};
 use super::patterns::Patterns;
 use super::WorkingCorrelation;
 use crate::core::error::{Error, Result};
-use crate::models::family::Link;
+use crate::models::family::{Family, Link};
 
 /// The rows of one cluster and what the working correlation needs of them.
 #[derive(Debug, Clone)]
@@ -27,28 +27,87 @@ pub(super) struct Cluster {
 }
 
 impl Cluster {
-    /// The correlation parameter of the pair of the cluster's rows `j` and `k`.
-    pub fn parameter(&self, correlation: WorkingCorrelation, j: usize, k: usize) -> usize {
-        let same_period = self.period[j] == self.period[k];
+    /// The pair class (see [`PairClasses`]) of the cluster's rows `j` and `k`.
+    pub fn class(&self, correlation: WorkingCorrelation, j: usize, k: usize) -> usize {
+        if correlation == WorkingCorrelation::BlockExchangeable
+            && self.period[j] != self.period[k]
+            && self.individual[j] == self.individual[k]
+        {
+            return 2;
+        }
+        period_class(correlation, self.period[j], self.period[k])
+    }
+}
+
+/// The pair class of two different patients of periods `s` and `t`: 0 for any pair under
+/// independence and exchangeable; 0 within and 1 between periods under the nested and block
+/// exchangeable ones; the distance `|s - t|` under the decay.
+pub(super) fn period_class(correlation: WorkingCorrelation, s: u32, t: u32) -> usize {
+    match correlation {
+        WorkingCorrelation::Independence | WorkingCorrelation::Exchangeable => 0,
+        WorkingCorrelation::NestedExchangeable | WorkingCorrelation::BlockExchangeable => {
+            usize::from(s != t)
+        }
+        WorkingCorrelation::ExponentialDecay => s.abs_diff(t) as usize,
+    }
+}
+
+/// The working correlation of each class of pairs and its derivative in the correlation
+/// parameters: `gamma_k = z_k' alpha` with `z_k` a unit vector for the linear structures
+/// (one class per parameter); for the decay, class d (the distance in periods) has
+/// `gamma_d = alpha0 rho^d` and `z_d = dgamma_d / d(alpha0, rho) = (rho^d, alpha0 d rho^(d-1))`.
+/// The correlation equations are `sum z_k (r - gamma_k) / w = 0` over the pairs either way.
+#[derive(Debug, Clone)]
+pub(super) struct PairClasses {
+    /// The working correlation of each class.
+    pub gamma: Vec<f64>,
+    /// `dgamma / dalpha` of each class (length q).
+    pub z: Vec<Vec<f64>>,
+}
+
+impl PairClasses {
+    /// The classes of `correlation` at `alpha`, for periods coded below `periods`.
+    pub fn new(correlation: WorkingCorrelation, alpha: &[f64], periods: usize) -> PairClasses {
+        let unit = |q: usize| -> Vec<Vec<f64>> {
+            (0..q)
+                .map(|l| (0..q).map(|m| f64::from(u8::from(l == m))).collect())
+                .collect()
+        };
         match correlation {
-            WorkingCorrelation::Independence | WorkingCorrelation::Exchangeable => 0,
-            // (The patient-level fit refuses the decay before any pair is formed.)
-            WorkingCorrelation::NestedExchangeable | WorkingCorrelation::ExponentialDecay => {
-                usize::from(!same_period)
+            WorkingCorrelation::Independence => PairClasses {
+                gamma: vec![0.0],
+                z: vec![Vec::new()],
+            },
+            WorkingCorrelation::ExponentialDecay => {
+                let (alpha0, rho) = (alpha[0], alpha[1]);
+                let lags = 0..periods.max(1);
+                PairClasses {
+                    gamma: lags.clone().map(|d| alpha0 * rho.powi(d as i32)).collect(),
+                    z: lags
+                        .map(|d| match d {
+                            0 => vec![1.0, 0.0],
+                            _ => vec![
+                                rho.powi(d as i32),
+                                alpha0 * d as f64 * rho.powi(d as i32 - 1),
+                            ],
+                        })
+                        .collect(),
+                }
             }
-            WorkingCorrelation::BlockExchangeable if same_period => 0,
-            WorkingCorrelation::BlockExchangeable if self.individual[j] == self.individual[k] => 2,
-            WorkingCorrelation::BlockExchangeable => 1,
+            _ => PairClasses {
+                gamma: alpha.to_vec(),
+                z: unit(alpha.len()),
+            },
         }
     }
 }
 
-/// The rows of the mean model: design matrix, 0/1 response and offsets (all rows).
+/// The rows of the mean model: design matrix, response and offsets (all rows).
 #[derive(Debug)]
 pub(super) struct Data {
     /// The design matrix transposed (p x n), so that each row's covariates are contiguous.
     pub xt: DMatrix<f64>,
-    /// The 0/1 response.
+    /// The response.
     pub y: Vec<f64>,
     /// Offsets, if any.
     pub offset: Option<Vec<f64>>,
@@ -75,16 +134,20 @@ impl Data {
 pub(super) struct Problem {
     /// The rows, shared by the fit and its refits.
     pub data: Arc<Data>,
+    /// The family (its variance function).
+    pub family: Family,
     /// The link.
     pub link: Link,
     /// The working correlation.
     pub correlation: WorkingCorrelation,
+    /// Period codes are below this.
+    pub periods: usize,
     /// The clusters.
     pub clusters: Vec<Cluster>,
 }
 
-/// The mean part of one cluster at (beta, alpha). A prior weight w scales a patient's working
-/// variance to `mu (1 - mu) / w`.
+/// The mean part of one cluster at (beta, alpha) and scale phi. A patient's working variance is
+/// `phi v(mu) / w` with the family's variance function v and prior weight w.
 pub(super) struct MeanTerms {
     /// `D' V^{-1} (y - mu)`.
     pub u: DVector<f64>,
@@ -92,7 +155,7 @@ pub(super) struct MeanTerms {
     pub m: DMatrix<f64>,
     /// Means.
     pub mu: Vec<f64>,
-    /// `sqrt(mu (1 - mu))`.
+    /// `sqrt(phi v(mu) / w)`.
     pub s: Vec<f64>,
     /// Standardised residuals `(y - mu) / s`.
     pub e: Vec<f64>,
@@ -104,7 +167,7 @@ pub(super) struct MeanTerms {
 pub(super) struct PairTerms {
     /// `sum z (r - gamma) / w`.
     pub a: DVector<f64>,
-    /// `sum z z' / w`.
+    /// `sum z z' / w`, the information of the correlation equations.
     pub b: DMatrix<f64>,
     /// `sum z (-dr/dbeta)' / w` (geeCRT's approximation), when asked for.
     pub cross: DMatrix<f64>,
@@ -128,14 +191,27 @@ impl Problem {
     pub fn on_clusters(&self, sample: &[usize]) -> Problem {
         Problem {
             data: Arc::clone(&self.data),
+            family: self.family,
             link: self.link,
             correlation: self.correlation,
+            periods: self.periods,
             clusters: sample.iter().map(|&c| self.clusters[c].clone()).collect(),
         }
     }
 
-    /// The mean part of cluster `c` at (`beta`, `alpha`).
-    pub fn mean_terms(&self, c: usize, beta: &DVector<f64>, alpha: &[f64]) -> Result<MeanTerms> {
+    /// The working correlation of each class of pairs at `alpha`.
+    pub fn classes(&self, alpha: &[f64]) -> PairClasses {
+        PairClasses::new(self.correlation, alpha, self.periods)
+    }
+
+    /// The mean part of cluster `c` at (`beta`, `alpha`) and scale `scale`.
+    pub fn mean_terms(
+        &self,
+        c: usize,
+        beta: &DVector<f64>,
+        alpha: &[f64],
+        scale: f64,
+    ) -> Result<MeanTerms> {
         let cluster = &self.clusters[c];
         let data = &*self.data;
         let n = cluster.rows.len();
@@ -145,12 +221,13 @@ impl Problem {
         for (j, &row) in cluster.rows.iter().enumerate() {
             let eta = data.eta(row, beta);
             let (m, dmu, _) = self.link.mean_and_derivatives(eta);
-            if !(m > 0.0 && m < 1.0) {
+            if !self.family.valid_mu(m) {
                 return Err(Error::Numerical {
                     what: format!("the GEE in cluster '{}'", cluster.label),
                     message: format!(
-                        "a fitted risk is {m}, outside (0, 1): the {} link does not fit these data",
-                        self.link
+                        "a fitted mean is {m}, outside the {} family's range: the {} link does \
+                         not fit these data",
+                        self.family, self.link
                     ),
                 });
             }
@@ -163,7 +240,7 @@ impl Problem {
             .rows
             .iter()
             .zip(&mu)
-            .map(|(&row, m)| (m * (1.0 - m) / data.weight(row)).sqrt())
+            .map(|(&row, &m)| (scale * self.family.variance(m) / data.weight(row)).sqrt())
             .collect();
         let r: Vec<f64> = cluster
             .rows
@@ -173,18 +250,22 @@ impl Problem {
             .collect();
         let e: Vec<f64> = r.iter().zip(&s).map(|(r, s)| r / s).collect();
         // Y = S^{-1} [r | D]: then D'V^{-1}r and D'V^{-1}D are blocks of Y' R^{-1} Y.
+        let classes = self.classes(alpha);
         let q = match (self.correlation, &cluster.patterns) {
-            (WorkingCorrelation::BlockExchangeable, _) => {
-                dense_quadratic(cluster, self.correlation, alpha, &scaled_rows(&e, &d, &s))
-            }
+            (WorkingCorrelation::BlockExchangeable, _) => dense_quadratic(
+                cluster,
+                self.correlation,
+                &classes,
+                &scaled_rows(&e, &d, &s),
+            ),
             (_, Some(patterns)) => {
                 let sums = patterns.period_sums(cluster, &e, &d, &s);
-                self.nested_quadratic(alpha, sums)
+                self.structured_quadratic(&classes, sums)
             }
             (_, None) => {
                 let y = scaled_rows(&e, &d, &s);
                 let sums = PeriodSums::of_rows(&cluster.period, &y);
-                self.nested_quadratic(alpha, sums)
+                self.structured_quadratic(&classes, sums)
             }
         }
         .ok_or_else(|| Error::Numerical {
@@ -203,41 +284,37 @@ impl Problem {
         })
     }
 
-    /// `Y' R^{-1} Y` for the nested exchangeable correlation (and its special cases,
-    /// exchangeable and independence) in closed form: with `a = 1 - alpha0`,
-    /// `b = alpha0 - alpha1`, `c = alpha1`, `R = a I + b blockdiag(J_t) + c J`, so
-    /// `Y'R^{-1}Y = (Y'Y - sum_t b/(a + b n_t) s_t s_t') / a - c w w' / (1 + c sigma)` with the
-    /// period column sums `s_t = Y_t' 1`, `w = sum_t s_t / (a + b n_t)` and
-    /// `sigma = sum_t n_t / (a + b n_t)`: no n x n matrix. `None` when R is not positive
-    /// definite.
-    fn nested_quadratic(&self, alpha: &[f64], sums: PeriodSums) -> Option<DMatrix<f64>> {
-        let (a0, a1) = match self.correlation {
-            WorkingCorrelation::Independence => (0.0, 0.0),
-            WorkingCorrelation::Exchangeable => (alpha[0], alpha[0]),
-            _ => (alpha[0], alpha[1]),
-        };
-        let (a, b, c) = (1.0 - a0, a0 - a1, a1);
+    /// `Y' R^{-1} Y` for a correlation that depends on the periods only (independence,
+    /// exchangeable, nested exchangeable, decay): with the period indicators Z (n x T), the
+    /// between-patient correlations C (T x T, `C_st` that of two patients of periods s and t)
+    /// and `a = 1 - C_tt` (`1 - alpha0`), `R = a I + Z C Z'`. With `N = Z'Z` (the period sizes)
+    /// and `U = Z N^{-1/2}` (orthonormal), `R = a (I - UU') + U K U'`, `K = a I + N^{1/2} C
+    /// N^{1/2}`, so `Y'R^{-1}Y = (Y'Y - S'N^{-1}S) / a + S'N^{-1/2} K^{-1} N^{-1/2} S` with the
+    /// period column sums `S = Z'Y`: a T x T Cholesky factor, no n x n matrix. `None` when R is
+    /// not positive definite (`a <= 0` or K not positive definite).
+    fn structured_quadratic(
+        &self,
+        classes: &PairClasses,
+        sums: PeriodSums,
+    ) -> Option<DMatrix<f64>> {
         let PeriodSums { gram, sizes, sums } = sums;
-        if a <= 0.0 || sizes.iter().any(|&n| n > 0.0 && a + b * n <= 0.0) {
+        let present: Vec<usize> = (0..sizes.len()).filter(|&t| sizes[t] > 0.0).collect();
+        let a = 1.0 - classes.gamma[0];
+        if a <= 0.0 {
             return None;
         }
-        let mut q = gram;
-        let mut w = DVector::zeros(q.ncols());
-        let mut sigma = 0.0;
-        for (t, &n_t) in sizes.iter().enumerate().filter(|(_, &n)| n > 0.0) {
-            let s_t = sums.row(t).transpose();
-            let block = a + b * n_t;
-            q -= &s_t * s_t.transpose() * (b / block);
-            w += &s_t / block;
-            sigma += n_t / block;
-        }
-        q /= a;
-        let denominator = 1.0 + c * sigma;
-        if denominator <= 0.0 {
-            return None;
-        }
-        q -= &w * w.transpose() * (c / denominator);
-        Some(q)
+        let root: Vec<f64> = present.iter().map(|&t| sizes[t].sqrt()).collect();
+        let k = DMatrix::from_fn(present.len(), present.len(), |i, j| {
+            let (s, t) = (present[i], present[j]);
+            let c = classes.gamma[period_class(self.correlation, s as u32, t as u32)];
+            root[i] * c * root[j] + if i == j { a } else { 0.0 }
+        });
+        let chol = k.cholesky()?;
+        // N^{-1/2} S, one row per present period.
+        let scaled = DMatrix::from_fn(present.len(), gram.ncols(), |i, col| {
+            sums[(present[i], col)] / root[i]
+        });
+        Some((gram - scaled.tr_mul(&scaled)) / a + scaled.tr_mul(&chol.solve(&scaled)))
     }
 
     /// The correlation part of cluster `c`: `shift`, when given, is the MAEE adjustment
@@ -258,17 +335,20 @@ impl Problem {
         if self.q() == 0 {
             return Ok(terms);
         }
-        let mut sums = PairSums::new(&mut terms, alpha, cross, &mean.d);
+        let classes = self.classes(alpha);
+        let mut sums = PairSums::new(&mut terms, self.family, &classes, cross, &mean.d);
         let added = match &cluster.patterns {
             Some(patterns) => patterns.add_pairs(self.correlation, cluster, &rows, &mut sums),
             None => add_each_pair(self.correlation, cluster, &rows, &mut sums),
         };
-        added.map_err(|(l, w)| Error::Numerical {
+        added.map_err(|(k, w)| Error::Numerical {
             what: format!("the correlation equations of cluster '{}'", cluster.label),
             message: format!(
-                "the variance of a residual product is {w} at {} = {}",
-                self.correlation.parameter_names()[l],
-                alpha[l]
+                "the variance of a residual product is {w} at a working correlation of {} \
+                 ({} = {:?})",
+                classes.gamma[k],
+                self.correlation.parameter_names().join(", "),
+                alpha
             ),
         })?;
         Ok(terms)
@@ -283,11 +363,12 @@ pub(super) struct RowTerms {
     pub e: Vec<f64>,
     /// The MAEE shift `(D t)_j / s_j` of the first residual of a pair (0 for UEE).
     pub shift: Vec<f64>,
-    /// `(1 - 2 mu) / sqrt(v)`: the products' variances are `1 + spread_j spread_k gamma -
-    /// gamma^2`.
+    /// `v'(mu) / s`, for binary outcomes `(1 - 2 mu) / s`: their products' variances are
+    /// `1 + spread_j spread_k gamma - gamma^2`.
     pub spread: Vec<f64>,
-    /// `d log v / d mu + 2 / (y - mu)`: the products' derivatives are
-    /// `gamma / 2 (slope_j d_j + slope_k d_k)` (geeCRT's approximation).
+    /// `d log v / d mu + 2 / (y - mu)` (0 for the second part where y equals mu exactly): the
+    /// products' derivatives are `gamma / 2 (slope_j d_j + slope_k d_k)` (geeCRT's
+    /// approximation).
     pub slope: Vec<f64>,
 }
 
@@ -310,13 +391,17 @@ impl RowTerms {
             .rows
             .iter()
             .zip(&mean.mu)
-            .map(|(&row, m)| 1.0 / m - 1.0 / (1.0 - m) + 2.0 / (problem.data.y[row] - m))
+            .map(|(&row, &m)| {
+                let family = problem.family;
+                let r = problem.data.y[row] - m;
+                family.variance_deriv(m) / family.variance(m) + if r == 0.0 { 0.0 } else { 2.0 / r }
+            })
             .collect();
         let spread = mean
             .mu
             .iter()
             .zip(&mean.s)
-            .map(|(m, s)| (1.0 - 2.0 * m) / s)
+            .map(|(&m, s)| problem.family.variance_deriv(m) / s)
             .collect();
         RowTerms {
             mu: mean.mu.clone(),
@@ -331,58 +416,77 @@ impl RowTerms {
 /// The correlation terms being summed, and what a set of pairs adds to them.
 pub(super) struct PairSums<'a> {
     terms: &'a mut PairTerms,
-    alpha: &'a [f64],
+    family: Family,
+    classes: &'a PairClasses,
     cross: bool,
     d: &'a DMatrix<f64>,
 }
 
 impl<'a> PairSums<'a> {
-    /// Sums into `terms` at `alpha`, with cross terms from the derivative rows `d` when
-    /// `cross`.
+    /// Sums into `terms` for outcomes of `family` with pair classes `classes`, with cross terms
+    /// from the derivative rows `d` when `cross`.
     pub fn new(
         terms: &'a mut PairTerms,
-        alpha: &'a [f64],
+        family: Family,
+        classes: &'a PairClasses,
         cross: bool,
         d: &'a DMatrix<f64>,
     ) -> Self {
         PairSums {
             terms,
-            alpha,
+            family,
+            classes,
             cross,
             d,
         }
     }
 
-    /// Adds `count` pairs of parameter `l` between rows with means `mu` and spreads `spread`
-    /// whose residual products sum to `products`. Returns the weight `gamma / (2 w)` of their
-    /// cross terms, or `(l, w)` when the products' variance w is not positive.
+    /// Adds `count` pairs of class `k` between rows with means `mu` and spreads `spread`
+    /// whose residual products sum to `products`. The variance of a product is, for binary
+    /// outcomes, `w = 1 + spread_j spread_k gamma - gamma^2` (Prentice 1988); for Gaussian ones
+    /// `1 + gamma^2` (as geeCRT's continuous MAEE); for counts 1 (unit weights). Returns the
+    /// weight `gamma / (2 w)` of their cross terms, or `(k, w)` when w is not positive.
     pub fn add(
         &mut self,
-        l: usize,
+        k: usize,
         mu: (f64, f64),
         spread: (f64, f64),
         count: f64,
         products: f64,
     ) -> std::result::Result<f64, (usize, f64)> {
-        let gamma = self.alpha[l];
-        let w = 1.0 + spread.0 * spread.1 * gamma - gamma * gamma;
+        let gamma = self.classes.gamma[k];
+        let (w, valid) = match self.family {
+            Family::Binomial => (
+                1.0 + spread.0 * spread.1 * gamma - gamma * gamma,
+                in_range(gamma, mu.0, mu.1),
+            ),
+            Family::Gaussian => (1.0 + gamma * gamma, gamma.abs() < 1.0),
+            _ => (1.0, gamma.abs() < 1.0),
+        };
         if w <= 0.0 {
-            return Err((l, w));
+            return Err((k, w));
         }
-        self.terms.a[l] += (products - count * gamma) / w;
-        self.terms.b[(l, l)] += count / w;
-        if !in_range(gamma, mu.0, mu.1) {
+        let z = &self.classes.z[k];
+        for (l, &zl) in z.iter().enumerate() {
+            self.terms.a[l] += zl * (products - count * gamma) / w;
+            for (m, &zm) in z.iter().enumerate() {
+                self.terms.b[(l, m)] += zl * zm * count / w;
+            }
+        }
+        if !valid {
             self.terms.out_of_range += count as usize;
         }
         Ok(gamma / (2.0 * w))
     }
 
-    /// Adds `weight * factor * d_j` to the cross terms of parameter `l` (when asked for).
-    pub fn add_cross(&mut self, l: usize, weight: f64, j: usize, factor: f64) {
+    /// Adds `weight * factor * z_k d_j` to the cross terms (when asked for).
+    pub fn add_cross(&mut self, k: usize, weight: f64, j: usize, factor: f64) {
         if self.cross {
-            let scale = weight * factor;
-            for col in 0..self.d.ncols() {
-                self.terms.cross[(l, col)] += scale * self.d[(j, col)];
+            for (l, &zl) in self.classes.z[k].iter().enumerate() {
+                let scale = weight * factor * zl;
+                for col in 0..self.d.ncols() {
+                    self.terms.cross[(l, col)] += scale * self.d[(j, col)];
+                }
             }
         }
     }
@@ -398,7 +502,7 @@ pub(super) fn add_each_pair(
     let n = cluster.rows.len();
     for j in 0..n {
         for k in j + 1..n {
-            let l = cluster.parameter(correlation, j, k);
+            let l = cluster.class(correlation, j, k);
             let product = (rows.e[j] + rows.shift[j]) * rows.e[k];
             let weight = sums.add(
                 l,
@@ -483,14 +587,14 @@ impl PeriodSums {
 fn dense_quadratic(
     cluster: &Cluster,
     correlation: WorkingCorrelation,
-    alpha: &[f64],
+    classes: &PairClasses,
     y: &DMatrix<f64>,
 ) -> Option<DMatrix<f64>> {
     let n = cluster.rows.len();
     let mut r = DMatrix::identity(n, n);
     for j in 0..n {
         for k in j + 1..n {
-            let gamma = alpha[cluster.parameter(correlation, j, k)];
+            let gamma = classes.gamma[cluster.class(correlation, j, k)];
             r[(j, k)] = gamma;
             r[(k, j)] = gamma;
         }

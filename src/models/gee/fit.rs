@@ -15,7 +15,7 @@ use crate::data::Cohort;
 use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, Grouping};
 use crate::models::coef_table::{check_level, coef_table};
-use crate::models::family::Link;
+use crate::models::family::{Family, Link};
 
 /// Starting value of every correlation parameter (geeCRT's).
 const ALPHA_START: f64 = 0.01;
@@ -25,15 +25,7 @@ const MAX_SHRINKS: usize = 20;
 
 pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
     check_level(spec.level)?;
-    if !matches!(spec.link, Link::Logit | Link::Log | Link::Identity) {
-        return Err(Error::invalid(
-            "link",
-            format!(
-                "a binomial GEE takes the logit, log or identity link, not {}",
-                spec.link
-            ),
-        ));
-    }
+    check_family(spec)?;
     check_model(spec)?;
     let (problem, design, labels) = problem(spec, cohort)?;
     let (g, p, q) = (problem.clusters.len(), problem.p(), problem.q());
@@ -101,9 +93,10 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         &design.names,
         Some((&spec.cluster, &labels)),
     );
-    let quasi_loglik = independence_loglik(&problem, &beta);
+    let quasi_loglik = quasi_likelihood(&problem, &beta, variances.scale);
     Ok(GeeFit {
         formula: spec.formula.text.clone(),
+        family: spec.family,
         link: spec.link,
         correlation: spec.correlation,
         maee: spec.maee,
@@ -122,6 +115,7 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
             .map(|r| r.iter().copied().collect())
             .collect(),
         df,
+        scale: variances.scale,
         quasi_loglik,
         iterations,
         converged,
@@ -137,18 +131,39 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
     })
 }
 
-/// Refuses the combinations the two fits do not define: the decay without cluster-period means,
-/// and the cluster-period means with another link than the logit or with the independence or
-/// block exchangeable correlation.
+/// The families and links the GEE takes: binomial with the logit, log or identity link;
+/// Poisson with the log or identity link; Gaussian with the identity or log link.
+fn check_family(spec: &Gee) -> Result<()> {
+    let ok = match spec.family {
+        Family::Binomial => matches!(spec.link, Link::Logit | Link::Log | Link::Identity),
+        Family::Poisson | Family::Gaussian => matches!(spec.link, Link::Log | Link::Identity),
+        Family::Gamma => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "link",
+            format!(
+                "the GEE takes binomial (logit, log, identity), Poisson (log, identity) or \
+                 Gaussian (identity, log) outcomes, not {} with the {} link",
+                spec.family, spec.link
+            ),
+        ))
+    }
+}
+
+/// Refuses the combinations the cluster-period means model does not define: another family
+/// than binomial or link than the logit, and the independence or block exchangeable
+/// correlation.
 fn check_model(spec: &Gee) -> Result<()> {
-    use WorkingCorrelation::{BlockExchangeable, ExponentialDecay, Independence};
+    use WorkingCorrelation::{BlockExchangeable, Independence};
     let refuse = |message: String| Err(Error::invalid("working correlation", message));
     match (spec.cluster_period_means, spec.correlation) {
-        (false, ExponentialDecay) => refuse(
-            "the exponential decay working correlation is available for the cluster-period \
-             means model (cluster_period_means, --cp-means)"
-                .into(),
-        ),
+        (true, _) if spec.family != Family::Binomial => Err(Error::invalid(
+            "family",
+            "the cluster-period means model is for binary outcomes",
+        )),
         (true, Independence | BlockExchangeable) => refuse(format!(
             "the cluster-period means model takes exchangeable, nested or decay, not {}",
             spec.correlation
@@ -169,21 +184,21 @@ fn check_model(spec: &Gee) -> Result<()> {
     }
 }
 
-/// The (prior-weighted) binomial log-likelihood of the mean model as if the outcomes were
-/// independent, at `beta`: the quasi-likelihood of the GEE (as QIC uses it).
-fn independence_loglik(problem: &Problem, beta: &DVector<f64>) -> f64 {
+/// The quasi-likelihood of the mean model at `beta` as if the outcomes were independent (as
+/// QIC uses it): `-D / (2 phi)` with the family's (prior-weighted) deviance D and scale phi;
+/// for 0/1 outcomes the binomial log-likelihood.
+fn quasi_likelihood(problem: &Problem, beta: &DVector<f64>, scale: f64) -> f64 {
     let data = &*problem.data;
-    (0..data.y.len())
-        .map(|row| {
+    let deviance: f64 = problem
+        .clusters
+        .iter()
+        .flat_map(|c| c.rows.iter())
+        .map(|&row| {
             let mu = problem.link.inverse(data.eta(row, beta));
-            let log = if data.y[row] == 1.0 {
-                mu.ln()
-            } else {
-                (1.0 - mu).ln()
-            };
-            data.weight(row) * log
+            problem.family.deviance(data.y[row], mu, data.weight(row))
         })
-        .sum()
+        .sum();
+    -deviance / (2.0 * scale)
 }
 
 /// The estimates on the clusters `sample` of a fit's problem, from the fit's estimate (then
@@ -239,7 +254,9 @@ fn problem(spec: &Gee, cohort: &Cohort) -> Result<(Problem, Design, Vec<String>)
     let needs_period = spec.cluster_period_means
         || matches!(
             spec.correlation,
-            WorkingCorrelation::NestedExchangeable | WorkingCorrelation::BlockExchangeable
+            WorkingCorrelation::NestedExchangeable
+                | WorkingCorrelation::BlockExchangeable
+                | WorkingCorrelation::ExponentialDecay
         );
     if needs_period && spec.period.is_none() {
         return Err(Error::invalid(
@@ -257,13 +274,21 @@ fn problem(spec: &Gee, cohort: &Cohort) -> Result<(Problem, Design, Vec<String>)
         ));
     }
     let design = Design::new(cohort, &spec.formula, &options(spec))?;
-    if let Some(k) = design.y.iter().position(|&y| y != 0.0 && y != 1.0) {
+    let (valid, expected): (fn(f64) -> bool, &str) = match spec.family {
+        Family::Binomial => (|y| y == 0.0 || y == 1.0, "a binary GEE needs 0/1 outcomes"),
+        Family::Poisson => (
+            |y| y >= 0.0 && y.is_finite(),
+            "a Poisson GEE needs counts (numbers >= 0)",
+        ),
+        _ => (f64::is_finite, "a Gaussian GEE needs finite numbers"),
+    };
+    if let Some(k) = design.y.iter().position(|&y| !valid(y)) {
         return Err(Error::InvalidResponse {
             column: spec.formula.response_columns().join(", "),
             row: design.rows[k] + 1,
             value: design.y[k],
-            family: "binomial".into(),
-            expected: "a binary GEE needs 0/1 outcomes".into(),
+            family: spec.family.to_string(),
+            expected: expected.into(),
         });
     }
     let groups = Grouping::new(cohort, &spec.cluster, &design.rows)?;
@@ -324,8 +349,10 @@ fn problem(spec: &Gee, cohort: &Cohort) -> Result<(Problem, Design, Vec<String>)
     };
     let problem = Problem {
         data: Arc::new(data),
+        family: spec.family,
         link: spec.link,
         correlation: spec.correlation,
+        periods: period.iter().max().map_or(1, |&t| t as usize + 1),
         clusters,
     };
     Ok((problem, design, groups.labels))
@@ -356,17 +383,19 @@ fn check_one_row_per_patient_period(clusters: &[Cluster], spec: &Gee) -> Result<
     Ok(())
 }
 
-/// The mean terms of every cluster (in parallel; the sums are taken in cluster order, so the
-/// result does not depend on the number of threads), and their sums `sum u`, `sum M`.
+/// The mean terms of every cluster at scale `scale` (in parallel; the sums are taken in
+/// cluster order, so the result does not depend on the number of threads), and their sums
+/// `sum u`, `sum M`.
 fn mean_pass(
     problem: &Problem,
     beta: &DVector<f64>,
     alpha: &[f64],
+    scale: f64,
 ) -> Result<(Vec<MeanTerms>, DVector<f64>, DMatrix<f64>)> {
     let p = problem.p();
     let terms = (0..problem.clusters.len())
         .into_par_iter()
-        .map(|c| problem.mean_terms(c, beta, alpha))
+        .map(|c| problem.mean_terms(c, beta, alpha, scale))
         .collect::<Result<Vec<_>>>()?;
     let mut u = DVector::zeros(p);
     let mut m = DMatrix::zeros(p, p);
@@ -377,34 +406,113 @@ fn mean_pass(
     Ok((terms, u, m))
 }
 
-/// The MAEE shifts `(sum M - M_c)^{-1} u_c` (None for UEE). `sum M - M_c` must be positive
-/// definite (`V_c - Omega_c` is, then).
-fn shifts(
+/// The mean part of every cluster at (beta, alpha), with the scale estimated there (for the
+/// Poisson and Gaussian families) and the MAEE adjustments.
+struct Pass {
+    terms: Vec<MeanTerms>,
+    /// `sum u`.
+    u: DVector<f64>,
+    /// `sum M`.
+    info: DMatrix<f64>,
+    /// The MAEE adjustment `t_c` of each cluster (None for UEE).
+    shifts: Vec<Option<DVector<f64>>>,
+    /// The scale phi (1 for binary outcomes).
+    scale: f64,
+}
+
+/// The [`Pass`] at (`beta`, `alpha`), from the terms at the scale `scale` of the last pass.
+///
+/// The scale of Poisson and Gaussian outcomes is the bias-adjusted moment estimate of geeCRT's
+/// continuous MAEE (Preisser, Lu & Qaqish 2008): with `E[r_i r_i'] ~ (I - H_i) V_i`,
+/// `phi = sum_i sum_j w_ij r_ij (r_ij + (D_i t_i)_j) / v_ij / (N - p)`, `t_i` the adjustment of
+/// [`adjustment`], whatever the correlation equations; the terms are then rescaled to it
+/// (`u`, `M` by `phi_old / phi`, the residuals `e` by its square root; `t` does not change).
+fn pass(
+    spec: &Gee,
     problem: &Problem,
-    maee: bool,
-    terms: &[MeanTerms],
-    info: &DMatrix<f64>,
-) -> Result<Vec<Option<DVector<f64>>>> {
-    terms
-        .iter()
-        .enumerate()
-        .map(|(c, t)| {
-            if !maee {
-                return Ok(None);
-            }
-            let rest = info - &t.m;
-            let chol = rest.cholesky().ok_or_else(|| Error::Numerical {
-                what: format!(
-                    "the MAEE adjustment of cluster '{}'",
-                    problem.clusters[c].label
+    beta: &DVector<f64>,
+    alpha: &[f64],
+    scale: f64,
+) -> Result<Pass> {
+    let (mut terms, mut u, mut info) = mean_pass(problem, beta, alpha, scale)?;
+    let estimated = problem.family != Family::Binomial;
+    let adjustments: Vec<Option<DVector<f64>>> = if spec.maee || estimated {
+        terms
+            .iter()
+            .enumerate()
+            .map(|(c, t)| adjustment(problem, c, t, &info).map(Some))
+            .collect::<Result<_>>()?
+    } else {
+        vec![None; terms.len()]
+    };
+    let mut scale = scale;
+    if estimated {
+        let n: usize = problem.clusters.iter().map(|c| c.rows.len()).sum();
+        let products: f64 = terms
+            .iter()
+            .zip(&adjustments)
+            .map(|(t, adjust)| {
+                let dt = adjust.as_ref().map(|a| &t.d * a);
+                (0..t.e.len())
+                    .map(|j| t.e[j] * (t.e[j] + dt.as_ref().map_or(0.0, |dt| dt[j] / t.s[j])))
+                    .sum::<f64>()
+            })
+            .sum();
+        let ratio = products / (n - problem.p()) as f64;
+        if !(ratio > 0.0 && ratio.is_finite()) {
+            return Err(Error::Numerical {
+                what: "the GEE's scale".into(),
+                message: format!(
+                    "its estimate is {}: the model fits the outcomes exactly",
+                    scale * ratio
                 ),
-                message: "V - Omega is not positive definite (the cluster determines the \
-                          estimate alone)"
-                    .to_string(),
-            })?;
-            Ok(Some(chol.solve(&t.u)))
-        })
-        .collect()
+            });
+        }
+        let root = ratio.sqrt();
+        for t in &mut terms {
+            t.e.iter_mut().for_each(|e| *e /= root);
+            t.s.iter_mut().for_each(|s| *s *= root);
+            t.u /= ratio;
+            t.m /= ratio;
+        }
+        u /= ratio;
+        info /= ratio;
+        scale *= ratio;
+    }
+    let shifts = if spec.maee {
+        adjustments
+    } else {
+        vec![None; terms.len()]
+    };
+    Ok(Pass {
+        terms,
+        u,
+        info,
+        shifts,
+        scale,
+    })
+}
+
+/// The MAEE adjustment `t_c = (sum M - M_c)^{-1} u_c` of cluster `c` (`(V - Omega)^{-1}` by the
+/// Woodbury identity, see the module docs). `sum M - M_c` must be positive definite
+/// (`V_c - Omega_c` is, then).
+fn adjustment(
+    problem: &Problem,
+    c: usize,
+    t: &MeanTerms,
+    info: &DMatrix<f64>,
+) -> Result<DVector<f64>> {
+    let rest = info - &t.m;
+    let chol = rest.cholesky().ok_or_else(|| Error::Numerical {
+        what: format!(
+            "the MAEE adjustment of cluster '{}'",
+            problem.clusters[c].label
+        ),
+        message: "V - Omega is not positive definite (the cluster determines the estimate \
+                  alone)"
+            .to_string(),
+    })?;
+    Ok(chol.solve(&t.u))
 }
 
 /// The correlation terms of every cluster.
@@ -469,7 +577,7 @@ fn solve(
             let mut last_step = f64::INFINITY;
             let mut iterations = 0;
             while last_step > tolerance && iterations < spec.control.max_iter {
-                let (_, u, m) = mean_pass(problem, &beta, &zeros)?;
+                let (_, u, m) = mean_pass(problem, &beta, &zeros, 1.0)?;
                 let step = spd_inverse(&m, "the GEE's information for beta")? * u;
                 take_step(problem, &mut beta, &step)?;
                 last_step = step.amax();
@@ -492,7 +600,7 @@ fn solve(
     if q == 0 {
         // Independence from a start: the same iterations.
         for iterations in 1..=spec.control.max_iter {
-            let (_, u, m) = mean_pass(problem, &beta, &[0.0])?;
+            let (_, u, m) = mean_pass(problem, &beta, &[0.0], 1.0)?;
             let step = spd_inverse(&m, "the GEE's information for beta")? * u;
             take_step(problem, &mut beta, &step)?;
             last_step = step.amax();
@@ -503,20 +611,21 @@ fn solve(
         let iterations = spec.control.max_iter;
         return Ok(Solution::at(beta, alpha, iterations, last_step, tolerance));
     }
+    let mut scale = 1.0;
     for iteration in 1..=spec.control.max_iter {
         // Alpha is shrunk by 0.95 (up to MAX_SHRINKS times) while some pair's working
         // correlation is out of the range its means allow (geeCRT's `shrink = "ALPHA"`).
         let mut shrinks = 0;
         let (u, info, pairs) = loop {
-            let (terms, u, info) = mean_pass(problem, &beta, &alpha)?;
-            let shifts = shifts(problem, spec.maee, &terms, &info)?;
-            let pairs = pair_pass(problem, &terms, &alpha, &shifts, false)?;
+            let pass = pass(spec, problem, &beta, &alpha, scale)?;
+            scale = pass.scale;
+            let pairs = pair_pass(problem, &pass.terms, &alpha, &pass.shifts, false)?;
             if shrinks < MAX_SHRINKS && pairs.iter().any(|t| t.out_of_range > 0) {
                 alpha.iter_mut().for_each(|a| *a *= 0.95);
                 shrinks += 1;
                 continue;
             }
-            break (u, info, pairs);
+            break (pass.u, pass.info, pairs);
         };
         let mut a = DVector::zeros(q);
         let mut b = DMatrix::zeros(q, q);
@@ -542,8 +651,9 @@ fn solve(
 /// Halvings of a step tried when it takes a fitted risk out of (0, 1).
 const MAX_HALVINGS: usize = 40;
 
-/// The start of the independence iterations: least squares of the linked working means
-/// `g((y + 0.5) / 2)` (less any offset), as R's `glm` starts a binomial fit.
+/// The start of the independence iterations: least squares of the linked starting means
+/// (`(y + 0.5) / 2` for binary outcomes, `y + 0.1` for counts, `y`; less any offset), as R's
+/// `glm` starts a fit.
 fn start_beta(problem: &Problem) -> Result<DVector<f64>> {
     let data = &*problem.data;
     let rows: Vec<usize> = problem
@@ -556,21 +666,21 @@ fn start_beta(problem: &Problem) -> Result<DVector<f64>> {
         rows.len(),
         rows.iter().map(|&row| {
             let offset = data.offset.as_ref().map_or(0.0, |o| o[row]);
-            problem.link.link((data.y[row] + 0.5) / 2.0) - offset
+            problem.link.link(problem.family.start_mu(data.y[row], 1.0)) - offset
         }),
     );
     let gram = &xt * xt.transpose();
     Ok(spd_inverse(&gram, "the GEE's design (X'X)")? * (&xt * z))
 }
 
-/// `beta + step`, halved until every fitted risk lies in (0, 1).
+/// `beta + step`, halved until every fitted mean lies in the family's range.
 fn take_step(problem: &Problem, beta: &mut DVector<f64>, step: &DVector<f64>) -> Result<()> {
     let data = &*problem.data;
     let valid = |b: &DVector<f64>| {
         problem.clusters.par_iter().all(|c| {
             c.rows.iter().all(|&row| {
                 let (mu, _, _) = problem.link.mean_and_derivatives(data.eta(row, b));
-                mu > 0.0 && mu < 1.0
+                problem.family.valid_mu(mu)
             })
         })
     };
@@ -586,8 +696,9 @@ fn take_step(problem: &Problem, beta: &mut DVector<f64>, step: &DVector<f64>) ->
     Err(Error::Numerical {
         what: "the GEE's mean model".into(),
         message: format!(
-            "no step keeps every fitted risk inside (0, 1): the {} link does not fit these data",
-            problem.link
+            "no step keeps every fitted mean inside the {} family's range: the {} link does \
+             not fit these data",
+            problem.family, problem.link
         ),
     })
 }
@@ -602,6 +713,8 @@ pub(super) struct Variances {
     fg: DMatrix<f64>,
     mbn: DMatrix<f64>,
     out_of_range: usize,
+    /// The scale phi at the estimate (1 for binary outcomes).
+    pub scale: f64,
 }
 
 impl Variances {
@@ -644,8 +757,14 @@ fn variances(
     beta: &DVector<f64>,
     alpha: &[f64],
 ) -> Result<Variances> {
-    let (terms, _, info_beta) = mean_pass(problem, beta, alpha)?;
-    let shifts = shifts(problem, spec.maee, &terms, &info_beta)?;
+    // The scale at the estimate: a first pass moves it there, the second has every term at it.
+    let first = pass(spec, problem, beta, alpha, 1.0)?;
+    let Pass {
+        terms,
+        shifts,
+        scale,
+        ..
+    } = pass(spec, problem, beta, alpha, first.scale)?;
     let pairs = pair_pass(problem, &terms, alpha, &shifts, true)?;
     let scores: Vec<ClusterScores> = terms
         .iter()
@@ -661,6 +780,7 @@ fn variances(
     let n = problem.clusters.iter().map(|c| c.rows.len()).sum::<usize>() as f64;
     let mut variances = sandwiches(&scores, problem.p(), problem.q(), n, -1.0)?;
     variances.out_of_range = pairs.iter().map(|t| t.out_of_range).sum();
+    variances.scale = scale;
     Ok(variances)
 }
 
@@ -759,6 +879,7 @@ pub(super) fn sandwiches(
         fg: sandwich(&meat[3]),
         mbn,
         out_of_range: 0,
+        scale: 1.0,
     })
 }
 

@@ -82,7 +82,7 @@ use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{DesignOptions, MissingReport};
 use crate::frame::formula::Formula;
 use crate::models::coef_table::CoefRow;
-use crate::models::family::Link;
+use crate::models::family::{Family, Link};
 use crate::models::fitted::specification;
 
 /// The working correlation of a cluster's outcomes (see the module docs).
@@ -248,6 +248,7 @@ impl Default for GeeControl {
 #[derive(Debug, Clone)]
 pub struct Gee {
     formula: Formula,
+    family: Family,
     link: Link,
     cluster: String,
     period: Option<String>,
@@ -277,6 +278,7 @@ impl Gee {
         }
         Ok(Gee {
             formula,
+            family: Family::Binomial,
             link: Link::Logit,
             cluster: cluster.to_string(),
             period: None,
@@ -293,8 +295,12 @@ impl Gee {
     }
 
     builder_methods! {
-        /// The link: logit (odds ratios, default), log (relative risks) or identity (risk
-        /// differences).
+        /// The family of the outcome: binomial (0/1, default), Poisson (counts) or Gaussian;
+        /// the link becomes the family's canonical one (logit, log, identity) unless set after.
+        family(&mut this, family: Family) { this.family = family; this.link = family.default_link(); }
+
+        /// The link: for binary outcomes logit (odds ratios, default), log (relative risks) or
+        /// identity (risk differences); log or identity for counts and Gaussian outcomes.
         link(&mut this, link: Link) { this.link = link; }
 
         /// The period column (nested and block exchangeable).
@@ -356,6 +362,8 @@ pub struct CorrelationParameter {
 pub struct GeeFit {
     /// The formula as written.
     pub formula: String,
+    /// The family.
+    pub family: Family,
     /// The link.
     pub link: Link,
     /// The working correlation.
@@ -386,6 +394,9 @@ pub struct GeeFit {
     pub vcov: Vec<Vec<f64>>,
     /// `G - p`.
     pub df: f64,
+    /// The scale phi of the working variance `phi v(mu) / w`: 1 for binary outcomes, estimated
+    /// for counts and Gaussian outcomes (see the module docs).
+    pub scale: f64,
     /// The binomial log-likelihood of the mean model as if the outcomes were independent (the
     /// quasi-likelihood QIC uses); a GEE has no likelihood of its own.
     pub quasi_loglik: f64,

@@ -141,7 +141,7 @@ impl Patterns {
             let (jg, shift_g) = (self.first[g], rows.shift[self.first[g]]);
             for h in g..count {
                 let jh = self.first[h];
-                let l = cluster.parameter(correlation, jg, jh);
+                let l = cluster.class(correlation, jg, jh);
                 let (pairs, products) = if g == h {
                     let within = (total[g] * total[g] - squares[g]) / 2.0;
                     (
@@ -226,8 +226,9 @@ fn period_runs(period: &[u32]) -> Option<HashMap<u32, usize>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::equations::{add_each_pair, scaled_rows, PairTerms};
+    use super::super::equations::{add_each_pair, scaled_rows, PairClasses, PairTerms};
     use super::*;
+    use crate::models::family::Family;
 
     /// A cluster of 3 periods x 2 covariate patterns, 42 rows, in `order`.
     fn cluster(order: &[usize]) -> (Cluster, DMatrix<f64>, RowTerms, DMatrix<f64>) {
@@ -270,16 +271,16 @@ mod tests {
         (c, x, rows, d)
     }
 
-    fn both(order: &[usize]) -> (PairTerms, PairTerms, bool) {
+    fn both(order: &[usize], correlation: WorkingCorrelation) -> (PairTerms, PairTerms, bool) {
         let (mut c, x, rows, d) = cluster(order);
-        let alpha = [0.05, 0.02];
-        let correlation = WorkingCorrelation::NestedExchangeable;
+        let alpha = [0.05, 0.4];
+        let classes = PairClasses::new(correlation, &alpha, 3);
         let mut plain = PairTerms::zeros(2, 2);
         add_each_pair(
             correlation,
             &c,
             &rows,
-            &mut PairSums::new(&mut plain, &alpha, true, &d),
+            &mut PairSums::new(&mut plain, Family::Binomial, &classes, true, &d),
         )
         .unwrap();
         let patterns = Patterns::of(&c.rows, &c.period, &x.transpose(), None, None).unwrap();
@@ -291,7 +292,7 @@ mod tests {
                 correlation,
                 &c,
                 &rows,
-                &mut PairSums::new(&mut grouped, &alpha, true, &d),
+                &mut PairSums::new(&mut grouped, Family::Binomial, &classes, true, &d),
             )
             .unwrap();
         (plain, grouped, runs)
@@ -343,13 +344,18 @@ mod tests {
         // Sorted by period: contiguous runs.
         let mut sorted: Vec<usize> = (0..42).collect();
         sorted.sort_by_key(|&i| (i % 3, i));
-        let (plain, grouped, runs) = both(&sorted);
-        assert!(runs);
-        assert_same(&plain, &grouped);
-        // Periods interleaved: the full sweep.
         let interleaved: Vec<usize> = (0..42).map(|i| (i * 17) % 42).collect();
-        let (plain, grouped, runs) = both(&interleaved);
-        assert!(!runs);
-        assert_same(&plain, &grouped);
+        for correlation in [
+            WorkingCorrelation::NestedExchangeable,
+            WorkingCorrelation::ExponentialDecay,
+        ] {
+            let (plain, grouped, runs) = both(&sorted, correlation);
+            assert!(runs);
+            assert_same(&plain, &grouped);
+            // Periods interleaved: the full sweep.
+            let (plain, grouped, runs) = both(&interleaved, correlation);
+            assert!(!runs);
+            assert_same(&plain, &grouped);
+        }
     }
 }
