@@ -27,6 +27,7 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
     check_level(spec.level)?;
     check_family(spec)?;
     check_model(spec)?;
+    check_fixed(spec)?;
     let (problem, design, labels) = problem(spec, cohort)?;
     let (g, p, q) = (problem.clusters.len(), problem.p(), problem.q());
     if g <= p {
@@ -65,6 +66,7 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         matches!(spec.link, Link::Logit | Link::Log),
     )?;
     let alpha_se = variances.alpha(spec.se);
+    let fixed = spec.fixed_correlation.is_some();
     let correlation_parameters = spec
         .correlation
         .parameter_names()
@@ -73,7 +75,10 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         .map(|(l, name)| CorrelationParameter {
             name: name.to_string(),
             estimate: alpha[l],
-            std_error: alpha_se.as_ref().map(|v| v[(l, l)].sqrt()),
+            std_error: alpha_se
+                .as_ref()
+                .filter(|_| !fixed)
+                .map(|v| v[(l, l)].sqrt()),
         })
         .collect();
     let diag_sqrt = |m: &DMatrix<f64>, n: usize| (0..n).map(|j| m[(j, j)].sqrt()).collect();
@@ -83,6 +88,7 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         .collect();
     let alpha_se_all = SeKind::ALL
         .into_iter()
+        .filter(|_| !fixed)
         .filter_map(|k| variances.alpha(k).map(|v| (k, diag_sqrt(&v, q))))
         .collect();
     let frame = FitFrame::new(
@@ -99,6 +105,7 @@ pub(super) fn fit(spec: &Gee, cohort: &Cohort) -> Result<GeeFit> {
         family: spec.family,
         link: spec.link,
         correlation: spec.correlation,
+        correlation_fixed: fixed,
         maee: spec.maee,
         cluster_period_means: spec.cluster_period_means,
         se: spec.se,
@@ -151,6 +158,35 @@ fn check_family(spec: &Gee) -> Result<()> {
             ),
         ))
     }
+}
+
+/// A fixed working correlation has one value per correlation parameter, each a correlation
+/// (in (-1, 1); rho of the decay in (0, 1)), and is for the patient-level model.
+fn check_fixed(spec: &Gee) -> Result<()> {
+    let Some(values) = &spec.fixed_correlation else {
+        return Ok(());
+    };
+    let names = spec.correlation.parameter_names();
+    let refuse = |message: String| Err(Error::invalid("fixed correlation", message));
+    if spec.cluster_period_means {
+        return refuse("the cluster-period means model estimates its correlations".into());
+    }
+    if values.len() != names.len() {
+        return refuse(format!(
+            "the {} working correlation has {} parameters ({}), {} values were given",
+            spec.correlation,
+            names.len(),
+            names.join(", "),
+            values.len()
+        ));
+    }
+    for (name, &v) in names.iter().zip(values) {
+        let low = if *name == "rho" { 0.0 } else { -1.0 };
+        if !(v > low && v < 1.0) {
+            return refuse(format!("{name} = {v} is outside ({low}, 1)"));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses the combinations the cluster-period means model does not define: another family
@@ -593,14 +629,18 @@ fn solve(
                     tolerance,
                 ));
             }
-            (beta, vec![ALPHA_START; q])
+            let alpha = match &spec.fixed_correlation {
+                Some(fixed) => fixed.clone(),
+                None => vec![ALPHA_START; q],
+            };
+            (beta, alpha)
         }
     };
     let mut last_step = f64::INFINITY;
-    if q == 0 {
-        // Independence from a start: the same iterations.
+    if q == 0 || spec.fixed_correlation.is_some() {
+        // Independence from a start, or a fixed working correlation: beta alone.
         for iterations in 1..=spec.control.max_iter {
-            let (_, u, m) = mean_pass(problem, &beta, &[0.0], 1.0)?;
+            let (_, u, m) = mean_pass(problem, &beta, &alpha, 1.0)?;
             let step = spd_inverse(&m, "the GEE's information for beta")? * u;
             take_step(problem, &mut beta, &step)?;
             last_step = step.amax();
@@ -634,12 +674,27 @@ fn solve(
             b += &t.b;
         }
         let beta_step = spd_inverse(&info, "the GEE's information for beta")? * u;
-        let alpha_step = spd_inverse(&b, "the information of the correlation equations")? * a;
+        let mut alpha_step =
+            spd_inverse(&b, "the information of the correlation equations")? * a;
+        // Convergence is judged on the full step: a decay whose rho is held inside (0, 1)
+        // while its equation wants it out does not converge.
+        last_step = beta_step.amax().max(alpha_step.amax());
+        if spec.correlation == WorkingCorrelation::ExponentialDecay {
+            // rho stays inside (0, 1): the step is halved until it does.
+            let mut halvings = 0;
+            while !(alpha[1] + alpha_step[1] > 0.0 && alpha[1] + alpha_step[1] < 1.0) {
+                if halvings == MAX_HALVINGS {
+                    alpha_step.fill(0.0);
+                    break;
+                }
+                alpha_step /= 2.0;
+                halvings += 1;
+            }
+        }
         take_step(problem, &mut beta, &beta_step)?;
         for (x, s) in alpha.iter_mut().zip(alpha_step.iter()) {
             *x += s;
         }
-        last_step = beta_step.amax().max(alpha_step.amax());
         if last_step <= tolerance {
             return Ok(Solution::at(beta, alpha, iteration, last_step, tolerance));
         }

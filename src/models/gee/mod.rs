@@ -255,6 +255,7 @@ pub struct Gee {
     individual: Option<String>,
     weights: Option<String>,
     correlation: WorkingCorrelation,
+    fixed_correlation: Option<Vec<f64>>,
     maee: bool,
     cluster_period_means: bool,
     se: SeKind,
@@ -285,6 +286,7 @@ impl Gee {
             individual: None,
             weights: None,
             correlation: WorkingCorrelation::Exchangeable,
+            fixed_correlation: None,
             maee: false,
             cluster_period_means: false,
             se: SeKind::Kc,
@@ -315,6 +317,12 @@ impl Gee {
 
         /// The working correlation (default exchangeable).
         correlation(&mut this, correlation: WorkingCorrelation) { this.correlation = correlation; }
+
+        /// Hold the correlation parameters at `values` (in the order of
+        /// [`WorkingCorrelation::parameter_names`]) instead of estimating them: a working
+        /// correlation taken from another study or a pilot (geepack's `corstr = "fixed"`).
+        /// Only beta is estimated; the correlation parameters have no standard errors.
+        fixed_correlation(&mut this, values: &[f64]) { this.fixed_correlation = Some(values.to_vec()); }
 
         /// Bias-adjusted correlation equations (MAEE) instead of the moment ones (UEE).
         maee(&mut this, maee: bool) { this.maee = maee; }
@@ -368,6 +376,9 @@ pub struct GeeFit {
     pub link: Link,
     /// The working correlation.
     pub correlation: WorkingCorrelation,
+    /// Whether the correlation parameters were held at given values
+    /// ([`Gee::fixed_correlation`]) rather than estimated.
+    pub correlation_fixed: bool,
     /// Whether the correlation equations were bias-adjusted (MAEE).
     pub maee: bool,
     /// Whether the model was fitted on cluster-period means.
