@@ -155,3 +155,85 @@ fn the_independence_gee_is_the_glm_with_its_cluster_sandwiches() {
         }
     }
 }
+
+/// A Gaussian stepped wedge whose cluster-period effects follow an AR(1) in time:
+/// `y = u_ct + e`, `u_ct` with variance `var_u` and correlation `rho^|s-t|`, `e ~ N(0, 1)`: the
+/// correlation of two patients is `alpha0 = var_u / (var_u + 1)` within a period and
+/// `alpha0 rho^|s-t|` between periods.
+fn decaying(clusters: usize, periods: usize, size: usize, var_u: f64, rho: f64) -> Cohort {
+    let mut state = 0x2545F4914F6CDD1Du64;
+    let mut normal = move || {
+        let mut uniform = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (a, b) = (uniform().max(1e-300), uniform());
+        (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+    };
+    let (mut cluster, mut period, mut treated, mut y) = (vec![], vec![], vec![], vec![]);
+    for c in 0..clusters {
+        let mut u = normal() * var_u.sqrt();
+        for t in 0..periods {
+            if t > 0 {
+                u = rho * u + (var_u * (1.0 - rho * rho)).sqrt() * normal();
+            }
+            let on = t > c % (periods - 1);
+            for _ in 0..size {
+                cluster.push(c as f64);
+                period.push(t as f64);
+                treated.push(f64::from(u8::from(on)));
+                y.push(u + normal() + 0.3 * f64::from(u8::from(on)));
+            }
+        }
+    }
+    Cohort::from_columns(vec![
+        ("cluster".into(), Column::Numeric(cluster)),
+        ("period".into(), Column::Numeric(period)),
+        ("treated".into(), Column::Numeric(treated)),
+        ("y".into(), Column::Numeric(y)),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn the_patient_level_decay_recovers_a_decaying_correlation() {
+    // alpha0 = 0.2, rho = 0.5 (between adjacent periods 0.1, two apart 0.05).
+    let cohort = decaying(60, 6, 40, 0.25, 0.5);
+    let spec = Gee::new("y ~ treated + factor(period)", "cluster")
+        .unwrap()
+        .family(Family::Gaussian)
+        .period("period");
+    for maee in [false, true] {
+        let fit = spec
+            .clone()
+            .correlation(WorkingCorrelation::ExponentialDecay)
+            .maee(maee)
+            .fit(&cohort)
+            .unwrap();
+        assert!(fit.converged);
+        let (alpha0, rho) = (
+            fit.correlation_parameters[0].estimate,
+            fit.correlation_parameters[1].estimate,
+        );
+        eprintln!(
+            "decay (maee {maee}): alpha0 {alpha0:.4}, rho {rho:.4}, scale {:.4}, {} iterations",
+            fit.scale, fit.iterations
+        );
+        assert!((alpha0 - 0.2).abs() < 0.05, "alpha0 {alpha0}");
+        assert!((rho - 0.5).abs() < 0.15, "rho {rho}");
+        let se = fit.correlation_parameters[1].std_error.unwrap();
+        assert!(se > 0.0 && se < 0.2, "se of rho {se}");
+        assert!((fit.scale - 1.25).abs() < 0.15, "scale {}", fit.scale);
+        let treated = &fit.coefficients[1];
+        assert!(treated.ci_low < 0.3 && treated.ci_high > 0.3, "{treated:?}");
+    }
+    // The nested exchangeable fit averages the between-period correlations.
+    let nested = spec
+        .correlation(WorkingCorrelation::NestedExchangeable)
+        .fit(&cohort)
+        .unwrap();
+    let alpha1 = nested.correlation_parameters[1].estimate;
+    assert!(alpha1 > 0.0 && alpha1 < 0.1, "alpha1 {alpha1}");
+}

@@ -602,3 +602,76 @@ fn dense_quadratic(
     let chol = r.cholesky()?;
     Some(y.tr_mul(&chol.solve(y)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cluster of 23 rows over 4 periods (one empty), with Y = [r | D] of 3 columns.
+    fn cluster() -> (Cluster, DMatrix<f64>) {
+        let period: Vec<u32> = (0..23u32).map(|j| [0, 1, 3][(j % 3) as usize]).collect();
+        let n = period.len();
+        let c = Cluster {
+            patterns: None,
+            label: "c".into(),
+            rows: (0..n).collect(),
+            period,
+            individual: vec![0; n],
+        };
+        let y = DMatrix::from_fn(n, 3, |j, col| ((j * 7 + col * 3) % 11) as f64 / 5.0 - 1.0);
+        (c, y)
+    }
+
+    #[test]
+    fn the_structured_inverse_equals_the_dense_one() {
+        let (c, y) = cluster();
+        for (correlation, alpha) in [
+            (WorkingCorrelation::Independence, vec![]),
+            (WorkingCorrelation::Exchangeable, vec![0.1]),
+            (WorkingCorrelation::NestedExchangeable, vec![0.12, 0.04]),
+            (WorkingCorrelation::ExponentialDecay, vec![0.15, 0.6]),
+        ] {
+            let problem = Problem {
+                data: Arc::new(Data {
+                    xt: DMatrix::zeros(2, 0),
+                    y: Vec::new(),
+                    offset: None,
+                    weight: None,
+                }),
+                family: Family::Binomial,
+                link: Link::Logit,
+                correlation,
+                periods: 4,
+                clusters: vec![c.clone()],
+            };
+            let classes = problem.classes(&alpha);
+            let dense = dense_quadratic(&c, correlation, &classes, &y).unwrap();
+            let sums = PeriodSums::of_rows(&c.period, &y);
+            let structured = problem.structured_quadratic(&classes, sums).unwrap();
+            let diff = (&dense - &structured).amax();
+            assert!(diff <= 1e-12 * dense.amax(), "{correlation}: {diff}");
+        }
+    }
+
+    #[test]
+    fn a_correlation_without_a_joint_distribution_is_none() {
+        let (c, y) = cluster();
+        let problem = Problem {
+            data: Arc::new(Data {
+                xt: DMatrix::zeros(2, 0),
+                y: Vec::new(),
+                offset: None,
+                weight: None,
+            }),
+            family: Family::Binomial,
+            link: Link::Logit,
+            correlation: WorkingCorrelation::NestedExchangeable,
+            periods: 4,
+            clusters: vec![c.clone()],
+        };
+        // Within-period correlation below -1 / (n_t - 1).
+        let classes = problem.classes(&[-0.2, 0.0]);
+        let sums = PeriodSums::of_rows(&c.period, &y);
+        assert!(problem.structured_quadratic(&classes, sums).is_none());
+    }
+}
