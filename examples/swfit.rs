@@ -44,13 +44,16 @@
 //!   with `--seed S` (default 1). The bootstrap's progress shows on stderr unless `--quiet` or
 //!   `--json`.
 //! - `--gee CORSTR` (`independence`, `exchangeable`, `nested`, `block`, `decay`): a marginal
-//!   (population-averaged) model of a binary outcome by GEE, clusters from `--cluster COL`,
+//!   (population-averaged) model by GEE of a binary outcome (or, with `--family poisson` or
+//!   `gaussian`, of counts or a continuous one), clusters from `--cluster COL`,
 //!   periods from `--period COL` (nested, block, decay, `--cp-means`), patients from
 //!   `--individual COL` (block), `--maee` for the bias-adjusted correlation equations,
-//!   `--cp-means` to fit on cluster-period means, `--se KIND` (`model`, `robust`, `kc`
+//!   `--cp-means` to fit on cluster-period means, `--fixed-correlation=A,B` to hold the
+//!   correlation parameters at given values, `--se KIND` (`model`, `robust`, `kc`
 //!   (default), `md`, `fg`, `mbn`, `avg`) for the table, with t on G - p df. Its JSON adds
 //!   `"correlation": [{"name", "estimate", "std_error"}]`, `"se_all": {"model": {term: se},
-//!   ...}`, `gee`, `maee`, `cp_means`, `se`, `df`, `iterations` and `out_of_range_pairs`.
+//!   ...}`, `gee`, `correlation_fixed`, `maee`, `cp_means`, `se`, `df`, `scale` (the working
+//!   variance's phi: 1 for binary outcomes), `iterations` and `out_of_range_pairs`.
 //! - `--subgroups COL`: the treatment's effect in each subgroup of COL (a 0/1 or text column
 //!   that interacts with the treatment in the formula, e.g. `treated * own_home`): the model's
 //!   odds ratio or relative risk, the standardised RR and RD, and the Wald test of interaction
@@ -161,11 +164,12 @@ struct Args {
     #[arg(long, value_name = "COLUMN")]
     subgroups: Option<String>,
     /// Fit a marginal model by GEE with this working correlation: independence, exchangeable,
-    /// nested (needs --period), block (needs --period and --individual) or decay (with
-    /// --cp-means); clusters from --cluster.
+    /// nested (needs --period), block (needs --period and --individual) or decay (needs
+    /// --period); clusters from --cluster. Binary (--family binomial), count (poisson) or
+    /// continuous (gaussian) outcomes.
     #[arg(long, value_name = "CORSTR")]
     gee: Option<WorkingCorrelation>,
-    /// The period column of a GEE's nested or block working correlation.
+    /// The period column of a GEE's nested, block or decay working correlation.
     #[arg(long, value_name = "COLUMN")]
     period: Option<String>,
     /// The patient column of a GEE's block working correlation (a closed cohort).
@@ -181,6 +185,10 @@ struct Args {
     /// --period; no patient covariates).
     #[arg(long)]
     cp_means: bool,
+    /// Hold a GEE's correlation parameters at these comma-separated values instead of
+    /// estimating them (e.g. `--fixed-correlation=0.05,0.02` for nested: alpha0, alpha1).
+    #[arg(long, value_name = "VALUES", value_delimiter = ',')]
+    fixed_correlation: Option<Vec<f64>>,
     /// Also write the tidy coefficient table to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     out: Option<String>,
@@ -423,17 +431,12 @@ fn run_gee(
     link: Link,
     formula: &Formula,
 ) -> Result<(String, Vec<CoefRow>), Error> {
-    if args.family != Family::Binomial {
-        return Err(Error::invalid(
-            "--gee",
-            "the GEE is for binary outcomes (--family binomial)",
-        ));
-    }
     let cluster = args
         .cluster
         .as_deref()
         .ok_or_else(|| Error::invalid("--gee", "a GEE needs its clusters: --cluster COLUMN"))?;
     let mut spec = Gee::new(&args.formula, cluster)?
+        .family(args.family)
         .link(link)
         .correlation(correlation)
         .maee(args.maee)
@@ -448,6 +451,9 @@ fn run_gee(
     }
     if let Some(w) = &args.weights {
         spec = spec.weights(w);
+    }
+    if let Some(values) = &args.fixed_correlation {
+        spec = spec.fixed_correlation(values);
     }
     for (var, level) in &args.references {
         spec = spec.reference_level(var, level);
@@ -473,8 +479,8 @@ fn run_gee(
             json!({
                 "n_obs": fit.n_obs, "n_groups": {cluster: fit.n_clusters},
                 "loglik": fit.quasi_loglik, "converged": fit.converged, "singular": false,
-                "family": Family::Binomial, "link": fit.link, "nagq": 0,
-                "gee": fit.correlation, "maee": fit.maee, "cp_means": fit.cluster_period_means, "se": fit.se.name(), "df": fit.df,
+                "family": fit.family, "link": fit.link, "nagq": 0, "scale": fit.scale,
+                "gee": fit.correlation, "correlation_fixed": fit.correlation_fixed, "maee": fit.maee, "cp_means": fit.cluster_period_means, "se": fit.se.name(), "df": fit.df,
                 "iterations": fit.iterations, "out_of_range_pairs": fit.out_of_range_pairs,
                 "correlation": fit.correlation_parameters, "se_all": se_all,
                 "marginal": marginal, "subgroups": subgroups,

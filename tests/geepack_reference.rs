@@ -57,7 +57,12 @@ fn check(name: &str) -> [f64; 3] {
     for (j, row) in fit.coefficients.iter().enumerate() {
         let term = &row.term;
         let beta = r["beta"][term].as_f64().unwrap();
-        worst[0] = worst[0].max(close(&format!("{name} beta {term}"), row.estimate, beta, 1e-6));
+        worst[0] = worst[0].max(close(
+            &format!("{name} beta {term}"),
+            row.estimate,
+            beta,
+            1e-6,
+        ));
         let se = r["se_robust"][term].as_f64().unwrap();
         let what = format!("{name} robust se {term}");
         worst[1] = worst[1].max(close(&what, robust[j] / se, 1.0, 1e-5));
@@ -100,12 +105,17 @@ fn gaussian_outcomes_agree_with_geepack() {
 
 #[test]
 fn a_fixed_correlation_is_checked_and_has_no_standard_errors() {
-    let json = std::fs::read_to_string(format!("{DIR}gp_binomial_logit_exchangeable.json")).unwrap();
+    let json =
+        std::fs::read_to_string(format!("{DIR}gp_binomial_logit_exchangeable.json")).unwrap();
     let r: Value = serde_json::from_str(&json).unwrap();
     let path = format!("{DIR}{}", r["data_path"].as_str().unwrap());
     let cohort = Cohort::from_csv_path(path, &LoadOptions::default()).unwrap();
     let spec = Gee::new("y ~ treated + factor(period)", "cluster").unwrap();
-    let fit = spec.clone().fixed_correlation(&[0.05]).fit(&cohort).unwrap();
+    let fit = spec
+        .clone()
+        .fixed_correlation(&[0.05])
+        .fit(&cohort)
+        .unwrap();
     assert!(fit.correlation_fixed);
     assert_eq!(fit.correlation_parameters[0].estimate, 0.05);
     assert_eq!(fit.correlation_parameters[0].std_error, None);
@@ -114,7 +124,11 @@ fn a_fixed_correlation_is_checked_and_has_no_standard_errors() {
         (vec![0.05, 0.02], "has 1 parameters"),
         (vec![1.2], "outside (-1, 1)"),
     ] {
-        let err = spec.clone().fixed_correlation(&values).fit(&cohort).unwrap_err();
+        let err = spec
+            .clone()
+            .fixed_correlation(&values)
+            .fit(&cohort)
+            .unwrap_err();
         assert!(err.to_string().contains(expected), "{err}");
     }
 }
@@ -154,11 +168,8 @@ fn the_gaussian_scale_is_the_bias_adjusted_moment_estimate() {
         total += (rc.transpose() * adjusted * &rc)[(0, 0)];
     }
     let expected = total / (n - 6) as f64;
-    let cohort = Cohort::from_csv_path(
-        format!("{DIR}gee_continuous.csv"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
+    let cohort =
+        Cohort::from_csv_path(format!("{DIR}gee_continuous.csv"), &LoadOptions::default()).unwrap();
     let fit = Gee::new("y ~ treated + factor(period)", "cluster")
         .unwrap()
         .family(Family::Gaussian)

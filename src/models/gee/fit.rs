@@ -674,8 +674,7 @@ fn solve(
             b += &t.b;
         }
         let beta_step = spd_inverse(&info, "the GEE's information for beta")? * u;
-        let mut alpha_step =
-            spd_inverse(&b, "the information of the correlation equations")? * a;
+        let mut alpha_step = spd_inverse(&b, "the information of the correlation equations")? * a;
         // Convergence is judged on the full step: a decay whose rho is held inside (0, 1)
         // while its equation wants it out does not converge.
         last_step = beta_step.amax().max(alpha_step.amax());

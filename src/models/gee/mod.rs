@@ -1,14 +1,18 @@
-//! Population-averaged (marginal) models of clustered binary outcomes fitted by generalized
-//! estimating equations (GEE), with the correlation parameters from moment (UEE) or
-//! matrix-adjusted (MAEE) estimating equations and bias-corrected sandwich variances for few
-//! clusters, as geeCRT's `geemaee` (Yu, Li, Rathouz, Turner & Preisser 2021).
+//! Population-averaged (marginal) models of clustered binary, count and continuous outcomes
+//! fitted by generalized estimating equations (GEE), with the correlation parameters from
+//! moment (UEE) or matrix-adjusted (MAEE) estimating equations and bias-corrected sandwich
+//! variances for few clusters, as geeCRT's `geemaee` (Yu, Li, Rathouz, Turner & Preisser 2021).
 //!
 //! **The marginal model.** For patient j of cluster i, `g(mu_ij) = x_ij' beta` with
 //! `mu_ij = E[y_ij]` averaged over the clusters (population-averaged: the odds ratio, relative
 //! risk or risk difference of a logit, log or identity link compares the population's risks,
-//! not a cluster's), `Var(y_ij) = v_ij = mu_ij (1 - mu_ij)`, and the working covariance of a
-//! cluster `V_i = S_i R_i(alpha) S_i`, `S_i = diag(sqrt(v_ij))`, whose correlations are linear in
-//! alpha: `corr(y_ij, y_ik) = gamma_ijk = z_ijk' alpha`.
+//! not a cluster's), `Var(y_ij) = phi v(mu_ij) / w_ij` with the family's variance function
+//! (binomial `mu (1 - mu)` with `phi = 1`; Poisson `mu`; Gaussian 1) and prior weight w, and
+//! the working covariance of a cluster `V_i = S_i R_i(alpha) S_i`, `S_i = diag(sqrt(Var(y_ij)))`,
+//! with correlations `corr(y_ij, y_ik) = gamma_ijk(alpha)`. For counts and Gaussian outcomes
+//! the scale is geeCRT's bias-adjusted moment estimate `phi = sum_ij w r (r + (D_i t_i)_j) / v
+//! / (N - p)` (the MAEE adjustment t below; `(r + D t)` is `(I - H_i)^{-1} r` under
+//! independence), updated at each iteration.
 //!
 //! **Working correlations** ([`WorkingCorrelation`]; for a cross-sectional stepped wedge, where
 //! each period has other patients, and for closed cohorts):
@@ -19,16 +23,22 @@
 //! - block exchangeable (closed cohort): `alpha0` same period, different patients; `alpha1`
 //!   different periods and patients; `alpha2` the same patient in different periods;
 //! - exponential decay (Li 2020; Kasza et al. 2019): `alpha0` within a cluster-period,
-//!   `alpha0 rho^|j-k|` between its periods j and k, for the model fitted on cluster-period
-//!   means ([`Gee::cluster_period_means`], Li, Yu, Rathouz, Turner & Preisser 2022; geeCRT's
-//!   `cpgeeSWD`), which also takes the exchangeable and nested exchangeable ones; see
-//!   `cluster_period.rs` for its equations.
+//!   `alpha0 rho^|s-t|` between its periods s and t (the distance counted between the sorted
+//!   levels of the period column), `0 < rho < 1`;
+//! - any of them held at given values ([`Gee::fixed_correlation`], geepack's `fixed`).
+//!
+//! The model fitted on cluster-period means ([`Gee::cluster_period_means`], Li, Yu, Rathouz,
+//! Turner & Preisser 2022; geeCRT's `cpgeeSWD`) takes the exchangeable, nested exchangeable and
+//! decay ones for binary outcomes; see `cluster_period.rs` for its equations.
 //!
 //! **Estimating equations.** `U_beta = sum_i D_i' V_i^{-1} (y_i - mu_i) = 0`, `D_i = dmu_i/dbeta`.
-//! With standardised residuals `e_ij = (y_ij - mu_ij) / sqrt(v_ij)`, the correlation equations
-//! are `U_alpha = sum_i sum_{j<k} z_ijk (r_ijk - gamma_ijk) / w_ijk = 0` with the variance of the
-//! product `w_ijk = 1 + (1 - 2 mu_ij)(1 - 2 mu_ik) gamma_ijk / sqrt(v_ij v_ik) - gamma_ijk^2`
-//! (Prentice 1988). UEE uses `r_ijk = e_ij e_ik`. MAEE (Preisser, Lu & Qaqish 2008) corrects the
+//! With standardised residuals `e_ij = (y_ij - mu_ij) / sqrt(Var(y_ij))`, the correlation
+//! equations are `U_alpha = sum_i sum_{j<k} z_ijk (r_ijk - gamma_ijk) / w_ijk = 0` with
+//! `z = dgamma/dalpha` (a unit vector for the structures linear in alpha; `(rho^d, alpha0 d
+//! rho^(d-1))` for the decay at distance d) and the variance of the product: for binary
+//! outcomes `w_ijk = 1 + (1 - 2 mu_ij)(1 - 2 mu_ik) gamma_ijk / sqrt(v_ij v_ik) - gamma_ijk^2`
+//! (Prentice 1988), for Gaussian ones `1 + gamma^2` (geeCRT's continuous MAEE), for counts 1.
+//! UEE uses `r_ijk = e_ij e_ik`. MAEE (Preisser, Lu & Qaqish 2008) corrects the
 //! products for the bias of residuals at an estimate: `E[(y - mu)(y - mu)'] ~ (I - H_i) V_i`, so
 //! `r_ijk = [C_i e_i]_j e_ik` with `C_i = S_i^{-1} V_i (V_i - Omega_i)^{-1} S_i` and
 //! `Omega_i = D_i (sum_l D_l' V_l^{-1} D_l)^{-1} D_i'`; pairs are taken with j before k in the
@@ -58,10 +68,17 @@
 //! with as few as 8-10 clusters where the plain sandwich does not (Li, Turner & Preisser 2018;
 //! Thompson et al. 2021); MD is somewhat conservative, AVG in between.
 //!
-//! The per-cluster work: `V_i^{-1}` applied to the residuals and to `D_i` (a Cholesky factor of
-//! the cluster's working covariance), the MAEE adjustment and the corrected scores by the
-//! Woodbury identity in p x p and q x q matrices (`(V - D N D')^{-1} = V^{-1} + V^{-1} D (N^{-1} -
-//! D'V^{-1}D)^{-1} D'V^{-1}`), and one pass over the pairs of each cluster.
+//! The per-cluster work, for any cluster size: `V_i^{-1}` applied to the residuals and to `D_i`
+//! through the period sums of `S^{-1}[r | D]` (every structure but the block exchangeable is
+//! `R = a I + Z C Z'` in the period indicators Z, inverted by the Woodbury identity in a T x T
+//! matrix: `equations.rs`); the MAEE adjustment and the corrected scores by the Woodbury
+//! identity in p x p and q x q matrices (`(V - D N D')^{-1} = V^{-1} + V^{-1} D (N^{-1} -
+//! D'V^{-1}D)^{-1} D'V^{-1}`), so that KC, MD and FG need no n x n leverage matrix; and the
+//! pair sums of the correlation equations from the sums and sums of squares of each covariate
+//! pattern's residuals (`patterns.rs`), O(n + P^2) for P patterns. Clusters with more than 512
+//! patterns (continuous covariates such as age) are summed pair by pair, O(n_i^2) time and
+//! O(n_i) memory; the block exchangeable inverse is a dense Cholesky factor, O(n_i^3), for
+//! clusters of up to a few thousand observations.
 
 mod cluster_period;
 mod equations;
@@ -98,8 +115,8 @@ pub enum WorkingCorrelation {
     /// Closed cohort: `alpha0` same period, `alpha1` different periods and patients, `alpha2`
     /// the same patient in different periods (needs period and individual columns).
     BlockExchangeable,
-    /// `alpha0` within a cluster-period, `alpha0 rho^|j - k|` between cluster-periods j and k
-    /// (Li 2020; Kasza et al. 2019): the cluster-period means model only.
+    /// `alpha0` within a cluster-period, `alpha0 rho^|s - t|` between cluster-periods s and t
+    /// (Li 2020; Kasza et al. 2019; needs a period column).
     ExponentialDecay,
 }
 
@@ -305,7 +322,7 @@ impl Gee {
         /// identity (risk differences); log or identity for counts and Gaussian outcomes.
         link(&mut this, link: Link) { this.link = link; }
 
-        /// The period column (nested and block exchangeable).
+        /// The period column (nested and block exchangeable, decay, cluster-period means).
         period(&mut this, column: &str) { this.period = Some(column.to_string()); }
 
         /// A column of prior weights (positive numbers): a patient's working variance becomes

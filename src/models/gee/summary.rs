@@ -6,11 +6,15 @@ use std::fmt;
 
 use super::{GeeFit, SeKind};
 use crate::models::coef_table::{align, format_coef_table, sig};
-use crate::models::family::Link;
+use crate::models::family::{Family, Link};
 
 impl fmt::Display for GeeFit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let equations = if self.maee { "MAEE" } else { "UEE" };
+        let equations = match (self.correlation_fixed, self.maee) {
+            (true, _) => "held fixed",
+            (false, true) => "MAEE",
+            (false, false) => "UEE",
+        };
         let on = if self.cluster_period_means {
             ", fitted on cluster-period means"
         } else {
@@ -18,9 +22,9 @@ impl fmt::Display for GeeFit {
         };
         writeln!(
             f,
-            "Marginal model by GEE{on}: binomial family, {} link; {} working correlation \
+            "Marginal model by GEE{on}: {} family, {} link; {} working correlation \
              ({equations})",
-            self.link, self.correlation
+            self.family, self.link, self.correlation
         )?;
         writeln!(f, "Formula: {}", self.formula)?;
         writeln!(
@@ -34,6 +38,9 @@ impl fmt::Display for GeeFit {
             self.se.vcov_kind().describe(),
             self.df
         )?;
+        if self.family != Family::Binomial {
+            writeln!(f, "Scale (phi): {}", sig(self.scale, 5))?;
+        }
         writeln!(f)?;
         let ratio = match self.link {
             Link::Logit => Some("OR"),
@@ -79,8 +86,8 @@ impl fmt::Display for GeeFit {
         if self.out_of_range_pairs > 0 {
             writeln!(
                 f,
-                "Warning: {} pairs have a working correlation outside the range their risks \
-                 allow (Prentice 1988)",
+                "Warning: {} pairs have a working correlation outside the range their means \
+                 allow (Prentice 1988 for binary outcomes; (-1, 1) otherwise)",
                 self.out_of_range_pairs
             )?;
         }
