@@ -18,7 +18,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::equations::Problem;
+use super::equations::{in_range, Problem};
 use super::fit::{sandwiches, ClusterScores, Solution, Variances};
 use super::{Gee, WorkingCorrelation};
 use crate::core::error::{Error, Result};
@@ -411,5 +411,71 @@ pub(super) fn variances(
         })
         .collect();
     let n = clusters.iter().flat_map(|c| &c.m).sum::<f64>();
-    sandwiches(&scores, p, q, n, 1.0)
+    let mut variances = sandwiches(&scores, p, q, n, 1.0)?;
+    variances.out_of_range = out_of_range(spec.correlation, clusters, beta, alpha);
+    Ok(variances)
+}
+
+/// The pairs of patients whose working correlation lies outside the range their risks allow
+/// (Prentice 1988): `alpha0` within a cluster-period, `c_jk` between two.
+fn out_of_range(
+    correlation: WorkingCorrelation,
+    clusters: &[CpCluster],
+    beta: &DVector<f64>,
+    alpha: &[f64],
+) -> usize {
+    let mut count = 0.0;
+    for cluster in clusters {
+        let mu: Vec<f64> = (&cluster.x * beta)
+            .iter()
+            .map(|e| 1.0 / (1.0 + (-e).exp()))
+            .collect();
+        let units = vec![1.0; mu.len()];
+        for j in 0..mu.len() {
+            for k in j..mu.len() {
+                let (corr, pairs) = if j == k {
+                    (alpha[0], cluster.m[j] * (cluster.m[j] - 1.0) / 2.0)
+                } else {
+                    // The covariance of two unit-variance means is the correlation.
+                    let (c, _) = covariance(correlation, alpha, (j, k), &units, &cluster.m);
+                    (c, cluster.m[j] * cluster.m[k])
+                };
+                if !in_range(corr, mu[j], mu[k]) {
+                    count += pairs;
+                }
+            }
+        }
+    }
+    count as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_of_patients_out_of_prentices_range_are_counted() {
+        // Risks 0.02 and 0.5: two patients of these periods can correlate at most
+        // sqrt(0.02 x 0.5 / (0.5 x 0.98)) = 0.143.
+        let logit = |p: f64| (p / (1.0 - p)).ln();
+        let cluster = CpCluster {
+            label: "a".into(),
+            x: DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 1.0, 1.0]),
+            ybar: vec![0.0, 0.5],
+            m: vec![10.0, 20.0],
+        };
+        let beta = DVector::from_vec(vec![logit(0.02), logit(0.5) - logit(0.02)]);
+        let nested = WorkingCorrelation::NestedExchangeable;
+        assert_eq!(
+            out_of_range(nested, &[cluster.clone()], &beta, &[0.1, 0.3]),
+            200
+        );
+        assert_eq!(
+            out_of_range(nested, &[cluster.clone()], &beta, &[0.1, 0.1]),
+            0
+        );
+        // The decay: alpha0 rho = 0.25 between them.
+        let decay = WorkingCorrelation::ExponentialDecay;
+        assert_eq!(out_of_range(decay, &[cluster], &beta, &[0.5, 0.5]), 200);
+    }
 }

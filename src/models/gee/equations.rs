@@ -533,7 +533,7 @@ impl PairTerms {
 /// Whether the correlation `gamma` of two binary outcomes with means `a` and `b` is possible
 /// (Prentice 1988): below the smaller of `sqrt(a(1-b)/(b(1-a)))` and its inverse, above the
 /// larger of `-sqrt(ab/((1-a)(1-b)))` and its inverse.
-fn in_range(gamma: f64, a: f64, b: f64) -> bool {
+pub(super) fn in_range(gamma: f64, a: f64, b: f64) -> bool {
     let odds = (a * (1.0 - b) / (b * (1.0 - a))).sqrt();
     let both = (a * b / ((1.0 - a) * (1.0 - b))).sqrt();
     gamma <= odds.min(1.0 / odds) && gamma >= (-both).max(-1.0 / both)

@@ -766,7 +766,8 @@ pub(super) struct Variances {
     md: DMatrix<f64>,
     fg: DMatrix<f64>,
     mbn: DMatrix<f64>,
-    out_of_range: usize,
+    /// Pairs of patients whose working correlation is out of range at the estimate.
+    pub out_of_range: usize,
     /// The scale phi at the estimate (1 for binary outcomes).
     pub scale: f64,
 }
