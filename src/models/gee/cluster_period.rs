@@ -467,11 +467,11 @@ mod tests {
         let beta = DVector::from_vec(vec![logit(0.02), logit(0.5) - logit(0.02)]);
         let nested = WorkingCorrelation::NestedExchangeable;
         assert_eq!(
-            out_of_range(nested, &[cluster.clone()], &beta, &[0.1, 0.3]),
+            out_of_range(nested, std::slice::from_ref(&cluster), &beta, &[0.1, 0.3]),
             200
         );
         assert_eq!(
-            out_of_range(nested, &[cluster.clone()], &beta, &[0.1, 0.1]),
+            out_of_range(nested, std::slice::from_ref(&cluster), &beta, &[0.1, 0.1]),
             0
         );
         // The decay: alpha0 rho = 0.25 between them.

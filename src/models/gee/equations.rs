@@ -27,6 +27,19 @@ pub(super) struct Cluster {
 }
 
 impl Cluster {
+    /// A cluster of rows 0, 1, ... with these period codes, for tests.
+    #[cfg(test)]
+    pub fn of_periods(period: Vec<u32>) -> Cluster {
+        let n = period.len();
+        Cluster {
+            patterns: None,
+            label: "c".into(),
+            rows: (0..n).collect(),
+            period,
+            individual: vec![0; n],
+        }
+    }
+
     /// The pair class (see [`PairClasses`]) of the cluster's rows `j` and `k`.
     pub fn class(&self, correlation: WorkingCorrelation, j: usize, k: usize) -> usize {
         if correlation == WorkingCorrelation::BlockExchangeable
@@ -611,15 +624,26 @@ mod tests {
     fn cluster() -> (Cluster, DMatrix<f64>) {
         let period: Vec<u32> = (0..23u32).map(|j| [0, 1, 3][(j % 3) as usize]).collect();
         let n = period.len();
-        let c = Cluster {
-            patterns: None,
-            label: "c".into(),
-            rows: (0..n).collect(),
-            period,
-            individual: vec![0; n],
-        };
+        let c = Cluster::of_periods(period);
         let y = DMatrix::from_fn(n, 3, |j, col| ((j * 7 + col * 3) % 11) as f64 / 5.0 - 1.0);
         (c, y)
+    }
+
+    /// A problem of the one cluster `c` (no rows of data: only its structure is used).
+    fn problem(c: &Cluster, correlation: WorkingCorrelation) -> Problem {
+        Problem {
+            data: Arc::new(Data {
+                xt: DMatrix::zeros(2, 0),
+                y: Vec::new(),
+                offset: None,
+                weight: None,
+            }),
+            family: Family::Binomial,
+            link: Link::Logit,
+            correlation,
+            periods: 4,
+            clusters: vec![c.clone()],
+        }
     }
 
     #[test]
@@ -631,19 +655,7 @@ mod tests {
             (WorkingCorrelation::NestedExchangeable, vec![0.12, 0.04]),
             (WorkingCorrelation::ExponentialDecay, vec![0.15, 0.6]),
         ] {
-            let problem = Problem {
-                data: Arc::new(Data {
-                    xt: DMatrix::zeros(2, 0),
-                    y: Vec::new(),
-                    offset: None,
-                    weight: None,
-                }),
-                family: Family::Binomial,
-                link: Link::Logit,
-                correlation,
-                periods: 4,
-                clusters: vec![c.clone()],
-            };
+            let problem = problem(&c, correlation);
             let classes = problem.classes(&alpha);
             let dense = dense_quadratic(&c, correlation, &classes, &y).unwrap();
             let sums = PeriodSums::of_rows(&c.period, &y);
@@ -656,19 +668,7 @@ mod tests {
     #[test]
     fn a_correlation_without_a_joint_distribution_is_none() {
         let (c, y) = cluster();
-        let problem = Problem {
-            data: Arc::new(Data {
-                xt: DMatrix::zeros(2, 0),
-                y: Vec::new(),
-                offset: None,
-                weight: None,
-            }),
-            family: Family::Binomial,
-            link: Link::Logit,
-            correlation: WorkingCorrelation::NestedExchangeable,
-            periods: 4,
-            clusters: vec![c.clone()],
-        };
+        let problem = problem(&c, WorkingCorrelation::NestedExchangeable);
         // Within-period correlation below -1 / (n_t - 1).
         let classes = problem.classes(&[-0.2, 0.0]);
         let sums = PeriodSums::of_rows(&c.period, &y);

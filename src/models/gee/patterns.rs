@@ -261,14 +261,7 @@ mod tests {
                 .push(1.0 / mu - 1.0 / (1.0 - mu) + 2.0 / (y - mu));
             period.push(t as u32);
         }
-        let c = Cluster {
-            patterns: None,
-            label: "c".into(),
-            rows: (0..n).collect(),
-            period,
-            individual: vec![0; n],
-        };
-        (c, x, rows, d)
+        (Cluster::of_periods(period), x, rows, d)
     }
 
     fn both(order: &[usize], correlation: WorkingCorrelation) -> (PairTerms, PairTerms, bool) {
