@@ -1,6 +1,7 @@
 //! GEE on the bundled stepped-wedge sample (`data-samples/stepped_wedge_sim.csv`: 2,611 patients,
-//! 12 clusters x 8 periods): the nested exchangeable working correlation with UEE and with MAEE,
-//! each fit computing every variance (model, BC0, KC, MD, FG, MBN, AVG); and the Hussey & Hughes
+//! 12 clusters x 8 periods): the nested exchangeable working correlation with UEE and with MAEE
+//! (and with a patient covariate, age), and the exponential decay with MAEE, each fit computing
+//! every variance (model, BC0, KC, MD, FG, MBN, AVG); and the Hussey & Hughes
 //! mean model with MAEE on a simulated 1,000,200-patient stepped wedge (50 clusters x 12
 //! periods x 1,667 patients).
 
@@ -19,18 +20,27 @@ fn bench(c: &mut Criterion) {
     let cohort = Cohort::from_csv_path(path, &LoadOptions::default()).expect("sample");
     let mut group = c.benchmark_group("gee_2611");
     group.sample_size(20);
-    for (name, maee, formula) in [
-        ("nested_uee", false, "death30 ~ treated + factor(period)"),
-        ("nested_maee", true, "death30 ~ treated + factor(period)"),
+    let nested = WorkingCorrelation::NestedExchangeable;
+    let plain = "death30 ~ treated + factor(period)";
+    for (name, correlation, maee, formula) in [
+        ("nested_uee", nested, false, plain),
+        ("nested_maee", nested, true, plain),
         (
             "nested_maee_age",
+            nested,
             true,
             "death30 ~ treated + factor(period) + age",
+        ),
+        (
+            "decay_maee",
+            WorkingCorrelation::ExponentialDecay,
+            true,
+            plain,
         ),
     ] {
         let spec = Gee::new(formula, "cluster")
             .expect("formula")
-            .correlation(WorkingCorrelation::NestedExchangeable)
+            .correlation(correlation)
             .period("period")
             .maee(maee);
         group.bench_function(name, |b| {
