@@ -757,7 +757,7 @@ fn decay_profile(pairs: &[PairTerms]) -> Result<Vec<f64>> {
         }
     }
     let rho = (low + high) / 2.0;
-    if !interior || !(rho > 0.0 && rho < 1.0) {
+    if !(interior && rho > 0.0 && rho < 1.0) {
         return Err(Error::Numerical {
             what: "the decay parameter rho".into(),
             message: format!(
