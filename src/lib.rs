@@ -3,11 +3,13 @@
 
 // The pipeline, each layer importing only the ones above it in this list (checked by
 // tests/layering.rs): core -> data -> frame -> models -> effects -> report;
-// outcomes and costs derive analysis columns from data; sim simulates cohorts; studies
+// outcomes and costs derive analysis columns from data; sim simulates cohorts; design holds
+// trial designs and their closed-form power (core only); studies
 // reproduce published evaluations on top of everything.
 pub mod core;
 pub mod costs;
 pub mod data;
+pub mod design;
 pub mod effects;
 pub mod frame;
 pub mod models;

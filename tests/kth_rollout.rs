@@ -98,22 +98,20 @@ fn published_table_is_reproduced_within_tolerance() {
         .iter()
         .all(|m| m.crude.kth.1 > 400 && m.effect.converged));
     // The rollout diagram: Fyn starts on 1 January 2024, Sønderjylland on 15 September 2023.
-    let month = |label: &str| {
-        a.rollout
-            .period_labels
-            .iter()
-            .position(|l| l == label)
-            .unwrap()
-    };
-    let cluster = |name: &str| a.rollout.rows.iter().find(|r| r.label == name).unwrap();
-    assert_eq!(cluster("Fyn").intervention[month("2023-12")], 0.0);
-    assert_eq!(cluster("Fyn").intervention[month("2024-01")], 1.0);
-    let september = cluster("Sønderjylland").intervention[month("2023-09")];
+    let share = |name: &str, month: &str| a.rollout.share(name, month).unwrap();
+    assert_eq!(share("Fyn", "2023-12"), 0.0);
+    assert_eq!(share("Fyn", "2024-01"), 1.0);
+    let september = share("Sønderjylland", "2023-09");
     assert!((september - 16.0 / 30.0).abs() < 1e-12, "{september}");
+    // The months are calendar periods with their dates.
+    let january = a.rollout.design.period_index("2024-01").unwrap();
+    let period = &a.rollout.design.periods()[january];
+    assert_eq!(period.days(), Some(31));
+    assert_eq!(period.start.unwrap().to_string(), "2024-01-01");
     // Patients per cluster and month add up to the cohort.
     let counts = a.rollout.counts.as_ref().unwrap();
     assert_eq!(counts.iter().flatten().sum::<usize>(), 524 + 2085);
-    assert_eq!(counts.len(), a.rollout.rows.len());
+    assert_eq!(counts.len(), a.rollout.design.n_clusters());
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The crate's modules depend one way: core -> data -> (outcomes, costs, sim) and
+//! The crate's modules depend one way: core -> data -> (outcomes, costs, sim, design) and
 //! frame -> models -> effects -> report -> studies. This test reads every source file under
 //! src/, resolves each `crate::` and `super::` path it uses to the module it names, and checks
 //! that (1) no module uses one of a higher layer, and (2) the graph of modules (down to the
@@ -13,7 +13,7 @@ fn layer(top: &str) -> Option<u8> {
     Some(match top {
         "core" => 0,
         "data" => 1,
-        "outcomes" | "costs" | "sim" => 2,
+        "outcomes" | "costs" | "sim" | "design" => 2,
         "frame" => 3,
         "models" => 4,
         "effects" => 5,

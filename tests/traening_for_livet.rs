@@ -44,8 +44,9 @@ fn design_is_six_clusters_crossing_every_three_months_over_seven_periods() {
     }
     assert_eq!(d.cluster_periods(), (21, 21));
     let diagram = &r.design_diagram;
-    assert_eq!(diagram.period_labels.len(), 7);
-    assert_eq!(diagram.rows.len(), 6);
+    assert_eq!(diagram.design.n_periods(), 7);
+    assert_eq!(diagram.design.n_clusters(), 6);
+    assert_eq!(diagram.design, d.schedule().unwrap());
     assert_eq!(diagram.share("Municipality 3", "3"), Some(0.0));
     assert_eq!(diagram.share("Municipality 3", "4"), Some(1.0));
     let text = diagram.text();
@@ -325,9 +326,9 @@ fn the_gee_time_trend_is_linear_because_period_effects_leave_no_df() {
 
 #[test]
 fn funen_schedule_cells() {
-    let f = funen_schedule();
-    assert_eq!(f.rows.len(), 10);
-    assert_eq!(f.period_labels.len(), 17);
+    let f = funen_schedule().unwrap();
+    assert_eq!(f.design.n_clusters(), 10);
+    assert_eq!(f.design.n_periods(), 17);
     f.validate().unwrap();
     let share = |group: &str, month: usize| f.share(group, &month.to_string()).unwrap();
     assert_eq!(share("Odense 2", 13), 0.0);
@@ -338,25 +339,19 @@ fn funen_schedule_cells() {
     assert_eq!(share("Nyborg", 5), 1.0);
     assert_eq!(share("Ærø", 7), 0.0);
     assert_eq!(share("Faaborg-Midtfyn", 8), 1.0);
-    for row in &f.rows {
+    for (label, row) in f.design.clusters().iter().zip(f.design.cells()) {
+        let row: Vec<f64> = row.iter().map(|c| c.unwrap()).collect();
         // Months 1-4 all usual care, month 17 all intervention, no group switching back.
-        assert!(
-            row.intervention[..4].iter().all(|&s| s == 0.0),
-            "{}",
-            row.label
-        );
-        assert_eq!(row.intervention[16], 1.0, "{}", row.label);
-        assert!(
-            row.intervention.windows(2).all(|w| w[0] <= w[1]),
-            "{}",
-            row.label
-        );
+        assert!(row[..4].iter().all(|&s| s == 0.0), "{label}");
+        assert_eq!(row[16], 1.0, "{label}");
+        assert!(row.windows(2).all(|w| w[0] <= w[1]), "{label}");
     }
     let under: Vec<usize> = (1..=17)
         .map(|m| {
-            f.rows
+            f.design
+                .cells()
                 .iter()
-                .filter(|r| r.intervention[m - 1] == 1.0)
+                .filter(|r| r[m - 1] == Some(1.0))
                 .count()
         })
         .collect();

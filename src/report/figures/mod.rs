@@ -22,7 +22,7 @@ mod rollout;
 
 pub use cost_effectiveness::{acceptability_curve, cost_effectiveness_plane};
 pub use forest::{forest_plot, ForestGroup, ForestPlot, ForestRow};
-pub use rollout::{rollout_diagram, RolloutDiagram, RolloutRow};
+pub use rollout::{rollout_diagram, RolloutDiagram};
 
 /// Width and height of the figures, in pixels (A4 width at 96 dpi is 794); the forest plot and
 /// the rollout diagram take the height their rows need.
@@ -33,6 +33,8 @@ const CLOUD: RGBColor = RGBColor(158, 202, 225);
 const LINE: RGBColor = RGBColor(214, 39, 40);
 /// Colour of the zero lines of a plane (a little lighter than the axes).
 const ZERO: RGBColor = RGBColor(60, 60, 60);
+/// Colour of the cross and outline of a cell that is not observed.
+const UNOBSERVED: RGBColor = RGBColor(170, 170, 170);
 /// Colour of annotations (quadrant names, "favours ..." labels).
 const NOTE: RGBColor = RGBColor(90, 90, 90);
 /// Margin around every figure, in pixels.
@@ -115,6 +117,8 @@ enum Symbol {
     Dashed(RGBColor, u32),
     /// A rollout cell with this share under the intervention, filled dark from the right.
     Cell(f64),
+    /// A rollout cell that is not observed: white with a grey cross.
+    Unobserved,
     /// No symbol: a note in the legend's font.
     Note,
 }
@@ -212,6 +216,10 @@ fn draw_legend<DB: DrawingBackend>(
                     .map_err(drawing)?;
                 }
             }
+            Symbol::Unobserved => {
+                let top = middle - 8;
+                draw_unobserved(root, (at, top), (at + 16, top + 16))?;
+            }
             Symbol::Note => {}
         }
         root.draw(&Text::new(
@@ -222,6 +230,30 @@ fn draw_legend<DB: DrawingBackend>(
         .map_err(drawing)?;
     }
     Ok(())
+}
+
+/// A cell that is not observed, from its top left to its bottom right corner (pixels): white,
+/// with a grey cross.
+fn draw_unobserved<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x0, y0): (i32, i32),
+    (x1, y1): (i32, i32),
+) -> Result<()> {
+    root.draw(&Rectangle::new([(x0, y0), (x1, y1)], WHITE.filled()))
+        .map_err(drawing)?;
+    let (dx, dy) = ((x1 - x0) / 4, (y1 - y0) / 4);
+    for line in [
+        [(x0 + dx, y0 + dy), (x1 - dx, y1 - dy)],
+        [(x0 + dx, y1 - dy), (x1 - dx, y0 + dy)],
+    ] {
+        root.draw(&PathElement::new(line.to_vec(), UNOBSERVED.stroke_width(1)))
+            .map_err(drawing)?;
+    }
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x1, y1)],
+        UNOBSERVED.stroke_width(1),
+    ))
+    .map_err(drawing)
 }
 
 /// Estimated width in pixels of `text` at font `size`: the SVG backend writes the font size as

@@ -7,18 +7,20 @@ use plotters::style::FontTransform;
 use serde::Serialize;
 
 use super::{
-    draw_legend, drawing, legend_height, svg_sized, text_width, Symbol, CLOUD, LABEL_FONT, MARGIN,
-    POINT, SIZE,
+    draw_legend, draw_unobserved, drawing, legend_height, svg_sized, text_width, Symbol, CLOUD,
+    LABEL_FONT, MARGIN, POINT, SIZE,
 };
 use crate::core::error::{Error, Result};
+use crate::design::Design;
 
-/// A stepped-wedge or staggered-rollout schedule: which clusters are under the intervention in
-/// which periods.
+/// The rollout diagram of a [`Design`]: its title, what its columns are, the design and
+/// optionally the patients of each cell.
 ///
 /// Each row is a cluster (a hospital, a municipality, a group of them) and holds, for every
 /// period, the share of that period under the intervention: 0 is usual care, 1 the
-/// intervention, a share in between a period in which the intervention started (a rollout that
-/// starts mid-month). Optionally each cell also has a number of patients
+/// intervention, a share in between a transition period (part of the effect) or a period in
+/// which the intervention started (a rollout that starts mid-month), and a cell without a
+/// value is not observed. Optionally each cell also has a number of patients
 /// ([`RolloutDiagram::with_counts`]). Draw it with [`rollout_diagram`] or print it with
 /// [`RolloutDiagram::text`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -27,163 +29,113 @@ pub struct RolloutDiagram {
     pub title: String,
     /// What the columns are, e.g. `Month` or `Period (3 months)`; the x-axis title.
     pub period_title: String,
-    /// One label per period, in order (`1`..`17`, `2023-09`).
-    pub period_labels: Vec<String>,
-    /// One row per cluster, top to bottom.
-    pub rows: Vec<RolloutRow>,
+    /// The design: its cluster labels are the rows, its period labels the columns.
+    pub design: Design,
     /// Patients per cell, if known: per row, one count per period; [`rollout_diagram`] prints
     /// them in the cells.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<Vec<Vec<usize>>>,
 }
 
-/// One cluster of a [`RolloutDiagram`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RolloutRow {
-    /// The cluster's name, printed on the left.
-    pub label: String,
-    /// Per period, the share of the period under the intervention, in [0, 1].
-    pub intervention: Vec<f64>,
-}
-
-impl RolloutRow {
-    /// A row with these shares.
-    pub fn new(label: impl Into<String>, intervention: Vec<f64>) -> Self {
-        RolloutRow {
-            label: label.into(),
-            intervention,
+impl RolloutDiagram {
+    /// The diagram of `design`, titled `title`, with `period_title` under its columns.
+    pub fn new(title: impl Into<String>, period_title: impl Into<String>, design: Design) -> Self {
+        RolloutDiagram {
+            title: title.into(),
+            period_title: period_title.into(),
+            design,
+            counts: None,
         }
     }
 
-    /// A row over `n_periods` periods that is under usual care before period `first` (1-based)
-    /// and under the intervention from it on (share 1); `None`, or a `first` after the last
-    /// period, keeps it under usual care throughout.
-    pub fn switching(label: impl Into<String>, n_periods: usize, first: Option<usize>) -> Self {
-        let shares = (1..=n_periods)
-            .map(|period| {
-                if first.is_some_and(|f| period >= f) {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        RolloutRow::new(label, shares)
-    }
-}
-
-impl RolloutDiagram {
     /// This diagram with `counts` patients per cell: per row, one count per period.
     pub fn with_counts(mut self, counts: Vec<Vec<usize>>) -> Self {
         self.counts = Some(counts);
         self
     }
 
-    /// Checks the diagram: at least one row and one period ([`Error::TooFewData`] otherwise),
-    /// every row with one share per period label, every share a number in [0, 1], and counts,
-    /// if any, one per row and period (an [`Error::InvalidArgument`] naming the first bad row).
+    /// Checks the counts, if any: one row per cluster and one count per period (an
+    /// [`Error::InvalidArgument`] naming the first bad row). The design is valid by
+    /// construction.
     pub fn validate(&self) -> Result<()> {
-        for (count, unit) in [
-            (self.rows.len(), "rows"),
-            (self.period_labels.len(), "periods"),
-        ] {
-            if count == 0 {
-                return Err(Error::too_few("a rollout diagram", unit, 0, 1));
-            }
+        let Some(counts) = &self.counts else {
+            return Ok(());
+        };
+        let (rows, n) = (self.design.n_clusters(), self.design.n_periods());
+        if counts.len() != rows {
+            return Err(Error::invalid(
+                "counts",
+                format!(
+                    "{} rows of counts for {rows} rows; one per row is needed",
+                    counts.len()
+                ),
+            ));
         }
-        let n = self.period_labels.len();
-        for (i, row) in self.rows.iter().enumerate() {
-            if row.intervention.len() != n {
-                return Err(Error::invalid(
-                    "rows",
-                    format!(
-                        "row {} ('{}') has {} shares; one per period label is needed ({n})",
-                        i + 1,
-                        row.label,
-                        row.intervention.len()
-                    ),
-                ));
-            }
-            let bad = row
-                .intervention
-                .iter()
-                .zip(&self.period_labels)
-                .find(|(s, _)| !(0.0..=1.0).contains(*s));
-            if let Some((share, period)) = bad {
-                return Err(Error::invalid(
-                    "rows",
-                    format!(
-                        "row {} ('{}') has share {share} in period '{period}'; a share of the \
-                         period under the intervention must be in [0, 1]",
-                        i + 1,
-                        row.label
-                    ),
-                ));
-            }
-        }
-        if let Some(counts) = &self.counts {
-            if counts.len() != self.rows.len() {
-                return Err(Error::invalid(
-                    "counts",
-                    format!(
-                        "{} rows of counts for {} rows; one per row is needed",
-                        counts.len(),
-                        self.rows.len()
-                    ),
-                ));
-            }
-            if let Some((i, c)) = counts.iter().enumerate().find(|(_, c)| c.len() != n) {
-                return Err(Error::invalid(
-                    "counts",
-                    format!(
-                        "row {} ('{}') has {} counts; one per period label is needed ({n})",
-                        i + 1,
-                        self.rows[i].label,
-                        c.len()
-                    ),
-                ));
-            }
+        if let Some((i, c)) = counts.iter().enumerate().find(|(_, c)| c.len() != n) {
+            return Err(Error::invalid(
+                "counts",
+                format!(
+                    "row {} ('{}') has {} counts; one per period label is needed ({n})",
+                    i + 1,
+                    self.design.clusters()[i],
+                    c.len()
+                ),
+            ));
         }
         Ok(())
     }
 
     /// The share of period `period` (a period label) under the intervention in the row labelled
-    /// `row`, if both exist.
+    /// `row`, if both exist and the cell is observed.
     pub fn share(&self, row: &str, period: &str) -> Option<f64> {
-        let column = self.period_labels.iter().position(|p| p == period)?;
-        let row = self.rows.iter().find(|r| r.label == row)?;
-        row.intervention.get(column).copied()
+        let row = self.design.cluster_index(row).ok()?;
+        let column = self.design.period_index(period).ok()?;
+        self.design.share(row, column)
+    }
+
+    /// The period labels, in order.
+    pub fn period_labels(&self) -> Vec<String> {
+        self.design
+            .periods()
+            .iter()
+            .map(|p| p.label.clone())
+            .collect()
     }
 
     /// The schedule as a plain-text grid for terminals: the title, the period labels over their
     /// columns (see below), then one line per row with `.` for usual care, `#` for the
-    /// intervention and `+` for a period partly under the intervention (`?` for a share that is
-    /// not in [0, 1]; the grid is printed as it is, without [`RolloutDiagram::validate`]), then
-    /// a key. Each column is one character wide, with a space between columns. Labels of up to
-    /// 3 characters are written downwards over their columns, every one of
-    /// them (`1` over `0` for period 10); longer labels (`2023-09`) are written across, each
-    /// starting at its column and marked there with a `|` below it, skipping a label that would
-    /// run into the one before.
+    /// intervention, `+` for a period partly under the intervention and `-` for a cell that is
+    /// not observed, then a key. Each column is one character wide, with a space between
+    /// columns. Labels of up to 3 characters are written downwards over their columns, every
+    /// one of them (`1` over `0` for period 10); longer labels (`2023-09`) are written across,
+    /// each starting at its column and marked there with a `|` below it, skipping a label that
+    /// would run into the one before.
     pub fn text(&self) -> String {
         let width = self
-            .rows
+            .design
+            .clusters()
             .iter()
-            .map(|r| r.label.chars().count())
+            .map(|r| r.chars().count())
             .max()
             .unwrap_or(0);
         let mut out = format!("{}\n", self.title);
-        for line in header_lines(&self.period_labels) {
+        for line in header_lines(&self.period_labels()) {
             let text = format!("{:width$}  {line}", "");
             out.push_str(text.trim_end());
             out.push('\n');
         }
-        for row in &self.rows {
-            let cells: Vec<&str> = row.intervention.iter().map(|&s| symbol(s)).collect();
-            out.push_str(&format!("{:<width$}  {}\n", row.label, cells.join(" ")));
+        for (label, row) in self.design.clusters().iter().zip(self.design.cells()) {
+            let cells: Vec<&str> = row.iter().map(|&s| symbol(s)).collect();
+            out.push_str(&format!("{label:<width$}  {}\n", cells.join(" ")));
         }
+        let unobserved = if self.design.cell_counts().unobserved > 0 {
+            ", '-' not observed"
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "Columns: {}. '.' usual care, '#' intervention, '+' part of the period under the \
-             intervention\n",
+             intervention{unobserved}\n",
             self.period_title
         ));
         out
@@ -231,16 +183,13 @@ fn header_lines(labels: &[String]) -> Vec<String> {
     vec![text, ticks]
 }
 
-/// The grid symbol of a share.
-fn symbol(share: f64) -> &'static str {
-    if share == 0.0 {
-        "."
-    } else if share == 1.0 {
-        "#"
-    } else if share > 0.0 && share < 1.0 {
-        "+"
-    } else {
-        "?"
+/// The grid symbol of a cell.
+fn symbol(share: Option<f64>) -> &'static str {
+    match share {
+        None => "-",
+        Some(s) if s == 0.0 => ".",
+        Some(s) if s == 1.0 => "#",
+        Some(_) => "+",
     }
 }
 
@@ -259,9 +208,10 @@ const COUNT_FONT: (u32, u32) = (12, 7);
 /// left, one column per period with its label below (written upwards when the labels are wider
 /// than the columns), the period title under them, each cell light (usual care) with the share
 /// under the intervention filled dark from the cell's right edge (a cell under the intervention
-/// throughout is all dark), with its number of patients in the middle if the diagram has counts
-/// (in the largest font from 12 down to 7 that fits the cells), a legend ("usual care",
-/// "intervention", the partial cell when there is one, and what the numbers are) and the title.
+/// throughout is all dark), a cell that is not observed white with a grey cross, with its
+/// number of patients in the middle if the diagram has counts (in the largest font from 12 down
+/// to 7 that fits the cells), a legend ("usual care", "intervention", the partial and the
+/// unobserved cell when there is one, and what the numbers are) and the title.
 ///
 /// Errors: [`Error::InvalidArgument`] naming the row when the diagram is not valid (see
 /// [`RolloutDiagram::validate`]), when it has more than 1,000 rows or periods (too many to
@@ -269,8 +219,10 @@ const COUNT_FONT: (u32, u32) = (12, 7);
 /// even in font 7.
 pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
     diagram.validate()?;
-    let n_rows = diagram.rows.len();
-    let n_periods = diagram.period_labels.len();
+    let design = &diagram.design;
+    let n_rows = design.n_clusters();
+    let n_periods = design.n_periods();
+    let period_labels = diagram.period_labels();
     for (what, n) in [("rows", n_rows), ("period_labels", n_periods)] {
         if n > MAX_DRAWN {
             return Err(Error::invalid(
@@ -280,18 +232,17 @@ pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
         }
     }
     // Labels wider than these limits run off the canvas (the left edge, the bottom).
-    let left = diagram
-        .rows
+    let left = design
+        .clusters()
         .iter()
-        .map(|r| text_width(&r.label, LABEL_FONT))
+        .map(|r| text_width(r, LABEL_FONT))
         .max()
         .unwrap_or(0)
         .min(SIZE.0 / 2)
         + 12;
     let plot_width = SIZE.0.saturating_sub(left + 3 * MARGIN).max(1);
     let cell_width = plot_width / n_periods as u32;
-    let widest_period = diagram
-        .period_labels
+    let widest_period = period_labels
         .iter()
         .map(|l| text_width(l, LABEL_FONT))
         .max()
@@ -299,20 +250,19 @@ pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
         .min(SIZE.1 / 2);
     let upright = widest_period + 4 > cell_width;
     let label_depth = if upright { widest_period } else { LABEL_FONT };
-    let partial = diagram
-        .rows
-        .iter()
-        .flat_map(|r| &r.intervention)
-        .any(|&s| s > 0.0 && s < 1.0);
+    let kinds = design.cell_counts();
     let mut legend = vec![
         (Symbol::Cell(0.0), "usual care".to_string()),
         (Symbol::Cell(1.0), "intervention".to_string()),
     ];
-    if partial {
+    if kinds.partial > 0 {
         legend.push((
             Symbol::Cell(0.5),
-            "part of the period (filled from the right)".to_string(),
+            "partly under the intervention (the share filled from the right)".to_string(),
         ));
+    }
+    if kinds.unobserved > 0 {
+        legend.push((Symbol::Unobserved, "not observed".to_string()));
     }
     if diagram.counts.is_some() {
         legend.push((Symbol::Note, "numbers: patients in the cell".to_string()));
@@ -342,16 +292,31 @@ pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
             .build_cartesian_2d(0.0..n_periods as f64, -rows..0.0)
             .map_err(drawing)?;
         // Row k occupies y in [-(k + 1), -k], period j x in [j, j + 1].
-        for (k, row) in diagram.rows.iter().enumerate() {
+        for (k, (label, row)) in design.clusters().iter().zip(design.cells()).enumerate() {
             let (y0, y1) = (-(k as f64) - 1.0, -(k as f64));
-            for (j, &share) in row.intervention.iter().enumerate() {
+            for (j, &cell) in row.iter().enumerate() {
                 let (x0, x1) = (j as f64, j as f64 + 1.0);
-                let mut cell = vec![Rectangle::new([(x0, y0), (x1, y1)], CLOUD.filled())];
-                if share > 0.0 {
-                    cell.push(Rectangle::new([(x1 - share, y0), (x1, y1)], POINT.filled()));
+                let share = cell.unwrap_or(0.0);
+                match cell {
+                    Some(share) => {
+                        let mut shapes = vec![Rectangle::new([(x0, y0), (x1, y1)], CLOUD.filled())];
+                        if share > 0.0 {
+                            shapes
+                                .push(Rectangle::new([(x1 - share, y0), (x1, y1)], POINT.filled()));
+                        }
+                        chart.draw_series(shapes).map_err(drawing)?;
+                    }
+                    None => {
+                        let (a, b) = (
+                            chart.backend_coord(&(x0, y1)),
+                            chart.backend_coord(&(x1, y0)),
+                        );
+                        draw_unobserved(root, a, b)?;
+                    }
                 }
-                cell.push(Rectangle::new([(x0, y0), (x1, y1)], WHITE.stroke_width(2)));
-                chart.draw_series(cell).map_err(drawing)?;
+                chart
+                    .draw_series([Rectangle::new([(x0, y0), (x1, y1)], WHITE.stroke_width(2))])
+                    .map_err(drawing)?;
                 if let (Some(counts), Some(size)) = (&diagram.counts, count_font) {
                     // White on a cell that is mostly dark.
                     let colour = if share > 0.75 { WHITE } else { BLACK };
@@ -367,14 +332,14 @@ pub fn rollout_diagram(diagram: &RolloutDiagram) -> Result<String> {
             }
             let (x, y) = chart.backend_coord(&(0.0, -(k as f64) - 0.5));
             root.draw(&Text::new(
-                row.label.clone(),
+                label.clone(),
                 (x - 8, y),
                 label_style().pos(Pos::new(HPos::Right, VPos::Center)),
             ))
             .map_err(drawing)?;
         }
         let (_, grid_bottom) = chart.backend_coord(&(0.0, -rows));
-        for (j, label) in diagram.period_labels.iter().enumerate() {
+        for (j, label) in period_labels.iter().enumerate() {
             let (x, _) = chart.backend_coord(&(j as f64 + 0.5, 0.0));
             let style = if upright {
                 label_style()
@@ -436,31 +401,50 @@ fn label_style() -> TextStyle<'static> {
 mod tests {
     use super::super::svg_reading::text_fill;
     use super::*;
+    use crate::design::Period;
+
+    /// A design over `n` periods with these start periods (1-based; `None`: never).
+    fn switching(labels: &[&str], n: usize, starts: &[Option<usize>]) -> Design {
+        Design::from_start_periods(starts, n)
+            .unwrap()
+            .with_cluster_labels(labels.iter().map(|l| l.to_string()).collect())
+            .unwrap()
+    }
 
     fn diagram() -> RolloutDiagram {
+        // September 2023 to June 2025.
+        let labels = (8..30)
+            .map(|m| format!("{}-{:02}", 2023 + m / 12, m % 12 + 1))
+            .collect();
+        let design = switching(
+            &["Sønderjylland", "Sydvestjylland", "Fyn"],
+            22,
+            &[Some(9), Some(11), None],
+        )
+        .with_period_labels(labels)
+        .unwrap();
+        RolloutDiagram::new("Three regions", "Month", design)
+    }
+
+    /// `d` with cell (i, j) set to `share`.
+    fn with_cell(d: &RolloutDiagram, i: usize, j: usize, share: Option<f64>) -> RolloutDiagram {
+        let mut cells = d.design.cells().to_vec();
+        cells[i][j] = share;
+        let design = Design::new(cells)
+            .unwrap()
+            .with_cluster_labels(d.design.clusters().to_vec())
+            .unwrap()
+            .with_periods(d.design.periods().to_vec())
+            .unwrap();
         RolloutDiagram {
-            title: "Three regions".into(),
-            period_title: "Month".into(),
-            // September 2023 to June 2025.
-            period_labels: (8..30)
-                .map(|m| format!("{}-{:02}", 2023 + m / 12, m % 12 + 1))
-                .collect(),
-            rows: vec![
-                RolloutRow::switching("Sønderjylland", 22, Some(9)),
-                RolloutRow::new(
-                    "Sydvestjylland",
-                    (1..=22).map(|m| if m < 11 { 0.0 } else { 1.0 }).collect(),
-                ),
-                RolloutRow::switching("Fyn", 22, None),
-            ],
-            counts: None,
+            design,
+            ..d.clone()
         }
     }
 
     #[test]
     fn svg_has_the_labels_and_the_legend() {
-        let mut d = diagram();
-        d.rows[0].intervention[8] = 0.5;
+        let d = with_cell(&diagram(), 0, 8, Some(0.5));
         let svg = rollout_diagram(&d).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         for text in [
@@ -473,77 +457,71 @@ mod tests {
             "2025-06",
             "usual care",
             "intervention",
-            "part of the period",
+            "partly under the intervention",
         ] {
             assert!(svg.contains(text), "{text} missing");
         }
         // Long labels are written upwards.
         assert!(svg.contains("rotate(270"), "{svg}");
         let full = rollout_diagram(&diagram()).unwrap();
-        assert!(!full.contains("part of the period"));
+        assert!(!full.contains("partly under"));
+        assert!(!full.contains("not observed"));
+    }
+
+    #[test]
+    fn unobserved_cells_are_crossed_and_in_the_legend() {
+        let d = with_cell(&diagram(), 2, 0, None);
+        let svg = rollout_diagram(&d).unwrap();
+        assert!(svg.contains("not observed"));
+        // Two crosses (the cell and the legend's symbol) in the grey of unobserved cells.
+        let grey = "#AAAAAA";
+        let lines = svg.matches(&format!("stroke=\"{grey}\"")).count();
+        assert!(lines >= 4, "{lines} grey strokes");
+        assert!(d.text().contains("'-' not observed"));
+        assert!(d
+            .text()
+            .lines()
+            .nth(5)
+            .unwrap()
+            .starts_with("Fyn             - ."));
+        assert_eq!(d.share("Fyn", "2023-09"), None);
+        assert_eq!(d.share("Fyn", "2023-10"), Some(0.0));
     }
 
     #[test]
     fn short_labels_stay_level_and_many_rows_make_it_taller() {
-        let d = RolloutDiagram {
-            title: "t".into(),
-            period_title: "Period".into(),
-            period_labels: (1..=7).map(|p| p.to_string()).collect(),
-            rows: (1..=40)
-                .map(|k| RolloutRow::switching(format!("C{k}"), 7, Some(k % 7 + 1)))
-                .collect(),
-            counts: None,
-        };
+        let labels: Vec<String> = (1..=40).map(|k| format!("C{k}")).collect();
+        let names: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let starts: Vec<Option<usize>> = (1..=40).map(|k| Some(k % 7 + 1)).collect();
+        let d = RolloutDiagram::new("t", "Period", switching(&names, 7, &starts));
         let svg = rollout_diagram(&d).unwrap();
         assert!(!svg.contains("rotate(270"));
         assert!(svg.contains("C40"));
         assert!(!svg.contains(r#"height="560""#), "{}", &svg[..200]);
         // Labels far too long to fit are cut off by the canvas, without failing.
-        let long = RolloutDiagram {
-            period_labels: (1..=7).map(|p| "x".repeat(500 + p)).collect(),
-            rows: vec![RolloutRow::switching("y".repeat(2000), 7, Some(3))],
-            ..d
-        };
-        assert!(rollout_diagram(&long).unwrap().contains(&"y".repeat(2000)));
+        let long_name = "y".repeat(2000);
+        let long = RolloutDiagram::new(
+            "t",
+            "Period",
+            switching(&[&long_name], 7, &[Some(3)])
+                .with_period_labels((1..=7).map(|p| "x".repeat(500 + p)).collect())
+                .unwrap(),
+        );
+        assert!(rollout_diagram(&long).unwrap().contains(&long_name));
     }
 
     #[test]
-    fn invalid_diagrams_name_the_row() {
+    fn too_many_rows_are_refused_by_name() {
         let message = |d: &RolloutDiagram| match rollout_diagram(d).unwrap_err() {
             Error::InvalidArgument { argument, message } => format!("{argument}: {message}"),
             other => panic!("{other}"),
         };
-        let mut d = diagram();
-        d.rows.clear();
-        let empty = rollout_diagram(&d).unwrap_err();
-        assert!(
-            matches!(&empty, Error::TooFewData { unit, got: 0, needed: 1, .. } if unit == "rows"),
-            "{empty}"
+        let many = RolloutDiagram::new(
+            "t",
+            "Period",
+            Design::from_start_periods(&vec![Some(2); 1001], 2).unwrap(),
         );
-        let mut d = diagram();
-        d.rows[1].intervention.pop();
-        assert!(message(&d).contains("row 2 ('Sydvestjylland') has 21"));
-        let mut d = diagram();
-        d.rows[2].intervention[3] = 1.5;
-        assert!(message(&d).contains("'Fyn'") && message(&d).contains("'2023-12'"));
-        d.rows[2].intervention[3] = f64::NAN;
-        assert!(message(&d).contains("share NaN"), "{}", message(&d));
-        let many = RolloutDiagram {
-            rows: (0..1001)
-                .map(|k| RolloutRow::switching(k.to_string(), 2, Some(2)))
-                .collect(),
-            period_labels: vec!["1".into(), "2".into()],
-            ..diagram()
-        };
         assert!(message(&many).contains("1001 rows are too many"));
-        let mut d = diagram();
-        d.period_labels.clear();
-        d.rows.iter_mut().for_each(|r| r.intervention.clear());
-        let empty = rollout_diagram(&d).unwrap_err();
-        assert!(
-            matches!(&empty, Error::TooFewData { unit, got: 0, needed: 1, .. } if unit == "periods"),
-            "{empty}"
-        );
     }
 
     #[test]
@@ -571,11 +549,7 @@ mod tests {
         short[1].pop();
         assert!(message(diagram().with_counts(short)).contains("row 2 ('Sydvestjylland') has 21"));
         // 200 periods leave cells 3 pixels wide: too narrow for any number.
-        let wide = RolloutDiagram {
-            period_labels: (1..=200).map(|p| p.to_string()).collect(),
-            rows: vec![RolloutRow::switching("A", 200, Some(50))],
-            ..diagram()
-        };
+        let wide = RolloutDiagram::new("t", "Period", switching(&["A"], 200, &[Some(50)]));
         let too_narrow = message(wide.with_counts(counts(1, 200)));
         assert!(
             too_narrow.contains("do not fit cells 3 pixels wide"),
@@ -585,28 +559,30 @@ mod tests {
 
     #[test]
     fn text_grid() {
-        let d = RolloutDiagram {
-            title: "Design".into(),
-            period_title: "period".into(),
-            period_labels: (1..=12).map(|p| p.to_string()).collect(),
-            rows: vec![
-                RolloutRow::switching("A", 12, Some(2)),
-                RolloutRow::new(
-                    "Longer",
-                    vec![0.0, 0.0, 0.25, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0],
-                ),
-            ],
-            counts: None,
-        };
+        let design = Design::new(vec![
+            std::iter::once(Some(0.0))
+                .chain(std::iter::repeat_n(Some(1.0), 11))
+                .collect(),
+            [0.0, 0.0, 0.25, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+                .map(Some)
+                .into_iter()
+                .chain([None])
+                .collect(),
+        ])
+        .unwrap()
+        .with_cluster_labels(vec!["A".into(), "Longer".into()])
+        .unwrap();
+        let d = RolloutDiagram::new("Design", "period", design);
         let text = d.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "Design");
         assert_eq!(lines[1], "                          1 1 1");
         assert_eq!(lines[2], "        1 2 3 4 5 6 7 8 9 0 1 2");
         assert_eq!(lines[3], "A       . # # # # # # # # # # #");
-        assert_eq!(lines[4], "Longer  . . + # # # # # # # # ?");
+        assert_eq!(lines[4], "Longer  . . + # # # # # # # # -");
         assert!(lines[5].starts_with("Columns: period."));
         assert_eq!(d.share("Longer", "3"), Some(0.25));
+        assert_eq!(d.share("Longer", "12"), None);
         assert_eq!(d.share("Longer", "13"), None);
         assert_eq!(d.share("B", "1"), None);
     }
@@ -624,5 +600,19 @@ mod tests {
             lines[5].trim_end(),
             "Fyn             . . . . . . . . . . . . . . . . . . . . . ."
         );
+    }
+
+    #[test]
+    fn calendar_periods_from_rollout_dates() {
+        let date = |y, m, d| crate::core::dates::Date::from_ymd(y, m, d).unwrap();
+        let months = Period::months(date(2023, 9, 3), date(2024, 1, 31)).unwrap();
+        let design = Design::from_rollout_dates(
+            &[("A".into(), Some(date(2023, 9, 15))), ("B".into(), None)],
+            months,
+        )
+        .unwrap();
+        let d = RolloutDiagram::new("Rollout", "Month", design);
+        assert!((d.share("A", "2023-09").unwrap() - 16.0 / 30.0).abs() < 1e-15);
+        assert!(rollout_diagram(&d).unwrap().contains("2024-01"));
     }
 }

@@ -57,6 +57,7 @@ use serde::Serialize;
 use crate::core::dates::Date;
 use crate::core::error::{Error, Result};
 use crate::data::Cohort;
+use crate::design::{Design, Period};
 use crate::effects::cost_effectiveness::{
     cost_effectiveness, CostEffectiveness, CostEffectivenessSpec,
 };
@@ -70,7 +71,7 @@ use crate::models::lmm::Lmm;
 use crate::models::vcov::VcovKind;
 use crate::models::Fitted;
 use crate::outcomes::columns::read_dates;
-use crate::report::figures::{RolloutDiagram, RolloutRow};
+use crate::report::figures::RolloutDiagram;
 
 use super::ReproductionTable;
 
@@ -538,8 +539,9 @@ pub fn nnt_bound(or: f64, mortality: &Crude) -> f64 {
 }
 
 /// The rollout diagram from the data: one row per health cluster, one column per calendar month
-/// of surgery, each cell the share of the month on or after the cluster's `rollout_start` and
-/// the number of patients of the cluster operated in the month.
+/// of surgery, each cell the share of the month on or after the cluster's `rollout_start`
+/// ([`Design::from_rollout_dates`]) and the number of patients of the cluster operated in the
+/// month.
 pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
     let clusters = cohort.column("health_cluster")?;
     let surgery = read_dates(cohort, "surgery_date")?;
@@ -555,13 +557,7 @@ pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
             1,
         ));
     };
-    let mut months = Vec::new();
-    let (y, m, _) = first.ymd();
-    let mut month = Date::from_ymd(y, m, 1);
-    while let Some(m) = month.filter(|m| *m <= last) {
-        months.push(m);
-        month = m.add_months(1);
-    }
+    let months = Period::months(first, last)?;
     let mut rows: Vec<(String, Option<Date>)> = Vec::new();
     for (i, start) in start.iter().enumerate() {
         let Some(name) = clusters.label(i) else {
@@ -601,34 +597,11 @@ pub fn rollout_diagram(cohort: &Cohort) -> Result<RolloutDiagram> {
             *cell += 1;
         }
     }
-    Ok(RolloutDiagram {
-        title: "Kom Trygt Hjem rollout: patient intake by health cluster".into(),
-        period_title: "Month of surgery".into(),
-        period_labels: months
-            .iter()
-            .map(|d| {
-                let (y, m, _) = d.ymd();
-                format!("{y}-{m:02}")
-            })
-            .collect(),
-        rows: rows
-            .into_iter()
-            .map(|(label, start)| RolloutRow {
-                label,
-                intervention: months
-                    .iter()
-                    .map(|&m| {
-                        // Days of the month from the start on (the month's first day after
-                        // its last day is m + days; it may be past the last date).
-                        let days = m.days_in_month();
-                        start.map_or(0.0, |s| {
-                            let on = i64::from(days) - i64::from(s.max(m).days_since(m));
-                            (on.max(0) as f64 / f64::from(days)).min(1.0)
-                        })
-                    })
-                    .collect(),
-            })
-            .collect(),
-        counts: Some(counts),
-    })
+    let design = Design::from_rollout_dates(&rows, months)?;
+    Ok(RolloutDiagram::new(
+        "Kom Trygt Hjem rollout: patient intake by health cluster",
+        "Month of surgery",
+        design,
+    )
+    .with_counts(counts))
 }

@@ -1,9 +1,11 @@
 //! The trial's stepped-wedge design (6 municipalities, one crossing every 3 months) and the
-//! KTH 2.0 stepped-wedge schedule on Funen, each as a rollout diagram.
+//! KTH 2.0 stepped-wedge schedule on Funen, each as a [`Design`] and a rollout diagram.
 
 use serde::Serialize;
 
-use crate::report::figures::{RolloutDiagram, RolloutRow};
+use crate::core::error::Result;
+use crate::design::Design;
+use crate::report::figures::RolloutDiagram;
 
 /// The trial's protocol, the source of the design.
 pub const PROTOCOL_SOURCE: &str =
@@ -83,39 +85,59 @@ impl TrialDesign {
         (total - intervention, intervention)
     }
 
+    /// The design as a [`Design`] for power calculations and figures: one row per
+    /// municipality (its label), one numbered period per column, 0 before and 1 from its first
+    /// period under the intervention. Its closed-form power is that of
+    /// `swDsn(rep(1, 6))` ([`crate::design`]).
+    pub fn schedule(&self) -> Result<Design> {
+        let starts: Vec<Option<usize>> = self
+            .first_intervention_period
+            .iter()
+            .copied()
+            .map(Some)
+            .collect();
+        Design::from_start_periods(&starts, self.n_periods)?
+            .with_cluster_labels(self.clusters.clone())
+    }
+
     /// The design as a rollout diagram, one row per cluster and one column per period.
-    pub fn diagram(&self) -> RolloutDiagram {
-        RolloutDiagram {
-            title: format!(
+    pub fn diagram(&self) -> Result<RolloutDiagram> {
+        Ok(RolloutDiagram::new(
+            format!(
                 "Træning for Livet: stepped wedge, {} municipalities, {} periods of {} months",
                 self.clusters.len(),
                 self.n_periods,
                 self.months_per_period
             ),
-            period_title: format!("Period ({} months each)", self.months_per_period),
-            period_labels: (1..=self.n_periods).map(|p| p.to_string()).collect(),
-            rows: self
-                .clusters
-                .iter()
-                .zip(&self.first_intervention_period)
-                .map(|(c, f)| RolloutRow::switching(c.clone(), self.n_periods, Some(*f)))
-                .collect(),
-            counts: None,
-        }
+            format!("Period ({} months each)", self.months_per_period),
+            self.schedule()?,
+        ))
     }
 }
 
-/// The KTH 2.0 stepped-wedge schedule on Funen (seed 003): one row per group of
-/// [`FUNEN_GROUPS`], one column per month 1..=17.
-pub fn funen_schedule() -> RolloutDiagram {
-    RolloutDiagram {
-        title: "KTH 2.0 on Funen: stepped-wedge schedule".to_string(),
-        period_title: "Month".to_string(),
-        period_labels: (1..=FUNEN_MONTHS).map(|m| m.to_string()).collect(),
-        rows: FUNEN_GROUPS
-            .iter()
-            .map(|(group, first)| RolloutRow::switching(*group, FUNEN_MONTHS, Some(*first)))
-            .collect(),
-        counts: None,
-    }
+/// The Træning for Livet design ([`TrialDesign::traening_for_livet`]) as a [`Design`]: 6
+/// municipalities over 7 periods of 3 months, the k-th under the intervention from period
+/// k + 1.
+pub fn traening_for_livet_design() -> Result<Design> {
+    TrialDesign::traening_for_livet().schedule()
+}
+
+/// The KTH 2.0 stepped-wedge schedule on Funen (seed 003) as a [`Design`]: one row per group
+/// of [`FUNEN_GROUPS`], one column per month 1..=17, 0 before the group's first month under
+/// the intervention and 1 from it on. `funen_design().merge_periods(&[4, 3, 3, 3, 4])` is the
+/// same schedule in the five periods between its steps.
+pub fn funen_design() -> Result<Design> {
+    let starts: Vec<Option<usize>> = FUNEN_GROUPS.iter().map(|(_, first)| Some(*first)).collect();
+    Design::from_start_periods(&starts, FUNEN_MONTHS)?
+        .with_cluster_labels(FUNEN_GROUPS.iter().map(|(g, _)| g.to_string()).collect())
+}
+
+/// The KTH 2.0 stepped-wedge schedule on Funen (seed 003) as a rollout diagram
+/// ([`funen_design`]).
+pub fn funen_schedule() -> Result<RolloutDiagram> {
+    Ok(RolloutDiagram::new(
+        "KTH 2.0 on Funen: stepped-wedge schedule",
+        "Month",
+        funen_design()?,
+    ))
 }

@@ -75,7 +75,7 @@
 //! Seed 003's schedule: months 1-4 all usual care; from month 5 Nordfyn, Kerteminde and
 //! Nyborg; from month 8 Faaborg-Midtfyn, Svendborg, Langeland, Assens and Ærø; from month 11
 //! Odense 1; from month 14 Odense 2, to month 17; each group stays under the intervention once
-//! it has crossed ([`funen_schedule`]).
+//! it has crossed ([`funen_design`], drawn by [`funen_schedule`]).
 mod crude;
 mod design;
 mod population_averaged;
@@ -86,7 +86,8 @@ pub use crude::{
     N_INTERVENTION, PUBLISHED, RESULTS_SOURCE,
 };
 pub use design::{
-    funen_schedule, TrialDesign, FUNEN_GROUPS, FUNEN_MONTHS, FUNEN_SOURCE, PROTOCOL_SOURCE,
+    funen_design, funen_schedule, traening_for_livet_design, TrialDesign, FUNEN_GROUPS,
+    FUNEN_MONTHS, FUNEN_SOURCE, PROTOCOL_SOURCE,
 };
 pub use population_averaged::{
     GeeStatus, PopulationAveraged, GEE_CLUSTER, GEE_CORRELATION, GEE_SE, GEE_TIME,
@@ -134,11 +135,11 @@ impl TraeningForLivet {
             .collect::<Result<Vec<_>>>()?;
         let settings = SyntheticSettings::traening_for_livet(&design);
         Ok(TraeningForLivet {
-            design_diagram: design.diagram(),
+            design_diagram: design.diagram()?,
             reproduction: reproduction_table(&crude),
             crude,
             synthetic: SyntheticTrial::run(&design, &settings, seed)?,
-            funen_schedule: funen_schedule(),
+            funen_schedule: funen_schedule()?,
             design,
         })
     }
