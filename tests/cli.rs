@@ -7,12 +7,13 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 6] = [
     "swfit",
     "kth_rollout",
     "kth_nursing_home",
     "traening_for_livet",
     "simulate_cohort",
+    "swpower",
 ];
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -477,4 +478,147 @@ fn traening_for_livet_reports_the_gee_beside_the_mixed_model() {
             && printed.contains("population-averaged odds ratio"),
         "{printed}"
     );
+}
+
+/// A reference power case of `tests/reference/power/`.
+fn power_case(name: &str) -> String {
+    format!(
+        "{}/tests/reference/power/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn swpower_reproduces_the_reference_cases_in_json() {
+    for name in [
+        "tfl6_binom_mort_icc02",
+        "incomplete_na_gauss",
+        "kth5_binom_readm_nmat",
+    ] {
+        let path = power_case(name);
+        let reference: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let out = json(&run("swpower", &["--case", &path, "--json"]));
+        let (power, var) = (out["power"].as_f64().unwrap(), out["var_trt"].as_f64().unwrap());
+        let expected_var = reference["var_trt"].as_f64().unwrap();
+        assert!((power - reference["power"].as_f64().unwrap()).abs() < 1e-6, "{name}");
+        assert!((var - expected_var).abs() < 1e-8 * expected_var, "{name}");
+        for field in [
+            "se",
+            "effect",
+            "alpha",
+            "sigma_sq",
+            "observed_cells",
+            "patients",
+            "design_effect",
+        ] {
+            assert!(out[field].is_number(), "{name}: {field}");
+        }
+        let tau = reference["derived"]["tau"].as_f64().unwrap();
+        assert!((out["components"]["tau"].as_f64().unwrap() - tau).abs() < 1e-12 * tau);
+        assert_eq!(out["design"]["waves"], reference["clusters_per_wave"], "{name}");
+    }
+}
+
+#[test]
+fn swpower_builds_a_design_from_flags_and_solves_for_a_size() {
+    let flags = [
+        "--waves", "3,3,3", "--baseline", "1", "--n", "20", "--mu0", "0.119", "--mu1", "0.08",
+        "--icc", "0.02",
+    ];
+    let text_out = run("swpower", &flags);
+    assert!(text_out.status.success(), "{}", text(&text_out.stderr));
+    let printed = text(&text_out.stdout);
+    assert!(printed.contains("Cluster 9  . . . #"), "{printed}");
+    assert!(printed.contains("Power 0.1753"), "{printed}");
+    let plain = json(&run("swpower", &[&flags[..], &["--json"]].concat()));
+    assert_eq!(plain["design"]["waves"], serde_json::json!([3, 3, 3]));
+    assert_eq!(plain["patients"].as_f64(), Some(720.0));
+    assert!(plain.get("solved").is_none());
+    let solved = json(&run(
+        "swpower",
+        &[&flags[..], &["--solve", "n", "--target", "0.8", "--json"]].concat(),
+    ));
+    let value = solved["solved"]["value"].as_u64().unwrap();
+    assert!(solved["power"].as_f64().unwrap() >= 0.8);
+    assert!(solved["solved"]["power_one_less"].as_f64().unwrap() < 0.8);
+    // The power at the solution is the power of that size.
+    let n = value.to_string();
+    let mut at = flags.to_vec();
+    at[5] = &n;
+    let check = json(&run("swpower", &[&at[..], &["--json"]].concat()));
+    assert_eq!(check["power"], solved["power"]);
+    let clusters = json(&run(
+        "swpower",
+        &[&flags[..], &["--solve=clusters", "--json"]].concat(),
+    ));
+    let per_wave = clusters["solved"]["value"].as_u64().unwrap();
+    assert_eq!(clusters["design"]["clusters"].as_u64(), Some(3 * per_wave));
+    // A named design, a continuous outcome with an exposure-time contrast, and the diagram.
+    let dir = scratch("swpower");
+    let svg = dir.join("design.svg");
+    let funen = run(
+        "swpower",
+        &[
+            "--design",
+            "kth2-funen",
+            "--n",
+            "15",
+            "--mu0",
+            "0",
+            "--mu1",
+            "0.2",
+            "--sigma",
+            "1",
+            "--tau",
+            "0.1",
+            "--contrast",
+            "equal",
+            "--diagram",
+            svg.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let funen = json(&funen);
+    assert_eq!(funen["contrast"].as_array().unwrap().len(), 13);
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.contains("Odense 2") && drawn.contains("Ærø"));
+}
+
+#[test]
+fn swpower_errors_name_the_field_and_usage_errors_exit_two() {
+    let base = ["--waves", "2,2", "--n", "10", "--mu0", "0.1", "--mu1", "0.2"];
+    let both = run("swpower", &[&base[..], &["--icc", "0.02", "--tau", "0.01"]].concat());
+    assert_eq!(both.status.code(), Some(1));
+    assert!(text(&both.stderr).contains("not both"), "{}", text(&both.stderr));
+    let icc = run("swpower", &[&base[..], &["--icc", "1"]].concat());
+    assert_eq!(icc.status.code(), Some(1));
+    assert!(text(&icc.stderr).contains("'icc': 1 is outside [0, 1)"));
+    // A case file with a misspelt parameter.
+    let dir = scratch("swpower_errors");
+    let file = dir.join("case.json");
+    std::fs::write(
+        &file,
+        r#"{"design": [[0, 1], [0, 0]], "distn": "gaussian", "n": 10, "mu0": 0, "mu1": 1,
+           "sigma": 1, "gama": 0.1}"#,
+    )
+    .unwrap();
+    let misspelt = run("swpower", &["--case", file.to_str().unwrap()]);
+    assert_eq!(misspelt.status.code(), Some(1));
+    assert!(text(&misspelt.stderr).contains("did you mean 'gamma'?"));
+    let missing = run("swpower", &["--case", "/no/such/case.json"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("/no/such/case.json"));
+    // Usage errors: a case with parameter flags, no design, a missing size, a bad name.
+    for args in [
+        &["--case", file.to_str().unwrap(), "--n", "3"][..],
+        &["--n", "10", "--mu0", "0", "--mu1", "1"],
+        &["--waves", "2,2", "--mu0", "0", "--mu1", "1"],
+        &["--design", "funen", "--n", "1", "--mu0", "0", "--mu1", "1"],
+        &["--waves", "2,2", "--n", "1", "--mu0", "0", "--mu1", "1", "--solve", "m"],
+    ] {
+        let out = run("swpower", args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+    }
 }

@@ -160,12 +160,12 @@ impl PowerCase {
             .find(|k| !INFORMATIONAL.contains(&k.as_str()))
         {
             let suggestion = closest_name(unknown, PARAMETERS.iter().copied())
-                .map(|s| format!("; did you mean '{s}'?"))
+                .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
             return Err(Error::invalid(
                 "case",
                 format!(
-                    "unknown field '{unknown}'{suggestion} The parameters are {}",
+                    "unknown field '{unknown}'{suggestion}; the parameters are {}",
                     PARAMETERS.join(", ")
                 ),
             ));

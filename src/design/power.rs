@@ -1,6 +1,8 @@
 //! Closed-form power of a cluster trial's design by generalised least squares, as
 //! swCRTdesign's `swPwr` computes it (see the [module docs](super) for the model).
 
+use std::fmt;
+
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
@@ -640,6 +642,68 @@ impl ClosedForm {
                 Ok((columns, Some(weights)))
             }
         }
+    }
+}
+
+impl fmt::Display for Power {
+    /// The power, the variance of the estimate, the random effects, the cells and the design
+    /// effect, one line each.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.components;
+        writeln!(
+            f,
+            "Power {:.4} (two-sided z test at alpha {}) for an effect of {}",
+            self.power,
+            self.alpha,
+            significant(self.effect)
+        )?;
+        writeln!(
+            f,
+            "  variance of the estimated effect {} (SE {})",
+            significant(self.var_trt),
+            significant(self.se)
+        )?;
+        writeln!(
+            f,
+            "  random effects: tau {}, eta {}, rho {}, gamma {}, zeta {}; residual variance {}",
+            significant(c.tau),
+            significant(c.eta),
+            significant(c.rho),
+            significant(c.gamma),
+            significant(c.zeta),
+            significant(self.sigma_sq)
+        )?;
+        if let Some(h) = &self.contrast {
+            let weights: Vec<String> = h.iter().map(|w| significant(*w)).collect();
+            writeln!(
+                f,
+                "  exposure-time model, contrast H over exposure times 1..{}: {}",
+                h.len(),
+                weights.join(", ")
+            )?;
+        }
+        write!(
+            f,
+            "  {} observed cells, {} patients; design effect {:.3} against an individually \
+             randomised trial of the same patients",
+            self.observed_cells,
+            significant(self.patients),
+            self.design_effect
+        )
+    }
+}
+
+/// A number with 4 significant digits, without trailing zeros (`0.04276`, `720`, `0`).
+pub(crate) fn significant(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (3 - x.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{x:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
     }
 }
 

@@ -738,3 +738,196 @@ fn check_labels(what: &str, labels: &[String], expected: usize) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of a design as strings: `0`, `1`, the share, or `-` for an unobserved cell.
+    fn rows(d: &Design) -> Vec<String> {
+        d.cells()
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|c| c.map_or("-".to_string(), |s| s.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    fn message(e: Error) -> String {
+        match e {
+            Error::InvalidArgument { argument, message } => format!("{argument}: {message}"),
+            other => other.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_standard_stepped_wedge_and_its_options() {
+        let d = Design::stepped_wedge(&[2, 1]).unwrap();
+        assert_eq!(rows(&d), ["0 1 1", "0 1 1", "0 0 1"]);
+        assert_eq!(d.waves(), [2, 1]);
+        assert_eq!(d.clusters()[2], "Cluster 3");
+        assert_eq!(d.periods()[2].label, "3");
+        // swDsn(c(1, 0, 1)): a step at which no cluster crosses.
+        let gap = Design::stepped_wedge(&[1, 0, 1]).unwrap();
+        assert_eq!(rows(&gap), ["0 1 1 1", "0 0 0 1"]);
+        // all.ctl.time0 = FALSE, extra.ctl.time = 1, extra.trt.time = 1, tx.effect.frac.
+        let sw = |b| SteppedWedge::new(&[1, 1]).baseline(b);
+        assert_eq!(rows(&sw(0).build().unwrap()), ["1 1", "0 1"]);
+        assert_eq!(
+            rows(&sw(2).extra_treated(1).build().unwrap()),
+            ["0 0 1 1 1", "0 0 0 1 1"]
+        );
+        assert_eq!(
+            rows(&sw(1).fractions(&[0.3, 0.7]).build().unwrap()),
+            ["0 0.3 0.7", "0 0 0.3"]
+        );
+        // An implementation period that is not measured, then half the effect.
+        let d = sw(1)
+            .extra_treated(2)
+            .unobserved_transition(1)
+            .fractions(&[0.5])
+            .build()
+            .unwrap();
+        assert_eq!(rows(&d), ["0 - 0.5 1 1", "0 0 - 0.5 1"]);
+        assert_eq!(
+            d.cell_counts(),
+            CellCounts {
+                control: 3,
+                intervention: 3,
+                partial: 2,
+                unobserved: 2
+            }
+        );
+        assert!(message(SteppedWedge::new(&[0, 0]).build().unwrap_err()).contains("no cluster"));
+        let bad = sw(1).fractions(&[1.5]).build().unwrap_err();
+        assert!(message(bad).starts_with("fractions: 1.5"));
+    }
+
+    #[test]
+    fn parallel_designs_and_waves() {
+        let d = Design::parallel(1, 2, 2).unwrap();
+        assert_eq!(rows(&d), ["1 1", "0 0", "0 0"]);
+        assert_eq!(d.waves(), [1, 2]);
+        let b = Design::parallel_baseline(1, 1, 1, 2).unwrap();
+        assert_eq!(rows(&b), ["0 1 1", "0 0 0"]);
+        let w = Design::from_waves(&[vec![Some(0.0), None], vec![Some(1.0), Some(1.0)]], &[2, 1])
+            .unwrap();
+        assert_eq!(rows(&w), ["0 -", "0 -", "1 1"]);
+        assert!(message(Design::from_waves(&[vec![Some(0.0)]], &[1, 1]).unwrap_err())
+            .contains("2 waves of clusters for 1 rows"));
+        let more = Design::stepped_wedge(&[1, 2]).unwrap().replicate_waves(3).unwrap();
+        assert_eq!(more.waves(), [3, 3]);
+        assert_eq!(more.n_clusters(), 6);
+        assert!(Design::stepped_wedge(&[1]).unwrap().replicate_waves(0).is_err());
+    }
+
+    #[test]
+    fn incomplete_designs() {
+        let d = Design::stepped_wedge(&[1, 1, 1, 1]).unwrap();
+        assert_eq!(
+            rows(&d.clone().observed_window(1, Some(2))),
+            ["0 1 1 - -", "- 0 1 1 -", "- - 0 1 1", "- - - 0 1"]
+        );
+        let parallel = Design::parallel(0, 1, 3).unwrap().observed_window(0, Some(1));
+        assert_eq!(rows(&parallel), ["0 0 0"], "a cluster never treated keeps its cells");
+        let gaps = d.clone().with_unobserved(&[(0, 0), (3, 4)]).unwrap();
+        assert_eq!(gaps.share(0, 0), None);
+        assert_eq!(gaps.share(0, 1), Some(1.0));
+        assert_eq!(gaps.cell_counts().unobserved, 2);
+        let outside = d.with_unobserved(&[(4, 0)]).unwrap_err();
+        assert!(message(outside).contains("cell (4, 0) is outside"));
+    }
+
+    #[test]
+    fn invalid_designs_name_the_cell() {
+        assert!(matches!(
+            Design::new(vec![]).unwrap_err(),
+            Error::TooFewData { ref unit, .. } if unit == "clusters"
+        ));
+        assert!(matches!(
+            Design::new(vec![vec![]]).unwrap_err(),
+            Error::TooFewData { ref unit, .. } if unit == "periods"
+        ));
+        let ragged = Design::new(vec![vec![Some(0.0), Some(1.0)], vec![Some(0.0)]]);
+        assert!(message(ragged.unwrap_err()).contains("cluster 2 has 1 periods"));
+        for bad in [-0.1, 1.1, f64::NAN, f64::INFINITY] {
+            let e = Design::new(vec![vec![Some(0.0), Some(bad)]]).unwrap_err();
+            assert!(message(e).contains("cluster 1, period 2 has share"), "{bad}");
+        }
+        let d = Design::stepped_wedge(&[1, 1]).unwrap();
+        let twice = d.clone().with_cluster_labels(vec!["A".into(), "A".into()]);
+        assert!(message(twice.unwrap_err()).contains("'A' is used twice"));
+        let short = d.clone().with_period_labels(vec!["1".into()]);
+        assert!(message(short.unwrap_err()).contains("1 labels for 3"));
+        assert!(matches!(
+            d.cluster_index("Cluster 9").unwrap_err(),
+            Error::UnknownTerm { .. }
+        ));
+        assert_eq!(d.period_index("3").unwrap(), 2);
+        let zero = Design::from_start_periods(&[Some(0)], 2).unwrap_err();
+        assert!(message(zero).contains("period 0"));
+        let undated = Design::from_rollout_dates(&[("A".into(), None)], vec![Period::numbered("1")]);
+        assert!(message(undated.unwrap_err()).contains("period '1' has no calendar dates"));
+    }
+
+    #[test]
+    fn calendar_periods_and_rollout_dates() {
+        let date = |y, m, d| Date::from_ymd(y, m, d).unwrap();
+        let months = Period::months(date(2024, 1, 20), date(2024, 3, 1)).unwrap();
+        let labels: Vec<&str> = months.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["2024-01", "2024-02", "2024-03"]);
+        assert_eq!(months[1].days(), Some(29));
+        assert!(Period::months(date(2024, 2, 1), date(2024, 1, 1)).is_err());
+        assert!(Period::dated("x", date(2024, 2, 1), date(2024, 2, 1)).is_err());
+        let d = Design::from_rollout_dates(
+            &[
+                ("early".into(), Some(date(2023, 12, 1))),
+                ("mid".into(), Some(date(2024, 2, 15))),
+                ("late".into(), Some(date(2024, 6, 1))),
+                ("never".into(), None),
+            ],
+            months,
+        )
+        .unwrap();
+        assert_eq!(rows(&d)[0], "1 1 1");
+        // 15 February 2024: 15 of 29 days.
+        assert_eq!(d.share(1, 1), Some(15.0 / 29.0));
+        assert_eq!(rows(&d)[2], "0 0 0");
+        assert_eq!(rows(&d)[3], "0 0 0");
+        assert_eq!(d.clusters()[1], "mid");
+        // Merged by days: 31 + 29 days, 15 of them under the intervention.
+        let merged = d.merge_periods(&[2, 1]).unwrap();
+        assert!((merged.share(1, 0).unwrap() - 15.0 / 60.0).abs() < 1e-15);
+        let first = &merged.periods()[0];
+        assert_eq!(first.label, "2024-01-2024-02");
+        assert_eq!(first.days(), Some(60));
+        assert!(d.merge_periods(&[2, 2]).is_err());
+        assert!(d.merge_periods(&[3, 0]).is_err());
+    }
+
+    #[test]
+    fn merged_periods_average_the_observed_cells() {
+        let d = Design::new(vec![vec![Some(0.0), Some(1.0), None, None]]).unwrap();
+        let m = d.merge_periods(&[2, 2]).unwrap();
+        assert_eq!(m.cells(), [vec![Some(0.5), None]]);
+        assert_eq!(m.periods()[0].label, "1-2");
+        assert_eq!(m.periods()[0].days(), None);
+    }
+
+    #[test]
+    fn exposure_times_count_the_periods_under_the_intervention() {
+        let d = Design::new(vec![
+            vec![Some(0.0), Some(1.0), None, Some(1.0)],
+            vec![Some(0.0), Some(0.0), Some(0.0), Some(1.0)],
+        ])
+        .unwrap();
+        assert_eq!(d.exposure_times().unwrap(), [[0, 1, 0, 2], [0, 0, 0, 1]]);
+        let half = SteppedWedge::new(&[1]).fractions(&[0.5]).build().unwrap();
+        let e = message(half.exposure_times().unwrap_err());
+        assert!(e.contains("cluster 'Cluster 1', period '2' has share 0.5"), "{e}");
+        assert!(half.with_fractions(&[0.5]).is_err());
+    }
+}

@@ -1,6 +1,8 @@
 //! Sample size for a target power: the smallest cluster-period size, or the smallest number of
 //! clusters per wave, whose closed-form power reaches it.
 
+use std::fmt;
+
 use serde::Serialize;
 
 use super::power::{ClosedForm, Power, Sizes};
@@ -25,6 +27,25 @@ pub struct SampleSize {
     pub power: Power,
     /// The power at one less (`None` when the value is 1): below the target.
     pub power_one_less: Option<f64>,
+}
+
+impl fmt::Display for SampleSize {
+    /// What was solved for, the value found and the powers at it and at one less.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.solved_for.as_str() {
+            "n" => "patients per cluster-period",
+            _ => "clusters per wave",
+        };
+        write!(
+            f,
+            "Smallest number of {what} for a power of at least {}: {} (power {:.4}",
+            self.target, self.value, self.power.power
+        )?;
+        match self.power_one_less {
+            Some(p) => write!(f, "; {} gives {p:.4})", self.value - 1),
+            None => write!(f, ")"),
+        }
+    }
 }
 
 impl ClosedForm {
