@@ -32,7 +32,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stepwedge::core::dates::Date;
-use stepwedge::core::error::Error;
 use stepwedge::studies::kth_rollout::{analyse, write_report, Options};
 
 mod cli;
@@ -96,12 +95,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         }
     }
     if args.json {
-        let mut text = serde_json::to_string_pretty(&analysis).map_err(|e| Error::Numerical {
-            what: "the JSON of the analysis".into(),
-            message: e.to_string(),
-        })?;
-        text.push('\n');
-        return cli::emit(&text);
+        return cli::emit_json(&analysis, "the analysis");
     }
     let title = match &args.data {
         None => format!(

@@ -90,13 +90,28 @@ struct Args {
     #[arg(long, value_name = "K", default_value_t = 0, requires = "waves")]
     unobserved_transition: usize,
     /// Patients per cluster-period.
-    #[arg(long, value_name = "N", conflicts_with = "case", required_unless_present = "case")]
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "case",
+        required_unless_present = "case"
+    )]
     n: Option<f64>,
     /// Mean (risk) under usual care.
-    #[arg(long, value_name = "X", conflicts_with = "case", required_unless_present = "case")]
+    #[arg(
+        long,
+        value_name = "X",
+        conflicts_with = "case",
+        required_unless_present = "case"
+    )]
     mu0: Option<f64>,
     /// Mean (risk) under the intervention.
-    #[arg(long, value_name = "X", conflicts_with = "case", required_unless_present = "case")]
+    #[arg(
+        long,
+        value_name = "X",
+        conflicts_with = "case",
+        required_unless_present = "case"
+    )]
     mu1: Option<f64>,
     /// The outcome [default: gaussian with --sigma, else binomial].
     #[arg(long, value_enum, conflicts_with = "case")]
@@ -111,7 +126,12 @@ struct Args {
     #[arg(long, value_name = "SD", conflicts_with = "case")]
     eta: Option<f64>,
     /// Correlation of the random intercept and treatment effect.
-    #[arg(long, value_name = "R", conflicts_with = "case", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "R",
+        conflicts_with = "case",
+        allow_negative_numbers = true
+    )]
     rho: Option<f64>,
     /// SD of the cluster-period random effect.
     #[arg(long, value_name = "SD", conflicts_with = "case")]
@@ -329,12 +349,7 @@ fn run(args: &Args) -> Result<(), Failure> {
                 power_one_less: s.power_one_less,
             }),
         };
-        let mut text = serde_json::to_string_pretty(&output).map_err(|e| Error::Numerical {
-            what: "the JSON of the power".into(),
-            message: e.to_string(),
-        })?;
-        text.push('\n');
-        return cli::emit(&text);
+        return cli::emit_json(&output, "the power");
     }
     let mut text = format!(
         "Closed-form power by GLS (as swCRTdesign's swPwr)\n\n{}\n",

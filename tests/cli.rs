@@ -499,9 +499,15 @@ fn swpower_reproduces_the_reference_cases_in_json() {
         let reference: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let out = json(&run("swpower", &["--case", &path, "--json"]));
-        let (power, var) = (out["power"].as_f64().unwrap(), out["var_trt"].as_f64().unwrap());
+        let (power, var) = (
+            out["power"].as_f64().unwrap(),
+            out["var_trt"].as_f64().unwrap(),
+        );
         let expected_var = reference["var_trt"].as_f64().unwrap();
-        assert!((power - reference["power"].as_f64().unwrap()).abs() < 1e-6, "{name}");
+        assert!(
+            (power - reference["power"].as_f64().unwrap()).abs() < 1e-6,
+            "{name}"
+        );
         assert!((var - expected_var).abs() < 1e-8 * expected_var, "{name}");
         for field in [
             "se",
@@ -516,15 +522,28 @@ fn swpower_reproduces_the_reference_cases_in_json() {
         }
         let tau = reference["derived"]["tau"].as_f64().unwrap();
         assert!((out["components"]["tau"].as_f64().unwrap() - tau).abs() < 1e-12 * tau);
-        assert_eq!(out["design"]["waves"], reference["clusters_per_wave"], "{name}");
+        assert_eq!(
+            out["design"]["waves"], reference["clusters_per_wave"],
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn swpower_builds_a_design_from_flags_and_solves_for_a_size() {
     let flags = [
-        "--waves", "3,3,3", "--baseline", "1", "--n", "20", "--mu0", "0.119", "--mu1", "0.08",
-        "--icc", "0.02",
+        "--waves",
+        "3,3,3",
+        "--baseline",
+        "1",
+        "--n",
+        "20",
+        "--mu0",
+        "0.119",
+        "--mu1",
+        "0.08",
+        "--icc",
+        "0.02",
     ];
     let text_out = run("swpower", &flags);
     assert!(text_out.status.success(), "{}", text(&text_out.stderr));
@@ -587,10 +606,19 @@ fn swpower_builds_a_design_from_flags_and_solves_for_a_size() {
 
 #[test]
 fn swpower_errors_name_the_field_and_usage_errors_exit_two() {
-    let base = ["--waves", "2,2", "--n", "10", "--mu0", "0.1", "--mu1", "0.2"];
-    let both = run("swpower", &[&base[..], &["--icc", "0.02", "--tau", "0.01"]].concat());
+    let base = [
+        "--waves", "2,2", "--n", "10", "--mu0", "0.1", "--mu1", "0.2",
+    ];
+    let both = run(
+        "swpower",
+        &[&base[..], &["--icc", "0.02", "--tau", "0.01"]].concat(),
+    );
     assert_eq!(both.status.code(), Some(1));
-    assert!(text(&both.stderr).contains("not both"), "{}", text(&both.stderr));
+    assert!(
+        text(&both.stderr).contains("not both"),
+        "{}",
+        text(&both.stderr)
+    );
     let icc = run("swpower", &[&base[..], &["--icc", "1"]].concat());
     assert_eq!(icc.status.code(), Some(1));
     assert!(text(&icc.stderr).contains("'icc': 1 is outside [0, 1)"));
@@ -615,10 +643,17 @@ fn swpower_errors_name_the_field_and_usage_errors_exit_two() {
         &["--n", "10", "--mu0", "0", "--mu1", "1"],
         &["--waves", "2,2", "--mu0", "0", "--mu1", "1"],
         &["--design", "funen", "--n", "1", "--mu0", "0", "--mu1", "1"],
-        &["--waves", "2,2", "--n", "1", "--mu0", "0", "--mu1", "1", "--solve", "m"],
+        &[
+            "--waves", "2,2", "--n", "1", "--mu0", "0", "--mu1", "1", "--solve", "m",
+        ],
     ] {
         let out = run("swpower", args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         assert!(out.stdout.is_empty());
     }
 }

@@ -85,7 +85,13 @@ fn busy_sizes(design: &Design) -> Vec<Vec<f64>> {
     (0..design.n_clusters())
         .map(|i| {
             (0..design.n_periods())
-                .map(|j| if (i, j) == (3, 2) { 0.0 } else { 10.0 + ((3 * i + 7 * j) % 11) as f64 })
+                .map(|j| {
+                    if (i, j) == (3, 2) {
+                        0.0
+                    } else {
+                        10.0 + ((3 * i + 7 * j) % 11) as f64
+                    }
+                })
                 .collect()
         })
         .collect()
@@ -126,7 +132,11 @@ fn the_structured_gls_equals_the_dense_one() {
         };
         let ours = spec.power(&design).unwrap();
         let dense = dense_variance(&design, &n, 1.69, re, decay.unwrap_or(1.0));
-        assert!(relative(ours.var_trt, dense) < 1e-12, "{} vs {dense}", ours.var_trt);
+        assert!(
+            relative(ours.var_trt, dense) < 1e-12,
+            "{} vs {dense}",
+            ours.var_trt
+        );
         let z = normal_quantile(0.95);
         let expected = normal_cdf(0.4 / dense.sqrt() - z) + normal_cdf(-0.4 / dense.sqrt() - z);
         assert!((ours.power - expected).abs() < 1e-12);
@@ -176,9 +186,13 @@ fn the_hussey_hughes_closed_formula() {
     let v: f64 = x.iter().map(|r| r.iter().sum::<f64>().powi(2)).sum();
     let s2 = sigma * sigma / n;
     let t2 = tau * tau;
-    let closed = i * s2 * (s2 + j * t2)
-        / ((i * u - w) * s2 + (u * u + i * j * u - j * w - i * v) * t2);
-    assert!(relative(ours.var_trt, closed) < 1e-12, "{} vs {closed}", ours.var_trt);
+    let closed =
+        i * s2 * (s2 + j * t2) / ((i * u - w) * s2 + (u * u + i * j * u - j * w - i * v) * t2);
+    assert!(
+        relative(ours.var_trt, closed) < 1e-12,
+        "{} vs {closed}",
+        ours.var_trt
+    );
 }
 
 #[test]
@@ -198,7 +212,12 @@ fn parameterisations_that_are_the_same_model_give_the_same_variance() {
     assert!(relative(cohort, var(base.clone().random_effects(re(tau, 0.1, 0.0)))) < 1e-12);
     // No decay is r = 1; r = 0 makes the cluster effect a cluster-period effect.
     let plain = var(base.clone().random_effects(re(0.3, 0.1, 0.0)));
-    assert!(relative(plain, var(base.clone().random_effects(re(0.3, 0.1, 0.0)).decay(1.0))) < 1e-14);
+    assert!(
+        relative(
+            plain,
+            var(base.clone().random_effects(re(0.3, 0.1, 0.0)).decay(1.0))
+        ) < 1e-14
+    );
     let r0 = var(base.clone().random_effects(re(0.3, 0.0, 0.0)).decay(0.0));
     assert!(relative(r0, var(base.clone().random_effects(re(0.0, 0.3, 0.0)))) < 1e-12);
     // Decay loses the within-cluster comparison across distant periods: more variance.
@@ -210,9 +229,18 @@ fn parameterisations_that_are_the_same_model_give_the_same_variance() {
     let (t2, g2) = (c.tau * c.tau, c.gamma * c.gamma);
     assert!(((t2 + g2) / (t2 + g2 + 1.0) - 0.05).abs() < 1e-15);
     assert!((t2 / (t2 + g2) - 0.8).abs() < 1e-15);
-    assert!(relative(var(spec), var(base.clone().random_effects(re(c.tau, c.gamma, 0.0)))) < 1e-14);
+    assert!(
+        relative(
+            var(spec),
+            var(base.clone().random_effects(re(c.tau, c.gamma, 0.0)))
+        ) < 1e-14
+    );
     // iac: zeta^2 = s2 iac / (1 - iac), and icc then counts zeta^2 in the total.
-    let c = base.clone().coefficients(0.1, 1.0, 0.3).components().unwrap();
+    let c = base
+        .clone()
+        .coefficients(0.1, 1.0, 0.3)
+        .components()
+        .unwrap();
     assert!((c.zeta * c.zeta - 0.3 / 0.7).abs() < 1e-15);
     assert!((c.tau * c.tau - (1.0 + 0.3 / 0.7) * 0.1 / 0.9).abs() < 1e-15);
     // Binary: sigma^2 from the mean risk.
@@ -224,10 +252,11 @@ fn parameterisations_that_are_the_same_model_give_the_same_variance() {
 fn the_exposure_time_model() {
     // With one exposure time it is the immediate-treatment model.
     let one = Design::parallel_baseline(3, 3, 2, 1).unwrap();
-    let spec = ClosedForm::gaussian(0.0, 0.5, 1.0, Sizes::Scalar(15.0)).random_effects(RandomEffects {
-        tau: 0.2,
-        ..RandomEffects::default()
-    });
+    let spec =
+        ClosedForm::gaussian(0.0, 0.5, 1.0, Sizes::Scalar(15.0)).random_effects(RandomEffects {
+            tau: 0.2,
+            ..RandomEffects::default()
+        });
     let it = spec.power(&one).unwrap();
     let eti = spec
         .clone()
@@ -280,7 +309,10 @@ fn the_exposure_time_model() {
         .power(&sw)
         .unwrap_err();
     assert!(message(zero_sum).starts_with("H: the weights add up to 0"));
-    let half = SteppedWedge::new(&[1, 1]).fractions(&[0.5]).build().unwrap();
+    let half = SteppedWedge::new(&[1, 1])
+        .fractions(&[0.5])
+        .build()
+        .unwrap();
     let fractions = spec
         .model(TreatmentModel::ExposureTime { contrast: None })
         .power(&half)
@@ -369,42 +401,136 @@ fn invalid_inputs_are_errors_naming_the_field_or_cell() {
         zeta: 0.0,
     };
     let cases: Vec<(ClosedForm, Design, &str)> = vec![
-        (g().random_effects(re(-0.1, 0.0, 0.0, 0.0)), sw.clone(), "tau: -0.1 is not a standard deviation"),
-        (g().random_effects(re(0.1, 0.0, 0.0, f64::NAN)), sw.clone(), "gamma: NaN"),
-        (g().random_effects(re(0.1, 0.0, 0.5, 0.0)), sw.clone(), "rho: 0.5 correlates"),
-        (g().random_effects(re(0.1, 0.1, 1.5, 0.0)), sw.clone(), "rho: 1.5 is outside [-1, 1]"),
-        (g().coefficients(1.0, 1.0, 0.0), sw.clone(), "icc: 1 is outside [0, 1)"),
+        (
+            g().random_effects(re(-0.1, 0.0, 0.0, 0.0)),
+            sw.clone(),
+            "tau: -0.1 is not a standard deviation",
+        ),
+        (
+            g().random_effects(re(0.1, 0.0, 0.0, f64::NAN)),
+            sw.clone(),
+            "gamma: NaN",
+        ),
+        (
+            g().random_effects(re(0.1, 0.0, 0.5, 0.0)),
+            sw.clone(),
+            "rho: 0.5 correlates",
+        ),
+        (
+            g().random_effects(re(0.1, 0.1, 1.5, 0.0)),
+            sw.clone(),
+            "rho: 1.5 is outside [-1, 1]",
+        ),
+        (
+            g().coefficients(1.0, 1.0, 0.0),
+            sw.clone(),
+            "icc: 1 is outside [0, 1)",
+        ),
         (g().coefficients(-0.1, 1.0, 0.0), sw.clone(), "icc: -0.1"),
-        (g().coefficients(0.1, 1.2, 0.0), sw.clone(), "cac: 1.2 is outside [0, 1]"),
-        (g().coefficients(0.1, 1.0, 1.0), sw.clone(), "iac: 1 is outside [0, 1)"),
-        (ClosedForm::gaussian(0.0, 0.5, 0.0, Sizes::Scalar(10.0)), sw.clone(), "sigma: sigma, gamma and zeta are all 0"),
-        (ClosedForm::gaussian(0.0, 0.5, 0.0, Sizes::Scalar(10.0)).coefficients(0.1, 1.0, 0.0), sw.clone(), "sigma: sigma is 0"),
-        (ClosedForm::binomial(0.1, 0.2, Sizes::Scalar(10.0)).random_effects(re(0.5, 0.0, 0.0, 0.0)), sw.clone(), "exceeds muBar (1 - muBar)"),
-        (ClosedForm::binomial(0.1, 1.2, Sizes::Scalar(10.0)), sw.clone(), "mu1: 1.2 is not a risk"),
-        (ClosedForm::binomial(0.0, 0.0, Sizes::Scalar(10.0)), sw.clone(), "leaves no variance"),
+        (
+            g().coefficients(0.1, 1.2, 0.0),
+            sw.clone(),
+            "cac: 1.2 is outside [0, 1]",
+        ),
+        (
+            g().coefficients(0.1, 1.0, 1.0),
+            sw.clone(),
+            "iac: 1 is outside [0, 1)",
+        ),
+        (
+            ClosedForm::gaussian(0.0, 0.5, 0.0, Sizes::Scalar(10.0)),
+            sw.clone(),
+            "sigma: sigma, gamma and zeta are all 0",
+        ),
+        (
+            ClosedForm::gaussian(0.0, 0.5, 0.0, Sizes::Scalar(10.0)).coefficients(0.1, 1.0, 0.0),
+            sw.clone(),
+            "sigma: sigma is 0",
+        ),
+        (
+            ClosedForm::binomial(0.1, 0.2, Sizes::Scalar(10.0))
+                .random_effects(re(0.5, 0.0, 0.0, 0.0)),
+            sw.clone(),
+            "exceeds muBar (1 - muBar)",
+        ),
+        (
+            ClosedForm::binomial(0.1, 1.2, Sizes::Scalar(10.0)),
+            sw.clone(),
+            "mu1: 1.2 is not a risk",
+        ),
+        (
+            ClosedForm::binomial(0.0, 0.0, Sizes::Scalar(10.0)),
+            sw.clone(),
+            "leaves no variance",
+        ),
         (g().alpha(0.0), sw.clone(), "alpha: 0 is outside (0, 1)"),
         (g().decay(1.5), sw.clone(), "decay: 1.5 is outside [0, 1]"),
-        (g().random_effects(re(0.1, 0.1, 0.2, 0.0)).decay(0.5), sw.clone(), "decay: a decaying cluster effect"),
-        (g().sizes(Sizes::Scalar(0.0)), sw.clone(), "n: 0 patients per cluster-period"),
-        (g().sizes(Sizes::PerCluster(vec![1.0; 3])), sw.clone(), "n: 3 sizes for 4 clusters"),
-        (g().sizes(Sizes::Matrix(vec![vec![1.0; 3]; 3])), sw.clone(), "a matrix of 3 rows"),
+        (
+            g().random_effects(re(0.1, 0.1, 0.2, 0.0)).decay(0.5),
+            sw.clone(),
+            "decay: a decaying cluster effect",
+        ),
+        (
+            g().sizes(Sizes::Scalar(0.0)),
+            sw.clone(),
+            "n: 0 patients per cluster-period",
+        ),
+        (
+            g().sizes(Sizes::PerCluster(vec![1.0; 3])),
+            sw.clone(),
+            "n: 3 sizes for 4 clusters",
+        ),
+        (
+            g().sizes(Sizes::Matrix(vec![vec![1.0; 3]; 3])),
+            sw.clone(),
+            "a matrix of 3 rows",
+        ),
         (
             g().sizes(Sizes::Matrix(vec![vec![5.0, -1.0, 5.0]; 4])),
             sw.clone(),
             "cluster 'Cluster 1', period '2' has -1 patients",
         ),
         (
-            g().sizes(Sizes::Matrix(vec![vec![5.0; 3], vec![0.0; 3], vec![5.0; 3], vec![5.0; 3]])),
+            g().sizes(Sizes::Matrix(vec![
+                vec![5.0; 3],
+                vec![0.0; 3],
+                vec![5.0; 3],
+                vec![5.0; 3],
+            ])),
             sw.clone(),
             "cluster 'Cluster 2' is never observed",
         ),
-        (g(), sw.clone().with_unobserved(&[(0, 0), (1, 0), (2, 0), (3, 0)]).unwrap(), "period '1' has no observed cell"),
-        (g(), Design::parallel(0, 3, 2).unwrap(), "no observed cell is under the intervention"),
-        (g(), Design::parallel(3, 0, 2).unwrap(), "the treatment effect cannot be separated"),
-        (g(), Design::parallel_baseline(0, 2, 1, 1).unwrap().with_unobserved(&[]).unwrap(), "no observed cell"),
         (
-            g().random_effects(RandomEffects { zeta: 0.3, ..RandomEffects::default() })
-                .sizes(Sizes::Matrix(vec![vec![5.0, 6.0, 5.0]; 4])),
+            g(),
+            sw.clone()
+                .with_unobserved(&[(0, 0), (1, 0), (2, 0), (3, 0)])
+                .unwrap(),
+            "period '1' has no observed cell",
+        ),
+        (
+            g(),
+            Design::parallel(0, 3, 2).unwrap(),
+            "no observed cell is under the intervention",
+        ),
+        (
+            g(),
+            Design::parallel(3, 0, 2).unwrap(),
+            "the treatment effect cannot be separated",
+        ),
+        (
+            g(),
+            Design::parallel_baseline(0, 2, 1, 1)
+                .unwrap()
+                .with_unobserved(&[])
+                .unwrap(),
+            "no observed cell",
+        ),
+        (
+            g().random_effects(RandomEffects {
+                zeta: 0.3,
+                ..RandomEffects::default()
+            })
+            .sizes(Sizes::Matrix(vec![vec![5.0, 6.0, 5.0]; 4])),
             sw.clone(),
             "closed cohort (zeta > 0)",
         ),
@@ -416,7 +542,10 @@ fn invalid_inputs_are_errors_naming_the_field_or_cell() {
     // Every cluster switching at once: the treatment is the calendar.
     let together = Design::from_start_periods(&[Some(2), Some(2)], 3).unwrap();
     let e = message(g().power(&together).unwrap_err());
-    assert!(e.contains("cannot be separated from the period effects"), "{e}");
+    assert!(
+        e.contains("cannot be separated from the period effects"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -430,22 +559,40 @@ fn a_case_file_reads_swpwr_names_and_refuses_unknown_fields() {
     assert_eq!(spec.alpha, 0.05);
     assert_eq!(spec.components().unwrap().tau, 0.1);
     let e = message(case(r#""distn": "gaussian", "sigma": 1, "gama": 0.1"#).unwrap_err());
-    assert!(e.contains("unknown field 'gama' (did you mean 'gamma'?)"), "{e}");
+    assert!(
+        e.contains("unknown field 'gama' (did you mean 'gamma'?)"),
+        "{e}"
+    );
     let e = message(case(r#""distn": "gaussian", "sigma": 1, "xyz": 0.1"#).unwrap_err());
-    assert!(e.contains("unknown field 'xyz'; the parameters are design, distn"), "{e}");
+    assert!(
+        e.contains("unknown field 'xyz'; the parameters are design, distn"),
+        "{e}"
+    );
     let both = case(r#""distn": "gaussian", "sigma": 1, "tau": 0.1, "icc": 0.1"#)
         .unwrap()
         .closed_form()
         .unwrap_err();
     assert!(message(both).contains("not both"));
-    let no_sigma = case(r#""distn": "gaussian""#).unwrap().closed_form().unwrap_err();
+    let no_sigma = case(r#""distn": "gaussian""#)
+        .unwrap()
+        .closed_form()
+        .unwrap_err();
     assert!(message(no_sigma).starts_with("sigma: a gaussian outcome"));
-    let sigma = case(r#""distn": "binomial", "sigma": 1"#).unwrap().closed_form().unwrap_err();
+    let sigma = case(r#""distn": "binomial", "sigma": 1"#)
+        .unwrap()
+        .closed_form()
+        .unwrap_err();
     assert!(message(sigma).starts_with("sigma: a binomial"));
-    let distn = case(r#""distn": "poisson""#).unwrap().closed_form().unwrap_err();
+    let distn = case(r#""distn": "poisson""#)
+        .unwrap()
+        .closed_form()
+        .unwrap_err();
     assert!(message(distn).contains("'poisson' is neither"));
     // H as a number: equal weights, as swPwr.
-    let eti = case(r#""distn": "gaussian", "sigma": 1, "H": 1"#).unwrap().closed_form().unwrap();
+    let eti = case(r#""distn": "gaussian", "sigma": 1, "H": 1"#)
+        .unwrap()
+        .closed_form()
+        .unwrap();
     assert_eq!(eti.model, TreatmentModel::ExposureTime { contrast: None });
     let icc = case(r#""distn": "binomial", "icc": 0.1, "cac": 0.5, "alpha": 0.1, "decay": 0.8"#)
         .unwrap()

@@ -133,7 +133,7 @@ fn design_of_call(call: &str) -> Option<Design> {
         .strip_prefix("swDsn(")
         .and_then(|c| c.strip_suffix(')'))
     {
-        return Some(swdsn(&args));
+        return Some(swdsn(args));
     }
     let funen = funen_design().unwrap();
     let design = match call.as_str() {

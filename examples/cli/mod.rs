@@ -105,6 +105,17 @@ pub fn emit(text: &str) -> Result<(), Failure> {
     }
 }
 
+/// Writes `value` as pretty-printed JSON and a newline to stdout (see [`emit`]); `what` names
+/// it in the error should it not serialise.
+pub fn emit_json(value: &impl serde::Serialize, what: &str) -> Result<(), Failure> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::Numerical {
+        what: format!("the JSON of {what}"),
+        message: e.to_string(),
+    })?;
+    text.push('\n');
+    emit(&text)
+}
+
 /// A message on stderr, `program: message` (a failure to write stderr is ignored: there is
 /// nowhere left to report it).
 pub fn note(program: &str, message: impl Display) {

@@ -813,15 +813,26 @@ mod tests {
         assert_eq!(d.waves(), [1, 2]);
         let b = Design::parallel_baseline(1, 1, 1, 2).unwrap();
         assert_eq!(rows(&b), ["0 1 1", "0 0 0"]);
-        let w = Design::from_waves(&[vec![Some(0.0), None], vec![Some(1.0), Some(1.0)]], &[2, 1])
-            .unwrap();
+        let w = Design::from_waves(
+            &[vec![Some(0.0), None], vec![Some(1.0), Some(1.0)]],
+            &[2, 1],
+        )
+        .unwrap();
         assert_eq!(rows(&w), ["0 -", "0 -", "1 1"]);
-        assert!(message(Design::from_waves(&[vec![Some(0.0)]], &[1, 1]).unwrap_err())
-            .contains("2 waves of clusters for 1 rows"));
-        let more = Design::stepped_wedge(&[1, 2]).unwrap().replicate_waves(3).unwrap();
+        assert!(
+            message(Design::from_waves(&[vec![Some(0.0)]], &[1, 1]).unwrap_err())
+                .contains("2 waves of clusters for 1 rows")
+        );
+        let more = Design::stepped_wedge(&[1, 2])
+            .unwrap()
+            .replicate_waves(3)
+            .unwrap();
         assert_eq!(more.waves(), [3, 3]);
         assert_eq!(more.n_clusters(), 6);
-        assert!(Design::stepped_wedge(&[1]).unwrap().replicate_waves(0).is_err());
+        assert!(Design::stepped_wedge(&[1])
+            .unwrap()
+            .replicate_waves(0)
+            .is_err());
     }
 
     #[test]
@@ -831,8 +842,14 @@ mod tests {
             rows(&d.clone().observed_window(1, Some(2))),
             ["0 1 1 - -", "- 0 1 1 -", "- - 0 1 1", "- - - 0 1"]
         );
-        let parallel = Design::parallel(0, 1, 3).unwrap().observed_window(0, Some(1));
-        assert_eq!(rows(&parallel), ["0 0 0"], "a cluster never treated keeps its cells");
+        let parallel = Design::parallel(0, 1, 3)
+            .unwrap()
+            .observed_window(0, Some(1));
+        assert_eq!(
+            rows(&parallel),
+            ["0 0 0"],
+            "a cluster never treated keeps its cells"
+        );
         let gaps = d.clone().with_unobserved(&[(0, 0), (3, 4)]).unwrap();
         assert_eq!(gaps.share(0, 0), None);
         assert_eq!(gaps.share(0, 1), Some(1.0));
@@ -855,7 +872,10 @@ mod tests {
         assert!(message(ragged.unwrap_err()).contains("cluster 2 has 1 periods"));
         for bad in [-0.1, 1.1, f64::NAN, f64::INFINITY] {
             let e = Design::new(vec![vec![Some(0.0), Some(bad)]]).unwrap_err();
-            assert!(message(e).contains("cluster 1, period 2 has share"), "{bad}");
+            assert!(
+                message(e).contains("cluster 1, period 2 has share"),
+                "{bad}"
+            );
         }
         let d = Design::stepped_wedge(&[1, 1]).unwrap();
         let twice = d.clone().with_cluster_labels(vec!["A".into(), "A".into()]);
@@ -869,7 +889,8 @@ mod tests {
         assert_eq!(d.period_index("3").unwrap(), 2);
         let zero = Design::from_start_periods(&[Some(0)], 2).unwrap_err();
         assert!(message(zero).contains("period 0"));
-        let undated = Design::from_rollout_dates(&[("A".into(), None)], vec![Period::numbered("1")]);
+        let undated =
+            Design::from_rollout_dates(&[("A".into(), None)], vec![Period::numbered("1")]);
         assert!(message(undated.unwrap_err()).contains("period '1' has no calendar dates"));
     }
 
@@ -927,7 +948,10 @@ mod tests {
         assert_eq!(d.exposure_times().unwrap(), [[0, 1, 0, 2], [0, 0, 0, 1]]);
         let half = SteppedWedge::new(&[1]).fractions(&[0.5]).build().unwrap();
         let e = message(half.exposure_times().unwrap_err());
-        assert!(e.contains("cluster 'Cluster 1', period '2' has share 0.5"), "{e}");
+        assert!(
+            e.contains("cluster 'Cluster 1', period '2' has share 0.5"),
+            "{e}"
+        );
         assert!(half.with_fractions(&[0.5]).is_err());
     }
 }

@@ -187,8 +187,8 @@ fn header_lines(labels: &[String]) -> Vec<String> {
 fn symbol(share: Option<f64>) -> &'static str {
     match share {
         None => "-",
-        Some(s) if s == 0.0 => ".",
-        Some(s) if s == 1.0 => "#",
+        Some(0.0) => ".",
+        Some(1.0) => "#",
         Some(_) => "+",
     }
 }
