@@ -102,7 +102,8 @@ struct Args {
         long,
         value_name = "X",
         conflicts_with = "case",
-        required_unless_present = "case"
+        required_unless_present = "case",
+        allow_negative_numbers = true
     )]
     mu0: Option<f64>,
     /// Mean (risk) under the intervention.
@@ -110,7 +111,8 @@ struct Args {
         long,
         value_name = "X",
         conflicts_with = "case",
-        required_unless_present = "case"
+        required_unless_present = "case",
+        allow_negative_numbers = true
     )]
     mu1: Option<f64>,
     /// The outcome [default: gaussian with --sigma, else binomial].
@@ -155,7 +157,7 @@ struct Args {
     #[arg(long, value_name = "R", conflicts_with = "case")]
     decay: Option<f64>,
     /// The exposure-time model with this contrast H: 'equal' or one weight per exposure time.
-    #[arg(long, value_name = "equal|W,W,..", value_parser = contrast, conflicts_with = "case")]
+    #[arg(long, value_name = "equal|W,W,..", value_parser = contrast, conflicts_with = "case", allow_negative_numbers = true)]
     contrast: Option<Contrast>,
     /// Solve for the smallest patients per cluster-period (n) or clusters per wave.
     #[arg(long, value_enum, value_name = "WHAT")]

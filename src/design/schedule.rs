@@ -94,7 +94,7 @@ impl Period {
 /// period in which the intervention takes partial effect (swCRTdesign's `tx.effect.frac`), or
 /// a calendar period in which it started part-way. In the closed-form power the share is the
 /// treatment regressor as it is, so a cell of 0.5 carries half the effect
-/// ([`crate::design::power`]). A cell without a value is a cluster-period in which no
+/// ([`ClosedForm`](crate::design::ClosedForm)). A cell without a value is a cluster-period in which no
 /// outcome is measured: before a cluster joins an incomplete design, during an implementation
 /// period, or after it leaves.
 ///
