@@ -404,3 +404,16 @@ fn figures_have_their_row_labels_and_are_written() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_schedule_json_keeps_its_rows_and_period_labels_beside_the_design() {
+    let f = funen_schedule().unwrap();
+    let json = serde_json::to_value(&f).unwrap();
+    assert_eq!(json["period_labels"].as_array().unwrap().len(), 17);
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    let odense = rows.iter().find(|r| r["label"] == "Odense 2").unwrap();
+    assert_eq!(odense["intervention"][12], 0.0);
+    assert_eq!(odense["intervention"][13], 1.0);
+    assert_eq!(json["design"]["clusters"].as_array().unwrap().len(), 10);
+}

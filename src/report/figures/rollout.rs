@@ -23,7 +23,10 @@ use crate::design::Design;
 /// value is not observed. Optionally each cell also has a number of patients
 /// ([`RolloutDiagram::with_counts`]). Draw it with [`rollout_diagram`] or print it with
 /// [`RolloutDiagram::text`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Its JSON keeps the fields it had before it held a [`Design`], `period_labels` and `rows`
+/// (`[{"label", "intervention": [share or null]}]`), beside `design`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RolloutDiagram {
     /// The figure's title.
     pub title: String,
@@ -33,8 +36,45 @@ pub struct RolloutDiagram {
     pub design: Design,
     /// Patients per cell, if known: per row, one count per period; [`rollout_diagram`] prints
     /// them in the cells.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<Vec<Vec<usize>>>,
+}
+
+impl Serialize for RolloutDiagram {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        #[derive(Serialize)]
+        struct Row<'a> {
+            label: &'a str,
+            intervention: &'a [Option<f64>],
+        }
+        let rows: Vec<Row> = self
+            .design
+            .clusters()
+            .iter()
+            .zip(self.design.cells())
+            .map(|(label, cells)| Row {
+                label,
+                intervention: cells,
+            })
+            .collect();
+        let labels: Vec<&str> = self
+            .design
+            .periods()
+            .iter()
+            .map(|p| p.label.as_str())
+            .collect();
+        let fields = if self.counts.is_some() { 6 } else { 5 };
+        let mut state = s.serialize_struct("RolloutDiagram", fields)?;
+        state.serialize_field("title", &self.title)?;
+        state.serialize_field("period_title", &self.period_title)?;
+        state.serialize_field("period_labels", &labels)?;
+        state.serialize_field("rows", &rows)?;
+        state.serialize_field("design", &self.design)?;
+        if let Some(counts) = &self.counts {
+            state.serialize_field("counts", counts)?;
+        }
+        state.end()
+    }
 }
 
 impl RolloutDiagram {
