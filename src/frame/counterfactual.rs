@@ -189,7 +189,7 @@ pub(crate) fn check_treatment(fit: &FitFrame, cohort: &Cohort, treatment: &str) 
         return Err(Error::unsupported(
             &formula.text,
             &format!("factor({treatment}) for the treatment"),
-            "standardisation sets the treatment to 0 and 1, so use the numeric 0/1 column itself",
+            "the analyses set the treatment to 0 and 1 (standardisation) or permute it (randomisation tests), so use the numeric 0/1 column itself",
         ));
     }
     fit.check_predictor("treatment", treatment)?;
