@@ -254,31 +254,3 @@ fn the_shifted_distributions_and_the_interval_match_glmer_on_its_grid() {
     }
     assert!(checked > 0);
 }
-
-#[test]
-#[ignore]
-fn where_the_grid_differs() {
-    let (cohort, r, fit) = load("perm_g6_t4_waves2");
-    let prepared = Randomisation::new("treated")
-        .prepare(&fit, &cohort)
-        .unwrap();
-    let ci = &r["ci"];
-    let grid: Vec<f64> = numbers(&ci["grid"]).into_iter().flatten().collect();
-    for (i, &d) in grid.iter().enumerate() {
-        let at = prepared.distribution(d).unwrap();
-        let theirs = numbers(&ci["T_perm"][i]);
-        let (k, diff) = at
-            .statistics
-            .iter()
-            .zip(&theirs)
-            .enumerate()
-            .map(|(k, (a, b))| (k, (a.unwrap() - b.unwrap()).abs()))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap();
-        eprintln!(
-            "d {d}: worst allocation {} diff {diff:.2e}, obs diff {:.2e}",
-            k + 1,
-            at.observed - ci["T_obs"][i].as_f64().unwrap()
-        );
-    }
-}

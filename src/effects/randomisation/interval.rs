@@ -37,10 +37,14 @@ fn kth_largest(mut values: Vec<f64>, k: usize) -> f64 {
     values[k - 1]
 }
 
+/// A p-value this close to `alpha` counts as equal to it (not above): `alpha = 1 - level` is
+/// rounded (1 - 0.9 is 0.09999999999999998), a share of allocations such as 12 / 120 is not.
+const ALPHA_ROUNDING: f64 = 1e-9;
+
 /// The fewest values at or beyond `T_obs` out of `n` for which the p-value exceeds `alpha`.
 fn fewest(n: usize, alpha: f64) -> usize {
     (0..=n)
-        .find(|&c| c as f64 / n as f64 > alpha)
+        .find(|&c| c as f64 / n as f64 > alpha + ALPHA_ROUNDING)
         .unwrap_or(n + 1)
 }
 
@@ -205,6 +209,10 @@ mod tests {
         // 20 at 0.05: 2 / 20 > 0.05 = 1 / 20.
         assert_eq!(fewest(20, 0.05), 2);
         assert_eq!(fewest(10, 0.05), 1);
+        // 12 / 120 is not above 1 - 0.9.
+        assert_eq!(fewest(120, 1.0 - 0.9), 13);
+        // 12 / 120 is not above 1 - 0.9.
+        assert_eq!(fewest(120, 1.0 - 0.9), 13);
         assert_eq!(kth_largest(vec![0.1, 0.7, 0.3], 2), 0.3);
         assert_eq!(kth_largest(vec![0.1], 2), f64::NEG_INFINITY);
     }

@@ -39,7 +39,8 @@
 //! estimate moved by `-d` (`beta^ - d`, the same likelihood). `p(d)` is the p-value above
 //! computed from `T_pi(d)` and `T_obs(d)`. The interval is the set of d the test does not reject:
 //! - [`Inversion::TwoSided`] (default; the inversion of the two-sided test, as Ji et al. 2017):
-//!   `p(d) > alpha`;
+//!   `p(d) > alpha` (a p-value within 1e-9 of alpha counts as equal to it: `1 - level` is
+//!   rounded, a share of allocations such as 12 / 120 is not);
 //! - [`Inversion::EqualTailed`] (Rabideau & Wang's equal tails): `p_upper(d) > alpha / 2`
 //!   for the lower bound and `p_lower(d) > alpha / 2` for the upper.
 //!
