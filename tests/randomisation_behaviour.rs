@@ -147,10 +147,28 @@ fn a_glmm_refit_equals_the_fit_to_the_reassigned_cohort_with_and_without_collaps
     }
 }
 
+/// The Wald statistics of `fit`'s refits under some allocations at the shift `d` equal those
+/// of `scratch`, the model fitted to the reassigned cohort.
+fn matches_scratch<F: Fitted>(
+    what: &str,
+    fit: &F,
+    cohort: &Cohort,
+    d: f64,
+    scratch: impl Fn(&Cohort) -> f64,
+    tolerance: f64,
+) {
+    let wald = Randomisation::new("treated").statistic(Statistic::Wald);
+    let test = wald.run(fit, cohort).unwrap();
+    let at = wald.prepare(fit, cohort).unwrap().distribution(d).unwrap();
+    for k in some_allocations(&test) {
+        let theirs = scratch(&allocation_cohort(cohort, &test, k, d));
+        close(what, at.statistics[k].unwrap(), theirs, tolerance);
+    }
+}
+
 #[test]
 fn glm_lmm_and_gee_refits_equal_their_fits_to_the_reassigned_cohort() {
     let cohort = trial(5, 12);
-    let wald = Randomisation::new("treated").statistic(Statistic::Wald);
     // GLM with cluster-robust CR2 errors: the clusters from its cluster column.
     let glm = |formula: &str, cohort: &Cohort| {
         Glm::new(formula)
@@ -161,40 +179,22 @@ fn glm_lmm_and_gee_refits_equal_their_fits_to_the_reassigned_cohort() {
             .unwrap()
     };
     let base = "death30 ~ treated + factor(period) + age";
-    let fit = glm(base, &cohort);
-    let test = wald.run(&fit, &cohort).unwrap();
-    let at = wald
-        .prepare(&fit, &cohort)
-        .unwrap()
-        .distribution(0.3)
-        .unwrap();
-    for k in some_allocations(&test) {
-        let scratch = glm(
-            &format!("{base} + offset(off)"),
-            &allocation_cohort(&cohort, &test, k, 0.3),
-        );
-        let row = scratch.term("treated").unwrap();
-        close("GLM", at.statistics[k].unwrap(), row.statistic, 1e-7);
-    }
+    let scratch = |c: &Cohort| {
+        let fit = glm(&format!("{base} + offset(off)"), c);
+        fit.term("treated").unwrap().statistic
+    };
+    matches_scratch("GLM", &glm(base, &cohort), &cohort, 0.3, scratch, 1e-7);
     // Linear mixed model (REML): the shifted null subtracts d * treated from the response.
-    let lmm = Lmm::new("cost ~ treated + factor(period) + (1 | cluster)")
+    let lmm = |response: &str, cohort: &Cohort| {
+        Lmm::new(&format!(
+            "{response} ~ treated + factor(period) + (1 | cluster)"
+        ))
         .unwrap()
-        .fit(&cohort)
-        .unwrap();
-    let test = wald.run(&lmm, &cohort).unwrap();
-    let at = wald
-        .prepare(&lmm, &cohort)
+        .fit(cohort)
         .unwrap()
-        .distribution(-800.0)
-        .unwrap();
-    for k in some_allocations(&test) {
-        let scratch = Lmm::new("cost_shifted ~ treated + factor(period) + (1 | cluster)")
-            .unwrap()
-            .fit(&allocation_cohort(&cohort, &test, k, -800.0))
-            .unwrap();
-        let row = scratch.term("treated").unwrap();
-        close("LMM", at.statistics[k].unwrap(), row.statistic, 1e-6);
-    }
+    };
+    let scratch = |c: &Cohort| lmm("cost_shifted", c).term("treated").unwrap().statistic;
+    matches_scratch("LMM", &lmm("cost", &cohort), &cohort, -800.0, scratch, 1e-6);
     // GEE, nested exchangeable with MAEE and the Kauermann-Carroll variance.
     let gee = |formula: &str, cohort: &Cohort| {
         Gee::new(formula, "cluster")
@@ -207,21 +207,11 @@ fn glm_lmm_and_gee_refits_equal_their_fits_to_the_reassigned_cohort() {
             .unwrap()
     };
     let base = "death30 ~ treated + period";
-    let fit = gee(base, &cohort);
-    let test = wald.run(&fit, &cohort).unwrap();
-    let at = wald
-        .prepare(&fit, &cohort)
-        .unwrap()
-        .distribution(0.3)
-        .unwrap();
-    for k in some_allocations(&test) {
-        let scratch = gee(
-            &format!("{base} + offset(off)"),
-            &allocation_cohort(&cohort, &test, k, 0.3),
-        );
-        let row = scratch.term("treated").unwrap();
-        close("GEE", at.statistics[k].unwrap(), row.statistic, 1e-6);
-    }
+    let scratch = |c: &Cohort| {
+        let fit = gee(&format!("{base} + offset(off)"), c);
+        fit.term("treated").unwrap().statistic
+    };
+    matches_scratch("GEE", &gee(base, &cohort), &cohort, 0.3, scratch, 1e-6);
 }
 
 #[test]
@@ -412,6 +402,17 @@ fn a_treatment_off_its_schedule_or_a_split_stratum_is_an_error_naming_the_cluste
     assert!(err.contains("name the column of the clusters"), "{err}");
     let ok = spec.clone().cluster("cluster").run(&glm, &cohort).unwrap();
     assert_eq!(ok.n_allocations, 24);
+    // Another cohort than the fit's.
+    let fit = Glmm::new(hh).unwrap().fit(&cohort).unwrap();
+    let fewer: Vec<usize> = (0..100).collect();
+    let err = spec
+        .run(&fit, &cohort.select_rows(&fewer).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pass the cohort the model was fitted to"),
+        "{err}"
+    );
     // Every cluster crossing over together leaves one allocation.
     let mut together = SimConfig::parallel(3, 0, 3);
     together.cluster_size = ClusterSize::Fixed(20);

@@ -118,7 +118,7 @@ impl FitFrame {
 
     /// An analysis rebuilds the fit's rows from the cohort it is given: it must be the cohort
     /// the model was fitted to (checked by its number of rows).
-    fn check_cohort(&self, cohort: &Cohort) -> Result<()> {
+    pub(crate) fn check_cohort(&self, cohort: &Cohort) -> Result<()> {
         if cohort.n_rows() == self.cohort_rows {
             return Ok(());
         }

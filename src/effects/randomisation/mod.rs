@@ -100,8 +100,11 @@ pub enum Statistic {
 #[derive(Clone)]
 pub struct CustomStatistic {
     name: String,
-    function: Arc<dyn Fn(&Refit, usize) -> f64 + Send + Sync>,
+    function: Arc<StatisticFunction>,
 }
+
+/// The function of a [`CustomStatistic`].
+type StatisticFunction = dyn Fn(&Refit, usize) -> f64 + Send + Sync;
 
 impl Statistic {
     /// A statistic computed by `function` from each refit and the treatment's design column

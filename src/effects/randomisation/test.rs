@@ -47,6 +47,7 @@ impl Randomisation {
             check_level(level)?;
         }
         let frame = fit.frame();
+        frame.check_cohort(cohort)?;
         check_treatment(frame, cohort, &self.treatment)?;
         check_main_effect(frame.formula(), &self.treatment)?;
         let column = frame

@@ -39,6 +39,7 @@ impl Assignable {
         let frame = &state.frame;
         let used = &frame.used;
         let patterns = &state.patterns;
+        frame.check_cohort(cohort)?;
         check_units(used.rows.len(), patterns.p, column, units)?;
         // The design row (pattern, in the order the fit collapsed them) of each row used.
         let design_row: Vec<u32> = if state.collapsed {
@@ -77,32 +78,37 @@ impl Assignable {
                 None => here.push((u, w, wy)),
             }
         }
+        // The parts in pattern order; those of pattern k start at `first_part[k]`.
         let mut parts = Vec::with_capacity(patterns.len());
-        let mut group_start = vec![0];
-        for g in 0..patterns.n_groups() {
-            for k in patterns.group_start[g]..patterns.group_start[g + 1] {
-                match sums[k].as_slice() {
-                    [] => return Err(mismatch()),
-                    // The whole pattern: its own weight and response, exactly the fit's.
-                    [(unit, _, _)] => parts.push(PatternPart {
+        let mut first_part = Vec::with_capacity(patterns.len() + 1);
+        for (k, here) in sums.iter().enumerate() {
+            first_part.push(parts.len());
+            match here.as_slice() {
+                [] => return Err(mismatch()),
+                // The whole pattern: its own weight and response, exactly the fit's.
+                [(unit, _, _)] => parts.push(PatternPart {
+                    pattern: k,
+                    unit: *unit,
+                    share: 1.0,
+                    y: patterns.y[k],
+                }),
+                several => {
+                    let total: f64 = several.iter().map(|s| s.1).sum();
+                    parts.extend(several.iter().map(|&(unit, w, wy)| PatternPart {
                         pattern: k,
-                        unit: *unit,
-                        share: 1.0,
-                        y: patterns.y[k],
-                    }),
-                    several => {
-                        let total: f64 = several.iter().map(|s| s.1).sum();
-                        parts.extend(several.iter().map(|&(unit, w, wy)| PatternPart {
-                            pattern: k,
-                            unit,
-                            share: w / total,
-                            y: if w > 0.0 { wy / w } else { 0.0 },
-                        }));
-                    }
+                        unit,
+                        share: w / total,
+                        y: if w > 0.0 { wy / w } else { 0.0 },
+                    }));
                 }
             }
-            group_start.push(parts.len());
         }
+        first_part.push(parts.len());
+        let group_start = patterns
+            .group_start
+            .iter()
+            .map(|&k| first_part[k])
+            .collect();
         Ok(Assignable {
             column,
             units: units.iter().max().map_or(0, |&u| u as usize + 1),

@@ -268,19 +268,8 @@ impl Fitted for LmmFit {
     /// The minimisation starts at the full-data theta; if it does not converge, again at the
     /// main fit's start (every SD 1, correlations 0).
     fn refit(&self, clusters: &[usize], _: &mut ()) -> Result<Vec<f64>> {
-        let p = self.coefficients.len();
         let stats = self.state.stats.resample(clusters);
-        let mut minimum = minimise(&stats, self.reml, self.state.psi[p..].to_vec())?;
-        if !minimum.maximum.converged {
-            minimum = minimise(&stats, self.reml, stats.structure.start())?;
-        }
-        if !minimum.maximum.converged {
-            return Err(Error::NotConverged {
-                what: "the linear mixed model on a bootstrap sample".into(),
-                iterations: minimum.maximum.iterations,
-                criterion: 0.0,
-            });
-        }
+        let minimum = self.minimise_from_fit(&stats, "on a bootstrap sample")?;
         let at = stats.at(&minimum.theta)?;
         Ok(at.beta.iter().chain(&minimum.theta).copied().collect())
     }
@@ -312,17 +301,7 @@ impl Fitted for LmmFit {
         }
         let stats = rows.statistics(&x, &y, self.state.stats.structure.clone());
         let p = self.coefficients.len();
-        let mut minimum = minimise(&stats, self.reml, self.state.psi[p..].to_vec())?;
-        if !minimum.maximum.converged {
-            minimum = minimise(&stats, self.reml, stats.structure.start())?;
-        }
-        if !minimum.maximum.converged {
-            return Err(Error::NotConverged {
-                what: "the linear mixed model under another assignment".into(),
-                iterations: minimum.maximum.iterations,
-                criterion: 0.0,
-            });
-        }
+        let minimum = self.minimise_from_fit(&stats, "under another assignment")?;
         let at = stats.at(&minimum.theta)?;
         let std_errors = if assignment.std_errors {
             let sigma2 = at.rss / stats.residual_count(self.reml);
@@ -396,6 +375,24 @@ pub struct LmmFit {
 }
 
 impl LmmFit {
+    /// The minimum of the criterion of `stats` (a refit's) from the fit's theta, then from the
+    /// main fit's start; `what` says which refit in the error when neither converges.
+    fn minimise_from_fit(&self, stats: &Statistics, what: &str) -> Result<optimize::Minimum> {
+        let p = self.coefficients.len();
+        let mut minimum = minimise(stats, self.reml, self.state.psi[p..].to_vec())?;
+        if !minimum.maximum.converged {
+            minimum = minimise(stats, self.reml, stats.structure.start())?;
+        }
+        if !minimum.maximum.converged {
+            return Err(Error::NotConverged {
+                what: format!("the linear mixed model {what}"),
+                iterations: minimum.maximum.iterations,
+                criterion: 0.0,
+            });
+        }
+        Ok(minimum)
+    }
+
     /// The coefficient row of `term`, or an error naming the terms there are.
     pub fn term(&self, term: &str) -> Result<&CoefRow> {
         find_term(&self.coefficients, term)

@@ -16,16 +16,12 @@ suppressPackageStartupMessages({ library(lme4); library(jsonlite) })
 d <- read.csv("timing_g6_t7_2609.csv")
 ids <- sort(unique(d$cluster))
 cross_obs <- sapply(ids, function(g) min(d$period[d$cluster == g & d$treated == 1]))
-next_perm <- function(a) {
-  n <- length(a); i <- n - 1
-  while (i >= 1 && a[i] >= a[i + 1]) i <- i - 1
-  if (i < 1) return(NULL)
-  j <- n; while (a[j] <= a[i]) j <- j - 1
-  tmp <- a[i]; a[i] <- a[j]; a[j] <- tmp
-  a[(i + 1):n] <- rev(a[(i + 1):n]); a
-}
-allocations <- list(); a <- sort(cross_obs)
-while (!is.null(a)) { allocations[[length(allocations) + 1]] <- a; a <- next_perm(a) }
+# The enumeration of make_perm.R (its next_perm and all_allocations, evaluated from its source).
+for (e in parse("make_perm.R"))
+  if (is.call(e) && identical(e[[1]], as.name("<-")) &&
+      as.character(e[[2]]) %in% c("next_perm", "all_allocations")) eval(e)
+A <- all_allocations(cross_obs)
+allocations <- lapply(seq_len(nrow(A)), function(k) A[k, ])
 stopifnot(length(allocations) == 720)
 agg <- aggregate(cbind(ev = death30, n = 1) ~ cluster + period, data = d, FUN = sum)
 agg$cidx <- match(agg$cluster, ids); d$cidx <- match(d$cluster, ids)
