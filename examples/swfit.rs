@@ -6,7 +6,8 @@
 //!     --formula "death30 ~ treated + factor(period) + (1 | cluster)" [--family binomial|poisson] \
 //!     [--link logit|log|cloglog] [--nagq N] [--robust] [--vcov KIND] [--cluster COL] \
 //!     [--marginal [all|treated|SUBGROUP]] [--treatment COL] [--conditional] \
-//!     [--bootstrap N] [--seed S] [--json]
+//!     [--bootstrap N] [--seed S] [--permutation [N] [--max-exact M] [--strata COL]
+//!     [--period COL] [--permutation-ci]] [--json]
 //! ```
 //!
 //! `swfit --help` lists every flag with its default. Flags take `--flag value` or
@@ -58,6 +59,19 @@
 //!   that interacts with the treatment in the formula, e.g. `treated * own_home`): the model's
 //!   odds ratio or relative risk, the standardised RR and RD, and the Wald test of interaction
 //!   (`"subgroups"` in the JSON).
+//! - `--permutation [N]`: a randomisation test of the treatment (`--treatment`, default
+//!   `treated`) for any of the models above: each cluster's crossover (first treated period) is
+//!   read from `--cluster COL` (default: the mixed model's grouping factor) and `--period COL`
+//!   (default `period`), and the crossovers are permuted among the clusters (within the strata
+//!   of `--strata COL`); every distinct allocation when there are at most `--max-exact M`
+//!   (default 10,000), otherwise N allocations (default 10,000) drawn with `--seed S`. The
+//!   statistic is the treatment's estimate or, with `--permutation-statistic wald`, its Wald
+//!   statistic; `--permutation-ci` adds the randomisation interval at `--level` by inverting the
+//!   two-sided test. The JSON adds `"permutation": {"treatment", "statistic", "observed",
+//!   "p_value", "p_lower", "p_upper", "n_allocations", "n_possible", "exact", "mc_se", "seed",
+//!   "failed", "first_failure", "singular", "ci_low", "ci_high", "ci_level", "ci_refits"}`
+//!   (`mc_se` and `seed` null for an exact test; the `ci_` fields null without
+//!   `--permutation-ci`, and a bound null where the interval is open).
 //!
 //! With `--json` exactly one JSON object goes to stdout:
 //! `{"n_obs", "n_groups": {"cluster": ..}, "coefficients": [{"term", "estimate", "std_error",
@@ -83,6 +97,7 @@ use serde_json::{json, Map, Value};
 use stepwedge::core::error::Error;
 use stepwedge::core::files::write_atomically;
 use stepwedge::data::Cohort;
+use stepwedge::effects::randomisation::{Randomisation, RandomisationTest, Statistic};
 use stepwedge::effects::standardise::{
     MarginalEffects, RandomEffects, Standardisation, SubgroupEffects, Target,
 };
@@ -142,13 +157,14 @@ struct Args {
     /// Variance estimator: model, HC0, HC1, sandwich, CR0, CR1, CR2, CR3.
     #[arg(long, value_name = "KIND")]
     vcov: Option<VcovKind>,
-    /// Cluster column of a model without random effects (for cluster-robust errors).
+    /// Cluster column of a model without random effects (for cluster-robust errors), and of
+    /// --permutation (default there: the mixed model's grouping factor).
     #[arg(long, value_name = "COLUMN")]
     cluster: Option<String>,
     /// Standardised risks, RR, RD and NNT for a target: all, treated or a subgroup.
     #[arg(long, value_name = "TARGET", num_args = 0..=1, default_missing_value = "all")]
     marginal: Option<String>,
-    /// The 0/1 treatment column of --marginal and --subgroups.
+    /// The 0/1 treatment column of --marginal, --subgroups and --permutation.
     #[arg(long, value_name = "COLUMN", default_value = "treated")]
     treatment: String,
     /// Risks of a mixed model at random effects zero instead of averaged over them.
@@ -157,7 +173,7 @@ struct Args {
     /// Cluster-bootstrap replicates of --marginal [default: 1000 with clusters, else 0].
     #[arg(long, value_name = "N")]
     bootstrap: Option<usize>,
-    /// Seed of the bootstrap.
+    /// Seed of the bootstrap and of --permutation's draws.
     #[arg(long, default_value_t = 1, value_name = "N")]
     seed: u64,
     /// The treatment's effect in each subgroup of COLUMN.
@@ -169,7 +185,8 @@ struct Args {
     /// continuous (gaussian) outcomes.
     #[arg(long, value_name = "CORSTR")]
     gee: Option<WorkingCorrelation>,
-    /// The period column of a GEE's nested, block or decay working correlation.
+    /// The period column of a GEE's nested, block or decay working correlation, and of
+    /// --permutation (there `period` when not given).
     #[arg(long, value_name = "COLUMN")]
     period: Option<String>,
     /// The patient column of a GEE's block working correlation (a closed cohort).
@@ -189,6 +206,22 @@ struct Args {
     /// estimating them (e.g. `--fixed-correlation=0.05,0.02` for nested: alpha0, alpha1).
     #[arg(long, value_name = "VALUES", value_delimiter = ',')]
     fixed_correlation: Option<Vec<f64>>,
+    /// A randomisation test of --treatment: every allocation of the clusters' crossovers when
+    /// there are at most --max-exact, otherwise N drawn with --seed.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "10000")]
+    permutation: Option<usize>,
+    /// Enumerate every allocation of --permutation when there are at most this many.
+    #[arg(long, value_name = "M", default_value_t = 10_000)]
+    max_exact: usize,
+    /// Permute crossovers only among the clusters of each stratum of this column.
+    #[arg(long, value_name = "COLUMN")]
+    strata: Option<String>,
+    /// The statistic of --permutation: estimate or wald.
+    #[arg(long, value_name = "STATISTIC", default_value = "estimate")]
+    permutation_statistic: PermutationStatistic,
+    /// Also the randomisation interval (at --level) of --permutation.
+    #[arg(long)]
+    permutation_ci: bool,
     /// Also write the tidy coefficient table to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     out: Option<String>,
@@ -200,6 +233,15 @@ struct Args {
     json: bool,
     #[command(flatten)]
     read: DataFlags,
+}
+
+/// The statistic of `--permutation`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PermutationStatistic {
+    /// The treatment's estimate.
+    Estimate,
+    /// Its Wald statistic, estimate / SE.
+    Wald,
 }
 
 /// `VAR=LEVEL`.
@@ -231,14 +273,39 @@ impl Args {
     }
 }
 
-/// The standardisation (`--marginal`) and subgroup analysis (`--subgroups`) asked for, of one
-/// fit.
+/// The analyses of a fit asked for: the standardisation (`--marginal`), the subgroup analysis
+/// (`--subgroups`) and the randomisation test (`--permutation`).
+struct Analyses {
+    marginal: Option<MarginalEffects>,
+    subgroups: Option<SubgroupEffects>,
+    permutation: Option<RandomisationTest>,
+}
+
+impl Analyses {
+    /// The report of `fit` followed by the analyses.
+    fn text(&self, fit: &impl std::fmt::Display) -> String {
+        let mut text = fit.to_string();
+        for extra in [
+            self.marginal.as_ref().map(ToString::to_string),
+            self.subgroups.as_ref().map(ToString::to_string),
+            self.permutation.as_ref().map(ToString::to_string),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            text.push('\n');
+            text.push_str(&extra);
+        }
+        text
+    }
+}
+
 fn analyses<F: Fitted>(
     fit: &F,
     cohort: &Cohort,
     args: &Args,
     formula: &Formula,
-) -> Result<(Option<MarginalEffects>, Option<SubgroupEffects>), Error> {
+) -> Result<Analyses, Error> {
     let spec = args.standardisation(formula);
     let marginal = match args.marginal {
         Some(_) => Some(spec.apply(fit, cohort)?),
@@ -248,7 +315,58 @@ fn analyses<F: Fitted>(
         Some(modifier) => Some(spec.subgroups(fit, cohort, modifier)?),
         None => None,
     };
-    Ok((marginal, subgroups))
+    Ok(Analyses {
+        marginal,
+        subgroups,
+        permutation: permutation(fit, cohort, args)?,
+    })
+}
+
+/// The randomisation test asked for by `--permutation`.
+fn permutation<F: Fitted>(
+    fit: &F,
+    cohort: &Cohort,
+    args: &Args,
+) -> Result<Option<RandomisationTest>, Error> {
+    let Some(draws) = args.permutation else {
+        return Ok(None);
+    };
+    let mut spec = Randomisation::new(&args.treatment)
+        .period(args.period.as_deref().unwrap_or("period"))
+        .max_exact(args.max_exact)
+        .monte_carlo(draws, args.seed)
+        .statistic(match args.permutation_statistic {
+            PermutationStatistic::Estimate => Statistic::Estimate,
+            PermutationStatistic::Wald => Statistic::Wald,
+        })
+        .progress(!args.quiet && !args.json);
+    if let Some(c) = &args.cluster {
+        spec = spec.cluster(c);
+    }
+    if let Some(s) = &args.strata {
+        spec = spec.strata(s);
+    }
+    if args.permutation_ci {
+        spec = spec.interval(args.level);
+    }
+    Ok(Some(spec.run(fit, cohort)?))
+}
+
+/// The `"permutation"` object of the JSON (null without `--permutation`).
+fn permutation_json(test: Option<&RandomisationTest>) -> Value {
+    let Some(t) = test else {
+        return Value::Null;
+    };
+    let ci = t.interval.as_ref();
+    json!({
+        "treatment": t.treatment, "statistic": t.statistic, "observed": t.observed,
+        "p_value": t.p_value, "p_lower": t.p_lower, "p_upper": t.p_upper,
+        "n_allocations": t.n_allocations, "n_possible": t.n_possible, "exact": t.exact,
+        "mc_se": t.mc_se, "seed": t.seed, "failed": t.failed, "first_failure": t.first_failure,
+        "singular": t.singular, "ci_low": ci.and_then(|c| c.low),
+        "ci_high": ci.and_then(|c| c.high), "ci_level": ci.map(|c| c.level),
+        "ci_refits": ci.map(|c| c.refits),
+    })
 }
 
 /// The cohort with the response recoded to 0/1 when `--event` is given.
@@ -296,38 +414,20 @@ fn common_json(
     map
 }
 
-/// The JSON object: the common fields, then `rest` (without `marginal` and `subgroups` when
-/// they were not asked for).
+/// The JSON object: the common fields, then `rest` (without `marginal`, `subgroups` and
+/// `permutation` when they were not asked for).
 fn report_json(mut common: Map<String, Value>, rest: Value) -> String {
     if let Value::Object(rest) = rest {
         for (key, value) in rest {
-            if !(matches!(key.as_str(), "marginal" | "subgroups") && value.is_null()) {
+            if !(matches!(key.as_str(), "marginal" | "subgroups" | "permutation")
+                && value.is_null())
+            {
                 common.insert(key, value);
             }
         }
     }
     let mut text = Value::Object(common).to_string();
     text.push('\n');
-    text
-}
-
-/// The printed report: the fit, then the standardisation and subgroups if asked for.
-fn report_text(
-    fit: &impl std::fmt::Display,
-    marginal: Option<&MarginalEffects>,
-    subgroups: Option<&SubgroupEffects>,
-) -> String {
-    let mut text = fit.to_string();
-    for extra in [
-        marginal.map(ToString::to_string),
-        subgroups.map(ToString::to_string),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        text.push('\n');
-        text.push_str(&extra);
-    }
     text
 }
 
@@ -356,7 +456,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             spec = spec.vcov(kind);
         }
         let fit = spec.fit(&cohort)?;
-        let (marginal, subgroups) = analyses(&fit, &cohort, args, &formula)?;
+        let a = analyses(&fit, &cohort, args, &formula)?;
         let text = if args.json {
             let common = common_json(&fit.coefficients, &[], &[], &fit.missing, fit.level);
             report_json(
@@ -365,12 +465,12 @@ fn run(args: &Args) -> Result<(), Failure> {
                     "n_obs": fit.n_obs, "n_groups": {}, "loglik": fit.loglik,
                     "converged": fit.converged, "singular": false, "family": fit.family,
                     "link": fit.link, "nagq": 0, "aic": fit.aic, "bic": fit.bic,
-                    "vcov": fit.vcov_kind, "boundary": fit.boundary, "marginal": marginal,
-                    "subgroups": subgroups,
+                    "vcov": fit.vcov_kind, "boundary": fit.boundary, "marginal": a.marginal,
+                    "subgroups": a.subgroups, "permutation": permutation_json(a.permutation.as_ref()),
                 }),
             )
         } else {
-            report_text(&fit, marginal.as_ref(), subgroups.as_ref())
+            a.text(&fit)
         };
         (text, fit.coefficients)
     } else if args.family == Family::Gaussian {
@@ -391,7 +491,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             spec = spec.reference_level(var, level);
         }
         let fit = spec.fit(&cohort)?;
-        let (marginal, subgroups) = analyses(&fit, &cohort, args, &formula)?;
+        let a = analyses(&fit, &cohort, args, &formula)?;
         let text = if args.json {
             let common = common_json(
                 &fit.coefficients,
@@ -409,11 +509,12 @@ fn run(args: &Args) -> Result<(), Failure> {
                     "icc": fit.icc, "gradient_max": fit.gradient_max,
                     "evaluations": fit.evaluations, "vcov": fit.vcov_kind,
                     "boundary": fit.boundary, "dispersion": fit.dispersion,
-                    "marginal": marginal, "subgroups": subgroups,
+                    "marginal": a.marginal, "subgroups": a.subgroups,
+                    "permutation": permutation_json(a.permutation.as_ref()),
                 }),
             )
         } else {
-            report_text(&fit, marginal.as_ref(), subgroups.as_ref())
+            a.text(&fit)
         };
         (text, fit.coefficients)
     };
@@ -459,7 +560,7 @@ fn run_gee(
         spec = spec.reference_level(var, level);
     }
     let fit = spec.fit(cohort)?;
-    let (marginal, subgroups) = analyses(&fit, cohort, args, formula)?;
+    let a = analyses(&fit, cohort, args, formula)?;
     let text = if args.json {
         let common = common_json(&fit.coefficients, &[], &[], &fit.missing, fit.level);
         let terms = |se: &[f64]| -> Map<String, Value> {
@@ -483,11 +584,12 @@ fn run_gee(
                 "gee": fit.correlation, "correlation_fixed": fit.correlation_fixed, "maee": fit.maee, "cp_means": fit.cluster_period_means, "se": fit.se.name(), "df": fit.df,
                 "iterations": fit.iterations, "out_of_range_pairs": fit.out_of_range_pairs,
                 "correlation": fit.correlation_parameters, "se_all": se_all,
-                "marginal": marginal, "subgroups": subgroups,
+                "marginal": a.marginal, "subgroups": a.subgroups,
+                "permutation": permutation_json(a.permutation.as_ref()),
             }),
         )
     } else {
-        report_text(&fit, marginal.as_ref(), subgroups.as_ref())
+        a.text(&fit)
     };
     Ok((text, fit.coefficients))
 }
@@ -513,6 +615,7 @@ fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(String, Vec<CoefRow>), Error
         spec = spec.reference_level(var, level);
     }
     let fit = spec.fit(cohort)?;
+    let test = permutation(&fit, cohort, args)?;
     let text = if args.json {
         let common = common_json(
             &fit.coefficients,
@@ -528,11 +631,16 @@ fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(String, Vec<CoefRow>), Error
                 "converged": fit.converged, "singular": fit.singular,
                 "family": Family::Gaussian, "link": Link::Identity, "nagq": 0, "aic": fit.aic,
                 "bic": fit.bic, "residual_sd": fit.residual_sd, "reml": fit.reml,
-                "criterion": fit.criterion,
+                "criterion": fit.criterion, "permutation": permutation_json(test.as_ref()),
             }),
         )
     } else {
-        fit.to_string()
+        let analyses = Analyses {
+            marginal: None,
+            subgroups: None,
+            permutation: test,
+        };
+        analyses.text(&fit)
     };
     Ok((text, fit.coefficients))
 }

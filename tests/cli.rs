@@ -84,6 +84,11 @@ fn help_and_version_exit_zero_and_list_every_flag_with_its_default() {
         "--seed <N>",
         "--bootstrap <N>",
         "--na <VALUE>",
+        "--permutation [<N>]",
+        "--max-exact <M>",
+        "--strata <COLUMN>",
+        "--permutation-ci",
+        "--permutation-statistic <STATISTIC>",
     ] {
         assert!(help.contains(flag), "{flag} missing from\n{help}");
     }
@@ -92,6 +97,8 @@ fn help_and_version_exit_zero_and_list_every_flag_with_its_default() {
         "[default: binomial]",
         "[default: 1]",
         "[default: treated]",
+        "[default: 10000]",
+        "[default: estimate]",
     ] {
         assert!(help.contains(default), "{default} missing from\n{help}");
     }
@@ -437,6 +444,119 @@ fn swfit_fits_a_gee_with_every_variance_in_its_json() {
         text(&out.stderr).contains("needs a period column"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn swfit_runs_a_randomisation_test_with_its_interval_in_the_json() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/perm/");
+    let data = format!("{dir}perm_g6_t4_waves2.csv");
+    let hh = "y ~ treated + factor(period) + (1 | cluster)";
+    // Without --permutation the JSON has no permutation object.
+    let plain = json(&run("swfit", &["--data", &data, "--formula", hh, "--json"]));
+    assert!(plain.get("permutation").is_none());
+    // Exact: all 90 allocations; lme4's p-value is 24 / 90; the interval by inversion lies
+    // between the grid values where lme4's p(d) crosses 0.05.
+    let args = [
+        "--data",
+        &data,
+        "--formula",
+        hh,
+        "--permutation",
+        "--permutation-ci",
+        "--json",
+    ];
+    let out = json(&run("swfit", &args));
+    let p = &out["permutation"];
+    assert_eq!(p["statistic"], "estimate");
+    assert_eq!(p["exact"], true);
+    assert_eq!(p["n_allocations"], 90);
+    assert!((p["p_value"].as_f64().unwrap() - 24.0 / 90.0).abs() < 1e-15);
+    assert!(p["mc_se"].is_null() && p["seed"].is_null());
+    assert_eq!(
+        (p["failed"].as_u64(), p["singular"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let observed = p["observed"].as_f64().unwrap();
+    assert_eq!(Some(observed), out["coefficients"][1]["estimate"].as_f64());
+    let (low, high) = (
+        p["ci_low"].as_f64().unwrap(),
+        p["ci_high"].as_f64().unwrap(),
+    );
+    assert!(low > -0.45 && low <= -0.4, "{low}");
+    assert!((1.25..1.3).contains(&high), "{high}");
+    assert_eq!(p["ci_level"], 0.95);
+    for field in ["p_lower", "p_upper", "n_possible", "ci_refits", "treatment"] {
+        assert!(!p[field].is_null(), "{field}");
+    }
+    // Monte Carlo with the Wald statistic: seeded, the same numbers twice.
+    let args = [
+        "--data",
+        &data,
+        "--formula",
+        hh,
+        "--permutation",
+        "60",
+        "--max-exact=50",
+        "--seed",
+        "3",
+        "--permutation-statistic",
+        "wald",
+        "--json",
+    ];
+    let first = json(&run("swfit", &args));
+    let p = &first["permutation"];
+    assert_eq!(p["exact"], false);
+    assert_eq!(
+        (p["n_allocations"].as_u64(), p["seed"].as_u64()),
+        (Some(60), Some(3))
+    );
+    assert_eq!(p["statistic"], "wald");
+    let pv = p["p_value"].as_f64().unwrap();
+    let se = p["mc_se"].as_f64().unwrap();
+    assert!((se - (pv * (1.0 - pv) / 60.0).sqrt()).abs() < 1e-15);
+    assert!(p["ci_low"].is_null() && p["ci_high"].is_null());
+    assert_eq!(first, json(&run("swfit", &args)));
+    // The printed report ends with the test; a cluster off its schedule is a user error.
+    let printed = run(
+        "swfit",
+        &["--data", &data, "--formula", hh, "--permutation", "--quiet"],
+    );
+    assert!(printed.status.success());
+    assert!(text(&printed.stdout).contains("all 90 distinct allocations"));
+    let scratch = scratch("permutation");
+    let broken = scratch.join("broken.csv");
+    let csv = std::fs::read_to_string(&data).unwrap();
+    // Cluster 2 crosses over in period 2: untreated again in period 4.
+    let lines: Vec<String> = csv
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            if f.len() > 4 && f[1] == "2" && f[2] == "4" {
+                let mut f = f.clone();
+                f[3] = "0";
+                f.join(",")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&broken, lines.join("\n")).unwrap();
+    let out = run(
+        "swfit",
+        &[
+            "--data",
+            broken.to_str().unwrap(),
+            "--formula",
+            hh,
+            "--permutation",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cluster '2' is treated in period 2 and untreated in the later period 4"),
+        "{err}"
     );
 }
 

@@ -13,7 +13,7 @@ use stepwedge::models::gee::{Gee, WorkingCorrelation};
 use stepwedge::models::glm::{Glm, Link};
 use stepwedge::models::glmm::Glmm;
 use stepwedge::models::lmm::Lmm;
-use stepwedge::models::{Fitted, Specification};
+use stepwedge::models::{Assignment, Fitted, Specification};
 
 fn sample() -> Cohort {
     common::stepped_wedge_sample()
@@ -48,6 +48,51 @@ fn refit_is_identity<F: Fitted>(fit: &F, tolerance: f64) {
     }
 }
 
+/// The fit's estimate and standard errors again from a refit under the observed assignment,
+/// each row a unit of its own (a mixed model's covariate patterns then split row by row).
+fn assigned_refit_is_identity<F: Fitted>(fit: &F, cohort: &Cohort, tolerance: f64) {
+    let column = fit
+        .frame()
+        .names()
+        .iter()
+        .position(|n| n == "treated")
+        .unwrap();
+    let rows = fit.frame().rows();
+    let units: Vec<u32> = (0..rows.len() as u32).collect();
+    let treated = match cohort.column("treated").unwrap() {
+        stepwedge::data::Column::Numeric(v) => v,
+        _ => unreachable!(),
+    };
+    let values: Vec<f64> = rows.iter().map(|&i| treated[i]).collect();
+    let on = fit.assignable(cohort, column, &units).unwrap();
+    let assignment = Assignment {
+        values: &values,
+        shift: 0.0,
+        std_errors: true,
+    };
+    let refit = fit
+        .refit_assigned(&on, &assignment, &mut fit.workspace())
+        .unwrap();
+    let p = fit.coefficients().len();
+    let se = refit.std_errors.unwrap();
+    for (j, row) in fit.coefficients().iter().enumerate() {
+        assert!(
+            (refit.psi[j] - row.estimate).abs() < tolerance,
+            "{}",
+            row.term
+        );
+        assert!(
+            (se[j] - row.std_error).abs() < 1e3 * tolerance * row.std_error,
+            "SE of {}: {} vs {}",
+            row.term,
+            se[j],
+            row.std_error
+        );
+    }
+    assert_eq!(refit.psi.len(), fit.parameters().unwrap().psi.len());
+    assert!(p > column);
+}
+
 #[test]
 fn every_model_kind_answers_through_the_same_surface() {
     let cohort = sample();
@@ -58,18 +103,21 @@ fn every_model_kind_answers_through_the_same_surface() {
         .unwrap();
     surface(&glm, glm.n_obs, glm.loglik, 12);
     refit_is_identity(&glm, 1e-8);
+    assigned_refit_is_identity(&glm, &cohort, 1e-8);
     let glmm = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)")
         .unwrap()
         .fit(&cohort)
         .unwrap();
     surface(&glmm, glmm.n_obs, glmm.loglik, 12);
     refit_is_identity(&glmm, 1e-5);
+    assigned_refit_is_identity(&glmm, &cohort, 1e-5);
     let lmm = Lmm::new("cost ~ treated + factor(period) + age + (1 | cluster)")
         .unwrap()
         .fit(&cohort)
         .unwrap();
     surface(&lmm, lmm.n_obs, lmm.loglik, 12);
     refit_is_identity(&lmm, 1e-5);
+    assigned_refit_is_identity(&lmm, &cohort, 1e-5);
     let gee = Gee::new("death30 ~ treated + factor(period) + age", "cluster")
         .unwrap()
         .correlation(WorkingCorrelation::NestedExchangeable)
@@ -79,6 +127,7 @@ fn every_model_kind_answers_through_the_same_surface() {
         .unwrap();
     surface(&gee, gee.n_obs, gee.quasi_loglik, 12);
     refit_is_identity(&gee, 1e-8);
+    assigned_refit_is_identity(&gee, &cohort, 1e-8);
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! What a decision maker reads, computed from counts or from fitted models: the crude 2x2
 //! measures ([`crude`]), standardised (marginal) risks, relative risks, risk differences and
-//! numbers needed to treat from any fitted model ([`standardise`]), and the cost-effectiveness
-//! of a treatment from a cost fit and an effect fit ([`cost_effectiveness`]). Imports `models`
-//! and what stands below it, never `report` or `studies`.
+//! numbers needed to treat from any fitted model ([`standardise`]), the cost-effectiveness
+//! of a treatment from a cost fit and an effect fit ([`cost_effectiveness`]), and randomisation
+//! tests and intervals of a stepped wedge's treatment effect from any fitted model
+//! ([`randomisation`]). Imports `models` and what stands below it, never `report` or `studies`.
 
 pub mod cost_effectiveness;
 pub mod crude;
+pub mod randomisation;
 pub mod standardise;

@@ -118,7 +118,7 @@ impl FitFrame {
 
     /// An analysis rebuilds the fit's rows from the cohort it is given: it must be the cohort
     /// the model was fitted to (checked by its number of rows).
-    fn check_cohort(&self, cohort: &Cohort) -> Result<()> {
+    pub(crate) fn check_cohort(&self, cohort: &Cohort) -> Result<()> {
         if cohort.n_rows() == self.cohort_rows {
             return Ok(());
         }
@@ -189,7 +189,7 @@ pub(crate) fn check_treatment(fit: &FitFrame, cohort: &Cohort, treatment: &str) 
         return Err(Error::unsupported(
             &formula.text,
             &format!("factor({treatment}) for the treatment"),
-            "standardisation sets the treatment to 0 and 1, so use the numeric 0/1 column itself",
+            "the analyses set the treatment to 0 and 1 (standardisation) or permute it (randomisation tests), so use the numeric 0/1 column itself",
         ));
     }
     fit.check_predictor("treatment", treatment)?;

@@ -1,6 +1,7 @@
 //! The one surface every fitted model offers to the analyses that act on fits: standardisation
-//! and its cluster bootstrap, cost-effectiveness, and later randomisation tests and simulation
-//! power. A new kind of model implements [`Fitted`] once and every analysis works on it.
+//! and its cluster bootstrap, cost-effectiveness, randomisation tests and intervals, and later
+//! simulation power. A new kind of model implements [`Fitted`] once and every analysis works on
+//! it.
 //!
 //! The parameters are `psi = (beta, theta)`: the fixed effects in design order, then (for a
 //! mixed model) the covariance parameters theta as the fit maximised them. A refit re-estimates
@@ -12,6 +13,14 @@
 //! in a level or an arm among the drawn clusters) has no maximum: its refit follows the
 //! likelihood to its supremum, where the separating coefficients are large and the separated
 //! patients' fitted risks 0 (or 1) to rounding, as R's `glm` and `glmer` return it.
+//!
+//! A randomisation test refits the model under other assignments of the treatment
+//! ([`Fitted::refit_assigned`]): the design column of a 0/1 treatment that enters as a main
+//! effect is replaced by a new 0/1 assignment, constant within units (cluster-periods of a
+//! stepped wedge) that the analysis numbers once ([`Fitted::assignable`]), and the offset may gain
+//! `d x_obs`, `x_obs` the observed treatment column: the fit under the shifted null hypothesis
+//! that the treatment's effect is d. The refit starts from the fit's estimate (and a mixed
+//! model's conditional modes), with the same safeguards and fallbacks as a cluster sample's.
 
 use nalgebra::DMatrix;
 
@@ -76,6 +85,27 @@ pub trait Fitted: Sync {
     /// sample (see the module docs); [`Error::NotConverged`] when none converges.
     fn refit(&self, clusters: &[usize], workspace: &mut Self::Workspace) -> Result<Vec<f64>>;
 
+    /// What refits under other assignments of the treatment read, prepared once per analysis.
+    type Assignable: Sync;
+
+    /// Prepare refits in which the design column `column` (a 0/1 treatment entering as a main
+    /// effect) takes a value per unit: `units[i]` numbers the unit (from 0) of the i-th row the
+    /// fit used, in [`FitFrame::rows`] order. `cohort` is the cohort the model was fitted to.
+    fn assignable(&self, cohort: &Cohort, column: usize, units: &[u32])
+        -> Result<Self::Assignable>;
+
+    /// The estimates with the design column of `on` set to `assignment.values[u]` in every row
+    /// of unit u and the offset increased by `assignment.shift` times the fit's own column, from
+    /// the fit's estimate (then the main fit's start, or at the supremum of a separated
+    /// assignment, as [`Fitted::refit`]); the standard errors of beta under the fit's variance
+    /// estimator when `assignment.std_errors`. [`Error::NotConverged`] when no fit converges.
+    fn refit_assigned(
+        &self,
+        on: &Self::Assignable,
+        assignment: &Assignment<'_>,
+        workspace: &mut Self::Workspace,
+    ) -> Result<Refit>;
+
     /// The coefficient row of `term`, or an error naming the terms there are.
     fn term(&self, term: &str) -> Result<&CoefRow> {
         find_term(self.coefficients(), term)
@@ -97,6 +127,94 @@ pub trait Fitted: Sync {
             })
             .collect())
     }
+}
+
+/// Another assignment of the treatment, to refit under ([`Fitted::refit_assigned`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Assignment<'a> {
+    /// The treatment's value (0 or 1) in each unit.
+    pub values: &'a [f64],
+    /// The hypothesised effect d of the shifted null: the offset gains `d x_obs` (0: none).
+    pub shift: f64,
+    /// Whether the refit computes the standard errors of beta.
+    pub std_errors: bool,
+}
+
+/// The estimates of a refit under another assignment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refit {
+    /// `psi = (beta, theta)`, as [`Parameters::psi`].
+    pub psi: Vec<f64>,
+    /// The standard errors of beta under the fit's variance estimator, when asked for.
+    pub std_errors: Option<Vec<f64>>,
+    /// Whether a random-effect SD ended on its boundary (below 1e-4, lme4's `isSingular`);
+    /// always false for a model without random effects.
+    pub singular: bool,
+}
+
+/// The units of the rows of a model whose rows are the rows it used (GLM, LMM, GEE): checked
+/// once, read by every refit.
+#[derive(Debug, Clone)]
+pub struct RowUnits {
+    /// The design column that is reassigned.
+    pub(crate) column: usize,
+    /// The unit of each row.
+    pub(crate) unit: Vec<u32>,
+    /// Units.
+    pub(crate) count: usize,
+}
+
+impl RowUnits {
+    /// The units of a fit with `rows` rows and `p` design columns.
+    pub(crate) fn new(rows: usize, p: usize, column: usize, units: &[u32]) -> Result<RowUnits> {
+        check_units(rows, p, column, units)?;
+        Ok(RowUnits {
+            column,
+            unit: units.to_vec(),
+            count: units.iter().max().map_or(0, |&u| u as usize + 1),
+        })
+    }
+
+    /// The value of row `i` under `assignment`.
+    pub(crate) fn value(&self, i: usize, assignment: &Assignment<'_>) -> f64 {
+        assignment.values[self.unit[i] as usize]
+    }
+
+    /// An assignment must give a value to every unit.
+    pub(crate) fn check(&self, assignment: &Assignment<'_>) -> Result<()> {
+        check_values(self.count, assignment)
+    }
+}
+
+/// `units` numbers `rows` rows and `column` is one of `p` design columns.
+pub(crate) fn check_units(rows: usize, p: usize, column: usize, units: &[u32]) -> Result<()> {
+    if units.len() != rows {
+        return Err(Error::invalid(
+            "units",
+            format!(
+                "{} units given for the {rows} rows the fit used",
+                units.len()
+            ),
+        ));
+    }
+    if column >= p {
+        return Err(Error::invalid(
+            "column",
+            format!("the design has {p} columns, not {}", column + 1),
+        ));
+    }
+    Ok(())
+}
+
+/// `assignment` gives a value to each of `count` units.
+pub(crate) fn check_values(count: usize, assignment: &Assignment<'_>) -> Result<()> {
+    if assignment.values.len() < count {
+        return Err(Error::invalid(
+            "assignment",
+            format!("{} values given for {count} units", assignment.values.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// A model specification (formula, family, options) that can be fitted to a cohort: what an

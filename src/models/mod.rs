@@ -13,4 +13,4 @@ pub mod newton;
 pub(crate) mod variance_components;
 pub mod vcov;
 
-pub use fitted::{Fitted, Parameters, Specification};
+pub use fitted::{Assignment, Fitted, Parameters, Refit, Specification};

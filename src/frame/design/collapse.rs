@@ -142,6 +142,49 @@ impl UsedRows {
         })
     }
 
+    /// The pattern of each row as [`UsedRows::collapse_by`] numbers them (in order of first
+    /// appearance): where each row went in the collapsed rows.
+    pub(crate) fn pattern_index(&self, cohort: &Cohort, keys: &[String]) -> Result<Vec<u32>> {
+        let columns: Vec<&Column> = keys
+            .iter()
+            .map(|c| cohort.column(c))
+            .collect::<Result<_>>()?;
+        for seed in SEEDS {
+            let mut hashes = vec![seed; self.rows.len()];
+            for c in &columns {
+                mix_column(&mut hashes, c, &self.rows);
+            }
+            let mut index = HashIndex::default();
+            let mut first: Vec<usize> = Vec::new();
+            let pattern: Vec<u32> = hashes
+                .iter()
+                .enumerate()
+                .map(|(k, h)| {
+                    let next = first.len();
+                    let p = *index.entry(*h).or_insert(next);
+                    if p == next {
+                        first.push(k);
+                    }
+                    p as u32
+                })
+                .collect();
+            let representative: Vec<usize> = pattern
+                .iter()
+                .map(|&p| self.rows[first[p as usize]])
+                .collect();
+            if columns
+                .iter()
+                .all(|c| same_values(c, &self.rows, &representative))
+            {
+                return Ok(pattern);
+            }
+        }
+        Err(Error::Numerical {
+            what: "numbering rows by covariate pattern".into(),
+            message: "different rows kept the same hash under every seed".into(),
+        })
+    }
+
     /// The patterns of the rows `range` (indices into `self.rows`), when rows with equal hashes
     /// under `seed` are equal in every column (`None` on a collision): sorted by partition, in
     /// order of first appearance within each, with the bounds of each partition.

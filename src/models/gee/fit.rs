@@ -16,6 +16,7 @@ use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, Grouping};
 use crate::models::coef_table::{check_level, coef_table};
 use crate::models::family::{Family, Link};
+use crate::models::fitted::{Assignment, Refit, RowUnits};
 
 /// Starting value of every correlation parameter (geeCRT's).
 const ALPHA_START: f64 = 0.01;
@@ -241,19 +242,89 @@ fn quasi_likelihood(problem: &Problem, beta: &DVector<f64>, scale: f64) -> f64 {
 /// from the independence start, as the fit itself starts).
 pub(super) fn refit(state: &GeeState, sample: &[usize]) -> Result<Vec<f64>> {
     let problem = state.problem.on_clusters(sample);
-    let warm = solve_model(&state.spec, &problem, Some((&state.beta, &state.alpha)));
+    let found = solve_from_fit(state, &problem, "the GEE refit of a cluster sample")?;
+    Ok(found.beta.iter().copied().collect())
+}
+
+/// The estimates of `problem` (a cluster sample's, or the rows under another assignment) from
+/// the fit's estimate, then from the independence start; `what` names the refit in the error
+/// when neither converges.
+fn solve_from_fit(state: &GeeState, problem: &Problem, what: &str) -> Result<Solution> {
+    let warm = solve_model(&state.spec, problem, Some((&state.beta, &state.alpha)));
     let found = match warm {
         Ok(found) if found.converged => found,
-        _ => solve_model(&state.spec, &problem, None)?,
+        _ => solve_model(&state.spec, problem, None)?,
     };
     if !found.converged {
         return Err(Error::NotConverged {
-            what: "the GEE refit of a cluster sample".into(),
+            what: what.into(),
             iterations: found.iterations,
             criterion: found.last_step,
         });
     }
-    Ok(found.beta.iter().copied().collect())
+    Ok(found)
+}
+
+/// The estimates with the treatment column of `on` reassigned and the offset shifted (see
+/// [`crate::models::Fitted::refit_assigned`]), and, if asked, the standard errors of the fit's
+/// `se` kind at them. The covariate patterns of each cluster's pair sums are formed again.
+pub(super) fn refit_assigned(
+    state: &GeeState,
+    on: &RowUnits,
+    assignment: &Assignment<'_>,
+) -> Result<Refit> {
+    on.check(assignment)?;
+    let spec = &state.spec;
+    let base = &state.problem;
+    let data = &*base.data;
+    let j = on.column;
+    let mut xt = data.xt.clone();
+    for i in 0..xt.ncols() {
+        xt[(j, i)] = on.value(i, assignment);
+    }
+    let offset: Vec<f64> = (0..xt.ncols())
+        .map(|i| data.offset.as_ref().map_or(0.0, |o| o[i]) + assignment.shift * data.xt[(j, i)])
+        .collect();
+    let mut clusters = base.clusters.clone();
+    if spec.correlation != WorkingCorrelation::BlockExchangeable {
+        for c in &mut clusters {
+            c.patterns = Patterns::of(
+                &c.rows,
+                &c.period,
+                &xt,
+                Some(&offset),
+                data.weight.as_deref(),
+            );
+        }
+    }
+    let problem = Problem {
+        data: Arc::new(Data {
+            xt,
+            y: data.y.clone(),
+            offset: Some(offset),
+            weight: data.weight.clone(),
+        }),
+        clusters,
+        ..base.on_clusters(&[])
+    };
+    let found = solve_from_fit(state, &problem, "the GEE refit of an assignment")?;
+    let std_errors = if assignment.std_errors {
+        let v = if spec.cluster_period_means {
+            let means = cluster_period::aggregate(&problem, &spec.cluster)?;
+            cluster_period::variances(spec, &means, &found.beta, &found.alpha)?
+        } else {
+            variances(spec, &problem, &found.beta, &found.alpha)?
+        };
+        let b = v.beta(spec.se);
+        Some((0..b.nrows()).map(|k| b[(k, k)].sqrt()).collect())
+    } else {
+        None
+    };
+    Ok(Refit {
+        psi: found.beta.iter().copied().collect(),
+        std_errors,
+        singular: false,
+    })
 }
 
 /// The estimates of the patient-level GEE, or of the cluster-period means model.

@@ -339,7 +339,6 @@ impl GlmFit {
         frame: FitFrame,
     ) -> Result<GlmFit> {
         let family = spec.family;
-        let n = design.n();
         let Working {
             weights: working_weights,
             score,
@@ -381,21 +380,10 @@ impl GlmFit {
         let n_obs = prior.iter().filter(|w| **w > 0.0).count();
         let p = design.p();
         let df_residual = n_obs.saturating_sub(p);
-        let dispersion = if family.fixed_dispersion() {
-            1.0
-        } else {
-            let pearson: f64 = (0..n)
-                .map(|i| {
-                    prior[i] * (design.y[i] - state.mu[i]).powi(2) / family.variance(state.mu[i])
-                })
-                .sum();
-            pearson / df_residual.max(1) as f64
-        };
+        let dispersion = dispersion(family, &design.y, &state.mu, &prior, df_residual);
         let loglik = family.loglik_total(&design.y, &state.mu, &prior, state.deviance);
         let loglik_df = p + usize::from(!family.fixed_dispersion());
-        let theta = (0..n)
-            .map(|i| family.variance(state.mu[i]) / prior[i])
-            .collect();
+        let theta = working_variances(family, &state.mu, &prior);
         let mut fit = GlmFit {
             formula: spec.formula.text.clone(),
             family,
@@ -472,6 +460,35 @@ impl GlmFit {
         vcov(&parts, kind, self.clusters.as_ref())
     }
 
+    /// The variance matrix of the fit's estimator at the end of IRLS on another `problem` with
+    /// the fit's rows, prior weights and clusters (a refit under another assignment).
+    fn vcov_at(&self, problem: &Problem<'_>, state: &IrlsState) -> Result<DMatrix<f64>> {
+        let n = problem.y.len();
+        let mut weights = vec![0.0; n];
+        let mut score = vec![0.0; n];
+        problem.working(&state.eta, &state.mu, &mut weights, &mut score);
+        let bread = spd_inverse(
+            &weighted_gram(problem.x, &weights),
+            "the information matrix X'WX",
+        )?;
+        let parts = SandwichParts {
+            x: problem.x,
+            weights: &weights,
+            score: &score,
+            theta: &working_variances(self.family, &state.mu, problem.w),
+            bread: &bread,
+            dispersion: dispersion(
+                self.family,
+                problem.y,
+                &state.mu,
+                problem.w,
+                self.df_residual,
+            ),
+            n_obs: self.n_obs,
+        };
+        vcov(&parts, self.vcov_kind, self.clusters.as_ref())
+    }
+
     /// The coefficient table with another variance estimator and level.
     pub fn tidy_with(&self, kind: VcovKind, level: f64) -> Result<Vec<CoefRow>> {
         let v = self.vcov_matrix(kind)?;
@@ -507,6 +524,26 @@ impl GlmFit {
             self.link.exponentiates(),
         )
     }
+}
+
+/// The dispersion `phi`: 1 for the binomial and Poisson families, else the Pearson estimate
+/// `sum w (y - mu)^2 / V(mu) / df_residual`.
+fn dispersion(family: Family, y: &[f64], mu: &[f64], prior: &[f64], df_residual: usize) -> f64 {
+    if family.fixed_dispersion() {
+        return 1.0;
+    }
+    let pearson: f64 = (0..y.len())
+        .map(|i| prior[i] * (y[i] - mu[i]).powi(2) / family.variance(mu[i]))
+        .sum();
+    pearson / df_residual.max(1) as f64
+}
+
+/// The working variances `V(mu_i) / w_i` (CR2's `theta`).
+fn working_variances(family: Family, mu: &[f64], prior: &[f64]) -> Vec<f64> {
+    mu.iter()
+        .zip(prior)
+        .map(|(&m, &w)| family.variance(m) / w)
+        .collect()
 }
 
 /// What the variance estimators need from the last IRLS state, and the null deviance.

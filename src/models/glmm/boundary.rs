@@ -23,10 +23,7 @@ pub(crate) fn boundary_check(
     settings: Settings,
 ) -> Result<bool> {
     let s = &random.structure;
-    let near: Vec<usize> = (0..s.len())
-        .filter(|&t| s.is_sd(t) && best.params[p + t].abs() < SINGULAR_TOLERANCE)
-        .map(|t| p + t)
-        .collect();
+    let near = near_boundary(&best.params, p, random);
     if near.is_empty() {
         return Ok(false);
     }
@@ -59,6 +56,16 @@ pub(crate) fn boundary_check(
         best.log.extend(at_zero.log);
     }
     Ok(true)
+}
+
+/// The indices (into `params`, whose theta starts at `p`) of the standard deviations below the
+/// singular tolerance: a singular fit when there is any.
+pub(crate) fn near_boundary(params: &[f64], p: usize, random: &RandomSetup) -> Vec<usize> {
+    let s = &random.structure;
+    (0..s.len())
+        .filter(|&t| s.is_sd(t) && params[p + t].abs() < SINGULAR_TOLERANCE)
+        .map(|t| p + t)
+        .collect()
 }
 
 /// The objective over the free parameters, the others held at their values in `template`.

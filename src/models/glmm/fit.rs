@@ -144,6 +144,12 @@ pub(crate) struct GlmmState {
     pub frame: FitFrame,
     /// Whether a large model starts from pilot fits ([`Glmm::pilot`]).
     pub pilot: bool,
+    /// Whether the rows were collapsed into covariate patterns ([`Glmm::collapse`]).
+    pub collapsed: bool,
+    /// The prior-weights column ([`Glmm::weights`]).
+    pub weights: Option<String>,
+    /// The variance estimator of the fit.
+    pub vcov_kind: VcovKind,
 }
 
 /// Printed by size only: a fit's debug output need not list its covariate patterns.
@@ -197,6 +203,34 @@ fn log_binomial_boundary(patterns: &Patterns, params: &[f64], modes: &[f64]) -> 
     })
 }
 
+/// The variance matrix of the free parameters at the maximum `best` of `objective` (nested:
+/// the nested random-effect structure): the inverse of minus the Hessian, or for a cluster-robust
+/// `kind` the sandwich with it as the bread.
+pub(crate) fn free_vcov(
+    kind: VcovKind,
+    objective: &mut LikelihoodObjective<'_>,
+    best: &Maximum,
+    nested: bool,
+) -> Result<DMatrix<f64>> {
+    // The modes at the estimate (the last evaluation may have been a trial point).
+    objective.evaluate_at(&best.params)?;
+    let bread = spd_inverse(
+        &(-best.hessian.clone()),
+        "the information matrix over (beta, theta)",
+    )?;
+    if kind == VcovKind::Model {
+        return Ok(bread);
+    }
+    let scores = cluster_scores(
+        objective.likelihood,
+        nested,
+        &best.params,
+        &objective.modes,
+        &best.free,
+    )?;
+    Ok(sandwich(&bread, &scores, kind))
+}
+
 impl GlmmFit {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn assemble(
@@ -213,24 +247,7 @@ impl GlmmFit {
         let p = design.p();
         let structure = &random.structure;
         let theta = canonical_theta(structure, &best.params[p..]);
-        // The modes at the estimate (the last evaluation may have been a trial point).
-        objective.evaluate_at(&best.params)?;
-        let bread = spd_inverse(
-            &(-best.hessian.clone()),
-            "the information matrix over (beta, theta)",
-        )?;
-        let free_vcov = if spec.vcov == VcovKind::Model {
-            bread
-        } else {
-            let scores = cluster_scores(
-                objective.likelihood,
-                random.nested,
-                &best.params,
-                &objective.modes,
-                &best.free,
-            )?;
-            sandwich(&bread, &scores, spec.vcov)
-        };
+        let free_vcov = free_vcov(spec.vcov, objective, &best, random.nested)?;
         // Over all parameters: 0 for those held on the boundary.
         let n_params = best.params.len();
         let mut psi_vcov = DMatrix::zeros(n_params, n_params);
@@ -296,6 +313,9 @@ impl GlmmFit {
             maximum: best.clone(),
             frame: frame.clone(),
             pilot: spec.pilot,
+            collapsed: spec.collapse,
+            weights: spec.weights.clone(),
+            vcov_kind: spec.vcov,
         };
         Ok(GlmmFit {
             formula: spec.formula.text.clone(),

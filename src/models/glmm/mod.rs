@@ -48,6 +48,7 @@
 //! Diagnostics: convergence with the final gradient, a singular (boundary) variance reported as
 //! exactly 0 and flagged, evaluations used and a log of every evaluation.
 
+mod assigned;
 mod between_within;
 mod boundary;
 mod fit;

@@ -61,6 +61,20 @@ impl SparseRows {
     }
 }
 
+/// A row of a likelihood under another assignment of the treatment: a fit's pattern, or the part
+/// of its rows in one unit, with the part's share of the pattern's weight and its mean response.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PatternPart {
+    /// The pattern (index into the fit's patterns).
+    pub pattern: usize,
+    /// The unit of its rows.
+    pub unit: u32,
+    /// Its share of the pattern's weight.
+    pub share: f64,
+    /// Its (weighted) mean response.
+    pub y: f64,
+}
+
 /// Rows per block when rows are copied into row-major order.
 const TRANSPOSE_BLOCK: usize = 1024;
 
@@ -172,18 +186,8 @@ impl Patterns {
     /// own (a group listed twice is two groups: a cluster bootstrap sample). The likelihood
     /// constant is 0. `out`'s buffers are reused.
     pub fn resample_into(&self, groups: &[usize], out: &mut Patterns) {
-        out.p = self.p;
-        out.q = self.q;
+        self.clear_into(out);
         out.constant = 0.0;
-        for v in [&mut out.z, &mut out.offset, &mut out.y, &mut out.m] {
-            v.clear();
-        }
-        out.group_start.clear();
-        out.group_start.push(0);
-        out.nonzero.start.clear();
-        out.nonzero.start.push(0);
-        out.nonzero.column.clear();
-        out.nonzero.value.clear();
         for &g in groups {
             for k in self.group_start[g]..self.group_start[g + 1] {
                 out.push(
@@ -193,6 +197,72 @@ impl Patterns {
                     self.y[k],
                     self.m[k],
                 );
+            }
+            out.group_start.push(out.len());
+        }
+    }
+
+    /// Empty `out` (keeping its buffers) for patterns of this shape and constant.
+    fn clear_into(&self, out: &mut Patterns) {
+        out.p = self.p;
+        out.q = self.q;
+        out.constant = self.constant;
+        for v in [&mut out.z, &mut out.offset, &mut out.y, &mut out.m] {
+            v.clear();
+        }
+        out.group_start.clear();
+        out.group_start.push(0);
+        out.nonzero.start.clear();
+        out.nonzero.start.push(0);
+        out.nonzero.column.clear();
+        out.nonzero.value.clear();
+    }
+
+    /// Refill `out` with `parts` (those of group g are `group_start[g]..group_start[g + 1]`),
+    /// each part's pattern with the design column `column` set to `values[part.unit]`, its
+    /// offset increased by `shift` times the pattern's own entry in that column, its weight the
+    /// part's share of the pattern's and its mean response the part's. The likelihood constant
+    /// is kept. `out`'s buffers are reused.
+    pub fn reassign_into(
+        &self,
+        parts: &[PatternPart],
+        group_start: &[usize],
+        column: usize,
+        values: &[f64],
+        shift: f64,
+        out: &mut Patterns,
+    ) {
+        self.clear_into(out);
+        let target = column as u32;
+        for g in 0..group_start.len() - 1 {
+            for part in &parts[group_start[g]..group_start[g + 1]] {
+                let k = part.pattern;
+                let (columns, entries) = self.x_nonzero(k);
+                let value = values[part.unit as usize];
+                let mut observed = 0.0;
+                let mut placed = value == 0.0;
+                for (&c, &v) in columns.iter().zip(entries) {
+                    if c == target {
+                        observed = v;
+                        continue;
+                    }
+                    if !placed && c > target {
+                        out.nonzero.column.push(target);
+                        out.nonzero.value.push(value);
+                        placed = true;
+                    }
+                    out.nonzero.column.push(c);
+                    out.nonzero.value.push(v);
+                }
+                if !placed {
+                    out.nonzero.column.push(target);
+                    out.nonzero.value.push(value);
+                }
+                out.nonzero.start.push(out.nonzero.column.len());
+                out.z.extend_from_slice(self.z_row(k));
+                out.offset.push(self.offset[k] + shift * observed);
+                out.y.push(part.y);
+                out.m.push(self.m[k] * part.share);
             }
             out.group_start.push(out.len());
         }

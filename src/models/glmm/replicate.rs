@@ -18,14 +18,21 @@
 //! likelihood rises ([`LineSearch::Extending`]), and the replicate is the limit (within
 //! rounding of it), as R's `glm` and `glmer` return it (with a warning). Only a refit that
 //! converges in none of these ways fails.
+//!
+//! A refit under another assignment of the treatment (a randomisation test's) is built from the
+//! same patterns, each with the treatment column set to its unit's value (see `assigned`), and
+//! maximised in the same way from the fit's estimate and conditional modes.
 
-use super::boundary::boundary_check;
+use super::assigned::Assignable;
+use super::boundary::{boundary_check, near_boundary};
+use super::fit::free_vcov;
 use super::likelihood::Likelihood;
 use super::patterns::Patterns;
 use super::{glm_start, pilot_start, pilot_subsamples, GlmmFit, LikelihoodObjective, SETTINGS};
 use crate::core::error::{Error, Result};
+use crate::data::Cohort;
 use crate::frame::counterfactual::FitFrame;
-use crate::models::fitted::{field_accessors, Fitted, Parameters};
+use crate::models::fitted::{field_accessors, Assignment, Fitted, Parameters, Refit};
 use crate::models::newton::{maximise, maximise_with, LineSearch, Maximum};
 
 /// The buffers of one thread.
@@ -80,16 +87,70 @@ impl Fitted for GlmmFit {
             labels: &workspace.labels,
             ..state.likelihood()
         };
-        let mut objective = LikelihoodObjective::new(&likelihood, state.random.nested);
-        let q = full.q;
+        let (best, _) = self.maximise_from_fit(&likelihood, clusters, "a bootstrap sample")?;
+        Ok(best.params)
+    }
+
+    type Assignable = Assignable;
+
+    fn assignable(&self, cohort: &Cohort, column: usize, units: &[u32]) -> Result<Assignable> {
+        Assignable::new(self, cohort, column, units)
+    }
+
+    fn refit_assigned(
+        &self,
+        on: &Assignable,
+        assignment: &Assignment<'_>,
+        workspace: &mut Workspace,
+    ) -> Result<Refit> {
+        let state = &self.state;
+        on.patterns_into(&state.patterns, assignment, &mut workspace.patterns)?;
+        let likelihood = Likelihood {
+            patterns: &workspace.patterns,
+            ..state.likelihood()
+        };
+        let groups: Vec<usize> = (0..state.random.groups.len()).collect();
+        let (best, mut objective) =
+            self.maximise_from_fit(&likelihood, &groups, "the refit of an assignment")?;
+        let p = state.patterns.p;
+        let singular = !near_boundary(&best.params, p, &state.random).is_empty();
+        let std_errors = if assignment.std_errors {
+            let vcov = free_vcov(state.vcov_kind, &mut objective, &best, state.random.nested)?;
+            Some((0..p).map(|j| vcov[(j, j)].sqrt()).collect())
+        } else {
+            None
+        };
+        Ok(Refit {
+            psi: best.params,
+            std_errors,
+            singular,
+        })
+    }
+}
+
+impl GlmmFit {
+    /// The maximum of `likelihood`, whose groups are the fit's clusters `clusters`, from the
+    /// fit's estimate and those clusters' conditional modes, with the check of variances on
+    /// their boundary; where that does not converge, the maximum found as the main fit finds its
+    /// own, or the supremum of a separated likelihood (see the module docs). `what` names the
+    /// refit in the error when none converges. Returns the maximum and the objective.
+    fn maximise_from_fit<'a>(
+        &self,
+        likelihood: &'a Likelihood<'a>,
+        clusters: &[usize],
+        what: &str,
+    ) -> Result<(Maximum, LikelihoodObjective<'a>)> {
+        let state = &self.state;
+        let mut objective = LikelihoodObjective::new(likelihood, state.random.nested);
+        let q = state.patterns.q;
         for (j, &g) in clusters.iter().enumerate() {
             objective.modes[j * q..(j + 1) * q].copy_from_slice(&state.modes[g * q..(g + 1) * q]);
         }
-        let p = full.p;
+        let p = state.patterns.p;
         let mut best = maximise(&mut objective, self.psi.clone(), SETTINGS)?;
         boundary_check(&mut objective, &mut best, p, &state.random, SETTINGS)?;
         if !best.converged {
-            best = match self.main_fit_maximum(&likelihood) {
+            best = match self.main_fit_maximum(likelihood) {
                 Ok(found) => found,
                 Err(Error::Separation { .. }) => {
                     let mut limit = maximise_with(
@@ -106,16 +167,14 @@ impl Fitted for GlmmFit {
         }
         if !best.converged {
             return Err(Error::NotConverged {
-                what: "the refit of a bootstrap sample".into(),
+                what: format!("the refit of {what}"),
                 iterations: best.iterations,
                 criterion: best.gradient.iter().fold(0.0, |m: f64, g| m.max(g.abs())),
             });
         }
-        Ok(best.params)
+        Ok((best, objective))
     }
-}
 
-impl GlmmFit {
     /// The maximum of `likelihood` (a cluster sample's) found as the main fit finds its own:
     /// from the GLM without random effects, after pilot fits of a large sample, then the check
     /// of variances on their boundary. [`Error::Separation`] when the GLM finds the sample's

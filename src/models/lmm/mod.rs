@@ -30,9 +30,11 @@ use crate::data::Cohort;
 use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, DesignOptions, MissingPolicy, MissingReport, UsedRows};
 use crate::frame::formula::Formula;
-use crate::frame::random_effects::RandomSetup;
+use crate::frame::random_effects::{RandomSetup, ThetaStructure};
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
-use crate::models::fitted::{field_accessors, find_term, specification, Fitted, Parameters};
+use crate::models::fitted::{
+    field_accessors, find_term, specification, Assignment, Fitted, Parameters, Refit, RowUnits,
+};
 use crate::models::glm::{check_response, Family, Link};
 use crate::models::newton::{EvaluationRecord, OptimisationSummary};
 use crate::models::variance_components::{
@@ -106,14 +108,13 @@ impl Lmm {
                 p + 1,
             ));
         }
-        let stats = Statistics::new(
-            &design.x,
-            &design.y,
-            &random.z,
-            &random.groups.codes,
-            random.groups.len(),
-            random.structure.clone(),
-        );
+        let rows = LmmRows {
+            x: design.x.clone(),
+            y: design.y.clone(),
+            z: random.z.clone(),
+            codes: random.groups.codes.clone(),
+        };
+        let stats = rows.statistics(&design.x, &design.y, random.structure.clone());
         let start = random.structure.start();
         let minimum = minimise(&stats, self.reml, start)?;
         let theta = minimum.theta.clone();
@@ -182,6 +183,7 @@ impl Lmm {
                 psi,
                 n_clusters,
                 frame,
+                rows,
             }),
         };
         Ok(fit)
@@ -199,6 +201,25 @@ pub(crate) struct LmmState {
     psi: Vec<f64>,
     n_clusters: usize,
     frame: FitFrame,
+    /// The rows, for refits under another assignment of the treatment.
+    rows: LmmRows,
+}
+
+/// The rows of a linear mixed model: design, response, random-effect rows and clusters.
+struct LmmRows {
+    x: DMatrix<f64>,
+    y: Vec<f64>,
+    z: DMatrix<f64>,
+    codes: Vec<usize>,
+}
+
+impl LmmRows {
+    /// The sufficient statistics of these rows with the design `x` and response `y` (the rows'
+    /// own, or those of another assignment).
+    fn statistics(&self, x: &DMatrix<f64>, y: &[f64], structure: ThetaStructure) -> Statistics {
+        let n_clusters = self.codes.iter().max().map_or(0, |&g| g + 1);
+        Statistics::new(x, y, &self.z, &self.codes, n_clusters, structure)
+    }
 }
 
 /// Printed by size only: a fit's debug output need not list its sufficient statistics.
@@ -247,21 +268,53 @@ impl Fitted for LmmFit {
     /// The minimisation starts at the full-data theta; if it does not converge, again at the
     /// main fit's start (every SD 1, correlations 0).
     fn refit(&self, clusters: &[usize], _: &mut ()) -> Result<Vec<f64>> {
-        let p = self.coefficients.len();
         let stats = self.state.stats.resample(clusters);
-        let mut minimum = minimise(&stats, self.reml, self.state.psi[p..].to_vec())?;
-        if !minimum.maximum.converged {
-            minimum = minimise(&stats, self.reml, stats.structure.start())?;
-        }
-        if !minimum.maximum.converged {
-            return Err(Error::NotConverged {
-                what: "the linear mixed model on a bootstrap sample".into(),
-                iterations: minimum.maximum.iterations,
-                criterion: 0.0,
-            });
-        }
+        let minimum = self.minimise_from_fit(&stats, "on a bootstrap sample")?;
         let at = stats.at(&minimum.theta)?;
         Ok(at.beta.iter().chain(&minimum.theta).copied().collect())
+    }
+
+    type Assignable = RowUnits;
+
+    fn assignable(&self, _: &Cohort, column: usize, units: &[u32]) -> Result<RowUnits> {
+        let x = &self.state.rows.x;
+        RowUnits::new(x.nrows(), x.ncols(), column, units)
+    }
+
+    /// With the identity link the shifted null's offset `d x_obs` is `y - d x_obs`. The
+    /// minimisation starts at the fit's theta (then at the main fit's start); the standard
+    /// errors are `sqrt(diag(sigma^2 (X'V^{-1}X)^{-1}))`.
+    fn refit_assigned(
+        &self,
+        on: &RowUnits,
+        assignment: &Assignment<'_>,
+        _: &mut (),
+    ) -> Result<Refit> {
+        on.check(assignment)?;
+        let rows = &self.state.rows;
+        let j = on.column;
+        let mut x = rows.x.clone();
+        let mut y = rows.y.clone();
+        for (i, y) in y.iter_mut().enumerate() {
+            x[(i, j)] = on.value(i, assignment);
+            *y -= assignment.shift * rows.x[(i, j)];
+        }
+        let stats = rows.statistics(&x, &y, self.state.stats.structure.clone());
+        let p = self.coefficients.len();
+        let minimum = self.minimise_from_fit(&stats, "under another assignment")?;
+        let at = stats.at(&minimum.theta)?;
+        let std_errors = if assignment.std_errors {
+            let sigma2 = at.rss / stats.residual_count(self.reml);
+            let unscaled = spd_inverse(&at.m, "X'V^{-1}X")?;
+            Some((0..p).map(|k| (sigma2 * unscaled[(k, k)]).sqrt()).collect())
+        } else {
+            None
+        };
+        Ok(Refit {
+            psi: at.beta.iter().chain(&minimum.theta).copied().collect(),
+            std_errors,
+            singular: !minimum.at_zero.is_empty(),
+        })
     }
 }
 
@@ -322,6 +375,24 @@ pub struct LmmFit {
 }
 
 impl LmmFit {
+    /// The minimum of the criterion of `stats` (a refit's) from the fit's theta, then from the
+    /// main fit's start; `what` says which refit in the error when neither converges.
+    fn minimise_from_fit(&self, stats: &Statistics, what: &str) -> Result<optimize::Minimum> {
+        let p = self.coefficients.len();
+        let mut minimum = minimise(stats, self.reml, self.state.psi[p..].to_vec())?;
+        if !minimum.maximum.converged {
+            minimum = minimise(stats, self.reml, stats.structure.start())?;
+        }
+        if !minimum.maximum.converged {
+            return Err(Error::NotConverged {
+                what: format!("the linear mixed model {what}"),
+                iterations: minimum.maximum.iterations,
+                criterion: 0.0,
+            });
+        }
+        Ok(minimum)
+    }
+
     /// The coefficient row of `term`, or an error naming the terms there are.
     pub fn term(&self, term: &str) -> Result<&CoefRow> {
         find_term(&self.coefficients, term)
