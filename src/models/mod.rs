@@ -8,9 +8,10 @@ pub mod fitted;
 pub mod gee;
 pub mod glm;
 pub mod glmm;
+pub mod likelihood_ratio;
 pub mod lmm;
 pub mod newton;
 pub(crate) mod variance_components;
 pub mod vcov;
 
-pub use fitted::{Fitted, Parameters, Specification};
+pub use fitted::{Fitted, LoglikKind, Parameters, Specification};

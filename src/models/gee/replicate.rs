@@ -7,7 +7,7 @@ use super::{fit, GeeFit};
 use crate::core::error::Result;
 use crate::frame::counterfactual::FitFrame;
 use crate::models::coef_table::CoefRow;
-use crate::models::fitted::{Fitted, Parameters};
+use crate::models::fitted::{Fitted, LoglikKind, Parameters};
 
 impl Fitted for GeeFit {
     type Workspace = ();
@@ -29,6 +29,10 @@ impl Fitted for GeeFit {
 
     fn loglik(&self) -> f64 {
         self.quasi_loglik
+    }
+
+    fn loglik_kind(&self) -> LoglikKind {
+        LoglikKind::Quasi
     }
 
     fn n_obs(&self) -> usize {
