@@ -59,7 +59,7 @@ use serde::Serialize;
 use crate::core::builder::builder_methods;
 use crate::core::error::{Error, Result};
 use crate::effects::contrast::{combination, wald_test, WaldTest};
-use crate::models::coef_table::{coef_table, CoefRow};
+use crate::models::coef_table::{align, coef_table, format_p, sig, whole_or_sig, CoefRow};
 use crate::models::fitted::{Fitted, Parameters};
 use crate::models::glm::Link;
 use crate::models::vcov::VcovKind;
@@ -378,6 +378,95 @@ impl Tate {
             "the variance matrix of the exposure-time contrasts",
         )
         .map(Some)
+    }
+}
+
+impl std::fmt::Display for TateEstimate {
+    /// The effect at each exposure time, the TATE and the test of a constant effect.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let model = match self.model {
+            ExposureModel::Indicators => {
+                format!("factor({}): one effect per exposure time", self.exposure)
+            }
+            ExposureModel::Linear => format!("linear in {}", self.exposure),
+            ExposureModel::Ramp => format!("proportional to {}", self.exposure),
+        };
+        let ratio = match self.link {
+            Link::Logit => Some("OR"),
+            Link::Log => Some("RR"),
+            _ => None,
+        };
+        let reference = match self.tate.df {
+            Some(df) => format!("t on {} df", sig(df, 4)),
+            None => "z".to_string(),
+        };
+        writeln!(
+            f,
+            "Treatment effect by exposure time ({model}; {} link, {} variance)",
+            self.link,
+            self.vcov_kind.describe()
+        )?;
+        let pct = format!("{}%", whole_or_sig(100.0 * self.level));
+        let mut header = vec![
+            "Exposure".to_string(),
+            "Weight".into(),
+            "Estimate".into(),
+            "Std. Error".into(),
+            "p".into(),
+            format!("{pct} CI"),
+        ];
+        if let Some(r) = ratio {
+            header.push(format!("{r} ({pct} CI)"));
+        }
+        let mut table = vec![header];
+        let line = |label: String, weight: String, row: &CoefRow| {
+            let mut cells = vec![
+                label,
+                weight,
+                sig(row.estimate, 4),
+                sig(row.std_error, 4),
+                format_p(row.p_value),
+                format!("{} to {}", sig(row.ci_low, 4), sig(row.ci_high, 4)),
+            ];
+            if ratio.is_some() {
+                cells.push(format!(
+                    "{} ({} to {})",
+                    sig(row.estimate.exp(), 3),
+                    sig(row.ci_low.exp(), 3),
+                    sig(row.ci_high.exp(), 3)
+                ));
+            }
+            cells
+        };
+        for level in &self.levels {
+            table.push(line(
+                whole_or_sig(level.exposure),
+                sig(level.weight, 4),
+                &level.effect,
+            ));
+        }
+        table.push(line("TATE".into(), "1".into(), &self.tate));
+        f.write_str(&align(&table))?;
+        writeln!(
+            f,
+            "TATE: the weighted mean of the effects at exposure {} to {} ({reference})",
+            self.levels
+                .first()
+                .map_or(String::new(), |l| whole_or_sig(l.exposure)),
+            self.levels
+                .last()
+                .map_or(String::new(), |l| whole_or_sig(l.exposure)),
+        )?;
+        if let Some(w) = &self.constant_effect {
+            writeln!(
+                f,
+                "Wald test of an effect constant over exposure time: X2 = {} on {} df, p = {}",
+                sig(w.statistic, 4),
+                w.df,
+                format_p(w.p_value)
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -217,7 +217,11 @@ impl Formula {
                 .iter()
                 .map(|v| written(if v == from { to } else { v }))
                 .collect();
-            rhs.push(vars.join(":"));
+            let term = vars.join(":");
+            // `treated + exposure` with exposure replaced by treated is `treated`.
+            if !rhs.contains(&term) {
+                rhs.push(term);
+            }
         }
         rhs.extend(
             self.offsets

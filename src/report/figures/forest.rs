@@ -413,11 +413,11 @@ impl Layout {
 }
 
 /// An `f64` axis with its ticks (and grid lines) at given values.
-struct Ticked {
+pub(super) struct Ticked {
     /// The axis.
-    axis: RangedCoordf64,
+    pub axis: RangedCoordf64,
     /// The ticks' values.
-    ticks: Vec<f64>,
+    pub ticks: Vec<f64>,
 }
 
 impl Ranged for Ticked {
@@ -476,7 +476,7 @@ fn estimate_text(e: &Estimate) -> String {
 /// `10^k` with `k` a multiple of the smallest step that leaves at most nine; fewer than three,
 /// the values 1, 1.5, 2, 3, 5 and 7 times powers of 10 in the range, if three or more; else
 /// evenly spaced round values ([`linear_ticks`]).
-fn ratio_ticks(low: f64, high: f64) -> Vec<f64> {
+pub(super) fn ratio_ticks(low: f64, high: f64) -> Vec<f64> {
     // The powers base^k in the range with k a multiple of `step`.
     let powers = |base: f64, step: i32| {
         let (from, to) = (
@@ -513,7 +513,7 @@ fn ratio_ticks(low: f64, high: f64) -> Vec<f64> {
 
 /// Evenly spaced round ticks from `low` to `high` (`low < high`): multiples of 1, 2 or 5 times
 /// a power of 10, about five of them.
-fn linear_ticks(low: f64, high: f64) -> Vec<f64> {
+pub(super) fn linear_ticks(low: f64, high: f64) -> Vec<f64> {
     let raw = (high - low) / 5.0;
     let magnitude = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
@@ -526,7 +526,7 @@ fn linear_ticks(low: f64, high: f64) -> Vec<f64> {
 }
 
 /// A tick value as short as it reads: `0.3` (not `0.30000000000000004`), `2`, `1.5`.
-fn tick_label(v: f64) -> String {
+pub(super) fn tick_label(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{}", if v == 0.0 { 0.0 } else { v });
     }
