@@ -605,62 +605,30 @@ fn swfit_tate_gives_the_time_averaged_effect_and_the_lrt_as_lme4() {
 #[test]
 fn swfit_tate_errors_name_the_term_the_flag_or_the_column() {
     let (data, _) = eti_reference();
+    let eti = "y ~ factor(exposure) + factor(period) + (1 | cluster)";
+    // The exit status and stderr of `swfit` on the reference data with `formula` and `extra`.
+    let fails = |formula: &str, extra: &[&str]| {
+        let mut args = vec!["--data", data.as_str(), "--formula", formula];
+        args.extend_from_slice(extra);
+        let out = run("swfit", &args);
+        (out.status.code(), text(&out.stderr))
+    };
     // No factor(exposure) in the formula.
-    let out = run(
-        "swfit",
-        &["--data", &data, "--formula", HH, "--tate", "exposure"],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
+    let (code, err) = fails(HH, &["--tate", "exposure"]);
+    assert_eq!(code, Some(1));
     assert!(
         err.contains("factor(exposure)") && err.contains("treated"),
         "{err}"
     );
     // --tate-weights needs --tate: a usage error.
-    let out = run(
-        "swfit",
-        &["--data", &data, "--formula", HH, "--tate-weights=1,2"],
-    );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(fails(HH, &["--tate-weights=1,2"]).0, Some(2));
     // Weights that do not fit the levels, and a cap on a column the data have.
-    let eti = "y ~ factor(exposure) + factor(period) + (1 | cluster)";
-    let out = run(
-        "swfit",
-        &[
-            "--data",
-            &data,
-            "--formula",
-            eti,
-            "--tate",
-            "exposure",
-            "--tate-weights=1,2",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("2 weights given"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = run(
-        "swfit",
-        &[
-            "--data",
-            &data,
-            "--formula",
-            eti,
-            "--tate",
-            "exposure",
-            "--exposure-cap",
-            "2",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("--exposure-cap"),
-        "{}",
-        text(&out.stderr)
-    );
+    let (code, err) = fails(eti, &["--tate", "exposure", "--tate-weights=1,2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("2 weights given"), "{err}");
+    let (code, err) = fails(eti, &["--tate", "exposure", "--exposure-cap", "2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--exposure-cap"), "{err}");
     // The flag is listed.
     let help = text(&run("swfit", &["--help"]).stdout);
     assert!(help.contains("--tate <COLUMN>") && help.contains("--exposure-cap <L>"));

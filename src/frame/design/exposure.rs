@@ -109,7 +109,7 @@ impl ExposureTime {
     /// treatment that is not 0/1, a cluster that switches back, a cap of 0 (each naming the
     /// column and, for a cell, the data row).
     pub fn derive(&self, mut cohort: Cohort) -> Result<(Cohort, ExposureReport)> {
-        if cohort.names().iter().any(|n| *n == self.name) {
+        if cohort.names().contains(&self.name) {
             return Err(Error::invalid(
                 "exposure",
                 format!(

@@ -4,9 +4,9 @@
 
 use plotters::prelude::*;
 
-use super::forest::{linear_ticks, ratio_ticks, tick_label, Ticked};
+use super::forest::{axis_ticks, tick_label, Ticked};
 use super::{
-    draw_legend, draw_mesh, drawing, legend_height, number, padded, svg, Symbol, CLOUD, LINE,
+    draw_legend_below, draw_mesh, drawing, legend_height, number, padded, svg, Symbol, CLOUD, LINE,
     MARGIN, NOTE, POINT, SIZE, ZERO,
 };
 use crate::core::error::{Error, Result};
@@ -65,14 +65,7 @@ pub fn exposure_effects_plot(
             (l.min(r.ci_low), h.max(r.ci_high))
         });
     let range = padded(low, high);
-    let ticks: Vec<f64> = if ratio {
-        ratio_ticks(range.0.exp(), range.1.exp())
-            .into_iter()
-            .map(f64::ln)
-            .collect()
-    } else {
-        linear_ticks(range.0, range.1)
-    };
+    let ticks = axis_ticks(range, ratio);
     let first = tate.levels[0].exposure;
     let last = tate.levels[tate.levels.len() - 1].exposure;
     let x_range = (first - 0.5)..(last + 0.5);
@@ -110,8 +103,8 @@ pub fn exposure_effects_plot(
             format!("Immediate-treatment model: {}", value(it)),
         ));
     }
-    let (legend_left, legend_right) = ((MARGIN + Y_LABEL_AREA) as i32, (SIZE.0 - MARGIN) as i32);
-    let legend_h = legend_height(legend_left, legend_right, &legend);
+    let legend_left = (MARGIN + Y_LABEL_AREA) as i32;
+    let legend_h = legend_height(legend_left, (SIZE.0 - MARGIN) as i32, &legend);
     let y_title = y_title.map_or_else(
         || {
             match tate.link {
@@ -205,12 +198,7 @@ pub fn exposure_effects_plot(
                 )))
                 .map_err(drawing)?;
         }
-        draw_legend(
-            root,
-            (legend_left, (SIZE.1 - MARGIN - legend_h) as i32),
-            legend_right,
-            &legend,
-        )
+        draw_legend_below(root, legend_left, legend_h, &legend)
     })
 }
 

@@ -219,14 +219,7 @@ impl ForestPlot {
             let width = f64::from(layout.plot.1 - layout.plot.0);
             range = room_around_zero(range, f64::from(need) / width);
         }
-        let ticks: Vec<f64> = if self.ratio {
-            ratio_ticks(range.0.exp(), range.1.exp())
-                .into_iter()
-                .map(f64::ln)
-                .collect()
-        } else {
-            linear_ticks(range.0, range.1)
-        };
+        let ticks = axis_ticks(range, self.ratio);
         let ratio = self.ratio;
         let lines = layout.lines as f64;
         svg_sized((SIZE.0, layout.height), |root| {
@@ -471,12 +464,25 @@ fn estimate_text(e: &Estimate) -> String {
     )
 }
 
+/// Round ticks of an axis over `(low, high)`: on the log scale of ratios when `ratio` (the
+/// ticks' logarithms, the values being log ratios), else on the scale of the values.
+pub(super) fn axis_ticks((low, high): (f64, f64), ratio: bool) -> Vec<f64> {
+    if ratio {
+        ratio_ticks(low.exp(), high.exp())
+            .into_iter()
+            .map(f64::ln)
+            .collect()
+    } else {
+        linear_ticks(low, high)
+    }
+}
+
 /// Round ticks of a ratio axis from `low` to `high` (`0 < low < high`): the powers of 2 in the
 /// range (0.25, 0.5, 1, 2, 4) if there are three to nine; more than nine, the powers of 10
 /// `10^k` with `k` a multiple of the smallest step that leaves at most nine; fewer than three,
 /// the values 1, 1.5, 2, 3, 5 and 7 times powers of 10 in the range, if three or more; else
 /// evenly spaced round values ([`linear_ticks`]).
-pub(super) fn ratio_ticks(low: f64, high: f64) -> Vec<f64> {
+fn ratio_ticks(low: f64, high: f64) -> Vec<f64> {
     // The powers base^k in the range with k a multiple of `step`.
     let powers = |base: f64, step: i32| {
         let (from, to) = (
@@ -513,7 +519,7 @@ pub(super) fn ratio_ticks(low: f64, high: f64) -> Vec<f64> {
 
 /// Evenly spaced round ticks from `low` to `high` (`low < high`): multiples of 1, 2 or 5 times
 /// a power of 10, about five of them.
-pub(super) fn linear_ticks(low: f64, high: f64) -> Vec<f64> {
+fn linear_ticks(low: f64, high: f64) -> Vec<f64> {
     let raw = (high - low) / 5.0;
     let magnitude = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]

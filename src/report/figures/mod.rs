@@ -226,6 +226,22 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Draws the legend of `entries` under a figure of [`SIZE`], from `left` to the right margin,
+/// `height` pixels high (see [`legend_height`]) and ending at the bottom margin.
+fn draw_legend_below<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    left: i32,
+    height: u32,
+    entries: &[(Symbol, String)],
+) -> Result<()> {
+    draw_legend(
+        root,
+        (left, (SIZE.1 - MARGIN - height) as i32),
+        (SIZE.0 - MARGIN) as i32,
+        entries,
+    )
+}
+
 /// Estimated width in pixels of `text` at font `size`: the SVG backend writes the font size as
 /// `size / 1.24` pixels, and a sans-serif glyph is on average about 0.6 of that wide.
 fn text_width(text: &str, size: u32) -> u32 {
