@@ -439,6 +439,46 @@ fn swfit_fits_a_gee_with_every_variance_in_its_json() {
     );
 }
 
+#[test]
+fn traening_for_livet_reports_the_gee_beside_the_mixed_model() {
+    let report = json(&run("traening_for_livet", &["--json"]));
+    let synthetic = &report["synthetic"];
+    // The mixed model's fields are where they were.
+    for field in [
+        "odds_ratio",
+        "treatment",
+        "fit",
+        "formula",
+        "cluster_sd",
+        "singular",
+    ] {
+        assert!(!synthetic[field].is_null(), "synthetic.{field}");
+    }
+    let gee = synthetic["population_averaged"].as_array().unwrap();
+    let measures: Vec<&str> = gee.iter().map(|p| p["measure"].as_str().unwrap()).collect();
+    assert_eq!(measures, ["odds ratio", "relative risk"]);
+    for p in gee {
+        assert_eq!(p["status"], "fitted");
+        assert_eq!(p["df"].as_f64(), Some(3.0));
+        assert_eq!(p["formula"], "readmit30 ~ treated + period");
+        let ratio = &p["ratio"];
+        let (low, estimate, high) = (
+            ratio["ci_low"].as_f64().unwrap(),
+            ratio["estimate"].as_f64().unwrap(),
+            ratio["ci_high"].as_f64().unwrap(),
+        );
+        assert!(low < estimate && estimate < high, "{ratio}");
+    }
+    let text_report = run("traening_for_livet", &[]);
+    assert!(text_report.status.success());
+    let printed = text(&text_report.stdout);
+    assert!(
+        printed.contains("G - p = 6 - 3 = 3 df")
+            && printed.contains("population-averaged odds ratio"),
+        "{printed}"
+    );
+}
+
 /// The visible exposure-time reference case (`tests/reference/eti`): its data and R's numbers.
 fn eti_reference() -> (String, Value) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/eti/");

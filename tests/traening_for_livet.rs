@@ -1,10 +1,13 @@
 //! Træning for Livet: the library path of the example `traening_for_livet` (design, crude
-//! comparisons from reconstructed counts, synthetic trial, KTH 2.0 schedule on Funen, figures).
+//! comparisons from reconstructed counts, synthetic trial with its mixed model and
+//! population-averaged GEEs, KTH 2.0 schedule on Funen, figures).
 
 use stepwedge::core::error::Error;
+use stepwedge::models::family::Link;
+use stepwedge::models::gee::{Gee, SeKind, WorkingCorrelation};
 use stepwedge::studies::traening_for_livet::{
-    funen_schedule, TraeningForLivet, DEFAULT_SEED, DESIGN_SVG, FUNEN_GROUPS, FUNEN_SVG, N_CONTROL,
-    N_INTERVENTION,
+    funen_schedule, GeeStatus, PopulationAveraged, SyntheticSettings, TraeningForLivet,
+    TrialDesign, DEFAULT_SEED, DESIGN_SVG, FUNEN_GROUPS, FUNEN_SVG, N_CONTROL, N_INTERVENTION,
 };
 
 fn close(what: &str, got: f64, want: f64, tol: f64) {
@@ -209,6 +212,115 @@ fn synthetic_trial_is_deterministic_and_converges() {
     // A singular fit is reported as such, with the SD at exactly 0.
     assert_eq!(s.singular, s.cluster_sd == 0.0, "{}", s.fit);
     assert_eq!(s.singular, s.fit.singular);
+}
+
+#[test]
+fn population_averaged_effects_sit_beside_the_mixed_model() {
+    let r = report();
+    let s = &r.synthetic;
+    let measures: Vec<&str> = s
+        .population_averaged
+        .iter()
+        .map(|p| p.measure.as_str())
+        .collect();
+    assert_eq!(measures, ["odds ratio", "relative risk"]);
+    let links: Vec<Link> = s.population_averaged.iter().map(|p| p.link).collect();
+    assert_eq!(links, [Link::Logit, Link::Log]);
+    // qt(0.975, 3), the t quantile on 3 df.
+    let t3 = 3.182_446_305_284_263;
+    for p in &s.population_averaged {
+        let what = &p.measure;
+        assert_eq!(p.status, GeeStatus::Fitted, "{what}: {:?}", p.problem);
+        assert!(p.converged && p.problem.is_none(), "{what}");
+        assert_eq!(p.out_of_range_pairs, 0, "{what}");
+        assert_eq!(p.formula, "readmit30 ~ treated + period", "{what}");
+        assert_eq!(p.working_correlation, WorkingCorrelation::Exchangeable);
+        assert!(p.maee);
+        assert_eq!(p.se, SeKind::Kc);
+        // 6 municipalities less 3 mean parameters (intercept, treated, linear period).
+        assert_eq!(p.df, Some(3.0), "{what}");
+        let fit = p.fit.as_ref().unwrap();
+        assert_eq!((fit.n_clusters, fit.coefficients.len()), (6, 3), "{what}");
+        assert_eq!(
+            fit.n_obs, s.fit.n_obs,
+            "{what}: the same patients as the mixed model"
+        );
+        let row = p.coefficient.as_ref().unwrap();
+        assert_eq!((row.term.as_str(), row.df), ("treated", Some(3.0)));
+        let ratio = p.ratio.unwrap();
+        close(what, ratio.estimate, row.estimate.exp(), 1e-12);
+        close(
+            what,
+            ratio.ci_low,
+            (row.estimate - t3 * row.std_error).exp(),
+            1e-9,
+        );
+        close(
+            what,
+            ratio.ci_high,
+            (row.estimate + t3 * row.std_error).exp(),
+            1e-9,
+        );
+        // A cluster SD of 0.2 on the logit scale is a correlation near 0.005 between two
+        // patients' outcomes at a 10% risk; 6 clusters estimate it roughly.
+        let alpha = p.correlation.unwrap();
+        assert!(alpha.abs() < 0.05, "{what}: correlation {alpha}");
+        assert_eq!(alpha, fit.correlation_parameters[0].estimate);
+        assert!(p.correlation_std_error.unwrap() > 0.0);
+    }
+    // The population-averaged and the conditional odds ratio point the same way and differ
+    // little (the municipalities hardly differ; the GEE's linear trend against the mixed
+    // model's period effects), each within the other's interval.
+    let (gee, mixed) = (s.population_averaged[0].ratio.unwrap(), s.odds_ratio);
+    assert_eq!(
+        gee.estimate > 1.0,
+        mixed.estimate > 1.0,
+        "{gee:?} {mixed:?}"
+    );
+    assert!(
+        (gee.estimate.ln() - mixed.estimate.ln()).abs() < 0.15,
+        "{gee:?} {mixed:?}"
+    );
+    assert!(gee.ci_low < mixed.estimate && mixed.estimate < gee.ci_high);
+    assert!(mixed.ci_low < gee.estimate && gee.estimate < mixed.ci_high);
+    // At risks near 10% the relative risk lies between 1 and the odds ratio.
+    let rr = s.population_averaged[1].ratio.unwrap();
+    let (log_rr, log_or) = (rr.estimate.ln(), gee.estimate.ln());
+    assert!(
+        log_rr * log_or > 0.0 && log_rr.abs() < log_or.abs(),
+        "{rr:?} {gee:?}"
+    );
+}
+
+#[test]
+fn the_gee_time_trend_is_linear_because_period_effects_leave_no_df() {
+    let design = TrialDesign::traening_for_livet();
+    let cohort = SyntheticSettings::traening_for_livet(&design)
+        .sim_config(&design)
+        .simulate(DEFAULT_SEED)
+        .unwrap();
+    // factor(period): 8 mean parameters for 6 municipalities, refused.
+    let refused = Gee::new("readmit30 ~ treated + factor(period)", "cluster")
+        .unwrap()
+        .fit(&cohort)
+        .unwrap_err();
+    match refused {
+        Error::TooFewData { got, needed, .. } => assert_eq!((got, needed), (6, 9)),
+        other => panic!("{other}"),
+    }
+    // A failing GEE is reported with its reason, not a panic or an error: on 3 municipalities
+    // the 3 mean parameters leave no degrees of freedom.
+    let clusters = cohort.column("cluster").unwrap();
+    let rows: Vec<usize> = (0..cohort.n_rows())
+        .filter(|&i| matches!(clusters.label(i), Some("C01" | "C02" | "C03")))
+        .collect();
+    let three = cohort.select_rows(&rows).unwrap();
+    let failed = PopulationAveraged::fit(&three, "readmit30", Link::Logit).unwrap();
+    assert_eq!(failed.status, GeeStatus::Failed);
+    assert!(!failed.converged);
+    assert!(failed.ratio.is_none() && failed.df.is_none() && failed.fit.is_none());
+    let problem = failed.problem.unwrap();
+    assert!(problem.contains("clusters"), "{problem}");
 }
 
 #[test]

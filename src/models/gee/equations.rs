@@ -186,6 +186,9 @@ pub(super) struct PairTerms {
     pub cross: DMatrix<f64>,
     /// Pairs whose working correlation is out of the range their means allow.
     pub out_of_range: usize,
+    /// For each pair class, `(sum r / w, sum 1 / w)` over its pairs (the weighted least-squares
+    /// statistics of the decay's profile step).
+    pub by_class: Vec<[f64; 2]>,
 }
 
 impl Problem {
@@ -345,6 +348,7 @@ impl Problem {
         let cluster = &self.clusters[c];
         let rows = RowTerms::new(self, cluster, mean, shift);
         let mut terms = PairTerms::zeros(self.q(), self.p());
+        terms.by_class = vec![[0.0; 2]; self.classes(alpha).gamma.len()];
         if self.q() == 0 {
             return Ok(terms);
         }
@@ -486,6 +490,10 @@ impl<'a> PairSums<'a> {
                 self.terms.b[(l, m)] += zl * zm * count / w;
             }
         }
+        if let Some(sums) = self.terms.by_class.get_mut(k) {
+            sums[0] += products / w;
+            sums[1] += count / w;
+        }
         if !valid {
             self.terms.out_of_range += count as usize;
         }
@@ -539,6 +547,7 @@ impl PairTerms {
             b: DMatrix::zeros(q, q),
             cross: DMatrix::zeros(q, p),
             out_of_range: 0,
+            by_class: Vec::new(),
         }
     }
 }

@@ -674,22 +674,13 @@ fn solve(
             b += &t.b;
         }
         let beta_step = spd_inverse(&info, "the GEE's information for beta")? * u;
-        let mut alpha_step = spd_inverse(&b, "the information of the correlation equations")? * a;
-        // Convergence is judged on the full step: a decay whose rho is held inside (0, 1)
-        // while its equation wants it out does not converge.
+        let alpha_step = if spec.correlation == WorkingCorrelation::ExponentialDecay {
+            let target = decay_profile(&pairs)?;
+            DVector::from_iterator(q, target.iter().zip(&alpha).map(|(t, a)| t - a))
+        } else {
+            spd_inverse(&b, "the information of the correlation equations")? * a
+        };
         last_step = beta_step.amax().max(alpha_step.amax());
-        if spec.correlation == WorkingCorrelation::ExponentialDecay {
-            // rho stays inside (0, 1): the step is halved until it does.
-            let mut halvings = 0;
-            while !(alpha[1] + alpha_step[1] > 0.0 && alpha[1] + alpha_step[1] < 1.0) {
-                if halvings == MAX_HALVINGS {
-                    alpha_step.fill(0.0);
-                    break;
-                }
-                alpha_step /= 2.0;
-                halvings += 1;
-            }
-        }
         take_step(problem, &mut beta, &beta_step)?;
         for (x, s) in alpha.iter_mut().zip(alpha_step.iter()) {
             *x += s;
@@ -700,6 +691,85 @@ fn solve(
     }
     let iterations = spec.control.max_iter;
     Ok(Solution::at(beta, alpha, iterations, last_step, tolerance))
+}
+
+/// Points of the grid on which the decay's profile is first searched.
+const DECAY_GRID: usize = 200;
+
+/// The decay's correlation parameters given the weights of the products at the current
+/// estimate: the weighted least squares of the products on `gamma_d = alpha0 rho^d`. With the
+/// statistics `S_d = sum r / w` and `N_d = sum 1 / w` of the pairs at distance d,
+/// `alpha0(rho) = sum_d S_d rho^d / sum_d N_d rho^(2d)` and rho maximises the profile
+/// `(sum_d S_d rho^d)^2 / sum_d N_d rho^(2d)` on (0, 1): the best point of a grid, then
+/// bisection of the profile's slope, whose sign is that of
+/// `alpha0(rho) (sum_d d rho^(d-1) S_d - alpha0(rho) sum_d d rho^(2d-1) N_d)`.
+/// Fisher scoring in (alpha0, rho) can cycle where rho is weakly determined; this step cannot,
+/// and its fixed point solves the same estimating equations. An error when the maximum is at
+/// rho = 0 or 1: the between-period correlation does not decay.
+fn decay_profile(pairs: &[PairTerms]) -> Result<Vec<f64>> {
+    let classes = pairs.iter().map(|t| t.by_class.len()).max().unwrap_or(0);
+    let mut sums = vec![[0.0; 2]; classes];
+    for t in pairs {
+        for (total, s) in sums.iter_mut().zip(&t.by_class) {
+            total[0] += s[0];
+            total[1] += s[1];
+        }
+    }
+    let parts = |rho: f64| {
+        let (mut num, mut den, mut power) = (0.0, 0.0, 1.0);
+        for [s, n] in &sums {
+            num += s * power;
+            den += n * power * power;
+            power *= rho;
+        }
+        (num, den)
+    };
+    let slope = |rho: f64| {
+        let (num, den) = parts(rho);
+        let alpha0 = num / den;
+        let (mut dnum, mut dden) = (0.0, 0.0);
+        for (d, [s, n]) in sums.iter().enumerate().skip(1) {
+            let d = d as f64;
+            dnum += d * rho.powf(d - 1.0) * s;
+            dden += d * rho.powf(2.0 * d - 1.0) * n;
+        }
+        alpha0 * (dnum - alpha0 * dden)
+    };
+    let profile = |rho: f64| {
+        let (num, den) = parts(rho);
+        num * num / den
+    };
+    let step = 1.0 / DECAY_GRID as f64;
+    let best = (0..=DECAY_GRID)
+        .map(|i| i as f64 * step)
+        .max_by(|a, b| profile(*a).total_cmp(&profile(*b)))
+        .unwrap_or(0.5);
+    let (mut low, mut high) = ((best - step).max(0.0), (best + step).min(1.0));
+    let interior = slope(low) > 0.0 && slope(high) < 0.0;
+    if interior {
+        for _ in 0..200 {
+            let mid = (low + high) / 2.0;
+            if slope(mid) > 0.0 {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+    }
+    let rho = (low + high) / 2.0;
+    if !(interior && rho > 0.0 && rho < 1.0) {
+        return Err(Error::Numerical {
+            what: "the decay parameter rho".into(),
+            message: format!(
+                "the correlation equations put rho at {}: the correlation between periods does \
+                 not decay with their distance in these data (use the nested exchangeable or \
+                 the exchangeable working correlation)",
+                rho.round()
+            ),
+        });
+    }
+    let (num, den) = parts(rho);
+    Ok(vec![num / den, rho])
 }
 
 /// Halvings of a step tried when it takes a fitted risk out of (0, 1).
@@ -951,4 +1021,38 @@ fn corrected(
         message: "I - H_i is singular: one cluster determines the estimate alone".to_string(),
     })?;
     Ok(u + m_i * rest.solve(u))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(by_class: Vec<[f64; 2]>) -> PairTerms {
+        let mut t = PairTerms::zeros(2, 1);
+        t.by_class = by_class;
+        t
+    }
+
+    #[test]
+    fn the_decay_profile_finds_an_exact_decay_and_refuses_none() {
+        // Products averaging 0.2 rho^d with rho = 0.5, over two clusters.
+        let a = terms(vec![[0.2 * 4.0, 4.0], [0.1 * 2.0, 2.0], [0.05, 1.0]]);
+        let b = terms(vec![[0.2 * 3.0, 3.0], [0.1 * 6.0, 6.0]]);
+        let alpha = decay_profile(&[a, b]).unwrap();
+        assert!(
+            (alpha[0] - 0.2).abs() < 1e-12 && (alpha[1] - 0.5).abs() < 1e-12,
+            "{alpha:?}"
+        );
+        // The same correlation at every distance: rho would be 1.
+        let flat = terms(vec![[0.2, 1.0], [0.2, 1.0], [0.2, 1.0]]);
+        let err = decay_profile(&[flat]).unwrap_err().to_string();
+        assert!(
+            err.contains("rho at 1") && err.contains("nested exchangeable"),
+            "{err}"
+        );
+        // Products that fall to 0 at once: rho would be 0.
+        let sudden = terms(vec![[0.2, 1.0], [-0.01, 1.0], [-0.01, 1.0]]);
+        let err = decay_profile(&[sudden]).unwrap_err().to_string();
+        assert!(err.contains("rho at 0"), "{err}");
+    }
 }
