@@ -73,6 +73,30 @@
 //!   (`mc_se` and `seed` null for an exact test; the `ci_` fields null without
 //!   `--permutation-ci`, and a bound null where the interval is open).
 //!
+//! - `--tate COLUMN` (exposure-time effects; the formula has `factor(COLUMN)` where the
+//!   Hussey & Hughes model has `treated`, e.g. `y ~ factor(exposure) + factor(period) + (1 |
+//!   cluster)`, or the linear `treated + COLUMN`): the effect at each exposure time, the
+//!   time-averaged treatment effect (TATE: the mean of the effects at exposure 1..L, or weighted
+//!   by `--tate-weights=W1,W2,..`) with its delta-method interval from the fit's variance (t on the
+//!   fit's df: Satterthwaite for the linear mixed model), the Wald test of an effect constant over
+//!   exposure, and the likelihood-ratio test against the model with the treatment column
+//!   (`--treatment`, default `treated`) in place of `factor(COLUMN)` (fitted by maximum
+//!   likelihood for the linear mixed model, whose REML fit gives the TATE; none for a GEE, which
+//!   has no likelihood). If the data have no column COLUMN it is derived as the periods since the
+//!   cluster crossed over (`stepwedge::frame::design::ExposureTime`): 0 before the cluster's
+//!   first treated period, then 1, 2, ...; the cluster is the formula's grouping factor `(1 |
+//!   cluster)` (or `--cluster`), the period `--period` (default `period`, whole numbers), the
+//!   treatment `--treatment`; `--exposure-cap L` caps it at L. `--tate-horizon L` gives L for the
+//!   linear model; `--tate-figure FILE.svg` draws the effects by exposure time with the TATE and
+//!   the immediate-treatment estimate. Its JSON adds `"tate": {"exposure", "model", "estimate",
+//!   "std_error", "statistic", "df", "p_value", "ci_low", "ci_high", "exp_estimate",
+//!   "exp_ci_low", "exp_ci_high", "level", "vcov", "levels": [{"exposure", "weight", "term",
+//!   "estimate", "std_error", "statistic", "df", "p_value", "ci_low", "ci_high", "exp_estimate",
+//!   "exp_ci_low", "exp_ci_high"}], "averaging": {term: weight}, "wald": {"statistic", "df",
+//!   "p_value"} or null, "lrt": {"statistic", "df", "p_value", "formula"} or null, "immediate":
+//!   {the treatment's row of the immediate-treatment fit, "formula"}, "derived": null or
+//!   {"from": [cluster, period, treatment], "cap", "max_exposure", "rows_by_exposure", ...}}`.
+//!
 //! With `--json` exactly one JSON object goes to stdout:
 //! `{"n_obs", "n_groups": {"cluster": ..}, "coefficients": [{"term", "estimate", "std_error",
 //! "statistic", "df", "p_value", "ci_low", "ci_high", "exp_estimate", "exp_ci_low",
@@ -97,11 +121,14 @@ use serde_json::{json, Map, Value};
 use stepwedge::core::error::Error;
 use stepwedge::core::files::write_atomically;
 use stepwedge::data::Cohort;
+use stepwedge::effects::exposure_time::{
+    likelihood_ratio, ExposureModel, LikelihoodRatioTest, Tate, TateEstimate,
+};
 use stepwedge::effects::randomisation::{Randomisation, RandomisationTest, Statistic};
 use stepwedge::effects::standardise::{
     MarginalEffects, RandomEffects, Standardisation, SubgroupEffects, Target,
 };
-use stepwedge::frame::design::MissingReport;
+use stepwedge::frame::design::{ExposureReport, ExposureTime, MissingReport};
 use stepwedge::frame::formula::{Expr, Formula, Response};
 use stepwedge::models::coef_table::CoefRow;
 use stepwedge::models::gee::{Gee, SeKind, WorkingCorrelation};
@@ -109,7 +136,8 @@ use stepwedge::models::glm::{Family, Glm, Link};
 use stepwedge::models::glmm::{Glmm, RandomEffectCorrelation, RandomEffectSd};
 use stepwedge::models::lmm::Lmm;
 use stepwedge::models::vcov::VcovKind;
-use stepwedge::models::Fitted;
+use stepwedge::models::{Fitted, LoglikKind};
+use stepwedge::report::figures::exposure_effects_plot;
 use stepwedge::report::tables::coefficients_csv;
 
 mod cli;
@@ -222,6 +250,25 @@ struct Args {
     /// Also the randomisation interval (at --level) of --permutation.
     #[arg(long)]
     permutation_ci: bool,
+
+    // Exposure-time effects (--tate and its options).
+    /// Exposure-time effects of the exposure column COLUMN (`factor(COLUMN)` in the formula):
+    /// the effect at each exposure time, their time average (TATE) and the tests against the
+    /// model with --treatment in its place; COLUMN is derived if the data lack it.
+    #[arg(long, value_name = "COLUMN")]
+    tate: Option<String>,
+    /// Weights of the exposure times 1..L in the TATE, comma-separated (default: equal).
+    #[arg(long, value_name = "WEIGHTS", value_delimiter = ',', requires = "tate")]
+    tate_weights: Option<Vec<f64>>,
+    /// The longest exposure L the TATE of a linear-in-exposure model averages over.
+    #[arg(long, value_name = "L", requires = "tate")]
+    tate_horizon: Option<usize>,
+    /// Cap the derived exposure at L (exposure L and later pooled).
+    #[arg(long, value_name = "L", requires = "tate")]
+    exposure_cap: Option<usize>,
+    /// Draw the effects by exposure time, the TATE and the immediate-treatment estimate (SVG).
+    #[arg(long, value_name = "FILE.svg", requires = "tate")]
+    tate_figure: Option<String>,
     /// Also write the tidy coefficient table to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     out: Option<String>,
@@ -414,13 +461,15 @@ fn common_json(
     map
 }
 
-/// The JSON object: the common fields, then `rest` (without `marginal`, `subgroups` and
-/// `permutation` when they were not asked for).
+/// The JSON object: the common fields, then `rest` (without `marginal`, `subgroups`,
+/// `permutation` and `tate` when they were not asked for).
 fn report_json(mut common: Map<String, Value>, rest: Value) -> String {
     if let Value::Object(rest) = rest {
         for (key, value) in rest {
-            if !(matches!(key.as_str(), "marginal" | "subgroups" | "permutation")
-                && value.is_null())
+            if !(matches!(
+                key.as_str(),
+                "marginal" | "subgroups" | "permutation" | "tate"
+            ) && value.is_null())
             {
                 common.insert(key, value);
             }
@@ -435,28 +484,17 @@ fn run(args: &Args) -> Result<(), Failure> {
     let formula = Formula::parse(&args.formula)?;
     let cohort = args.read.load(PROGRAM, &args.data)?;
     let cohort = with_event(cohort, &formula, args.event.as_deref())?;
+    let (cohort, derived) = with_exposure(cohort, &formula, args)?;
+    let derived = derived.as_ref();
     let link = args.family.resolve_link(args.link)?;
     let (text, coefficients) = if let Some(correlation) = args.gee {
-        run_gee(args, &cohort, correlation, link, &formula)?
+        run_gee(args, &cohort, correlation, link, &formula, derived)?
     } else if formula.random.is_empty() {
-        let mut spec = Glm::from_formula(formula.clone())
-            .family(args.family)
-            .link(link)
-            .level(args.level);
-        if let Some(c) = &args.cluster {
-            spec = spec.cluster(c);
-        }
-        if let Some(w) = &args.weights {
-            spec = spec.weights(w);
-        }
-        for (var, level) in &args.references {
-            spec = spec.reference_level(var, level);
-        }
-        if let Some(kind) = args.vcov.or(args.robust.then_some(VcovKind::CR1)) {
-            spec = spec.vcov(kind);
-        }
-        let fit = spec.fit(&cohort)?;
+        let fit = glm_spec(args, formula.clone(), link).fit(&cohort)?;
         let a = analyses(&fit, &cohort, args, &formula)?;
+        let tate = tate_analysis(args, &fit, &formula, |f: &Formula, _| {
+            glm_spec(args, f.clone(), link).fit(&cohort)
+        })?;
         let text = if args.json {
             let common = common_json(&fit.coefficients, &[], &[], &fit.missing, fit.level);
             report_json(
@@ -467,31 +505,21 @@ fn run(args: &Args) -> Result<(), Failure> {
                     "link": fit.link, "nagq": 0, "aic": fit.aic, "bic": fit.bic,
                     "vcov": fit.vcov_kind, "boundary": fit.boundary, "marginal": a.marginal,
                     "subgroups": a.subgroups, "permutation": permutation_json(a.permutation.as_ref()),
+                    "tate": tate_json(tate.as_ref(), derived),
                 }),
             )
         } else {
-            a.text(&fit)
+            with_tate_text(a.text(&fit), tate.as_ref())
         };
         (text, fit.coefficients)
     } else if args.family == Family::Gaussian {
-        run_lmm(args, &cohort)?
+        run_lmm(args, &cohort, &formula, derived)?
     } else {
-        let robust = args.robust.then_some(VcovKind::Sandwich);
-        let vcov = args.vcov.or(robust).unwrap_or(VcovKind::Model);
-        let mut spec = Glmm::new(&args.formula)?
-            .family(args.family)
-            .link(link)
-            .nagq(args.nagq)
-            .level(args.level)
-            .vcov(vcov);
-        if let Some(w) = &args.weights {
-            spec = spec.weights(w);
-        }
-        for (var, level) in &args.references {
-            spec = spec.reference_level(var, level);
-        }
-        let fit = spec.fit(&cohort)?;
+        let fit = glmm_spec(args, &args.formula, link)?.fit(&cohort)?;
         let a = analyses(&fit, &cohort, args, &formula)?;
+        let tate = tate_analysis(args, &fit, &formula, |f: &Formula, _| {
+            glmm_spec(args, &f.text, link)?.fit(&cohort)
+        })?;
         let text = if args.json {
             let common = common_json(
                 &fit.coefficients,
@@ -511,10 +539,11 @@ fn run(args: &Args) -> Result<(), Failure> {
                     "boundary": fit.boundary, "dispersion": fit.dispersion,
                     "marginal": a.marginal, "subgroups": a.subgroups,
                     "permutation": permutation_json(a.permutation.as_ref()),
+                    "tate": tate_json(tate.as_ref(), derived),
                 }),
             )
         } else {
-            a.text(&fit)
+            with_tate_text(a.text(&fit), tate.as_ref())
         };
         (text, fit.coefficients)
     };
@@ -524,6 +553,46 @@ fn run(args: &Args) -> Result<(), Failure> {
     cli::emit(&text)
 }
 
+/// A GLM of `formula` as the flags ask.
+fn glm_spec(args: &Args, formula: Formula, link: Link) -> Glm {
+    let mut spec = Glm::from_formula(formula)
+        .family(args.family)
+        .link(link)
+        .level(args.level);
+    if let Some(c) = &args.cluster {
+        spec = spec.cluster(c);
+    }
+    if let Some(w) = &args.weights {
+        spec = spec.weights(w);
+    }
+    for (var, level) in &args.references {
+        spec = spec.reference_level(var, level);
+    }
+    if let Some(kind) = args.vcov.or(args.robust.then_some(VcovKind::CR1)) {
+        spec = spec.vcov(kind);
+    }
+    spec
+}
+
+/// A mixed model of `formula` as the flags ask.
+fn glmm_spec(args: &Args, formula: &str, link: Link) -> Result<Glmm, Error> {
+    let robust = args.robust.then_some(VcovKind::Sandwich);
+    let vcov = args.vcov.or(robust).unwrap_or(VcovKind::Model);
+    let mut spec = Glmm::new(formula)?
+        .family(args.family)
+        .link(link)
+        .nagq(args.nagq)
+        .level(args.level)
+        .vcov(vcov);
+    if let Some(w) = &args.weights {
+        spec = spec.weights(w);
+    }
+    for (var, level) in &args.references {
+        spec = spec.reference_level(var, level);
+    }
+    Ok(spec)
+}
+
 /// A marginal model by GEE (`--gee CORSTR`): the report and the coefficients.
 fn run_gee(
     args: &Args,
@@ -531,36 +600,43 @@ fn run_gee(
     correlation: WorkingCorrelation,
     link: Link,
     formula: &Formula,
+    derived: Option<&ExposureReport>,
 ) -> Result<(String, Vec<CoefRow>), Error> {
     let cluster = args
         .cluster
         .as_deref()
         .ok_or_else(|| Error::invalid("--gee", "a GEE needs its clusters: --cluster COLUMN"))?;
-    let mut spec = Gee::new(&args.formula, cluster)?
-        .family(args.family)
-        .link(link)
-        .correlation(correlation)
-        .maee(args.maee)
-        .cluster_period_means(args.cp_means)
-        .se(args.se)
-        .level(args.level);
-    if let Some(p) = &args.period {
-        spec = spec.period(p);
-    }
-    if let Some(i) = &args.individual {
-        spec = spec.individual(i);
-    }
-    if let Some(w) = &args.weights {
-        spec = spec.weights(w);
-    }
-    if let Some(values) = &args.fixed_correlation {
-        spec = spec.fixed_correlation(values);
-    }
-    for (var, level) in &args.references {
-        spec = spec.reference_level(var, level);
-    }
-    let fit = spec.fit(cohort)?;
+    let gee_spec = |formula: &str| -> Result<Gee, Error> {
+        let mut spec = Gee::new(formula, cluster)?
+            .family(args.family)
+            .link(link)
+            .correlation(correlation)
+            .maee(args.maee)
+            .cluster_period_means(args.cp_means)
+            .se(args.se)
+            .level(args.level);
+        if let Some(p) = &args.period {
+            spec = spec.period(p);
+        }
+        if let Some(i) = &args.individual {
+            spec = spec.individual(i);
+        }
+        if let Some(w) = &args.weights {
+            spec = spec.weights(w);
+        }
+        if let Some(values) = &args.fixed_correlation {
+            spec = spec.fixed_correlation(values);
+        }
+        for (var, level) in &args.references {
+            spec = spec.reference_level(var, level);
+        }
+        Ok(spec)
+    };
+    let fit = gee_spec(&args.formula)?.fit(cohort)?;
     let a = analyses(&fit, cohort, args, formula)?;
+    let tate = tate_analysis(args, &fit, formula, |f: &Formula, _| {
+        gee_spec(&f.text)?.fit(cohort)
+    })?;
     let text = if args.json {
         let common = common_json(&fit.coefficients, &[], &[], &fit.missing, fit.level);
         let terms = |se: &[f64]| -> Map<String, Value> {
@@ -586,17 +662,23 @@ fn run_gee(
                 "correlation": fit.correlation_parameters, "se_all": se_all,
                 "marginal": a.marginal, "subgroups": a.subgroups,
                 "permutation": permutation_json(a.permutation.as_ref()),
+                "tate": tate_json(tate.as_ref(), derived),
             }),
         )
     } else {
-        a.text(&fit)
+        with_tate_text(a.text(&fit), tate.as_ref())
     };
     Ok((text, fit.coefficients))
 }
 
 /// A linear mixed model (`--family gaussian` with a random-effect term): REML unless `--ml`,
 /// t intervals on Satterthwaite degrees of freedom. Returns the report and the coefficients.
-fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(String, Vec<CoefRow>), Error> {
+fn run_lmm(
+    args: &Args,
+    cohort: &Cohort,
+    formula: &Formula,
+    derived: Option<&ExposureReport>,
+) -> Result<(String, Vec<CoefRow>), Error> {
     let unsupported = [
         (args.marginal.is_some(), "--marginal"),
         (args.subgroups.is_some(), "--subgroups"),
@@ -610,11 +692,17 @@ fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(String, Vec<CoefRow>), Error
             format!("{flag} is not available for the linear mixed model (--family gaussian with a random-effect term)"),
         ));
     }
-    let mut spec = Lmm::new(&args.formula)?.reml(!args.ml).level(args.level);
-    for (var, level) in &args.references {
-        spec = spec.reference_level(var, level);
-    }
-    let fit = spec.fit(cohort)?;
+    let lmm_spec = |formula: &str, reml: bool| -> Result<Lmm, Error> {
+        let mut spec = Lmm::new(formula)?.reml(reml).level(args.level);
+        for (var, level) in &args.references {
+            spec = spec.reference_level(var, level);
+        }
+        Ok(spec)
+    };
+    let fit = lmm_spec(&args.formula, !args.ml)?.fit(cohort)?;
+    let tate = tate_analysis(args, &fit, formula, |f: &Formula, ml: bool| {
+        lmm_spec(&f.text, !(ml || args.ml))?.fit(cohort)
+    })?;
     let test = permutation(&fit, cohort, args)?;
     let text = if args.json {
         let common = common_json(
@@ -632,6 +720,7 @@ fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(String, Vec<CoefRow>), Error
                 "family": Family::Gaussian, "link": Link::Identity, "nagq": 0, "aic": fit.aic,
                 "bic": fit.bic, "residual_sd": fit.residual_sd, "reml": fit.reml,
                 "criterion": fit.criterion, "permutation": permutation_json(test.as_ref()),
+                "tate": tate_json(tate.as_ref(), derived),
             }),
         )
     } else {
@@ -640,9 +729,196 @@ fn run_lmm(args: &Args, cohort: &Cohort) -> Result<(String, Vec<CoefRow>), Error
             subgroups: None,
             permutation: test,
         };
-        analyses.text(&fit)
+        with_tate_text(analyses.text(&fit), tate.as_ref())
     };
     Ok((text, fit.coefficients))
+}
+
+/// What `--tate` found: the effects by exposure time and the TATE, the immediate-treatment
+/// fit's treatment row and formula, and the likelihood-ratio test against it.
+struct TateAnalysis {
+    estimate: TateEstimate,
+    immediate: CoefRow,
+    immediate_formula: String,
+    lrt: Option<LikelihoodRatioTest>,
+    lrt_note: Option<&'static str>,
+}
+
+/// The cohort with the `--tate` exposure column derived if it lacks it (see the module docs),
+/// and what the derivation found; unchanged without `--tate` or when the column is there.
+fn with_exposure(
+    cohort: Cohort,
+    formula: &Formula,
+    args: &Args,
+) -> Result<(Cohort, Option<ExposureReport>), Error> {
+    let Some(exposure) = &args.tate else {
+        return Ok((cohort, None));
+    };
+    if !formula.predictor_columns().contains(exposure) {
+        let terms: Vec<String> = formula.terms.iter().map(|t| t.label()).collect();
+        return Err(Error::unknown_term(
+            "--tate: the formula's exposure-time terms",
+            &format!("factor({exposure})"),
+            &terms,
+        ));
+    }
+    if cohort.names().contains(exposure) {
+        if args.exposure_cap.is_some() {
+            return Err(Error::invalid(
+                "--exposure-cap",
+                format!(
+                    "caps the exposure derived from the design; the data have a column \
+                     '{exposure}' already (cap it there, or rename it to derive it)"
+                ),
+            ));
+        }
+        return Ok((cohort, None));
+    }
+    let cluster = match (formula.random.first(), &args.cluster) {
+        (Some(r), _) if r.group.len() == 1 => r.group[0].clone(),
+        (_, Some(c)) => c.clone(),
+        _ => {
+            return Err(Error::invalid(
+                "--tate",
+                format!(
+                    "the data have no column '{exposure}', and deriving it needs the clusters: \
+                     a random-effect term (1 | cluster) or --cluster COLUMN"
+                ),
+            ))
+        }
+    };
+    let period = args.period.clone().unwrap_or_else(|| "period".to_string());
+    let mut derivation = ExposureTime::new(&cluster, &period, &args.treatment).name(exposure);
+    if let Some(cap) = args.exposure_cap {
+        derivation = derivation.cap(cap);
+    }
+    let (cohort, report) = derivation.derive(cohort)?;
+    cli::note(
+        PROGRAM,
+        format_args!(
+            "derived '{exposure}' (periods since the cluster crossed over, 0 before; L = {}) \
+             from cluster '{cluster}', period '{period}' and treatment '{}'",
+            report.max_exposure, args.treatment
+        ),
+    );
+    Ok((cohort, Some(report)))
+}
+
+/// `--tate`: the TATE of `fit`, the immediate-treatment model (`--treatment` in place of the
+/// exposure) refitted by `refit` and the likelihood-ratio test against it. `refit(formula, ml)`
+/// fits `formula` as the flags ask, by maximum likelihood if `ml` (the linear mixed model).
+fn tate_analysis<F: Fitted, G: Fitted>(
+    args: &Args,
+    fit: &F,
+    formula: &Formula,
+    refit: impl Fn(&Formula, bool) -> Result<G, Error>,
+) -> Result<Option<TateAnalysis>, Error> {
+    let Some(exposure) = &args.tate else {
+        return Ok(None);
+    };
+    let mut tate = Tate::new(exposure).treatment(&args.treatment);
+    if let Some(w) = &args.tate_weights {
+        tate = tate.weights(w.clone());
+    }
+    if let Some(h) = args.tate_horizon {
+        tate = tate.horizon(h);
+    }
+    let estimate = tate.apply(fit)?;
+    let from = match estimate.model {
+        ExposureModel::Indicators => Expr::Factor(exposure.clone()),
+        ExposureModel::Linear | ExposureModel::Ramp => Expr::Column(exposure.clone()),
+    };
+    let it_formula = formula.replace_variable(&from, &Expr::Column(args.treatment.clone()))?;
+    let it = refit(&it_formula, false)?;
+    let immediate = it.term(&args.treatment)?.clone();
+    let (lrt, lrt_note) = match (estimate.model, fit.loglik_kind()) {
+        (ExposureModel::Ramp, _) => (
+            None,
+            Some("the ramp is not nested in the immediate-treatment model"),
+        ),
+        (_, LoglikKind::Quasi) => (None, Some("a GEE has no likelihood; see the Wald test")),
+        (_, LoglikKind::Restricted) => {
+            let eti_ml = refit(formula, true)?;
+            let it_ml = refit(&it_formula, true)?;
+            (
+                Some(likelihood_ratio(&eti_ml, &it_ml)?),
+                Some("on maximum-likelihood refits of both models"),
+            )
+        }
+        (_, LoglikKind::Full) => (Some(likelihood_ratio(fit, &it)?), None),
+    };
+    if let Some(path) = &args.tate_figure {
+        let svg = exposure_effects_plot(&estimate, Some(&immediate), None)?;
+        write_atomically(path, svg.as_bytes())?;
+    }
+    Ok(Some(TateAnalysis {
+        estimate,
+        immediate,
+        immediate_formula: it_formula.text,
+        lrt,
+        lrt_note,
+    }))
+}
+
+/// The `"tate"` object of the JSON (null without `--tate`).
+fn tate_json(tate: Option<&TateAnalysis>, derived: Option<&ExposureReport>) -> Value {
+    let Some(t) = tate else {
+        return Value::Null;
+    };
+    let e = &t.estimate;
+    let averaging: Map<String, Value> = e
+        .averaging
+        .iter()
+        .map(|(term, w)| (term.clone(), json!(w)))
+        .collect();
+    let wald = e.constant_effect.as_ref().map(
+        |w| json!({"statistic": w.statistic, "df": w.df, "p_value": w.p_value, "terms": w.terms}),
+    );
+    let lrt = t.lrt.as_ref().map(|l| {
+        json!({"statistic": l.statistic, "df": l.df, "p_value": l.p_value,
+               "formula": t.immediate_formula, "note": t.lrt_note})
+    });
+    let mut immediate = json!(t.immediate);
+    immediate["formula"] = json!(t.immediate_formula);
+    json!({
+        "exposure": e.exposure, "model": e.model, "estimate": e.tate.estimate,
+        "std_error": e.tate.std_error, "statistic": e.tate.statistic, "df": e.tate.df,
+        "p_value": e.tate.p_value, "ci_low": e.tate.ci_low, "ci_high": e.tate.ci_high,
+        "exp_estimate": e.tate.exp_estimate, "exp_ci_low": e.tate.exp_ci_low,
+        "exp_ci_high": e.tate.exp_ci_high, "level": e.level, "vcov": e.vcov_kind,
+        "levels": e.levels, "averaging": averaging, "wald": wald, "lrt": lrt,
+        "immediate": immediate, "derived": derived,
+    })
+}
+
+/// The printed report with the `--tate` analysis after it.
+fn with_tate_text(mut text: String, tate: Option<&TateAnalysis>) -> String {
+    let Some(t) = tate else {
+        return text;
+    };
+    text.push('\n');
+    text.push_str(&t.estimate.to_string());
+    let i = &t.immediate;
+    text.push_str(&format!(
+        "Immediate-treatment model ({}): {} = {:.4} ({:.4} to {:.4})\n",
+        t.immediate_formula, i.term, i.estimate, i.ci_low, i.ci_high
+    ));
+    match (&t.lrt, t.lrt_note) {
+        (Some(l), note) => text.push_str(&format!(
+            "Likelihood-ratio test against it: X2 = {:.4} on {} df, p = {}{}\n",
+            l.statistic,
+            l.df,
+            if l.p_value < 1e-4 {
+                format!("{:.2e}", l.p_value)
+            } else {
+                format!("{:.4}", l.p_value)
+            },
+            note.map_or(String::new(), |n| format!(" ({n})"))
+        )),
+        (None, Some(note)) => text.push_str(&format!("No likelihood-ratio test: {note}\n")),
+        (None, None) => {}
+    }
+    text
 }
 
 fn main() -> ExitCode {

@@ -777,3 +777,198 @@ fn swpower_errors_name_the_field_and_usage_errors_exit_two() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// The visible exposure-time reference case (`tests/reference/eti`): its data and R's numbers.
+fn eti_reference() -> (String, Value) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/eti/");
+    let json = std::fs::read_to_string(format!("{dir}eti_g12_t5.json")).unwrap();
+    (
+        format!("{dir}eti_g12_t5.csv"),
+        serde_json::from_str(&json).unwrap(),
+    )
+}
+
+fn close_to(ours: &Value, theirs: &Value, tolerance: f64) {
+    let (a, b) = (ours.as_f64().unwrap(), theirs.as_f64().unwrap());
+    assert!((a - b).abs() <= tolerance, "ours {a}, R {b}");
+}
+
+#[test]
+fn swfit_tate_gives_the_time_averaged_effect_and_the_lrt_as_lme4() {
+    let (data, r) = eti_reference();
+    let eti = "y ~ factor(exposure) + factor(period) + (1 | cluster)";
+    let dir = scratch("tate");
+    let figure = dir.join("exposure.svg");
+    let figure_arg = figure.to_str().unwrap();
+    let args = [
+        "--data",
+        &data,
+        "--formula",
+        eti,
+        "--tate",
+        "exposure",
+        "--tate-figure",
+        figure_arg,
+        "--json",
+    ];
+    let out = run("swfit", &args);
+    let fit = json(&out);
+    let tate = &fit["tate"];
+    let g = &r["glmer"];
+    close_to(&tate["estimate"], &g["tate"]["estimate"], 1e-5);
+    close_to(&tate["std_error"], &g["tate"]["se"], 1e-4 * 0.27);
+    close_to(&tate["lrt"]["statistic"], &g["lrt"]["statistic"], 1e-6);
+    close_to(&tate["lrt"]["p_value"], &g["lrt"]["p"], 1e-6);
+    assert_eq!(tate["lrt"]["df"], 3);
+    assert_eq!(tate["df"], Value::Null);
+    let (estimate, se) = (
+        tate["estimate"].as_f64().unwrap(),
+        tate["std_error"].as_f64().unwrap(),
+    );
+    close_to(
+        &tate["ci_low"],
+        &serde_json::json!(estimate - 1.959963984540054 * se),
+        1e-12,
+    );
+    close_to(
+        &tate["exp_ci_high"],
+        &serde_json::json!((estimate + 1.959963984540054 * se).exp()),
+        1e-10,
+    );
+    let levels = tate["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 4);
+    for (k, level) in levels.iter().enumerate() {
+        let term = format!("factor(exposure){}", k + 1);
+        assert_eq!(level["term"], term.as_str());
+        assert_eq!(level["exposure"], (k + 1) as f64);
+        assert_eq!(level["weight"], 0.25);
+        close_to(&level["estimate"], &g["eti"]["beta"][&term], 1e-5);
+    }
+    assert_eq!(tate["wald"]["df"], 3);
+    assert_eq!(tate["derived"], Value::Null);
+    close_to(
+        &tate["immediate"]["estimate"],
+        &g["it"]["beta"]["treated"],
+        1e-5,
+    );
+    assert_eq!(
+        tate["immediate"]["formula"],
+        "y ~ treated + factor(period) + (1 | cluster)"
+    );
+    // Every field of a plain fit is still there.
+    for key in [
+        "coefficients",
+        "random_effects",
+        "loglik",
+        "converged",
+        "icc",
+        "vcov",
+    ] {
+        assert!(fit.get(key).is_some(), "{key}");
+    }
+    let svg = std::fs::read_to_string(&figure).unwrap();
+    assert!(svg.contains("Treatment effect by exposure time") && svg.contains("TATE"));
+
+    // Without the exposure column it is derived from cluster, period and treated, the same.
+    let csv = std::fs::read_to_string(&data).unwrap();
+    let stripped: String = csv
+        .lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let kept: Vec<&str> = cells
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != 4)
+                .map(|(_, c)| *c)
+                .collect();
+            kept.join(",") + "\n"
+        })
+        .collect();
+    assert!(csv.lines().next().unwrap().split(',').nth(4) == Some("\"exposure\""));
+    let without = dir.join("no_exposure.csv");
+    std::fs::write(&without, stripped).unwrap();
+    let without_arg = without.to_str().unwrap();
+    let out = run(
+        "swfit",
+        &[
+            "--data",
+            without_arg,
+            "--formula",
+            eti,
+            "--tate",
+            "exposure",
+            "--json",
+        ],
+    );
+    let derived = json(&out);
+    assert!(
+        text(&out.stderr).contains("derived 'exposure'"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(derived["tate"]["estimate"], tate["estimate"]);
+    assert_eq!(derived["tate"]["derived"]["max_exposure"], 4);
+    assert_eq!(
+        derived["tate"]["derived"]["from"],
+        serde_json::json!(["cluster", "period", "treated"])
+    );
+
+    // The linear mixed model: REML TATE on Satterthwaite df, the LRT on ML refits (anova()).
+    let m = &r["lmer"];
+    let lmm = json(&run(
+        "swfit",
+        &[
+            "--data",
+            &data,
+            "--formula",
+            "score ~ factor(exposure) + factor(period) + (1 | cluster)",
+            "--family",
+            "gaussian",
+            "--tate",
+            "exposure",
+            "--json",
+        ],
+    ));
+    let s = &m["tate"]["satterthwaite"];
+    close_to(&lmm["tate"]["estimate"], &s["estimate"], 1e-5);
+    close_to(&lmm["tate"]["std_error"], &s["se"], 1e-4);
+    close_to(&lmm["tate"]["df"], &s["df"], 1e-4 * 493.6);
+    close_to(
+        &lmm["tate"]["lrt"]["statistic"],
+        &m["lrt"]["statistic"],
+        1e-6,
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn swfit_tate_errors_name_the_term_the_flag_or_the_column() {
+    let (data, _) = eti_reference();
+    let eti = "y ~ factor(exposure) + factor(period) + (1 | cluster)";
+    // The exit status and stderr of `swfit` on the reference data with `formula` and `extra`.
+    let fails = |formula: &str, extra: &[&str]| {
+        let mut args = vec!["--data", data.as_str(), "--formula", formula];
+        args.extend_from_slice(extra);
+        let out = run("swfit", &args);
+        (out.status.code(), text(&out.stderr))
+    };
+    // No factor(exposure) in the formula.
+    let (code, err) = fails(HH, &["--tate", "exposure"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("factor(exposure)") && err.contains("treated"),
+        "{err}"
+    );
+    // --tate-weights needs --tate: a usage error.
+    assert_eq!(fails(HH, &["--tate-weights=1,2"]).0, Some(2));
+    // Weights that do not fit the levels, and a cap on a column the data have.
+    let (code, err) = fails(eti, &["--tate", "exposure", "--tate-weights=1,2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("2 weights given"), "{err}");
+    let (code, err) = fails(eti, &["--tate", "exposure", "--exposure-cap", "2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--exposure-cap"), "{err}");
+    // The flag is listed.
+    let help = text(&run("swfit", &["--help"]).stdout);
+    assert!(help.contains("--tate <COLUMN>") && help.contains("--exposure-cap <L>"));
+}

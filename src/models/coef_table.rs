@@ -111,6 +111,15 @@ pub(crate) fn sig(x: f64, digits: usize) -> String {
     format!("{x:.decimals$}")
 }
 
+/// A whole number without decimals, otherwise 4 significant digits.
+pub(crate) fn whole_or_sig(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        sig(x, 4)
+    }
+}
+
 /// A p-value as R prints it: `< 2e-16` below that, else 3 significant digits.
 pub(crate) fn format_p(p: f64) -> String {
     if p < 2e-16 {

@@ -49,6 +49,21 @@ pub struct Parameters {
     pub mixed: bool,
 }
 
+/// What a fit's [`Fitted::loglik`] is, and so whether two fits can be compared by a
+/// likelihood-ratio test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoglikKind {
+    /// The log-likelihood maximised (or its Laplace or quadrature approximation): fits of nested
+    /// models to the same rows compare by likelihood ratio.
+    Full,
+    /// The REML criterion's log-likelihood: it depends on the fixed effects' design, so fits with
+    /// different fixed effects do not compare (refit both by maximum likelihood).
+    Restricted,
+    /// A quasi-likelihood (GEE): no likelihood-ratio test; use a Wald test.
+    Quasi,
+}
+
 /// A fitted model, as every analysis sees it.
 pub trait Fitted: Sync {
     /// Buffers one thread reuses from refit to refit.
@@ -62,6 +77,30 @@ pub trait Fitted: Sync {
 
     /// The log-likelihood at the estimate (for a REML fit, the REML criterion's).
     fn loglik(&self) -> f64;
+
+    /// What [`Fitted::loglik`] is (a full log-likelihood unless the model says otherwise).
+    fn loglik_kind(&self) -> LoglikKind {
+        LoglikKind::Full
+    }
+
+    /// Degrees of freedom of the t reference of a linear combination `contrast' beta` of the
+    /// fixed effects (`contrast` has one weight per coefficient; `None`: the normal). By default
+    /// the reference of [`Parameters::reference_df`], or, where that is the normal but the
+    /// coefficient table has t references (between-within df of a mixed model), the smallest df
+    /// among the coefficients the contrast weighs. The linear mixed model gives the contrast's
+    /// own Satterthwaite df.
+    fn contrast_df(&self, contrast: &[f64]) -> Result<Option<f64>> {
+        if let Some(df) = self.parameters()?.reference_df {
+            return Ok(Some(df));
+        }
+        Ok(self
+            .coefficients()
+            .iter()
+            .zip(contrast)
+            .filter(|(_, w)| **w != 0.0)
+            .filter_map(|(row, _)| row.df)
+            .reduce(f64::min))
+    }
 
     /// Observations used.
     fn n_obs(&self) -> usize;

@@ -8,9 +8,10 @@ pub mod fitted;
 pub mod gee;
 pub mod glm;
 pub mod glmm;
+pub mod likelihood_ratio;
 pub mod lmm;
 pub mod newton;
 pub(crate) mod variance_components;
 pub mod vcov;
 
-pub use fitted::{Assignment, Fitted, Parameters, Refit, Specification};
+pub use fitted::{Assignment, Fitted, LoglikKind, Parameters, Refit, Specification};

@@ -175,6 +175,12 @@ pub struct SimConfig {
     pub outcome: OutcomeModel,
     /// The costs.
     pub cost: CostModel,
+    /// A treatment effect that builds up (or fades) with exposure time: the share of each
+    /// model's `treatment` effect at exposure 1, 2, ... (the periods since the cluster crossed
+    /// over, 1 = its first treated period), the last share holding from then on. Empty (the
+    /// default): the whole effect from the first treated period, as the Hussey & Hughes model
+    /// assumes. `[1/3, 2/3, 1]` ramps it up over three periods.
+    pub treatment_by_exposure: Vec<f64>,
 }
 
 impl Default for SimConfig {
@@ -186,6 +192,21 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// The share of the treatment effect in period `period` of a cluster that starts the
+    /// intervention in period `start` (0 before, or without a start).
+    pub(crate) fn treatment_share(&self, start: Option<usize>, period: usize) -> f64 {
+        match start {
+            Some(s) if period >= s => {
+                let exposure = period - s + 1;
+                match self.treatment_by_exposure.len() {
+                    0 => 1.0,
+                    n => self.treatment_by_exposure[exposure.min(n) - 1],
+                }
+            }
+            _ => 0.0,
+        }
+    }
+
     /// A stepped wedge: all clusters start under usual care in period 1 and cross over at
     /// periods 2..=n_periods, spread as evenly as possible (cluster order = crossover order).
     pub fn stepped_wedge(n_clusters: usize, n_periods: usize) -> Self {
@@ -230,6 +251,7 @@ impl SimConfig {
             residence_probs: [0.68, 0.22, 0.04, 0.06],
             outcome: OutcomeModel::default(),
             cost: CostModel::default(),
+            treatment_by_exposure: Vec::new(),
         }
     }
 
@@ -264,6 +286,14 @@ impl SimConfig {
                 "residence_probs",
                 format!("must sum to 1, not {total}"),
             ));
+        }
+        for (k, share) in self.treatment_by_exposure.iter().enumerate() {
+            check_range(
+                &format!("treatment_by_exposure[{}]", k + 1),
+                *share,
+                f64::MIN,
+                f64::MAX,
+            )?;
         }
         self.validate_effects("outcome", &self.outcome.effects)?;
         self.validate_effects("cost", &self.cost.effects)?;
@@ -411,6 +441,20 @@ fn check_range(field: &str, x: f64, lo: f64, hi: f64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_treatment_builds_up_with_exposure_time() {
+        let mut c = SimConfig::stepped_wedge(4, 6);
+        assert_eq!(c.treatment_share(Some(3), 2), 0.0);
+        assert_eq!(c.treatment_share(Some(3), 3), 1.0);
+        assert_eq!(c.treatment_share(None, 6), 0.0);
+        c.treatment_by_exposure = vec![0.25, 0.5];
+        let shares: Vec<f64> = (1..=6).map(|t| c.treatment_share(Some(2), t)).collect();
+        assert_eq!(shares, vec![0.0, 0.25, 0.5, 0.5, 0.5, 0.5]);
+        c.treatment_by_exposure = vec![f64::NAN];
+        let error = c.validate().unwrap_err().to_string();
+        assert!(error.contains("treatment_by_exposure[1]"), "{error}");
+    }
 
     #[test]
     fn stepped_wedge_spreads_crossovers_evenly() {

@@ -21,7 +21,9 @@
 //!     + β_res[residence] + u_c + v_ct
 //! ```
 //!
-//! with f(period) = slope·(period − 1) or one effect per period, a cluster random intercept
+//! with f(period) = slope·(period − 1) or one effect per period, `treated` replaced by the share
+//! of the effect at the cluster's exposure time where
+//! [`treatment_by_exposure`](SimConfig::treatment_by_exposure) makes it build up or fade, a cluster random intercept
 //! u_c ~ N(0, `cluster_sd`²) and a cluster-period random intercept v_ct ~ N(0,
 //! `cluster_period_sd`²), all independent; the outcome and the cost model each have their own
 //! coefficients and their own independent random effects.
@@ -89,16 +91,13 @@ struct Rows {
 }
 
 /// The patient-level part of a linear predictor (everything but the random effects).
-fn fixed_part(
-    e: &Effects,
-    period: usize,
-    treated: bool,
-    age: f64,
-    female: bool,
-    res: usize,
-) -> f64 {
+fn fixed_part(e: &Effects, period: usize, share: f64, age: f64, female: bool, res: usize) -> f64 {
     e.intercept
-        + if treated { e.treatment } else { 0.0 }
+        + if share == 0.0 {
+            0.0
+        } else {
+            share * e.treatment
+        }
         + e.period.at(period)
         + e.age_per_year * (age - AGE_CENTRE)
         + if female { 0.0 } else { e.male }
@@ -129,17 +128,18 @@ impl SimConfig {
                     ClusterSize::Poisson { mean } => draws.poisson(mean),
                 };
                 let treated = start.is_some_and(|s| period >= s);
+                let share = self.treatment_share(*start, period);
                 for _ in 0..n {
                     let age = self.draw_age(&mut draws);
                     let female = draws.bernoulli(self.p_female);
                     let res = draws.categorical(&self.residence_probs);
-                    let eta = fixed_part(outcome, period, treated, age, female, res)
+                    let eta = fixed_part(outcome, period, share, age, female, res)
                         + u_outcome[c]
                         + v_outcome;
                     let p = self.event_probability(eta, rows.age.len() + 1)?;
                     let event = draws.bernoulli(p);
                     let eta_cost =
-                        fixed_part(cost, period, treated, age, female, res) + u_cost[c] + v_cost;
+                        fixed_part(cost, period, share, age, female, res) + u_cost[c] + v_cost;
                     let amount = draws.gamma(self.cost.shape, random::exp(eta_cost));
                     rows.cluster.push(c as u32);
                     rows.period.push(period as f64);

@@ -50,8 +50,9 @@ mod summary;
 
 use serde::Serialize;
 
+pub use crate::effects::contrast::WaldTest;
 pub use risk::MAX_INTEGRATION_NODES;
-pub use subgroup::{SubgroupEffect, SubgroupEffects, WaldTest};
+pub use subgroup::{SubgroupEffect, SubgroupEffects};
 
 use crate::core::builder::builder_methods;
 use crate::core::dist::{normal_quantile, t_quantile};

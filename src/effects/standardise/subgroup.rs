@@ -17,26 +17,12 @@
 use serde::Serialize;
 
 use super::{FittedModel, MarginalEffects, Standardisation, Target};
-use crate::core::dist::chisq_upper;
 use crate::core::error::{Error, Result};
-use crate::core::linalg::spd_inverse;
+use crate::effects::contrast::{combination, wald_test, WaldTest};
 use crate::effects::crude::Estimate;
 use crate::frame::counterfactual::subgroup_values;
 use crate::models::fitted::Fitted;
 use crate::models::glm::Link;
-
-/// A Wald test of several coefficients being 0.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WaldTest {
-    /// The coefficients tested.
-    pub terms: Vec<String>,
-    /// `beta_I' V_II^{-1} beta_I`.
-    pub statistic: f64,
-    /// Degrees of freedom `|I|`.
-    pub df: usize,
-    /// Upper tail of chi-square on `df`.
-    pub p_value: f64,
-}
 
 /// The treatment's effect in one subgroup.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,21 +100,21 @@ impl<F: Fitted> FittedModel<'_, F> {
 
     /// The Wald test of the coefficients `columns`.
     fn wald(&self, columns: &[usize]) -> Result<WaldTest> {
-        let k = columns.len();
-        let (psi, vcov) = (&self.params.psi, &self.params.vcov);
-        let v = nalgebra::DMatrix::from_fn(k, k, |a, b| vcov[(columns[a], columns[b])]);
-        let beta = nalgebra::DVector::from_iterator(k, columns.iter().map(|&j| psi[j]));
-        let inverse = spd_inverse(&v, "the variance matrix of the interaction coefficients")?;
-        let statistic = (beta.transpose() * inverse * &beta)[(0, 0)];
-        Ok(WaldTest {
-            terms: columns
-                .iter()
-                .map(|&j| self.fit.frame().names()[j].clone())
-                .collect(),
-            statistic,
-            df: k,
-            p_value: chisq_upper(statistic, k as f64),
-        })
+        let p = self.fit.frame().names().len();
+        let rows: Vec<Vec<f64>> = columns
+            .iter()
+            .map(|&j| (0..p).map(|k| f64::from(u8::from(k == j))).collect())
+            .collect();
+        let terms = columns
+            .iter()
+            .map(|&j| self.fit.frame().names()[j].clone())
+            .collect();
+        wald_test(
+            &self.params,
+            &rows,
+            terms,
+            "the variance matrix of the interaction coefficients",
+        )
     }
 
     /// `exp(c' beta)` with `c` the mean of `x(1) - x(0)` over the rows, and its Wald interval.
@@ -142,14 +128,7 @@ impl<F: Fitted> FittedModel<'_, F> {
                 *cj += w * (rows.x[1][k * p + j] - rows.x[0][k * p + j]);
             }
         }
-        let (psi, vcov) = (&self.params.psi, &self.params.vcov);
-        let log_ratio: f64 = c.iter().zip(psi).map(|(c, b)| c * b).sum();
-        let mut variance = 0.0;
-        for a in 0..p {
-            for b in 0..p {
-                variance += c[a] * vcov[(a, b)] * c[b];
-            }
-        }
+        let (log_ratio, variance) = combination(&self.params, &c);
         let se = variance.max(0.0).sqrt();
         let q = self.quantile();
         Estimate {

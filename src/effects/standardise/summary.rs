@@ -3,22 +3,13 @@
 use std::fmt;
 
 use super::{MarginalEffects, Measure, RandomEffects, SubgroupEffects, Target};
-use crate::models::coef_table::{align, sig};
+use crate::models::coef_table::{align, sig, whole_or_sig};
 
 /// `low to high`, or `-` when absent.
 fn limits(e: Option<&crate::effects::crude::Estimate>) -> String {
     e.map_or("-".to_string(), |e| {
         format!("{} to {}", sig(e.ci_low, 4), sig(e.ci_high, 4))
     })
-}
-
-/// A whole number without decimals, otherwise 4 significant digits.
-fn whole_or_sig(x: f64) -> String {
-    if x.fract() == 0.0 {
-        format!("{x:.0}")
-    } else {
-        sig(x, 4)
-    }
 }
 
 impl fmt::Display for MarginalEffects {

@@ -17,6 +17,10 @@
 //!
 //! Aliased columns (linear combinations of earlier columns, where R reports `NA`) are dropped
 //! from X and listed by name; a main-effect column that is constant is an error.
+//!
+//! [`ExposureTime`] derives a design variable of a stepped wedge from its cluster, period and
+//! treatment columns: the periods since the cluster crossed over (0 before), for the
+//! exposure-time indicator model `factor(exposure)`.
 
 use nalgebra::{DMatrix, DVector};
 
@@ -26,6 +30,9 @@ use crate::data::{Cohort, Column, ColumnType, MISSING_CODE};
 use crate::frame::formula::{Expr, Formula, Response, Term};
 
 mod collapse;
+mod exposure;
+
+pub use exposure::{Crossover, ExposureReport, ExposureTime};
 
 /// What to do with rows that have missing values in a model's variables.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

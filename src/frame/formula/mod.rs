@@ -179,6 +179,73 @@ impl Formula {
     }
 }
 
+impl Formula {
+    /// The formula with the variable `from` of its fixed part replaced by `to`, in main effects
+    /// and interactions alike; the response, offsets and random-effect terms are kept as written.
+    /// `death30 ~ factor(exposure) + factor(period) + (1 | cluster)` with `factor(exposure)`
+    /// replaced by `treated` is the immediate-treatment model `death30 ~ treated +
+    /// factor(period) + (1 | cluster)`. An error names the terms there are if no fixed term has
+    /// `from`.
+    ///
+    /// ```
+    /// use stepwedge::frame::formula::{Expr, Formula};
+    /// let eti = Formula::parse("y ~ factor(exposure) + factor(period) + (1 | cluster)").unwrap();
+    /// let it = eti
+    ///     .replace_variable(&Expr::Factor("exposure".into()), &Expr::Column("treated".into()))
+    ///     .unwrap();
+    /// assert_eq!(it.text, "y ~ treated + factor(period) + (1 | cluster)");
+    /// ```
+    pub fn replace_variable(&self, from: &Expr, to: &Expr) -> Result<Formula> {
+        if !self.terms.iter().any(|t| t.vars.contains(from)) {
+            let labels: Vec<String> = self.terms.iter().map(Term::label).collect();
+            return Err(Error::unknown_term("formula", &from.to_string(), &labels));
+        }
+        let response = match &self.response {
+            Response::Single(e) => written(e),
+            Response::Binomial {
+                successes,
+                failures,
+            } => format!("cbind({}, {})", written(successes), written(failures)),
+        };
+        let mut rhs: Vec<String> = Vec::new();
+        if !self.intercept {
+            rhs.push("0".into());
+        }
+        for term in &self.terms {
+            let vars: Vec<String> = term
+                .vars
+                .iter()
+                .map(|v| written(if v == from { to } else { v }))
+                .collect();
+            let term = vars.join(":");
+            // `treated + exposure` with exposure replaced by treated is `treated`.
+            if !rhs.contains(&term) {
+                rhs.push(term);
+            }
+        }
+        rhs.extend(
+            self.offsets
+                .iter()
+                .map(|o| format!("offset({})", written(o))),
+        );
+        rhs.extend(self.random.iter().map(|r| r.text.clone()));
+        if rhs.is_empty() {
+            rhs.push("1".into());
+        }
+        Formula::parse(&format!("{response} ~ {}", rhs.join(" + ")))
+    }
+}
+
+/// An expression as formula text, with column names quoted where they need it.
+fn written(e: &Expr) -> String {
+    match e {
+        Expr::Column(c) => quote(c),
+        Expr::Factor(c) => format!("factor({})", quote(c)),
+        Expr::Log(inner) => format!("log({})", written(inner)),
+        Expr::Minus(a, b) => format!("{} - {}", written(a), written(b)),
+    }
+}
+
 /// The columns of `exprs`, each once, in order of appearance.
 fn unique_columns<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -317,6 +384,33 @@ mod tests {
 
     fn labels(f: &Formula) -> Vec<String> {
         f.terms.iter().map(Term::label).collect()
+    }
+
+    #[test]
+    fn a_variable_is_replaced_in_every_fixed_term() {
+        let f = Formula::parse(
+            "cbind(d, `n all` - d) ~ 0 + factor(exposure) * sex + offset(log(t)) + (1 | g:h)",
+        )
+        .unwrap();
+        let g = f
+            .replace_variable(
+                &Expr::Factor("exposure".into()),
+                &Expr::Column("tr t".into()),
+            )
+            .unwrap();
+        assert_eq!(
+            g.text,
+            "cbind(d, `n all` - d) ~ 0 + `tr t` + sex + `tr t`:sex + offset(log(t)) + (1 | g:h)"
+        );
+        assert_eq!(labels(&g), ["tr t", "sex", "tr t:sex"]);
+        assert_eq!(
+            (g.intercept, g.random.len(), g.offsets.len()),
+            (false, 1, 1)
+        );
+        let missing = f
+            .replace_variable(&Expr::Column("age".into()), &Expr::Column("x".into()))
+            .unwrap_err();
+        assert!(missing.to_string().contains("no term 'age'"), "{missing}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::core::error::Result;
 use crate::data::Cohort;
 use crate::frame::counterfactual::FitFrame;
 use crate::models::coef_table::CoefRow;
-use crate::models::fitted::{Assignment, Fitted, Parameters, Refit, RowUnits};
+use crate::models::fitted::{Assignment, Fitted, LoglikKind, Parameters, Refit, RowUnits};
 
 impl Fitted for GeeFit {
     type Workspace = ();
@@ -32,6 +32,10 @@ impl Fitted for GeeFit {
 
     fn loglik(&self) -> f64 {
         self.quasi_loglik
+    }
+
+    fn loglik_kind(&self) -> LoglikKind {
+        LoglikKind::Quasi
     }
 
     fn n_obs(&self) -> usize {

@@ -10,7 +10,7 @@ use super::patterns::Patterns;
 use super::quadrature::GaussHermite;
 use super::robust::{cluster_scores, sandwich};
 use super::{Glmm, LikelihoodObjective};
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use crate::core::linalg::spd_inverse;
 use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, MissingReport};
@@ -18,22 +18,12 @@ use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::{coef_table, CoefRow};
 use crate::models::fitted::find_term;
 use crate::models::glm::{Family, Link};
+use crate::models::likelihood_ratio::{LikelihoodRatioTest, Side};
 use crate::models::newton::{EvaluationRecord, Maximum, OptimisationSummary};
 use crate::models::variance_components::{
     canonical_theta, variance_components, RandomEffectCorrelation, RandomEffectSd,
 };
 use crate::models::vcov::VcovKind;
-
-/// A likelihood-ratio test of nested models.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct LikelihoodRatioTest {
-    /// `2 (loglik_larger - loglik_smaller)`.
-    pub statistic: f64,
-    /// Difference in the number of parameters.
-    pub df: usize,
-    /// Upper tail of chi-square on `df`.
-    pub p_value: f64,
-}
 
 /// Conditional mode of one random effect of one group, with its conditional SD.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -404,31 +394,12 @@ impl GlmmFit {
     /// `anova(smaller, larger)`. (For a variance tested at 0 the chi-square reference is
     /// conservative: the null distribution is a 50:50 mixture with a point mass at 0.)
     pub fn lrt(&self, smaller: &GlmmFit) -> Result<LikelihoodRatioTest> {
-        if smaller.n_obs != self.n_obs {
-            return Err(Error::invalid(
-                "smaller",
-                format!(
-                    "the models were fitted to {} and {} rows; they must use the same rows",
-                    smaller.n_obs, self.n_obs
-                ),
-            ));
-        }
-        if smaller.df >= self.df {
-            return Err(Error::invalid(
-                "smaller",
-                format!(
-                    "it has {} parameters and this model {}: pass the smaller model",
-                    smaller.df, self.df
-                ),
-            ));
-        }
-        let statistic = (2.0 * (self.loglik - smaller.loglik)).max(0.0);
-        let df = self.df - smaller.df;
-        Ok(LikelihoodRatioTest {
-            statistic,
-            df,
-            p_value: crate::core::dist::chisq_upper(statistic, df as f64),
-        })
+        let side = |fit: &GlmmFit| Side {
+            loglik: fit.loglik,
+            parameters: fit.df,
+            n_obs: fit.n_obs,
+        };
+        LikelihoodRatioTest::of(side(self), side(smaller))
     }
 
     /// The coefficient row of `term`, or an error naming the terms there are.

@@ -64,9 +64,10 @@ mod scalar_laplace;
 mod summary;
 
 pub use crate::frame::random_effects::MAX_CORRELATED_TERMS;
+pub use crate::models::likelihood_ratio::LikelihoodRatioTest;
 pub use crate::models::newton::{EvaluationRecord, OptimisationSummary};
 pub use crate::models::variance_components::{RandomEffectCorrelation, RandomEffectSd};
-pub use fit::{ConditionalMode, GlmmFit, LikelihoodRatioTest};
+pub use fit::{ConditionalMode, GlmmFit};
 pub use profile::ProfileInterval;
 pub use quadrature::{GaussHermite, MAX_QUADRATURE_NODES};
 

@@ -33,7 +33,8 @@ use crate::frame::formula::Formula;
 use crate::frame::random_effects::{RandomSetup, ThetaStructure};
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
 use crate::models::fitted::{
-    field_accessors, find_term, specification, Assignment, Fitted, Parameters, Refit, RowUnits,
+    field_accessors, find_term, specification, Assignment, Fitted, LoglikKind, Parameters, Refit,
+    RowUnits,
 };
 use crate::models::glm::{check_response, Family, Link};
 use crate::models::newton::{EvaluationRecord, OptimisationSummary};
@@ -43,7 +44,7 @@ use crate::models::variance_components::{
 use crate::models::vcov::VcovKind;
 use optimize::minimise;
 use profile::Statistics;
-use satterthwaite::satterthwaite_df;
+use satterthwaite::{satterthwaite_df, Satterthwaite};
 
 /// A linear mixed model specification.
 #[derive(Debug, Clone)]
@@ -142,6 +143,7 @@ impl Lmm {
         let n_params = p + theta.len() + 1;
         let criterion = minimum.value;
         let psi = at.beta.iter().chain(&minimum.theta).copied().collect();
+        let at_zero = minimum.at_zero.clone();
         let frame = FitFrame::new(
             cohort,
             &self.formula,
@@ -181,6 +183,7 @@ impl Lmm {
             state: Arc::new(LmmState {
                 stats,
                 psi,
+                at_zero,
                 n_clusters,
                 frame,
                 rows,
@@ -199,6 +202,8 @@ pub(crate) struct LmmState {
     stats: Statistics,
     /// `(beta, theta)`.
     psi: Vec<f64>,
+    /// The thetas held at 0 (left out of the Satterthwaite df).
+    at_zero: Vec<usize>,
     n_clusters: usize,
     frame: FitFrame,
     /// The rows, for refits under another assignment of the treatment.
@@ -257,6 +262,31 @@ impl Fitted for LmmFit {
 
     fn n_clusters(&self) -> usize {
         self.state.n_clusters
+    }
+
+    /// The REML criterion's for a REML fit: not comparable between models with different fixed
+    /// effects.
+    fn loglik_kind(&self) -> LoglikKind {
+        if self.reml {
+            LoglikKind::Restricted
+        } else {
+            LoglikKind::Full
+        }
+    }
+
+    /// lmerTest's Satterthwaite df of `contrast' beta` (`contest1D(fit, contrast, ddf =
+    /// "Satterthwaite")`), the reference of the fit's own t tests.
+    fn contrast_df(&self, contrast: &[f64]) -> Result<Option<f64>> {
+        let p = self.coefficients.len();
+        let theta = &self.state.psi[p..];
+        let satterthwaite = Satterthwaite::new(
+            &self.state.stats,
+            self.reml,
+            theta,
+            self.residual_sd,
+            &self.state.at_zero,
+        )?;
+        Ok(Some(satterthwaite.df(contrast)?))
     }
 
     fn frame(&self) -> &FitFrame {

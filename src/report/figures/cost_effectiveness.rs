@@ -4,8 +4,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    captioned_chart, draw_legend, draw_mesh, drawing, legend_height, padded, room_around_zero,
-    singular, svg, text_width, thousands, Symbol, CLOUD, LINE, MARGIN, NOTE, POINT, SIZE, ZERO,
+    captioned_chart, draw_legend_below, draw_mesh, drawing, legend_height, padded,
+    room_around_zero, singular, svg, text_width, thousands, Symbol, CLOUD, LINE, MARGIN, NOTE,
+    POINT, SIZE, ZERO,
 };
 use crate::core::error::{Error, Result};
 use crate::effects::cost_effectiveness::{CostEffectiveness, Quadrant};
@@ -167,12 +168,7 @@ pub fn cost_effectiveness_plane(
         chart
             .draw_series(std::iter::once(Circle::new(estimate, 6, POINT.filled())))
             .map_err(drawing)?;
-        draw_legend(
-            root,
-            (legend_left, (SIZE.1 - MARGIN - legend_h) as i32),
-            legend_right,
-            &legend,
-        )
+        draw_legend_below(root, legend_left, legend_h, &legend)
     })
 }
 
@@ -348,12 +344,7 @@ pub fn acceptability_curve(
             ))
             .map_err(drawing)?;
         }
-        draw_legend(
-            root,
-            (legend_left, (SIZE.1 - MARGIN - legend_h) as i32),
-            legend_right,
-            &legend,
-        )
+        draw_legend_below(root, legend_left, legend_h, &legend)
     })
 }
 

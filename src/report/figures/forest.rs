@@ -219,14 +219,7 @@ impl ForestPlot {
             let width = f64::from(layout.plot.1 - layout.plot.0);
             range = room_around_zero(range, f64::from(need) / width);
         }
-        let ticks: Vec<f64> = if self.ratio {
-            ratio_ticks(range.0.exp(), range.1.exp())
-                .into_iter()
-                .map(f64::ln)
-                .collect()
-        } else {
-            linear_ticks(range.0, range.1)
-        };
+        let ticks = axis_ticks(range, self.ratio);
         let ratio = self.ratio;
         let lines = layout.lines as f64;
         svg_sized((SIZE.0, layout.height), |root| {
@@ -413,11 +406,11 @@ impl Layout {
 }
 
 /// An `f64` axis with its ticks (and grid lines) at given values.
-struct Ticked {
+pub(super) struct Ticked {
     /// The axis.
-    axis: RangedCoordf64,
+    pub axis: RangedCoordf64,
     /// The ticks' values.
-    ticks: Vec<f64>,
+    pub ticks: Vec<f64>,
 }
 
 impl Ranged for Ticked {
@@ -469,6 +462,19 @@ fn estimate_text(e: &Estimate) -> String {
         "{estimate} ({:.decimals$} to {:.decimals$})",
         e.ci_low, e.ci_high
     )
+}
+
+/// Round ticks of an axis over `(low, high)`: on the log scale of ratios when `ratio` (the
+/// ticks' logarithms, the values being log ratios), else on the scale of the values.
+pub(super) fn axis_ticks((low, high): (f64, f64), ratio: bool) -> Vec<f64> {
+    if ratio {
+        ratio_ticks(low.exp(), high.exp())
+            .into_iter()
+            .map(f64::ln)
+            .collect()
+    } else {
+        linear_ticks(low, high)
+    }
 }
 
 /// Round ticks of a ratio axis from `low` to `high` (`0 < low < high`): the powers of 2 in the
@@ -526,7 +532,7 @@ fn linear_ticks(low: f64, high: f64) -> Vec<f64> {
 }
 
 /// A tick value as short as it reads: `0.3` (not `0.30000000000000004`), `2`, `1.5`.
-fn tick_label(v: f64) -> String {
+pub(super) fn tick_label(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{}", if v == 0.0 { 0.0 } else { v });
     }

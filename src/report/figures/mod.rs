@@ -1,7 +1,7 @@
 //! Figures as SVG text, readable at A4 width (800 pixels wide, axis titles with units,
 //! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve, a
-//! forest plot of effect estimates and the rollout diagram of a stepped-wedge or
-//! staggered-rollout schedule. Each function returns the SVG document; write it to a file
+//! forest plot of effect estimates, the rollout diagram of a stepped-wedge or
+//! staggered-rollout schedule and the treatment effect by exposure time with its time average. Each function returns the SVG document; write it to a file
 //! with `std::fs::write`.
 
 use std::ops::Range;
@@ -17,10 +17,12 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::core::error::{Error, Result};
 
 mod cost_effectiveness;
+mod exposure;
 mod forest;
 mod rollout;
 
 pub use cost_effectiveness::{acceptability_curve, cost_effectiveness_plane};
+pub use exposure::exposure_effects_plot;
 pub use forest::{forest_plot, ForestGroup, ForestPlot, ForestRow};
 pub use rollout::{rollout_diagram, RolloutDiagram};
 
@@ -254,6 +256,22 @@ fn draw_unobserved<DB: DrawingBackend>(
         UNOBSERVED.stroke_width(1),
     ))
     .map_err(drawing)
+}
+
+/// Draws the legend of `entries` under a figure of [`SIZE`], from `left` to the right margin,
+/// `height` pixels high (see [`legend_height`]) and ending at the bottom margin.
+fn draw_legend_below<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    left: i32,
+    height: u32,
+    entries: &[(Symbol, String)],
+) -> Result<()> {
+    draw_legend(
+        root,
+        (left, (SIZE.1 - MARGIN - height) as i32),
+        (SIZE.0 - MARGIN) as i32,
+        entries,
+    )
 }
 
 /// Estimated width in pixels of `text` at font `size`: the SVG backend writes the font size as
