@@ -13,15 +13,22 @@
 //! `readmit30 ~ treated + period` (a linear calendar-time trend: with 6 municipalities
 //! `factor(period)` would leave the GEE's t reference on G - p no degrees of freedom;
 //! exchangeable working correlation within municipality, MAEE, Kauermann-Carroll variance, t on
-//! 6 - 3 = 3 df, fragile with so few clusters); then the KTH 2.0 schedule on Funen. The library side is
-//! `stepwedge::studies::traening_for_livet`.
+//! 6 - 3 = 3 df, fragile with so few clusters); the exact randomisation test of the mixed
+//! model's treatment effect (all 720 orders of the municipalities' crossovers refitted) with its
+//! two-sided and one-sided p-values and randomisation interval (log odds ratio and odds ratio,
+//! an open bound printed as open) beside the model-based t; the exposure-time indicator model
+//! `readmit30 ~ factor(exposure) + factor(period) + (1 | cluster)` (exposure capped so that every
+//! level holds 2 municipalities, lowered and reported when the model cannot be fitted) with the
+//! effect at each exposure time, the TATE and its interval, and the Wald and likelihood-ratio
+//! tests against the Hussey & Hughes model; then the KTH 2.0 schedule on Funen. The library side
+//! is `stepwedge::studies::traening_for_livet`.
 //!
 //! Every number printed is computed from the counts, the design or the simulated data, except
 //! the values labelled "published", which are printed as published, with their source.
 //!
 //! ```text
 //! cargo run --release --example traening_for_livet                    # readable report
-//! cargo run --release --example traening_for_livet -- --out figures   # also write the two SVGs
+//! cargo run --release --example traening_for_livet -- --out figures   # also write the SVGs
 //! cargo run --release --example traening_for_livet -- --seed 7        # another synthetic trial
 //! cargo run --release --example traening_for_livet -- --json          # one JSON object on stdout
 //! ```
@@ -179,6 +186,16 @@ fn print_synthetic(out: &mut String, s: &SyntheticTrial, cluster_periods: usize)
     );
     outln!(out, "\n{}", s.fit);
     print_population_averaged(out, s);
+    outln!(
+        out,
+        "\n-- Exact randomisation test of the treatment effect, beside the model-based t --"
+    );
+    out!(out, "{}", s.randomisation);
+    outln!(
+        out,
+        "\n-- Exposure-time analysis: the effect by time since the crossover (ETI model, TATE) --"
+    );
+    out!(out, "{}", s.exposure_time);
 }
 
 /// The GEEs beside the mixed model: the model, the caution about 6 clusters, each ratio (or
@@ -345,7 +362,8 @@ struct Args {
     /// Print one JSON object on stdout instead of the report.
     #[arg(long)]
     json: bool,
-    /// Write the two figures (the design and the Funen schedule, SVG) into this directory.
+    /// Write the figures (SVG: the design, the Funen schedule and the synthetic trial's effects
+    /// by exposure time) into this directory.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Seed of the synthetic trial.

@@ -1,13 +1,19 @@
 //! Træning for Livet: the library path of the example `traening_for_livet` (design, crude
-//! comparisons from reconstructed counts, synthetic trial with its mixed model and
-//! population-averaged GEEs, KTH 2.0 schedule on Funen, figures).
+//! comparisons from reconstructed counts, synthetic trial with its mixed model,
+//! population-averaged GEEs, exact randomisation test and exposure-time model, KTH 2.0 schedule
+//! on Funen, figures).
+
+use std::sync::OnceLock;
 
 use stepwedge::core::error::Error;
+use stepwedge::data::Column;
+use stepwedge::effects::randomisation::{Inversion, Randomisation};
 use stepwedge::models::family::Link;
 use stepwedge::models::gee::{Gee, SeKind, WorkingCorrelation};
 use stepwedge::studies::traening_for_livet::{
-    funen_schedule, GeeStatus, PopulationAveraged, SyntheticSettings, TraeningForLivet,
-    TrialDesign, DEFAULT_SEED, DESIGN_SVG, FUNEN_GROUPS, FUNEN_SVG, N_CONTROL, N_INTERVENTION,
+    funen_schedule, ExposureTimeAnalysis, GeeStatus, PopulationAveraged, SyntheticSettings,
+    TraeningForLivet, TrialDesign, DEFAULT_SEED, DESIGN_SVG, EXPOSURE_SVG, FUNEN_GROUPS, FUNEN_SVG,
+    MIN_CLUSTERS_PER_EXPOSURE, N_CONTROL, N_INTERVENTION,
 };
 
 fn close(what: &str, got: f64, want: f64, tol: f64) {
@@ -17,8 +23,11 @@ fn close(what: &str, got: f64, want: f64, tol: f64) {
     );
 }
 
-fn report() -> TraeningForLivet {
-    TraeningForLivet::run(DEFAULT_SEED).unwrap()
+/// The report of the default seed, computed once per test binary (its randomisation interval
+/// takes some 26,000 refits).
+fn report() -> &'static TraeningForLivet {
+    static REPORT: OnceLock<TraeningForLivet> = OnceLock::new();
+    REPORT.get_or_init(|| TraeningForLivet::run(DEFAULT_SEED).unwrap())
 }
 
 #[test]
@@ -165,11 +174,11 @@ fn two_by_two_numbers_match_hand_computation() {
 #[test]
 fn synthetic_trial_is_deterministic_and_converges() {
     let a = report();
-    let b = report();
+    let b = TraeningForLivet::run(DEFAULT_SEED).unwrap();
     let json = |r: &TraeningForLivet| serde_json::to_string(&r.synthetic).unwrap();
-    assert_eq!(json(&a), json(&b), "the same seed gives the same trial");
+    assert_eq!(json(a), json(&b), "the same seed gives the same trial");
     let other = TraeningForLivet::run(DEFAULT_SEED + 1).unwrap();
-    assert_ne!(json(&a), json(&other), "another seed gives another trial");
+    assert_ne!(json(a), json(&other), "another seed gives another trial");
 
     let s = &a.synthetic;
     assert!(s.synthetic);
@@ -385,12 +394,25 @@ fn figures_have_their_row_labels_and_are_written() {
         assert!(funen.contains(group), "{group}");
     }
     assert!(funen.contains("usual care") && funen.contains("intervention"));
+    // The effects by exposure time: one interval per level, the TATE and the Hussey & Hughes
+    // odds ratio in the legend.
+    let effects = svg(EXPOSURE_SVG);
+    let tate = r.synthetic.exposure_time.tate.as_ref().unwrap();
+    assert!(effects.starts_with("<svg"));
+    assert!(
+        effects.contains("TATE") && effects.contains("Immediate-treatment model"),
+        "{effects}"
+    );
+    assert!(
+        effects.contains(&format!("{:.2}", tate.tate.exp_estimate.unwrap())),
+        "the TATE's odds ratio is in the legend"
+    );
 
     let dir = std::env::temp_dir().join(format!("tfl_figures_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let nested = dir.join("a").join("b");
     let written = r.write_figures(&nested).unwrap();
-    assert_eq!(written.len(), 2);
+    assert_eq!(written.len(), 3);
     assert_eq!(
         std::fs::read_to_string(nested.join(FUNEN_SVG)).unwrap(),
         funen
@@ -416,4 +438,224 @@ fn the_schedule_json_keeps_its_rows_and_period_labels_beside_the_design() {
     assert_eq!(odense["intervention"][12], 0.0);
     assert_eq!(odense["intervention"][13], 1.0);
     assert_eq!(json["design"]["clusters"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn the_exact_randomisation_test_enumerates_all_720_orders_beside_the_model_based_t() {
+    let s = &report().synthetic;
+    let r = &s.randomisation;
+    assert!(r.problem.is_none(), "{:?}", r.problem);
+    let test = r.test.as_ref().unwrap();
+    // 6 municipalities crossing at 6 distinct periods: 6! orders, every one refitted.
+    assert!(test.exact);
+    assert_eq!((test.n_allocations, test.n_possible), (720, 720.0));
+    assert_eq!(test.allocations.len(), 720);
+    let mut distinct = test.allocations.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 720, "the allocations are distinct");
+    let mut crossovers: Vec<Option<usize>> = test.schedule.crossover.clone();
+    crossovers.sort();
+    assert_eq!(crossovers, (1..=6).map(Some).collect::<Vec<_>>());
+    for allocation in &test.allocations {
+        let mut sorted = allocation.clone();
+        sorted.sort();
+        assert_eq!(sorted, crossovers, "an allocation permutes the crossovers");
+    }
+    // The observed allocation is among them, with the fit's own estimate.
+    let k = test.identity.unwrap();
+    assert!(r.observed_included);
+    assert_eq!(test.allocations[k], test.schedule.crossover);
+    assert_eq!(test.statistics[k], Some(test.observed));
+    assert_eq!(test.observed, s.treatment.estimate);
+    assert_eq!(test.failed, 0, "{:?}", test.first_failure);
+    assert!(test.singular <= 720);
+    assert_eq!(test.statistic, "estimate");
+    // The p-values, counted again from the 720 estimates.
+    let values: Vec<f64> = test.statistics.iter().map(|t| t.unwrap()).collect();
+    let tolerance = 1e-7 * test.observed.abs().max(1.0);
+    let share = |f: &dyn Fn(f64) -> bool| values.iter().filter(|&&v| f(v)).count() as f64 / 720.0;
+    let t = test.observed;
+    assert_eq!(test.p_value, share(&|v| v.abs() >= t.abs() - tolerance));
+    assert_eq!(test.p_lower, share(&|v| v <= t + tolerance));
+    assert_eq!(test.p_upper, share(&|v| v >= t - tolerance));
+    for p in [test.p_value, test.p_lower, test.p_upper] {
+        assert!(p > 0.0 && p <= 1.0, "{p}");
+        assert_eq!((p * 720.0).round(), p * 720.0, "a share of 720");
+    }
+    assert!(test.p_lower + test.p_upper >= 1.0 + 1.0 / 720.0 - 1e-12);
+    // Beside it, the model-based t of the same estimate.
+    let m = &r.model_based;
+    assert_eq!(m.p_value, s.treatment.p_value);
+    assert_eq!(m.df, s.treatment.df);
+    close("model one-sided", m.p_lower + m.p_upper, 1.0, 1e-12);
+    close(
+        "model two-sided",
+        2.0 * m.p_lower.min(m.p_upper),
+        m.p_value,
+        1e-9,
+    );
+    assert_eq!(m.log_odds_ratio.ci_low, Some(s.treatment.ci_low));
+    assert_eq!(m.odds_ratio.ci_high, Some(s.odds_ratio.ci_high));
+}
+
+#[test]
+fn the_randomisation_interval_contains_the_estimate_and_inverts_the_test() {
+    let s = &report().synthetic;
+    let r = &s.randomisation;
+    let interval = r.test.as_ref().unwrap().interval.as_ref().unwrap();
+    assert_eq!(
+        (interval.level, interval.inversion),
+        (0.95, Inversion::TwoSided)
+    );
+    assert_eq!(interval.failed, 0);
+    assert!(interval.refits > 720);
+    let log = r.log_odds_ratio.unwrap();
+    let or = r.odds_ratio.unwrap();
+    assert_eq!((log.ci_low, log.ci_high), (interval.low, interval.high));
+    assert_eq!(
+        (log.low_open, log.high_open),
+        (log.ci_low.is_none(), log.ci_high.is_none())
+    );
+    assert_eq!((or.low_open, or.high_open), (log.low_open, log.high_open));
+    assert_eq!(log.estimate, s.treatment.estimate);
+    close("OR", or.estimate, log.estimate.exp(), 1e-12);
+    // Both bounds are found for this trial (an open one would be None).
+    let (low, high) = (log.ci_low.unwrap(), log.ci_high.unwrap());
+    assert!(low < log.estimate && log.estimate < high, "{low} {high}");
+    close("OR low", or.ci_low.unwrap(), low.exp(), 1e-12);
+    close("OR high", or.ci_high.unwrap(), high.exp(), 1e-12);
+    // The randomisation interval is wider than the between-within t interval here.
+    assert!(low < s.treatment.ci_low && high > s.treatment.ci_high);
+    // Inverting the test: just inside the bounds p(d) > 0.05, just outside p(d) <= 0.05.
+    let design = TrialDesign::traening_for_livet();
+    let cohort = SyntheticSettings::traening_for_livet(&design)
+        .sim_config(&design)
+        .simulate(DEFAULT_SEED)
+        .unwrap();
+    let prepared = Randomisation::new("treated")
+        .prepare(&s.fit, &cohort)
+        .unwrap();
+    let step = 0.02 * s.treatment.std_error;
+    for (d, accepted) in [
+        (low + step, true),
+        (low - step, false),
+        (high - step, true),
+        (high + step, false),
+    ] {
+        let p = prepared.distribution(d).unwrap().p_value;
+        assert_eq!(p > 0.05, accepted, "p({d}) = {p}");
+    }
+}
+
+#[test]
+fn the_exposure_time_model_is_capped_fitted_and_tested_against_the_immediate_effect() {
+    let s = &report().synthetic;
+    let e = &s.exposure_time;
+    assert_eq!(
+        e.formula,
+        "readmit30 ~ factor(exposure) + factor(period) + (1 | cluster)"
+    );
+    assert_eq!(e.immediate_formula, s.formula);
+    // Exposure s is observed in 7 - s municipalities (6 before the crossover); exposure 6 in
+    // one only, so the design's cap is 5.
+    assert_eq!(e.uncapped_max_exposure, 6);
+    assert_eq!(e.clusters_by_exposure, vec![6, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(
+        (e.min_clusters_per_level, MIN_CLUSTERS_PER_EXPOSURE),
+        (2, 2)
+    );
+    assert_eq!(e.design_cap, 5);
+    // In this synthetic trial exposure 3 has no readmission, so the caps 5 and 4 separate and
+    // the model is fitted at 3 (exposure 3 and later pooled), reported as lowered.
+    let cap = e.cap.unwrap();
+    assert_eq!(cap, 3);
+    assert!(e.cap_lowered);
+    let caps: Vec<usize> = e.failed_caps.iter().map(|a| a.cap).collect();
+    assert_eq!(caps, (cap + 1..=e.design_cap).rev().collect::<Vec<_>>());
+    for attempt in &e.failed_caps {
+        assert!(
+            attempt.problem.contains("separation") && attempt.problem.contains("factor(exposure)3"),
+            "{}",
+            attempt.problem
+        );
+    }
+    let derived = e.derived.as_ref().unwrap();
+    assert_eq!((derived.cap, derived.max_exposure), (Some(cap), cap));
+    assert_eq!(derived.rows_by_exposure.iter().sum::<usize>(), s.fit.n_obs);
+    // The effect at each exposure 1..L, finite, and their mean the TATE.
+    let fit = e.fit.as_ref().unwrap();
+    assert!(fit.converged && fit.gradient_max < 1e-3, "{fit}");
+    let tate = e.tate.as_ref().unwrap();
+    let exposures: Vec<f64> = tate.levels.iter().map(|l| l.exposure).collect();
+    assert_eq!(exposures, (1..=cap).map(|s| s as f64).collect::<Vec<_>>());
+    let mut mean = 0.0;
+    for level in &tate.levels {
+        let row = &level.effect;
+        assert_eq!(row.term, format!("factor(exposure){}", level.exposure));
+        assert_eq!(row, fit.term(&row.term).unwrap());
+        assert!([row.estimate, row.std_error, row.ci_low, row.ci_high]
+            .iter()
+            .all(|v| v.is_finite()));
+        close("weight", level.weight, 1.0 / cap as f64, 1e-15);
+        mean += row.estimate / cap as f64;
+    }
+    let t = &tate.tate;
+    close("TATE", t.estimate, mean, 1e-12);
+    assert!(t.ci_low < t.estimate && t.estimate < t.ci_high);
+    assert!(t.std_error.is_finite() && t.std_error > 0.0);
+    // Between-within df: N - clusters - the within columns (L exposure levels, 6 periods).
+    assert_eq!(t.df, Some((fit.n_obs - 6 - cap - 6) as f64));
+    close("TATE OR", t.exp_estimate.unwrap(), t.estimate.exp(), 1e-12);
+    close("TATE OR low", t.exp_ci_low.unwrap(), t.ci_low.exp(), 1e-12);
+    close(
+        "TATE OR high",
+        t.exp_ci_high.unwrap(),
+        t.ci_high.exp(),
+        1e-12,
+    );
+    // The Wald test of a constant effect and the LRT against Hussey & Hughes on L - 1 df.
+    let wald = tate.constant_effect.as_ref().unwrap();
+    assert_eq!(wald.df, cap - 1);
+    let lrt = e.lrt.as_ref().unwrap();
+    assert_eq!(lrt.df, cap - 1);
+    close(
+        "LRT",
+        lrt.statistic,
+        2.0 * (fit.loglik - s.fit.loglik),
+        1e-9,
+    );
+    assert!(lrt.p_value > 0.0 && lrt.p_value <= 1.0);
+    assert!(e.problem.is_none(), "{:?}", e.problem);
+}
+
+#[test]
+fn an_exposure_time_model_that_cannot_be_fitted_is_reported() {
+    let s = &report().synthetic;
+    let design = TrialDesign::traening_for_livet();
+    let mut cohort = SyntheticSettings::traening_for_livet(&design)
+        .sim_config(&design)
+        .simulate(DEFAULT_SEED)
+        .unwrap();
+    // No readmission under the intervention: every exposure level separates, at every cap.
+    let outcome = cohort.numeric("readmit30").unwrap().to_vec();
+    let treated = cohort.numeric("treated").unwrap().to_vec();
+    let none: Vec<f64> = outcome
+        .iter()
+        .zip(&treated)
+        .map(|(y, t)| y * (1.0 - t))
+        .collect();
+    cohort
+        .add_column("untreated_readmit30", Column::Numeric(none))
+        .unwrap();
+    let e = ExposureTimeAnalysis::run(&cohort, "untreated_readmit30", &s.fit).unwrap();
+    assert_eq!(e.design_cap, 5);
+    assert_eq!(e.cap, None);
+    assert!(e.tate.is_none() && e.fit.is_none() && e.lrt.is_none());
+    let caps: Vec<usize> = e.failed_caps.iter().map(|a| a.cap).collect();
+    assert_eq!(caps, vec![5, 4, 3, 2]);
+    let problem = e.problem.as_deref().unwrap();
+    assert!(problem.contains("could not be fitted"), "{problem}");
+    let text = e.to_string();
+    assert!(text.contains("NO EXPOSURE-TIME ANALYSIS"), "{text}");
 }

@@ -78,7 +78,9 @@
 //! it has crossed ([`funen_design`], drawn by [`funen_schedule`]).
 mod crude;
 mod design;
+mod exposure_time;
 mod population_averaged;
+mod randomisation;
 mod synthetic;
 
 pub use crude::{
@@ -89,9 +91,11 @@ pub use design::{
     funen_design, funen_schedule, traening_for_livet_design, TrialDesign, FUNEN_GROUPS,
     FUNEN_MONTHS, FUNEN_SOURCE, PROTOCOL_SOURCE,
 };
+pub use exposure_time::{CapAttempt, ExposureTimeAnalysis, EXPOSURE, MIN_CLUSTERS_PER_EXPOSURE};
 pub use population_averaged::{
     GeeStatus, PopulationAveraged, GEE_CLUSTER, GEE_CORRELATION, GEE_SE, GEE_TIME,
 };
+pub use randomisation::{ModelBasedTest, OpenInterval, RandomisationAnalysis};
 pub use synthetic::{SyntheticSettings, SyntheticTrial, DEFAULT_SEED};
 
 use std::path::{Path, PathBuf};
@@ -100,12 +104,15 @@ use serde::Serialize;
 
 use super::{write_files, Reproduced, ReproductionTable, Tolerance};
 use crate::core::error::Result;
-use crate::report::figures::{rollout_diagram, RolloutDiagram};
+use crate::report::figures::{exposure_effects_plot, rollout_diagram, RolloutDiagram};
 
 /// File name of the design's rollout diagram.
 pub const DESIGN_SVG: &str = "traening_for_livet_design.svg";
 /// File name of the Funen schedule's rollout diagram.
 pub const FUNEN_SVG: &str = "kth2_funen_schedule.svg";
+/// File name of the synthetic trial's effects by exposure time (written when the exposure-time
+/// model could be fitted).
+pub const EXPOSURE_SVG: &str = "traening_for_livet_exposure_effects.svg";
 
 /// Everything the example `traening_for_livet` prints.
 #[derive(Debug, Clone, Serialize)]
@@ -119,7 +126,9 @@ pub struct TraeningForLivet {
     /// Each reconstructed percentage beside the published one.
     pub reproduction: ReproductionTable,
     /// The synthetic trial and its analyses: the mixed model and, beside it, the
-    /// population-averaged GEEs ([`SyntheticTrial::population_averaged`]).
+    /// population-averaged GEEs ([`SyntheticTrial::population_averaged`]), the exact
+    /// randomisation test ([`SyntheticTrial::randomisation`]) and the exposure-time model
+    /// ([`SyntheticTrial::exposure_time`]).
     pub synthetic: SyntheticTrial,
     /// The KTH 2.0 schedule on Funen.
     pub funen_schedule: RolloutDiagram,
@@ -144,12 +153,20 @@ impl TraeningForLivet {
         })
     }
 
-    /// The two figures as (file name, SVG document): [`DESIGN_SVG`] and [`FUNEN_SVG`].
+    /// The figures as (file name, SVG document): [`DESIGN_SVG`], [`FUNEN_SVG`] and, when the
+    /// synthetic trial's exposure-time model could be fitted, [`EXPOSURE_SVG`] (its odds ratio
+    /// at each exposure time with its interval, the TATE as a line with its interval as a band,
+    /// and the Hussey & Hughes odds ratio dashed: [`exposure_effects_plot`]).
     pub fn figures(&self) -> Result<Vec<(&'static str, String)>> {
-        Ok(vec![
+        let mut figures = vec![
             (DESIGN_SVG, rollout_diagram(&self.design_diagram)?),
             (FUNEN_SVG, rollout_diagram(&self.funen_schedule)?),
-        ])
+        ];
+        if let Some(tate) = &self.synthetic.exposure_time.tate {
+            let svg = exposure_effects_plot(tate, Some(&self.synthetic.treatment), None)?;
+            figures.push((EXPOSURE_SVG, svg));
+        }
+        Ok(figures)
     }
 
     /// Writes the figures as the directory `dir` (its parents created if needed), all at once:

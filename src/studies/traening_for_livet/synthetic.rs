@@ -1,12 +1,14 @@
 //! A synthetic trial of the design, simulated with a fixed seed and analysed with the Hussey &
-//! Hughes model and, beside it, population-averaged GEEs (its numbers describe simulated
-//! patients, not the trial).
+//! Hughes model and, beside it, population-averaged GEEs, the exact randomisation test and the
+//! exposure-time model (its numbers describe simulated patients, not the trial).
 
 use serde::Serialize;
 
 use super::crude::{N_CONTROL, N_INTERVENTION, PUBLISHED};
 use super::design::TrialDesign;
+use super::exposure_time::ExposureTimeAnalysis;
 use super::population_averaged::PopulationAveraged;
+use super::randomisation::RandomisationAnalysis;
 use crate::core::error::{Error, Result};
 use crate::core::rng as random;
 use crate::effects::crude::{Estimate, TwoByTwo};
@@ -116,6 +118,13 @@ pub struct SyntheticTrial {
     /// correlation within municipality (MAEE), Kauermann-Carroll variance and t on
     /// 6 - 3 = 3 df ([`PopulationAveraged`]); a fit that fails is reported with its status.
     pub population_averaged: Vec<PopulationAveraged>,
+    /// The exact randomisation test of the mixed model's treatment effect (all 720 orders of
+    /// the municipalities' crossovers) and its randomisation interval, beside the model-based
+    /// t ([`RandomisationAnalysis`]).
+    pub randomisation: RandomisationAnalysis,
+    /// The exposure-time indicator model, the effect by exposure time, the TATE and the tests
+    /// against the Hussey & Hughes model ([`ExposureTimeAnalysis`]).
+    pub exposure_time: ExposureTimeAnalysis,
 }
 
 impl SyntheticTrial {
@@ -124,9 +133,10 @@ impl SyntheticTrial {
         format!("{outcome} ~ treated + factor(period) + (1 | cluster)")
     }
 
-    /// Simulates `design` with `settings` from `seed` and fits the mixed model and the GEEs.
-    /// Errors if the simulation or the mixed model fails (for example separation, when a period
-    /// has no events); a GEE that fails is reported in [`Self::population_averaged`] instead.
+    /// Simulates `design` with `settings` from `seed` and fits the mixed model and the GEEs, and
+    /// runs the randomisation test and the exposure-time analysis. Errors if the simulation or
+    /// the mixed model fails (for example separation, when a period has no events); a GEE, a
+    /// randomisation test or an exposure-time model that fails is reported in its field instead.
     pub fn run(design: &TrialDesign, settings: &SyntheticSettings, seed: u64) -> Result<Self> {
         let cohort = settings.sim_config(design).simulate(seed)?;
         let formula = SyntheticTrial::formula(&settings.outcome);
@@ -150,6 +160,8 @@ impl SyntheticTrial {
                 message: "it has no cluster random effect".into(),
             })?;
         let population_averaged = PopulationAveraged::both(&cohort, &settings.outcome)?;
+        let randomisation = RandomisationAnalysis::run(&fit, &cohort, &treatment);
+        let exposure_time = ExposureTimeAnalysis::run(&cohort, &settings.outcome, &fit)?;
         Ok(SyntheticTrial {
             synthetic: true,
             seed,
@@ -163,6 +175,8 @@ impl SyntheticTrial {
             singular: fit.singular,
             fit,
             population_averaged,
+            randomisation,
+            exposure_time,
         })
     }
 }
