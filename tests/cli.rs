@@ -600,6 +600,80 @@ fn traening_for_livet_reports_the_gee_beside_the_mixed_model() {
     );
 }
 
+#[test]
+fn traening_for_livet_reports_the_randomisation_test_and_the_exposure_time_model() {
+    let dir = scratch("tfl-randomisation");
+    let figures = dir.join("figures");
+    let report = json(&run(
+        "traening_for_livet",
+        &["--json", "--out", figures.to_str().unwrap()],
+    ));
+    let synthetic = &report["synthetic"];
+    // The exact test: all 720 orders, the observed one among them, the p-values and the
+    // interval of the log odds ratio and the odds ratio beside the model-based t.
+    let r = &synthetic["randomisation"];
+    assert!(r["problem"].is_null(), "{r}");
+    let test = &r["test"];
+    assert_eq!(test["exact"], true);
+    assert_eq!(test["n_allocations"], 720);
+    assert_eq!(test["failed"], 0);
+    assert!(test["singular"].as_u64().unwrap() <= 720);
+    assert!(test["identity"].as_u64().unwrap() < 720);
+    assert_eq!(r["observed_included"], true);
+    let p = test["p_value"].as_f64().unwrap();
+    assert!(p > 0.0 && p <= 1.0, "{p}");
+    assert_eq!(test["observed"], synthetic["treatment"]["estimate"]);
+    for scale in ["log_odds_ratio", "odds_ratio"] {
+        let i = &r[scale];
+        let (low, estimate, high) = (
+            i["ci_low"].as_f64().unwrap(),
+            i["estimate"].as_f64().unwrap(),
+            i["ci_high"].as_f64().unwrap(),
+        );
+        assert!(low < estimate && estimate < high, "{i}");
+        assert_eq!(
+            (&i["low_open"], &i["high_open"]),
+            (&Value::Bool(false), &Value::Bool(false))
+        );
+    }
+    assert_eq!(
+        r["model_based"]["p_value"],
+        synthetic["treatment"]["p_value"]
+    );
+    // The exposure-time model: L levels, the TATE and the LRT on L - 1 df.
+    let e = &synthetic["exposure_time"];
+    let cap = e["cap"].as_u64().unwrap();
+    assert_eq!(e["design_cap"], 5);
+    assert_eq!(e["tate"]["levels"].as_array().unwrap().len() as u64, cap);
+    assert_eq!(e["lrt"]["df"].as_u64().unwrap(), cap - 1);
+    assert_eq!(
+        e["tate"]["constant_effect"]["df"].as_u64().unwrap(),
+        cap - 1
+    );
+    let tate = &e["tate"]["tate"];
+    assert!(tate["exp_ci_low"].as_f64().unwrap() < tate["exp_estimate"].as_f64().unwrap());
+    // The earlier fields are where they were, and the figures were written.
+    assert!(!synthetic["population_averaged"].is_null());
+    let written = report["figures_written"].as_array().unwrap();
+    assert_eq!(written.len(), 3);
+    let effects = figures.join("traening_for_livet_exposure_effects.svg");
+    assert!(std::fs::read_to_string(effects).unwrap().contains("TATE"));
+
+    let printed = text(&run("traening_for_livet", &[]).stdout);
+    for needle in [
+        "Exact randomisation test of the treatment effect",
+        "all 720 distinct allocations",
+        "randomisation (exact, 720 allocations)",
+        "model-based (t on",
+        "exposure-time indicator model",
+        "TATE as an odds ratio",
+        "likelihood-ratio test against the immediate-treatment model",
+    ] {
+        assert!(printed.contains(needle), "{needle}: {printed}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A reference power case of `tests/reference/power/`.
 fn power_case(name: &str) -> String {
     format!(

@@ -659,3 +659,73 @@ fn an_exposure_time_model_that_cannot_be_fitted_is_reported() {
     let text = e.to_string();
     assert!(text.contains("NO EXPOSURE-TIME ANALYSIS"), "{text}");
 }
+
+#[test]
+fn the_figures_the_readme_quotes_are_the_default_trials() {
+    // README, "Which p-value or interval to read" and the example's paragraph.
+    let s = &report().synthetic;
+    let near = |what: &str, got: f64, printed: f64| close(what, got, printed, 5e-4);
+    assert_eq!(
+        (s.counts.n0() + s.counts.n1(), s.counts.a() + s.counts.c()),
+        (270, 26)
+    );
+    near("HH OR", s.odds_ratio.estimate, 1.309);
+    near("HH low", s.odds_ratio.ci_low, 0.459);
+    near("HH high", s.odds_ratio.ci_high, 3.731);
+    near("HH p", s.treatment.p_value, 0.613);
+    let gee = &s.population_averaged[0];
+    let ratio = gee.ratio.unwrap();
+    near("GEE OR", ratio.estimate, 1.368);
+    near("GEE low", ratio.ci_low, 0.420);
+    near("GEE high", ratio.ci_high, 4.448);
+    near("GEE p", gee.coefficient.as_ref().unwrap().p_value, 0.460);
+    let r = &s.randomisation;
+    let test = r.test.as_ref().unwrap();
+    assert_eq!(test.p_value * 720.0, 468.0);
+    near(
+        "randomisation OR low",
+        r.odds_ratio.unwrap().ci_low.unwrap(),
+        0.260,
+    );
+    near(
+        "randomisation OR high",
+        r.odds_ratio.unwrap().ci_high.unwrap(),
+        4.831,
+    );
+    near(
+        "randomisation low",
+        r.log_odds_ratio.unwrap().ci_low.unwrap(),
+        -1.346,
+    );
+    near(
+        "randomisation high",
+        r.log_odds_ratio.unwrap().ci_high.unwrap(),
+        1.575,
+    );
+    let refits = test.interval.as_ref().unwrap().refits;
+    assert!(
+        (20_000..32_000).contains(&refits),
+        "about 26,000 refits: {refits}"
+    );
+    let e = &s.exposure_time;
+    let tate = &e.tate.as_ref().unwrap().tate;
+    near("TATE OR", tate.exp_estimate.unwrap(), 1.205);
+    near("TATE low", tate.exp_ci_low.unwrap(), 0.400);
+    near("TATE high", tate.exp_ci_high.unwrap(), 3.627);
+    near("LRT p", e.lrt.as_ref().unwrap().p_value, 0.028);
+    // Exposure 3: 22 patients, none readmitted.
+    let design = TrialDesign::traening_for_livet();
+    let cohort = SyntheticSettings::traening_for_livet(&design)
+        .sim_config(&design)
+        .simulate(DEFAULT_SEED)
+        .unwrap();
+    let (exposure, _) = stepwedge::frame::design::ExposureTime::new("cluster", "period", "treated")
+        .values(&cohort)
+        .unwrap();
+    let outcome = cohort.numeric("readmit30").unwrap();
+    let at3: Vec<usize> = (0..exposure.len())
+        .filter(|&i| exposure[i] == 3.0)
+        .collect();
+    assert_eq!(at3.len(), 22);
+    assert!(at3.iter().all(|&i| outcome[i] == 0.0));
+}
