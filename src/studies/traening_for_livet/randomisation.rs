@@ -312,3 +312,23 @@ impl fmt::Display for RandomisationAnalysis {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OpenInterval;
+
+    #[test]
+    fn an_open_bound_stays_open_on_the_odds_ratio_scale_and_is_printed_so() {
+        let log = OpenInterval::new(0.3, None, Some(1.5), 0.95);
+        assert!(log.low_open && !log.high_open);
+        let or = log.exp();
+        assert_eq!((or.ci_low, or.low_open), (None, true));
+        assert!((or.ci_high.unwrap() - 1.5f64.exp()).abs() < 1e-15);
+        assert_eq!(log.bounds("-inf"), "-inf (open) to 1.500");
+        assert_eq!(or.bounds("0"), "0 (open) to 4.482");
+        let upper = OpenInterval::new(0.3, Some(-1.0), None, 0.95);
+        assert_eq!(upper.bounds("-inf"), "-1.000 to +inf (open)");
+        let json = serde_json::to_value(upper).unwrap();
+        assert!(json["ci_high"].is_null() && json["high_open"] == true);
+    }
+}
