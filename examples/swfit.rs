@@ -124,7 +124,7 @@ use stepwedge::data::Cohort;
 use stepwedge::effects::exposure_time::{
     likelihood_ratio, ExposureModel, LikelihoodRatioTest, Tate, TateEstimate,
 };
-use stepwedge::effects::randomisation::{Randomisation, RandomisationTest, Statistic};
+use stepwedge::effects::randomisation::{Inversion, Randomisation, RandomisationTest, Statistic};
 use stepwedge::effects::standardise::{
     MarginalEffects, RandomEffects, Standardisation, SubgroupEffects, Target,
 };
@@ -250,6 +250,15 @@ struct Args {
     /// Also the randomisation interval (at --level) of --permutation.
     #[arg(long)]
     permutation_ci: bool,
+    /// How --permutation-ci inverts the test: two-sided (the d whose two-sided p exceeds
+    /// 1 - level) or equal-tailed (Rabideau & Wang: each one-sided p above (1 - level) / 2).
+    #[arg(
+        long,
+        value_name = "TAILS",
+        default_value = "two-sided",
+        requires = "permutation_ci"
+    )]
+    permutation_ci_tails: Tails,
 
     // Exposure-time effects (--tate and its options).
     /// Exposure-time effects of the exposure column COLUMN (`factor(COLUMN)` in the formula):
@@ -289,6 +298,15 @@ enum PermutationStatistic {
     Estimate,
     /// Its Wald statistic, estimate / SE.
     Wald,
+}
+
+/// The inversion of `--permutation-ci`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Tails {
+    /// The two-sided test inverted.
+    TwoSided,
+    /// Equal tails.
+    EqualTailed,
 }
 
 /// `VAR=LEVEL`.
@@ -394,7 +412,12 @@ fn permutation<F: Fitted>(
         spec = spec.strata(s);
     }
     if args.permutation_ci {
-        spec = spec.interval(args.level);
+        spec = spec
+            .interval(args.level)
+            .inversion(match args.permutation_ci_tails {
+                Tails::TwoSided => Inversion::TwoSided,
+                Tails::EqualTailed => Inversion::EqualTailed,
+            });
     }
     Ok(Some(spec.run(fit, cohort)?))
 }
@@ -412,7 +435,7 @@ fn permutation_json(test: Option<&RandomisationTest>) -> Value {
         "mc_se": t.mc_se, "seed": t.seed, "failed": t.failed, "first_failure": t.first_failure,
         "singular": t.singular, "ci_low": ci.and_then(|c| c.low),
         "ci_high": ci.and_then(|c| c.high), "ci_level": ci.map(|c| c.level),
-        "ci_refits": ci.map(|c| c.refits),
+        "ci_refits": ci.map(|c| c.refits), "ci_inversion": ci.map(|c| c.inversion),
     })
 }
 

@@ -486,6 +486,18 @@ fn swfit_runs_a_randomisation_test_with_its_interval_in_the_json() {
     assert!(low > -0.45 && low <= -0.4, "{low}");
     assert!((1.25..1.3).contains(&high), "{high}");
     assert_eq!(p["ci_level"], 0.95);
+    assert_eq!(p["ci_inversion"], "two_sided");
+    // Equal tails (Rabideau & Wang): the same upper bound here, a narrower lower one.
+    let mut equal = args.to_vec();
+    equal.push("--permutation-ci-tails=equal-tailed");
+    let e = json(&run("swfit", &equal))["permutation"].clone();
+    assert_eq!(e["ci_inversion"], "equal_tailed");
+    let (e_low, e_high) = (
+        e["ci_low"].as_f64().unwrap(),
+        e["ci_high"].as_f64().unwrap(),
+    );
+    assert!(e_low > low && e_low < observed, "{e_low} {low}");
+    assert!(e_high > observed, "{e_high}");
     for field in ["p_lower", "p_upper", "n_possible", "ci_refits", "treatment"] {
         assert!(!p[field].is_null(), "{field}");
     }
