@@ -1,8 +1,9 @@
 //! Figures as SVG text, readable at A4 width (800 pixels wide, axis titles with units,
 //! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve, a
 //! forest plot of effect estimates, the rollout diagram of a stepped-wedge or
-//! staggered-rollout schedule and the treatment effect by exposure time with its time average. Each function returns the SVG document; write it to a file
-//! with `std::fs::write`.
+//! staggered-rollout schedule, the treatment effect by exposure time with its time average, and
+//! a power curve (closed form beside simulation, [`power_curve_plot`]). Each function returns
+//! the SVG document; write it to a file with `std::fs::write`.
 
 use std::ops::Range;
 
@@ -19,11 +20,13 @@ use crate::core::error::{Error, Result};
 mod cost_effectiveness;
 mod exposure;
 mod forest;
+mod power;
 mod rollout;
 
 pub use cost_effectiveness::{acceptability_curve, cost_effectiveness_plane};
 pub use exposure::exposure_effects_plot;
 pub use forest::{forest_plot, ForestGroup, ForestPlot, ForestRow};
+pub use power::{power_curve_plot, PowerCurve, SimulatedSeries};
 pub use rollout::{rollout_diagram, RolloutDiagram};
 
 /// Width and height of the figures, in pixels (A4 width at 96 dpi is 794); the forest plot and
