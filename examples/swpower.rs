@@ -26,7 +26,9 @@
 //!   months), `kth2-funen` (KTH 2.0 on Funen, 10 groups over 17 months) or `kth2-funen-5`
 //!   (the same in the 5 periods between its steps: months 1-4, 5-7, 8-10, 11-13, 14-17).
 //!
-//! With `--waves` or `--design`: `--n N` patients per cluster-period, `--mu0`, `--mu1`, and
+//! With `--waves` or `--design`: `--n N` patients per cluster-period (or `--patients TOTAL`
+//! in the whole trial, spread evenly over each cluster's observed periods and over the
+//! clusters in proportion to `--cluster-weights W,W,..`, equal by default), `--mu0`, `--mu1`, and
 //! `--sigma` for a continuous outcome (`--distn gaussian`, the default when `--sigma` is
 //! given; otherwise binomial, whose variance is muBar (1 - muBar)); the correlation as random
 //! effects (`--tau`, `--eta`, `--rho`, `--gamma`, `--zeta`) or as correlations (`--icc`,
@@ -128,10 +130,22 @@ struct Args {
     #[arg(
         long,
         value_name = "N",
-        conflicts_with = "case",
-        required_unless_present = "case"
+        conflicts_with_all = ["case", "patients"],
+        required_unless_present_any = ["case", "patients"]
     )]
     n: Option<f64>,
+    /// Patients in the whole trial (expected), spread evenly over each cluster's observed
+    /// periods and over the clusters by --cluster-weights (instead of --n).
+    #[arg(long, value_name = "TOTAL", conflicts_with = "case")]
+    patients: Option<f64>,
+    /// The clusters' shares of --patients, one weight per cluster [default: equal].
+    #[arg(
+        long,
+        value_name = "W,W,..",
+        value_delimiter = ',',
+        requires = "patients"
+    )]
+    cluster_weights: Vec<f64>,
     /// Mean (risk) under usual care.
     #[arg(
         long,
@@ -364,6 +378,49 @@ fn design(args: &Args) -> Result<Design, Error> {
     }
 }
 
+/// `total` patients spread over the observed cells of `design`: cluster i gets the share
+/// `w_i / sum w` of them (equal shares without weights), evenly over its observed periods.
+fn spread(total: f64, weights: &[f64], design: &Design) -> Result<Sizes, Error> {
+    if !(total > 0.0 && total.is_finite()) {
+        return Err(Error::invalid(
+            "patients",
+            format!("is {total}; a positive number of patients is needed"),
+        ));
+    }
+    let clusters = design.n_clusters();
+    let weights = if weights.is_empty() {
+        vec![1.0; clusters]
+    } else {
+        weights.to_vec()
+    };
+    if weights.len() != clusters || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(Error::invalid(
+            "cluster-weights",
+            format!(
+                "{} weights for {clusters} clusters; one number >= 0 per cluster is needed",
+                weights.len()
+            ),
+        ));
+    }
+    let sum: f64 = weights.iter().sum();
+    if sum <= 0.0 {
+        return Err(Error::invalid("cluster-weights", "the weights add up to 0"));
+    }
+    let matrix = design
+        .cells()
+        .iter()
+        .zip(&weights)
+        .map(|(row, w)| {
+            let observed = row.iter().filter(|c| c.is_some()).count().max(1) as f64;
+            let n = total * w / sum / observed;
+            row.iter()
+                .map(|c| if c.is_some() { n } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    Ok(Sizes::Matrix(matrix))
+}
+
 /// The power case of the flags (or of the file).
 fn case(args: &Args) -> Result<(PowerCase, Design), Error> {
     if let Some(path) = &args.case {
@@ -389,7 +446,10 @@ fn case(args: &Args) -> Result<(PowerCase, Design), Error> {
         design: design.cells().to_vec(),
         distn: distn.into(),
         // clap requires them without --case.
-        n: Sizes::Scalar(args.n.unwrap_or_default()),
+        n: match args.patients {
+            Some(total) => spread(total, &args.cluster_weights, &design)?,
+            None => Sizes::Scalar(args.n.unwrap_or_default()),
+        },
         mu0: args.mu0.unwrap_or_default(),
         mu1: args.mu1.unwrap_or_default(),
         h: args.contrast.clone(),

@@ -559,3 +559,47 @@ fn the_timing_trials_are_ours_and_glmer_fits_them_as_we_do() {
         reference["rejected_at_0.05"].as_u64().unwrap()
     );
 }
+
+#[test]
+fn a_period_without_events_is_left_out_as_the_limit_of_its_fit() {
+    let spec = small();
+    let mut trial = spec.trial(Arm::Alternative, 0).unwrap();
+    // No deaths in the third period.
+    for c in trial.cells.iter_mut().filter(|c| c.period == 2) {
+        c.events = 0;
+    }
+    let fit = spec.analyse(&trial, 0).unwrap();
+    assert_eq!(fit.periods_left_out, 1);
+    // The same as the fit of the other periods' counts.
+    let mut rest = trial.clone();
+    rest.cells.retain(|c| c.period != 2);
+    let cohort = rest.counts_cohort(spec.design()).unwrap();
+    let direct =
+        Glmm::new("cbind(events, trials - events) ~ treated + factor(period) + (1 | cluster)")
+            .unwrap()
+            .fit(&cohort)
+            .unwrap();
+    let row = direct.term("treated").unwrap();
+    assert!((fit.estimate - row.estimate).abs() < 1e-12);
+    assert!((fit.std_error - row.std_error).abs() < 1e-12);
+    // Fitted with the period in, the model has no maximum: the period's effect diverges.
+    let all = trial.counts_cohort(spec.design()).unwrap();
+    let error =
+        Glmm::new("cbind(events, trials - events) ~ treated + factor(period) + (1 | cluster)")
+            .unwrap()
+            .fit(&all)
+            .unwrap_err()
+            .to_string();
+    assert!(error.contains("factor(period)3"), "{error}");
+    // In a run, such trials are counted.
+    let sparse = Design::stepped_wedge(&[2, 2, 2]).unwrap();
+    let sizes = CellSizes::fixed(&vec![vec![3.0; 4]; 6]).unwrap();
+    let model = CountModel::risks(0.08, 0.05).unwrap();
+    let result = SimulationPower::new(sparse, sizes, model)
+        .reps(50)
+        .run()
+        .unwrap();
+    assert!(result.trials_with_periods_left_out > 0, "{result}");
+    assert!(result.alternative.periods_left_out >= result.alternative.trials_with_periods_left_out);
+    assert!(result.to_string().contains("analysed without a period"));
+}

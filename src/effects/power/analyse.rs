@@ -31,6 +31,9 @@ pub struct TrialFit {
     pub converged: bool,
     /// Whether a random-effect SD was estimated at 0 (mixed models only).
     pub singular: bool,
+    /// Periods left out of the analysis because no patient in them (or every one) had the
+    /// event (see the [module docs](super)).
+    pub periods_left_out: usize,
 }
 
 /// The specifications of an analysis, built once for all trials.
@@ -41,6 +44,8 @@ pub(super) struct Prepared<'a> {
     glmm: Glmm,
     glmm_bw: Glmm,
     gee: Option<Gee>,
+    /// Whether the models have period effects.
+    periods: bool,
 }
 
 /// The mixed model's formula on counts, with or without period effects.
@@ -122,11 +127,35 @@ impl<'a> Prepared<'a> {
             glmm,
             glmm_bw,
             gee,
+            periods,
         })
     }
 
-    /// The analysis of `trial` (`seed`: the randomisation test's draws).
+    /// The analysis of `trial` (`seed`: the randomisation test's draws), without the periods
+    /// whose outcome is constant.
     pub(super) fn analyse(&self, trial: &TrialCounts, seed: u64) -> Result<TrialFit> {
+        if !self.periods {
+            return self.analyse_all(trial, seed);
+        }
+        let constant = constant_periods(trial);
+        if constant.is_empty() {
+            return self.analyse_all(trial, seed);
+        }
+        let kept = TrialCounts {
+            cells: trial
+                .cells
+                .iter()
+                .filter(|c| !constant.contains(&c.period))
+                .copied()
+                .collect(),
+        };
+        let mut fit = self.analyse_all(&kept, seed)?;
+        fit.periods_left_out = constant.len();
+        Ok(fit)
+    }
+
+    /// The analysis of every cell of `trial`.
+    fn analyse_all(&self, trial: &TrialCounts, seed: u64) -> Result<TrialFit> {
         match self.analysis {
             Analysis::Glmm => {
                 let cohort = trial.counts_cohort(self.design)?;
@@ -169,6 +198,7 @@ impl<'a> Prepared<'a> {
                     )),
                     converged: fit.converged,
                     singular: false,
+                    periods_left_out: 0,
                 })
             }
             Analysis::Randomisation { max_exact, draws } => {
@@ -192,6 +222,7 @@ impl<'a> Prepared<'a> {
                     interval: None,
                     converged: fit.converged,
                     singular: fit.singular,
+                    periods_left_out: 0,
                 })
             }
         }
@@ -225,8 +256,28 @@ impl<'a> Prepared<'a> {
             )),
             converged: fit.converged,
             singular: fit.singular,
+            periods_left_out: 0,
         })
     }
+}
+
+/// The periods (design columns) of `trial` in which no patient, or every patient, had the
+/// event.
+fn constant_periods(trial: &TrialCounts) -> Vec<usize> {
+    let mut sums: Vec<(usize, u64, u64)> = Vec::new();
+    for c in &trial.cells {
+        match sums.iter_mut().find(|s| s.0 == c.period) {
+            Some(s) => {
+                s.1 += c.events;
+                s.2 += c.patients;
+            }
+            None => sums.push((c.period, c.events, c.patients)),
+        }
+    }
+    sums.iter()
+        .filter(|(_, events, patients)| *events == 0 || events == patients)
+        .map(|(period, _, _)| *period)
+        .collect()
 }
 
 /// An estimate and standard error that are numbers.

@@ -26,6 +26,16 @@
 //!   (`reps`), and is left out of the mean estimate and coverage (whose denominators are the
 //!   fits); nothing is dropped silently.
 //!
+//! **Periods without events.** A period in which no patient of the trial had the event (or
+//! every one had it) has no finite period effect: the likelihood rises as the period's
+//! coefficient goes to minus (plus) infinity, where its patients' contributions go to 0 and the
+//! likelihood of every other parameter becomes that of the data without them; glmer heads
+//! there, stops at a large coefficient and warns. Such periods (frequent with a handful of
+//! patients per period and a rare outcome) are therefore left out of that trial's analysis,
+//! which is the limit of its fit, and counted (`trials_with_periods_left_out`,
+//! `periods_left_out`). A treatment whose arm has no events is not left out: its fit fails
+//! (separation) and is counted as failed.
+//!
 //! # The analyses
 //! - [`Analysis::Glmm`]: the Hussey & Hughes model `cbind(events, trials - events) ~ treated +
 //!   factor(period) + (1 | cluster)`, logistic, Laplace (as `glmer`), Wald z test of

@@ -29,6 +29,11 @@ pub struct ArmSummary {
     pub not_converged: usize,
     /// Fits with a random-effect SD at 0 (kept).
     pub singular: usize,
+    /// Trials analysed without one or more periods in which no patient (or every one) had the
+    /// event.
+    pub trials_with_periods_left_out: usize,
+    /// The periods left out, over all trials.
+    pub periods_left_out: usize,
     /// The value the estimates are compared with.
     pub truth: f64,
     /// The mean estimate over the fits (NaN without fits).
@@ -61,6 +66,7 @@ impl ArmSummary {
     /// The summary of `fits` (in trial order) against `truth`.
     pub(super) fn of(fits: impl Iterator<Item = Result<TrialFit>>, truth: f64) -> ArmSummary {
         let (mut reps, mut rejected, mut failed, mut not_converged, mut singular) = (0, 0, 0, 0, 0);
+        let (mut trials_with_periods_left_out, mut periods_left_out) = (0, 0);
         let mut first_failure = None;
         let (mut estimates, mut std_errors) = (Vec::new(), Vec::new());
         let (mut with_interval, mut covered) = (0usize, 0usize);
@@ -71,6 +77,8 @@ impl ArmSummary {
                     rejected += usize::from(fit.reject);
                     not_converged += usize::from(!fit.converged);
                     singular += usize::from(fit.singular);
+                    trials_with_periods_left_out += usize::from(fit.periods_left_out > 0);
+                    periods_left_out += fit.periods_left_out;
                     estimates.push(fit.estimate);
                     std_errors.push(fit.std_error);
                     if let Some((low, high)) = fit.interval {
@@ -115,6 +123,8 @@ impl ArmSummary {
             first_failure,
             not_converged,
             singular,
+            trials_with_periods_left_out,
+            periods_left_out,
             truth,
             mean_estimate,
             mean_estimate_mcse: empirical_se / (fitted as f64).sqrt(),
@@ -157,6 +167,8 @@ pub struct PowerSimulation {
     pub not_converged: usize,
     /// Singular fits, both arms.
     pub singular: usize,
+    /// Trials analysed without a period whose outcome was constant, both arms.
+    pub trials_with_periods_left_out: usize,
     /// Trials per arm.
     pub reps: usize,
     /// The analysis (`glmm`, `glmm-bw`, `gee`, `randomisation`).
@@ -205,6 +217,7 @@ impl PowerSimulation {
             failed: both(|a| a.failed),
             not_converged: both(|a| a.not_converged),
             singular: both(|a| a.singular),
+            trials_with_periods_left_out: both(|a| a.trials_with_periods_left_out),
             reps: alternative.reps,
             analysis: spec.chosen_analysis().name().to_string(),
             analysis_description: spec.chosen_analysis().describe(),
@@ -275,6 +288,14 @@ impl fmt::Display for PowerSimulation {
                 "  fits ({name}): {} failed, {} not converged, {} singular of {}",
                 arm.failed, arm.not_converged, arm.singular, arm.reps
             )?;
+            if arm.trials_with_periods_left_out > 0 {
+                write!(
+                    f,
+                    "; {} analysed without a period with no events (or only events), {} periods \
+                     in all",
+                    arm.trials_with_periods_left_out, arm.periods_left_out
+                )?;
+            }
             if let Some(first) = &arm.first_failure {
                 write!(f, "; first failure: {first}")?;
             }
