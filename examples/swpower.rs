@@ -516,17 +516,23 @@ fn run(args: &Args) -> Result<(), Failure> {
     if let (Some(path), Some(points)) = (&args.figure, &curve) {
         let label = match args.simulate {
             Some(reps) => format!(
-                "Simulation: {} ({} trials)",
-                analysis_of(args).describe(),
-                reps
+                "Simulation: {}, {reps} trials",
+                analysis_of(args).describe()
             ),
             None => String::new(),
         };
         let mut figure = PowerCurve::from_points(
             format!(
-                "Power by cluster-period size: {} clusters, {} periods",
+                "Power: {} clusters, {} periods, {} {} vs {}",
                 design.n_clusters(),
-                design.n_periods()
+                design.n_periods(),
+                if case.distn == "binomial" {
+                    "risk"
+                } else {
+                    "mean"
+                },
+                case.mu0,
+                case.mu1
             ),
             points,
             label,

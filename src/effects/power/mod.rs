@@ -24,7 +24,8 @@
 //!   (a cluster SD estimated at 0; kept), with the first failure's message. A failed fit counts
 //!   as a trial whose test did not reject, in the denominators of power and type I error
 //!   (`reps`), and is left out of the mean estimate and coverage (whose denominators are the
-//!   fits); nothing is dropped silently.
+//!   fits); nothing is dropped silently. (An analysis that panicked, which would be a bug,
+//!   fails its trial with a message naming the trial and its seed.)
 //!
 //! **Periods without events.** A period in which no patient of the trial had the event (or
 //! every one had it) has no finite period effect: the likelihood rises as the period's
@@ -98,6 +99,8 @@
 mod analyse;
 mod curve;
 mod summary;
+
+use std::panic::AssertUnwindSafe;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -449,7 +452,24 @@ impl SimulationPower {
                 let seed = self.trial_seed(arms[a], r);
                 let (model, shares) = &models[a];
                 let trial = model.draw_counts(&self.design, &self.sizes, shares, seed);
-                let fit = prepared.analyse(&trial, seed);
+                // A panic (a bug) fails this trial, named, instead of the whole run.
+                let fit =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| prepared.analyse(&trial, seed)))
+                        .unwrap_or_else(|panic| {
+                            let message = panic
+                                .downcast_ref::<&str>()
+                                .map(|m| m.to_string())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_default();
+                            Err(Error::Numerical {
+                                what: format!(
+                                    "the analysis of trial {} ({:?}, seed {seed})",
+                                    r + 1,
+                                    arms[a]
+                                ),
+                                message: format!("it panicked ({message}); please report it"),
+                            })
+                        });
                 if let Some(bar) = &bar {
                     bar.inc(1);
                 }

@@ -136,7 +136,7 @@ pub fn power_curve_plot(curve: &PowerCurve) -> Result<String> {
     for (k, s) in curve.simulations.iter().enumerate() {
         legend.push((
             Symbol::Dot(colours[k % colours.len()], 5),
-            format!("{} (power -/+ 1.96 Monte Carlo SE)", s.label),
+            format!("{}; bars -/+ 1.96 Monte Carlo SE", s.label),
         ));
     }
     if let Some(target) = curve.target {
@@ -246,7 +246,7 @@ mod tests {
         let svg = power_curve_plot(&curve()).unwrap();
         assert!(svg.contains("Power by cluster-period size"));
         assert!(svg.contains("Target power 0.8"));
-        assert!(svg.contains("Simulation (power -/+ 1.96 Monte Carlo SE)"));
+        assert!(svg.contains("Simulation; bars -/+ 1.96 Monte Carlo SE"));
         let x = ticks(&svg, "middle", "x");
         let y = ticks(&svg, "end", "y");
         let (x_per, x0) = axis_map(&x);
