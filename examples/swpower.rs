@@ -91,7 +91,7 @@ use stepwedge::effects::power::{
     SimulationPower,
 };
 use stepwedge::report::figures::{power_curve_plot, rollout_diagram, PowerCurve, RolloutDiagram};
-use stepwedge::sim::{CellSizes, PeriodEffect};
+use stepwedge::sim::{CellSizes, PeriodEffect, TRIALS_CSV_HEADER};
 use stepwedge::studies::traening_for_livet::{funen_design, traening_for_livet_design};
 
 mod cli;
@@ -687,21 +687,10 @@ fn curve_table(points: &[CurvePoint]) -> String {
 
 /// Writes the first `reps` trials of the alternative as counts to `path` (whole or not at all).
 fn write_trials(simulation: &SimulationPower, reps: usize, path: &str) -> Result<(), Error> {
-    let design = simulation.design();
-    let mut text = String::from("trial,cluster,period,treated,events,trials\n");
+    let mut text = format!("{TRIALS_CSV_HEADER}\n");
     for r in 0..reps {
         let trial = simulation.trial(Arm::Alternative, r)?;
-        for c in &trial.cells {
-            text.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                r + 1,
-                design.clusters()[c.cluster],
-                c.period + 1,
-                c.share,
-                c.events,
-                c.patients
-            ));
-        }
+        text.push_str(&trial.csv_rows(simulation.design(), r + 1));
     }
     write_atomically(path, text.as_bytes())
 }

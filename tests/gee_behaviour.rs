@@ -251,7 +251,7 @@ fn an_arm_without_events_is_an_error_not_a_panic() {
                 cluster.push(c);
                 period.push(t as f64);
                 treated.push(f64::from(u8::from(on)));
-                y.push(if !on && (k + c as usize + t) % 3 == 0 {
+                y.push(if !on && (k + c as usize + t).is_multiple_of(3) {
                     1.0
                 } else {
                     0.0

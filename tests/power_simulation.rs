@@ -5,8 +5,6 @@
 //! failures counted, the randomisation test's own p-values, the GEE's population-averaged
 //! truth, an effect that builds up, and every invalid input named.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
 use stepwedge::data::{Cohort, Column};
 use stepwedge::design::{ClosedForm, Design, PowerCase, RandomEffects, Sizes, TreatmentModel};
@@ -15,29 +13,16 @@ use stepwedge::effects::power::{
     PowerSimulation, SimulationPower,
 };
 use stepwedge::models::glmm::{DfMethod, Glmm};
-use stepwedge::sim::{CellSizes, CountModel, PeriodEffect};
+use stepwedge::sim::{CellSizes, CountModel, PeriodEffect, TRIALS_CSV_HEADER};
 
-fn folder() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/power")
-}
+mod power_cases;
+use power_cases::{cases, folder};
 
 /// The reference cases with a glmer simulation: name, JSON, text.
 fn simulated_cases() -> Vec<(String, Value, String)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
+    cases()
         .into_iter()
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let json: Value = serde_json::from_str(&text).unwrap();
-            json.get("power_sim_glmer")?;
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            Some((name, json, text))
-        })
+        .filter(|(_, json, _)| json.get("power_sim_glmer").is_some())
         .collect()
 }
 
@@ -184,6 +169,8 @@ fn a_run_is_its_trials_and_does_not_depend_on_the_threads() {
     let one = on(1);
     assert_eq!(one, on(2));
     assert_eq!(one, on(5));
+    // The progress bar changes no number.
+    assert_eq!(one, spec.clone().progress(true).run().unwrap());
     // The summary is that of the trials drawn one by one.
     let (mut rejected, mut total) = (0, 0.0);
     for r in 0..40 {
@@ -496,7 +483,8 @@ fn the_timing_trials_are_ours_and_glmer_fits_them_as_we_do() {
     assert!(matches!(spec.cell_sizes(), CellSizes::Fixed(_)));
     // trials.csv holds trials 1..50 of the bench's simulation, cell by cell.
     let csv = std::fs::read_to_string(folder().join("timing/trials.csv")).unwrap();
-    let mut rows = csv.lines().skip(1);
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some(TRIALS_CSV_HEADER));
     let design = spec.design().clone();
     let reference: Value = serde_json::from_str(
         &std::fs::read_to_string(folder().join("timing/glmer_timing.json")).unwrap(),
@@ -524,17 +512,8 @@ fn the_timing_trials_are_ours_and_glmer_fits_them_as_we_do() {
     for r in 0..50 {
         let trial = spec.trial(Arm::Alternative, r).unwrap();
         assert_eq!(trial.patients(), 2609);
-        for c in &trial.cells {
-            let expected = format!(
-                "{},{},{},{},{},{}",
-                r + 1,
-                design.clusters()[c.cluster],
-                c.period + 1,
-                c.share,
-                c.events,
-                c.patients
-            );
-            assert_eq!(rows.next(), Some(expected.as_str()), "trial {}", r + 1);
+        for expected in trial.csv_rows(&design, r + 1).lines() {
+            assert_eq!(rows.next(), Some(expected), "trial {}", r + 1);
         }
         let fit = spec.analyse(&trial, 0).unwrap();
         rejected += usize::from(fit.reject);

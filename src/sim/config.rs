@@ -223,11 +223,11 @@ impl SimConfig {
                     )
                 };
                 match *cell {
-                    Some(share) if share == 1.0 => {
+                    Some(1.0) => {
                         start.get_or_insert(j + 1);
                     }
-                    Some(share) if share == 0.0 && start.is_none() => {}
-                    Some(share) if share == 0.0 => {
+                    Some(0.0) if start.is_none() => {}
+                    Some(0.0) => {
                         return Err(Error::invalid(
                             "design",
                             format!(

@@ -51,6 +51,9 @@ pub const COUNT_COLUMNS: [&str; 5] = ["cluster", "period", "treated", "events", 
 /// The 0/1 outcome column of a trial's cohort of patients ([`TrialCounts::patient_cohort`]).
 pub const PATIENT_OUTCOME: &str = "y";
 
+/// The header of simulated trials written as CSV ([`TrialCounts::csv_rows`]).
+pub const TRIALS_CSV_HEADER: &str = "trial,cluster,period,treated,events,trials";
+
 /// How many patients each cell of the design has (clusters x periods, the design's shape).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CellSizes {
@@ -207,6 +210,13 @@ impl CountModel {
             cluster_period_sd: 0.0,
             treatment_by_exposure: Vec::new(),
         })
+    }
+
+    /// Risk `risk0` under usual care and the risk difference `difference` of the intervention
+    /// (`risks(risk0, risk0 + difference)`: the difference holds in a cluster and period with
+    /// random effects 0; on the logit scale the effect is the same in every cluster).
+    pub fn risk_difference(risk0: f64, difference: f64) -> Result<CountModel> {
+        CountModel::risks(risk0, risk0 + difference)
     }
 
     /// Risk `risk0` under usual care and the odds ratio `odds_ratio` (> 0) of the intervention.
@@ -461,6 +471,24 @@ impl TrialCounts {
         ])
     }
 
+    /// The trial's cells as CSV rows under [`TRIALS_CSV_HEADER`], each ending in a newline:
+    /// `trial` (the number given), the cluster's label in `design`, the period's number from 1,
+    /// the share, the events and the patients; for checking the trials with another program.
+    pub fn csv_rows(&self, design: &Design, trial: usize) -> String {
+        let mut text = String::new();
+        for c in &self.cells {
+            text.push_str(&format!(
+                "{trial},{},{},{},{},{}\n",
+                design.clusters()[c.cluster],
+                c.period + 1,
+                c.share,
+                c.events,
+                c.patients
+            ));
+        }
+        text
+    }
+
     /// One row per patient: `cluster`, `period`, `treated` as in [`TrialCounts::counts_cohort`]
     /// and the 0/1 outcome [`PATIENT_OUTCOME`], each cell's patients with the event first.
     pub fn patient_cohort(&self, design: &Design) -> Result<Cohort> {
@@ -555,6 +583,11 @@ mod tests {
         assert!((share(1) - 0.08).abs() < 4.0 * (0.08 * 0.92 / 1e6f64).sqrt());
         let or = CountModel::odds_ratio(0.119, 0.6).unwrap();
         assert!((or.treatment - 0.6f64.ln()).abs() < 1e-15);
+        let rd = CountModel::risk_difference(0.119, -0.039).unwrap();
+        let risks = CountModel::risks(0.119, 0.08).unwrap();
+        assert!((rd.treatment - risks.treatment).abs() < 1e-12);
+        assert_eq!(rd.intercept, risks.intercept);
+        assert!(CountModel::risk_difference(0.119, -0.2).is_err());
     }
 
     #[test]

@@ -69,7 +69,10 @@ pub use config::{
     ClusterSize, CostModel, Effects, OutcomeLink, OutcomeModel, PeriodEffect, SimConfig,
     AGE_CENTRE, AGE_RANGE, MAX_CLUSTER_PERIODS, MAX_PATIENTS, RESIDENCE_LEVELS,
 };
-pub use counts::{CellCount, CellSizes, CountModel, TrialCounts, COUNT_COLUMNS, PATIENT_OUTCOME};
+pub use counts::{
+    CellCount, CellSizes, CountModel, TrialCounts, COUNT_COLUMNS, PATIENT_OUTCOME,
+    TRIALS_CSV_HEADER,
+};
 
 use crate::core::error::{Error, Result};
 use crate::core::rng::{self as random, Draws};

@@ -276,7 +276,7 @@ impl SimulationPower {
         }
         let (icc, cac) =
             match closed.correlation {
-                Correlation::Coefficients { icc, cac, iac } if iac == 0.0 => (icc, cac),
+                Correlation::Coefficients { icc, cac, iac: 0.0 } => (icc, cac),
                 Correlation::Coefficients { .. } => return Err(Error::invalid(
                     "iac",
                     "the simulation has cross-sectional clusters (iac = 0), not a closed cohort",

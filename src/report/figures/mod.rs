@@ -261,6 +261,41 @@ fn draw_unobserved<DB: DrawingBackend>(
     .map_err(drawing)
 }
 
+/// A point at `(x, estimate)` of `chart`, a filled circle of `radius` pixels, with its interval
+/// from `low` to `high` as a vertical line with end caps of `cap` pixels each side, in `colour`
+/// (drawn on `root`, the chart's whole canvas, in pixels).
+fn draw_point_interval<DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    x: f64,
+    (estimate, low, high): (f64, f64, f64),
+    (radius, cap): (i32, i32),
+    colour: RGBColor,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let whisker = [(x, low), (x, high)]
+        .map(|p| chart.backend_coord(&p))
+        .to_vec();
+    let caps = [low, high].map(|y| {
+        let (px, py) = chart.backend_coord(&(x, y));
+        vec![(px - cap, py), (px + cap, py)]
+    });
+    for path in std::iter::once(whisker).chain(caps) {
+        root.draw(&PathElement::new(path, colour.stroke_width(2)))
+            .map_err(drawing)?;
+    }
+    root.draw(&Circle::new(
+        chart.backend_coord(&(x, estimate)),
+        radius,
+        colour.filled(),
+    ))
+    .map_err(drawing)
+}
+
 /// Draws the legend of `entries` under a figure of [`SIZE`], from `left` to the right margin,
 /// `height` pixels high (see [`legend_height`]) and ending at the bottom margin.
 fn draw_legend_below<DB: DrawingBackend>(

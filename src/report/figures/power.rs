@@ -6,8 +6,8 @@ use plotters::prelude::*;
 
 use super::forest::tick_label;
 use super::{
-    captioned_chart, draw_legend_below, draw_mesh, drawing, legend_height, svg, Symbol, LINE,
-    MARGIN, NOTE, POINT, SIZE,
+    captioned_chart, draw_legend_below, draw_mesh, draw_point_interval, drawing, legend_height,
+    svg, Symbol, LINE, MARGIN, NOTE, POINT, SIZE,
 };
 use crate::core::error::{Error, Result};
 use crate::effects::power::CurvePoint;
@@ -119,7 +119,7 @@ pub fn power_curve_plot(curve: &PowerCurve) -> Result<String> {
     }
     for s in &curve.simulations {
         for &(x, p, se) in &s.points {
-            if !x.is_finite() || !(0.0..=1.0).contains(&p) || !(se >= 0.0) {
+            if !x.is_finite() || !(0.0..=1.0).contains(&p) || se.is_nan() || se < 0.0 {
                 return bad(&format!("a point of '{}'", s.label), p);
             }
         }
@@ -202,20 +202,8 @@ pub fn power_curve_plot(curve: &PowerCurve) -> Result<String> {
                 ))
                 .map_err(drawing)?;
             for &(x, p, se) in &points {
-                let x = x + shift;
-                let (lo, hi) = ((p - 1.96 * se).max(0.0), (p + 1.96 * se).min(1.0));
-                let whisker = [(x, lo), (x, hi)].map(|q| chart.backend_coord(&q)).to_vec();
-                let caps = [lo, hi].map(|y| {
-                    let (px, py) = chart.backend_coord(&(x, y));
-                    vec![(px - CAP, py), (px + CAP, py)]
-                });
-                for path in std::iter::once(whisker).chain(caps) {
-                    root.draw(&PathElement::new(path, colour.stroke_width(2)))
-                        .map_err(drawing)?;
-                }
-                chart
-                    .draw_series(std::iter::once(Circle::new((x, p), 5, colour.filled())))
-                    .map_err(drawing)?;
+                let interval = (p, (p - 1.96 * se).max(0.0), (p + 1.96 * se).min(1.0));
+                draw_point_interval(root, &chart, x + shift, interval, (5, CAP), colour)?;
             }
         }
         draw_legend_below(root, legend_left, legend_h, &legend)
