@@ -26,7 +26,9 @@
 //!   months), `kth2-funen` (KTH 2.0 on Funen, 10 groups over 17 months) or `kth2-funen-5`
 //!   (the same in the 5 periods between its steps: months 1-4, 5-7, 8-10, 11-13, 14-17).
 //!
-//! With `--waves` or `--design`: `--n N` patients per cluster-period, `--mu0`, `--mu1`, and
+//! With `--waves` or `--design`: `--n N` patients per cluster-period (or `--patients TOTAL`
+//! in the whole trial, spread evenly over each cluster's observed periods and over the
+//! clusters in proportion to `--cluster-weights W,W,..`, equal by default), `--mu0`, `--mu1`, and
 //! `--sigma` for a continuous outcome (`--distn gaussian`, the default when `--sigma` is
 //! given; otherwise binomial, whose variance is muBar (1 - muBar)); the correlation as random
 //! effects (`--tau`, `--eta`, `--rho`, `--gamma`, `--zeta`) or as correlations (`--icc`,
@@ -38,11 +40,39 @@
 //! clusters in every wave, with a power of at least P (default 0.8). `--diagram FILE.svg`
 //! writes the design's rollout diagram (whole or not at all).
 //!
+//! `--simulate R`: simulation power beside the closed form (`stepwedge::effects::power`): R
+//! trials of a logistic model with the closed form's risks (`mu0`, `mu1`) and its `icc` and
+//! `cac` taken on the latent scale (cluster SD^2 `cac icc / (1 - icc) pi^2 / 3`, the rest
+//! cluster-period), and R more without an effect (the type I error; `--no-null` leaves them
+//! out), each given `--analysis glmm|glmm-bw|gee|randomisation` (default `glmm`: the Hussey &
+//! Hughes model with a Wald z test; `glmm-bw` with between-within t; `gee` nested
+//! exchangeable with Kauermann-Carroll variances and t on G - p; `randomisation` the
+//! permutation test of the mixed model's estimate, exact up to 1,000 permutations, else
+//! `--permutations N` drawn, default 500) at `--alpha`, seeded by `--seed S` (default 1).
+//! `--sizes fixed|poisson`: the cluster-period sizes as fixed numbers (the default when they
+//! are whole numbers) or Poisson with those means (the default otherwise). `--latent-icc X`
+//! instead of `--icc`: the simulation's latent-scale ICC is X and the closed form takes the
+//! same clustering on the probability scale (`effects::power::probability_scale_icc` at the
+//! mean risk), so that both describe one population. `--ramp F,F,..`: the data's effect
+//! builds up (the share of it at exposure time 1, 2, ..., the analysis still the
+//! immediate-treatment model); `--period-trend B`: a linear period effect of B on the logit
+//! scale in the data. `--progress` shows a progress bar on stderr; `--write-trials FILE.csv`
+//! writes the alternative's simulated trials as counts (`trial,cluster,period,treated,events,trials`)
+//! for checking with another program (tests/reference/power/timing/).
+//!
+//! `--curve-n N,N,..`: the power at each mean cluster-period size (the sizes scaled, their
+//! proportions kept), by the closed form and, with `--simulate`, by simulation; `--figure
+//! FILE.svg` draws it (`report::figures::power_curve_plot`).
+//!
 //! Output: the design as a text grid and the power, or with `--json` one JSON object:
 //! `{"power", "var_trt", "se", "effect", "alpha", "components": {"tau", "eta", "rho",
 //! "gamma", "zeta"}, "sigma_sq", "observed_cells", "patients", "var_individual",
 //! "design_effect", "contrast" (exposure-time model only), "design": {"clusters", "periods",
-//! "waves"}, "solved" (with --solve: {"solved_for", "target", "value", "power_one_less"})}`;
+//! "waves"}, "solved" (with --solve: {"solved_for", "target", "value", "power_one_less"}),
+//! "simulation" (with --simulate: {"power", "mcse", "type1", "type1_mcse", "mean_estimate",
+//! "truth", "bias", "coverage", "failed", "not_converged", "singular", "reps", ...,
+//! "alternative", "null"}), "curve" (with --curve-n: [{"mean_size", "patients",
+//! "closed_form", "simulation"}]), "latent_icc" (with --latent-icc)}`;
 //! with `--solve` the power fields are those at the solution. Exit status 0, 1 on a user error
 //! (an invalid case or parameter, named on stderr), 2 on a usage error.
 
@@ -53,8 +83,15 @@ use clap::{ArgGroup, Parser, ValueEnum};
 use serde::Serialize;
 use stepwedge::core::error::Error;
 use stepwedge::core::files::write_atomically;
-use stepwedge::design::{Contrast, Design, Power, PowerCase, SampleSize, Sizes, SteppedWedge};
-use stepwedge::report::figures::{rollout_diagram, RolloutDiagram};
+use stepwedge::design::{
+    ClosedForm, Contrast, Design, Power, PowerCase, SampleSize, Sizes, SteppedWedge,
+};
+use stepwedge::effects::power::{
+    power_curve, probability_scale_icc, scaled_sizes, Analysis, Arm, CurvePoint, PowerSimulation,
+    SimulationPower,
+};
+use stepwedge::report::figures::{power_curve_plot, rollout_diagram, PowerCurve, RolloutDiagram};
+use stepwedge::sim::{CellSizes, PeriodEffect, TRIALS_CSV_HEADER};
 use stepwedge::studies::traening_for_livet::{funen_design, traening_for_livet_design};
 
 mod cli;
@@ -93,10 +130,22 @@ struct Args {
     #[arg(
         long,
         value_name = "N",
-        conflicts_with = "case",
-        required_unless_present = "case"
+        conflicts_with_all = ["case", "patients"],
+        required_unless_present_any = ["case", "patients"]
     )]
     n: Option<f64>,
+    /// Patients in the whole trial (expected), spread evenly over each cluster's observed
+    /// periods and over the clusters by --cluster-weights (instead of --n).
+    #[arg(long, value_name = "TOTAL", conflicts_with = "case")]
+    patients: Option<f64>,
+    /// The clusters' shares of --patients, one weight per cluster [default: equal].
+    #[arg(
+        long,
+        value_name = "W,W,..",
+        value_delimiter = ',',
+        requires = "patients"
+    )]
+    cluster_weights: Vec<f64>,
     /// Mean (risk) under usual care.
     #[arg(
         long,
@@ -168,6 +217,46 @@ struct Args {
     /// Write the design's rollout diagram to this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     diagram: Option<String>,
+    /// The latent-scale ICC of the simulation; the closed form takes its probability-scale
+    /// counterpart (instead of --icc).
+    #[arg(long, value_name = "ICC", conflicts_with_all = ["case", "icc", "tau", "eta", "rho", "gamma", "zeta"])]
+    latent_icc: Option<f64>,
+    /// Simulation power from R simulated trials (and R under the null).
+    #[arg(long, value_name = "R")]
+    simulate: Option<usize>,
+    /// The analysis of each simulated trial.
+    #[arg(long, value_enum, default_value_t = AnalysisArg::Glmm)]
+    analysis: AnalysisArg,
+    /// Permutations drawn by the randomisation analysis (when there are over 1,000).
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    permutations: usize,
+    /// The seed of the simulation.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Simulated cluster-period sizes [default: fixed if whole numbers, else poisson].
+    #[arg(long, value_enum)]
+    sizes: Option<SizesArg>,
+    /// Do not simulate the null's trials (no type I error).
+    #[arg(long)]
+    no_null: bool,
+    /// The data's effect builds up: its share at exposure time 1, 2, ...
+    #[arg(long, value_name = "F,F,..", value_delimiter = ',')]
+    ramp: Vec<f64>,
+    /// A linear period effect in the simulated data (logit scale, per period).
+    #[arg(long, value_name = "B", allow_negative_numbers = true)]
+    period_trend: Option<f64>,
+    /// Show the simulation's progress on stderr.
+    #[arg(long)]
+    progress: bool,
+    /// Write the simulated trials (alternative) as counts to this CSV file.
+    #[arg(long, value_name = "FILE.csv", requires = "simulate")]
+    write_trials: Option<String>,
+    /// The power at these mean cluster-period sizes (a power curve).
+    #[arg(long, value_name = "N,N,..", value_delimiter = ',')]
+    curve_n: Vec<f64>,
+    /// Draw the power curve of --curve-n to this SVG file.
+    #[arg(long, value_name = "FILE.svg", requires = "curve_n")]
+    figure: Option<String>,
     /// Print one JSON object instead of the text.
     #[arg(long)]
     json: bool,
@@ -192,6 +281,28 @@ enum Distn {
     Gaussian,
     /// Binary, with variance muBar (1 - muBar).
     Binomial,
+}
+
+/// The analysis of each simulated trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AnalysisArg {
+    /// Hussey & Hughes logistic mixed model, Wald z.
+    Glmm,
+    /// The same with between-within t.
+    GlmmBw,
+    /// GEE, nested exchangeable, Kauermann-Carroll, t on G - p.
+    Gee,
+    /// Randomisation test of the mixed model's estimate.
+    Randomisation,
+}
+
+/// How simulated sizes are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SizesArg {
+    /// Exactly the given numbers (whole numbers).
+    Fixed,
+    /// Poisson with the given means.
+    Poisson,
 }
 
 /// What --solve finds.
@@ -226,6 +337,12 @@ struct Output<'a> {
     design: DesignSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
     solved: Option<Solved>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    simulation: Option<PowerSimulation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    curve: Option<Vec<CurvePoint>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latent_icc: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -261,6 +378,49 @@ fn design(args: &Args) -> Result<Design, Error> {
     }
 }
 
+/// `total` patients spread over the observed cells of `design`: cluster i gets the share
+/// `w_i / sum w` of them (equal shares without weights), evenly over its observed periods.
+fn spread(total: f64, weights: &[f64], design: &Design) -> Result<Sizes, Error> {
+    if !(total > 0.0 && total.is_finite()) {
+        return Err(Error::invalid(
+            "patients",
+            format!("is {total}; a positive number of patients is needed"),
+        ));
+    }
+    let clusters = design.n_clusters();
+    let weights = if weights.is_empty() {
+        vec![1.0; clusters]
+    } else {
+        weights.to_vec()
+    };
+    if weights.len() != clusters || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(Error::invalid(
+            "cluster-weights",
+            format!(
+                "{} weights for {clusters} clusters; one number >= 0 per cluster is needed",
+                weights.len()
+            ),
+        ));
+    }
+    let sum: f64 = weights.iter().sum();
+    if sum <= 0.0 {
+        return Err(Error::invalid("cluster-weights", "the weights add up to 0"));
+    }
+    let matrix = design
+        .cells()
+        .iter()
+        .zip(&weights)
+        .map(|(row, w)| {
+            let observed = row.iter().filter(|c| c.is_some()).count().max(1) as f64;
+            let n = total * w / sum / observed;
+            row.iter()
+                .map(|c| if c.is_some() { n } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    Ok(Sizes::Matrix(matrix))
+}
+
 /// The power case of the flags (or of the file).
 fn case(args: &Args) -> Result<(PowerCase, Design), Error> {
     if let Some(path) = &args.case {
@@ -286,7 +446,10 @@ fn case(args: &Args) -> Result<(PowerCase, Design), Error> {
         design: design.cells().to_vec(),
         distn: distn.into(),
         // clap requires them without --case.
-        n: Sizes::Scalar(args.n.unwrap_or_default()),
+        n: match args.patients {
+            Some(total) => spread(total, &args.cluster_weights, &design)?,
+            None => Sizes::Scalar(args.n.unwrap_or_default()),
+        },
         mu0: args.mu0.unwrap_or_default(),
         mu1: args.mu1.unwrap_or_default(),
         h: args.contrast.clone(),
@@ -296,7 +459,13 @@ fn case(args: &Args) -> Result<(PowerCase, Design), Error> {
         rho: args.rho,
         gamma: args.gamma,
         zeta: args.zeta,
-        icc: args.icc,
+        icc: match args.latent_icc {
+            Some(latent) => Some(probability_scale_icc(
+                latent,
+                (args.mu0.unwrap_or_default() + args.mu1.unwrap_or_default()) / 2.0,
+            )?),
+            None => args.icc,
+        },
         cac: args.cac,
         iac: args.iac,
         alpha: args.alpha,
@@ -323,6 +492,55 @@ fn run(args: &Args) -> Result<(), Failure> {
         Some(s) => s.power.clone(),
         None => spec.power(&design)?,
     };
+    // The closed form as computed: at the solution's size when solving for it.
+    let spec = match (&solution, args.solve) {
+        (Some(s), Some(Solve::N)) => spec.sizes(Sizes::Scalar(s.value as f64)),
+        _ => spec,
+    };
+    let simulation = match args.simulate {
+        Some(reps) => {
+            let simulation = simulation_of(args, &spec, &design)?.reps(reps);
+            if let Some(path) = &args.write_trials {
+                write_trials(&simulation, reps, path)?;
+                cli::note(PROGRAM, format_args!("wrote {path}"));
+            }
+            Some(simulation.run()?)
+        }
+        None => None,
+    };
+    let curve = if args.curve_n.is_empty() {
+        None
+    } else {
+        Some(curve_of(args, &spec, &design)?)
+    };
+    if let (Some(path), Some(points)) = (&args.figure, &curve) {
+        let label = match args.simulate {
+            Some(reps) => format!(
+                "Simulation: {}, {reps} trials",
+                analysis_of(args).describe()
+            ),
+            None => String::new(),
+        };
+        let mut figure = PowerCurve::from_points(
+            format!(
+                "Power: {} clusters, {} periods, {} {} vs {}",
+                design.n_clusters(),
+                design.n_periods(),
+                if case.distn == "binomial" {
+                    "risk"
+                } else {
+                    "mean"
+                },
+                case.mu0,
+                case.mu1
+            ),
+            points,
+            label,
+        );
+        figure.closed_form_label = "Closed form (GLS, as swCRTdesign's swPwr)".into();
+        write_atomically(path, power_curve_plot(&figure)?.as_bytes())?;
+        cli::note(PROGRAM, format_args!("wrote {path}"));
+    }
     let waves: Vec<String> = design.waves().iter().map(usize::to_string).collect();
     let title = format!(
         "{} clusters in {} waves ({}), {} periods",
@@ -350,6 +568,9 @@ fn run(args: &Args) -> Result<(), Failure> {
                 value: s.value,
                 power_one_less: s.power_one_less,
             }),
+            simulation,
+            curve,
+            latent_icc: args.latent_icc,
         };
         return cli::emit_json(&output, "the power");
     }
@@ -364,7 +585,114 @@ fn run(args: &Args) -> Result<(), Failure> {
         "Outcome: {}, mu0 {}, mu1 {}\n{power}\n",
         case.distn, case.mu0, case.mu1
     ));
+    if let Some(latent) = args.latent_icc {
+        text.push_str(&format!(
+            "ICC: latent scale {latent} (simulation), probability scale {:.5} (closed form)\n",
+            case.icc.unwrap_or_default()
+        ));
+    }
+    if let Some(simulation) = &simulation {
+        text.push_str(&format!("\n{simulation}"));
+    }
+    if let Some(points) = &curve {
+        text.push_str(&curve_table(points));
+    }
     cli::emit(&text)
+}
+
+/// The analysis of the flags.
+fn analysis_of(args: &Args) -> Analysis {
+    match args.analysis {
+        AnalysisArg::Glmm => Analysis::Glmm,
+        AnalysisArg::GlmmBw => Analysis::GlmmBetweenWithin,
+        AnalysisArg::Gee => Analysis::gee(),
+        AnalysisArg::Randomisation => Analysis::Randomisation {
+            max_exact: 1_000,
+            draws: args.permutations,
+        },
+    }
+}
+
+/// The simulation that matches `spec` on `design`, with the flags' analysis and settings.
+fn simulation_of(
+    args: &Args,
+    spec: &ClosedForm,
+    design: &Design,
+) -> Result<SimulationPower, Error> {
+    let poisson = args.sizes == Some(SizesArg::Poisson);
+    let simulation = SimulationPower::from_closed_form(spec, design, poisson);
+    let mut simulation = match (simulation, args.latent_icc) {
+        // The closed form took the probability-scale ICC: the simulation has the latent one.
+        (Ok(s), Some(latent)) => {
+            let cac = args.cac.unwrap_or(1.0);
+            let model = s.data_model().clone().latent_icc(latent, cac)?;
+            s.model(model)
+        }
+        (result, _) => result?,
+    };
+    if args.sizes == Some(SizesArg::Fixed) {
+        let matrix = spec.size_matrix(design)?;
+        simulation = simulation.sizes(CellSizes::fixed(&matrix)?);
+    }
+    let mut model = simulation.data_model().clone();
+    model.treatment_by_exposure = args.ramp.clone();
+    if let Some(slope) = args.period_trend {
+        model.period = PeriodEffect::Linear(slope);
+    }
+    Ok(simulation
+        .model(model)
+        .analysis(analysis_of(args))
+        .seed(args.seed)
+        .null(!args.no_null)
+        .progress(args.progress))
+}
+
+/// The power curve of the flags: the closed form at each size, and the simulation that
+/// matches it there with `--simulate`.
+fn curve_of(args: &Args, spec: &ClosedForm, design: &Design) -> Result<Vec<CurvePoint>, Error> {
+    let poisson = args.sizes == Some(SizesArg::Poisson);
+    let mut points = power_curve(spec, design, &args.curve_n, poisson, None)?;
+    if let Some(reps) = args.simulate {
+        for point in &mut points {
+            let at = scaled_sizes(spec, design, point.mean_size)?;
+            point.simulation = Some(simulation_of(args, &at, design)?.reps(reps).run()?);
+        }
+    }
+    Ok(points)
+}
+
+/// The curve as a table.
+fn curve_table(points: &[CurvePoint]) -> String {
+    let mut text = String::from(
+        "\nPower curve\n  mean n  patients  closed form  simulation (MCSE)  type I error (MCSE)\n",
+    );
+    for p in points {
+        let (sim, null) = match &p.simulation {
+            Some(s) => (
+                format!("{:.3} ({:.3})", s.power, s.mcse),
+                match (s.type1, s.type1_mcse) {
+                    (Some(t), Some(se)) => format!("{t:.3} ({se:.3})"),
+                    _ => "-".into(),
+                },
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        text.push_str(&format!(
+            "  {:>6.2}  {:>8.0}  {:>11.3}  {:>17}  {:>19}\n",
+            p.mean_size, p.patients, p.closed_form.power, sim, null
+        ));
+    }
+    text
+}
+
+/// Writes the first `reps` trials of the alternative as counts to `path` (whole or not at all).
+fn write_trials(simulation: &SimulationPower, reps: usize, path: &str) -> Result<(), Error> {
+    let mut text = format!("{TRIALS_CSV_HEADER}\n");
+    for r in 0..reps {
+        let trial = simulation.trial(Arm::Alternative, r)?;
+        text.push_str(&trial.csv_rows(simulation.design(), r + 1));
+    }
+    write_atomically(path, text.as_bytes())
 }
 
 fn main() -> ExitCode {

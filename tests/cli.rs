@@ -1058,3 +1058,147 @@ fn swfit_tate_errors_name_the_term_the_flag_or_the_column() {
     let help = text(&run("swfit", &["--help"]).stdout);
     assert!(help.contains("--tate <COLUMN>") && help.contains("--exposure-cap <L>"));
 }
+
+#[test]
+fn swpower_simulates_the_analysis_beside_the_closed_form() {
+    let case = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/power/tfl6_binom_mort_icc02.json"
+    );
+    let args = ["--case", case, "--simulate", "40", "--seed", "3", "--json"];
+    let out = json(&run("swpower", &args));
+    let simulation = &out["simulation"];
+    for field in [
+        "power",
+        "mcse",
+        "type1",
+        "type1_mcse",
+        "mean_estimate",
+        "bias",
+        "coverage",
+        "failed",
+        "not_converged",
+        "singular",
+        "reps",
+    ] {
+        assert!(!simulation[field].is_null(), "{field}: {simulation}");
+    }
+    assert_eq!(simulation["reps"].as_u64(), Some(40));
+    assert_eq!(simulation["analysis"], "glmm");
+    // The closed form is still swPwr's.
+    assert!((out["power"].as_f64().unwrap() - 0.481487480680833).abs() < 1e-6);
+    // The same seed, the same numbers; the text shows both.
+    assert_eq!(json(&run("swpower", &args))["simulation"], *simulation);
+    let printed = text(&run("swpower", &args[..args.len() - 1]).stdout);
+    assert!(
+        printed.contains("Power 0.4815") && printed.contains("Simulation power: 40 trials"),
+        "{printed}"
+    );
+    // The trials as counts, the analysis chosen, and a power curve with its figure.
+    let dir = scratch("swpower_simulate");
+    let csv = dir.join("trials.csv");
+    let svg = dir.join("curve.svg");
+    let flags = [
+        "--waves",
+        "2,2,2",
+        "--patients",
+        "480",
+        "--mu0",
+        "0.3",
+        "--mu1",
+        "0.2",
+        "--latent-icc",
+        "0.05",
+        "--simulate",
+        "10",
+        "--no-null",
+        "--analysis",
+        "glmm-bw",
+        "--write-trials",
+        csv.to_str().unwrap(),
+        "--json",
+    ];
+    let out = json(&run("swpower", &flags));
+    assert_eq!(out["simulation"]["analysis"], "glmm-bw");
+    assert!(out["simulation"]["type1"].is_null());
+    assert_eq!(out["patients"].as_f64(), Some(480.0));
+    assert_eq!(out["latent_icc"].as_f64(), Some(0.05));
+    let written = std::fs::read_to_string(&csv).unwrap();
+    assert!(written.starts_with("trial,cluster,period,treated,events,trials\n"));
+    assert_eq!(written.lines().count(), 1 + 10 * 24);
+    let curve = json(&run(
+        "swpower",
+        &[
+            "--waves",
+            "2,2,2",
+            "--n",
+            "20",
+            "--mu0",
+            "0.3",
+            "--mu1",
+            "0.2",
+            "--icc",
+            "0.05",
+            "--curve-n",
+            "10,20,40",
+            "--simulate",
+            "10",
+            "--figure",
+            svg.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let points = curve["curve"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    assert!(
+        points[2]["closed_form"]["power"].as_f64() > points[0]["closed_form"]["power"].as_f64()
+    );
+    assert_eq!(points[1]["simulation"]["reps"].as_u64(), Some(10));
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.contains("Target power 0.8") && drawn.contains("Closed form"));
+    // What the simulation cannot do is named.
+    let gaussian = run(
+        "swpower",
+        &[
+            "--waves",
+            "2,2",
+            "--n",
+            "10",
+            "--mu0",
+            "0",
+            "--mu1",
+            "1",
+            "--sigma",
+            "1",
+            "--tau",
+            "0.1",
+            "--simulate",
+            "10",
+        ],
+    );
+    assert_eq!(gaussian.status.code(), Some(1));
+    assert!(
+        text(&gaussian.stderr).contains("'distn'"),
+        "{}",
+        text(&gaussian.stderr)
+    );
+    let gee = run(
+        "swpower",
+        &[
+            "--waves",
+            "1,1",
+            "--n",
+            "10",
+            "--mu0",
+            "0.1",
+            "--mu1",
+            "0.2",
+            "--simulate",
+            "10",
+            "--analysis",
+            "gee",
+        ],
+    );
+    assert_eq!(gee.status.code(), Some(1));
+    assert!(text(&gee.stderr).contains("G - p"), "{}", text(&gee.stderr));
+}

@@ -237,3 +237,52 @@ fn the_patient_level_decay_recovers_a_decaying_correlation() {
     let alpha1 = nested.correlation_parameters[1].estimate;
     assert!(alpha1 > 0.0 && alpha1 < 0.1, "alpha1 {alpha1}");
 }
+
+#[test]
+fn an_arm_without_events_is_an_error_not_a_panic() {
+    // Eight clusters over three periods; no patient under the intervention has the event, so
+    // the independence start's treatment coefficient diverges and the correlated GEE has no
+    // start for its correlation parameters.
+    let (mut cluster, mut period, mut treated, mut y) = (vec![], vec![], vec![], vec![]);
+    for c in 0..8u32 {
+        for t in 1..=3 {
+            let on = t > 1 + (c as usize) % 2;
+            for k in 0..6 {
+                cluster.push(c);
+                period.push(t as f64);
+                treated.push(f64::from(u8::from(on)));
+                y.push(if !on && (k + c as usize + t).is_multiple_of(3) {
+                    1.0
+                } else {
+                    0.0
+                });
+            }
+        }
+    }
+    let labels = (0..8).map(|c| format!("C{c}")).collect();
+    let cohort = Cohort::from_columns(vec![
+        (
+            "cluster".into(),
+            Column::categorical(cluster, labels).unwrap(),
+        ),
+        ("period".into(), Column::Numeric(period)),
+        ("treated".into(), Column::Numeric(treated)),
+        ("y".into(), Column::Numeric(y)),
+    ])
+    .unwrap();
+    for correlation in [
+        WorkingCorrelation::Exchangeable,
+        WorkingCorrelation::NestedExchangeable,
+    ] {
+        let spec = Gee::new("y ~ treated + factor(period)", "cluster")
+            .unwrap()
+            .period("period")
+            .correlation(correlation);
+        let error = spec.fit(&cohort).unwrap_err();
+        assert!(
+            matches!(error, Error::NotConverged { .. }),
+            "{correlation}: {error}"
+        );
+        assert!(error.to_string().contains("without events"), "{error}");
+    }
+}

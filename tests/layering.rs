@@ -1,5 +1,7 @@
-//! The crate's modules depend one way: core -> data -> (outcomes, costs, sim, design) and
-//! frame -> models -> effects -> report -> studies. This test reads every source file under
+//! The crate's modules depend one way: core -> design -> data -> (outcomes, costs, sim) ->
+//! frame -> models -> effects -> report -> studies. `design` (trial designs and their
+//! closed-form power) uses only `core`; `sim` simulates trials of a design (its counts for
+//! simulation power), and `effects::power` fits the models to them. This test reads every source file under
 //! src/, resolves each `crate::` and `super::` path it uses to the module it names, and checks
 //! that (1) no module uses one of a higher layer, and (2) the graph of modules (down to the
 //! second level: `models::glm`, `effects::standardise`, `core::error`) has no cycle.
@@ -12,13 +14,14 @@ use std::path::{Path, PathBuf};
 fn layer(top: &str) -> Option<u8> {
     Some(match top {
         "core" => 0,
-        "data" => 1,
-        "outcomes" | "costs" | "sim" | "design" => 2,
-        "frame" => 3,
-        "models" => 4,
-        "effects" => 5,
-        "report" => 6,
-        "studies" => 7,
+        "design" => 1,
+        "data" => 2,
+        "outcomes" | "costs" | "sim" => 3,
+        "frame" => 4,
+        "models" => 5,
+        "effects" => 6,
+        "report" => 7,
+        "studies" => 8,
         _ => return None,
     })
 }
@@ -211,4 +214,10 @@ fn the_checker_sees_a_planted_cycle_and_an_upward_use() {
     assert!(layer("effects") > layer("models"));
     let named = named_paths("use super::super::fitted::Fitted; // super::x", &module);
     assert_eq!(named, vec![vec!["models", "fitted", "Fitted"]]);
+    // The design is planned before there are data: it uses neither data nor simulation, while
+    // the simulator of a design's trials may use it, and simulation power (which fits models)
+    // sits above the models.
+    assert!(layer("design") < layer("data"));
+    assert!(layer("sim") > layer("design"));
+    assert!(layer("effects") > layer("models"));
 }

@@ -5,33 +5,11 @@
 //! constructors from its R call (`swDsn(...)`, the KTH 2.0 schedule) and must equal the
 //! design swDsn wrote.
 
-use std::path::{Path, PathBuf};
-
-use serde_json::Value;
 use stepwedge::design::{Design, PowerCase, SteppedWedge};
 use stepwedge::studies::traening_for_livet::{funen_design, traening_for_livet_design};
 
-fn folder() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/power")
-}
-
-/// Every case file, with its parsed JSON.
-fn cases() -> Vec<(String, Value, String)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, serde_json::from_str(&text).unwrap(), text)
-        })
-        .collect()
-}
+mod power_cases;
+use power_cases::{cases, folder};
 
 fn relative(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)

@@ -183,6 +183,52 @@ impl Draws {
         }
     }
 
+    /// A binomial deviate: successes in `n` trials with probability `p` in [0, 1] each.
+    /// Inversion (sequential search of the CDF from 0) of the smaller of `p` and `1 - p`, in
+    /// chunks of trials whose expected successes are at most 30, so that `(1 - p)^m`, where
+    /// the search starts, never underflows; a chunk costs one uniform draw and about `m p`
+    /// steps. (`p` outside [0, 1] is clamped; a NaN `p` gives 0.)
+    pub(crate) fn binomial(&mut self, n: u64, p: f64) -> u64 {
+        const CHUNK_MEAN: f64 = 30.0;
+        if n == 0 || p.is_nan() || p <= 0.0 {
+            return 0;
+        }
+        if p >= 1.0 {
+            return n;
+        }
+        let (q, flipped) = if p > 0.5 { (1.0 - p, true) } else { (p, false) };
+        // Chunks of at most `chunk` trials, each with mean at most CHUNK_MEAN.
+        let chunk = ((CHUNK_MEAN / q).floor() as u64).clamp(1, n);
+        let (mut left, mut successes) = (n, 0u64);
+        while left > 0 {
+            let m = left.min(chunk);
+            successes += self.binomial_small(m, q);
+            left -= m;
+        }
+        if flipped {
+            n - successes
+        } else {
+            successes
+        }
+    }
+
+    /// A binomial deviate of `m` trials with probability `q` in (0, 0.5] and `m q` at most
+    /// about 30, by sequential search of the CDF.
+    fn binomial_small(&mut self, m: u64, q: f64) -> u64 {
+        let u = self.uniform();
+        let ratio = q / (1.0 - q);
+        let mut k = 0u64;
+        let mut term = exp(m as f64 * ln(1.0 - q));
+        let mut cumulative = term;
+        while u > cumulative && k < m && term > 0.0 {
+            term *= (m - k) as f64 / (k + 1) as f64 * ratio;
+            k += 1;
+            cumulative += term;
+        }
+        // Rounding can leave the CDF's sum just below u at the top: stop at m.
+        k
+    }
+
     /// A Poisson deviate with mean `mean` >= 0: inversion for means up to 30, and a sum of
     /// Poisson deviates with means of at most 30 for larger means.
     pub(crate) fn poisson(&mut self, mean: f64) -> u64 {
@@ -297,7 +343,71 @@ mod tests {
                 "poisson {p}"
             );
         }
+        for (trials, p) in [
+            (27u64, 0.119),
+            (1u64, 0.3),
+            (40, 0.8),
+            (5000, 0.08),
+            (3, 0.5),
+        ] {
+            let b = mean_of(&mut || d.binomial(trials, p) as f64);
+            let expected = trials as f64 * p;
+            let sd = (expected * (1.0 - p) / n as f64).sqrt();
+            assert!(
+                (b - expected).abs() < 4.0 * sd,
+                "binomial({trials}, {p}) mean {b}"
+            );
+        }
+        let v = (0..n)
+            .map(|_| (d.binomial(27, 0.119) as f64 - 27.0 * 0.119).powi(2))
+            .sum::<f64>()
+            / n as f64;
+        assert!(
+            (v - 27.0 * 0.119 * 0.881).abs() < 0.05,
+            "binomial variance {v}"
+        );
         let c = mean_of(&mut || d.categorical(&[0.2, 0.0, 0.8]) as f64);
         assert!((c - 1.6).abs() < 0.01, "categorical mean {c}");
+    }
+
+    #[test]
+    fn binomial_edges_and_distribution() {
+        let mut d = Draws::new(3);
+        assert_eq!(d.binomial(0, 0.4), 0);
+        assert_eq!(d.binomial(12, 0.0), 0);
+        assert_eq!(d.binomial(12, 1.0), 12);
+        assert_eq!(d.binomial(12, f64::NAN), 0);
+        for _ in 0..1000 {
+            assert!(d.binomial(7, 0.93) <= 7);
+        }
+        // Far more trials than one chunk: the whole range is reachable and the mean holds.
+        let big = (0..2000)
+            .map(|_| d.binomial(1_000_000, 0.3) as f64)
+            .sum::<f64>()
+            / 2000.0;
+        assert!(
+            (big - 300_000.0).abs() < 4.0 * (210_000.0f64 / 2000.0).sqrt(),
+            "{big}"
+        );
+        // The frequencies of Binomial(4, 0.25) against its probabilities.
+        let n = 100_000;
+        let mut counts = [0usize; 5];
+        for _ in 0..n {
+            counts[d.binomial(4, 0.25) as usize] += 1;
+        }
+        let probs = [
+            81.0 / 256.0,
+            108.0 / 256.0,
+            54.0 / 256.0,
+            12.0 / 256.0,
+            1.0 / 256.0,
+        ];
+        for (k, (&c, &p)) in counts.iter().zip(&probs).enumerate() {
+            let share = c as f64 / n as f64;
+            assert!(
+                (share - p).abs() < 4.0 * (p * (1.0 - p) / n as f64).sqrt(),
+                "P({k}) {share}"
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The simulator's configuration: design, patient mix and the two outcome models.
 
 use crate::core::error::{Error, Result};
+use crate::design::Design;
 
 /// Residence categories, in the order used by [`SimConfig::residence_probs`] and
 /// [`Effects::residence`]. (In the cohort the levels are sorted, so R's reference level for
@@ -196,15 +197,71 @@ impl SimConfig {
     /// intervention in period `start` (0 before, or without a start).
     pub(crate) fn treatment_share(&self, start: Option<usize>, period: usize) -> f64 {
         match start {
-            Some(s) if period >= s => {
-                let exposure = period - s + 1;
-                match self.treatment_by_exposure.len() {
-                    0 => 1.0,
-                    n => self.treatment_by_exposure[exposure.min(n) - 1],
-                }
-            }
+            Some(s) if period >= s => exposure_share(&self.treatment_by_exposure, period - s + 1),
             _ => 0.0,
         }
+    }
+
+    /// A configuration (with the defaults of [`SimConfig::stepped_wedge`] for everything else)
+    /// whose clusters and schedule are `design`'s: one cluster per row, one period per column,
+    /// each cluster's start its first period under the intervention (`None` if it has none), so
+    /// that a schedule is written once, as a [`Design`]. The cohort's clusters are still named
+    /// `C01`, `C02`, ... in the design's row order. The cohort simulator knows only whole
+    /// crossovers: a share between 0 and 1, an unobserved cell or a cluster leaving the
+    /// intervention is an error naming the cluster and period (the count simulator,
+    /// [`super::CountModel`], takes any design).
+    pub fn from_design(design: &Design) -> Result<SimConfig> {
+        let mut schedule = Vec::with_capacity(design.n_clusters());
+        for (i, row) in design.cells().iter().enumerate() {
+            let mut start = None;
+            for (j, cell) in row.iter().enumerate() {
+                let where_ = || {
+                    format!(
+                        "cluster '{}', period '{}'",
+                        design.clusters()[i],
+                        design.periods()[j].label
+                    )
+                };
+                match *cell {
+                    Some(1.0) => {
+                        start.get_or_insert(j + 1);
+                    }
+                    Some(0.0) if start.is_none() => {}
+                    Some(0.0) => {
+                        return Err(Error::invalid(
+                            "design",
+                            format!(
+                                "{} is back under usual care after the intervention started; \
+                                 the cohort simulator's clusters stay under it",
+                                where_()
+                            ),
+                        ))
+                    }
+                    Some(share) => {
+                        return Err(Error::invalid(
+                            "design",
+                            format!(
+                                "{} has the share {share}; the cohort simulator takes 0 or 1 \
+                                 (simulate counts for transition periods)",
+                                where_()
+                            ),
+                        ))
+                    }
+                    None => {
+                        return Err(Error::invalid(
+                            "design",
+                            format!(
+                                "{} is not observed; the cohort simulator observes every cell \
+                                 (simulate counts for incomplete designs)",
+                                where_()
+                            ),
+                        ))
+                    }
+                }
+            }
+            schedule.push(start);
+        }
+        Ok(SimConfig::with_schedule(design.n_periods(), schedule))
     }
 
     /// A stepped wedge: all clusters start under usual care in period 1 and cross over at
@@ -425,6 +482,16 @@ impl SimConfig {
     }
 }
 
+/// The share of a treatment effect at exposure time `exposure` (1 = the first period under
+/// the intervention) when it builds up or fades as `by_exposure` says (the last share holding
+/// from then on; empty: the whole effect).
+pub(crate) fn exposure_share(by_exposure: &[f64], exposure: usize) -> f64 {
+    match by_exposure.len() {
+        0 => 1.0,
+        n => by_exposure[exposure.clamp(1, n) - 1],
+    }
+}
+
 /// Checks that `x` is a number in `[lo, hi]`.
 fn check_range(field: &str, x: f64, lo: f64, hi: f64) -> Result<()> {
     if x.is_nan() || x < lo || x > hi {
@@ -454,6 +521,33 @@ mod tests {
         c.treatment_by_exposure = vec![f64::NAN];
         let error = c.validate().unwrap_err().to_string();
         assert!(error.contains("treatment_by_exposure[1]"), "{error}");
+    }
+
+    #[test]
+    fn a_design_gives_the_schedule() {
+        let design = Design::stepped_wedge(&[2, 1]).unwrap();
+        let c = SimConfig::from_design(&design).unwrap();
+        assert_eq!((c.n_clusters, c.n_periods), (3, 3));
+        assert_eq!(c.schedule, vec![Some(2), Some(2), Some(3)]);
+        c.validate().unwrap();
+        let parallel = Design::parallel(1, 1, 2).unwrap();
+        let c = SimConfig::from_design(&parallel).unwrap();
+        assert_eq!(c.schedule, vec![Some(1), None]);
+        let half = crate::design::SteppedWedge::new(&[1, 1])
+            .fractions(&[0.5])
+            .build()
+            .unwrap();
+        let e = SimConfig::from_design(&half).unwrap_err().to_string();
+        assert!(e.contains("share 0.5"), "{e}");
+        let gap = Design::stepped_wedge(&[1, 1])
+            .unwrap()
+            .with_unobserved(&[(0, 0)])
+            .unwrap();
+        let e = SimConfig::from_design(&gap).unwrap_err().to_string();
+        assert!(e.contains("not observed"), "{e}");
+        let back = Design::new(vec![vec![Some(0.0), Some(1.0), Some(0.0)]]).unwrap();
+        let e = SimConfig::from_design(&back).unwrap_err().to_string();
+        assert!(e.contains("back under usual care"), "{e}");
     }
 
     #[test]

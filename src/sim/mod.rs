@@ -32,6 +32,13 @@
 //!   relative-risk model; a probability above 1 is an error naming the patient).
 //! * Cost: gamma with shape k = `cost.shape` and mean e^η (so the variance is mean²/k).
 //!
+//! # Counts for simulation power
+//! [`CountModel`] simulates the cluster-period counts of a binary outcome in a trial of any
+//! [`Design`](crate::design::Design) (fractions, unobserved cells, sizes per cell), with cluster
+//! and cluster-period random effects on the logit scale and optionally an effect that changes
+//! with exposure time, without drawing patients: see [`counts`](CountModel) for its model.
+//! [`SimConfig::from_design`] takes a design's schedule for the patient-level cohorts here.
+//!
 //! # Reproducibility
 //! [`SimConfig::simulate`] with the same configuration and seed gives the same cohort, bit for
 //! bit, on every platform (every target with IEEE 754 double arithmetic, which includes all of
@@ -56,10 +63,15 @@
 //! ```
 
 mod config;
+mod counts;
 
 pub use config::{
     ClusterSize, CostModel, Effects, OutcomeLink, OutcomeModel, PeriodEffect, SimConfig,
     AGE_CENTRE, AGE_RANGE, MAX_CLUSTER_PERIODS, MAX_PATIENTS, RESIDENCE_LEVELS,
+};
+pub use counts::{
+    CellCount, CellSizes, CountModel, TrialCounts, COUNT_COLUMNS, PATIENT_OUTCOME,
+    TRIALS_CSV_HEADER,
 };
 
 use crate::core::error::{Error, Result};

@@ -59,11 +59,20 @@ pub(crate) fn statistics(risks: [f64; 2]) -> [f64; 4] {
 
 /// A progress bar of `len` refits on stderr, if `show` (it does not change any number).
 pub(crate) fn progress_bar(show: bool, len: usize, message: &str) -> Option<ProgressBar> {
+    counting_bar(show, len, message, "refits")
+}
+
+/// A progress bar of `len` things called `unit` on stderr, if `show`.
+pub(crate) fn counting_bar(
+    show: bool,
+    len: usize,
+    message: &str,
+    unit: &str,
+) -> Option<ProgressBar> {
     show.then(|| {
         let bar = ProgressBar::new(len as u64).with_message(message.to_string());
-        if let Ok(style) =
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} refits, {eta} left")
-        {
+        let template = format!("{{msg}} [{{bar:40}}] {{pos}}/{{len}} {unit}, {{eta}} left");
+        if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar

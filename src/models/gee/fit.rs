@@ -691,7 +691,7 @@ fn solve(
                 iterations += 1;
             }
             let converged = last_step <= tolerance;
-            if !converged || q == 0 {
+            if q == 0 {
                 return Ok(Solution::at(
                     beta,
                     Vec::new(),
@@ -699,6 +699,18 @@ fn solve(
                     last_step,
                     tolerance,
                 ));
+            }
+            if !converged {
+                // No start for the correlation parameters (an outcome the mean model separates:
+                // no events in an arm or a period, when beta diverges).
+                return Err(Error::NotConverged {
+                    what: "the independence GEE (a GLM) that starts the correlated GEE; an \
+                           outcome without events (or with only events) in a level of the mean \
+                           model makes its estimates diverge"
+                        .into(),
+                    iterations,
+                    criterion: last_step,
+                });
             }
             let alpha = match &spec.fixed_correlation {
                 Some(fixed) => fixed.clone(),

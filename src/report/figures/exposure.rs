@@ -6,8 +6,8 @@ use plotters::prelude::*;
 
 use super::forest::{axis_ticks, tick_label, Ticked};
 use super::{
-    draw_legend_below, draw_mesh, drawing, legend_height, number, padded, svg, Symbol, CLOUD, LINE,
-    MARGIN, NOTE, POINT, SIZE, ZERO,
+    draw_legend_below, draw_mesh, draw_point_interval, drawing, legend_height, number, padded, svg,
+    Symbol, CLOUD, LINE, MARGIN, NOTE, POINT, SIZE, ZERO,
 };
 use crate::core::error::{Error, Result};
 use crate::effects::exposure_time::TateEstimate;
@@ -178,25 +178,8 @@ pub fn exposure_effects_plot(
             .map_err(drawing)?;
         for level in &tate.levels {
             let e = &level.effect;
-            let x = level.exposure;
-            let whisker = [(x, e.ci_low), (x, e.ci_high)]
-                .map(|p| chart.backend_coord(&p))
-                .to_vec();
-            let caps = [e.ci_low, e.ci_high].map(|y| {
-                let (px, py) = chart.backend_coord(&(x, y));
-                vec![(px - CAP, py), (px + CAP, py)]
-            });
-            for path in std::iter::once(whisker).chain(caps) {
-                root.draw(&PathElement::new(path, POINT.stroke_width(2)))
-                    .map_err(drawing)?;
-            }
-            chart
-                .draw_series(std::iter::once(Circle::new(
-                    (x, e.estimate),
-                    6,
-                    POINT.filled(),
-                )))
-                .map_err(drawing)?;
+            let interval = (e.estimate, e.ci_low, e.ci_high);
+            draw_point_interval(root, &chart, level.exposure, interval, (6, CAP), POINT)?;
         }
         draw_legend_below(root, legend_left, legend_h, &legend)
     })

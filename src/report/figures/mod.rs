@@ -1,8 +1,9 @@
 //! Figures as SVG text, readable at A4 width (800 pixels wide, axis titles with units,
 //! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve, a
 //! forest plot of effect estimates, the rollout diagram of a stepped-wedge or
-//! staggered-rollout schedule and the treatment effect by exposure time with its time average. Each function returns the SVG document; write it to a file
-//! with `std::fs::write`.
+//! staggered-rollout schedule, the treatment effect by exposure time with its time average, and
+//! a power curve (closed form beside simulation, [`power_curve_plot`]). Each function returns
+//! the SVG document; write it to a file with `std::fs::write`.
 
 use std::ops::Range;
 
@@ -19,11 +20,13 @@ use crate::core::error::{Error, Result};
 mod cost_effectiveness;
 mod exposure;
 mod forest;
+mod power;
 mod rollout;
 
 pub use cost_effectiveness::{acceptability_curve, cost_effectiveness_plane};
 pub use exposure::exposure_effects_plot;
 pub use forest::{forest_plot, ForestGroup, ForestPlot, ForestRow};
+pub use power::{power_curve_plot, PowerCurve, SimulatedSeries};
 pub use rollout::{rollout_diagram, RolloutDiagram};
 
 /// Width and height of the figures, in pixels (A4 width at 96 dpi is 794); the forest plot and
@@ -254,6 +257,41 @@ fn draw_unobserved<DB: DrawingBackend>(
     root.draw(&Rectangle::new(
         [(x0, y0), (x1, y1)],
         UNOBSERVED.stroke_width(1),
+    ))
+    .map_err(drawing)
+}
+
+/// A point at `(x, estimate)` of `chart`, a filled circle of `radius` pixels, with its interval
+/// from `low` to `high` as a vertical line with end caps of `cap` pixels each side, in `colour`
+/// (drawn on `root`, the chart's whole canvas, in pixels).
+fn draw_point_interval<DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    x: f64,
+    (estimate, low, high): (f64, f64, f64),
+    (radius, cap): (i32, i32),
+    colour: RGBColor,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let whisker = [(x, low), (x, high)]
+        .map(|p| chart.backend_coord(&p))
+        .to_vec();
+    let caps = [low, high].map(|y| {
+        let (px, py) = chart.backend_coord(&(x, y));
+        vec![(px - cap, py), (px + cap, py)]
+    });
+    for path in std::iter::once(whisker).chain(caps) {
+        root.draw(&PathElement::new(path, colour.stroke_width(2)))
+            .map_err(drawing)?;
+    }
+    root.draw(&Circle::new(
+        chart.backend_coord(&(x, estimate)),
+        radius,
+        colour.filled(),
     ))
     .map_err(drawing)
 }
