@@ -1,5 +1,6 @@
 //! Quantiles, distribution functions and p-values of the normal, Student t and chi-square
-//! distributions, as thin wrappers over `statrs`.
+//! distributions, and the distribution functions of the binomial and Poisson distributions
+//! with the binomial quantile, as thin wrappers over `statrs`.
 //!
 //! These functions are for the crate's own use, which always passes valid arguments; their
 //! domains are documented on each function. They are nevertheless *total*: they never panic and
@@ -21,6 +22,7 @@
 //!   an upper-tail probability of 1 for chi-square.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+use statrs::function::beta::checked_beta_reg;
 use statrs::function::gamma::checked_gamma_ur;
 
 /// The probability `p`, clamped into `[0, 1]`; NaN becomes `0.5`.
@@ -133,6 +135,62 @@ pub fn p_t_two_sided(t: f64, df: f64) -> f64 {
     (2.0 * t_cdf(-statistic(t).abs(), df)).min(1.0)
 }
 
+/// Distribution function of the binomial distribution with `size` trials and success
+/// probability `prob`: `P(X <= k)`, computed as the regularised incomplete beta function
+/// `I_{1-prob}(size - k, k + 1)`. Any `k` (`k < 0` gives 0, `k >= size` gives 1); `prob` in
+/// `[0, 1]`. R: `pbinom(k, size, prob)` (agrees to about 1e-13 relative).
+pub fn binomial_cdf(k: i64, size: u64, prob: f64) -> f64 {
+    let prob = probability(prob);
+    if k < 0 {
+        return 0.0;
+    }
+    let k = k as u64;
+    if k >= size {
+        return 1.0;
+    }
+    if prob == 0.0 {
+        return 1.0;
+    }
+    if prob == 1.0 {
+        return 0.0;
+    }
+    checked_beta_reg((size - k) as f64, k as f64 + 1.0, 1.0 - prob).unwrap_or(0.0)
+}
+
+/// Quantile of the binomial distribution: the smallest `k` in `0..=size` with
+/// `P(X <= k) >= p`, with R's fuzz (`p` taken as `p (1 - 64 eps)`, so that a distribution
+/// function equal to `p` up to rounding counts as reaching it). `p` in `[0, 1]`.
+/// R: `qbinom(p, size, prob)`; for example `qbinom(0.05, 23, 0.5)` = 8, the least number of
+/// crossings of Anhøj's run-chart rule for 24 useful points.
+pub fn binomial_quantile(p: f64, size: u64, prob: f64) -> u64 {
+    let target = probability(p) * (1.0 - 64.0 * f64::EPSILON);
+    // The distribution function is increasing in k: bisect for the first k that reaches it.
+    let (mut lo, mut hi) = (0u64, size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if binomial_cdf(mid as i64, size, prob) >= target {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// Distribution function of the Poisson distribution with mean `mu >= 0`: `P(X <= k)`,
+/// computed as the regularised upper incomplete gamma function `Q(k + 1, mu)`. Any `k`
+/// (`k < 0` gives 0). R: `ppois(k, mu)`.
+pub fn poisson_cdf(k: i64, mu: f64) -> f64 {
+    debug_assert!(mu >= 0.0, "Poisson mean {mu} negative");
+    if k < 0 {
+        return 0.0;
+    }
+    if mu <= 0.0 || mu.is_nan() {
+        return 1.0;
+    }
+    checked_gamma_ur(k as f64 + 1.0, mu).unwrap_or(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +244,31 @@ mod tests {
     fn chi_square_one_df_is_squared_normal() {
         let z = 2.3_f64;
         assert!(close(chisq_upper(z * z, 1.0), p_normal_two_sided(z), 1e-12));
+    }
+
+    #[test]
+    fn binomial_and_poisson_agree_with_r() {
+        // R: sprintf("%.17g", pbinom(c(2, 7, 40), c(10, 30, 300), c(0.5, 0.14, 0.14)))
+        let v = binomial_cdf(2, 10, 0.5);
+        assert!(close(v, 0.054687499999999972, 1e-12), "{v:e}");
+        assert!(close(binomial_cdf(7, 30, 0.14), 0.9503316738105223, 1e-12));
+        assert!(close(
+            binomial_cdf(40, 300, 0.14),
+            0.40879591639539203,
+            1e-13
+        ));
+        assert_eq!(binomial_cdf(-1, 10, 0.5), 0.0);
+        assert_eq!(binomial_cdf(10, 10, 0.5), 1.0);
+        // R: qbinom(0.05, c(9, 10, 19, 23, 29, 35, 99), 0.5)
+        let sizes = [9, 10, 19, 23, 29, 35, 99];
+        let expected = [2, 2, 6, 8, 10, 13, 41];
+        for (n, q) in sizes.iter().zip(expected) {
+            assert_eq!(binomial_quantile(0.05, *n, 0.5), q, "size {n}");
+        }
+        assert_eq!(binomial_quantile(0.05, 0, 0.5), 0);
+        // R: sprintf("%.17g", ppois(c(3, 10), c(2.5, 12.2)))
+        assert!(close(poisson_cdf(3, 2.5), 0.75757613313306593, 1e-14));
+        assert!(close(poisson_cdf(10, 12.2), 0.32661695901056587, 1e-14));
+        assert_eq!(poisson_cdf(-1, 2.0), 0.0);
     }
 }
