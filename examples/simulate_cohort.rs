@@ -26,6 +26,14 @@
 //!
 //! and `--kth-rollout --calibrate` runs the calibration of its free parameters again and prints
 //! what it finds (`stepwedge::studies::kth_rollout::calibrate`).
+//!
+//! `--lkt` writes the synthetic cohort of the 11 LKT teams over 24 months from December 2023
+//! (`stepwedge::studies::lkt::synthetic`, seed 2215 unless `--seed` is given); the bundled
+//! sample is
+//!
+//! ```sh
+//! cargo run --release --example simulate_cohort -- --lkt --out data-samples/lkt_synthetic.csv
+//! ```
 
 use std::process::ExitCode;
 
@@ -34,6 +42,7 @@ use stepwedge::core::error::Error;
 use stepwedge::sim::{ClusterSize, SimConfig};
 use stepwedge::studies::kth_rollout::calibrate;
 use stepwedge::studies::kth_rollout::synthetic::KthRollout;
+use stepwedge::studies::lkt::synthetic::{LktSynthetic, DEFAULT_SEED as LKT_SEED};
 
 mod cli;
 use cli::Failure;
@@ -59,15 +68,18 @@ struct Args {
     /// Exactly --size patients in every cluster-period.
     #[arg(long)]
     fixed: bool,
-    /// Seed [default: 1, or the KTH rollout's 20251105 with --kth-rollout].
+    /// Seed [default: 1, the KTH rollout's 20251105 with --kth-rollout, 2215 with --lkt].
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
     /// The CSV file to write (required unless --calibrate).
     #[arg(long, value_name = "FILE", required_unless_present = "calibrate")]
     out: Option<String>,
     /// Write the synthetic cohort of the regional Kom Trygt Hjem rollout instead.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "lkt")]
     kth_rollout: bool,
+    /// Write the synthetic cohort of the 11 LKT teams (24 months from December 2023) instead.
+    #[arg(long)]
+    lkt: bool,
     /// With --kth-rollout: run the calibration again and print what it finds.
     #[arg(long, requires = "kth_rollout")]
     calibrate: bool,
@@ -77,6 +89,8 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = if args.kth_rollout {
         kth_rollout(&args)
+    } else if args.lkt {
+        lkt(&args)
     } else {
         simulate(&args)
     };
@@ -100,6 +114,19 @@ fn simulate(args: &Args) -> Result<(), Failure> {
         cli::note(
             PROGRAM,
             format_args!("wrote {} patients to {out}", cohort.n_rows()),
+        );
+    }
+    Ok(())
+}
+
+/// The synthetic LKT cohort.
+fn lkt(args: &Args) -> Result<(), Failure> {
+    let cohort = LktSynthetic::default().simulate(args.seed.unwrap_or(LKT_SEED))?;
+    if let Some(out) = &args.out {
+        cohort.write_csv(out)?;
+        cli::note(
+            PROGRAM,
+            format_args!("wrote {} synthetic patients to {out}", cohort.n_rows()),
         );
     }
     Ok(())

@@ -90,6 +90,11 @@ pub(crate) fn ln(x: f64) -> f64 {
     e * LN2_HI + (2.0 * s * series + e * LN2_LO)
 }
 
+/// The logistic function `1 / (1 + e^-x)`, with this module's own [`exp`].
+pub(crate) fn expit(x: f64) -> f64 {
+    1.0 / (1.0 + exp(-x))
+}
+
 /// The random draws the simulator needs, from one seeded generator.
 #[derive(Debug, Clone)]
 pub(crate) struct Draws {
@@ -110,6 +115,11 @@ impl Draws {
     /// Uniform on the open interval (0, 1): 53 random bits, centred in their bin.
     pub(crate) fn uniform(&mut self) -> f64 {
         ((self.rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A whole number uniform on `0..n` (`n >= 1`).
+    pub(crate) fn below(&mut self, n: i32) -> i32 {
+        ((self.uniform() * f64::from(n)) as i32).min(n - 1)
     }
 
     /// True with probability `p`.

@@ -19,11 +19,14 @@
 //! Studies:
 //! - [`kth_rollout`]: the regional rollout of Kom Trygt Hjem in three southern Danish health
 //!   clusters, its analysis end to end and a synthetic cohort with the published margins.
+//! - [`lkt`]: the national learning and quality team's 11 local teams and their four result
+//!   indicators, monitored with run, control and funnel charts on a synthetic cohort.
 //! - [`traening_for_livet`]: Træning for Livet (a stepped-wedge trial of 6 municipalities),
 //!   its crude results reconstructed from their published percentages, a synthetic trial of
 //!   its design, and the KTH 2.0 schedule on Funen.
 
 pub mod kth_rollout;
+pub mod lkt;
 
 use std::fmt;
 use std::io::Write;

@@ -1,10 +1,9 @@
 //! What follows the 30-day outcomes up to the end of follow-up: later deaths and readmissions,
 //! mobility (CAS and NMS) at three months, and the costs of each sector to three months.
 
-use super::draws::{below, expit};
 use super::patients::Patient;
 use super::{KthRollout, OWN_HOME};
-use crate::core::rng::Draws;
+use crate::core::rng::{self as random, Draws};
 
 /// Pre-fracture CAS shares (0-6), own home and others.
 const CAS_SHARES: [[f64; 7]; 2] = [
@@ -24,14 +23,14 @@ impl KthRollout {
     /// end of follow-up.
     pub(super) fn later_events(&self, p: &mut Patient, death_score: f64, draws: &mut Draws) {
         let last_day = self.follow_up_end.days() - p.surgery;
-        if p.death_day.is_none() && draws.bernoulli(0.7 * expit(death_score - 2.5)) {
+        if p.death_day.is_none() && draws.bernoulli(0.7 * random::expit(death_score - 2.5)) {
             // Not before a readmission within 30 days of discharge.
             let readmitted = p.readmission_day.map_or(0, |r| p.los + r);
-            let day = (31 + below(draws, 335)).max(readmitted);
+            let day = (31 + draws.below(335)).max(readmitted);
             p.death_day = (day <= last_day).then_some(day);
         }
         if !p.in_hospital_death && p.readmission_day.is_none() && draws.bernoulli(0.1) {
-            let day = 31 + below(draws, 60);
+            let day = 31 + draws.below(60);
             let alive = p.death_day.is_none_or(|d| p.los + day <= d);
             p.readmission_day = (alive && p.los + day <= last_day).then_some(day);
         }
@@ -41,7 +40,7 @@ impl KthRollout {
     pub(super) fn mobility(&self, p: &mut Patient, draws: &mut Draws) {
         let home = usize::from(p.residence != OWN_HOME);
         let followed = p.death_day.is_none_or(|d| d > FOLLOW_UP_DAYS);
-        let chance = expit(
+        let chance = random::expit(
             0.3 - 0.04 * (p.age - 85.0) - 0.3 * (p.asa as f64 - 2.0)
                 + if p.kth { self.mobility_kth } else { 0.0 },
         );
@@ -49,7 +48,7 @@ impl KthRollout {
             let pre = draws.categorical(shares) as u32;
             let lost = draws.bernoulli(0.05);
             let regained = draws.bernoulli(chance);
-            let step = 1 + below(draws, 2) as u32;
+            let step = 1 + draws.below(2) as u32;
             let up = draws.bernoulli(0.2);
             let follow_up = if regained {
                 (pre + u32::from(up)).min(max)

@@ -71,7 +71,7 @@ use crate::core::error::{Error, Result};
 use crate::core::rng::Draws;
 use crate::data::Cohort;
 
-use draws::{below, logistic, shuffle};
+use draws::{logistic, shuffle};
 use margins::CELLS;
 
 /// Residences, in the order of the shares and effects below (the data's labels).
@@ -270,9 +270,9 @@ impl KthRollout {
                 let p = &mut patients[i];
                 if k < counts.in_hospital {
                     p.in_hospital_death = true;
-                    p.death_day = Some(below(&mut draws, p.los));
+                    p.death_day = Some(draws.below(p.los));
                 } else {
-                    p.death_day = Some(p.los + below(&mut draws, 31 - p.los));
+                    p.death_day = Some(p.los + draws.below(31 - p.los));
                 }
             }
             let at_risk: Vec<usize> = members[cell]

@@ -2,7 +2,7 @@
 //! after it), with their surgery dates, municipalities, residences, age, sex, ASA class and
 //! length of stay.
 
-use super::draws::{below, shuffle};
+use super::draws::shuffle;
 use super::{KthRollout, LatentScore, KTH_RESIDENCES, OWN_HOME};
 use crate::core::error::{Error, Result};
 use crate::core::rng::Draws;
@@ -112,7 +112,7 @@ impl KthRollout {
                     patients.push(Patient {
                         cluster: c,
                         municipality: first_municipality + draws.categorical(&weights),
-                        surgery: from + below(draws, to - from),
+                        surgery: from + draws.below(to - from),
                         kth: in_target == Some(true),
                         age,
                         male: !draws.bernoulli(0.72),
