@@ -314,9 +314,30 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+
+    /// An error in the analysis of one unit (a team, a hospital) among several: which analysis,
+    /// which unit, and the error itself.
+    #[error("{what} of {unit}: {source}")]
+    InUnit {
+        /// The analysis (`the run chart of 30-day readmission`).
+        what: String,
+        /// The unit.
+        unit: String,
+        /// The error.
+        source: Box<Error>,
+    },
 }
 
 impl Error {
+    /// This error as one of `what` (an analysis) of `unit` ([`Error::InUnit`]).
+    pub fn in_unit(self, what: impl Into<String>, unit: &str) -> Self {
+        Error::InUnit {
+            what: what.into(),
+            unit: unit.to_string(),
+            source: Box::new(self),
+        }
+    }
+
     /// Shorthand for [`Error::InvalidArgument`].
     pub fn invalid(argument: &str, message: impl Into<String>) -> Self {
         Error::InvalidArgument {

@@ -295,46 +295,57 @@ pub const ESTIMATES_HEADER: [&str; 9] = [
 /// `within_tolerance` (`true` or `false`) where there is no published value, are empty; fields
 /// are quoted where they need it (RFC 4180).
 pub fn estimates_csv(estimates: &[ReportedEstimate]) -> Result<String> {
-    let io = |e: csv::Error| Error::Io {
-        file: "estimates.csv".into(),
-        source: e.into(),
-    };
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    w.write_record(ESTIMATES_HEADER).map_err(io)?;
-    for e in estimates {
+    let records = estimates.iter().map(|e| {
         let (low, high) = e.interval.unzip();
         let (published, source, within) = match &e.published {
             Some(p) => (
                 Some(p.value),
-                p.source.as_str(),
+                p.source.clone(),
                 p.within_tolerance.to_string(),
             ),
-            None => (None, "", String::new()),
+            None => (None, String::new(), String::new()),
         };
-        w.write_record([
-            e.quantity.as_str(),
-            e.model.as_str(),
-            &csv_number(Some(e.estimate)),
-            &csv_number(low),
-            &csv_number(high),
-            e.method.as_str(),
-            &csv_number(published),
+        vec![
+            e.quantity.clone(),
+            e.model.clone(),
+            csv_number(Some(e.estimate)),
+            csv_number(low),
+            csv_number(high),
+            e.method.clone(),
+            csv_number(published),
             source,
-            &within,
-        ])
-        .map_err(io)?;
+            within,
+        ]
+    });
+    csv_text("estimates.csv", &ESTIMATES_HEADER, records)
+}
+
+/// CSV text (RFC 4180 quoting) of `header` and `records`; errors name the report file `file`.
+fn csv_text(
+    file: &str,
+    header: &[&str],
+    records: impl IntoIterator<Item = Vec<String>>,
+) -> Result<String> {
+    let io = |e: csv::Error| Error::Io {
+        file: file.into(),
+        source: e.into(),
+    };
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record(header).map_err(io)?;
+    for record in records {
+        w.write_record(&record).map_err(io)?;
     }
     let bytes = w.into_inner().map_err(|e| Error::Io {
-        file: "estimates.csv".into(),
+        file: file.into(),
         source: e.into_error(),
     })?;
     String::from_utf8(bytes).map_err(|e| Error::Numerical {
-        what: "estimates.csv".into(),
+        what: file.into(),
         message: e.to_string(),
     })
 }
 
-/// A number for [`estimates_csv`]: empty for none, `Inf`, `-Inf` and `NaN` as R reads them.
+/// A number for a report's CSV: empty for none, `Inf`, `-Inf` and `NaN` as R reads them.
 fn csv_number(v: Option<f64>) -> String {
     match v {
         None => String::new(),
@@ -429,7 +440,7 @@ static SIDE_DIRECTORIES: AtomicUsize = AtomicUsize::new(0);
 
 /// Writes each `(file name, text)` of `files` as the directory `dir`, all at once or not at all
 /// (see [`write_files_with`]), and returns the paths written.
-fn write_files(dir: &Path, files: Vec<(&'static str, String)>) -> Result<Vec<PathBuf>> {
+fn write_files<N: AsRef<str>>(dir: &Path, files: Vec<(N, String)>) -> Result<Vec<PathBuf>> {
     write_files_with(dir, files, write_synced)
 }
 
@@ -467,9 +478,9 @@ fn sync_directory(dir: &Path) -> std::io::Result<()> {
 /// new report is in place, the old one that could not be removed);
 /// [`Error::InvalidArgument`] when `dir` exists but is not an old report: a file, or a
 /// directory holding anything else, which is never replaced.
-fn write_files_with(
+fn write_files_with<N: AsRef<str>>(
     dir: &Path,
-    files: Vec<(&'static str, String)>,
+    files: Vec<(N, String)>,
     mut write: impl FnMut(&Path, &str) -> std::io::Result<()>,
 ) -> Result<Vec<PathBuf>> {
     let io = |path: &Path| {
@@ -498,6 +509,7 @@ fn write_files_with(
     std::fs::create_dir(&temporary).map_err(io(&dir))?;
     let mut fill_and_swap = || -> Result<Vec<PathBuf>> {
         for (file, text) in &files {
+            let file = file.as_ref();
             write(&temporary.join(file), text).map_err(io(&dir.join(file)))?;
         }
         sync_directory(&temporary).map_err(io(&dir))?;
@@ -518,7 +530,7 @@ fn write_files_with(
             }
         }
         sync_directory(&parent).map_err(io(&parent))?;
-        Ok(files.iter().map(|(file, _)| dir.join(file)).collect())
+        Ok(files.iter().map(|(file, _)| dir.join(file.as_ref())).collect())
     };
     let written = fill_and_swap();
     if written.is_err() && temporary.exists() {
@@ -531,7 +543,7 @@ fn write_files_with(
 
 /// Checks that the existing `dir` is an old report that [`write_files_with`] may replace: a
 /// directory (not a link to one) holding only files named as files of the report.
-fn check_old_report(dir: &Path, files: &[(&'static str, String)]) -> Result<()> {
+fn check_old_report<N: AsRef<str>>(dir: &Path, files: &[(N, String)]) -> Result<()> {
     let io = |source| Error::Io {
         file: dir.display().to_string(),
         source,
@@ -553,7 +565,7 @@ fn check_old_report(dir: &Path, files: &[(&'static str, String)]) -> Result<()> 
         let entry = entry.map_err(io)?;
         let name = entry.file_name();
         let is_file = entry.file_type().map_err(io)?.is_file();
-        if !is_file || !files.iter().any(|(file, _)| name == *file) {
+        if !is_file || !files.iter().any(|(file, _)| name == file.as_ref()) {
             return Err(refuse(format!(
                 "holds '{}', which is not a file of the report",
                 name.to_string_lossy()

@@ -20,9 +20,20 @@
 //! [`LKT_TEAMS`]: the names and baseline volumes as published (December 2023 to November 2024;
 //! 2,174 patients in the 11 teams against the published total of 2,215, [`PUBLISHED_TOTAL`]).
 //! The patient data are not public: [`synthetic`] makes a synthetic cohort of the teams.
+//!
+//! # The monitoring
+//! [`Monitoring::run`] derives the indicators and computes, per indicator, a run chart per
+//! team, a p chart per team (30-day readmission), and a case-mix-adjusted funnel plot across the
+//! teams, with the signals of each team in one table ([`Monitoring::signal_table`]); see
+//! `monitoring.rs` for what each chart is.
 
+mod monitoring;
 pub mod synthetic;
 mod teams;
+
+pub use monitoring::{
+    IndicatorMonitoring, Monitoring, TeamChart, TeamSignals, CASE_MIX, POINTS_HEADER,
+};
 
 pub use teams::{Team, BASELINE_START, LKT_TEAMS, PUBLISHED_TOTAL};
 
