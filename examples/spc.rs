@@ -149,12 +149,16 @@ fn control_chart(args: &Args, cohort: &Cohort, kind: ChartKind) -> Result<(), Fa
             .title
             .clone()
             .unwrap_or_else(|| format!("{} of {what} by {}", kind.title(), args.x));
+        let measured = match kind {
+            ChartKind::Mr => format!("Moving range of {what}"),
+            _ => what,
+        };
         let y_label = if args.multiply == 1.0 {
-            what
+            measured
         } else if args.multiply == 100.0 {
-            format!("{what} (%)")
+            format!("{measured} (%)")
         } else {
-            format!("{what} × {}", args.multiply)
+            format!("{measured} × {}", args.multiply)
         };
         write_atomically(
             path,
@@ -184,6 +188,10 @@ struct Series {
 impl Series {
     fn of(args: &Args, cohort: &Cohort) -> Result<Series, Error> {
         let file = args.data.clone();
+        if cohort.n_rows() == 0 {
+            let what = format!("{file}: a run or control chart");
+            return Err(Error::too_few(what, "data rows", 0, 1));
+        }
         let x = column(cohort, &file, &args.x, "x")?;
         let y = numbers(cohort, &file, &args.y, "y")?;
         let n = match &args.n {
@@ -261,9 +269,9 @@ impl Series {
                     ("n", Some(n)) => n.as_str(),
                     _ => args.y.as_str(),
                 };
-                let row = self
-                    .first_rows
-                    .get(position - 1)
+                let row = position
+                    .checked_sub(1)
+                    .and_then(|i| self.first_rows.get(i))
                     .copied()
                     .unwrap_or_default();
                 cell_error(

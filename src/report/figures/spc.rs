@@ -48,10 +48,14 @@ const PANEL_FONT: u32 = 12;
 /// A chart with ticked axes: x the subgroups' positions 1, 2, ..., y the values.
 type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, Ticked>>;
 
-/// `chart` in SVG (800 x 560 pixels, see the [module docs](self)) under `title`, with the
-/// y-axis titled `y_label` and the subgroups' labels on the x-axis (every k-th where they would
-/// not fit). Under the title, each part's runs analysis as qicharts2's summary gives it,
-/// `Longest run: 7 (max 8) · Crossings: 10 (min 8)`, in the signal colour when it signals.
+/// `chart` in SVG, 800 x 560 pixels: the values as points joined within each part, each
+/// part's centre line (dashed in the signal colour when its runs analysis signals), the limits
+/// as steps around a grey band, points outside them in the signal colour, excluded points
+/// hollow, and part boundaries and the end of a frozen baseline as dashed vertical lines,
+/// labelled above the plot. Under `title`, each part's runs analysis as qicharts2's summary
+/// gives it, `Longest run: 7 (max 8) · Crossings: 10 (min 8)`, in the signal colour when it
+/// (or a point outside the limits) signals; the y-axis titled `y_label`, the subgroups' labels
+/// on the x-axis (every k-th where they would not all fit); a legend below.
 ///
 /// Errors ([`Error::InvalidArgument`]): a chart without points, a point whose part is not one
 /// of the chart's parts, a value or limit that is not finite.

@@ -11,23 +11,37 @@ use super::runs::RunsAnalysis;
 use super::subgroups::Subgroups;
 use crate::core::error::{closest_name, Error, Result};
 
-/// The kinds of chart, named as qicharts2's `chart` argument (`pp` is Laney's p').
+/// The kinds of chart, named as qicharts2's `chart` argument (`pp` is Laney's p'). The
+/// centre line and limits of a part come from its base subgroups (in the baseline and not
+/// excluded, with a value), as qicharts2's `qic.run`, `qic.p`, `qic.pp`, `qic.u`, `qic.i` and
+/// `qic.mr`; `n_i` is subgroup i's denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChartKind {
-    /// Run chart: the values around their median, with Anhøj's runs analysis and no limits.
+    /// Run chart: the centre line is the median of the base values (R's `median`: the mean of
+    /// the two middle values of an even number); no limits; Anhøj's runs analysis.
     Run,
-    /// P chart: proportions `y / n` with binomial 3-sigma limits.
+    /// P chart of proportions `y / n`: centre line `cl = sum(y) / sum(n)` over the base,
+    /// binomial limits `cl -/+ 3 sqrt(cl (1 - cl) / n_i)` clamped to [0, 1].
     P,
-    /// Laney's p' chart: the p chart's limits widened (or narrowed) by `sigma_z`, the
-    /// between-subgroup variation of the z-scores, for large denominators and overdispersion.
+    /// Laney's p' chart, for large denominators and overdispersion: the p chart's centre line;
+    /// `z_i = (y_i/n_i - cl) / sqrt(cl (1 - cl) / n_i)` over the base subgroups in order,
+    /// `sigma_z` = their average moving range / 1.128 (screened: moving ranges of at least
+    /// 3.267 times their mean dropped first, [`ChartOptions::screened_moving_ranges`]); limits
+    /// `cl -/+ 3 sigma_z sqrt(cl (1 - cl) / n_i)` clamped to [0, 1].
     #[serde(rename = "pp")]
     PPrime,
-    /// U chart: rates `y / n` (events per unit of exposure) with Poisson 3-sigma limits.
+    /// U chart of rates `y / n` (events per unit of exposure): centre line
+    /// `sum(y) / sum(n)` over the base, Poisson limits `cl -/+ 3 sqrt(cl / n_i)`, the lower
+    /// clamped at 0.
     U,
-    /// I chart (individuals): the values with 3-sigma limits from their moving ranges.
+    /// I chart (individuals): centre line the mean of the base values, `sigma` = their
+    /// average moving range / 1.128 (screened as the p' chart's), limits `cl -/+ 3 sigma`
+    /// (not clamped).
     I,
-    /// MR chart: the moving ranges of the values, with the limit `3.267` times their mean.
+    /// MR chart: the values are the moving ranges `|y_i - y_(i-1)|` of neighbouring subgroups
+    /// of a part; centre line their mean over the base, limits 0 and `3.267 cl`; no runs
+    /// signal (qicharts2 sets it to false).
     Mr,
 }
 
@@ -155,10 +169,10 @@ impl Chart {
     ///    neighbouring subgroups of the same part (missing at each part's first subgroup,
     ///    as qicharts2's `qic.mr`, which it applies part by part);
     /// 2. each part (`parts`) has its own centre line and limits from its base subgroups
-    ///    (in the baseline, `freeze`, and not excluded; see `limits.rs` for each kind's
-    ///    formulas), and its own runs analysis ([`RunsAnalysis`]) of its included subgroups
-    ///    against its centre line; the MR chart has no runs signal (qicharts2 sets it to
-    ///    false);
+    ///    (in the baseline, `freeze`, and not excluded; the formulas of each kind are in
+    ///    [`ChartKind`]'s docs), and its own runs analysis ([`RunsAnalysis`]) of its included
+    ///    subgroups against its centre line; the MR chart has no runs signal (qicharts2 sets
+    ///    it to false);
     /// 3. values, centre lines and limits are multiplied by `multiply`, and a point's sigma
     ///    signal is `y > ucl` or `y < lcl` of the multiplied values (as qicharts2).
     ///

@@ -71,18 +71,8 @@ impl Part<'_> {
     }
 }
 
-/// The centre line and limits of `part` for a chart of `kind`:
-/// - centre line: the median of the base values (run chart; R's `median`, the mean of the two
-///   middle values of an even number), their mean (I and MR charts), or
-///   `sum(y[base]) / sum(n[base])` (p, p' and u charts);
-/// - p: `cl -/+ 3 sqrt(cl (1 - cl) / n_i)`, clamped to [0, 1];
-/// - u: `cl -/+ 3 sqrt(cl / n_i)`, the lower limit clamped at 0;
-/// - Laney p': `z_i = (y_i - cl) / sqrt(cl (1 - cl) / n_i)` over the base subgroups in order,
-///   `sigma_z` from their moving ranges ([`moving_range_sigma`]), limits
-///   `cl -/+ 3 sigma_z sqrt(cl (1 - cl) / n_i)` clamped to [0, 1];
-/// - I: `sigma` from the moving ranges of the base values, limits `cl -/+ 3 sigma`, not
-///   clamped;
-/// - MR: 0 and `3.267 cl`.
+/// The centre line and limits of `part` for a chart of `kind`, by the formulas in
+/// [`ChartKind`]'s docs (as qicharts2 computes them, in the same order of operations).
 ///
 /// Errors: no base subgroup with a value ([`Error::TooFewData`], naming the part); no
 /// moving range for the sigma of an I or p' chart (the same); a p' chart whose centre line is
