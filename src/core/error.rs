@@ -306,6 +306,21 @@ pub enum Error {
         first: String,
     },
 
+    /// A value of one subgroup of a monitored series (a month of a run or control chart) that
+    /// the chart cannot use: a negative count, a proportion above 1. A program that built the
+    /// subgroups from a file maps `position` back to its rows and `column` to its column.
+    #[error("subgroup {position} ('{label}'), {column}: {message}")]
+    Subgroup {
+        /// 1-based position of the subgroup in the series.
+        position: usize,
+        /// The subgroup's label (its month, week, ...).
+        label: String,
+        /// Which of its values: `y` (the numerator or measurement) or `n` (the denominator).
+        column: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
     /// A numerical step failed (a matrix that should be positive definite is not).
     #[error("numerical failure in {what}: {message}")]
     Numerical {

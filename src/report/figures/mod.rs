@@ -2,8 +2,10 @@
 //! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve, a
 //! forest plot of effect estimates, the rollout diagram of a stepped-wedge or
 //! staggered-rollout schedule, the treatment effect by exposure time with its time average, and
-//! a power curve (closed form beside simulation, [`power_curve_plot`]). Each function returns
-//! the SVG document; write it to a file with `std::fs::write`.
+//! a power curve (closed form beside simulation, [`power_curve_plot`]), and run and control
+//! charts of monitored indicators, one unit ([`control_chart_plot`]) or one panel per unit
+//! ([`small_multiples_plot`]). Each function returns the SVG document; write it to a file
+//! with `std::fs::write`.
 
 use std::ops::Range;
 
@@ -22,12 +24,14 @@ mod exposure;
 mod forest;
 mod power;
 mod rollout;
+mod spc;
 
 pub use cost_effectiveness::{acceptability_curve, cost_effectiveness_plane};
 pub use exposure::exposure_effects_plot;
 pub use forest::{forest_plot, ForestGroup, ForestPlot, ForestRow};
 pub use power::{power_curve_plot, PowerCurve, SimulatedSeries};
 pub use rollout::{rollout_diagram, RolloutDiagram};
+pub use spc::{control_chart_plot, small_multiples_plot};
 
 /// Width and height of the figures, in pixels (A4 width at 96 dpi is 794); the forest plot and
 /// the rollout diagram take the height their rows need.
@@ -116,6 +120,8 @@ where
 enum Symbol {
     /// A filled circle of this colour and radius.
     Dot(RGBColor, i32),
+    /// A hollow circle of this colour and radius.
+    Ring(RGBColor, i32),
     /// A line of this colour and width.
     Line(RGBColor, u32),
     /// A dashed line of this colour and width.
@@ -189,6 +195,13 @@ fn draw_legend<DB: DrawingBackend>(
                     (at + SYMBOL_WIDTH / 2, middle),
                     radius,
                     color.filled(),
+                ))
+                .map_err(drawing)?,
+            Symbol::Ring(color, radius) => root
+                .draw(&Circle::new(
+                    (at + SYMBOL_WIDTH / 2, middle),
+                    radius,
+                    color.stroke_width(2),
                 ))
                 .map_err(drawing)?,
             Symbol::Line(color, width) => root
