@@ -34,15 +34,16 @@
 //! [`crate::report::figures::control_chart_plot`] and
 //! [`crate::report::figures::small_multiples_plot`] (one panel per unit).
 //!
-//! Beside these: funnel plots of the units' indicators against their volume, and the grouping
-//! of a patient cohort into monthly subgroups per unit, live in their own modules of
-//! `report::monitor`.
+//! **Series from a cohort** ([`series`]): the numerator and denominator of an indicator for
+//! every unit in every month or ISO week, counted from patient rows, every unit on the same
+//! subgroups (for small multiples).
 
 mod chart;
 mod limits;
 mod moving_range;
 mod options;
 mod runs;
+pub mod series;
 mod subgroups;
 
 pub use chart::{Chart, ChartKind, ChartPoint, PartRuns};
