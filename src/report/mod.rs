@@ -3,4 +3,5 @@
 //! tools.
 
 pub mod figures;
+pub mod monitor;
 pub mod tables;

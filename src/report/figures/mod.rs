@@ -2,8 +2,9 @@
 //! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve, a
 //! forest plot of effect estimates, the rollout diagram of a stepped-wedge or
 //! staggered-rollout schedule, the treatment effect by exposure time with its time average, and
-//! a power curve (closed form beside simulation, [`power_curve_plot`]). Each function returns
-//! the SVG document; write it to a file with `std::fs::write`.
+//! a power curve (closed form beside simulation, [`power_curve_plot`]), and a funnel plot of
+//! units against their volume ([`funnel_plot`]). Each function returns the SVG document; write
+//! it to a file with `std::fs::write`.
 
 use std::ops::Range;
 
@@ -20,12 +21,14 @@ use crate::core::error::{Error, Result};
 mod cost_effectiveness;
 mod exposure;
 mod forest;
+mod funnel;
 mod power;
 mod rollout;
 
 pub use cost_effectiveness::{acceptability_curve, cost_effectiveness_plane};
 pub use exposure::exposure_effects_plot;
 pub use forest::{forest_plot, ForestGroup, ForestPlot, ForestRow};
+pub use funnel::funnel_plot;
 pub use power::{power_curve_plot, PowerCurve, SimulatedSeries};
 pub use rollout::{rollout_diagram, RolloutDiagram};
 
