@@ -34,11 +34,11 @@
 //! [`crate::report::figures::control_chart_plot`] and
 //! [`crate::report::figures::small_multiples_plot`] (one panel per unit).
 //!
-//! Beside these: funnel plots of the units' indicators against their volume, and the grouping
-//! of a patient cohort into monthly subgroups per unit, live in their own modules of
-//! `report::monitor`.
+//! **Funnel plots** ([`funnel`]): the units' indicators against their volume with exact
+//! binomial (or, case-mix adjusted, Poisson) limits and overdispersion (Spiegelhalter 2005).
 
 mod chart;
+pub mod funnel;
 mod limits;
 mod moving_range;
 mod options;
