@@ -1,6 +1,7 @@
 //! Quantiles, distribution functions and p-values of the normal, Student t and chi-square
 //! distributions, and the distribution functions of the binomial and Poisson distributions
-//! with the binomial quantile, as thin wrappers over `statrs`.
+//! with the binomial quantile, as thin wrappers over `statrs`; the first count at which a
+//! discrete distribution function reaches a probability ([`first_reaching`]).
 //!
 //! These functions are for the crate's own use, which always passes valid arguments; their
 //! domains are documented on each function. They are nevertheless *total*: they never panic and
@@ -21,7 +22,7 @@
 //!   trips a `debug_assert!`; release builds fall back to the normal distribution for t and to
 //!   an upper-tail probability of 1 for chi-square.
 
-use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+use statrs::distribution::{ChiSquared, Continuous, ContinuousCDF, Normal, StudentsT};
 use statrs::function::beta::checked_beta_reg;
 use statrs::function::gamma::checked_gamma_ur;
 
@@ -123,6 +124,41 @@ pub fn chisq_upper(x: f64, df: f64) -> f64 {
     ChiSquared::new(df).map_or(1.0, |chi| chi.sf(x))
 }
 
+/// Quantile of the chi-square distribution with `df` degrees of freedom: the `x` with
+/// `P(X <= x) = p`. Domain `p` in `[0, 1]` (`p = 0` gives 0, `p = 1` gives `+inf`), `df > 0`
+/// finite (release builds give 0 for an invalid df). R: `qchisq(p, df)`; for example the
+/// exact (Garwood) Poisson interval of a count `O` is `qchisq(0.025, 2 O) / 2` to
+/// `qchisq(0.975, 2 O + 2) / 2`.
+pub fn chisq_quantile(p: f64, df: f64) -> f64 {
+    debug_assert!(
+        df > 0.0 && df.is_finite(),
+        "degrees of freedom {df} invalid"
+    );
+    let p = probability(p);
+    let Ok(chi) = ChiSquared::new(df) else {
+        return 0.0;
+    };
+    let mut x = chi.inverse_cdf(p);
+    // statrs stops at about 1e-11 relative in the lower tail: two Newton steps on the tail
+    // that holds p (the upper one above the median, where the distribution function rounds
+    // towards 1) bring it to R's.
+    for _ in 0..2 {
+        let density = chi.pdf(x);
+        if !(x > 0.0 && x.is_finite() && density > 0.0) {
+            break;
+        }
+        let step = if p > 0.5 {
+            (chi.sf(x) - (1.0 - p)) / density
+        } else {
+            (p - chi.cdf(x)) / density
+        };
+        if (x + step) > 0.0 {
+            x += step;
+        }
+    }
+    x
+}
+
 /// Two-sided p-value of a standard normal statistic: `2 P(Z >= |z|)`, computed from the lower
 /// tail so that it stays accurate for large `|z|`. R: `2 * pnorm(-abs(z))`.
 pub fn p_normal_two_sided(z: f64) -> f64 {
@@ -164,11 +200,17 @@ pub fn binomial_cdf(k: i64, size: u64, prob: f64) -> f64 {
 /// crossings of Anhøj's run-chart rule for 24 useful points.
 pub fn binomial_quantile(p: f64, size: u64, prob: f64) -> u64 {
     let target = probability(p) * (1.0 - 64.0 * f64::EPSILON);
-    // The distribution function is increasing in k: bisect for the first k that reaches it.
-    let (mut lo, mut hi) = (0u64, size);
+    first_reaching(target, size, |k| binomial_cdf(k as i64, size, prob))
+}
+
+/// The smallest `k` in `0..=max` with `cdf(k) >= p`, by bisection, for a non-decreasing `cdf`
+/// (`max` when no `k` reaches `p`). Where `k > 0`, `cdf(k - 1) < p <= cdf(k)`: the quantile
+/// without R's fuzz, `min{r: F(r) >= P}` of the exact limits of a funnel plot.
+pub fn first_reaching(p: f64, max: u64, cdf: impl Fn(u64) -> f64) -> u64 {
+    let (mut lo, mut hi) = (0u64, max);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if binomial_cdf(mid as i64, size, prob) >= target {
+        if cdf(mid) >= p {
             hi = mid;
         } else {
             lo = mid + 1;
@@ -270,5 +312,40 @@ mod tests {
         assert!(close(poisson_cdf(3, 2.5), 0.757_576_133_133_065_9, 1e-14));
         assert!(close(poisson_cdf(10, 12.2), 0.32661695901056587, 1e-14));
         assert_eq!(poisson_cdf(-1, 2.0), 0.0);
+    }
+
+    #[test]
+    fn chi_square_quantiles_agree_with_r() {
+        // R: sprintf("%.17g", qchisq(p, df))
+        let cases = [
+            (0.025, 2.0, 0.05063561596857975),
+            (0.975, 4.0, 11.143286781877798),
+            (0.025, 20.0, 9.590777392264867),
+            (0.975, 116.0, 147.70022280592565),
+            (0.5, 7.0, 6.345811195521517),
+            (0.001, 1.0, 1.5707971492624904e-06),
+        ];
+        for (p, df, r) in cases {
+            let q = chisq_quantile(p, df);
+            assert!(close(q, r, 1e-12), "qchisq({p}, {df}) = {r}, not {q}");
+            assert!(close(chisq_upper(q, df), 1.0 - p, 1e-12));
+        }
+        assert_eq!(chisq_quantile(0.0, 3.0), 0.0);
+        assert_eq!(chisq_quantile(1.0, 3.0), f64::INFINITY);
+    }
+
+    #[test]
+    fn first_reaching_is_the_unfuzzed_quantile() {
+        // F(k) = k / 10 on 0..=10: P = 0.3 is reached at 3 exactly, 0.31 at 4, 0 at 0.
+        let cdf = |k: u64| k as f64 / 10.0;
+        assert_eq!(first_reaching(0.3, 10, cdf), 3);
+        assert_eq!(first_reaching(0.31, 10, cdf), 4);
+        assert_eq!(first_reaching(0.0, 10, cdf), 0);
+        // Not reached: the end of the range.
+        assert_eq!(first_reaching(2.0, 10, cdf), 10);
+        // R: qbinom(0.975, 307, 0.145814167433303) = 57, pbinom(56, ...) < 0.975.
+        let p0 = 0.145814167433303;
+        let r = first_reaching(0.975, 307, |k| binomial_cdf(k as i64, 307, p0));
+        assert_eq!(r, 57);
     }
 }

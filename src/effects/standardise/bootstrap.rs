@@ -120,7 +120,7 @@ pub(crate) fn replicate_statistics<F: Fitted>(
 }
 
 /// R's type-7 quantile of sorted values at probability `prob`.
-fn quantile7(sorted: &[f64], prob: f64) -> f64 {
+pub(crate) fn quantile7(sorted: &[f64], prob: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * prob.clamp(0.0, 1.0);
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);

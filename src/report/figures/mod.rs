@@ -2,10 +2,11 @@
 //! legends): the cost-effectiveness plane, the cost-effectiveness acceptability curve, a
 //! forest plot of effect estimates, the rollout diagram of a stepped-wedge or
 //! staggered-rollout schedule, the treatment effect by exposure time with its time average, and
-//! a power curve (closed form beside simulation, [`power_curve_plot`]), and run and control
+//! a power curve (closed form beside simulation, [`power_curve_plot`]), run and control
 //! charts of monitored indicators, one unit ([`control_chart_plot`]) or one panel per unit
-//! ([`small_multiples_plot`]). Each function returns the SVG document; write it to a file
-//! with `std::fs::write`.
+//! ([`small_multiples_plot`]), and a funnel plot of units against their volume
+//! ([`funnel_plot`]). Each function returns the SVG document; write it to a file with
+//! `std::fs::write`.
 
 use std::ops::Range;
 
@@ -22,6 +23,7 @@ use crate::core::error::{Error, Result};
 mod cost_effectiveness;
 mod exposure;
 mod forest;
+mod funnel;
 mod power;
 mod rollout;
 mod spc;
@@ -29,6 +31,7 @@ mod spc;
 pub use cost_effectiveness::{acceptability_curve, cost_effectiveness_plane};
 pub use exposure::exposure_effects_plot;
 pub use forest::{forest_plot, ForestGroup, ForestPlot, ForestRow};
+pub use funnel::funnel_plot;
 pub use power::{power_curve_plot, PowerCurve, SimulatedSeries};
 pub use rollout::{rollout_diagram, RolloutDiagram};
 pub use spc::{control_chart_plot, small_multiples_plot};

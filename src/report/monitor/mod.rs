@@ -37,8 +37,12 @@
 //! **Series from a cohort** ([`series`]): the numerator and denominator of an indicator for
 //! every unit in every month or ISO week, counted from patient rows, every unit on the same
 //! subgroups (for small multiples).
+//!
+//! **Funnel plots** ([`funnel`]): the units' indicators against their volume with exact
+//! binomial (or, case-mix adjusted, Poisson) limits and overdispersion (Spiegelhalter 2005).
 
 mod chart;
+pub mod funnel;
 mod limits;
 mod moving_range;
 mod options;
