@@ -96,7 +96,9 @@ fn volumes(monitoring: &Monitoring) -> String {
         "team",
         "published",
         "12 months",
-        Indicator::ALL.map(|i| format!("{:>20}", i.label())).join(" ")
+        Indicator::ALL
+            .map(|i| format!("{:>20}", i.label()))
+            .join(" ")
     );
     let year = first.series.labels.len().min(12);
     let mut total = 0;
@@ -133,7 +135,8 @@ fn volumes(monitoring: &Monitoring) -> String {
     out.push_str(&format!(
         "{:16} {:>9} {total:>10}  (published total {PUBLISHED_TOTAL}: webinar of 5 November \
          2025, shared/published-results.md section 5)\n",
-        "all", LKT_TEAMS.iter().map(|t| t.baseline_patients).sum::<u32>()
+        "all",
+        LKT_TEAMS.iter().map(|t| t.baseline_patients).sum::<u32>()
     ));
     out
 }

@@ -1,12 +1,28 @@
 //! `spc`: a run or control chart of an indicator series from a CSV file, as qicharts2's `qic`
-//! (`stepwedge::report::monitor`).
+//! (`stepwedge::report::monitor`), or a funnel plot of units (`report::monitor::funnel`).
 //!
 //! ```sh
 //! cargo run --release --example spc -- --data FILE.csv --y COLUMN --n COLUMN --x COLUMN \
 //!     --chart run|p|pp|u|i|mr [--json] [--freeze K] [--part K,..] [--exclude K,..] \
 //!     [--multiply M] [--figure FILE.svg] [--title TEXT]
+//! cargo run --release --example spc -- --data FILE.csv --y COLUMN --n COLUMN \
+//!     --chart funnel --unit COLUMN [--json] [--figure FILE.svg]
+//! cargo run --release --example spc -- --data PATIENTS.csv --y INDICATOR --chart funnel \
+//!     --unit COLUMN --case-mix "age + sex + residence + asa" [--json]
 //! ```
 //!
+//! **Funnel** (`--chart funnel --unit COLUMN`, no `--x`): each unit's `--y` events and `--n`
+//! patients summed over its rows (rows missing either left out), and the units' proportions
+//! against their patients with exact binomial 95% and 99.8% limits around the overall
+//! proportion (Spiegelhalter 2005); with `--case-mix COVARIATES` instead of `--n`, one row per
+//! patient, `--y` 0/1, and the units' observed/expected events against their expected events
+//! (expected from the logistic model `y ~ COVARIATES` fitted to all units, exact Poisson
+//! limits). JSON: `{"y": "proportion"|"ratio", "target", "units": [{"unit", "n", "observed",
+//! "expected", "ratio", "lower95", "upper95", "lower998", "upper998", "outside",
+//! "outside95", ...}], "phi", "tau2", ...}`, the limits on the plotted scale at the unit's
+//! volume, `outside` `above`|`below`|`within` at the 99.8% limits.
+//!
+//! **Run and control charts:**
 //! The rows are grouped into subgroups by `--x` (rows with the same x are one subgroup, as
 //! qic aggregates them), ordered by x: numerically for a numeric column, as text otherwise
 //! (ISO months `2024-01` sort in time order). With `--n` a subgroup's count and denominator
@@ -42,7 +58,8 @@ use serde_json::Value;
 use stepwedge::core::error::Error;
 use stepwedge::core::files::write_atomically;
 use stepwedge::data::{Cohort, Column};
-use stepwedge::report::figures::control_chart_plot;
+use stepwedge::report::figures::{control_chart_plot, funnel_plot};
+use stepwedge::report::monitor::funnel::{Flag, Funnel, Measure};
 use stepwedge::report::monitor::{
     Chart, ChartKind, ChartOptions, ChartPoint, PartRuns, RunsAnalysis, Subgroups,
 };
@@ -66,12 +83,29 @@ struct Args {
     /// The denominator column (patients, exposure); needed by p, pp and u charts.
     #[arg(long, value_name = "COLUMN")]
     n: Option<String>,
-    /// The subgroup column (month, week, ...): rows are grouped and ordered by it.
-    #[arg(long, value_name = "COLUMN")]
-    x: String,
+    /// The subgroup column (month, week, ...): rows are grouped and ordered by it (not with
+    /// --chart funnel).
+    #[arg(long, value_name = "COLUMN", required_if_eq_any = [
+        ("chart", "run"), ("chart", "p"), ("chart", "pp"), ("chart", "u"), ("chart", "i"),
+        ("chart", "mr"),
+    ])]
+    x: Option<String>,
     /// The chart.
     #[arg(long, value_enum)]
     chart: ChartArg,
+    /// With --chart funnel: the unit column (team, hospital); rows are summed per unit.
+    #[arg(long, value_name = "COLUMN", required_if_eq("chart", "funnel"))]
+    unit: Option<String>,
+    /// With --chart funnel: one row per patient, --y the 0/1 indicator, and the expected
+    /// events of each unit from the logistic model `y ~ COVARIATES` fitted to all units
+    /// (for example "age + sex + residence + asa"); the funnel is then of observed/expected.
+    #[arg(
+        long,
+        value_name = "COVARIATES",
+        requires = "unit",
+        conflicts_with = "n"
+    )]
+    case_mix: Option<String>,
     /// Centre line and limits from subgroups 1 to K (the baseline).
     #[arg(long, value_name = "K")]
     freeze: Option<usize>,
@@ -112,6 +146,23 @@ enum ChartArg {
     I,
     /// MR chart: moving ranges.
     Mr,
+    /// Funnel plot of the units (--unit) against their volume.
+    Funnel,
+}
+
+impl ChartArg {
+    /// The chart's name as `--chart` takes it.
+    fn name(self) -> &'static str {
+        match self {
+            ChartArg::Run => "run",
+            ChartArg::P => "p",
+            ChartArg::Pp => "pp",
+            ChartArg::U => "u",
+            ChartArg::I => "i",
+            ChartArg::Mr => "mr",
+            ChartArg::Funnel => "funnel",
+        }
+    }
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
@@ -123,12 +174,18 @@ fn run(args: &Args) -> Result<(), Failure> {
         ChartArg::U => control_chart(args, &cohort, ChartKind::U),
         ChartArg::I => control_chart(args, &cohort, ChartKind::I),
         ChartArg::Mr => control_chart(args, &cohort, ChartKind::Mr),
+        ChartArg::Funnel => funnel(args, &cohort),
     }
 }
 
 /// A run or control chart of the file: its table or JSON, and its figure.
 fn control_chart(args: &Args, cohort: &Cohort, kind: ChartKind) -> Result<(), Failure> {
-    let series = Series::of(args, cohort)?;
+    let Some(x) = args.x.as_deref() else {
+        return Err(
+            Error::invalid("--x", "a run or control chart needs the subgroup column").into(),
+        );
+    };
+    let series = Series::of(args, cohort, x, "x")?;
     let options = ChartOptions {
         freeze: args.freeze,
         parts: args.part.clone(),
@@ -148,7 +205,7 @@ fn control_chart(args: &Args, cohort: &Cohort, kind: ChartKind) -> Result<(), Fa
         let title = args
             .title
             .clone()
-            .unwrap_or_else(|| format!("{} of {what} by {}", kind.title(), args.x));
+            .unwrap_or_else(|| format!("{} of {what} by {x}", kind.title()));
         let measured = match kind {
             ChartKind::Mr => format!("Moving range of {what}"),
             _ => what,
@@ -172,9 +229,138 @@ fn control_chart(args: &Args, cohort: &Cohort, kind: ChartKind) -> Result<(), Fa
     cli::emit(&table(&chart, &series, args))
 }
 
+/// A funnel plot of the file's units: their events and patients summed over their rows
+/// (`Funnel::proportions`), or with `--case-mix` their observed and expected events from the
+/// patient rows (`Funnel::case_mix`); its table or JSON, and its figure.
+fn funnel(args: &Args, cohort: &Cohort) -> Result<(), Failure> {
+    let Some(unit) = args.unit.as_deref() else {
+        return Err(Error::invalid("--unit", "a funnel plot needs the unit column").into());
+    };
+    let funnel = match &args.case_mix {
+        Some(covariates) => {
+            column(cohort, &args.data, unit, "unit")?;
+            column(cohort, &args.data, &args.y, "y")?;
+            Funnel::case_mix(cohort, unit, &args.y, covariates)?
+        }
+        None => {
+            let Some(n) = &args.n else {
+                return Err(Error::invalid(
+                    "--n",
+                    "a funnel plot of proportions needs the patients column (--n), or \
+                     --case-mix for one row per patient",
+                )
+                .into());
+            };
+            let series = Series::of(args, cohort, unit, "unit")?;
+            let counts = |values: &[Option<f64>], name: &str| -> Result<Vec<f64>, Error> {
+                values
+                    .iter()
+                    .zip(&series.labels)
+                    .map(|(v, label)| {
+                        v.ok_or_else(|| {
+                            Error::invalid(
+                                name,
+                                format!("unit '{label}' has no row with both --y and --n"),
+                            )
+                        })
+                    })
+                    .collect()
+            };
+            let observed = counts(&series.y, &args.y)?;
+            let patients = counts(series.n.as_deref().unwrap_or_default(), n)?;
+            Funnel::proportions(series.labels.clone(), observed, patients)?
+        }
+    };
+    if let Some(path) = &args.figure {
+        let (title, y_label) = match funnel.measure {
+            Measure::Proportion => (
+                format!(
+                    "{} / {} by {unit}",
+                    args.y,
+                    args.n.as_deref().unwrap_or("n")
+                ),
+                format!("{} / {}", args.y, args.n.as_deref().unwrap_or("n")),
+            ),
+            Measure::Ratio => (
+                format!("{} by {unit}, case-mix adjusted", args.y),
+                "Observed / expected events".to_string(),
+            ),
+        };
+        let title = args.title.clone().unwrap_or(title);
+        write_atomically(path, funnel_plot(&funnel, &title, &y_label)?.as_bytes())?;
+        cli::note(PROGRAM, format_args!("wrote {path}"));
+    }
+    if args.json {
+        return cli::emit_json(&funnel, "the funnel");
+    }
+    cli::emit(&funnel_table(&funnel, unit))
+}
+
+/// The funnel as a table of its units, with the overdispersion.
+fn funnel_table(funnel: &Funnel, unit: &str) -> String {
+    let width = funnel
+        .units
+        .iter()
+        .map(|u| u.unit.chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(unit.len());
+    let measure = match funnel.measure {
+        Measure::Proportion => "proportion",
+        Measure::Ratio => "O/E",
+    };
+    let mut text =
+        format!(
+        "Funnel plot of {} units: {measure} against {}, target {:.4}\n\n{:<width$}  {:>8}  {:>8}  \
+         {:>9}  {:>10}  {:>9}  {:>9}  {:>9}  {:>9}  outside (99.8% / 95%)\n",
+        funnel.units.len(),
+        if funnel.measure == Measure::Proportion { "patients" } else { "expected events" },
+        funnel.target,
+        unit,
+        "n",
+        "observed",
+        "expected",
+        measure,
+        "lower998",
+        "lower95",
+        "upper95",
+        "upper998",
+    );
+    for u in &funnel.units {
+        let flag = |f: Flag| match f {
+            Flag::Above => "above",
+            Flag::Below => "below",
+            Flag::Within => "within",
+        };
+        text.push_str(&format!(
+            "{:<width$}  {:>8}  {:>8}  {:>9.2}  {:>10.4}  {:>9.4}  {:>9.4}  {:>9.4}  {:>9.4}  {} / {}\n",
+            u.unit,
+            u.n,
+            u.observed,
+            u.expected,
+            u.value,
+            u.limits.lower998,
+            u.limits.lower95,
+            u.limits.upper95,
+            u.limits.upper998,
+            flag(u.outside),
+            flag(u.outside95),
+        ));
+    }
+    let o = &funnel.overdispersion;
+    text.push_str(&format!(
+        "\nOverdispersion: phi = {:.3} (10%-winsorised z-scores; test {:.2} on {} df, p = {:.4}), \
+         tau2 = {:.3e}\n",
+        o.phi, o.test_statistic, o.df, o.p_value, o.tau2
+    ));
+    text
+}
+
 /// The file's rows grouped into subgroups by x.
 struct Series {
     file: String,
+    /// The column the rows are grouped by (x, or the unit of a funnel).
+    key: String,
     /// Each subgroup's label (its x as text) and x as JSON (a number or the text).
     labels: Vec<String>,
     keys: Vec<Value>,
@@ -186,13 +372,14 @@ struct Series {
 }
 
 impl Series {
-    fn of(args: &Args, cohort: &Cohort) -> Result<Series, Error> {
+    /// The rows of the file grouped by the column `key` (given by `--flag`).
+    fn of(args: &Args, cohort: &Cohort, key: &str, flag: &str) -> Result<Series, Error> {
         let file = args.data.clone();
         if cohort.n_rows() == 0 {
-            let what = format!("{file}: a run or control chart");
+            let what = format!("{file}: a {} chart", args.chart.name());
             return Err(Error::too_few(what, "data rows", 0, 1));
         }
-        let x = column(cohort, &file, &args.x, "x")?;
+        let x = column(cohort, &file, key, flag)?;
         let y = numbers(cohort, &file, &args.y, "y")?;
         let n = match &args.n {
             Some(name) => Some((name.as_str(), numbers(cohort, &file, name, "n")?)),
@@ -208,9 +395,10 @@ impl Series {
                 }
             }
         }
-        let groups = groups(x, &file, &args.x)?;
+        let groups = groups(x, &file, key)?;
         let mut series = Series {
             file,
+            key: key.to_string(),
             labels: Vec::new(),
             keys: Vec::new(),
             first_rows: Vec::new(),
@@ -278,7 +466,7 @@ impl Series {
                     &self.file,
                     row,
                     name,
-                    format!("subgroup {position} ({} = '{label}'): {message}", args.x),
+                    format!("subgroup {position} ({} = '{label}'): {message}", self.key),
                 )
             }
             other => other,
@@ -491,7 +679,7 @@ fn table(chart: &Chart, series: &Series, args: &Args) -> String {
         .map(|l| l.chars().count())
         .max()
         .unwrap_or(1)
-        .max(args.x.len());
+        .max(series.key.len());
     let mut text = format!(
         "{} of {}{} by {}, {} subgroups\n\n",
         chart.kind.title(),
@@ -500,12 +688,12 @@ fn table(chart: &Chart, series: &Series, args: &Args) -> String {
             .as_ref()
             .map(|n| format!(" / {n}"))
             .unwrap_or_default(),
-        args.x,
+        series.key,
         chart.points.len()
     );
     text.push_str(&format!(
         "{:<width$}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {}\n",
-        args.x, "y", "n", "cl", "lcl", "ucl", "notes"
+        series.key, "y", "n", "cl", "lcl", "ucl", "notes"
     ));
     for p in &chart.points {
         let mut notes = Vec::new();

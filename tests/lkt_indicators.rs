@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use stepwedge::data::{Cohort, LoadOptions};
+use stepwedge::report::monitor::funnel::Flag;
 use stepwedge::studies::lkt::{Indicator, Monitoring, POINTS_HEADER};
 
 fn root() -> std::path::PathBuf {
@@ -61,7 +62,10 @@ fn monthly_counts_and_expected_events_agree_with_base_r() {
         let col = &r[im.indicator.column()];
         assert_eq!(im.series.labels, months, "{:?}", im.indicator);
         for (k, unit) in im.series.units.iter().enumerate() {
-            let events: Vec<u64> = numbers(&col["events"][k]).iter().map(|&x| x as u64).collect();
+            let events: Vec<u64> = numbers(&col["events"][k])
+                .iter()
+                .map(|&x| x as u64)
+                .collect();
             let patients: Vec<u64> = numbers(&col["patients"][k])
                 .iter()
                 .map(|&x| x as u64)
@@ -75,7 +79,13 @@ fn monthly_counts_and_expected_events_agree_with_base_r() {
             let expected = numbers(&col["expected"])[k];
             let rel = (f.expected - expected).abs() / expected;
             largest = largest.max(rel);
-            assert!(rel < 1e-6, "{:?} {}: E {} vs R {expected}", im.indicator, unit.unit, f.expected);
+            assert!(
+                rel < 1e-6,
+                "{:?} {}: E {} vs R {expected}",
+                im.indicator,
+                unit.unit,
+                f.expected
+            );
         }
     }
     eprintln!("largest relative difference of E from R's glm: {largest:.1e}");
@@ -83,6 +93,7 @@ fn monthly_counts_and_expected_events_agree_with_base_r() {
 
 #[test]
 fn built_in_improvements_and_differences_show_as_signals() {
+    // Properties of the bundled cohort (seed 2215), printed by `lkt_indicators`.
     let signals = monitoring().signals();
     let find = |team: &str, indicator: Indicator| {
         signals
@@ -90,15 +101,22 @@ fn built_in_improvements_and_differences_show_as_signals() {
             .find(|s| s.team == team && s.indicator == indicator)
             .unwrap()
     };
-    // Randers improves readmission from month 7 of 24: the run chart shows a shift.
-    let randers = find("Randers", Indicator::Readmission);
-    assert!(randers.long_run || randers.few_crossings, "{randers:?}");
+    // Sydhavsøerne regains mobility more often from month 13 of 24: its run charts shift.
+    for indicator in [Indicator::RegainedCas, Indicator::RegainedNms] {
+        let s = find("Sydhavsøerne", indicator);
+        assert!(s.long_run && s.few_crossings, "{s:?}");
+    }
+    // Randers regains CAS more often from month 7: above the funnel's 99.8% limits.
+    let randers = find("Randers", Indicator::RegainedCas);
+    assert_eq!(randers.funnel, Flag::Above, "{randers:?}");
     // Byen (Region H) has a higher readmission risk than its case mix explains.
     let byen = find("Byen (Region H)", Indicator::Readmission);
-    assert!(byen.funnel95.is_outside(), "{byen:?}");
-    // A team without a built-in difference and a mid-size volume has no funnel signal.
-    let midt = find("Midt (Region H)", Indicator::RegainedNms);
-    assert!(!midt.funnel.is_outside(), "{midt:?}");
+    assert_eq!(byen.funnel95, Flag::Above, "{byen:?}");
+    // Gødstrup, the largest team, has no built-in difference and no signal at all.
+    for indicator in Indicator::ALL {
+        let s = find("Gødstrup", indicator);
+        assert!(!s.any(), "{s:?}");
+    }
 }
 
 #[test]
@@ -114,12 +132,30 @@ fn report_is_written_whole_with_every_point() {
         assert!(names.contains(&format!("run_{}.svg", indicator.key())));
         assert!(names.contains(&format!("funnel_{}.svg", indicator.key())));
     }
-    assert_eq!(names.iter().filter(|n| n.starts_with("p_readmission_")).count(), 11);
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("p_readmission_"))
+            .count(),
+        11
+    );
     let csv = std::fs::read_to_string(dir.join("monitoring_points.csv")).unwrap();
     let mut lines = csv.lines();
     assert_eq!(lines.next().unwrap(), POINTS_HEADER.join(","));
     // 4 indicators x 11 teams x 24 months of run charts, 11 x 24 p chart points, 4 x 11
     // funnel points.
     assert_eq!(lines.count(), 4 * 11 * 24 + 11 * 24 + 4 * 11);
+    // The README's figures are this report's.
+    for (figure, file) in [
+        ("run_cas.svg", "lkt_run_cas.svg"),
+        ("funnel_readmission.svg", "lkt_funnel_readmission.svg"),
+    ] {
+        let committed = std::fs::read_to_string(root().join("docs/figures").join(file)).unwrap();
+        let made = std::fs::read_to_string(dir.join(figure)).unwrap();
+        assert!(
+            committed == made,
+            "docs/figures/{file} is not the report's {figure}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -466,3 +466,235 @@ fn parts_exclude_and_multiply_as_worked_out_by_hand() {
     assert!(drawn.contains("Readmission, LKT A") && drawn.contains("Part 2"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Every `funnel_*.json` reference case (hand-computed in R, `make_monitor.R` Part B) written
+/// as a CSV of teams, each team's counts split over two rows in reverse order, through
+/// `--chart funnel --unit team --json`: the exact limits at each team's n within 1e-9, the flags
+/// exactly, phi and tau2 within 1e-9.
+#[test]
+fn funnel_reference_cases_through_the_command_line() {
+    let dir = scratch("funnel");
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/monitor");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("funnel_lkt") && name.ends_with(".json")) {
+            continue;
+        }
+        cases += 1;
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let input = &case["input"];
+        let teams = input["team"].as_array().unwrap();
+        let mut csv = String::from("team,events,patients\n");
+        for k in (0..teams.len()).rev() {
+            let (o, n) = (
+                input["O"][k].as_f64().unwrap(),
+                input["n"][k].as_f64().unwrap(),
+            );
+            let (o1, n1) = ((o / 2.0).floor(), (n / 2.0).floor());
+            csv.push_str(&format!("{},{o1},{n1}\n", teams[k].as_str().unwrap()));
+            csv.push_str(&format!(
+                "{},{},{}\n",
+                teams[k].as_str().unwrap(),
+                o - o1,
+                n - n1
+            ));
+        }
+        let file = dir.join(format!("{name}.csv"));
+        std::fs::write(&file, csv).unwrap();
+        let out = json(&run(&[
+            "--data",
+            file.to_str().unwrap(),
+            "--y",
+            "events",
+            "--n",
+            "patients",
+            "--chart",
+            "funnel",
+            "--unit",
+            "team",
+            "--json",
+        ]));
+        let close = |a: f64, b: f64, what: &str| {
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                "{name} {what}: {a} vs {b}"
+            );
+        };
+        close(
+            out["phi"].as_f64().unwrap(),
+            case["overdispersion"]["phi"].as_f64().unwrap(),
+            "phi",
+        );
+        close(
+            out["tau2"].as_f64().unwrap(),
+            case["overdispersion"]["tau2"].as_f64().unwrap(),
+            "tau2",
+        );
+        let at = &case["limits_at_team_n"];
+        for (k, unit) in out["units"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(
+                unit["unit"], teams[k],
+                "{name}: units in the reference's order"
+            );
+            assert_eq!(unit["n"].as_f64(), input["n"][k].as_f64());
+            assert_eq!(unit["observed"].as_f64(), input["O"][k].as_f64());
+            for (ours, theirs) in [
+                ("lower95", "exact_l95"),
+                ("upper95", "exact_u95"),
+                ("lower998", "exact_l998"),
+                ("upper998", "exact_u998"),
+            ] {
+                close(
+                    unit[ours].as_f64().unwrap(),
+                    at[theirs][k].as_f64().unwrap(),
+                    ours,
+                );
+            }
+            assert_eq!(
+                unit["outside"], case["teams"]["flag_exact998"][k],
+                "{name} {k}"
+            );
+            assert_eq!(
+                unit["outside95"], case["teams"]["flag_exact95"][k],
+                "{name} {k}"
+            );
+        }
+    }
+    assert!(
+        cases >= 1,
+        "no funnel reference case in {}",
+        folder.display()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn funnel_usage_and_user_errors() {
+    let dir = scratch("funnel-errors");
+    let file = dir.join("teams.csv");
+    std::fs::write(
+        &file,
+        "team,events,patients,age\nA,3,20,80\nB,5,25,81\nB,1,,82\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    // A funnel needs --unit, a control chart --x: usage errors.
+    for args in [
+        vec![
+            "--data", file, "--y", "events", "--n", "patients", "--chart", "funnel",
+        ],
+        vec![
+            "--data", file, "--y", "events", "--n", "patients", "--chart", "p",
+        ],
+        vec![
+            "--data",
+            file,
+            "--y",
+            "events",
+            "--n",
+            "patients",
+            "--chart",
+            "funnel",
+            "--unit",
+            "team",
+            "--case-mix",
+            "age",
+        ],
+    ] {
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // A case-mix funnel of a column that is not 0/1, and a missing unit column: user errors.
+    for (args, expected) in [
+        (
+            vec![
+                "--data",
+                file,
+                "--y",
+                "age",
+                "--chart",
+                "funnel",
+                "--unit",
+                "team",
+                "--case-mix",
+                "events",
+            ],
+            "age",
+        ),
+        (
+            vec![
+                "--data", file, "--y", "events", "--n", "patients", "--chart", "funnel", "--unit",
+                "teem",
+            ],
+            "team",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // The row of B without patients is left out (as qic); B is 5 of 25.
+    let out = json(&run(&[
+        "--data", file, "--y", "events", "--n", "patients", "--chart", "funnel", "--unit", "team",
+        "--json",
+    ]));
+    assert_eq!(out["units"][1]["observed"].as_f64(), Some(5.0));
+    assert_eq!(out["units"][1]["n"].as_f64(), Some(25.0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--case-mix` on the bundled patient file agrees with R's glm (`funnel_case_mix.R`, case
+/// "complete"): expected events 1e-8 relative, the ratio's exact limits at E 1e-6 (they move
+/// with E), the flags exactly.
+#[test]
+fn case_mix_funnel_through_the_command_line_agrees_with_glm() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("tests/reference/monitor/funnel_case_mix.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let case = &reference["cases"][0];
+    assert_eq!(case["name"], "complete");
+    let data = root.join("data-samples/stepped_wedge_sim.csv");
+    let out = json(&run(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--y",
+        "death30",
+        "--chart",
+        "funnel",
+        "--unit",
+        "cluster",
+        "--case-mix",
+        "age + sex + residence",
+        "--json",
+    ]));
+    assert_eq!(out["y"], "ratio");
+    let units = &case["units"];
+    for (k, unit) in out["units"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(unit["unit"], units["unit"][k]);
+        assert_eq!(unit["observed"].as_f64(), units["O"][k].as_f64());
+        let (e, r_e) = (
+            unit["expected"].as_f64().unwrap(),
+            units["E"][k].as_f64().unwrap(),
+        );
+        assert!((e - r_e).abs() <= 1e-8 * r_e, "{k}: E {e} vs {r_e}");
+        let upper = unit["upper998"].as_f64().unwrap();
+        let r_upper = case["limits_at_unit_E"]["exact_u998"][k].as_f64().unwrap();
+        assert!((upper - r_upper).abs() <= 1e-6, "{k}: {upper} vs {r_upper}");
+        assert_eq!(unit["outside"], units["flag_exact998"][k]);
+        assert_eq!(unit["outside95"], units["flag_exact95"][k]);
+    }
+}

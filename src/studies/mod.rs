@@ -530,7 +530,10 @@ fn write_files_with<N: AsRef<str>>(
             }
         }
         sync_directory(&parent).map_err(io(&parent))?;
-        Ok(files.iter().map(|(file, _)| dir.join(file.as_ref())).collect())
+        Ok(files
+            .iter()
+            .map(|(file, _)| dir.join(file.as_ref()))
+            .collect())
     };
     let written = fill_and_swap();
     if written.is_err() && temporary.exists() {

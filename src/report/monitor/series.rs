@@ -47,7 +47,11 @@ impl Period {
     /// The label of subgroup `index`.
     fn label(self, index: i64) -> String {
         match self {
-            Period::Month => format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1),
+            Period::Month => format!(
+                "{:04}-{:02}",
+                index.div_euclid(12),
+                index.rem_euclid(12) + 1
+            ),
             Period::Week => {
                 // The ISO year of a week is the year of its Thursday; the week number counts
                 // the Thursdays of that year up to it.
@@ -207,16 +211,18 @@ impl IndicatorSeries {
     /// The subgroups of `unit` for a chart: numerators and denominators, a subgroup without
     /// patients missing. Errors if there is no such unit.
     pub fn subgroups(&self, unit: &str) -> Result<Subgroups> {
-        let s = self
-            .units
-            .iter()
-            .find(|s| s.unit == unit)
-            .ok_or_else(|| Error::unknown_column(unit, self.units.iter().map(|s| s.unit.as_str())))?;
+        let s = self.units.iter().find(|s| s.unit == unit).ok_or_else(|| {
+            Error::unknown_column(unit, self.units.iter().map(|s| s.unit.as_str()))
+        })?;
         let present = |k: usize, x: u64| (s.patients[k] > 0).then_some(x as f64);
         Subgroups::counts(
             self.labels.clone(),
-            (0..self.labels.len()).map(|k| present(k, s.events[k])).collect(),
-            (0..self.labels.len()).map(|k| present(k, s.patients[k])).collect(),
+            (0..self.labels.len())
+                .map(|k| present(k, s.events[k]))
+                .collect(),
+            (0..self.labels.len())
+                .map(|k| present(k, s.patients[k]))
+                .collect(),
         )
     }
 }
@@ -242,8 +248,9 @@ mod tests {
         let csv = "team,surgery,event\n\
                    A,2024-01-05,1\nA,2024-01-20,0\nB,2024-01-07,NA\nB,2024-03-02,1\nA,2024-03-31,0\n";
         let cohort = Cohort::from_csv_str(csv, &LoadOptions::default()).unwrap();
-        let s = IndicatorSeries::from_cohort(&cohort, &SeriesSpec::monthly("team", "surgery", "event"))
-            .unwrap();
+        let s =
+            IndicatorSeries::from_cohort(&cohort, &SeriesSpec::monthly("team", "surgery", "event"))
+                .unwrap();
         assert_eq!(s.labels, ["2024-01", "2024-02", "2024-03"]);
         assert_eq!(s.units[0].events, [1, 0, 0]);
         assert_eq!(s.units[0].patients, [2, 0, 1]);
@@ -259,12 +266,17 @@ mod tests {
     fn bad_cells_name_column_and_row() {
         let csv = "team,surgery,event\nA,2024-01-05,2\n";
         let cohort = Cohort::from_csv_str(csv, &LoadOptions::default()).unwrap();
-        let e = IndicatorSeries::from_cohort(&cohort, &SeriesSpec::monthly("team", "surgery", "event"))
-            .unwrap_err()
-            .to_string();
+        let e =
+            IndicatorSeries::from_cohort(&cohort, &SeriesSpec::monthly("team", "surgery", "event"))
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("event") && e.contains('1'), "{e}");
         let csv = "team,surgery,event\nA,NA,1\n";
         let cohort = Cohort::from_csv_str(csv, &LoadOptions::default()).unwrap();
-        assert!(IndicatorSeries::from_cohort(&cohort, &SeriesSpec::monthly("team", "surgery", "event")).is_err());
+        assert!(IndicatorSeries::from_cohort(
+            &cohort,
+            &SeriesSpec::monthly("team", "surgery", "event")
+        )
+        .is_err());
     }
 }

@@ -93,6 +93,10 @@ pub struct TeamSignals {
     pub long_run: bool,
     /// Fewer crossings of the median than their minimum in the run chart.
     pub few_crossings: bool,
+    /// The run chart's median is 0% or 100%: most months have no event (or only events), the
+    /// months on the median are left out of the runs analysis (as qicharts2 does), and what is
+    /// left lies on one side of it, so a runs signal says only that events are rare.
+    pub median_at_bound: bool,
     /// Months outside the p chart's limits (readmission only).
     pub p_chart_months: Vec<String>,
     /// Where the team lies at the funnel's 99.8% limits.
@@ -102,7 +106,8 @@ pub struct TeamSignals {
 }
 
 impl TeamSignals {
-    /// A short cell for the signal table: `run` (a long run), `cross` (few crossings), `pK`
+    /// A short cell for the signal table: `run` (a long run), `cross` (few crossings), `*`
+    /// after them when the median is 0% or 100% ([`TeamSignals::median_at_bound`]), `pK`
     /// (K months outside the p chart's limits), `F+`/`F-` (above/below the funnel's 99.8%
     /// limits), `f+`/`f-` (outside the 95% limits only); `.` for none.
     pub fn cell(&self) -> String {
@@ -112,6 +117,11 @@ impl TeamSignals {
         }
         if self.few_crossings {
             parts.push("cross".to_string());
+        }
+        if self.median_at_bound && (self.long_run || self.few_crossings) {
+            if let Some(last) = parts.last_mut() {
+                last.push('*');
+            }
         }
         if !self.p_chart_months.is_empty() {
             parts.push(format!("p{}", self.p_chart_months.len()));
@@ -177,12 +187,17 @@ impl Monitoring {
         let mut out = Vec::new();
         for team in self.teams() {
             for m in &self.indicators {
-                let runs = m
-                    .run_charts
-                    .iter()
-                    .find(|c| c.team == team)
-                    .map(|c| c.chart.parts.iter().map(|p| p.runs).collect::<Vec<_>>())
+                let run_chart = m.run_charts.iter().find(|c| c.team == team);
+                let runs: Vec<_> = run_chart
+                    .map(|c| c.chart.parts.iter().map(|p| p.runs).collect())
                     .unwrap_or_default();
+                // The charts are in percent: a median of 0 or 100.
+                let median_at_bound = run_chart.is_some_and(|c| {
+                    c.chart
+                        .points
+                        .iter()
+                        .any(|p| p.cl.is_some_and(|cl| cl <= 0.0 || cl >= 100.0))
+                });
                 let long_run = runs
                     .iter()
                     .any(|r| matches!((r.longest_run, r.longest_run_max), (Some(l), Some(max)) if l > max));
@@ -203,6 +218,7 @@ impl Monitoring {
                     indicator: m.indicator,
                     long_run,
                     few_crossings,
+                    median_at_bound,
                     p_chart_months,
                     funnel: unit.map_or(Flag::Within, |u| u.outside),
                     funnel95: unit.map_or(Flag::Within, |u| u.outside95),
@@ -216,7 +232,12 @@ impl Monitoring {
     /// [`TeamSignals::cell`], and a legend.
     pub fn signal_table(&self) -> String {
         let signals = self.signals();
-        let width = self.teams().iter().map(|t| t.chars().count()).max().unwrap_or(4);
+        let width = self
+            .teams()
+            .iter()
+            .map(|t| t.chars().count())
+            .max()
+            .unwrap_or(4);
         let mut out = format!("{:width$}", "team");
         for m in &self.indicators {
             out.push_str(&format!("  {:>20}", m.indicator.label()));
@@ -229,14 +250,17 @@ impl Monitoring {
             }
             out.push('\n');
         }
-        out.push_str(
-            "run: a run of months on one side of the median longer than round(log2(n)) + 3; \
-             cross: fewer crossings of the median than the 5th percentile of Binomial(n - 1, 0.5) \
-             (Anhøj's rules over the 24 months); pK: K months outside the p chart's 3-sigma \
-             limits (readmission); F+/F-: observed/expected above/below the funnel's 99.8% \
-             limits, f+/f-: outside the 95% limits only (case-mix adjusted for age, sex, \
-             residence and ASA); .: no signal.\n",
-        );
+        out.push_str(concat!(
+            "\nrun    a run of months on one side of the median longer than round(log2(n)) + 3\n",
+            "cross  fewer crossings of the median than the 5th percentile of Binomial(n - 1, 0.5)\n",
+            "       (Anhøj's rules on the run chart of all months)\n",
+            "*      the median month has no events (or only events): those months are left out of\n",
+            "       the runs analysis and the signal says only that events are rare (count quarters)\n",
+            "pK     K months outside the p chart's 3-sigma limits (30-day readmission)\n",
+            "F+ F-  observed/expected above/below the funnel's 99.8% limits; f+ f-: outside the 95%\n",
+            "       limits only (case-mix adjusted for age, sex, residence and ASA)\n",
+            ".      no signal\n",
+        ));
         out
     }
 
