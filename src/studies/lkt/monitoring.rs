@@ -265,8 +265,10 @@ impl Monitoring {
     }
 
     /// Every plotted point as a tidy CSV ([`POINTS_HEADER`]): run and p chart points (one per
-    /// team and month, with their part's runs analysis) and funnel points (one per team, with
-    /// `y` the ratio O/E, `n` the patients, `expected` E and the exact limits).
+    /// team and month, with their part's runs analysis) and funnel points (one per team,
+    /// subgroup `all`, with `y` the ratio O/E, `n` the patients, `cl` the target 1, `expected`
+    /// E, the exact limits of the ratio, `sigma_signal` true outside the 99.8% limits and
+    /// `outside` above, below or within them).
     pub fn points_csv(&self) -> Result<String> {
         let mut records = Vec::new();
         let flag = |f: Flag| {
