@@ -24,23 +24,26 @@
 //! - `Phi_A = Phi + 2 Phi (sum_ij W_ij (Q_ij - P_i Phi P_j)) Phi`.
 //!
 //! **Degrees of freedom and F** of `H0: L beta = 0`, L of full row rank q (section 4 of the
-//! paper, pbkrtest's `Lb_ddf`): `Theta = L' (L Phi L')^{-1} L`, `A_1 = sum_ij W_ij tr(Theta Phi
-//! P_i Phi) tr(Theta Phi P_j Phi)`, `A_2 = sum_ij W_ij tr(Theta Phi P_i Phi Theta Phi P_j Phi)`,
-//! `B = (A_1 + 6 A_2) / (2 q)`, `g = ((q + 1) A_1 - (q + 4) A_2) / ((q + 2) A_2)`, `c_1 = g / (3 q
-//! + 2 (1 - g))`, `c_2 = (q - g) / (3 q + 2 (1 - g))`, `c_3 = (q + 2 - g) / (3 q + 2 (1 - g))`,
-//! `E* = 1 / (1 - A_2 / q)`, `V* = (2 / q) (1 + c_1 B) / ((1 - c_2 B)^2 (1 - c_3 B))`, `rho = V*
-//! / (2 E*^2)`; the denominator df `m = 4 + (q + 2) / (q rho - 1)` and the scale `lambda = m /
-//! (E* (m - 2))` (1 when `|m - 2| < 0.01`, as pbkrtest). `F = lambda (L beta^)' (L Phi_A
-//! L')^{-1} (L beta^) / q` on (q, m) df. A single coefficient's t test (q = 1) is `beta^_j /
-//! sqrt(Phi_A,jj)` on m df.
+//! paper, pbkrtest's `Lb_ddf`), with `Theta = L' (L Phi L')^{-1} L`:
 //!
-//! **Cost.** `Sigma` is block-diagonal over clusters and each block is `sigma^2 V_g`, `V_g = I +
-//! Z_g Lambda Lambda' Z_g'`, whose powers are `V_g^{-j} = I - Z_g K_j Z_g'` with q x q matrices
-//! (Woodbury): `K_1 = Lambda A_g^{-1} Lambda'` (`A_g = I + Lambda' Z_g'Z_g Lambda`), `K_2 = 2 K_1
-//! - K_1 S K_1`, `K_3 = K_1 + K_2 - K_2 S K_1` (`S = Z_g'Z_g`). Every product above is then a
-//! sum over clusters of q x q and q x p matrices built from the per-cluster `Z'Z`, `Z'X`, `X'X`
-//! and `tr(V_g^{-2}) = n_g - tr(K_2 S)`: no n_g x n_g matrix is formed, whatever the cluster
-//! size.
+//! - `A_1 = sum_ij W_ij tr(Theta Phi P_i Phi) tr(Theta Phi P_j Phi)`,
+//!   `A_2 = sum_ij W_ij tr(Theta Phi P_i Phi Theta Phi P_j Phi)`,
+//!   `B = (A_1 + 6 A_2) / (2 q)`, `g = ((q + 1) A_1 - (q + 4) A_2) / ((q + 2) A_2)`;
+//! - with `d = 3 q + 2 (1 - g)`: `c_1 = g / d`, `c_2 = (q - g) / d`, `c_3 = (q + 2 - g) / d`;
+//! - `E* = 1 / (1 - A_2 / q)`,
+//!   `V* = (2 / q) (1 + c_1 B) / ((1 - c_2 B)^2 (1 - c_3 B))`, `rho = V* / (2 E*^2)`;
+//! - the denominator df `m = 4 + (q + 2) / (q rho - 1)` and the scale
+//!   `lambda = m / (E* (m - 2))` (1 when `|m - 2| < 0.01`, as pbkrtest);
+//! - `F = lambda (L beta^)' (L Phi_A L')^{-1} (L beta^) / q` on (q, m) df. A single
+//!   coefficient's t test (q = 1) is `beta^_j / sqrt(Phi_A,jj)` on m df.
+//!
+//! **Cost.** `Sigma` is block-diagonal over clusters and each block is `sigma^2 V_g`, with
+//! `V_g = I + Z_g Lambda Lambda' Z_g'`, whose powers are `V_g^{-j} = I - Z_g K_j Z_g'` with
+//! q x q matrices (Woodbury): `K_1 = Lambda A_g^{-1} Lambda'` (`A_g = I + Lambda' Z_g'Z_g
+//! Lambda`), `K_2 = 2 K_1 - K_1 S K_1`, `K_3 = K_1 + K_2 - K_2 S K_1` (`S = Z_g'Z_g`). Every
+//! product above is then a sum over clusters of q x q and q x p matrices built from the
+//! per-cluster `Z'Z`, `Z'X`, `X'X` and `tr(V_g^{-2}) = n_g - tr(K_2 S)`: no n_g x n_g matrix is
+//! formed, whatever the cluster size.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
@@ -274,7 +277,8 @@ fn symmetric_inverse(m: &DMatrix<f64>) -> Result<DMatrix<f64>> {
         .eigenvalues
         .iter()
         .fold(f64::INFINITY, |a, v| a.min(v.abs()));
-    if !(smallest > f64::EPSILON.sqrt() * largest) {
+    let finite = eigen.eigenvalues.iter().all(|v| v.is_finite());
+    if !finite || smallest <= f64::EPSILON.sqrt() * largest {
         return Err(Error::Numerical {
             what: "the information of the variance parameters (Kenward-Roger)".into(),
             message: format!(

@@ -113,7 +113,7 @@ impl Lmm {
             return Err(Error::invalid(
                 "df",
                 "Kenward-Roger needs a REML fit (pbkrtest refits a maximum-likelihood fit by \
-                 REML): leave reml(true)",
+                 REML): not with reml(false) or --ml",
             ));
         }
         let used = UsedRows::new(cohort, &self.formula, &self.design)?;
