@@ -266,3 +266,49 @@ fn summary_names_the_method() {
     let s = Lmm::new(formula).unwrap().fit(&cohort).unwrap();
     assert!(s.to_string().contains("Satterthwaite"));
 }
+
+/// Clusters of thousands of patients (6 clusters of 4,200): the adjustment is built from q x q
+/// and q x p sums per cluster, never an n_g x n_g matrix (a dense one would hold 17.6 million
+/// entries per cluster). The adjusted variances exceed the unadjusted ones, and with so much
+/// information within clusters the patient-level coefficients' df are large while the
+/// intercept's, informed between clusters, stay near G - 1.
+#[test]
+fn thousands_of_patients_per_cluster() {
+    let mut csv = String::from("cluster,period,treated,cost\n");
+    // A fixed pseudo-random sequence (a linear congruential generator), no seed needed.
+    let mut state: u64 = 20261207;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for g in 0..6 {
+        let effect = 800.0 * (uniform() - 0.5);
+        for t in 1..=6 {
+            let treated = usize::from(t > g);
+            for _ in 0..700 {
+                let noise: f64 = (0..12).map(|_| uniform()).sum::<f64>() - 6.0;
+                let cost = 12000.0 - 600.0 * treated as f64 + effect + 2500.0 * noise;
+                csv.push_str(&format!("K{g},{t},{treated},{cost:.2}\n"));
+            }
+        }
+    }
+    let cohort = Cohort::from_csv_str(&csv, &LoadOptions::default()).unwrap();
+    let formula = "cost ~ treated + factor(period) + (1 | cluster)";
+    let plain = Lmm::new(formula).unwrap().fit(&cohort).unwrap();
+    let kr = Lmm::new(formula)
+        .unwrap()
+        .df(DfMethod::KenwardRoger)
+        .fit(&cohort)
+        .unwrap();
+    assert_eq!(kr.n_obs, 25_200);
+    for (a, s) in kr.coefficients.iter().zip(&plain.coefficients) {
+        assert!(a.std_error >= s.std_error, "{a:?} {s:?}");
+        assert!(a.std_error < 1.1 * s.std_error, "{a:?} {s:?}");
+        assert!(a.df.unwrap().is_finite(), "{a:?}");
+    }
+    let intercept = kr.coefficients[0].df.unwrap();
+    assert!(intercept > 3.0 && intercept < 10.0, "{intercept}");
+    assert!(kr.coefficients[1].df.unwrap() > 1000.0);
+}
