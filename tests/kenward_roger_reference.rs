@@ -312,3 +312,37 @@ fn thousands_of_patients_per_cluster() {
     assert!(intercept > 3.0 && intercept < 10.0, "{intercept}");
     assert!(kr.coefficients[1].df.unwrap() > 1000.0);
 }
+
+/// A refit under the observed assignment gives the fit's own (adjusted) standard errors, so
+/// that a randomisation test's Wald statistic is the same statistic for every allocation.
+#[test]
+fn refits_under_an_assignment_keep_the_adjustment() {
+    use stepwedge::data::Column;
+    use stepwedge::models::fitted::Assignment;
+    let cohort = data("sw_costs.csv");
+    let fit = Lmm::new("cost ~ treated + factor(period) + (1 | cluster)")
+        .unwrap()
+        .df(DfMethod::KenwardRoger)
+        .fit(&cohort)
+        .unwrap();
+    let rows = fit.frame().rows();
+    let units: Vec<u32> = (0..rows.len() as u32).collect();
+    let Column::Numeric(treated) = cohort.column("treated").unwrap() else {
+        panic!("treated is not numeric")
+    };
+    let values: Vec<f64> = rows.iter().map(|&i| treated[i]).collect();
+    let on = fit.assignable(&cohort, 1, &units).unwrap();
+    let assignment = Assignment {
+        values: &values,
+        shift: 0.0,
+        std_errors: true,
+    };
+    let refit = fit.refit_assigned(&on, &assignment, &mut ()).unwrap();
+    let se = refit.std_errors.unwrap();
+    let r = case("sw_cluster");
+    for (j, row) in fit.coefficients.iter().enumerate() {
+        assert!(rel(se[j], row.std_error) < 1e-7, "{}", row.term);
+    }
+    // The treatment's adjusted SE is 1.1% above the unadjusted one.
+    assert!(rel(se[1], f(&r["se"][1])) > 1e-3);
+}

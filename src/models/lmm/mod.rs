@@ -365,7 +365,9 @@ impl Fitted for LmmFit {
 
     /// With the identity link the shifted null's offset `d x_obs` is `y - d x_obs`. The
     /// minimisation starts at the fit's theta (then at the main fit's start); the standard
-    /// errors are `sqrt(diag(sigma^2 (X'V^{-1}X)^{-1}))`.
+    /// errors are `sqrt(diag(sigma^2 (X'V^{-1}X)^{-1}))`, or the Kenward-Roger adjusted ones
+    /// under `DfMethod::KenwardRoger` (as the fit's own, so that a Wald statistic is the same
+    /// statistic under every assignment).
     fn refit_assigned(
         &self,
         on: &RowUnits,
@@ -387,8 +389,13 @@ impl Fitted for LmmFit {
         let at = stats.at(&minimum.theta)?;
         let std_errors = if assignment.std_errors {
             let sigma2 = at.rss / stats.residual_count(self.reml);
-            let unscaled = spd_inverse(&at.m, "X'V^{-1}X")?;
-            Some((0..p).map(|k| (sigma2 * unscaled[(k, k)]).sqrt()).collect())
+            let vcov = match self.df_method {
+                DfMethod::Satterthwaite => spd_inverse(&at.m, "X'V^{-1}X")? * sigma2,
+                DfMethod::KenwardRoger => KenwardRoger::new(&stats, &minimum.theta, sigma2.sqrt())?
+                    .adjusted()
+                    .clone(),
+            };
+            Some((0..p).map(|k| vcov[(k, k)].sqrt()).collect())
         } else {
             None
         };
