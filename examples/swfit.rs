@@ -29,8 +29,10 @@
 //!   mixed model (as glmmTMB's), whose JSON adds `"dispersion"` (1 / shape).
 //! - `--family gaussian` with a random-effect term: a linear mixed model (costs) fitted by REML,
 //!   or by maximum likelihood with `--ml`, with t intervals on Satterthwaite degrees of freedom
-//!   (as lmerTest); its JSON adds `"residual_sd"`, `"reml"` and `"criterion"` (the REML
-//!   criterion or deviance).
+//!   (as lmerTest); its JSON adds `"residual_sd"`, `"reml"`, `"criterion"` (the REML
+//!   criterion or deviance) and `"df_method"`. `--df kr`: Kenward-Roger instead (REML only, as
+//!   pbkrtest and `summary(fit, ddf = "Kenward-Roger")`): the table's and the JSON's standard
+//!   errors are the adjusted ones, `sqrt(diag(Phi_A))`, with their df, and so are `--tate`'s.
 //! - `--robust`: cluster-robust standard errors: for a mixed model the sandwich over its
 //!   grouping factor (`--vcov sandwich`); for a model without random effects CR1 over
 //!   `--cluster COL` (`--vcov` chooses another: model, HC0, HC1, sandwich, CR0-CR3), with t
@@ -134,7 +136,7 @@ use stepwedge::models::coef_table::CoefRow;
 use stepwedge::models::gee::{Gee, SeKind, WorkingCorrelation};
 use stepwedge::models::glm::{Family, Glm, Link};
 use stepwedge::models::glmm::{Glmm, RandomEffectCorrelation, RandomEffectSd};
-use stepwedge::models::lmm::Lmm;
+use stepwedge::models::lmm::{DfMethod, Lmm};
 use stepwedge::models::vcov::VcovKind;
 use stepwedge::models::{Fitted, LoglikKind};
 use stepwedge::report::figures::exposure_effects_plot;
@@ -179,6 +181,10 @@ struct Args {
     /// Fit a linear mixed model by maximum likelihood instead of REML.
     #[arg(long)]
     ml: bool,
+    /// The linear mixed model's standard errors and df: satterthwaite, or kr (Kenward-Roger's
+    /// adjusted covariance and df; REML) [default: satterthwaite].
+    #[arg(long, value_name = "METHOD")]
+    df: Option<LmmDf>,
     /// Cluster-robust standard errors (the sandwich of a mixed model; CR1 over --cluster).
     #[arg(long)]
     robust: bool,
@@ -289,6 +295,15 @@ struct Args {
     json: bool,
     #[command(flatten)]
     read: DataFlags,
+}
+
+/// `--df`: the linear mixed model's covariance and df.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LmmDf {
+    /// Satterthwaite's df (lmerTest's default).
+    Satterthwaite,
+    /// Kenward-Roger's adjusted covariance and df (pbkrtest).
+    Kr,
 }
 
 /// The statistic of `--permutation`.
@@ -510,6 +525,14 @@ fn run(args: &Args) -> Result<(), Failure> {
     let (cohort, derived) = with_exposure(cohort, &formula, args)?;
     let derived = derived.as_ref();
     let link = args.family.resolve_link(args.link)?;
+    let lmm = args.gee.is_none() && !formula.random.is_empty() && args.family == Family::Gaussian;
+    if args.df.is_some() && !lmm {
+        return Err(Error::invalid(
+            "df",
+            "--df is for the linear mixed model (--family gaussian with a random-effect term)",
+        )
+        .into());
+    }
     let (text, coefficients) = if let Some(correlation) = args.gee {
         run_gee(args, &cohort, correlation, link, &formula, derived)?
     } else if formula.random.is_empty() {
@@ -695,7 +718,8 @@ fn run_gee(
 }
 
 /// A linear mixed model (`--family gaussian` with a random-effect term): REML unless `--ml`,
-/// t intervals on Satterthwaite degrees of freedom. Returns the report and the coefficients.
+/// t intervals on Satterthwaite degrees of freedom (or Kenward-Roger's with `--df kr`). Returns
+/// the report and the coefficients.
 fn run_lmm(
     args: &Args,
     cohort: &Cohort,
@@ -716,7 +740,16 @@ fn run_lmm(
         ));
     }
     let lmm_spec = |formula: &str, reml: bool| -> Result<Lmm, Error> {
+        let df = match args.df {
+            Some(LmmDf::Kr) => DfMethod::KenwardRoger,
+            Some(LmmDf::Satterthwaite) | None => DfMethod::Satterthwaite,
+        };
         let mut spec = Lmm::new(formula)?.reml(reml).level(args.level);
+        // The ML refits of --tate's likelihood-ratio test keep Satterthwaite (their df are not
+        // reported); `--ml --df kr` is the library's error (Kenward-Roger needs REML).
+        if reml || args.ml {
+            spec = spec.df(df);
+        }
         for (var, level) in &args.references {
             spec = spec.reference_level(var, level);
         }
@@ -742,7 +775,7 @@ fn run_lmm(
                 "converged": fit.converged, "singular": fit.singular,
                 "family": Family::Gaussian, "link": Link::Identity, "nagq": 0, "aic": fit.aic,
                 "bic": fit.bic, "residual_sd": fit.residual_sd, "reml": fit.reml,
-                "criterion": fit.criterion, "permutation": permutation_json(test.as_ref()),
+                "criterion": fit.criterion, "df_method": fit.df_method, "permutation": permutation_json(test.as_ref()),
                 "tate": tate_json(tate.as_ref(), derived),
             }),
         )

@@ -1202,3 +1202,61 @@ fn swpower_simulates_the_analysis_beside_the_closed_form() {
     assert_eq!(gee.status.code(), Some(1));
     assert!(text(&gee.stderr).contains("G - p"), "{}", text(&gee.stderr));
 }
+
+/// `swfit --df kr`: the table's and the JSON's standard errors and df are pbkrtest's
+/// (`tests/reference/kenward_roger`); `--df` elsewhere, and with `--ml`, is an error.
+#[test]
+fn swfit_df_kr_shows_the_kenward_roger_standard_errors() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/kenward_roger");
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}/kenward_roger.json")).unwrap(),
+    )
+    .unwrap();
+    let case = &r["cases"][1];
+    assert_eq!(case["name"], "sw_cluster");
+    let data = format!("{dir}/sw_costs.csv");
+    let formula = case["formula"].as_str().unwrap();
+    let args = |df: &'static str| {
+        vec![
+            "--data",
+            &data,
+            "--formula",
+            formula,
+            "--family",
+            "gaussian",
+            "--df",
+            df,
+        ]
+    };
+    let out = json(&run("swfit", &[args("kr"), vec!["--json"]].concat()));
+    assert_eq!(out["df_method"], "KenwardRoger");
+    let plain = json(&run(
+        "swfit",
+        &[args("satterthwaite"), vec!["--json"]].concat(),
+    ));
+    assert_eq!(plain["df_method"], "Satterthwaite");
+    for (k, row) in out["coefficients"].as_array().unwrap().iter().enumerate() {
+        let rel = |a: &Value, b: &Value| {
+            (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() / b.as_f64().unwrap().abs()
+        };
+        assert!(rel(&row["std_error"], &case["se_kr"][k]) < 1e-6, "{row}");
+        assert!(rel(&row["df"], &case["ddf_kr"][k]) < 1e-6, "{row}");
+        let unadjusted = &plain["coefficients"][k]["std_error"];
+        assert!(rel(unadjusted, &case["se"][k]) < 1e-6, "{unadjusted}");
+    }
+    let table = text(&run("swfit", &args("kr")).stdout);
+    assert!(table.contains("Kenward and Roger"), "{table}");
+    let se = format!("{:.1}", case["se_kr"][1].as_f64().unwrap());
+    assert!(table.contains(&se), "{se} not in\n{table}");
+
+    let ml = run("swfit", &[args("kr"), vec!["--ml"]].concat());
+    assert_eq!(ml.status.code(), Some(1), "{}", text(&ml.stderr));
+    assert!(text(&ml.stderr).contains("REML"), "{}", text(&ml.stderr));
+    let glmm = run("swfit", &["--data", SAMPLE, "--formula", HH, "--df", "kr"]);
+    assert_eq!(glmm.status.code(), Some(1), "{}", text(&glmm.stderr));
+    assert!(
+        text(&glmm.stderr).contains("--df"),
+        "{}",
+        text(&glmm.stderr)
+    );
+}

@@ -8,7 +8,9 @@
 //! from the cluster, period and treatment columns equals the script's; the ETI coefficients and
 //! the TATE within 1e-5, the TATE's standard error within 1e-4 relative, the likelihood-ratio test
 //! within 1e-6; for `lmer` (REML), also the TATE's Satterthwaite df (lmerTest's `contest1D`)
-//! within 1e-4 relative and the log-likelihoods of the ML refits within 1e-6.
+//! within 1e-4 relative and the log-likelihoods of the ML refits within 1e-6; and the fit with
+//! `DfMethod::KenwardRoger`'s TATE against `contest1D(..., ddf = "Kenward-Roger")` (pbkrtest's
+//! adjusted covariance and df): SE and df within 1e-4 relative.
 //!
 //! The mixed logistic model's standard errors are those of the Hessian of the Laplace
 //! log-likelihood over (beta, theta): lme4's default `vcov()` for `glmer` (`se` in the JSON), not
@@ -33,7 +35,7 @@ use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::effects::exposure_time::{likelihood_ratio, Tate, TateEstimate};
 use stepwedge::frame::design::ExposureTime;
 use stepwedge::models::glmm::Glmm;
-use stepwedge::models::lmm::Lmm;
+use stepwedge::models::lmm::{DfMethod, Lmm};
 use stepwedge::models::Fitted;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/eti");
@@ -77,6 +79,8 @@ struct Worst {
     lmer_se_rel: f64,
     lmer_df_rel: f64,
     lmer_lrt: f64,
+    lmer_kr_se_rel: f64,
+    lmer_kr_df_rel: f64,
 }
 
 fn close(what: &str, case: &str, ours: f64, theirs: f64, tolerance: f64) -> f64 {
@@ -283,6 +287,47 @@ fn check(path: &Path, worst: &mut Worst) {
     worst.lmer_df_rel = worst.lmer_df_rel.max(d);
     close("lmer TATE t", case, tate.tate.statistic, f(&s["t"]), 1e-4);
     close_rel("lmer TATE p", case, tate.tate.p_value, f(&s["p"]), 1e-3);
+    // Kenward-Roger: the TATE's SE from pbkrtest's adjusted covariance and its df
+    // (`contest1D(fit, a, ddf = "Kenward-Roger")`), through the fit's variance and contrast df.
+    let eti_kr = Lmm::new(m["eti"]["formula"].as_str().unwrap())
+        .unwrap()
+        .df(DfMethod::KenwardRoger)
+        .fit(&cohort)
+        .unwrap();
+    let tate_kr = Tate::new("exposure").apply(&eti_kr).unwrap();
+    let k = &m["tate"]["kenward_roger"];
+    close(
+        "lmer KR TATE",
+        case,
+        tate_kr.tate.estimate,
+        f(&k["estimate"]),
+        1e-5,
+    );
+    let d = close_rel(
+        "lmer KR TATE SE",
+        case,
+        tate_kr.tate.std_error,
+        f(&k["se"]),
+        1e-4,
+    );
+    worst.lmer_kr_se_rel = worst.lmer_kr_se_rel.max(d);
+    let df = tate_kr.tate.df.expect("a t reference");
+    let d = close_rel("lmer KR TATE df", case, df, f(&k["df"]), 1e-4);
+    worst.lmer_kr_df_rel = worst.lmer_kr_df_rel.max(d);
+    close(
+        "lmer KR TATE t",
+        case,
+        tate_kr.tate.statistic,
+        f(&k["t"]),
+        1e-4,
+    );
+    close_rel(
+        "lmer KR TATE p",
+        case,
+        tate_kr.tate.p_value,
+        f(&k["p"]),
+        1e-3,
+    );
     // The REML fits refuse the likelihood-ratio test; the ML refits give R's.
     let it = Lmm::new(m["it"]["formula"].as_str().unwrap())
         .unwrap()

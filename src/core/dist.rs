@@ -124,6 +124,22 @@ pub fn chisq_upper(x: f64, df: f64) -> f64 {
     ChiSquared::new(df).map_or(1.0, |chi| chi.sf(x))
 }
 
+/// Upper tail of the F distribution: `P(F >= x)` with `df1` and `df2` degrees of freedom, the
+/// p-value of an F statistic `x`, as the regularised incomplete beta function
+/// `I_{df2 / (df2 + df1 x)}(df2 / 2, df1 / 2)`. Domain any `x` (`x <= 0` gives 1), `df1`, `df2 >
+/// 0` finite. R: `pf(x, df1, df2, lower.tail = FALSE)`.
+pub fn f_upper(x: f64, df1: f64, df2: f64) -> f64 {
+    debug_assert!(
+        df1 > 0.0 && df1.is_finite() && df2 > 0.0 && df2.is_finite(),
+        "degrees of freedom {df1}, {df2} invalid"
+    );
+    let x = statistic(x);
+    if x <= 0.0 {
+        return 1.0;
+    }
+    checked_beta_reg(df2 / 2.0, df1 / 2.0, df2 / (df2 + df1 * x)).unwrap_or(1.0)
+}
+
 /// Quantile of the chi-square distribution with `df` degrees of freedom: the `x` with
 /// `P(X <= x) = p`. Domain `p` in `[0, 1]` (`p = 0` gives 0, `p = 1` gives `+inf`), `df > 0`
 /// finite (release builds give 0 for an invalid df). R: `qchisq(p, df)`; for example the

@@ -11,8 +11,12 @@
 //! REML criterion (or the deviance, `Lmm::reml(false)`) is minimised over theta by Newton's
 //! method with standard deviations held at or above 0; a standard deviation at 0 is reported and
 //! the fit flagged singular. Inference: `Var(beta^) = sigma^2 (X'V^{-1}X)^{-1}`, t tests and
-//! intervals on Satterthwaite degrees of freedom (lmerTest's default; see `satterthwaite`).
+//! intervals on Satterthwaite degrees of freedom (lmerTest's default; see `satterthwaite`), or,
+//! with [`DfMethod::KenwardRoger`] (REML fits), the Kenward-Roger adjusted covariance `Phi_A`
+//! and its degrees of freedom (pbkrtest's; see `kenward_roger`); any REML fit also gives the
+//! Kenward-Roger F test of `L beta = 0` ([`LmmFit::kenward_roger_test`]).
 
+mod kenward_roger;
 mod optimize;
 mod profile;
 mod satterthwaite;
@@ -42,9 +46,24 @@ use crate::models::variance_components::{
     canonical_theta, variance_components, RandomEffectCorrelation, RandomEffectSd,
 };
 use crate::models::vcov::VcovKind;
+use kenward_roger::KenwardRoger;
+pub use kenward_roger::KenwardRogerTest;
 use optimize::minimise;
 use profile::Statistics;
 use satterthwaite::{satterthwaite_df, Satterthwaite};
+
+/// The covariance of the fixed effects and the degrees of freedom of their t tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum DfMethod {
+    /// `sigma^2 (X'V^{-1}X)^{-1}` with Satterthwaite's df, as lmerTest's default.
+    #[default]
+    Satterthwaite,
+    /// Kenward and Roger's adjusted covariance `Phi_A` (larger than the unadjusted one: it
+    /// adds the uncertainty of the variance parameters and corrects the bias of plugging them
+    /// in) with their df, as pbkrtest and `summary(fit, ddf = "Kenward-Roger")`; REML fits
+    /// only.
+    KenwardRoger,
+}
 
 /// A linear mixed model specification.
 #[derive(Debug, Clone)]
@@ -52,6 +71,7 @@ pub struct Lmm {
     formula: Formula,
     reml: bool,
     level: f64,
+    df: DfMethod,
     design: DesignOptions,
 }
 
@@ -62,6 +82,7 @@ impl Lmm {
             formula: Formula::parse(formula)?,
             reml: true,
             level: 0.95,
+            df: DfMethod::Satterthwaite,
             design: DesignOptions::default(),
         })
     }
@@ -74,6 +95,10 @@ impl Lmm {
         /// Confidence level of the intervals (default 0.95).
         level(&mut this, level: f64) { this.level = level; }
 
+        /// The covariance and df of the fixed effects' t tests (default Satterthwaite);
+        /// Kenward-Roger needs a REML fit.
+        df(&mut this, method: DfMethod) { this.df = method; }
+
         /// Missing-value policy.
         missing(&mut this, policy: MissingPolicy) { this.design.missing = policy; }
 
@@ -84,6 +109,13 @@ impl Lmm {
     /// Fit the model.
     pub fn fit(&self, cohort: &Cohort) -> Result<LmmFit> {
         check_level(self.level)?;
+        if self.df == DfMethod::KenwardRoger && !self.reml {
+            return Err(Error::invalid(
+                "df",
+                "Kenward-Roger needs a REML fit (pbkrtest refits a maximum-likelihood fit by \
+                 REML): not with reml(false) or --ml",
+            ));
+        }
         let used = UsedRows::new(cohort, &self.formula, &self.design)?;
         let design = Design::on_rows(cohort, &self.formula, &self.design, used)?;
 
@@ -121,9 +153,20 @@ impl Lmm {
         let theta = minimum.theta.clone();
         let at = stats.at(&theta)?;
         let sigma = (at.rss / stats.residual_count(self.reml)).sqrt();
-        let unscaled = spd_inverse(&at.m, "X'V^{-1}X")?;
-        let vcov = unscaled * (sigma * sigma);
-        let df = satterthwaite_df(&stats, self.reml, &theta, sigma, &minimum.at_zero)?;
+        let (vcov, df, kenward_roger) = match self.df {
+            DfMethod::Satterthwaite => {
+                let unscaled = spd_inverse(&at.m, "X'V^{-1}X")?;
+                let df = satterthwaite_df(&stats, self.reml, &theta, sigma, &minimum.at_zero)?;
+                (unscaled * (sigma * sigma), df, None)
+            }
+            DfMethod::KenwardRoger => {
+                let kr = KenwardRoger::new(&stats, &theta, sigma)?;
+                let df = (0..p)
+                    .map(|j| Ok(kr.ddf_scale(&unit_row(p, j))?.ddf))
+                    .collect::<Result<Vec<f64>>>()?;
+                (kr.adjusted().clone(), df, Some(kr))
+            }
+        };
         let mut coefficients = Vec::with_capacity(p);
         for j in 0..p {
             coefficients.extend(coef_table(
@@ -156,6 +199,7 @@ impl Lmm {
         let fit = LmmFit {
             formula: self.formula.text.clone(),
             reml: self.reml,
+            df_method: self.df,
             n_obs: n,
             n_groups: random.n_groups.iter().cloned().collect(),
             missing: design.missing.clone(),
@@ -184,6 +228,7 @@ impl Lmm {
                 stats,
                 psi,
                 at_zero,
+                kenward_roger,
                 n_clusters,
                 frame,
                 rows,
@@ -204,6 +249,8 @@ pub(crate) struct LmmState {
     psi: Vec<f64>,
     /// The thetas held at 0 (left out of the Satterthwaite df).
     at_zero: Vec<usize>,
+    /// The Kenward-Roger adjustment of a fit with `DfMethod::KenwardRoger`.
+    kenward_roger: Option<KenwardRoger>,
     n_clusters: usize,
     frame: FitFrame,
     /// The rows, for refits under another assignment of the treatment.
@@ -274,10 +321,15 @@ impl Fitted for LmmFit {
         }
     }
 
-    /// lmerTest's Satterthwaite df of `contrast' beta` (`contest1D(fit, contrast, ddf =
-    /// "Satterthwaite")`), the reference of the fit's own t tests.
+    /// The df of `contrast' beta` by the fit's method, the reference of its own t tests:
+    /// lmerTest's Satterthwaite df (`contest1D(fit, contrast, ddf = "Satterthwaite")`) or the
+    /// Kenward-Roger df (`ddf = "Kenward-Roger"`, pbkrtest's `get_Lb_ddf`).
     fn contrast_df(&self, contrast: &[f64]) -> Result<Option<f64>> {
         let p = self.coefficients.len();
+        if let Some(kr) = &self.state.kenward_roger {
+            let l = contrast_row(contrast, p)?;
+            return Ok(Some(kr.ddf_scale(&l)?.ddf));
+        }
         let theta = &self.state.psi[p..];
         let satterthwaite = Satterthwaite::new(
             &self.state.stats,
@@ -313,7 +365,9 @@ impl Fitted for LmmFit {
 
     /// With the identity link the shifted null's offset `d x_obs` is `y - d x_obs`. The
     /// minimisation starts at the fit's theta (then at the main fit's start); the standard
-    /// errors are `sqrt(diag(sigma^2 (X'V^{-1}X)^{-1}))`.
+    /// errors are `sqrt(diag(sigma^2 (X'V^{-1}X)^{-1}))`, or the Kenward-Roger adjusted ones
+    /// under `DfMethod::KenwardRoger` (as the fit's own, so that a Wald statistic is the same
+    /// statistic under every assignment).
     fn refit_assigned(
         &self,
         on: &RowUnits,
@@ -335,8 +389,13 @@ impl Fitted for LmmFit {
         let at = stats.at(&minimum.theta)?;
         let std_errors = if assignment.std_errors {
             let sigma2 = at.rss / stats.residual_count(self.reml);
-            let unscaled = spd_inverse(&at.m, "X'V^{-1}X")?;
-            Some((0..p).map(|k| (sigma2 * unscaled[(k, k)]).sqrt()).collect())
+            let vcov = match self.df_method {
+                DfMethod::Satterthwaite => spd_inverse(&at.m, "X'V^{-1}X")? * sigma2,
+                DfMethod::KenwardRoger => KenwardRoger::new(&stats, &minimum.theta, sigma2.sqrt())?
+                    .adjusted()
+                    .clone(),
+            };
+            Some((0..p).map(|k| vcov[(k, k)].sqrt()).collect())
         } else {
             None
         };
@@ -363,7 +422,8 @@ pub struct LmmFit {
     pub missing: MissingReport,
     /// Confidence level.
     pub level: f64,
-    /// Fixed effects with t tests and intervals on Satterthwaite degrees of freedom.
+    /// Fixed effects with t tests and intervals on Satterthwaite degrees of freedom, or with
+    /// Kenward-Roger's adjusted standard errors and df (`df_method`).
     pub coefficients: Vec<CoefRow>,
     /// Variance matrix of the fixed effects, row by row.
     pub vcov: Vec<Vec<f64>>,
@@ -386,6 +446,9 @@ pub struct LmmFit {
     pub aic: f64,
     /// `criterion + log(n) df`.
     pub bic: f64,
+    /// The covariance and df of the fixed effects: `vcov` and `coefficients` are Kenward-Roger's
+    /// adjusted ones under `DfMethod::KenwardRoger`.
+    pub df_method: DfMethod,
     /// Whether the minimisation met its criterion.
     pub converged: bool,
     /// Whether a random-effect SD is estimated as 0.
@@ -427,4 +490,57 @@ impl LmmFit {
     pub fn term(&self, term: &str) -> Result<&CoefRow> {
         find_term(&self.coefficients, term)
     }
+
+    /// The Kenward-Roger F test of `L beta = 0` (`l`: one row of p weights per constraint,
+    /// linearly independent rows; pbkrtest's `KRmodcomp(fit, L)`), whatever the fit's
+    /// `df_method`; REML fits only.
+    pub fn kenward_roger_test(&self, l: &[Vec<f64>]) -> Result<KenwardRogerTest> {
+        if !self.reml {
+            return Err(Error::invalid(
+                "kenward_roger_test",
+                "Kenward-Roger needs a REML fit (this one is maximum likelihood)",
+            ));
+        }
+        let p = self.coefficients.len();
+        if l.is_empty() {
+            return Err(Error::invalid("L", "has no rows"));
+        }
+        let mut matrix = DMatrix::zeros(l.len(), p);
+        for (i, row) in l.iter().enumerate() {
+            matrix.set_row(i, &contrast_row(row, p)?.row(0));
+        }
+        let beta: Vec<f64> = self.state.psi[..p].to_vec();
+        match &self.state.kenward_roger {
+            Some(kr) => kr.test(&matrix, &beta),
+            None => {
+                let kr =
+                    KenwardRoger::new(&self.state.stats, &self.state.psi[p..], self.residual_sd)?;
+                kr.test(&matrix, &beta)
+            }
+        }
+    }
+}
+
+/// The unit row `e_j'` of p columns.
+fn unit_row(p: usize, j: usize) -> DMatrix<f64> {
+    let mut l = DMatrix::zeros(1, p);
+    l[(0, j)] = 1.0;
+    l
+}
+
+/// A contrast of p finite weights as a 1 x p row, or an error.
+fn contrast_row(contrast: &[f64], p: usize) -> Result<DMatrix<f64>> {
+    if contrast.len() != p {
+        return Err(Error::invalid(
+            "contrast",
+            format!(
+                "has {} entries, the model has {p} fixed effects",
+                contrast.len()
+            ),
+        ));
+    }
+    if contrast.iter().any(|v| !v.is_finite()) {
+        return Err(Error::invalid("contrast", "has a non-finite entry"));
+    }
+    Ok(DMatrix::from_row_slice(1, p, contrast))
 }

@@ -38,14 +38,14 @@ pub(crate) struct Statistics {
 
 /// One cluster's `Z'Z`, `Z'X`, `Z'y`, `X'X`, `X'y`, `y'y` and rows.
 #[derive(Debug, Clone)]
-struct ClusterStatistics {
-    ztz: DMatrix<f64>,
-    ztx: DMatrix<f64>,
+pub(crate) struct ClusterStatistics {
+    pub ztz: DMatrix<f64>,
+    pub ztx: DMatrix<f64>,
     zty: DVector<f64>,
-    xtx: DMatrix<f64>,
+    pub xtx: DMatrix<f64>,
     xty: DVector<f64>,
     yty: f64,
-    n: usize,
+    pub n: usize,
 }
 
 /// The profiled fit at one theta.
@@ -116,6 +116,11 @@ impl Statistics {
             c.xtx.fill_upper_triangle_with_lower_triangle();
         }
         Statistics::from_clusters(p, structure, clusters)
+    }
+
+    /// Each cluster's statistics.
+    pub fn clusters(&self) -> &[ClusterStatistics] {
+        &self.clusters
     }
 
     /// The statistics of the clusters `clusters` (repeats allowed: a cluster bootstrap sample).

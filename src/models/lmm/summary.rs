@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::LmmFit;
+use super::{DfMethod, LmmFit};
 use crate::models::coef_table::{align, format_coef_table, sig};
 use crate::models::variance_components::{groups_list, random_effects_table};
 
@@ -13,10 +13,13 @@ impl fmt::Display for LmmFit {
         } else {
             "maximum likelihood"
         };
-        writeln!(
-            f,
-            "Linear mixed model fit by {method}; t tests use Satterthwaite's method"
-        )?;
+        let tests = match self.df_method {
+            DfMethod::Satterthwaite => "t tests use Satterthwaite's method",
+            DfMethod::KenwardRoger => {
+                "standard errors and t tests use Kenward and Roger's adjustment"
+            }
+        };
+        writeln!(f, "Linear mixed model fit by {method}; {tests}")?;
         writeln!(f, "Formula: {}", self.formula)?;
         writeln!(
             f,
