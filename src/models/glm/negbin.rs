@@ -49,7 +49,7 @@ pub(super) fn fit_nb2(
         change = (next / theta).ln().abs();
         if change < 1e-10 && state.converged {
             let information = theta_terms(rows(y, w, &state.mu), theta)[2];
-            if !(information > 0.0) {
+            if information.is_nan() || information <= 0.0 {
                 return Err(Error::Numerical {
                     what: format!("the standard error of theta in the {MODEL}"),
                     message: format!("the information of theta is {information}, not positive"),
