@@ -117,7 +117,7 @@ fn parse_named<T: Copy>(s: &str, argument: &str, names: &[(&str, T)]) -> Result<
             let known: Vec<&str> = names
                 .iter()
                 .map(|(name, _)| *name)
-                .filter(|name| name.chars().all(|c| c.is_ascii_lowercase()))
+                .filter(|name| name.starts_with(|c: char| c.is_ascii_lowercase()))
                 .collect();
             Error::invalid(
                 argument,
