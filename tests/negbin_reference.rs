@@ -235,3 +235,50 @@ fn counts_without_overdispersion_reach_the_poisson_limit() {
         .unwrap_err();
     assert!(matches!(&err, Error::Boundary { .. }), "{err}");
 }
+
+#[test]
+fn nb2_fits_are_standardised_and_bootstrapped_like_other_fits() {
+    use stepwedge::effects::standardise::Standardisation;
+    let cohort = data("sw_contacts.csv");
+    let fit = Glm::new("contacts ~ treated + age")
+        .unwrap()
+        .family(nbinom2())
+        .cluster("cluster")
+        .fit(&cohort)
+        .unwrap();
+    let marginal = Standardisation::new("treated")
+        .bootstrap(20, 7)
+        .apply(&fit, &cohort)
+        .unwrap();
+    // The standardised mean count if treated: exp(b0 + b1 + b2 age) averaged over patients.
+    let text = std::fs::read_to_string(format!("{DIR}/data/sw_contacts.csv")).unwrap();
+    let ages: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
+    let b = fit.coef();
+    let treated = ages
+        .iter()
+        .map(|a| (b[0] + b[1] + b[2] * a).exp())
+        .sum::<f64>()
+        / ages.len() as f64;
+    assert!((marginal.risk_treated.estimate / treated - 1.0).abs() < 1e-12);
+    let boot = marginal.bootstrap.as_ref().unwrap();
+    assert_eq!((boot.replicates, boot.failed), (20, 0));
+    assert!(marginal.relative_risk.percentile.is_some());
+    // The mixed model: standardised over the random effects and bootstrapped with theta held.
+    let fit = Glmm::new("contacts ~ treated + age + (1 | cluster)")
+        .unwrap()
+        .family(nbinom2())
+        .fit(&cohort)
+        .unwrap();
+    let marginal = Standardisation::new("treated")
+        .bootstrap(10, 7)
+        .apply(&fit, &cohort)
+        .unwrap();
+    let boot = marginal.bootstrap.as_ref().unwrap();
+    assert_eq!((boot.replicates, boot.failed), (10, 0));
+    let rr = marginal.relative_risk.estimate;
+    assert!(rr.is_finite() && rr > 0.0, "{rr}");
+}
