@@ -27,6 +27,10 @@
 //!
 //! - `--family gamma` (log link): costs; a gamma GLM, or with a random-effect term the gamma
 //!   mixed model (as glmmTMB's), whose JSON adds `"dispersion"` (1 / shape).
+//! - `--family nbinom2` (log link): overdispersed counts (readmissions, contacts per patient),
+//!   variance `mu + mu^2 / theta`; the GLM as R's `MASS::glm.nb`, with a random-effect term the
+//!   mixed model as glmmTMB's `nbinom2`. The JSON adds `"theta"`, `"theta_se"` and
+//!   `"log_theta_se"` (null for the other families).
 //! - `--family gaussian` with a random-effect term: a linear mixed model (costs) fitted by REML,
 //!   or by maximum likelihood with `--ml`, with t intervals on Satterthwaite degrees of freedom
 //!   (as lmerTest); its JSON adds `"residual_sd"`, `"reml"`, `"criterion"` (the REML
@@ -157,7 +161,7 @@ struct Args {
     /// Model formula in lme4's syntax, e.g. "death30 ~ treated + factor(period) + (1 | cluster)".
     #[arg(long)]
     formula: String,
-    /// Response distribution: binomial, poisson, gaussian or gamma.
+    /// Response distribution: binomial, poisson, gaussian, gamma or nbinom2.
     #[arg(long, default_value = "binomial")]
     family: Family,
     /// Link function (default: the family's canonical link; log for gamma).
@@ -550,6 +554,8 @@ fn run(args: &Args) -> Result<(), Failure> {
                     "converged": fit.converged, "singular": false, "family": fit.family,
                     "link": fit.link, "nagq": 0, "aic": fit.aic, "bic": fit.bic,
                     "vcov": fit.vcov_kind, "boundary": fit.boundary, "marginal": a.marginal,
+                    "theta": fit.nb_theta.map(|t| t.theta), "theta_se": fit.nb_theta.map(|t| t.se),
+                    "log_theta_se": fit.nb_theta.map(|t| t.se_log_theta),
                     "subgroups": a.subgroups, "permutation": permutation_json(a.permutation.as_ref()),
                     "tate": tate_json(tate.as_ref(), derived),
                 }),
@@ -583,6 +589,8 @@ fn run(args: &Args) -> Result<(), Failure> {
                     "icc": fit.icc, "gradient_max": fit.gradient_max,
                     "evaluations": fit.evaluations, "vcov": fit.vcov_kind,
                     "boundary": fit.boundary, "dispersion": fit.dispersion,
+                    "theta": fit.nb_theta.map(|t| t.theta), "theta_se": fit.nb_theta.map(|t| t.se),
+                    "log_theta_se": fit.nb_theta.map(|t| t.se_log_theta),
                     "marginal": a.marginal, "subgroups": a.subgroups,
                     "permutation": permutation_json(a.permutation.as_ref()),
                     "tate": tate_json(tate.as_ref(), derived),

@@ -1260,3 +1260,57 @@ fn swfit_df_kr_shows_the_kenward_roger_standard_errors() {
         text(&glmm.stderr)
     );
 }
+
+#[test]
+fn swfit_fits_the_negative_binomial_with_theta_in_its_json() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/negbin");
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}/negbin_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let data = format!("{dir}/data/sw_contacts.csv");
+    for (case, formula) in [
+        (
+            "glmm_sw",
+            "contacts ~ treated + factor(period) + age + (1 | cluster)",
+        ),
+        ("glm_quine", "Days ~ Eth + Sex + Age + Lrn"),
+    ] {
+        let data = if case == "glm_quine" {
+            format!("{dir}/data/quine.csv")
+        } else {
+            data.clone()
+        };
+        let args = ["--data", &data, "--formula", formula, "--family", "nbinom2"];
+        let fit = json(&run("swfit", &[&args[..], &["--json"]].concat()));
+        let r = &reference[case];
+        assert_eq!(fit["family"], "nbinom2");
+        let theta = fit["theta"].as_f64().unwrap();
+        let want = r["theta"].as_f64().unwrap();
+        assert!(
+            (theta / want - 1.0).abs() < 1e-5,
+            "{case}: {theta} vs {want}"
+        );
+        let se = fit["theta_se"].as_f64().unwrap();
+        let log_se = fit["log_theta_se"].as_f64().unwrap();
+        assert!((se - theta * log_se).abs() < 1e-12 * se, "{case}");
+        let beta = fit["coefficients"][1]["estimate"].as_f64().unwrap();
+        let want = r["estimate"][1].as_f64().unwrap();
+        assert!((beta - want).abs() < 1e-5, "{case}: {beta} vs {want}");
+        let printed = text(&run("swfit", &args).stdout);
+        assert!(printed.contains("nbinom2"), "{printed}");
+    }
+    let poisson = json(&run(
+        "swfit",
+        &[
+            "--data",
+            &data,
+            "--formula",
+            "contacts ~ treated",
+            "--family",
+            "poisson",
+            "--json",
+        ],
+    ));
+    assert!(poisson["theta"].is_null());
+}

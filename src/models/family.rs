@@ -10,20 +10,28 @@
 //! | poisson  | mu           | 1         | log                            |
 //! | gaussian | 1            | estimated | identity                       |
 //! | gamma    | mu^2         | estimated | log (default), identity        |
+//! | nbinom2  | mu + mu^2/theta | 1      | log                            |
+//!
+//! The negative binomial NB2 (`nbinom2`, see [`crate::models::negative_binomial`]) carries its
+//! shape theta: estimated by the fit ([`NbTheta::ESTIMATED`] in a specification), every
+//! function of the family below is at that theta.
 //!
 //! Inverse links are clamped the way R clamps them (`logit` to `[eps, 1 - eps]` beyond
 //! `|eta| > 30`, derivatives at least `eps`; exponentials are taken of at most 700), so extreme
 //! linear predictors never give NaN or infinity.
 
 use crate::core::error::{Error, Result};
+pub use crate::models::negative_binomial::NbTheta;
+use crate::models::negative_binomial::{kernel, row_constant};
 
 const EPS: f64 = f64::EPSILON;
 /// Largest linear predictor exponentiated (exp(700) is about 1e304, still finite).
 const MAX_LOG_ETA: f64 = 700.0;
 
 /// Distribution family of the response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+///
+/// Serialised by its R name (`"binomial"`, ..., `"nbinom2"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     /// Binary (0/1) or binomial counts (`cbind(successes, failures)`).
     Binomial,
@@ -35,6 +43,27 @@ pub enum Family {
     /// default link is log (R's default for `Gamma` is the inverse link; give
     /// `Gamma(link = "log")` there).
     Gamma,
+    /// Overdispersed counts (readmissions, contacts): the negative binomial NB2 with variance
+    /// `mu + mu^2 / theta` and log link, theta estimated with the coefficients (R's
+    /// `MASS::glm.nb`, glmmTMB's `nbinom2`). Written `Family::NegativeBinomial(NbTheta::ESTIMATED)`
+    /// or `"nbinom2".parse()`.
+    NegativeBinomial(NbTheta),
+}
+
+impl serde::Serialize for Family {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(name_of(&FAMILY_NAMES, self))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Family {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Link function `g`, with `eta = g(mu)`.
@@ -53,12 +82,13 @@ pub enum Link {
 
 /// The families by the names R gives them (the first name of each is the printed one; `Gamma`
 /// is R's spelling of `gamma`).
-const FAMILY_NAMES: [(&str, Family); 5] = [
+const FAMILY_NAMES: [(&str, Family); 6] = [
     ("binomial", Family::Binomial),
     ("poisson", Family::Poisson),
     ("gaussian", Family::Gaussian),
     ("gamma", Family::Gamma),
     ("Gamma", Family::Gamma),
+    ("nbinom2", Family::NegativeBinomial(NbTheta::ESTIMATED)),
 ];
 
 /// The links by their R names.
@@ -87,7 +117,7 @@ fn parse_named<T: Copy>(s: &str, argument: &str, names: &[(&str, T)]) -> Result<
             let known: Vec<&str> = names
                 .iter()
                 .map(|(name, _)| *name)
-                .filter(|name| name.chars().all(|c| c.is_ascii_lowercase()))
+                .filter(|name| name.starts_with(|c: char| c.is_ascii_lowercase()))
                 .collect();
             Error::invalid(
                 argument,
@@ -123,11 +153,11 @@ impl std::str::FromStr for Link {
 }
 
 impl Family {
-    /// The default link: logit, log, identity, log (gamma).
+    /// The default link: logit, log, identity, log (gamma, nbinom2).
     pub fn default_link(self) -> Link {
         match self {
             Family::Binomial => Link::Logit,
-            Family::Poisson | Family::Gamma => Link::Log,
+            Family::Poisson | Family::Gamma | Family::NegativeBinomial(_) => Link::Log,
             Family::Gaussian => Link::Identity,
         }
     }
@@ -143,7 +173,7 @@ impl Family {
     pub fn check_link(self, link: Link) -> Result<()> {
         let ok = match self {
             Family::Binomial => true,
-            Family::Poisson => link == Link::Log,
+            Family::Poisson | Family::NegativeBinomial(_) => link == Link::Log,
             Family::Gaussian => link == Link::Identity,
             Family::Gamma => matches!(link, Link::Log | Link::Identity),
         };
@@ -164,29 +194,54 @@ impl Family {
             Family::Poisson => mu,
             Family::Gaussian => 1.0,
             Family::Gamma => mu * mu,
+            Family::NegativeBinomial(NbTheta(theta)) => mu + mu * mu / theta,
         }
     }
 
     /// Whether the dispersion is fixed at 1.
     pub fn fixed_dispersion(self) -> bool {
-        matches!(self, Family::Binomial | Family::Poisson)
+        matches!(
+            self,
+            Family::Binomial | Family::Poisson | Family::NegativeBinomial(_)
+        )
+    }
+
+    /// The NB2 shape theta of a negative binomial family (NaN before it is estimated).
+    pub fn nb_theta(self) -> Option<f64> {
+        match self {
+            Family::NegativeBinomial(NbTheta(theta)) => Some(theta),
+            _ => None,
+        }
+    }
+
+    /// Parameters of the distribution estimated besides the coefficients: the variance
+    /// (Gaussian), the shape (gamma) or theta (nbinom2).
+    pub fn extra_parameters(self) -> usize {
+        match self {
+            Family::Binomial | Family::Poisson => 0,
+            Family::Gaussian | Family::Gamma | Family::NegativeBinomial(_) => 1,
+        }
     }
 
     /// Whether `mu` is inside the family's mean space.
     pub fn valid_mu(self, mu: f64) -> bool {
         match self {
             Family::Binomial => mu.is_finite() && mu > 0.0 && mu < 1.0,
-            Family::Poisson | Family::Gamma => mu.is_finite() && mu > 0.0,
+            Family::Poisson | Family::Gamma | Family::NegativeBinomial(_) => {
+                mu.is_finite() && mu > 0.0
+            }
             Family::Gaussian => mu.is_finite(),
         }
     }
 
     /// Starting mean for IRLS (R's `initialize`): `(w y + 1/2) / (w + 1)` for binomial with
-    /// prior weight (trials) `w`, `y + 1/10` for Poisson, `y` for Gaussian and gamma.
+    /// prior weight (trials) `w`, `y + 1/10` for Poisson, `y + (y == 0) / 6` for nbinom2
+    /// (MASS's `negative.binomial`), `y` for Gaussian and gamma.
     pub fn start_mu(self, y: f64, w: f64) -> f64 {
         match self {
             Family::Binomial => (w * y + 0.5) / (w + 1.0),
             Family::Poisson => y + 0.1,
+            Family::NegativeBinomial(_) => y + if y == 0.0 { 1.0 / 6.0 } else { 0.0 },
             Family::Gaussian | Family::Gamma => y,
         }
     }
@@ -194,7 +249,8 @@ impl Family {
     /// Unit deviance `d(y, mu)` times the prior weight `w`:
     /// binomial `2 w [y log(y/mu) + (1-y) log((1-y)/(1-mu))]`, Poisson
     /// `2 w [y log(y/mu) - (y - mu)]`, Gaussian `w (y - mu)^2`, gamma
-    /// `2 w [-log(y/mu) + (y - mu)/mu]`.
+    /// `2 w [-log(y/mu) + (y - mu)/mu]`, nbinom2
+    /// `2 w [y log(y/mu) - (y + theta) log((y + theta)/(mu + theta))]`.
     pub fn deviance(self, y: f64, mu: f64, w: f64) -> f64 {
         match self {
             Family::Binomial => {
@@ -203,6 +259,9 @@ impl Family {
             Family::Poisson => 2.0 * w * (xlogy(y, y / mu) - (y - mu)),
             Family::Gaussian => w * (y - mu) * (y - mu),
             Family::Gamma => 2.0 * w * (-(y / mu).ln() + (y - mu) / mu),
+            Family::NegativeBinomial(NbTheta(theta)) => {
+                2.0 * w * (xlogy(y, y / mu) - (y + theta) * ((y - mu) / (mu + theta)).ln_1p())
+            }
         }
     }
 
@@ -215,7 +274,8 @@ impl Family {
 
     /// The part of a row's log-likelihood that depends on the mean: binomial
     /// `w [y log mu + (1 - y) log(1 - mu)]`, Poisson `w [y log mu - mu]`, gamma
-    /// `w [-y / mu - log mu]` (times the shape, which the caller puts in `w`), Gaussian 0 (its
+    /// `w [-y / mu - log mu]` (times the shape, which the caller puts in `w`), nbinom2
+    /// `w [theta log(theta / (theta + mu)) + y log(mu / (theta + mu))]`, Gaussian 0 (its
     /// likelihood is handled through the deviance). Rows with the same mean add up: a pattern
     /// of rows has the kernel of its summed weight and weighted mean response.
     pub fn loglik_kernel(self, y: f64, mu: f64, w: f64) -> f64 {
@@ -223,18 +283,21 @@ impl Family {
             Family::Binomial => w * (xlogy(y, mu) + xlogy(1.0 - y, 1.0 - mu)),
             Family::Poisson => w * (xlogy(y, mu) - mu),
             Family::Gamma => w * (-y / mu - mu.ln()),
+            Family::NegativeBinomial(NbTheta(theta)) => w * kernel(y, mu, theta),
             Family::Gaussian => 0.0,
         }
     }
 
     /// The part of a row's log-likelihood free of the mean: binomial `log C(w, w y)` (zero for a
-    /// 0/1 row), Poisson `-w log(y!)`, Gaussian `log(w) / 2`.
+    /// 0/1 row), Poisson `-w log(y!)`, Gaussian `log(w) / 2`, nbinom2
+    /// `w [lgamma(y + theta) - lgamma(theta) - log(y!)]`.
     pub fn loglik_constant(self, y: f64, w: f64) -> f64 {
         match self {
             Family::Binomial => ln_choose(w.round(), (w * y).round()),
             Family::Poisson => -w * statrs::function::gamma::ln_gamma(y + 1.0),
             Family::Gaussian => w.ln() / 2.0,
             Family::Gamma => 0.0,
+            Family::NegativeBinomial(NbTheta(theta)) => w * row_constant(y, theta),
         }
     }
 
@@ -245,6 +308,7 @@ impl Family {
             Family::Poisson => 1.0,
             Family::Gaussian => 0.0,
             Family::Gamma => 2.0 * mu,
+            Family::NegativeBinomial(NbTheta(theta)) => 1.0 + 2.0 * mu / theta,
         }
     }
 
@@ -257,9 +321,21 @@ impl Family {
     ///
     /// with `mu' = dmu/deta`, `mu'' = d^2 mu / deta^2`. For canonical links `s' = -W`. For the
     /// gamma family with log link the weight is the observed information `w y / mu` (so that
-    /// the mixed model's Laplace approximation is glmmTMB's).
+    /// the mixed model's Laplace approximation is glmmTMB's); for nbinom2 with log link too, the
+    /// observed information `w (y + theta) theta mu / (theta + mu)^2`.
     pub fn row_derivatives(self, link: Link, y: f64, w: f64, eta: f64) -> RowDerivatives {
         let (mu, d1, d2) = link.mean_and_derivatives(eta);
+        if let (Family::NegativeBinomial(NbTheta(theta)), Link::Log) = (self, link) {
+            let tm = theta + mu;
+            let weight = w * (y + theta) * theta * mu / (tm * tm);
+            return RowDerivatives {
+                loglik: self.loglik_kernel(y, mu, w),
+                score: w * theta * (y - mu) / tm,
+                score_deriv: -weight,
+                weight,
+                weight_deriv: weight * (theta - mu) / tm,
+            };
+        }
         if (self, link) == (Family::Gamma, Link::Log) {
             // The observed information `w y / mu` stands in for the Fisher weight `w`: the
             // gamma mixed model's Laplace approximation uses the exact curvature, as glmmTMB's.
@@ -446,7 +522,7 @@ mod tests {
         let err = "binomal".parse::<Family>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "invalid argument 'family': 'binomal' is not one of binomial, poisson, gaussian, gamma"
+            "invalid argument 'family': 'binomal' is not one of binomial, poisson, gaussian, gamma, nbinom2"
         );
         let err = "probit".parse::<Link>().unwrap_err().to_string();
         assert!(
@@ -476,6 +552,8 @@ mod tests {
             (Family::Binomial, Link::Log, 0.3, 10.0),
             (Family::Binomial, Link::Cloglog, 0.0, 3.0),
             (Family::Poisson, Link::Log, 4.0, 2.0),
+            (Family::NegativeBinomial(NbTheta(1.7)), Link::Log, 3.0, 2.0),
+            (Family::NegativeBinomial(NbTheta(0.4)), Link::Log, 0.0, 1.0),
         ] {
             for eta in [-2.1, -0.7, -0.2] {
                 let d = |e: f64| family.row_derivatives(link, y, w, e);

@@ -10,6 +10,7 @@ pub mod glm;
 pub mod glmm;
 pub mod likelihood_ratio;
 pub mod lmm;
+pub mod negative_binomial;
 pub mod newton;
 pub(crate) mod variance_components;
 pub mod vcov;

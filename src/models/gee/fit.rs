@@ -145,7 +145,7 @@ fn check_family(spec: &Gee) -> Result<()> {
     let ok = match spec.family {
         Family::Binomial => matches!(spec.link, Link::Logit | Link::Log | Link::Identity),
         Family::Poisson | Family::Gaussian => matches!(spec.link, Link::Log | Link::Identity),
-        Family::Gamma => false,
+        Family::Gamma | Family::NegativeBinomial(_) => false,
     };
     if ok {
         Ok(())

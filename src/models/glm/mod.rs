@@ -15,7 +15,9 @@
 //! - `poisson` + `log` on a binary outcome with cluster-robust errors ("modified Poisson",
 //!   [`Glm::modified_poisson`]): relative risks when the log-binomial model is awkward;
 //! - `binomial` + `identity`: risk differences;
-//! - `gaussian`: linear regression (costs).
+//! - `gaussian`: linear regression (costs);
+//! - `nbinom2` (log link): overdispersed counts, theta estimated jointly with the coefficients
+//!   as R's `MASS::glm.nb` (see `negbin` in the source), reported in [`GlmFit::nb_theta`].
 //!
 //! ```no_run
 //! use stepwedge::{data::{Cohort, LoadOptions}, models::{glm::Glm, vcov::VcovKind}};
@@ -30,6 +32,7 @@
 //! ```
 
 mod irls;
+mod negbin;
 mod replicate;
 mod summary;
 
@@ -47,6 +50,7 @@ use crate::frame::design::{Design, DesignOptions, Grouping, MissingPolicy, Missi
 use crate::frame::formula::{Formula, Response};
 use crate::models::coef_table::{check_level, coef_table, CoefRow};
 use crate::models::fitted::{find_term, specification};
+use crate::models::negative_binomial::{NbTheta, ThetaEstimate};
 use crate::models::vcov::{vcov, SandwichParts, VcovKind};
 use irls::{IrlsState, Problem};
 
@@ -183,7 +187,17 @@ impl Glm {
             w: &prior,
             offset: design.offset.as_deref(),
         };
-        let state = problem.fit(self.start.as_deref(), &self.control)?;
+        let (problem, state, nb_theta) = match self.family {
+            Family::NegativeBinomial(_) => {
+                let (family, state, estimate) =
+                    negbin::fit_nb2(&problem, self.start.as_deref(), &self.control)?;
+                (Problem { family, ..problem }, state, Some(estimate))
+            }
+            _ => {
+                let state = problem.fit(self.start.as_deref(), &self.control)?;
+                (problem, state, None)
+            }
+        };
         let mut working_weights = vec![0.0; design.n()];
         let mut score = vec![0.0; design.n()];
         problem.working(&state.eta, &state.mu, &mut working_weights, &mut score);
@@ -192,6 +206,7 @@ impl Glm {
             weights: working_weights,
             score,
             null_deviance,
+            nb_theta,
         };
         let frame = FitFrame::new(
             cohort,
@@ -233,6 +248,10 @@ pub(crate) fn check_response(
         ),
         Family::Poisson => (|y| y >= 0.0 && y.is_finite(), "counts must be >= 0"),
         Family::Gaussian => (f64::is_finite, "values must be finite"),
+        Family::NegativeBinomial(_) => (
+            |y| y >= 0.0 && y.is_finite() && y.fract() == 0.0,
+            "negative binomial counts must be whole numbers >= 0",
+        ),
         Family::Gamma => (
             |y| y > 0.0 && y.is_finite(),
             "gamma outcomes (costs) must be positive; a patient with cost 0 needs a two-part model",
@@ -281,7 +300,7 @@ pub struct GlmFit {
     /// Log-likelihood at the estimate.
     pub loglik: f64,
     /// Number of estimated parameters behind the log-likelihood (coefficients, plus the
-    /// variance for the Gaussian family).
+    /// variance for the Gaussian family, the shape for gamma, theta for nbinom2).
     pub loglik_df: usize,
     /// Residual deviance.
     pub deviance: f64,
@@ -304,6 +323,10 @@ pub struct GlmFit {
     /// Set when the estimate lies on the boundary of the parameter space (log-binomial fitted
     /// risks reaching 1): the message says what that means.
     pub boundary: Option<String>,
+    /// For the nbinom2 family: theta with its standard errors (MASS's `theta` and `SE.theta`).
+    /// The coefficients' standard errors are at theta fixed, as MASS's; refits (bootstrap,
+    /// randomisation) keep theta at this estimate.
+    pub nb_theta: Option<ThetaEstimate>,
     #[serde(skip)]
     design: Design,
     #[serde(skip)]
@@ -338,12 +361,13 @@ impl GlmFit {
         working: Working,
         frame: FitFrame,
     ) -> Result<GlmFit> {
-        let family = spec.family;
         let Working {
             weights: working_weights,
             score,
             null_deviance,
+            nb_theta,
         } = working;
+        let family = nb_theta.map_or(spec.family, |t| Family::NegativeBinomial(NbTheta(t.theta)));
         let gram = weighted_gram(&design.x, &working_weights);
         let bread = spd_inverse(&gram, "the information matrix X'WX").map_err(|e| {
             let top = state.mu.iter().copied().fold(0.0, f64::max);
@@ -382,7 +406,7 @@ impl GlmFit {
         let df_residual = n_obs.saturating_sub(p);
         let dispersion = dispersion(family, &design.y, &state.mu, &prior, df_residual);
         let loglik = family.loglik_total(&design.y, &state.mu, &prior, state.deviance);
-        let loglik_df = p + usize::from(!family.fixed_dispersion());
+        let loglik_df = p + family.extra_parameters();
         let theta = working_variances(family, &state.mu, &prior);
         let mut fit = GlmFit {
             formula: spec.formula.text.clone(),
@@ -409,6 +433,7 @@ impl GlmFit {
             iterations: state.iterations,
             converged: state.converged,
             boundary,
+            nb_theta,
             design,
             working_weights,
             score,
@@ -551,6 +576,8 @@ struct Working {
     weights: Vec<f64>,
     score: Vec<f64>,
     null_deviance: f64,
+    /// The nbinom2 theta.
+    nb_theta: Option<ThetaEstimate>,
 }
 
 /// Deviance of the intercept-only model (or of the offset alone without an intercept), as R's
@@ -599,7 +626,7 @@ pub(crate) fn check_separation(
         Family::Binomial => {
             (mu < EDGE && y == 0.0) || (link != Link::Log && mu > 1.0 - EDGE && y == 1.0)
         }
-        Family::Poisson => mu < EDGE && y == 0.0,
+        Family::Poisson | Family::NegativeBinomial(_) => mu < EDGE && y == 0.0,
         Family::Gaussian | Family::Gamma => false,
     });
     if !at_edge {

@@ -24,7 +24,9 @@ impl fmt::Display for GlmFit {
         writeln!(f)?;
         let ratio = match self.link {
             Link::Logit => Some("OR"),
-            Link::Log if self.family == Family::Poisson => Some("RR/IRR"),
+            Link::Log if matches!(self.family, Family::Poisson | Family::NegativeBinomial(_)) => {
+                Some("RR/IRR")
+            }
             Link::Log => Some("RR"),
             _ => None,
         };
@@ -40,6 +42,14 @@ impl fmt::Display for GlmFit {
         writeln!(f)?;
         if !self.family.fixed_dispersion() {
             writeln!(f, "Dispersion parameter: {}", sig(self.dispersion, 6))?;
+        }
+        if let Some(t) = &self.nb_theta {
+            writeln!(
+                f,
+                "Theta (NB2, variance mu + mu^2/theta): {} (SE {})",
+                sig(t.theta, 6),
+                sig(t.se, 6)
+            )?;
         }
         writeln!(
             f,

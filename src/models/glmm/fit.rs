@@ -105,6 +105,10 @@ pub struct GlmmFit {
     /// For the gamma family: the dispersion `phi = 1 / shape` (the squared coefficient of
     /// variation; glmmTMB's `sigma` is its square root).
     pub dispersion: Option<f64>,
+    /// For the nbinom2 family: theta (glmmTMB's `sigma`) with its standard error and that of
+    /// log theta, from the Hessian over (beta, theta, log theta). Refits (bootstrap,
+    /// randomisation) keep theta at this estimate.
+    pub nb_theta: Option<crate::models::negative_binomial::ThetaEstimate>,
     /// Set when a log-binomial estimate lies on the boundary of the parameter space (a fitted
     /// risk at the conditional modes reaches 1): the message says what that means.
     pub boundary: Option<String>,
@@ -341,6 +345,7 @@ impl GlmmFit {
             conditional_modes,
             vcov_kind: spec.vcov,
             dispersion: None,
+            nb_theta: None,
             boundary,
             psi: best.params,
             psi_vcov,

@@ -6,8 +6,11 @@
 //! the random-effect terms of the formula's `( ... | cluster)`: `(1 | cluster)` gives a random
 //! intercept (z = 1, Sigma = sigma^2), `(1 + treated | cluster)` a random intercept and
 //! treatment effect with their correlation. Families: binomial (logit, log, cloglog links),
-//! Poisson (log) and gamma (log, for costs; its shape is estimated, see `gamma` in the source,
-//! and its Laplace approximation uses the observed curvature, as glmmTMB's).
+//! Poisson (log), gamma (log, for costs; its shape is estimated, see `family_parameter` in the
+//! source, and its Laplace approximation uses the observed curvature, as glmmTMB's) and the
+//! negative binomial NB2 (`nbinom2`, log, for overdispersed counts; theta estimated jointly in
+//! the same way, reported in [`GlmmFit::nb_theta`], the Laplace approximation with the observed
+//! curvature as glmmTMB's).
 //!
 //! Estimation maximises the likelihood integrated over `u_i` (lme4's marginal likelihood; here
 //! "marginal" is kept for standardisation), approximated per cluster
@@ -51,8 +54,8 @@
 mod assigned;
 mod between_within;
 mod boundary;
+mod family_parameter;
 mod fit;
-mod gamma;
 mod likelihood;
 mod nested_quadrature;
 mod patterns;
@@ -84,11 +87,12 @@ use crate::frame::random_effects::RandomSetup;
 use crate::models::coef_table::check_level;
 use crate::models::fitted::specification;
 use crate::models::glm::{check_response, fit_coefficients, Family, Link};
+use crate::models::negative_binomial::{CountSums, ThetaEstimate};
 use crate::models::newton::{maximise, Maximum, Objective, Settings};
 use crate::models::vcov::VcovKind;
 use between_within::{between_columns, between_within_df, check_cluster_confounding};
 use boundary::boundary_check;
-use gamma::{maximise_gamma, GammaSums};
+use family_parameter::{maximise_parameter, FamilyParameter, GammaSums};
 use likelihood::{Evaluation, Likelihood};
 use patterns::{Patterns, RowData};
 use scalar_laplace::{ModeAnchor, ScalarLaplace};
@@ -226,10 +230,15 @@ impl Glmm {
                 "the Gaussian mixed model is fitted by the linear mixed model (lmm::Lmm), not here",
             ));
         }
-        if self.family == Family::Gamma && (link != Link::Log || self.vcov != VcovKind::Model) {
+        if matches!(self.family, Family::Gamma | Family::NegativeBinomial(_))
+            && (link != Link::Log || self.vcov != VcovKind::Model)
+        {
             return Err(Error::invalid(
                 "family",
-                "the gamma mixed model has the log link and model-based errors here",
+                format!(
+                    "the {} mixed model has the log link and model-based errors here",
+                    self.family
+                ),
             ));
         }
         let rule = GaussHermite::new(self.nagq)?;
@@ -253,7 +262,8 @@ impl Glmm {
         // The likelihood's mean-free constants, summed over the rows before any collapsing
         // (0 for binary rows).
         let constant: f64 = match (&used.trials, self.family) {
-            (None, Family::Binomial) => 0.0,
+            // Depends on theta: added at each theta from the counts' sums.
+            (None, Family::Binomial) | (_, Family::NegativeBinomial(_)) => 0.0,
             (trials, family) => used
                 .y
                 .iter()
@@ -262,17 +272,23 @@ impl Glmm {
                 .sum(),
         };
         // The gamma likelihood's term free of the mean needs sum w and sum w log y.
-        let gamma_sums = (self.family == Family::Gamma).then(|| GammaSums {
-            weight: (0..used.y.len())
-                .map(|k| used.trials.as_ref().map_or(1.0, |t| t[k]))
-                .sum(),
-            weighted_log_y: used
-                .y
-                .iter()
-                .enumerate()
-                .map(|(k, &y)| used.trials.as_ref().map_or(1.0, |t| t[k]) * y.ln())
-                .sum(),
-        });
+        let row_weight = |k: usize| used.trials.as_ref().map_or(1.0, |t| t[k]);
+        let parameter = match self.family {
+            Family::Gamma => Some(FamilyParameter::GammaShape(GammaSums {
+                weight: (0..used.y.len()).map(row_weight).sum(),
+                weighted_log_y: used
+                    .y
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &y)| row_weight(k) * y.ln())
+                    .sum(),
+            })),
+            // The NB2 likelihood's term free of the mean needs the rows' counts and weights.
+            Family::NegativeBinomial(_) => Some(FamilyParameter::NbTheta(CountSums::new(
+                used.y.iter().enumerate().map(|(k, &y)| (y, row_weight(k))),
+            ))),
+            _ => None,
+        };
         let used = if self.collapse {
             used.collapse(cohort, &self.formula)?
         } else {
@@ -350,7 +366,30 @@ impl Glmm {
             }
             (weight - start.len() as f64).max(1.0) / pearson.max(f64::MIN_POSITIVE)
         };
-        let gamma = gamma_sums.map(|sums| (sums, glm_shape(&start)));
+        // The NB2 start: the moment estimate of theta from the Poisson GLM's means,
+        // `sum m mu^2 / sum (m (y - mu)^2 - mu)` over patterns (m rows of mean count y have
+        // variance `(mu + mu^2 / theta) / m`); no excess variance starts at 1e4 (the search
+        // then finds whether theta runs off to infinity).
+        let nb_theta = |start: &[f64]| {
+            let (mut numerator, mut excess) = (0.0, 0.0);
+            for k in 0..patterns.len() {
+                let mu = (patterns.x_dot(k, start) + patterns.offset[k]).exp();
+                numerator += patterns.m[k] * mu * mu;
+                excess += patterns.m[k] * (patterns.y[k] - mu).powi(2) - mu;
+            }
+            if excess > 0.0 {
+                numerator / excess
+            } else {
+                1e4
+            }
+        };
+        let parameter = parameter.map(|parameter| {
+            let value = match parameter {
+                FamilyParameter::GammaShape(_) => glm_shape(&start),
+                FamilyParameter::NbTheta(_) => nb_theta(&start),
+            };
+            (parameter, value)
+        });
         start.extend(random.structure.start());
         let mut session = Session {
             spec: self,
@@ -362,7 +401,7 @@ impl Glmm {
             objective: LikelihoodObjective::new(&likelihood, random.nested),
             pilots: &pilots,
             start,
-            gamma,
+            parameter,
         };
         f(&mut session)
     }
@@ -382,7 +421,7 @@ fn pilot_subsamples(patterns: &Patterns, pilot: bool) -> Vec<Patterns> {
 }
 
 /// Starting fixed effects of a maximisation of `likelihood`: the GLM without random effects
-/// (same family and link; `names` are the design's column names), fitted on the smallest of
+/// (same family and link, Poisson for NB2; `names` are the design's column names), fitted on the smallest of
 /// `pilots`. A subsample is separated wherever the whole data are, but may be where they are
 /// not: if its fit fails, the next larger pilot is tried, and in the end the patterns decide
 /// ([`Error::Separation`] when the outcome is separated).
@@ -391,9 +430,13 @@ fn glm_start(
     names: &[String],
     pilots: &[Patterns],
 ) -> Result<Vec<f64>> {
+    let family = match likelihood.family {
+        Family::NegativeBinomial(_) => Family::Poisson,
+        family => family,
+    };
     let fit_on = |on: &Patterns| {
         fit_coefficients(
-            likelihood.family,
+            family,
             likelihood.link,
             &on.x_dense(),
             names,
@@ -466,8 +509,9 @@ pub(crate) struct Session<'a> {
     /// from the last to the first for the start.
     pilots: &'a [Patterns],
     start: Vec<f64>,
-    /// For the gamma family: the sums of its constant and the GLM's shape (the start).
-    gamma: Option<(GammaSums, f64)>,
+    /// For the gamma and NB2 families: the parameter of the distribution, with the sums of its
+    /// constant, and the GLM's value (the start).
+    parameter: Option<(FamilyParameter, f64)>,
 }
 
 impl Session<'_> {
@@ -520,8 +564,8 @@ impl Session<'_> {
     }
 
     fn fit(&mut self) -> Result<GlmmFit> {
-        if let Some((sums, shape)) = self.gamma {
-            return self.fit_gamma(sums, shape);
+        if let Some((parameter, value)) = self.parameter.take() {
+            return self.fit_parameter(&parameter, value);
         }
         let (best, singular) = self.maximum()?;
         let df = match self.spec.df {
@@ -547,11 +591,12 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
-    /// The gamma mixed model: the joint maximum over (beta, theta, log shape), the fit at the
-    /// shape found, and standard errors from the Hessian over all three.
-    fn fit_gamma(&mut self, sums: GammaSums, start_shape: f64) -> Result<GlmmFit> {
-        let found = maximise_gamma(self, sums, start_shape)?;
+    /// The gamma or NB2 mixed model: the joint maximum over (beta, theta, log parameter), the
+    /// fit at the parameter found, and standard errors from the Hessian over all three.
+    fn fit_parameter(&mut self, parameter: &FamilyParameter, start: f64) -> Result<GlmmFit> {
+        let found = maximise_parameter(self, parameter, start)?;
         let likelihood = Likelihood {
+            family: found.family,
             patterns: &found.patterns,
             ..*self.objective.likelihood
         };
@@ -574,7 +619,10 @@ impl Session<'_> {
                 .collect();
             found.hessian.select_rows(&keep).select_columns(&keep)
         };
-        let vcov = spd_inverse(&(-hessian), "the information over (beta, theta, log shape)")?;
+        let vcov = spd_inverse(
+            &(-hessian),
+            "the information over (beta, theta, log shape or theta)",
+        )?;
         let n = free.len();
         let free_vcov = vcov.view((0, 0), (n, n)).into_owned();
         let fit = GlmmFit::assemble(
@@ -589,7 +637,16 @@ impl Session<'_> {
             &self.frame,
         )?;
         let mut fit = fit.with_variance(&free_vcov, &free, 1, &self.design.names, None)?;
-        fit.dispersion = Some(1.0 / found.shape);
+        match parameter {
+            FamilyParameter::GammaShape(_) => fit.dispersion = Some(1.0 / found.value),
+            FamilyParameter::NbTheta(_) => {
+                fit.family = found.family;
+                fit.nb_theta = Some(ThetaEstimate::from_log(
+                    found.value.ln(),
+                    vcov[(n, n)].sqrt(),
+                ));
+            }
+        }
         Ok(fit)
     }
 }

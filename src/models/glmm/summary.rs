@@ -44,6 +44,15 @@ impl fmt::Display for GlmmFit {
             &self.random_effects,
             &self.correlations,
         )))?;
+        if let Some(t) = &self.nb_theta {
+            writeln!(
+                f,
+                "Theta (NB2, variance mu + mu^2/theta): {} (SE {}; SE of log theta {})",
+                sig(t.theta, 6),
+                sig(t.se, 6),
+                sig(t.se_log_theta, 6)
+            )?;
+        }
         if let Some(icc) = self.icc {
             writeln!(
                 f,
