@@ -177,9 +177,8 @@ fn scale_and_poly_use_r_constants_from_every_row_where_the_argument_is_known() {
     let mut compared = 0;
     for (k, &row) in d.rows.iter().enumerate() {
         if let Some(want) = first.get(row) {
-            let want = numbers(want);
-            for j in 0..2 {
-                assert!((d.x[(k, 1 + j)] - want[j]).abs() < 1e-12, "poly row {row}");
+            for (j, w) in numbers(want).into_iter().enumerate() {
+                assert!((d.x[(k, 1 + j)] - w).abs() < 1e-12, "poly row {row}");
             }
             compared += 1;
         }

@@ -404,6 +404,8 @@ fn counterfactual_cohort(
 /// The random-effect rows of `rows` in the variance form used for integration: for one term
 /// `(1 + x | g)` its z rows with the fit's structure; for nested intercepts `(1 | g) + (1 | g:h)`
 /// the row `(1, 1)` with one SD per entry (the variance of the sum is `theta_g^2 + theta_gh^2`).
+/// Slopes are evaluated by `evaluator` (a counterfactual cohort, with the fitted one's `scale()`
+/// and `poly()` constants).
 fn random_rows(
     formula: &Formula,
     evaluator: &Evaluator,
