@@ -32,7 +32,8 @@ use crate::core::error::{Error, Result};
 
 /// The deepest nesting a formula may have: parentheses, random-effect terms `( ... | g)` and
 /// function calls (`factor(`, `log(`, `I(`, `offset(`, `cbind(`, ...) opened inside one
-/// another, and operators inside expressions, counted together. A formula nested deeper is refused with [`Error::Formula`] at the opening
+/// another, and operators inside expressions, counted together. A formula nested deeper is
+/// refused with [`Error::Formula`] at the opening
 /// parenthesis that goes past the limit (real formulas nest a few levels).
 pub const MAX_NESTING: usize = 256;
 
@@ -74,7 +75,20 @@ pub enum Expr {
 /// hash exactly. It prints as R's `deparse` prints a number: at most 15 significant digits,
 /// in fixed notation unless scientific notation is shorter (`100000` prints `1e+05`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "f64", from = "f64")]
 pub struct Number(u64);
+
+impl From<f64> for Number {
+    fn from(value: f64) -> Number {
+        Number::new(value)
+    }
+}
+
+impl From<Number> for f64 {
+    fn from(number: Number) -> f64 {
+        number.value()
+    }
+}
 
 impl Number {
     /// The number `value`.
