@@ -6,9 +6,7 @@ use std::collections::HashMap;
 
 use crate::core::error::{Error, Result};
 use crate::data::{Cohort, Column};
-use crate::frame::design::{
-    format_level, numeric_values, Design, DesignOptions, Grouping, UsedRows,
-};
+use crate::frame::design::{format_level, Design, DesignOptions, Evaluator, Grouping, UsedRows};
 use crate::frame::formula::{Expr, Formula};
 use crate::frame::random_effects::ThetaStructure;
 
@@ -357,7 +355,15 @@ pub(crate) fn counterfactual_design(
     }
     let arm = counterfactual_cohort(fit, cohort, column, value)?;
     let rows = &fit.used.rows;
-    let x = Design::rows_like(&arm, &fit.formula, &fit.options, rows, rows, &fit.names)?;
+    let x = Design::rows_like(
+        &arm,
+        cohort,
+        &fit.formula,
+        &fit.options,
+        rows,
+        rows,
+        &fit.names,
+    )?;
     let offset = fit
         .used
         .offset
@@ -398,9 +404,11 @@ fn counterfactual_cohort(
 /// The random-effect rows of `rows` in the variance form used for integration: for one term
 /// `(1 + x | g)` its z rows with the fit's structure; for nested intercepts `(1 | g) + (1 | g:h)`
 /// the row `(1, 1)` with one SD per entry (the variance of the sum is `theta_g^2 + theta_gh^2`).
+/// Slopes are evaluated by `evaluator` (a counterfactual cohort, with the fitted one's `scale()`
+/// and `poly()` constants).
 fn random_rows(
     formula: &Formula,
-    cohort: &Cohort,
+    evaluator: &Evaluator,
     rows: &[usize],
 ) -> Result<Option<(ThetaStructure, Vec<f64>)>> {
     match formula.random.as_slice() {
@@ -412,7 +420,7 @@ fn random_rows(
             }
             for slope in &term.slopes {
                 if let [v] = slope.vars.as_slice() {
-                    columns.push(numeric_values(cohort, v, rows)?);
+                    columns.push(evaluator.numeric(v, rows)?);
                 }
             }
             let q = columns.len();
@@ -505,6 +513,7 @@ pub(crate) fn target_rows(
         let arm = counterfactual_cohort(fit, cohort, treatment, a as f64)?;
         let design = Design::rows_like(
             &arm,
+            cohort,
             &fit.formula,
             &fit.options,
             &sorted,
@@ -515,7 +524,8 @@ pub(crate) fn target_rows(
             .flat_map(|i| (0..p).map(move |j| (i, j)))
             .map(|(i, j)| design[(i, j)])
             .collect();
-        if let Some((s, rows)) = random_rows(&fit.formula, &arm, &sorted)? {
+        if let Some((s, rows)) = random_rows(&fit.formula, &Evaluator::new(&arm, cohort), &sorted)?
+        {
             z[a] = rows;
             structure = Some(s);
         }

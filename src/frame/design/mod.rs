@@ -30,8 +30,12 @@ use crate::data::{Cohort, Column, ColumnType, MISSING_CODE};
 use crate::frame::formula::{Expr, Formula, Response, Term};
 
 mod collapse;
+mod evaluate;
 mod exposure;
+mod orthogonal_poly;
 
+pub(crate) use evaluate::Evaluator;
+use evaluate::Values;
 pub use exposure::{Crossover, ExposureReport, ExposureTime};
 
 /// What to do with rows that have missing values in a model's variables.
@@ -194,8 +198,15 @@ impl Design {
         let observations = trials
             .as_ref()
             .map_or(missing.rows_used, |t| t.iter().sum::<f64>() as usize);
-        let (columns, names) =
-            fixed_columns(cohort, formula, &rows, None, options, Some(observations))?;
+        let (columns, names) = fixed_columns(
+            cohort,
+            cohort,
+            formula,
+            &rows,
+            None,
+            options,
+            Some(observations),
+        )?;
         let n = rows.len();
         let x = DMatrix::from_vec(n, names.len(), columns);
         let drop = aliased_columns(&x);
@@ -221,17 +232,27 @@ impl Design {
     }
 
     /// The fixed-effect rows of the cohort rows `rows` in the columns `names` of a design fitted
-    /// to `level_rows` (its factor levels): the design of a counterfactual cohort, one whose
-    /// treatment column was changed, for the same patients.
+    /// to `level_rows` (its factor levels) of `fitted` (the constants of its `scale()` and
+    /// `poly()` terms): the design of a counterfactual cohort, one whose treatment column was
+    /// changed, for the same patients.
     pub(crate) fn rows_like(
         cohort: &Cohort,
+        fitted: &Cohort,
         formula: &Formula,
         options: &DesignOptions,
         rows: &[usize],
         level_rows: &[usize],
         names: &[String],
     ) -> Result<DMatrix<f64>> {
-        let (columns, all) = fixed_columns(cohort, formula, rows, Some(level_rows), options, None)?;
+        let (columns, all) = fixed_columns(
+            cohort,
+            fitted,
+            formula,
+            rows,
+            Some(level_rows),
+            options,
+            None,
+        )?;
         let n = rows.len();
         let mut x = DMatrix::zeros(n, names.len());
         for (j, name) in names.iter().enumerate() {
@@ -365,42 +386,10 @@ fn prior_weights(
     Ok(w)
 }
 
-/// Numeric values of `expr` on `rows` (a column, `log(x)` or `a - b`).
+/// Numeric values of `expr` on `rows` of `cohort` (see [`Evaluator`]; `scale()` and `poly()`
+/// take their constants from `cohort`).
 pub(crate) fn numeric_values(cohort: &Cohort, expr: &Expr, rows: &[usize]) -> Result<Vec<f64>> {
-    match expr {
-        Expr::Column(c) => match cohort.column(c)? {
-            Column::Numeric(v) => Ok(rows.iter().map(|&i| v[i]).collect()),
-            Column::Categorical { .. } => Err(Error::invalid(
-                c,
-                "is a text column, but a number is needed here (use it as a factor term instead)",
-            )),
-        },
-        Expr::Factor(c) => Err(Error::invalid(
-            c,
-            "factor() cannot be used as a number here",
-        )),
-        Expr::Log(inner) => {
-            let v = numeric_values(cohort, inner, rows)?;
-            if let Some(k) = v.iter().position(|x| *x <= 0.0) {
-                return Err(Error::invalid(
-                    &expr.to_string(),
-                    format!(
-                        "log of {} at data row {}: values must be positive",
-                        v[k],
-                        rows[k] + 1
-                    ),
-                ));
-            }
-            Ok(v.into_iter().map(f64::ln).collect())
-        }
-        Expr::Minus(a, b) => {
-            let (a, b) = (
-                numeric_values(cohort, a, rows)?,
-                numeric_values(cohort, b, rows)?,
-            );
-            Ok(a.iter().zip(&b).map(|(x, y)| x - y).collect())
-        }
-    }
+    Evaluator::new(cohort, cohort).numeric(expr, rows)
 }
 
 fn response(
@@ -512,14 +501,27 @@ struct FactorCoding {
 enum Coded {
     Numeric(Vec<f64>),
     Factor(FactorCoding),
+    /// Several numeric columns (`poly(x, k)`), named by the variable and 1, 2, ...
+    Basis(Vec<Vec<f64>>),
 }
 
+/// Whether `e` is a factor: `factor(x)`, a text column, or a logical expression (R codes a
+/// logical as a factor with the levels FALSE and TRUE).
 fn is_factor(cohort: &Cohort, e: &Expr) -> Result<bool> {
     Ok(match e {
         Expr::Factor(_) => true,
         Expr::Column(c) => matches!(cohort.column(c)?, Column::Categorical { .. }),
-        _ => false,
+        other => other.is_logical(),
     })
+}
+
+/// A logical variable (1 TRUE, 0 FALSE) as R's `model.matrix` codes it: a factor with the
+/// levels FALSE and TRUE, both kept whichever occur (`I(week > 2)TRUE`).
+fn logical_coding(values: &[f64]) -> FactorCoding {
+    FactorCoding {
+        levels: vec!["FALSE".into(), "TRUE".into()],
+        codes: values.iter().map(|&v| usize::from(v != 0.0)).collect(),
+    }
 }
 
 /// The levels used by `level_rows` (R drops unused levels), reference level first, and the
@@ -653,14 +655,16 @@ fn contrast_flags(cohort: &Cohort, formula: &Formula) -> Result<Vec<Vec<bool>>> 
     Ok(flags)
 }
 
-/// The columns of the fixed part on `rows`, one after another (column-major), and their names,
-/// before alias removal. Factor levels are those used by `rows`, or by `levels_from` when given
+/// The columns of the fixed part on `rows` of `cohort`, one after another (column-major), and
+/// their names, before alias removal; `scale()` and `poly()` take their constants from `fitted`
+/// (see [`Evaluator`]). Factor levels are those used by `rows`, or by `levels_from` when given
 /// (a counterfactual design, see [`counterfactual_x`]; a constant main effect is then no error).
 /// When `rows_used` (the observations a model is fitted to: patients, or binomial trials) is
 /// given, a factor with more than half as many levels, or more coefficients than that, is an
 /// error.
 fn fixed_columns(
     cohort: &Cohort,
+    fitted: &Cohort,
     formula: &Formula,
     rows: &[usize],
     levels_from: Option<&[usize]>,
@@ -676,10 +680,11 @@ fn fixed_columns(
         names.push("(Intercept)".to_string());
     }
     let flags = contrast_flags(cohort, formula)?;
+    let evaluator = Evaluator::new(cohort, fitted);
     for (term, term_flags) in formula.terms.iter().zip(&flags) {
         let mut block: Vec<(Vec<f64>, String)> = Vec::new();
         for (v, &contrasts) in term.vars.iter().zip(term_flags) {
-            let coded = if is_factor(cohort, v)? {
+            let coded = if is_factor(cohort, v)? && !v.is_logical() {
                 let column = v.columns()[0];
                 let coding = factor_coding(cohort, column, level_rows, rows, options)?;
                 if let Some(rows_used) = rows_used {
@@ -687,7 +692,11 @@ fn fixed_columns(
                 }
                 Coded::Factor(coding)
             } else {
-                Coded::Numeric(numeric_values(cohort, v, rows)?)
+                match evaluator.values(v, rows)? {
+                    Values::Numeric(x) => Coded::Numeric(x),
+                    Values::Logical(x) => Coded::Factor(logical_coding(&x)),
+                    Values::Basis(columns) => Coded::Basis(columns),
+                }
             };
             block = expand_variable(block, v, coded, contrasts, term)?;
         }
@@ -770,6 +779,17 @@ fn expand_variable(
                         None => values.clone(),
                     };
                     out.push((c, join(&name, &stem)));
+                }
+            }
+        }
+        Coded::Basis(columns) => {
+            for (k, values) in columns.iter().enumerate() {
+                for (col, name) in &block {
+                    let c = match col {
+                        Some(col) => col.iter().zip(values).map(|(a, b)| a * b).collect(),
+                        None => values.clone(),
+                    };
+                    out.push((c, join(name, &format!("{stem}{}", k + 1))));
                 }
             }
         }
@@ -908,6 +928,30 @@ mod tests {
             ]
         );
         assert_eq!(d.aliased, ["sexM:factor(period)1", "sexM:factor(period)3"]);
+    }
+
+    #[test]
+    fn logical_and_poly_terms_are_coded_as_r_codes_them() {
+        assert_eq!(
+            design("y ~ I(period > 1) + treated:poly(period, 2)").names,
+            [
+                "(Intercept)",
+                "I(period > 1)TRUE",
+                "treated:poly(period, 2)1",
+                "treated:poly(period, 2)2"
+            ]
+        );
+        let d = design("y ~ 0 + I(period > 1) + I(period^2)");
+        assert_eq!(
+            d.names,
+            ["I(period > 1)FALSE", "I(period > 1)TRUE", "I(period^2)"]
+        );
+        let period = [1., 2., 3., 1., 2., 3., 1., 2.];
+        for (k, &row) in d.rows.iter().enumerate() {
+            let p: f64 = period[row];
+            assert_eq!(d.x[(k, 1)], f64::from(u8::from(p > 1.0)));
+            assert_eq!(d.x[(k, 2)], p * p);
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! `factor(period)` (a factor even though the column is numeric), `age`, `sex` (a text column,
 //! so a factor); and a random intercept for each `cluster`.
 //!
-//! Supported on the right-hand side: column names, `factor(x)`, `log(x)`, interactions `a:b`,
+//! Supported on the right-hand side: column names, `factor(x)`, the functions `I(expr)`,
+//! `log(x)`, `exp(x)`, `sqrt(x)`, `scale(x)` and `poly(x, k)` (whose arguments are R
+//! expressions: `I(week > 2)`, `I(age^2)`, `log(x + 1)`; see [`Expr`]), interactions `a:b`,
 //! crossing `a*b` (= `a + b + a:b`), parentheses, `0`, `1`, `- term`, `offset(x)` (also
 //! `offset(log(x))`), and random-effect terms `(1 | g)`, `(1 | g:h)`, `(1 + x | g)`,
 //! `(0 + x | g)`. On the left: a column, or `cbind(successes, failures)` for binomial counts
@@ -20,7 +22,7 @@
 
 mod parse;
 
-pub use parse::{Expr, MAX_NESTING};
+pub use parse::{BinaryOp, Expr, Number, MAX_NESTING};
 
 use crate::core::error::{Error, Result};
 use parse::Lhs;
@@ -238,12 +240,10 @@ impl Formula {
 
 /// An expression as formula text, with column names quoted where they need it.
 fn written(e: &Expr) -> String {
-    match e {
-        Expr::Column(c) => quote(c),
-        Expr::Factor(c) => format!("factor({})", quote(c)),
-        Expr::Log(inner) => format!("log({})", written(inner)),
-        Expr::Minus(a, b) => format!("{} - {}", written(a), written(b)),
-    }
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = e.deparse(&mut out, &|c: &str| quote(c));
+    out
 }
 
 /// The columns of `exprs`, each once, in order of appearance.
@@ -475,7 +475,7 @@ mod tests {
         for (text, message) in [
             ("y ~ treated + + age", "at character 14"),
             ("~ x", "needs a response"),
-            ("y ~ sqrt(x)", "unsupported function 'sqrt'"),
+            ("y ~ abs(x)", "unsupported function 'abs'"),
             ("y ~ x + (1 | cluster", "expected ')'"),
             ("y ~ x + 2", "must be 0 or 1"),
         ] {
@@ -484,6 +484,108 @@ mod tests {
         }
         assert!(Formula::parse("y ~ x $ z").is_err());
         assert!(Formula::parse("y ~ x:(1|g)").is_err());
+    }
+
+    #[test]
+    fn functions_print_as_r_deparses_them() {
+        let f = Formula::parse(
+            "y ~ I(week>2) + I(age^2.0) + I(-x^2) + I((x)) + I(x*1e5) + I(x/0.0001) + scale(x) \
+             + poly(x,2) + exp(x/10) + sqrt(x) + log(x+1) + I(!(x>2) & x<9 | x==10)",
+        )
+        .unwrap();
+        assert_eq!(
+            labels(&f),
+            [
+                "I(week > 2)",
+                "I(age^2)",
+                "I(-x^2)",
+                "I((x))",
+                "I(x * 1e+05)",
+                "I(x/1e-04)",
+                "scale(x)",
+                "poly(x, 2)",
+                "exp(x/10)",
+                "sqrt(x)",
+                "log(x + 1)",
+                "I(!(x > 2) & x < 9 | x == 10)",
+            ]
+        );
+        assert_eq!(f.columns(), ["y", "week", "age", "x"]);
+        assert!(f.terms[0].vars[0].is_logical() && !f.terms[1].vars[0].is_logical());
+        let f =
+            Formula::parse("y ~ treated:scale(age) + I(0.1 + 123456 - 1234567 * 1e15)").unwrap();
+        assert_eq!(
+            labels(&f),
+            ["I(0.1 + 123456 - 1234567 * 1e+15)", "treated:scale(age)"]
+        );
+    }
+
+    #[test]
+    fn expressions_follow_r_precedence() {
+        let var = |text: &str| Formula::parse(text).unwrap().terms[0].vars[0].clone();
+        let col = |c: &str| Box::new(Expr::Column(c.into()));
+        let num = |x: f64| Box::new(Expr::Number(Number::new(x)));
+        // -x^2 is -(x^2); 2^-1 is 2^(-1); ^ groups from the right; * before +.
+        assert_eq!(
+            var("y ~ I(-x^2)"),
+            Expr::AsIs(Box::new(Expr::Negate(Box::new(Expr::Binary(
+                BinaryOp::Pow,
+                col("x"),
+                num(2.0)
+            )))))
+        );
+        assert_eq!(
+            var("y ~ I(a^b^c)"),
+            Expr::AsIs(Box::new(Expr::Binary(
+                BinaryOp::Pow,
+                col("a"),
+                Box::new(Expr::Binary(BinaryOp::Pow, col("b"), col("c")))
+            )))
+        );
+        assert_eq!(
+            var("y ~ I(a + b * c)"),
+            Expr::AsIs(Box::new(Expr::Binary(
+                BinaryOp::Add,
+                col("a"),
+                Box::new(Expr::Binary(BinaryOp::Mul, col("b"), col("c")))
+            )))
+        );
+        // ! binds below comparisons and above &.
+        assert_eq!(
+            var("y ~ I(!a > 1 & b)"),
+            Expr::AsIs(Box::new(Expr::Binary(
+                BinaryOp::And,
+                Box::new(Expr::Not(Box::new(Expr::Binary(
+                    BinaryOp::Gt,
+                    col("a"),
+                    num(1.0)
+                )))),
+                col("b")
+            )))
+        );
+        for (text, message) in [
+            ("y ~ I(a < b < c)", "comparisons cannot be chained"),
+            ("y ~ poly(x, 0)", "degree of poly()"),
+            ("y ~ poly(x)", "expected ','"),
+            ("y ~ I(x $ 2)", "unexpected character '$'"),
+            ("y ~ log(offset(x))", "offset() can only be a term"),
+            ("y ~ x^2", "unexpected '^'"),
+        ] {
+            let e = Formula::parse(text).unwrap_err().to_string();
+            assert!(e.contains(message), "{text}: {e}");
+        }
+        // Long chains and deep unary nesting are refused, not a stack overflow.
+        let chain = format!("y ~ I({})", vec!["x"; 100_000].join(" + "));
+        assert!(Formula::parse(&chain)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 256 levels"));
+        let power = format!("y ~ I({})", vec!["x"; 100_000].join("^"));
+        assert!(Formula::parse(&power).is_err());
+        let minus = format!("y ~ I({}x)", "-".repeat(100_000));
+        assert!(Formula::parse(&minus).is_err());
+        let ok = format!("y ~ I({})", vec!["x"; 200].join(" + "));
+        assert_eq!(Formula::parse(&ok).unwrap().terms.len(), 1);
     }
 
     /// The position and message of a formula refused for its nesting.

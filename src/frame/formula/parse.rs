@@ -8,64 +8,298 @@
 //! product  := inter ('*' inter)*            a*b  = a + b + a:b
 //! inter    := atom (':' atom)*              a:b  = interaction
 //! atom     := '0' | '1' | call | name | '(' sum ')' | '(' sum '|' group ')'
-//! call     := name '(' expr (',' expr)* ')' (factor, log, offset, cbind)
+//! call     := 'factor(' name ')' | f '(' expr ')' | 'poly(' expr ',' degree ')'
+//!             | 'offset(' expr ')'                 f: I, log, exp, sqrt, scale
 //! group    := name (':' name)*
+//! expr     := R's expression: numbers, names, calls, '(' expr ')', unary '-' and '!',
+//!             binary ^ * / + - > >= < <= == != & | with R's precedence
 //! ```
+//!
+//! Inside a function call (and `cbind()`), `+ - * ^ |` are R's arithmetic and logical
+//! operators, not the formula's: `I(a + b)` is one variable, the sum of a and b.
 //!
 //! The right-hand side is read in one pass, without recursion: the parentheses open at a point
 //! are an explicit stack, each holding the sum, crossing and interaction read so far inside it,
 //! already expanded into terms ([`TermSet`]: R's formula algebra, each operator applied from the
 //! left). Function calls (`log(log(x))`) are read in a loop. The nesting of parentheses,
 //! random-effect terms and calls together is refused beyond [`MAX_NESTING`] levels, so neither
-//! the input's length nor its nesting reaches the call stack, and an expression (`Expr::Log`)
-//! is at most [`MAX_NESTING`] deep.
+//! the input's length nor its nesting reaches the call stack, and an expression ([`Expr`]) is
+//! at most [`MAX_NESTING`] deep. Expressions inside calls are read by precedence climbing,
+//! whose recursion counts as nesting too.
 
 use super::{RandomTerm, Term};
 use crate::core::error::{Error, Result};
 
 /// The deepest nesting a formula may have: parentheses, random-effect terms `( ... | g)` and
-/// function calls (`factor(`, `log(`, `offset(`, `cbind(`) opened inside one another, counted
-/// together. A formula nested deeper is refused with [`Error::Formula`] at the opening
+/// function calls (`factor(`, `log(`, `I(`, `offset(`, `cbind(`, ...) opened inside one
+/// another, and operators inside expressions, counted together. A formula nested deeper is
+/// refused with [`Error::Formula`] at the opening
 /// parenthesis that goes past the limit (real formulas nest a few levels).
 pub const MAX_NESTING: usize = 256;
 
-/// A value expression: a column, or a function of columns.
+/// A value expression: a column, a function of columns, or (inside a function call such as
+/// `I()`, and inside `cbind()`) R arithmetic, comparisons and logical operators on them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Expr {
     /// A column used as it is (numeric, 0/1, or a text column, which becomes a factor).
     Column(String),
     /// `factor(x)`: the column's distinct values as levels.
     Factor(String),
-    /// `log(x)`: natural logarithm of a numeric column.
+    /// `log(x)`: natural logarithm; the argument must be positive.
     Log(Box<Expr>),
-    /// `a - b`, only inside `cbind(...)` (e.g. `cbind(events, trials - events)`).
-    Minus(Box<Expr>, Box<Expr>),
+    /// `exp(x)`.
+    Exp(Box<Expr>),
+    /// `sqrt(x)`: the argument must be at least 0.
+    Sqrt(Box<Expr>),
+    /// `scale(x)`: `(x - mean) / sd`, the mean and SD (divisor n - 1) taken over the rows of the
+    /// data where `x` is known, as R's `model.frame` evaluates `scale()` before it drops
+    /// incomplete rows.
+    Scale(Box<Expr>),
+    /// `poly(x, degree)`: R's orthogonal polynomials of degree 1 to `degree`, one column each.
+    Poly(Box<Expr>, usize),
+    /// `I(x)`: the expression evaluated as R evaluates it.
+    AsIs(Box<Expr>),
+    /// A number.
+    Number(Number),
+    /// `(x)`, kept so that a term prints as R deparses it.
+    Paren(Box<Expr>),
+    /// `-x`.
+    Negate(Box<Expr>),
+    /// `!x`: 1 where x is 0, else 0 (logical).
+    Not(Box<Expr>),
+    /// `a op b`: arithmetic, a comparison or a logical operator.
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
 }
 
+/// A number in an expression, kept as the bits of its `f64` so that expressions compare and
+/// hash exactly. It prints as R's `deparse` prints a number: at most 15 significant digits,
+/// in fixed notation unless scientific notation is shorter (`100000` prints `1e+05`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "f64", from = "f64")]
+pub struct Number(u64);
+
+impl From<f64> for Number {
+    fn from(value: f64) -> Number {
+        Number::new(value)
+    }
+}
+
+impl From<Number> for f64 {
+    fn from(number: Number) -> f64 {
+        number.value()
+    }
+}
+
+impl Number {
+    /// The number `value`.
+    pub fn new(value: f64) -> Number {
+        Number(value.to_bits())
+    }
+
+    /// Its value.
+    pub fn value(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+impl std::fmt::Display for Number {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = self.value();
+        if x == 0.0 {
+            return f.write_str("0");
+        }
+        // The significant digits (at most 15, trailing zeros dropped) and the exponent.
+        let sci = format!("{:.14e}", x.abs());
+        let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let digits = digits.trim_end_matches('0');
+        let sign = if x < 0.0 { "-" } else { "" };
+        let decimals = (digits.len() as i32 - exponent - 1).max(0) as usize;
+        let fixed = format!("{sign}{:.*}", decimals, x.abs());
+        let (first, rest) = digits.split_at(1);
+        let point = if rest.is_empty() { "" } else { "." };
+        let e_sign = if exponent < 0 { '-' } else { '+' };
+        let scientific = format!("{sign}{first}{point}{rest}e{e_sign}{:02}", exponent.abs());
+        f.write_str(if fixed.len() <= scientific.len() {
+            &fixed
+        } else {
+            &scientific
+        })
+    }
+}
+
+/// A binary operator inside an expression, in R's meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum BinaryOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `^`
+    Pow,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `&`: logical and (a number is true when it is not 0).
+    And,
+    /// `|`: logical or.
+    Or,
+}
+
+impl BinaryOp {
+    /// The operator as R deparses it, with its spacing: `x^2`, `x/2`, `x * 2`, `x > 2`.
+    fn spelled(self) -> &'static str {
+        match self {
+            BinaryOp::Add => " + ",
+            BinaryOp::Sub => " - ",
+            BinaryOp::Mul => " * ",
+            BinaryOp::Div => "/",
+            BinaryOp::Pow => "^",
+            BinaryOp::Gt => " > ",
+            BinaryOp::Ge => " >= ",
+            BinaryOp::Lt => " < ",
+            BinaryOp::Le => " <= ",
+            BinaryOp::Eq => " == ",
+            BinaryOp::Ne => " != ",
+            BinaryOp::And => " & ",
+            BinaryOp::Or => " | ",
+        }
+    }
+
+    /// Whether the result is logical (a comparison or a logical operator).
+    pub fn is_logical(self) -> bool {
+        !matches!(
+            self,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Pow
+        )
+    }
+
+    /// R's precedence (higher binds tighter) and whether the operator groups from the right.
+    fn precedence(self) -> (u8, bool) {
+        match self {
+            BinaryOp::Or => (1, false),
+            BinaryOp::And => (2, false),
+            BinaryOp::Gt
+            | BinaryOp::Ge
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Eq
+            | BinaryOp::Ne => (4, false),
+            BinaryOp::Add | BinaryOp::Sub => (5, false),
+            BinaryOp::Mul | BinaryOp::Div => (6, false),
+            BinaryOp::Pow => (8, true),
+        }
+    }
+}
+
+/// Precedence of `!` (below comparisons: `!x > 2` is `!(x > 2)`) and of unary minus (below
+/// `^`: `-x^2` is `-(x^2)`).
+const NOT_PRECEDENCE: u8 = 3;
+const NEGATE_PRECEDENCE: u8 = 7;
+
 impl Expr {
-    /// The column this expression reads (the first one for `a - b`).
+    /// The columns this expression reads, in order of appearance (with repeats).
     pub fn columns(&self) -> Vec<&str> {
         match self {
             Expr::Column(c) | Expr::Factor(c) => vec![c],
-            Expr::Log(e) => e.columns(),
-            Expr::Minus(a, b) => {
+            Expr::Number(_) => Vec::new(),
+            Expr::Log(e)
+            | Expr::Exp(e)
+            | Expr::Sqrt(e)
+            | Expr::Scale(e)
+            | Expr::Poly(e, _)
+            | Expr::AsIs(e)
+            | Expr::Paren(e)
+            | Expr::Negate(e)
+            | Expr::Not(e) => e.columns(),
+            Expr::Binary(_, a, b) => {
                 let mut v = a.columns();
                 v.extend(b.columns());
                 v
             }
         }
     }
+
+    /// Whether the value is logical (TRUE/FALSE), as R types it: a comparison, `&`, `|` or `!`,
+    /// possibly inside `I()` or parentheses. In a design a logical is a factor with the levels
+    /// `FALSE` and `TRUE` (`I(week > 2)TRUE`).
+    pub fn is_logical(&self) -> bool {
+        match self {
+            Expr::Not(_) => true,
+            Expr::Binary(op, _, _) => op.is_logical(),
+            Expr::AsIs(e) | Expr::Paren(e) => e.is_logical(),
+            _ => false,
+        }
+    }
+
+    /// R's deparsed spelling with each column name written by `name`.
+    pub(crate) fn deparse(
+        &self,
+        f: &mut impl std::fmt::Write,
+        name: &impl Fn(&str) -> String,
+    ) -> std::fmt::Result {
+        /// `fun(e)`.
+        fn call<W: std::fmt::Write>(
+            f: &mut W,
+            fun: &str,
+            e: &Expr,
+            name: &impl Fn(&str) -> String,
+        ) -> std::fmt::Result {
+            write!(f, "{fun}(")?;
+            e.deparse(f, name)?;
+            f.write_char(')')
+        }
+        match self {
+            Expr::Column(c) => f.write_str(&name(c)),
+            Expr::Factor(c) => write!(f, "factor({})", name(c)),
+            Expr::Log(e) => call(f, "log", e, name),
+            Expr::Exp(e) => call(f, "exp", e, name),
+            Expr::Sqrt(e) => call(f, "sqrt", e, name),
+            Expr::Scale(e) => call(f, "scale", e, name),
+            Expr::AsIs(e) => call(f, "I", e, name),
+            Expr::Paren(e) => call(f, "", e, name),
+            Expr::Poly(e, degree) => {
+                f.write_str("poly(")?;
+                e.deparse(f, name)?;
+                write!(f, ", {degree})")
+            }
+            Expr::Number(x) => write!(f, "{x}"),
+            Expr::Negate(e) => {
+                f.write_char('-')?;
+                e.deparse(f, name)
+            }
+            Expr::Not(e) => {
+                f.write_char('!')?;
+                e.deparse(f, name)
+            }
+            Expr::Binary(op, a, b) => {
+                a.deparse(f, name)?;
+                f.write_str(op.spelled())?;
+                b.deparse(f, name)
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Expr {
-    /// R's deparsed spelling, which is also the stem of coefficient names.
+    /// R's deparsed spelling, which is also the stem of coefficient names (`I(week > 2)`,
+    /// `I(age^2)`, `poly(age, 2)`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Expr::Column(c) => f.write_str(c),
-            Expr::Factor(c) => write!(f, "factor({c})"),
-            Expr::Log(e) => write!(f, "log({e})"),
-            Expr::Minus(a, b) => write!(f, "{a} - {b}"),
-        }
+        self.deparse(f, &|c: &str| c.to_string())
     }
 }
 
@@ -94,6 +328,8 @@ enum Tok {
     Name(String),
     Num(String),
     Sym(char),
+    /// A two-character operator: `>=`, `<=`, `==`, `!=`.
+    Op(&'static str),
 }
 
 struct Parser<'a> {
@@ -134,6 +370,11 @@ fn tokenize(text: &str, chars: &[char]) -> Result<Vec<(Tok, usize)>> {
         let (at, c) = (i, chars[i]);
         if c.is_whitespace() {
             i += 1;
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            i = number_end(chars, i);
+            out.push((Tok::Num(chars[at..i].iter().collect()), at));
         } else if c.is_alphabetic() || c == '.' || c == '_' {
             while i < chars.len() && word(chars[i]) {
                 i += 1;
@@ -149,12 +390,13 @@ fn tokenize(text: &str, chars: &[char]) -> Result<Vec<(Tok, usize)>> {
             }
             out.push((Tok::Name(chars[at + 1..i].iter().collect()), at));
             i += 1;
-        } else if c.is_ascii_digit() {
-            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
-                i += 1;
-            }
-            out.push((Tok::Num(chars[at..i].iter().collect()), at));
-        } else if "~+-*:|(),".contains(c) {
+        } else if let Some(op) = ["<=", ">=", "==", "!="]
+            .into_iter()
+            .find(|op| chars[i..].starts_with(&op.chars().collect::<Vec<_>>()))
+        {
+            out.push((Tok::Op(op), at));
+            i += 2;
+        } else if "~+-*:|(),^/&<>!=".contains(c) {
             out.push((Tok::Sym(c), at));
             i += 1;
         } else {
@@ -162,6 +404,24 @@ fn tokenize(text: &str, chars: &[char]) -> Result<Vec<(Tok, usize)>> {
         }
     }
     Ok(out)
+}
+
+/// The end of the number that starts at `i`: digits and points, then an optional exponent
+/// (`1e-5`, `2.5E3`).
+fn number_end(chars: &[char], mut i: usize) -> usize {
+    while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+        i += 1;
+    }
+    if matches!(chars.get(i), Some('e' | 'E')) {
+        let sign = usize::from(matches!(chars.get(i + 1), Some('+' | '-')));
+        if chars.get(i + 1 + sign).is_some_and(char::is_ascii_digit) {
+            i += 1 + sign;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+    }
+    i
 }
 
 fn formula_err(text: &str, position: usize, message: impl Into<String>) -> Error {
@@ -177,6 +437,7 @@ fn describe(t: &Tok) -> String {
         Tok::Name(s) => format!("name '{s}'"),
         Tok::Num(s) => format!("number '{s}'"),
         Tok::Sym(c) => format!("'{c}'"),
+        Tok::Op(op) => format!("'{op}'"),
     }
 }
 
@@ -265,9 +526,9 @@ impl Parser<'_> {
         let name = self.name()?;
         if name == "cbind" && self.peek_sym('(') {
             self.open()?;
-            let s = self.value_expr()?;
+            let s = self.expr()?;
             self.expect(',')?;
-            let f = self.value_expr()?;
+            let f = self.expr()?;
             self.close()?;
             return Ok(Lhs::Cbind(s, f));
         }
@@ -279,23 +540,6 @@ impl Parser<'_> {
                 "the response must be a column or cbind(successes, failures)",
             )),
         }
-    }
-
-    /// A value inside `cbind(...)`: `name`, `f(name)` or `a - b`.
-    fn value_expr(&mut self) -> Result<Expr> {
-        let at = self.here();
-        let first = match self.call_or_name()? {
-            Value::Var(e) => e,
-            Value::Offset(_) => return Err(self.err(at, "expected a column inside cbind()")),
-        };
-        if self.take_sym('-') {
-            let at = self.here();
-            match self.call_or_name()? {
-                Value::Var(e) => return Ok(Expr::Minus(Box::new(first), Box::new(e))),
-                Value::Offset(_) => return Err(self.err(at, "expected a column after '-'")),
-            }
-        }
-        Ok(first)
     }
 
     /// The right-hand side (`sum` of the grammar), read up to the first token that cannot
@@ -430,47 +674,194 @@ impl Parser<'_> {
         }
     }
 
-    /// `name` or a call of a function a formula may use: `factor(name)`, `log(value)`, and
-    /// outermost `offset(value)`, read in a loop (the calls around the innermost value are
-    /// counted, then closed).
+    /// A column or function call at the level of terms: `offset(value)`, or else a
+    /// [`Parser::primary`] (where `+`, `-`, `*` and `:` are formula operators, not arithmetic).
     fn call_or_name(&mut self) -> Result<Value> {
-        let (mut logs, mut offset) = (0, false);
-        let mut value = loop {
-            let at = self.here();
-            let name = self.name()?;
-            if !self.peek_sym('(') {
-                break Expr::Column(name);
-            }
-            match name.as_str() {
-                "factor" | "as.factor" => {
-                    self.open()?;
-                    let factor = Expr::Factor(self.name()?);
-                    self.close()?;
-                    break factor;
-                }
-                "log" => logs += 1,
-                "offset" if logs == 0 && !offset => offset = true,
-                "offset" => return Err(self.err(at, "expected a column")),
-                other => {
-                    return Err(self.err(
-                        at,
-                        format!(
-                            "unsupported function '{other}' (supported: factor, log, offset, cbind)"
-                        ),
-                    ))
-                }
-            }
-            self.open()?;
-        };
-        for _ in 0..logs {
-            self.close()?;
-            value = Expr::Log(Box::new(value));
-        }
+        let offset = matches!(self.toks.get(self.pos), Some((Tok::Name(n), _)) if n == "offset")
+            && matches!(self.toks.get(self.pos + 1), Some((Tok::Sym('('), _)));
         if offset {
+            self.pos += 1;
+            self.open()?;
+            let value = self.expr()?;
             self.close()?;
             return Ok(Value::Offset(value));
         }
-        Ok(Value::Var(value))
+        Ok(Value::Var(self.primary()?.0))
+    }
+
+    /// An expression inside a function call or `cbind()`, with R's operators.
+    fn expr(&mut self) -> Result<Expr> {
+        Ok(self.binary(0)?.0)
+    }
+
+    /// The operators of precedence at least `min` and their operands, by precedence climbing
+    /// (R's precedence, see [`BinaryOp::precedence`]), with the depth of the expression read.
+    /// Chains of operators grouping from the left are read in a loop; every recursion (the
+    /// operand of a unary operator, the right operand of an operator) is one level of
+    /// [`Parser::open`]'s nesting, and the expression built is at most [`MAX_NESTING`] deep.
+    fn binary(&mut self, min: u8) -> Result<(Expr, usize)> {
+        let (mut lhs, mut depth) = self.unary()?;
+        let mut compared = false;
+        while let Some((op, at)) = self.peek_binary() {
+            let (precedence, right) = op.precedence();
+            if precedence < min {
+                break;
+            }
+            let comparison = precedence == BinaryOp::Gt.precedence().0;
+            if comparison && compared {
+                return Err(self.err(at, "comparisons cannot be chained (as in R)"));
+            }
+            compared = comparison;
+            self.pos += 1;
+            let (rhs, d) = self.nested(at, |p| p.binary(precedence + u8::from(!right)))?;
+            depth = depth.max(d) + 1;
+            self.check_depth(depth, at)?;
+            lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs));
+        }
+        Ok((lhs, depth))
+    }
+
+    /// `-x`, `+x`, `!x`, or a [`Parser::primary`].
+    fn unary(&mut self) -> Result<(Expr, usize)> {
+        let at = self.here();
+        let (precedence, wrap): (u8, fn(Box<Expr>) -> Expr) = if self.take_sym('-') {
+            (NEGATE_PRECEDENCE, Expr::Negate)
+        } else if self.take_sym('!') {
+            (NOT_PRECEDENCE, Expr::Not)
+        } else {
+            return self.primary();
+        };
+        let (e, d) = self.nested(at, |p| p.binary(precedence))?;
+        self.check_depth(d + 1, at)?;
+        Ok((wrap(Box::new(e)), d + 1))
+    }
+
+    /// Run `read` one level of nesting deeper (refused past [`MAX_NESTING`] at `at`).
+    fn nested<T>(&mut self, at: usize, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.check_depth(self.depth + 1, at)?;
+        self.depth += 1;
+        let out = read(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// Refuse an expression nested deeper than [`MAX_NESTING`].
+    fn check_depth(&self, depth: usize, at: usize) -> Result<()> {
+        if depth <= MAX_NESTING {
+            return Ok(());
+        }
+        Err(self.err(
+            at,
+            format!(
+                "an expression nested more than {MAX_NESTING} levels; a formula may nest at most \
+                 {MAX_NESTING} levels (frame::formula::MAX_NESTING)"
+            ),
+        ))
+    }
+
+    /// The binary operator next, if any, and its offset.
+    fn peek_binary(&self) -> Option<(BinaryOp, usize)> {
+        let (tok, at) = self.toks.get(self.pos)?;
+        let op = match tok {
+            Tok::Sym('+') => BinaryOp::Add,
+            Tok::Sym('-') => BinaryOp::Sub,
+            Tok::Sym('*') => BinaryOp::Mul,
+            Tok::Sym('/') => BinaryOp::Div,
+            Tok::Sym('^') => BinaryOp::Pow,
+            Tok::Sym('>') => BinaryOp::Gt,
+            Tok::Sym('<') => BinaryOp::Lt,
+            Tok::Sym('&') => BinaryOp::And,
+            Tok::Sym('|') => BinaryOp::Or,
+            Tok::Op(">=") => BinaryOp::Ge,
+            Tok::Op("<=") => BinaryOp::Le,
+            Tok::Op("==") => BinaryOp::Eq,
+            Tok::Op("!=") => BinaryOp::Ne,
+            _ => return None,
+        };
+        Some((op, *at))
+    }
+
+    /// A number, a column, `(expression)` or a function call, with its depth.
+    fn primary(&mut self) -> Result<(Expr, usize)> {
+        let at = self.here();
+        match self.toks.get(self.pos) {
+            Some((Tok::Num(n), _)) => {
+                let value: f64 = n
+                    .parse()
+                    .map_err(|_| self.err(at, format!("'{n}' is not a number")))?;
+                self.pos += 1;
+                Ok((Expr::Number(Number::new(value)), 1))
+            }
+            Some((Tok::Sym('('), _)) => {
+                self.open()?;
+                let (e, d) = self.binary(0)?;
+                self.close()?;
+                Ok((Expr::Paren(Box::new(e)), d + 1))
+            }
+            _ => {
+                let name = self.name()?;
+                if self.peek_sym('(') {
+                    self.call(&name, at)
+                } else {
+                    Ok((Expr::Column(name), 1))
+                }
+            }
+        }
+    }
+
+    /// The call of the function `name` (at `at`), its `(` next: `factor(column)`, `log`, `exp`,
+    /// `sqrt`, `scale` or `I` of an expression, or `poly(expression, degree)`.
+    fn call(&mut self, name: &str, at: usize) -> Result<(Expr, usize)> {
+        let wrap: fn(Box<Expr>) -> Expr = match name {
+            "factor" | "as.factor" => {
+                self.open()?;
+                let factor = Expr::Factor(self.name()?);
+                self.close()?;
+                return Ok((factor, 2));
+            }
+            "log" => Expr::Log,
+            "exp" => Expr::Exp,
+            "sqrt" => Expr::Sqrt,
+            "scale" => Expr::Scale,
+            "I" => Expr::AsIs,
+            "poly" => {
+                self.open()?;
+                let (e, d) = self.binary(0)?;
+                self.expect(',')?;
+                let degree = self.degree()?;
+                self.close()?;
+                return Ok((Expr::Poly(Box::new(e), degree), d + 1));
+            }
+            "offset" => return Err(self.err(at, "offset() can only be a term of its own")),
+            other => {
+                return Err(self.err(
+                    at,
+                    format!(
+                        "unsupported function '{other}' (supported: factor, I, log, exp, sqrt, \
+                         scale, poly, offset, cbind)"
+                    ),
+                ))
+            }
+        };
+        self.open()?;
+        let (e, d) = self.binary(0)?;
+        self.close()?;
+        Ok((wrap(Box::new(e)), d + 1))
+    }
+
+    /// The degree of `poly(x, degree)`: a whole number from 1.
+    fn degree(&mut self) -> Result<usize> {
+        let at = self.here();
+        if let Some((Tok::Num(n), _)) = self.toks.get(self.pos) {
+            if let Ok(degree @ 1..) = n.parse::<usize>() {
+                self.pos += 1;
+                return Ok(degree);
+            }
+        }
+        Err(self.err(
+            at,
+            "the degree of poly() must be a whole number of at least 1",
+        ))
     }
 }
 
