@@ -289,23 +289,28 @@ impl Glmm {
             });
         }
         let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        if random.is_general() {
+            self.check_general(&random)?;
+        }
         let frame = FitFrame::new(
             cohort,
             &self.formula,
             &options,
             frame_rows,
             &design.names,
-            Some((&random.groups.column, &random.groups.labels)),
+            (!random.is_general()).then_some((&random.groups.column, &random.groups.labels)),
         );
         let between = between_columns(&design.x, &random.groups.codes, random.groups.len());
-        check_cluster_confounding(
-            &design.x,
-            &design.names,
-            &between,
-            &random.groups.codes,
-            random.groups.len(),
-            &random.groups.column,
-        )?;
+        if !random.is_general() {
+            check_cluster_confounding(
+                &design.x,
+                &design.names,
+                &between,
+                &random.groups.codes,
+                random.groups.len(),
+                &random.groups.column,
+            )?;
+        }
         if self.nagq > 1 && !random.nested && random.structure.q > 1 {
             return Err(Error::unsupported(
                 &self.formula.text,
@@ -365,6 +370,53 @@ impl Glmm {
             gamma,
         };
         f(&mut session)
+    }
+}
+
+impl Glmm {
+    /// What a model with several random-effect terms (the general structure, whose likelihood
+    /// does not factorise over one grouping factor) cannot have: quadrature, the sandwich over
+    /// the outer grouping factor, between-within degrees of freedom, the gamma family.
+    fn check_general(&self, random: &RandomSetup) -> Result<()> {
+        let terms: Vec<&str> = self
+            .formula
+            .random
+            .iter()
+            .map(|r| r.text.as_str())
+            .collect();
+        let terms = terms.join(" + ");
+        let refuse =
+            |what: String, reason: &str| Err(Error::unsupported(&self.formula.text, &what, reason));
+        if self.nagq > 1 {
+            return refuse(
+                format!("{terms} with nagq = {}", self.nagq),
+                "adaptive quadrature is defined for one scalar random-effect term and for two \
+                 nested intercepts (1 | g) + (1 | g:h), whose likelihoods are products of low-\
+                 dimensional integrals; crossed or several terms are fitted by the Laplace \
+                 approximation (nagq = 1), as lme4's glmer",
+            );
+        }
+        if self.vcov != VcovKind::Model {
+            return refuse(
+                format!("{terms} with the {} variance", self.vcov.describe()),
+                "the cluster sandwich needs one outer grouping factor; crossed terms have \
+                 model-based variances",
+            );
+        }
+        if self.df == DfMethod::BetweenWithin {
+            return refuse(
+                format!("{terms} with between-within degrees of freedom"),
+                "between-within degrees of freedom need one grouping factor; use DfMethod::Normal",
+            );
+        }
+        if self.family == Family::Gamma {
+            return refuse(
+                format!("{terms} in a gamma mixed model"),
+                "the gamma mixed model takes one random-effect term or two nested intercepts",
+            );
+        }
+        debug_assert!(random.is_general());
+        Ok(())
     }
 }
 
