@@ -111,3 +111,37 @@ impl ThetaStructure {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_repeat_each_terms_factor_over_its_levels() {
+        // (1 + x | g) with 2 levels, then (1 | h) with 3 levels: b = (g1: 0 1, g2: 2 3, h: 4 5 6).
+        let s = ThetaStructure::blocks(&[(0, 2, 2), (4, 1, 3)]);
+        assert_eq!(s.q, 7);
+        assert_eq!(s.len(), 4);
+        assert!(s.sparse_rows);
+        assert_eq!(s.start(), [1.0, 0.0, 1.0, 1.0]);
+        let lam = s.lambda(&[2.0, 0.5, 3.0, 4.0]);
+        for level in 0..2 {
+            let o = 2 * level;
+            assert_eq!(
+                (
+                    lam[(o, o)],
+                    lam[(o + 1, o)],
+                    lam[(o + 1, o + 1)],
+                    lam[(o, o + 1)]
+                ),
+                (2.0, 0.5, 3.0, 0.0)
+            );
+        }
+        assert_eq!((4..7).map(|k| lam[(k, k)]).collect::<Vec<_>>(), [4.0; 3]);
+        assert_eq!(lam.iter().filter(|v| **v != 0.0).count(), 2 * 3 + 3);
+        assert!(!s.is_sd(1) && s.is_sd(0) && s.is_sd(3));
+        let columns = s.row_columns();
+        assert_eq!(columns[1], [0, 1]);
+        assert_eq!(columns[5], [5]);
+    }
+}

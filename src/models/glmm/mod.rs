@@ -9,6 +9,15 @@
 //! Poisson (log) and gamma (log, for costs; its shape is estimated, see `gamma` in the source,
 //! and its Laplace approximation uses the observed curvature, as glmmTMB's).
 //!
+//! Several random-effect terms (crossed `(1 | hospital) + (1 | municipality)`, partially crossed,
+//! three or more, uncorrelated `(1 + x || g)`) form the general structure: `eta = X beta + o + Z
+//! Lambda b`, `b ~ N(0, I)` over all levels of all terms at once, Lambda block diagonal (see
+//! `frame::random_effects`). Its likelihood does not factorise over a grouping factor, so the
+//! Laplace approximation is taken at the joint conditional mode of all random effects,
+//! `log L = g(b^) - 1/2 log det(I + Lambda' Z' W Z Lambda)` (lme4's `nAGQ = 1` objective), with
+//! Z's rows kept sparse; quadrature, the cluster sandwich, between-within df and the analyses
+//! that resample or average over clusters are refused for it with an error naming the terms.
+//!
 //! Estimation maximises the likelihood integrated over `u_i` (lme4's marginal likelihood; here
 //! "marginal" is kept for standardisation), approximated per cluster
 //! by the Laplace approximation (`nagq = 1`, the default, as lme4's `glmer`) or by adaptive
@@ -126,7 +135,7 @@ pub struct Glmm {
 }
 
 impl Glmm {
-    /// A binomial-logit mixed model of `formula`, which must have one random-effect term.
+    /// A binomial-logit mixed model of `formula`, which must have at least one random-effect term.
     pub fn new(formula: &str) -> Result<Glmm> {
         Ok(Glmm {
             formula: Formula::parse(formula)?,
