@@ -259,9 +259,19 @@ fn bad_input_is_reported_not_panicked() {
     assert!(e("death30 ~ treated").contains("needs a random-effect term"));
     assert!(e("death30 ~ treated + (1 | clustr)").contains("did you mean 'cluster'"));
     assert!(e("cost ~ treated + (1 | cluster)").contains("must be 0 or 1"));
+    // Several terms are fitted (tests/crossed_reference.rs); what they cannot have is refused.
     assert!(
-        e("death30 ~ treated + (1 | cluster) + (1 | period) + (1 | sex)")
-            .contains("random-effect terms")
+        e("death30 ~ treated + (1 + treated + age + period | cluster) + (1 | sex)")
+            .contains("1 to 3 correlated random effects")
+    );
+    let crossed_quadrature = Glmm::new("death30 ~ treated + (1 | cluster) + (1 | period)")
+        .unwrap()
+        .nagq(5)
+        .fit(&cohort)
+        .unwrap_err();
+    assert!(
+        crossed_quadrature.to_string().contains("nagq = 1"),
+        "{crossed_quadrature}"
     );
     let nagq = Glmm::new("death30 ~ treated + (1 | cluster)")
         .unwrap()

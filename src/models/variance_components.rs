@@ -48,6 +48,9 @@ pub(crate) fn variance_components(
         sds.reverse();
         return (sds, Vec::new());
     }
+    if random.is_general() {
+        return general_components(random, theta);
+    }
     let group = &random.n_groups[0].0;
     let q = random.structure.q;
     let sds = (0..q)
@@ -68,6 +71,42 @@ pub(crate) fn variance_components(
                     term2: random.terms[r].clone(),
                     correlation: sigma[(r, c)] / denom,
                 });
+            }
+        }
+    }
+    (sds, correlations)
+}
+
+/// The SDs and correlations of each term of the general structure, from its own factor
+/// `Sigma_t = Lambda_t Lambda_t'`, terms in lme4's order (more levels first).
+fn general_components(
+    random: &RandomSetup,
+    theta: &[f64],
+) -> (Vec<RandomEffectSd>, Vec<RandomEffectCorrelation>) {
+    let (mut sds, mut correlations) = (Vec::new(), Vec::new());
+    for block in &random.blocks {
+        let q = block.q();
+        let local = ThetaStructure::correlated(q);
+        let lam = local.lambda(&theta[block.theta_start..block.theta_start + local.len()]);
+        let sigma = &lam * lam.transpose();
+        for r in 0..q {
+            sds.push(RandomEffectSd {
+                group: block.group.clone(),
+                term: block.terms[r].clone(),
+                sd: sigma[(r, r)].sqrt(),
+            });
+        }
+        for c in 0..q {
+            for r in c + 1..q {
+                let denom = (sigma[(r, r)] * sigma[(c, c)]).sqrt();
+                if denom > 0.0 {
+                    correlations.push(RandomEffectCorrelation {
+                        group: block.group.clone(),
+                        term1: block.terms[c].clone(),
+                        term2: block.terms[r].clone(),
+                        correlation: sigma[(r, c)] / denom,
+                    });
+                }
             }
         }
     }

@@ -10,7 +10,8 @@
 //! expressions: `I(week > 2)`, `I(age^2)`, `log(x + 1)`; see [`Expr`]), interactions `a:b`,
 //! crossing `a*b` (= `a + b + a:b`), parentheses, `0`, `1`, `- term`, `offset(x)` (also
 //! `offset(log(x))`), and random-effect terms `(1 | g)`, `(1 | g:h)`, `(1 + x | g)`,
-//! `(0 + x | g)`. On the left: a column, or `cbind(successes, failures)` for binomial counts
+//! `(0 + x | g)`, any number of them; `(1 | g/h)` is expanded to `(1 | g) + (1 | g:h)` and
+//! `(1 + x || g)` (uncorrelated effects) to `(1 | g) + (0 + x | g)`, as lme4 expands them. On the left: a column, or `cbind(successes, failures)` for binomial counts
 //! (`cbind(events, trials - events)`). Parentheses, random-effect terms and function calls may
 //! nest [`MAX_NESTING`] (256) levels deep; a deeper formula is an [`Error::Formula`] naming the
 //! limit, whatever its length (`y ~ ((((x))))` with 100,000 parentheses is refused, not a stack
@@ -92,7 +93,7 @@ pub struct Formula {
     pub terms: Vec<Term>,
     /// Offsets (added to the linear predictor with coefficient 1).
     pub offsets: Vec<Expr>,
-    /// Random-effect terms, in the order written.
+    /// Random-effect terms, in the order written, `a/b` and `||` expanded.
     pub random: Vec<RandomTerm>,
 }
 
@@ -468,6 +469,39 @@ mod tests {
         assert_eq!(f.random[0].text, "(1 + treated | cluster)");
         let f = Formula::parse("y ~ treated + (0 + treated | cluster)").unwrap();
         assert!(!f.random[0].intercept);
+    }
+
+    #[test]
+    fn nesting_and_uncorrelated_terms_expand_as_lme4() {
+        let groups =
+            |f: &Formula| -> Vec<String> { f.random.iter().map(|r| r.text.clone()).collect() };
+        let f = Formula::parse("TICKS ~ YEAR + (1 | LOCATION/BROOD)").unwrap();
+        assert_eq!(groups(&f), ["(1 | LOCATION)", "(1 | LOCATION:BROOD)"]);
+        assert_eq!(f.random[1].group, ["LOCATION", "BROOD"]);
+        let f = Formula::parse("y ~ x + (1 | a/b:c/d)").unwrap();
+        assert_eq!(groups(&f), ["(1 | a)", "(1 | a:b:c)", "(1 | a:b:c:d)"]);
+        let f = Formula::parse("y ~ x + (1 + x + `z w` || g)").unwrap();
+        assert_eq!(groups(&f), ["(1 | g)", "(0 + x | g)", "(0 + `z w` | g)"]);
+        assert!(f.random[0].intercept && f.random[0].slopes.is_empty());
+        assert!(!f.random[2].intercept);
+        assert_eq!(f.random[2].slopes[0].label(), "z w");
+        let f = Formula::parse("y ~ x + (0 + x || g/h)").unwrap();
+        assert_eq!(groups(&f), ["(0 + x | g)", "(0 + x | g:h)"]);
+        // Several terms, crossed, kept in the order written; a plain term keeps its text.
+        let f = Formula::parse("y ~ x + (1 | b) + (1 + x | i) + (1 | l)").unwrap();
+        assert_eq!(groups(&f), ["(1 | b)", "(1 + x | i)", "(1 | l)"]);
+        // The expansion parses back to itself.
+        let f = Formula::parse("y ~ x + (1 + x || g/h)").unwrap();
+        let again = Formula::parse(&format!("y ~ x + {}", groups(&f).join(" + "))).unwrap();
+        assert_eq!(again.random, f.random);
+        for bad in [
+            "y ~ x + (1 | g/)",
+            "y ~ x + (1 ||| g)",
+            "y ~ x / g",
+            "y ~ x + (1 | /g)",
+        ] {
+            assert!(Formula::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

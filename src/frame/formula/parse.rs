@@ -7,9 +7,10 @@
 //! sum      := ['-'] product (('+' | '-') product)*
 //! product  := inter ('*' inter)*            a*b  = a + b + a:b
 //! inter    := atom (':' atom)*              a:b  = interaction
-//! atom     := '0' | '1' | call | name | '(' sum ')' | '(' sum '|' group ')'
+//! atom     := '0' | '1' | call | name | '(' sum ')' | '(' sum ('|' | '||') nesting ')'
 //! call     := 'factor(' name ')' | f '(' expr ')' | 'poly(' expr ',' degree ')'
 //!             | 'offset(' expr ')'                 f: I, log, exp, sqrt, scale
+//! nesting  := group ('/' group)*            (1 | a/b) = (1 | a) + (1 | a:b)
 //! group    := name (':' name)*
 //! expr     := R's expression: numbers, names, calls, '(' expr ')', unary '-' and '!',
 //!             binary ^ * / + - > >= < <= == != & | with R's precedence
@@ -17,6 +18,10 @@
 //!
 //! Inside a function call (and `cbind()`), `+ - * ^ |` are R's arithmetic and logical
 //! operators, not the formula's: `I(a + b)` is one variable, the sum of a and b.
+//!
+//! A random-effect term expands as lme4's `findbars` expands it: `(lhs | a/b/c)` is one term per
+//! grouping `a`, `a:b`, `a:b:c`, and `(1 + x || g)` (uncorrelated effects) is `(1 | g) + (0 + x | g)`,
+//! one term per effect.
 //!
 //! The right-hand side is read in one pass, without recursion: the parentheses open at a point
 //! are an explicit stack, each holding the sum, crossing and interaction read so far inside it,
@@ -36,6 +41,18 @@ use crate::core::error::{Error, Result};
 /// refused with [`Error::Formula`] at the opening
 /// parenthesis that goes past the limit (real formulas nest a few levels).
 pub const MAX_NESTING: usize = 256;
+
+/// The text of one term of an expanded random-effect term, as lme4 writes it: `(1 | a:b)`,
+/// `(0 + x | g)`, `(1 + x | g)`.
+fn random_term_text(intercept: bool, slopes: &[Term], group: &[String]) -> String {
+    let mut lhs = vec![if intercept { "1" } else { "0" }.to_string()];
+    lhs.extend(slopes.iter().map(|t| {
+        let vars: Vec<String> = t.vars.iter().map(super::written).collect();
+        vars.join(":")
+    }));
+    let group: Vec<String> = group.iter().map(|g| super::quote(g)).collect();
+    format!("({} | {})", lhs.join(" + "), group.join(":"))
+}
 
 /// A value expression: a column, a function of columns, or (inside a function call such as
 /// `I()`, and inside `cbind()`) R arithmetic, comparisons and logical operators on them.
@@ -602,12 +619,14 @@ impl Parser<'_> {
         }
     }
 
-    /// The rest of a random-effect term `(lhs | group)` opened at `open`, after the `|`: the
-    /// grouping factor and the `)`.
+    /// The rest of a random-effect term `(lhs | group)` opened at `open`, after the `|`: a second
+    /// `|` (uncorrelated effects), the grouping factor with its nesting (`a/b`) and the `)`;
+    /// expanded into one term per grouping (and per effect, for `||`), as lme4 expands them.
     fn random_term(&mut self, open: usize, lhs: TermSet) -> Result<(TermSet, Vec<Expr>)> {
-        let mut group = vec![self.name()?];
-        while self.take_sym(':') {
-            group.push(self.name()?);
+        let uncorrelated = self.take_sym('|');
+        let mut nesting = vec![self.group()?];
+        while self.take_sym('/') {
+            nesting.push(self.group()?);
         }
         let end = self.here();
         self.close()?;
@@ -617,17 +636,52 @@ impl Parser<'_> {
                 "a random-effect term or offset inside a random-effect term",
             ));
         }
-        let random = RandomTerm {
-            text: self.chars[open..=end].iter().collect(),
-            intercept: lhs.intercept.unwrap_or(true),
-            slopes: lhs.terms.into_iter().map(|vars| Term { vars }).collect(),
-            group,
+        let written: String = self.chars[open..=end].iter().collect();
+        let intercept = lhs.intercept.unwrap_or(true);
+        let slopes: Vec<Term> = lhs.terms.into_iter().map(|vars| Term { vars }).collect();
+        // Each effect on its own for `||`, all together otherwise.
+        let effects: Vec<(bool, Vec<Term>)> = if uncorrelated {
+            let mut each: Vec<(bool, Vec<Term>)> = Vec::new();
+            if intercept {
+                each.push((true, Vec::new()));
+            }
+            each.extend(slopes.into_iter().map(|s| (false, vec![s])));
+            each
+        } else {
+            vec![(intercept, slopes)]
         };
+        let expanded = uncorrelated || nesting.len() > 1;
+        let mut random = Vec::new();
+        let mut group: Vec<String> = Vec::new();
+        for names in nesting {
+            group.extend(names);
+            for (intercept, slopes) in &effects {
+                random.push(RandomTerm {
+                    text: if expanded {
+                        random_term_text(*intercept, slopes, &group)
+                    } else {
+                        written.clone()
+                    },
+                    intercept: *intercept,
+                    slopes: slopes.clone(),
+                    group: group.clone(),
+                });
+            }
+        }
         let set = TermSet {
-            random: vec![random],
+            random,
             ..TermSet::default()
         };
         Ok((set, Vec::new()))
+    }
+
+    /// A grouping factor `name (':' name)*`.
+    fn group(&mut self) -> Result<Vec<String>> {
+        let mut group = vec![self.name()?];
+        while self.take_sym(':') {
+            group.push(self.name()?);
+        }
+        Ok(group)
     }
 
     /// An operand other than a parenthesis: `0`, `1`, a column or a function call, expanded,

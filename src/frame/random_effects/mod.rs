@@ -2,18 +2,21 @@
 //! factor, the z rows, how theta fills Lambda, and the names lme4 gives to each variance and each
 //! conditional mode.
 //!
-//! Supported: one term with up to 3 correlated effects, `(1 | g)`, `(1 + x | g)`,
-//! `(0 + x | g)`; and two nested intercepts, `(1 | g) + (1 | g:h)` (each level of `g:h` lies in one
-//! level of `g`).
+//! Three structures: one term with up to 3 correlated effects, `(1 | g)`, `(1 + x | g)`,
+//! `(0 + x | g)`, and two nested intercepts, `(1 | g) + (1 | g:h)` (each level of `g:h` lies in one
+//! level of `g`), whose likelihoods factorise over the levels of `g` (the fast paths); and any
+//! other set of terms (crossed, partially crossed, uncorrelated `(1 + x || g)`; see `general`).
 
 use nalgebra::DMatrix;
 
+mod general;
 mod structure;
 
 use crate::core::error::{Error, Result};
 use crate::data::Cohort;
 use crate::frame::design::{numeric_values, Design, Grouping};
 use crate::frame::formula::{Formula, RandomTerm};
+pub(crate) use general::TermBlock;
 pub(crate) use structure::ThetaStructure;
 
 /// Most correlated random effects per grouping factor.
@@ -39,6 +42,9 @@ pub(crate) struct RandomSetup {
     pub mode_labels: Vec<Vec<Option<(String, String, String)>>>,
     /// Whether this is the nested structure.
     pub nested: bool,
+    /// The terms of the general structure (several terms other than two nested intercepts: all
+    /// rows form one group); empty for the two structures that factorise over groups.
+    pub blocks: Vec<TermBlock>,
 }
 
 impl RandomSetup {
@@ -53,23 +59,37 @@ impl RandomSetup {
                  without one with Glm",
             )),
             [one] => correlated(cohort, text, one, design),
-            [a, b] => nested(cohort, text, a, b, design),
-            many => Err(unsupported_terms(text, many)),
+            [a, b] => match nested_intercepts(a, b) {
+                Some((outer, inner)) => nested(cohort, outer, inner, design),
+                None => general::general(cohort, text, &[a.clone(), b.clone()], design),
+            },
+            many => general::general(cohort, text, many, design),
         }
+    }
+
+    /// Whether this is the general structure (all rows one group).
+    pub fn is_general(&self) -> bool {
+        !self.blocks.is_empty()
     }
 }
 
-/// Random-effect terms of a structure this module does not build.
-fn unsupported_terms(formula: &str, terms: &[RandomTerm]) -> Error {
-    let list: Vec<&str> = terms.iter().map(|r| r.text.as_str()).collect();
-    Error::unsupported(
-        formula,
-        &format!("the random-effect terms {}", list.join(" + ")),
-        &format!(
-            "supported are one term with up to {MAX_CORRELATED_TERMS} correlated effects, or two \
-             nested intercepts (1 | g) + (1 | g:h)"
-        ),
-    )
+/// For two random intercepts of which one is nested in the other, `(1 | g) + (1 | g:h)`: the
+/// outer and the inner term.
+fn nested_intercepts<'t>(
+    a: &'t RandomTerm,
+    b: &'t RandomTerm,
+) -> Option<(&'t RandomTerm, &'t RandomTerm)> {
+    let (outer, inner) = if a.group.len() < b.group.len() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let intercept_only = |t: &RandomTerm| t.intercept && t.slopes.is_empty();
+    (intercept_only(outer)
+        && intercept_only(inner)
+        && inner.group.len() > outer.group.len()
+        && inner.group.starts_with(&outer.group))
+    .then_some((outer, inner))
 }
 
 /// Groups of a (possibly compound, `g:h`) grouping factor on the design rows.
@@ -104,13 +124,13 @@ fn grouping(cohort: &Cohort, group: &[String], name: String, design: &Design) ->
     })
 }
 
-/// One grouping factor with correlated effects.
-fn correlated(
+/// The z columns of one term's effects on the design rows, and the effects' names.
+fn correlated_columns(
     cohort: &Cohort,
     formula: &str,
     term: &RandomTerm,
     design: &Design,
-) -> Result<RandomSetup> {
+) -> Result<(Vec<Vec<f64>>, Vec<String>)> {
     let mut columns: Vec<Vec<f64>> = Vec::new();
     let mut terms = Vec::new();
     if term.intercept {
@@ -130,6 +150,17 @@ fn correlated(
         }
         terms.push(slope.label());
     }
+    Ok((columns, terms))
+}
+
+/// One grouping factor with correlated effects.
+fn correlated(
+    cohort: &Cohort,
+    formula: &str,
+    term: &RandomTerm,
+    design: &Design,
+) -> Result<RandomSetup> {
+    let (columns, terms) = correlated_columns(cohort, formula, term, design)?;
     let q = columns.len();
     if q == 0 || q > MAX_CORRELATED_TERMS {
         return Err(Error::unsupported(
@@ -168,26 +199,17 @@ fn correlated(
         terms,
         mode_labels,
         nested: false,
+        blocks: Vec::new(),
     })
 }
 
-/// Two nested random intercepts.
+/// Two nested random intercepts, the outer `(1 | g)` and the inner `(1 | g:h)`.
 fn nested(
     cohort: &Cohort,
-    formula: &str,
-    a: &RandomTerm,
-    b: &RandomTerm,
+    outer: &RandomTerm,
+    inner: &RandomTerm,
     design: &Design,
 ) -> Result<RandomSetup> {
-    let (outer, inner) = if a.group.len() < b.group.len() {
-        (a, b)
-    } else {
-        (b, a)
-    };
-    let intercept_only = |t: &RandomTerm| t.intercept && t.slopes.is_empty();
-    if !intercept_only(outer) || !intercept_only(inner) || !inner.group.starts_with(&outer.group) {
-        return Err(unsupported_terms(formula, &[a.clone(), b.clone()]));
-    }
     let outer_name = outer.group_name();
     let inner_name = inner.group_name();
     let groups = grouping(cohort, &outer.group, outer_name.clone(), design)?;
@@ -242,5 +264,6 @@ fn nested(
         groups,
         mode_labels,
         nested: true,
+        blocks: Vec::new(),
     })
 }

@@ -7,6 +7,9 @@
 //!   `(u, v_1, ..., v_K)` with one `v` per inner level present in the group, and
 //!   `Lambda = diag(theta_g, theta_gh, ..., theta_gh)`: independent intercepts with the two SDs.
 //!
+//! - Any other set of terms ([`ThetaStructure::blocks`]): Lambda block diagonal, per level of
+//!   each term a copy of the term's lower-triangular factor.
+//!
 //! Each theta is a list of the Lambda entries it sets, so that derivatives over theta are sums
 //! over those entries.
 
@@ -19,6 +22,9 @@ pub(crate) struct ThetaStructure {
     pub q: usize,
     /// For each theta, the (row, column) entries of Lambda equal to it.
     pub entries: Vec<Vec<(usize, usize)>>,
+    /// Whether a row of Z (and of `Z Lambda`) has few nonzeros among many positions (the general
+    /// structure of several terms), so that the likelihood keeps rows sparse.
+    pub sparse_rows: bool,
 }
 
 impl ThetaStructure {
@@ -27,7 +33,11 @@ impl ThetaStructure {
         let entries = (0..q)
             .flat_map(|c| (c..q).map(move |r| vec![(r, c)]))
             .collect();
-        ThetaStructure { q, entries }
+        ThetaStructure {
+            q,
+            entries,
+            sparse_rows: false,
+        }
     }
 
     /// Nested intercepts: an outer intercept and up to `inner` inner intercepts per group.
@@ -35,7 +45,42 @@ impl ThetaStructure {
         ThetaStructure {
             q: 1 + inner,
             entries: vec![vec![(0, 0)], (1..=inner).map(|k| (k, k)).collect()],
+            sparse_rows: false,
         }
+    }
+
+    /// Independent terms, each `(offset, q_t, levels)`: per level of the term a copy of a
+    /// lower-triangular q_t x q_t factor at `offset + level * q_t` (the general structure); the
+    /// terms' thetas in order, each factor column by column.
+    pub fn blocks(terms: &[(usize, usize, usize)]) -> Self {
+        let mut entries = Vec::new();
+        let mut q = 0;
+        for &(offset, qt, levels) in terms {
+            for c in 0..qt {
+                for r in c..qt {
+                    entries.push(
+                        (0..levels)
+                            .map(|l| (offset + l * qt + r, offset + l * qt + c))
+                            .collect(),
+                    );
+                }
+            }
+            q = q.max(offset + qt * levels);
+        }
+        ThetaStructure {
+            q,
+            entries,
+            sparse_rows: true,
+        }
+    }
+
+    /// For each row r of Lambda, the columns of its structurally nonzero entries.
+    pub fn row_columns(&self) -> Vec<Vec<usize>> {
+        let mut columns = vec![Vec::new(); self.q];
+        for &(r, c) in self.entries.iter().flatten() {
+            columns[r].push(c);
+        }
+        columns
     }
 
     /// Number of theta parameters.
@@ -64,5 +109,39 @@ impl ThetaStructure {
         (0..self.len())
             .map(|t| if self.is_sd(t) { 1.0 } else { 0.0 })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_repeat_each_terms_factor_over_its_levels() {
+        // (1 + x | g) with 2 levels, then (1 | h) with 3 levels: b = (g1: 0 1, g2: 2 3, h: 4 5 6).
+        let s = ThetaStructure::blocks(&[(0, 2, 2), (4, 1, 3)]);
+        assert_eq!(s.q, 7);
+        assert_eq!(s.len(), 4);
+        assert!(s.sparse_rows);
+        assert_eq!(s.start(), [1.0, 0.0, 1.0, 1.0]);
+        let lam = s.lambda(&[2.0, 0.5, 3.0, 4.0]);
+        for level in 0..2 {
+            let o = 2 * level;
+            assert_eq!(
+                (
+                    lam[(o, o)],
+                    lam[(o + 1, o)],
+                    lam[(o + 1, o + 1)],
+                    lam[(o, o + 1)]
+                ),
+                (2.0, 0.5, 3.0, 0.0)
+            );
+        }
+        assert_eq!((4..7).map(|k| lam[(k, k)]).collect::<Vec<_>>(), [4.0; 3]);
+        assert_eq!(lam.iter().filter(|v| **v != 0.0).count(), 2 * 3 + 3);
+        assert!(!s.is_sd(1) && s.is_sd(0) && s.is_sd(3));
+        let columns = s.row_columns();
+        assert_eq!(columns[1], [0, 1]);
+        assert_eq!(columns[5], [5]);
     }
 }

@@ -14,7 +14,8 @@ const SINGULAR_TOLERANCE: f64 = 1e-4;
 /// For every theta that is a standard deviation and ended near 0: compare with the fit where it
 /// is exactly 0 and the other parameters are re-maximised. When that is at least as good, the
 /// variance is on its boundary: it is set to exactly 0 and the maximum replaced (its Hessian then
-/// covers the free parameters only). For correlated effects a near-zero SD is flagged only.
+/// covers the free parameters only). When any term has correlated effects a near-zero SD is
+/// flagged only.
 pub(crate) fn boundary_check(
     objective: &mut LikelihoodObjective<'_>,
     best: &mut Maximum,
@@ -27,7 +28,7 @@ pub(crate) fn boundary_check(
     if near.is_empty() {
         return Ok(false);
     }
-    if !random.nested && s.q > 1 {
+    if (0..s.len()).any(|t| !s.is_sd(t)) {
         return Ok(true);
     }
     let free: Vec<usize> = (0..best.params.len())

@@ -53,13 +53,29 @@ pub(crate) struct Evaluation {
     pub gradient: Vec<f64>,
 }
 
-/// One group's patterns at the current parameters: the fixed part of the linear predictor and
-/// `a_j = Lambda' z_j` (row-major, q values per pattern).
+/// One group's patterns at the current parameters: the fixed part of the linear predictor,
+/// `a_j = Lambda' z_j` and `z_j`, each row as its positions and values. Rows are dense (positions
+/// `0..q`, row-major q values per pattern) except for the general structure
+/// ([`ThetaStructure::sparse_rows`]), whose rows keep only the positions where they can be
+/// nonzero, so that the loops over a row cost the square of its nonzeros, not of q.
 pub(crate) struct GroupView {
     pub start: usize,
     pub eta0: Vec<f64>,
     a: Vec<f64>,
     q: usize,
+    /// `0..q`: the positions of a dense row.
+    all: Vec<u32>,
+    /// For sparse rows: the positions of a and z of each row, and where each row starts in them.
+    sparse: Option<SparseView>,
+}
+
+/// The rows of a [`GroupView`] with their possible nonzeros only.
+struct SparseView {
+    a_start: Vec<usize>,
+    a_at: Vec<u32>,
+    z_start: Vec<usize>,
+    z_at: Vec<u32>,
+    z: Vec<f64>,
 }
 
 impl GroupView {
@@ -67,13 +83,36 @@ impl GroupView {
         self.eta0.len()
     }
 
-    fn a_row(&self, j: usize) -> &[f64] {
-        &self.a[j * self.q..(j + 1) * self.q]
+    /// Positions and values of `a_j`.
+    fn a_row(&self, j: usize) -> (&[u32], &[f64]) {
+        match &self.sparse {
+            None => (&self.all, &self.a[j * self.q..(j + 1) * self.q]),
+            Some(s) => {
+                let range = s.a_start[j]..s.a_start[j + 1];
+                (&s.a_at[range.clone()], &self.a[range])
+            }
+        }
+    }
+
+    /// Positions and values of `z_j` (`z_row` the pattern's dense row).
+    fn z_row<'v>(&'v self, j: usize, z_row: &'v [f64]) -> (&'v [u32], &'v [f64]) {
+        match &self.sparse {
+            None => (&self.all, z_row),
+            Some(s) => {
+                let range = s.z_start[j]..s.z_start[j + 1];
+                (&s.z_at[range.clone()], &s.z[range])
+            }
+        }
     }
 
     /// `eta_j = eta0_j + a_j' b`.
     fn eta(&self, j: usize, b: &[f64]) -> f64 {
-        self.eta0[j] + dot(self.a_row(j), b)
+        let (at, a) = self.a_row(j);
+        self.eta0[j]
+            + at.iter()
+                .zip(a)
+                .map(|(&r, v)| v * b[r as usize])
+                .sum::<f64>()
     }
 }
 
@@ -146,6 +185,10 @@ impl Likelihood<'_> {
             .clone()
             .map(|k| self.patterns.x_dot(k, beta) + self.patterns.offset[k])
             .collect();
+        let all = (0..q as u32).collect();
+        if self.structure.sparse_rows {
+            return self.sparse_view(range, eta0, lam, all);
+        }
         let mut a = Vec::with_capacity(range.len() * q);
         for k in range.clone() {
             let z = self.patterns.z_row(k);
@@ -156,6 +199,65 @@ impl Likelihood<'_> {
             eta0,
             a,
             q,
+            all,
+            sparse: None,
+        }
+    }
+
+    /// [`Likelihood::view`] with sparse rows: `a_j` at the columns of Lambda's structurally
+    /// nonzero entries in the rows where `z_j` is nonzero.
+    fn sparse_view(
+        &self,
+        range: std::ops::Range<usize>,
+        eta0: Vec<f64>,
+        lam: &DMatrix<f64>,
+        all: Vec<u32>,
+    ) -> GroupView {
+        let q = self.q();
+        let columns = self.structure.row_columns();
+        let mut s = SparseView {
+            a_start: vec![0],
+            a_at: Vec::new(),
+            z_start: vec![0],
+            z_at: Vec::new(),
+            z: Vec::new(),
+        };
+        let mut a = Vec::new();
+        let mut positions: Vec<u32> = Vec::new();
+        for k in range.clone() {
+            let z = self.patterns.z_row(k);
+            let first = s.z_at.len();
+            for (r, &v) in z.iter().enumerate() {
+                if v != 0.0 {
+                    s.z_at.push(r as u32);
+                    s.z.push(v);
+                }
+            }
+            positions.clear();
+            for &r in &s.z_at[first..] {
+                positions.extend(columns[r as usize].iter().map(|&c| c as u32));
+            }
+            positions.sort_unstable();
+            positions.dedup();
+            for &c in &positions {
+                let value = s.z_at[first..]
+                    .iter()
+                    .zip(&s.z[first..])
+                    .map(|(&r, v)| lam[(r as usize, c as usize)] * v)
+                    .sum::<f64>();
+                s.a_at.push(c);
+                a.push(value);
+            }
+            s.z_start.push(s.z_at.len());
+            s.a_start.push(s.a_at.len());
+        }
+        GroupView {
+            start: range.start,
+            eta0,
+            a,
+            q,
+            all,
+            sparse: Some(s),
         }
     }
 
@@ -189,14 +291,16 @@ impl Likelihood<'_> {
             s1: DMatrix::zeros(q, if full { p } else { 0 }),
             m_fisher: DMatrix::zeros(q, q),
         };
-        for (_, k, d) in self.rows_at(view, b.as_slice()) {
-            let z = self.patterns.z_row(k);
+        for (j, k, d) in self.rows_at(view, b.as_slice()) {
+            let (at, z) = view.z_row(j, self.patterns.z_row(k));
             s.loglik += d.loglik;
-            for r in 0..q {
-                s.sz[r] += d.score * z[r];
-                for c in 0..q {
-                    s.q_obs[(r, c)] += d.score_deriv * z[r] * z[c];
-                    s.m_fisher[(r, c)] += d.weight * z[r] * z[c];
+            for (&r, zr) in at.iter().zip(z) {
+                let r = r as usize;
+                s.sz[r] += d.score * zr;
+                for (&c, zc) in at.iter().zip(z) {
+                    let c = c as usize;
+                    s.q_obs[(r, c)] += d.score_deriv * zr * zc;
+                    s.m_fisher[(r, c)] += d.weight * zr * zc;
                 }
             }
             if full {
@@ -204,8 +308,8 @@ impl Likelihood<'_> {
                 for (&col, xv) in columns.iter().zip(values) {
                     let col = col as usize;
                     s.sx[col] += d.score * xv;
-                    for (r, zr) in z.iter().enumerate() {
-                        s.s1[(r, col)] += d.score_deriv * zr * xv;
+                    for (&r, zr) in at.iter().zip(z) {
+                        s.s1[(r as usize, col)] += d.score_deriv * zr * xv;
                     }
                 }
             }
@@ -266,11 +370,12 @@ impl Likelihood<'_> {
         let mut c = DMatrix::identity(q, q);
         for (j, _, d) in self.rows_at(view, b.as_slice()) {
             value += d.loglik;
-            let a = view.a_row(j);
-            for r in 0..q {
-                grad[r] += d.score * a[r];
-                for col in 0..q {
-                    c[(r, col)] += d.weight * a[r] * a[col];
+            let (at, a) = view.a_row(j);
+            for (&r, ar) in at.iter().zip(a) {
+                let r = r as usize;
+                grad[r] += d.score * ar;
+                for (&col, ac) in at.iter().zip(a) {
+                    c[(r, col as usize)] += d.weight * ar * ac;
                 }
             }
         }
@@ -348,11 +453,11 @@ impl Likelihood<'_> {
         let mut wx = DVector::zeros(p);
         let mut wz = DVector::zeros(q);
         for (j, k, d) in self.rows_at(view, b.as_slice()) {
-            let a = view.a_row(j);
+            let (at, a) = view.a_row(j);
             let mut hj = 0.0;
-            for r in 0..q {
-                for col in 0..q {
-                    hj += a[r] * c_inv[(r, col)] * a[col];
+            for (&r, ar) in at.iter().zip(a) {
+                for (&col, ac) in at.iter().zip(a) {
+                    hj += ar * c_inv[(r as usize, col as usize)] * ac;
                 }
             }
             let f = d.weight_deriv * hj;
@@ -360,8 +465,9 @@ impl Likelihood<'_> {
             for (&col, x) in columns.iter().zip(values) {
                 wx[col as usize] += f * x;
             }
-            for (w, z) in wz.iter_mut().zip(self.patterns.z_row(k)) {
-                *w += f * z;
+            let (zt, z) = view.z_row(j, self.patterns.z_row(k));
+            for (&r, z) in zt.iter().zip(z) {
+                wz[r as usize] += f * z;
             }
         }
         let wa = lam.transpose() * &wz;
@@ -447,19 +553,19 @@ impl Likelihood<'_> {
             for (j, k, d) in self.rows_at(&view, b) {
                 let w = d.weight;
                 let (columns, values) = self.patterns.x_nonzero(k);
-                let a = view.a_row(j);
+                let (positions, a) = view.a_row(j);
                 for (i, (&r, xr)) in columns.iter().zip(values).enumerate() {
                     let (r, wx) = (r as usize, w * xr);
                     for (&col, xc) in columns[..=i].iter().zip(values) {
                         info[(r, col as usize)] += wx * xc;
                     }
-                    for (t, at) in a.iter().enumerate() {
-                        xwa[(r, t)] += wx * at;
+                    for (&t, at) in positions.iter().zip(a) {
+                        xwa[(r, t as usize)] += wx * at;
                     }
                 }
-                for r in 0..q {
-                    for col in 0..q {
-                        c[(r, col)] += w * a[r] * a[col];
+                for (&r, ar) in positions.iter().zip(a) {
+                    for (&col, ac) in positions.iter().zip(a) {
+                        c[(r as usize, col as usize)] += w * ar * ac;
                     }
                 }
             }
@@ -509,10 +615,6 @@ pub(crate) fn mode_error(group: &str, message: &str, last_step: f64) -> Error {
             0.0
         },
     }
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn log_sum_exp(v: &[f64]) -> f64 {

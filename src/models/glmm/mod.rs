@@ -12,6 +12,15 @@
 //! the same way, reported in [`GlmmFit::nb_theta`], the Laplace approximation with the observed
 //! curvature as glmmTMB's).
 //!
+//! Several random-effect terms (crossed `(1 | hospital) + (1 | municipality)`, partially crossed,
+//! three or more, uncorrelated `(1 + x || g)`) form the general structure: `eta = X beta + o + Z
+//! Lambda b`, `b ~ N(0, I)` over all levels of all terms at once, Lambda block diagonal (see
+//! `frame::random_effects`). Its likelihood does not factorise over a grouping factor, so the
+//! Laplace approximation is taken at the joint conditional mode of all random effects,
+//! `log L = g(b^) - 1/2 log det(I + Lambda' Z' W Z Lambda)` (lme4's `nAGQ = 1` objective), with
+//! Z's rows kept sparse; quadrature, the cluster sandwich, between-within df and the analyses
+//! that resample or average over clusters are refused for it with an error naming the terms.
+//!
 //! Estimation maximises the likelihood integrated over `u_i` (lme4's marginal likelihood; here
 //! "marginal" is kept for standardisation), approximated per cluster
 //! by the Laplace approximation (`nagq = 1`, the default, as lme4's `glmer`) or by adaptive
@@ -130,7 +139,7 @@ pub struct Glmm {
 }
 
 impl Glmm {
-    /// A binomial-logit mixed model of `formula`, which must have one random-effect term.
+    /// A binomial-logit mixed model of `formula`, which must have at least one random-effect term.
     pub fn new(formula: &str) -> Result<Glmm> {
         Ok(Glmm {
             formula: Formula::parse(formula)?,
@@ -305,23 +314,28 @@ impl Glmm {
             });
         }
         let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        if random.is_general() {
+            self.check_general(&random)?;
+        }
         let frame = FitFrame::new(
             cohort,
             &self.formula,
             &options,
             frame_rows,
             &design.names,
-            Some((&random.groups.column, &random.groups.labels)),
+            (!random.is_general()).then_some((&random.groups.column, &random.groups.labels)),
         );
         let between = between_columns(&design.x, &random.groups.codes, random.groups.len());
-        check_cluster_confounding(
-            &design.x,
-            &design.names,
-            &between,
-            &random.groups.codes,
-            random.groups.len(),
-            &random.groups.column,
-        )?;
+        if !random.is_general() {
+            check_cluster_confounding(
+                &design.x,
+                &design.names,
+                &between,
+                &random.groups.codes,
+                random.groups.len(),
+                &random.groups.column,
+            )?;
+        }
         if self.nagq > 1 && !random.nested && random.structure.q > 1 {
             return Err(Error::unsupported(
                 &self.formula.text,
@@ -404,6 +418,53 @@ impl Glmm {
             parameter,
         };
         f(&mut session)
+    }
+}
+
+impl Glmm {
+    /// What a model with several random-effect terms (the general structure, whose likelihood
+    /// does not factorise over one grouping factor) cannot have: quadrature, the sandwich over
+    /// the outer grouping factor, between-within degrees of freedom, the gamma family.
+    fn check_general(&self, random: &RandomSetup) -> Result<()> {
+        let terms: Vec<&str> = self
+            .formula
+            .random
+            .iter()
+            .map(|r| r.text.as_str())
+            .collect();
+        let terms = terms.join(" + ");
+        let refuse =
+            |what: String, reason: &str| Err(Error::unsupported(&self.formula.text, &what, reason));
+        if self.nagq > 1 {
+            return refuse(
+                format!("{terms} with nagq = {}", self.nagq),
+                "adaptive quadrature is defined for one scalar random-effect term and for two \
+                 nested intercepts (1 | g) + (1 | g:h), whose likelihoods are products of low-\
+                 dimensional integrals; crossed or several terms are fitted by the Laplace \
+                 approximation (nagq = 1), as lme4's glmer",
+            );
+        }
+        if self.vcov != VcovKind::Model {
+            return refuse(
+                format!("{terms} with the {} variance", self.vcov.describe()),
+                "the cluster sandwich needs one outer grouping factor; crossed terms have \
+                 model-based variances",
+            );
+        }
+        if self.df == DfMethod::BetweenWithin {
+            return refuse(
+                format!("{terms} with between-within degrees of freedom"),
+                "between-within degrees of freedom need one grouping factor; use DfMethod::Normal",
+            );
+        }
+        if self.family == Family::Gamma {
+            return refuse(
+                format!("{terms} in a gamma mixed model"),
+                "the gamma mixed model takes one random-effect term or two nested intercepts",
+            );
+        }
+        debug_assert!(random.is_general());
+        Ok(())
     }
 }
 

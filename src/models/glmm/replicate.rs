@@ -41,12 +41,38 @@ pub struct Workspace {
     labels: Vec<String>,
 }
 
+impl GlmmFit {
+    /// The analyses of a fit (standardised effects, cluster bootstrap, randomisation tests)
+    /// average over and resample the clusters of one grouping factor: a model with several
+    /// random-effect terms (crossed) has none, and is refused with an error naming its terms.
+    fn check_clustered(&self) -> Result<()> {
+        if !self.state.random.is_general() {
+            return Ok(());
+        }
+        let groups: Vec<&str> = self
+            .state
+            .random
+            .n_groups
+            .iter()
+            .map(|(g, _)| g.as_str())
+            .collect();
+        Err(Error::unsupported(
+            &self.formula,
+            &format!("the random-effect terms of {}", groups.join(", ")),
+            "standardised effects, the cluster bootstrap and randomisation tests of a mixed model \
+             need one grouping factor (or two nested intercepts); use the coefficients of this \
+             fit, or refit with one clustering factor for these analyses",
+        ))
+    }
+}
+
 impl Fitted for GlmmFit {
     type Workspace = Workspace;
 
     field_accessors!();
 
     fn parameters(&self) -> Result<Parameters> {
+        self.check_clustered()?;
         Ok(Parameters {
             psi: self.psi.clone(),
             vcov: self.psi_vcov.clone(),
@@ -73,6 +99,7 @@ impl Fitted for GlmmFit {
     }
 
     fn refit(&self, clusters: &[usize], workspace: &mut Workspace) -> Result<Vec<f64>> {
+        self.check_clustered()?;
         let state = &self.state;
         let full = &state.patterns;
         full.resample_into(clusters, &mut workspace.patterns);
@@ -94,6 +121,7 @@ impl Fitted for GlmmFit {
     type Assignable = Assignable;
 
     fn assignable(&self, cohort: &Cohort, column: usize, units: &[u32]) -> Result<Assignable> {
+        self.check_clustered()?;
         Assignable::new(self, cohort, column, units)
     }
 

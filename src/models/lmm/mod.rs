@@ -129,6 +129,21 @@ impl Lmm {
         }
         check_response(&self.formula, Family::Gaussian, &design.y, &design.rows)?;
         let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        if random.is_general() {
+            let terms: Vec<&str> = self
+                .formula
+                .random
+                .iter()
+                .map(|r| r.text.as_str())
+                .collect();
+            return Err(Error::unsupported(
+                &self.formula.text,
+                &format!("the random-effect terms {}", terms.join(" + ")),
+                "the linear mixed model takes one term with correlated effects or two nested \
+                 intercepts (1 | g) + (1 | g:h); crossed or several terms are fitted by the \
+                 generalized mixed model (Glmm)",
+            ));
+        }
         let (n, p) = design.x.shape();
         if n <= p {
             return Err(Error::too_few(
