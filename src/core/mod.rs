@@ -1,4 +1,4 @@
-//! The ground floor: errors, distributions, dense linear algebra, numerical derivatives,
+//! The ground floor: errors, distributions, dense and sparse linear algebra, numerical derivatives,
 //! calendar dates, the seeded random-number generator and files written whole or not at all. Nothing here imports any other module
 //! of the crate.
 
@@ -10,3 +10,4 @@ pub mod files;
 pub mod linalg;
 pub(crate) mod numdiff;
 pub(crate) mod rng;
+pub(crate) mod sparse_cholesky;

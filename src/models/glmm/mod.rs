@@ -73,6 +73,7 @@ mod quadrature;
 mod replicate;
 mod robust;
 mod scalar_laplace;
+mod sparse_laplace;
 mod summary;
 
 pub use crate::frame::random_effects::MAX_CORRELATED_TERMS;
@@ -105,6 +106,7 @@ use family_parameter::{maximise_parameter, FamilyParameter, GammaSums};
 use likelihood::{Evaluation, Likelihood};
 use patterns::{Patterns, RowData};
 use scalar_laplace::{ModeAnchor, ScalarLaplace};
+use sparse_laplace::SparseLaplace;
 
 /// Reference distribution of the Wald tests and intervals of the fixed effects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -723,6 +725,9 @@ pub(crate) struct LikelihoodObjective<'a> {
     /// A scalar random effect with a canonical link under Laplace: the likelihood with its exact
     /// Hessian, used instead of `likelihood`'s.
     exact: Option<ScalarLaplace<'a>>,
+    /// The general structure (several random-effect terms): the Laplace likelihood with sparse
+    /// matrices, used instead of `likelihood`'s.
+    sparse: Option<SparseLaplace<'a>>,
     /// The exact Hessian of the last evaluation with a gradient, and its parameters.
     hessian_at: Option<(Vec<f64>, DMatrix<f64>)>,
     /// Where the exact likelihood's mode searches start.
@@ -747,6 +752,10 @@ impl<'a> LikelihoodObjective<'a> {
                     likelihood,
                 },
             ),
+            sparse: likelihood
+                .structure
+                .sparse_rows
+                .then(|| SparseLaplace::new(likelihood)),
             hessian_at: None,
             anchor: ModeAnchor::default(),
             evaluated_at: None,
@@ -765,9 +774,10 @@ impl<'a> LikelihoodObjective<'a> {
     /// Conditional modes of the random effects and their conditional SDs at `params` (after an
     /// evaluation there).
     fn conditional_modes(&self, params: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        match &self.exact {
-            Some(exact) => exact.conditional_modes(params, &self.modes),
-            None => self.likelihood.conditional_modes(params, &self.modes),
+        match (&self.exact, &self.sparse) {
+            (Some(exact), _) => exact.conditional_modes(params, &self.modes),
+            (None, Some(sparse)) => sparse.conditional_modes(params, &self.modes),
+            (None, None) => self.likelihood.conditional_modes(params, &self.modes),
         }
     }
 
@@ -777,6 +787,11 @@ impl<'a> LikelihoodObjective<'a> {
             let d = exact.evaluate(params, &mut self.modes, &mut self.anchor, gradient)?;
             self.hessian_at = d.hessian.map(|h| (params.to_vec(), h));
             return Ok((d.loglik, d.gradient));
+        }
+        if let Some(sparse) = &self.sparse {
+            let Evaluation { loglik, gradient } =
+                sparse.evaluate(params, &mut self.modes, gradient)?;
+            return Ok((loglik, gradient));
         }
         if !self.nested_quadrature {
             let Evaluation { loglik, gradient } =
@@ -812,7 +827,10 @@ impl Objective for LikelihoodObjective<'_> {
     }
 
     fn leading_information(&mut self, params: &[f64]) -> Option<DMatrix<f64>> {
-        Some(self.likelihood.fixed_information(params, &self.modes))
+        Some(match &self.sparse {
+            Some(sparse) => sparse.fixed_information(params, &self.modes),
+            None => self.likelihood.fixed_information(params, &self.modes),
+        })
     }
 
     fn exact_hessian(&mut self, params: &[f64]) -> Result<Option<DMatrix<f64>>> {
