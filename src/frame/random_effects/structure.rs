@@ -23,7 +23,7 @@ pub(crate) struct ThetaStructure {
     /// For each theta, the (row, column) entries of Lambda equal to it.
     pub entries: Vec<Vec<(usize, usize)>>,
     /// Whether a row of Z (and of `Z Lambda`) has few nonzeros among many positions (the general
-    /// structure of several terms), so that the likelihood keeps rows sparse.
+    /// structure of several terms), so that the likelihood is the sparse one.
     pub sparse_rows: bool,
 }
 
@@ -72,15 +72,6 @@ impl ThetaStructure {
             entries,
             sparse_rows: true,
         }
-    }
-
-    /// For each row r of Lambda, the columns of its structurally nonzero entries.
-    pub fn row_columns(&self) -> Vec<Vec<usize>> {
-        let mut columns = vec![Vec::new(); self.q];
-        for &(r, c) in self.entries.iter().flatten() {
-            columns[r].push(c);
-        }
-        columns
     }
 
     /// Number of theta parameters.
@@ -140,8 +131,5 @@ mod tests {
         assert_eq!((4..7).map(|k| lam[(k, k)]).collect::<Vec<_>>(), [4.0; 3]);
         assert_eq!(lam.iter().filter(|v| **v != 0.0).count(), 2 * 3 + 3);
         assert!(!s.is_sd(1) && s.is_sd(0) && s.is_sd(3));
-        let columns = s.row_columns();
-        assert_eq!(columns[1], [0, 1]);
-        assert_eq!(columns[5], [5]);
     }
 }

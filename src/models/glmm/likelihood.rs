@@ -53,29 +53,16 @@ pub(crate) struct Evaluation {
     pub gradient: Vec<f64>,
 }
 
-/// One group's patterns at the current parameters: the fixed part of the linear predictor,
-/// `a_j = Lambda' z_j` and `z_j`, each row as its positions and values. Rows are dense (positions
-/// `0..q`, row-major q values per pattern) except for the general structure
-/// ([`ThetaStructure::sparse_rows`]), whose rows keep only the positions where they can be
-/// nonzero, so that the loops over a row cost the square of its nonzeros, not of q.
+/// One group's patterns at the current parameters: the fixed part of the linear predictor and
+/// `a_j = Lambda' z_j` (row-major, q values per pattern). (The general structure of several
+/// terms, whose rows are sparse, has its own likelihood: [`super::sparse_laplace`].)
 pub(crate) struct GroupView {
     pub start: usize,
     pub eta0: Vec<f64>,
     a: Vec<f64>,
     q: usize,
-    /// `0..q`: the positions of a dense row.
+    /// `0..q`: the positions of a row.
     all: Vec<u32>,
-    /// For sparse rows: the positions of a and z of each row, and where each row starts in them.
-    sparse: Option<SparseView>,
-}
-
-/// The rows of a [`GroupView`] with their possible nonzeros only.
-struct SparseView {
-    a_start: Vec<usize>,
-    a_at: Vec<u32>,
-    z_start: Vec<usize>,
-    z_at: Vec<u32>,
-    z: Vec<f64>,
 }
 
 impl GroupView {
@@ -85,34 +72,18 @@ impl GroupView {
 
     /// Positions and values of `a_j`.
     fn a_row(&self, j: usize) -> (&[u32], &[f64]) {
-        match &self.sparse {
-            None => (&self.all, &self.a[j * self.q..(j + 1) * self.q]),
-            Some(s) => {
-                let range = s.a_start[j]..s.a_start[j + 1];
-                (&s.a_at[range.clone()], &self.a[range])
-            }
-        }
+        (&self.all, &self.a[j * self.q..(j + 1) * self.q])
     }
 
-    /// Positions and values of `z_j` (`z_row` the pattern's dense row).
-    fn z_row<'v>(&'v self, j: usize, z_row: &'v [f64]) -> (&'v [u32], &'v [f64]) {
-        match &self.sparse {
-            None => (&self.all, z_row),
-            Some(s) => {
-                let range = s.z_start[j]..s.z_start[j + 1];
-                (&s.z_at[range.clone()], &s.z[range])
-            }
-        }
+    /// Positions and values of `z_j` (`z_row` the pattern's row).
+    fn z_row<'v>(&'v self, z_row: &'v [f64]) -> (&'v [u32], &'v [f64]) {
+        (&self.all, z_row)
     }
 
     /// `eta_j = eta0_j + a_j' b`.
     fn eta(&self, j: usize, b: &[f64]) -> f64 {
-        let (at, a) = self.a_row(j);
-        self.eta0[j]
-            + at.iter()
-                .zip(a)
-                .map(|(&r, v)| v * b[r as usize])
-                .sum::<f64>()
+        let (_, a) = self.a_row(j);
+        self.eta0[j] + a.iter().zip(b).map(|(v, b)| v * b).sum::<f64>()
     }
 }
 
@@ -186,9 +157,6 @@ impl Likelihood<'_> {
             .map(|k| self.patterns.x_dot(k, beta) + self.patterns.offset[k])
             .collect();
         let all = (0..q as u32).collect();
-        if self.structure.sparse_rows {
-            return self.sparse_view(range, eta0, lam, all);
-        }
         let mut a = Vec::with_capacity(range.len() * q);
         for k in range.clone() {
             let z = self.patterns.z_row(k);
@@ -200,64 +168,6 @@ impl Likelihood<'_> {
             a,
             q,
             all,
-            sparse: None,
-        }
-    }
-
-    /// [`Likelihood::view`] with sparse rows: `a_j` at the columns of Lambda's structurally
-    /// nonzero entries in the rows where `z_j` is nonzero.
-    fn sparse_view(
-        &self,
-        range: std::ops::Range<usize>,
-        eta0: Vec<f64>,
-        lam: &DMatrix<f64>,
-        all: Vec<u32>,
-    ) -> GroupView {
-        let q = self.q();
-        let columns = self.structure.row_columns();
-        let mut s = SparseView {
-            a_start: vec![0],
-            a_at: Vec::new(),
-            z_start: vec![0],
-            z_at: Vec::new(),
-            z: Vec::new(),
-        };
-        let mut a = Vec::new();
-        let mut positions: Vec<u32> = Vec::new();
-        for k in range.clone() {
-            let z = self.patterns.z_row(k);
-            let first = s.z_at.len();
-            for (r, &v) in z.iter().enumerate() {
-                if v != 0.0 {
-                    s.z_at.push(r as u32);
-                    s.z.push(v);
-                }
-            }
-            positions.clear();
-            for &r in &s.z_at[first..] {
-                positions.extend(columns[r as usize].iter().map(|&c| c as u32));
-            }
-            positions.sort_unstable();
-            positions.dedup();
-            for &c in &positions {
-                let value = s.z_at[first..]
-                    .iter()
-                    .zip(&s.z[first..])
-                    .map(|(&r, v)| lam[(r as usize, c as usize)] * v)
-                    .sum::<f64>();
-                s.a_at.push(c);
-                a.push(value);
-            }
-            s.z_start.push(s.z_at.len());
-            s.a_start.push(s.a_at.len());
-        }
-        GroupView {
-            start: range.start,
-            eta0,
-            a,
-            q,
-            all,
-            sparse: Some(s),
         }
     }
 
@@ -291,8 +201,8 @@ impl Likelihood<'_> {
             s1: DMatrix::zeros(q, if full { p } else { 0 }),
             m_fisher: DMatrix::zeros(q, q),
         };
-        for (j, k, d) in self.rows_at(view, b.as_slice()) {
-            let (at, z) = view.z_row(j, self.patterns.z_row(k));
+        for (_, k, d) in self.rows_at(view, b.as_slice()) {
+            let (at, z) = view.z_row(self.patterns.z_row(k));
             s.loglik += d.loglik;
             for (&r, zr) in at.iter().zip(z) {
                 let r = r as usize;
@@ -465,7 +375,7 @@ impl Likelihood<'_> {
             for (&col, x) in columns.iter().zip(values) {
                 wx[col as usize] += f * x;
             }
-            let (zt, z) = view.z_row(j, self.patterns.z_row(k));
+            let (zt, z) = view.z_row(self.patterns.z_row(k));
             for (&r, z) in zt.iter().zip(z) {
                 wz[r as usize] += f * z;
             }
