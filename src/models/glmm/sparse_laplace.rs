@@ -25,6 +25,8 @@
 //!   `tr(C^{-1} dC/dtheta_t) = sum_j [2 W_j sum_{(r, c) = t} z_jr u_jc + f_j zb_jt] + w' db/dtheta_t`,
 //!   with `w = sum_j f_j a_j` (the change of W with eta through the mode).
 
+use std::cell::RefCell;
+
 use nalgebra::DMatrix;
 
 use super::likelihood::{mode_error, Evaluation, Likelihood, MODE_MAX_ITER};
@@ -58,6 +60,8 @@ pub(crate) struct SparseLaplace<'a> {
     lambda: Vec<Vec<(u32, u32)>>,
     symbolic: SymbolicCholesky,
     diagonal: Vec<usize>,
+    /// The theta at which the modes were last found (see [`SparseLaplace::carry_modes`]).
+    modes_theta: RefCell<Vec<f64>>,
 }
 
 /// The state of the mode search at a point b.
@@ -149,6 +153,41 @@ impl<'a> SparseLaplace<'a> {
             lambda,
             symbolic,
             diagonal,
+            modes_theta: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Start the mode search at theta from the modes found at the last theta with the random
+    /// effects `u = Lambda b` unchanged: `b = Lambda(theta)^{-1} Lambda(last) b_last`, level
+    /// block by level block (Lambda is lower triangular within a block; an effect whose SD is 0
+    /// keeps its b). A large step in theta then starts near the new mode instead of far from it.
+    fn carry_modes(&self, theta: &[f64], modes: &mut [f64]) {
+        let last = self.modes_theta.borrow();
+        if last.len() != theta.len() || last.as_slice() == theta {
+            return;
+        }
+        let u: Vec<f64> = self
+            .lambda
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|&(c, t)| last[t as usize] * modes[c as usize])
+                    .sum()
+            })
+            .collect();
+        for (r, row) in self.lambda.iter().enumerate() {
+            let mut rest = u[r];
+            let mut diagonal = 0.0;
+            for &(c, t) in row {
+                if c as usize == r {
+                    diagonal = theta[t as usize];
+                } else {
+                    rest -= theta[t as usize] * modes[c as usize];
+                }
+            }
+            if diagonal != 0.0 {
+                modes[r] = rest / diagonal;
+            }
         }
     }
 
@@ -289,7 +328,10 @@ impl<'a> SparseLaplace<'a> {
     ) -> Result<Evaluation> {
         let patterns = self.likelihood.patterns;
         let (eta0, a) = self.linear_parts(params);
+        let theta = &params[self.p()..];
+        self.carry_modes(theta, modes);
         self.find_mode(&eta0, &a, modes)?;
+        *self.modes_theta.borrow_mut() = theta.to_vec();
         let b: &[f64] = modes;
         let rows = &self.rows;
         // At the mode: the log-likelihood and C (and H, the observed curvature).
