@@ -3,7 +3,8 @@
 //! crossed intercepts and with `(1 | LOCATION/BROOD)` (Poisson), and a simulated cohort of 3,000
 //! patients grouped by hospital (30) and municipality (98) at once (logistic), also with
 //! `(1 + treated || hospital)`; and the 100,000-patient cohort of the same design written by
-//! `tests/reference/crossed/crossed_100k.R` (`crossed_100k_reference.json`).
+//! `tests/reference/crossed/crossed_100k.R` (`crossed_100k_reference.json`; there glmmTMB's
+//! nlminb is polished by Newton steps on TMB's gradient, as it stops 3e-5 short on these data).
 //!
 //! The Laplace approximation of a canonical-link model is the same in glmmTMB (observed
 //! curvature) and lme4 (expected curvature). Estimates (fixed effects and random-effect SDs) must
