@@ -3,10 +3,13 @@
 //! (a) lme4's grouseticks, `TICKS ~ YEAR + HEIGHT_s + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)`
 //!     (Poisson; 403 rows, 584 random effects);
 //! (b) 3,000 simulated patients grouped by 30 hospitals crossed with 98 municipalities,
-//!     `death30 ~ treated + age + sex + (1 | hospital) + (1 | municipality)` (logistic).
+//!     `death30 ~ treated + age + sex + (1 | hospital) + (1 | municipality)` (logistic);
+//! (c) the same model on 100,000 simulated patients of the same design
+//!     (`hospital_municipality_100k.csv`, written by `crossed_100k.R`).
 //!
-//! Both data sets are those of `tests/reference/crossed/`; R's times on them (glmer and glmmTMB,
-//! median of 5 runs) come from `tests/reference/crossed/crossed_timing.R`.
+//! All data sets are those of `tests/reference/crossed/`; R's times on them (glmer and glmmTMB,
+//! medians over the number of runs recorded as `runs` in `crossed_timings.json`) come from one
+//! run of `tests/reference/crossed/crossed_timing.R`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -30,6 +33,7 @@ fn bench(c: &mut Criterion) {
             .expect("formula")
             .family(Family::Poisson);
     let patients = cohort("hospital_municipality.csv");
+    let patients_100k = cohort("hospital_municipality_100k.csv");
     let crossed = Glmm::new("death30 ~ treated + age + sex + (1 | hospital) + (1 | municipality)")
         .expect("formula");
     let mut group = c.benchmark_group("crossed");
@@ -39,6 +43,9 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("b_hospital_municipality_3000", |b| {
         b.iter(|| black_box(crossed.fit(&patients).map(|f| f.loglik)))
+    });
+    group.bench_function("c_hospital_municipality_100000", |b| {
+        b.iter(|| black_box(crossed.fit(&patients_100k).map(|f| f.loglik)))
     });
     group.finish();
 }

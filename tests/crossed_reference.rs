@@ -2,7 +2,9 @@
 //! data written by `tests/reference/crossed/crossed_reference.R`: lme4's grouseticks with three
 //! crossed intercepts and with `(1 | LOCATION/BROOD)` (Poisson), and a simulated cohort of 3,000
 //! patients grouped by hospital (30) and municipality (98) at once (logistic), also with
-//! `(1 + treated || hospital)`.
+//! `(1 + treated || hospital)`; and the 100,000-patient cohort of the same design written by
+//! `tests/reference/crossed/crossed_100k.R` (`crossed_100k_reference.json`; there glmmTMB's
+//! nlminb is polished by Newton steps on TMB's gradient, as it stops 3e-5 short on these data).
 //!
 //! The Laplace approximation of a canonical-link model is the same in glmmTMB (observed
 //! curvature) and lme4 (expected curvature). Estimates (fixed effects and random-effect SDs) must
@@ -29,16 +31,23 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/crossed")
 }
 
+/// The reference files, each with a `cases` array: `crossed_reference.R`'s and `crossed_100k.R`'s.
+const REFERENCE_FILES: [&str; 2] = ["crossed_reference.json", "crossed_100k_reference.json"];
+
 fn reference(id: &str) -> Value {
-    let text = std::fs::read_to_string(dir().join("crossed_reference.json")).expect("reference");
-    let all: Value = serde_json::from_str(&text).expect("json");
-    all["cases"]
-        .as_array()
-        .expect("cases")
+    REFERENCE_FILES
         .iter()
-        .find(|c| c["id"][0] == id)
+        .find_map(|file| {
+            let text = std::fs::read_to_string(dir().join(file)).expect("reference");
+            let all: Value = serde_json::from_str(&text).expect("json");
+            all["cases"]
+                .as_array()
+                .expect("cases")
+                .iter()
+                .find(|c| c["id"][0] == id)
+                .cloned()
+        })
         .unwrap_or_else(|| panic!("no reference case {id}"))
-        .clone()
 }
 
 fn numbers(v: &Value) -> Vec<f64> {
@@ -166,6 +175,18 @@ fn hospital_by_municipality_cohort_matches_glmmtmb() {
         .fit(&cohort("hospital_municipality.csv"))
         .unwrap();
     check(&fit, "hospital_municipality");
+}
+
+/// The 100,000-patient cohort of `crossed_100k.R` (the bench's case c): the same model as above.
+#[test]
+fn hospital_by_municipality_100k_cohort_matches_glmmtmb() {
+    let fit = Glmm::new("death30 ~ treated + age + sex + (1 | hospital) + (1 | municipality)")
+        .unwrap()
+        .fit(&cohort("hospital_municipality_100k.csv"))
+        .unwrap();
+    check(&fit, "hospital_municipality_100k");
+    assert_eq!(fit.n_groups["hospital"], 30);
+    assert_eq!(fit.n_groups["municipality"], 98);
 }
 
 #[test]
