@@ -25,14 +25,24 @@
 //!   `tr(C^{-1} dC/dtheta_t) = sum_j [2 W_j sum_{(r, c) = t} z_jr u_jc + f_j zb_jt] + w' db/dtheta_t`,
 //!   with `w = sum_j f_j a_j` (the change of W with eta through the mode).
 
-use std::cell::RefCell;
+use std::ops::Range;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
 
 use nalgebra::DMatrix;
 
 use super::likelihood::{mode_error, Evaluation, Likelihood, MODE_MAX_ITER};
 use crate::core::error::{Error, Result};
-use crate::core::sparse_cholesky::{Cholesky, SymbolicCholesky};
+use crate::core::sparse_cholesky::{Cholesky, SelectedInverse, SymbolicCholesky};
 use crate::models::glm::RowDerivatives;
+
+/// Rows from which sums over rows run in parallel.
+const PARALLEL_ROWS: usize = 20_000;
+
+/// Rows per part of a parallel sum: fixed, so that the parts are added in the same order
+/// whatever the number of threads (the same numbers on any machine).
+const CHUNK_ROWS: usize = 4_096;
 
 /// The rows' random-effect parts, fixed over a fit: the nonzeros of `z_j`, the positions of
 /// `a_j = Lambda' z_j` (the columns of Lambda's entries in the rows where `z_j` is nonzero), how
@@ -61,7 +71,7 @@ pub(crate) struct SparseLaplace<'a> {
     symbolic: SymbolicCholesky,
     diagonal: Vec<usize>,
     /// The theta at which the modes were last found (see [`SparseLaplace::carry_modes`]).
-    modes_theta: RefCell<Vec<f64>>,
+    modes_theta: Mutex<Vec<f64>>,
 }
 
 /// The state of the mode search at a point b.
@@ -70,6 +80,42 @@ struct ModeState {
     gradient: Vec<f64>,
     /// Values of C on the symbolic pattern.
     curvature: Vec<f64>,
+}
+
+/// Sums over rows for the gradient: `dg/dphi`, the explicit parts of the traces, `dF/dphi` (one
+/// q-vector per parameter) and `w = sum_j f_j a_j`.
+struct GradientSums {
+    dg: Vec<f64>,
+    explicit: Vec<f64>,
+    df: Vec<Vec<f64>>,
+    w: Vec<f64>,
+}
+
+impl GradientSums {
+    fn new(n_params: usize, q: usize) -> Self {
+        GradientSums {
+            dg: vec![0.0; n_params],
+            explicit: vec![0.0; n_params],
+            df: vec![vec![0.0; q]; n_params],
+            w: vec![0.0; q],
+        }
+    }
+
+    fn add(&mut self, other: GradientSums) {
+        add_to(&mut self.dg, &other.dg);
+        add_to(&mut self.explicit, &other.explicit);
+        for (mine, theirs) in self.df.iter_mut().zip(&other.df) {
+            add_to(mine, theirs);
+        }
+        add_to(&mut self.w, &other.w);
+    }
+}
+
+/// `total += other`, entry by entry.
+fn add_to(total: &mut [f64], other: &[f64]) {
+    for (t, o) in total.iter_mut().zip(other) {
+        *t += o;
+    }
 }
 
 impl<'a> SparseLaplace<'a> {
@@ -153,7 +199,7 @@ impl<'a> SparseLaplace<'a> {
             lambda,
             symbolic,
             diagonal,
-            modes_theta: RefCell::new(Vec::new()),
+            modes_theta: Mutex::new(Vec::new()),
         }
     }
 
@@ -162,7 +208,11 @@ impl<'a> SparseLaplace<'a> {
     /// block by level block (Lambda is lower triangular within a block; an effect whose SD is 0
     /// keeps its b). A large step in theta then starts near the new mode instead of far from it.
     fn carry_modes(&self, theta: &[f64], modes: &mut [f64]) {
-        let last = self.modes_theta.borrow();
+        let last = self
+            .modes_theta
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default();
         if last.len() != theta.len() || last.as_slice() == theta {
             return;
         }
@@ -251,22 +301,61 @@ impl<'a> SparseLaplace<'a> {
         values
     }
 
+    /// `part(rows)` summed over all rows: in one part, or, for many rows, over fixed chunks in
+    /// parallel, added in chunk order by `add`.
+    fn sum_rows<T: Send>(
+        &self,
+        part: impl Fn(Range<usize>) -> T + Sync,
+        add: impl Fn(&mut T, T),
+    ) -> T {
+        let n = self.likelihood.patterns.len();
+        if n < PARALLEL_ROWS {
+            return part(0..n);
+        }
+        let starts: Vec<usize> = (0..n).step_by(CHUNK_ROWS).collect();
+        let mut parts: Vec<T> = starts
+            .par_iter()
+            .map(|&start| part(start..(start + CHUNK_ROWS).min(n)))
+            .collect();
+        let mut total = parts.remove(0);
+        for next in parts {
+            add(&mut total, next);
+        }
+        total
+    }
+
     /// At b: `g(b)`, its gradient `sum_j s_j a_j - b` and the Fisher curvature C.
     fn mode_state(&self, eta0: &[f64], a: &[f64], b: &[f64]) -> ModeState {
         let rows = &self.rows;
-        let mut state = ModeState {
-            value: -0.5 * b.iter().map(|v| v * v).sum::<f64>(),
-            gradient: b.iter().map(|v| -v).collect(),
-            curvature: self.identity(),
-        };
-        for k in 0..eta0.len() {
-            let d = self.row(k, eta0, a, b);
-            state.value += d.loglik;
-            let range = rows.a_start[k]..rows.a_start[k + 1];
-            for (&c, v) in rows.a_at[range.clone()].iter().zip(&a[range]) {
-                state.gradient[c as usize] += d.score * v;
+        let part = |range: Range<usize>| {
+            let mut state = ModeState {
+                value: 0.0,
+                gradient: vec![0.0; b.len()],
+                curvature: vec![0.0; self.symbolic.a_len()],
+            };
+            for k in range {
+                let d = self.row(k, eta0, a, b);
+                state.value += d.loglik;
+                let range = rows.a_start[k]..rows.a_start[k + 1];
+                for (&c, v) in rows.a_at[range.clone()].iter().zip(&a[range]) {
+                    state.gradient[c as usize] += d.score * v;
+                }
+                self.add_outer(k, a, d.weight, &mut state.curvature);
             }
-            self.add_outer(k, a, d.weight, &mut state.curvature);
+            state
+        };
+        let mut state = self.sum_rows(part, |total, next| {
+            total.value += next.value;
+            add_to(&mut total.gradient, &next.gradient);
+            add_to(&mut total.curvature, &next.curvature);
+        });
+        state.value -= 0.5 * b.iter().map(|v| v * v).sum::<f64>();
+        add_to(
+            &mut state.gradient,
+            &b.iter().map(|v| -v).collect::<Vec<_>>(),
+        );
+        for &d in &self.diagonal {
+            state.curvature[d] += 1.0;
         }
         state
     }
@@ -331,21 +420,46 @@ impl<'a> SparseLaplace<'a> {
         let theta = &params[self.p()..];
         self.carry_modes(theta, modes);
         self.find_mode(&eta0, &a, modes)?;
-        *self.modes_theta.borrow_mut() = theta.to_vec();
-        let b: &[f64] = modes;
-        let rows = &self.rows;
-        // At the mode: the log-likelihood and C (and H, the observed curvature).
-        let mut loglik = patterns.constant - 0.5 * b.iter().map(|v| v * v).sum::<f64>();
-        let mut c_values = self.identity();
-        let mut h_values = self.identity();
-        let derivatives: Vec<RowDerivatives> = (0..patterns.len())
-            .map(|k| self.row(k, &eta0, &a, b))
-            .collect();
-        for (k, d) in derivatives.iter().enumerate() {
-            loglik += d.loglik;
-            self.add_outer(k, &a, d.weight, &mut c_values);
-            self.add_outer(k, &a, -d.score_deriv, &mut h_values);
+        if let Ok(mut last) = self.modes_theta.lock() {
+            *last = theta.to_vec();
         }
+        let b: &[f64] = modes;
+        // At the mode: the log-likelihood and C (and H, the observed curvature).
+        let derivatives: Vec<RowDerivatives> = if patterns.len() < PARALLEL_ROWS {
+            (0..patterns.len())
+                .map(|k| self.row(k, &eta0, &a, b))
+                .collect()
+        } else {
+            (0..patterns.len())
+                .into_par_iter()
+                .map(|k| self.row(k, &eta0, &a, b))
+                .collect()
+        };
+        let part = |range: Range<usize>| {
+            let mut sums = (
+                0.0,
+                vec![0.0; self.symbolic.a_len()],
+                vec![0.0; self.symbolic.a_len()],
+            );
+            for k in range {
+                let d = &derivatives[k];
+                sums.0 += d.loglik;
+                self.add_outer(k, &a, d.weight, &mut sums.1);
+                self.add_outer(k, &a, -d.score_deriv, &mut sums.2);
+            }
+            sums
+        };
+        let (sum_loglik, mut c_values, mut h_values) = self.sum_rows(part, |total, next| {
+            total.0 += next.0;
+            add_to(&mut total.1, &next.1);
+            add_to(&mut total.2, &next.2);
+        });
+        for &d in &self.diagonal {
+            c_values[d] += 1.0;
+            h_values[d] += 1.0;
+        }
+        let mut loglik =
+            patterns.constant + sum_loglik - 0.5 * b.iter().map(|v| v * v).sum::<f64>();
         let c = self.factor(&c_values, "the Laplace approximation")?;
         loglik -= 0.5 * c.log_det();
         if !loglik.is_finite() {
@@ -368,56 +482,19 @@ impl<'a> SparseLaplace<'a> {
             Some(self.factor(&h_values, "the conditional mode")?)
         };
         let inverse = c.selected_inverse();
-        let mut dg = vec![0.0; n_params];
-        let mut explicit = vec![0.0; n_params];
-        // dF/dphi, one q-vector per parameter; w = sum_j f_j a_j.
-        let mut df = vec![vec![0.0; q]; n_params];
-        let mut w = vec![0.0; q];
-        let mut u = Vec::new();
-        let mut zb = vec![0.0; n_theta];
-        for (k, d) in derivatives.iter().enumerate() {
-            let range = rows.a_start[k]..rows.a_start[k + 1];
-            let (at, a_row) = (&rows.a_at[range.clone()], &a[range]);
-            u.clear();
-            u.extend(at.iter().map(|&c1| {
-                at.iter()
-                    .zip(a_row)
-                    .map(|(&c2, v)| inverse.get(c1 as usize, c2 as usize) * v)
-                    .sum::<f64>()
-            }));
-            let hj: f64 = a_row.iter().zip(&u).map(|(v, uv)| v * uv).sum();
-            let f = d.weight_deriv * hj;
-            zb.iter_mut().for_each(|v| *v = 0.0);
-            let terms = &rows.terms[rows.term_start[k]..rows.term_start[k + 1]];
-            for &(position, zi, t) in terms {
-                let (position, t) = (position as usize, t as usize);
-                let z = rows.z[zi as usize];
-                zb[t] += z * b[at[position] as usize];
-                explicit[p + t] += 2.0 * d.weight * z * u[position];
-                df[p + t][at[position] as usize] += d.score * z;
+        let part = |range: Range<usize>| {
+            let mut sums = GradientSums::new(n_params, q);
+            for k in range {
+                self.add_gradient_terms(k, &derivatives[k], &a, b, &inverse, &mut sums);
             }
-            let (columns, values) = patterns.x_nonzero(k);
-            for (&col, x) in columns.iter().zip(values) {
-                let col = col as usize;
-                dg[col] += d.score * x;
-                explicit[col] += f * x;
-                for (&c1, v) in at.iter().zip(a_row) {
-                    df[col][c1 as usize] += d.score_deriv * x * v;
-                }
-            }
-            for (t, &zbt) in zb.iter().enumerate() {
-                dg[p + t] += d.score * zbt;
-                explicit[p + t] += f * zbt;
-                if zbt != 0.0 {
-                    for (&c1, v) in at.iter().zip(a_row) {
-                        df[p + t][c1 as usize] += d.score_deriv * zbt * v;
-                    }
-                }
-            }
-            for (&c1, v) in at.iter().zip(a_row) {
-                w[c1 as usize] += f * v;
-            }
-        }
+            sums
+        };
+        let GradientSums {
+            dg,
+            explicit,
+            df,
+            w,
+        } = self.sum_rows(part, GradientSums::add);
         let gradient = df
             .into_iter()
             .enumerate()
@@ -428,6 +505,60 @@ impl<'a> SparseLaplace<'a> {
             })
             .collect();
         Ok(Evaluation { loglik, gradient })
+    }
+
+    /// Row k's terms of the gradient's sums (module docs), with `u = C^{-1} a_k` from the
+    /// selected inverse.
+    fn add_gradient_terms(
+        &self,
+        k: usize,
+        d: &RowDerivatives,
+        a: &[f64],
+        b: &[f64],
+        inverse: &SelectedInverse<'_>,
+        sums: &mut GradientSums,
+    ) {
+        let (rows, p) = (&self.rows, self.p());
+        let range = rows.a_start[k]..rows.a_start[k + 1];
+        let (at, a_row) = (&rows.a_at[range.clone()], &a[range]);
+        let u: Vec<f64> = at
+            .iter()
+            .map(|&c1| {
+                at.iter()
+                    .zip(a_row)
+                    .map(|(&c2, v)| inverse.get(c1 as usize, c2 as usize) * v)
+                    .sum::<f64>()
+            })
+            .collect();
+        let hj: f64 = a_row.iter().zip(&u).map(|(v, uv)| v * uv).sum();
+        let f = d.weight_deriv * hj;
+        let mut zb = vec![0.0; sums.dg.len() - p];
+        for &(position, zi, t) in &rows.terms[rows.term_start[k]..rows.term_start[k + 1]] {
+            let (position, t) = (position as usize, t as usize);
+            let z = rows.z[zi as usize];
+            zb[t] += z * b[at[position] as usize];
+            sums.explicit[p + t] += 2.0 * d.weight * z * u[position];
+            sums.df[p + t][at[position] as usize] += d.score * z;
+        }
+        let (columns, values) = self.likelihood.patterns.x_nonzero(k);
+        let x_terms = columns
+            .iter()
+            .map(|&col| col as usize)
+            .zip(values.iter().copied());
+        let zb_terms = zb.iter().enumerate().map(|(t, &v)| (p + t, v));
+        for (param, x) in x_terms.chain(zb_terms) {
+            if x == 0.0 {
+                continue;
+            }
+            sums.dg[param] += d.score * x;
+            sums.explicit[param] += f * x;
+            for (&c1, v) in at.iter().zip(a_row) {
+                sums.df[param][c1 as usize] += d.score_deriv * x * v;
+            }
+        }
+        for (&c1, v) in at.iter().zip(a_row) {
+            sums.w[c1 as usize] += f * v;
+        }
     }
 
     /// The information about beta with theta fixed at the mode `modes` (as
