@@ -33,8 +33,11 @@
 //! optimiser's central differences of this gradient.
 //!
 //! `t` is confined to a range around the GLM's value (`FamilyParameter::bracket`): a trial step
-//! beyond it is refused (the line search halves it), and a maximum within 0.001 of an end is an
-//! error, for NB2 at the upper end (and for theta beyond `theta_limit`) the Poisson limit.
+//! beyond it is refused (the line search halves it). A maximum within 0.001 of an end is an
+//! error, and so is a maximisation that stops without a negative-definite Hessian (the
+//! likelihood still rising, by less than rounding, towards an end) where the (beta, theta)
+//! maximum at that end of the range is at least as high: for NB2 at the upper end (and for
+//! theta beyond `theta_limit`) the Poisson limit.
 
 use nalgebra::DMatrix;
 
@@ -231,6 +234,24 @@ impl Objective for JointObjective<'_> {
     }
 }
 
+/// The maximum over (beta, theta) at `log_k`, from `start`: the profile log-likelihood there.
+fn profile_at(
+    session: &Session<'_>,
+    parameter: &FamilyParameter,
+    log_k: f64,
+    start: Vec<f64>,
+) -> Result<Maximum> {
+    let base = session.objective.likelihood;
+    let (family, patterns) = parameter.at(base.family, base.patterns, log_k.exp());
+    let likelihood = Likelihood {
+        family,
+        patterns: &patterns,
+        ..*base
+    };
+    let mut objective = LikelihoodObjective::new(&likelihood, session.random.nested);
+    maximise(&mut objective, start, SETTINGS)
+}
+
 /// The joint maximum: `(beta, theta)`, the parameter, the Hessian over
 /// `(beta, theta, log parameter)`, and the family and patterns at the parameter.
 pub(crate) struct ParameterMaximum {
@@ -267,6 +288,24 @@ pub(crate) fn maximise_parameter(
     };
     let n = joint.params.len() - 1;
     let log_k = joint.params[n];
+    // Where the likelihood keeps rising towards an end of the range (NB2 counts without
+    // overdispersion: theta -> infinity), Newton's method stalls where its changes are below
+    // rounding, with no negative-definite Hessian: the maximum is then at that end if the fit
+    // there is at least as good.
+    let resolved = joint.converged && (-&joint.hessian).cholesky().is_some();
+    if !resolved {
+        let upper = log_k > centre;
+        let end = if upper { range.1 } else { range.0 };
+        let there = profile_at(session, parameter, end, joint.params[..n].to_vec())?;
+        if there.loglik >= joint.loglik - 1e-9 * joint.loglik.abs().max(1.0) {
+            return Err(parameter.at_end(
+                upper,
+                end.exp(),
+                joint.iterations,
+                joint.gradient[n].abs(),
+            ));
+        }
+    }
     if log_k <= range.0 + 0.001 || log_k >= range.1 - 0.001 {
         let upper = log_k > centre;
         return Err(parameter.at_end(
@@ -324,22 +363,14 @@ mod tests {
         (cohort, model)
     }
 
-    /// The profile log-likelihood at `log_k`: (beta, theta) maximised at fixed k, from `start`.
+    /// The profile log-likelihood at `log_k`, from `start`.
     fn profile(
         session: &Session<'_>,
         parameter: &FamilyParameter,
         log_k: f64,
         start: &[f64],
     ) -> f64 {
-        let base = session.objective.likelihood;
-        let (family, patterns) = parameter.at(base.family, base.patterns, log_k.exp());
-        let likelihood = Likelihood {
-            family,
-            patterns: &patterns,
-            ..*base
-        };
-        let mut objective = LikelihoodObjective::new(&likelihood, session.random.nested);
-        let found = maximise(&mut objective, start.to_vec(), SETTINGS).unwrap();
+        let found = profile_at(session, parameter, log_k, start.to_vec()).unwrap();
         assert!(found.converged);
         found.loglik
     }
