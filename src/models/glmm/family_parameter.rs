@@ -174,8 +174,13 @@ impl<'a> JointObjective<'a> {
         }
     }
 
-    /// The log-likelihood (and its gradient over `phi = (beta, theta)`) at `(phi, log_k)`.
-    fn at(&mut self, phi: &[f64], log_k: f64, gradient: bool) -> Result<(f64, Vec<f64>)> {
+    /// `f` of the (beta, theta) objective at `log_k`, which starts from the modes kept and
+    /// leaves its modes to be kept.
+    fn with_objective<R>(
+        &mut self,
+        log_k: f64,
+        f: impl FnOnce(&mut LikelihoodObjective<'_>) -> R,
+    ) -> R {
         self.move_to(log_k);
         let likelihood = Likelihood {
             family: self.family,
@@ -184,9 +189,14 @@ impl<'a> JointObjective<'a> {
         };
         let mut objective = LikelihoodObjective::new(&likelihood, self.nested);
         std::mem::swap(&mut objective.modes, &mut self.modes);
-        let found = objective.value(phi, gradient);
+        let found = f(&mut objective);
         std::mem::swap(&mut objective.modes, &mut self.modes);
         found
+    }
+
+    /// The log-likelihood (and its gradient over `phi = (beta, theta)`) at `(phi, log_k)`.
+    fn at(&mut self, phi: &[f64], log_k: f64, gradient: bool) -> Result<(f64, Vec<f64>)> {
+        self.with_objective(log_k, |objective| objective.value(phi, gradient))
     }
 }
 
@@ -219,13 +229,7 @@ impl Objective for JointObjective<'_> {
 
     fn leading_information(&mut self, params: &[f64]) -> Option<DMatrix<f64>> {
         let (phi, log_k) = params.split_at(params.len() - 1);
-        self.move_to(log_k[0]);
-        let likelihood = Likelihood {
-            family: self.family,
-            patterns: &self.patterns,
-            ..*self.base
-        };
-        Some(likelihood.fixed_information(phi, &self.modes))
+        self.with_objective(log_k[0], |objective| objective.leading_information(phi))
     }
 
     fn full_hessian_affordable(&self) -> bool {
