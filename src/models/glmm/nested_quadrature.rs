@@ -80,8 +80,8 @@ struct NestedGroup<'v> {
     label: &'v str,
 }
 
-/// Where an inner integral writes its derivative: the coefficient of `de_j` of each member j
-/// (at index j) and, added, that of `ds_v`.
+/// Where an inner integral adds its derivative: the coefficient of `de_j` of each member j (at
+/// index j) and that of `ds_v`.
 struct InnerGradient<'b> {
     rows: &'b mut [f64],
     sv: &'b mut f64,
@@ -433,9 +433,6 @@ impl Likelihood<'_> {
             let tau = scale;
             // sum_n rho_n h'(v_n), sum_n rho_n h'(v_n) z_n and Q; P_j into `out.rows`.
             let (mut r, mut r_z, mut q_sv) = (0.0, 0.0, 0.0);
-            for &j in members {
-                out.rows[j] = 0.0;
-            }
             let size = members.len();
             for (n, (t, z)) in terms.iter().zip(&self.rule.nodes).enumerate() {
                 let rho = (t - top).exp() / sum_exp;
