@@ -679,7 +679,7 @@ mod tests {
                     let differenced = (value(&up) - value(&down)) / (2.0 * h);
                     let g = exact.gradient[k];
                     assert!(
-                        (g - differenced).abs() <= 1e-6 * g.abs().max(1.0),
+                        (g - differenced).abs() <= 1e-8 * g.abs().max(1.0),
                         "{family:?} {link:?}, {nodes} nodes, parameter {k}: exact {g} vs \
                          differenced {differenced}"
                     );
