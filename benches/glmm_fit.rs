@@ -3,7 +3,9 @@
 //!     periods, treatment + period, random cluster intercept;
 //! (b) 999,600 patients, 50 clusters x 12 periods x 1,666, treatment + period + age + sex +
 //!     residence, random cluster intercept, from the in-memory cohort and from the CSV file;
-//! (c) as (b) without the continuous covariate.
+//! (c) as (b) without the continuous covariate;
+//! (d) the cohort of (a) with nested random intercepts `(1 | cluster) + (1 | cluster:period)`,
+//!     by adaptive Gauss-Hermite quadrature with 25 nodes and by the Laplace approximation.
 //!
 //! The same cohorts as CSV, for R (`tests/reference/glmm_bench_timing.R`), come from the
 //! `simulate_cohort` example: `--clusters 12 --periods 8 --size 27.177083333333332 --seed 2609`
@@ -38,6 +40,17 @@ fn bench(c: &mut Criterion) {
     group.bench_function("a_2609_patients", |b| {
         b.iter(|| black_box(small_model.fit(&small).map(|f| f.loglik)))
     });
+    group.finish();
+
+    let nested = "death30 ~ treated + factor(period) + (1 | cluster) + (1 | cluster:period)";
+    let mut group = c.benchmark_group("glmm_nested");
+    group.sample_size(20);
+    for (name, nodes) in [("d_2609_nagq25", 25), ("d_2609_laplace", 1)] {
+        let model = Glmm::new(nested).expect("formula").nagq(nodes);
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(model.fit(&small).map(|f| f.loglik)))
+        });
+    }
     group.finish();
 
     let large = cohort(50, 12, ClusterSize::Fixed(1_000_000 / 600), 1);

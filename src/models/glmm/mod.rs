@@ -719,8 +719,8 @@ impl Session<'_> {
 pub(crate) struct LikelihoodObjective<'a> {
     likelihood: &'a Likelihood<'a>,
     modes: Vec<f64>,
-    /// Nested intercepts with quadrature: the log-likelihood of [`nested_quadrature`], its
-    /// gradient by central differences.
+    /// Nested intercepts with quadrature: the log-likelihood of [`nested_quadrature`] with its
+    /// exact gradient.
     nested_quadrature: bool,
     /// A scalar random effect with a canonical link under Laplace: the likelihood with its exact
     /// Hessian, used instead of `likelihood`'s.
@@ -799,22 +799,10 @@ impl<'a> LikelihoodObjective<'a> {
                     .evaluate(params, &mut self.modes, gradient)?;
             return Ok((loglik, gradient));
         }
-        let loglik = self.likelihood.nested_loglik(params, &mut self.modes)?;
-        if !gradient {
-            return Ok((loglik, Vec::new()));
-        }
-        let mut grad = Vec::with_capacity(params.len());
-        for k in 0..params.len() {
-            let h = 1e-5 * params[k].abs().max(1.0);
-            let mut moved = params.to_vec();
-            moved[k] += h;
-            let up = self.likelihood.nested_loglik(&moved, &mut self.modes)?;
-            moved[k] -= 2.0 * h;
-            let down = self.likelihood.nested_loglik(&moved, &mut self.modes)?;
-            grad.push((up - down) / (2.0 * h));
-        }
-        self.likelihood.nested_loglik(params, &mut self.modes)?;
-        Ok((loglik, grad))
+        let Evaluation { loglik, gradient } =
+            self.likelihood
+                .nested_evaluate(params, &mut self.modes, gradient)?;
+        Ok((loglik, gradient))
     }
 }
 
