@@ -52,7 +52,8 @@ use crate::models::fitted::{
 use crate::models::glm::{check_response, Family, Link};
 use crate::models::newton::{EvaluationRecord, OptimisationSummary};
 use crate::models::variance_components::{
-    canonical_theta, variance_components, RandomEffectCorrelation, RandomEffectSd,
+    canonical_theta, no_clusters_error, variance_components, RandomEffectCorrelation,
+    RandomEffectSd,
 };
 use crate::models::vcov::VcovKind;
 use kenward_roger::KenwardRoger;
@@ -487,13 +488,9 @@ impl LmmFit {
         if !self.state.stats.is_general() {
             return Ok(());
         }
-        let groups: Vec<&str> = self.n_groups.keys().map(String::as_str).collect();
-        Err(Error::unsupported(
+        Err(no_clusters_error(
             &self.formula,
-            &format!("the random-effect terms of {}", groups.join(", ")),
-            "standardised effects, the cluster bootstrap and randomisation tests of a mixed model \
-             need one grouping factor (or two nested intercepts); use the coefficients of this \
-             fit, or refit with one clustering factor for these analyses",
+            self.n_groups.keys().map(String::as_str),
         ))
     }
 
