@@ -10,8 +10,23 @@ use std::collections::BTreeMap;
 
 use nalgebra::DMatrix;
 
+use crate::core::error::Error;
 use crate::frame::random_effects::{RandomSetup, ThetaStructure};
 use crate::models::coef_table::sig;
+
+/// The refusal of the analyses that average over and resample the clusters of one grouping
+/// factor (standardised effects, the cluster bootstrap, randomisation tests) for a mixed model
+/// of `formula` with several random-effect terms (crossed) over `groups`, which has none.
+pub(crate) fn no_clusters_error<'g>(formula: &str, groups: impl Iterator<Item = &'g str>) -> Error {
+    let groups: Vec<&str> = groups.collect();
+    Error::unsupported(
+        formula,
+        &format!("the random-effect terms of {}", groups.join(", ")),
+        "standardised effects, the cluster bootstrap and randomisation tests of a mixed model \
+         need one grouping factor (or two nested intercepts); use the coefficients of this fit, \
+         or refit with one clustering factor for these analyses",
+    )
+}
 
 /// theta with the sign convention of lme4: the diagonal of Lambda non-negative (flipping a
 /// column of Lambda leaves `Lambda Lambda'` and the likelihood unchanged).

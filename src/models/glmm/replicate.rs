@@ -34,6 +34,7 @@ use crate::data::Cohort;
 use crate::frame::counterfactual::FitFrame;
 use crate::models::fitted::{field_accessors, Assignment, Fitted, Parameters, Refit};
 use crate::models::newton::{maximise, maximise_with, LineSearch, Maximum};
+use crate::models::variance_components::no_clusters_error;
 
 /// The buffers of one thread.
 pub struct Workspace {
@@ -49,19 +50,9 @@ impl GlmmFit {
         if !self.state.random.is_general() {
             return Ok(());
         }
-        let groups: Vec<&str> = self
-            .state
-            .random
-            .n_groups
-            .iter()
-            .map(|(g, _)| g.as_str())
-            .collect();
-        Err(Error::unsupported(
+        Err(no_clusters_error(
             &self.formula,
-            &format!("the random-effect terms of {}", groups.join(", ")),
-            "standardised effects, the cluster bootstrap and randomisation tests of a mixed model \
-             need one grouping factor (or two nested intercepts); use the coefficients of this \
-             fit, or refit with one clustering factor for these analyses",
+            self.state.random.n_groups.iter().map(|(g, _)| g.as_str()),
         ))
     }
 }

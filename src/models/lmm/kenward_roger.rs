@@ -44,6 +44,11 @@
 //! product above is then a sum over clusters of q x q and q x p matrices built from the
 //! per-cluster `Z'Z`, `Z'X`, `X'X` and `tr(V_g^{-2}) = n_g - tr(K_2 S)`: no n_g x n_g matrix is
 //! formed, whatever the cluster size.
+//!
+//! With several (crossed) terms all rows form one group whose q is the number of all random
+//! effects (q = 128 for 30 hospitals and 98 municipalities): the same sums over that one group
+//! take dense q x q products, `O(q^3)` per product, cheap for q up to a few hundred and still no
+//! n x n matrix (pbkrtest forms n x n ones).
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
@@ -163,7 +168,7 @@ impl KenwardRoger {
         let patterns = covariance_patterns(stats);
         let n = patterns.len() + 1;
         let mut sums = Sums::new(n, stats.p);
-        for c in stats.clusters() {
+        for c in stats.clusters().iter() {
             sums.add(c, &lambda, &patterns)?;
         }
         let s2 = sigma * sigma;

@@ -3,9 +3,18 @@
 //!
 //! The model: `y_ij = x_ij' beta + z_ij' b_i + e_ij`, `b_i ~ N(0, Sigma)`, `e_ij ~ N(0,
 //! sigma^2)`, with the random-effect terms of the formula: a random cluster intercept
-//! `(1 | cluster)`, nested cluster-period intercepts `(1 | cluster) + (1 | cluster:period)`, or
-//! correlated effects `(1 + treated | cluster)`. `Sigma = sigma^2 Lambda Lambda'`, theta the
-//! entries of Lambda (lme4's theta: for intercepts, each SD relative to sigma).
+//! `(1 | cluster)`, nested cluster-period intercepts `(1 | cluster) + (1 | cluster:period)`,
+//! correlated effects `(1 + treated | cluster)`, or any number of terms as lme4's `lmer`:
+//! crossed grouping factors (patients by hospital and by municipality, `(1 | hospital) +
+//! (1 | municipality)`; lme4's Penicillin `(1 | plate) + (1 | sample)`), partially crossed, each
+//! term scalar or correlated. `Sigma = sigma^2 Lambda Lambda'`, theta the entries of Lambda
+//! (lme4's theta: for intercepts, each SD relative to sigma).
+//!
+//! Crossed terms do not split the rows into independent clusters: their likelihood is that of
+//! one group of all rows, computed with a sparse Cholesky factor (see `profile`). Their fits
+//! have the same inference (Satterthwaite or Kenward-Roger); the analyses that resample or
+//! average over the clusters of one grouping factor (standardised effects, the cluster
+//! bootstrap, randomisation tests) refuse them with [`Error::UnsupportedFormula`].
 //!
 //! Estimation (see `profile` in the source for the formulas): beta and sigma are profiled out, the
 //! REML criterion (or the deviance, `Lmm::reml(false)`) is minimised over theta by Newton's
@@ -43,7 +52,8 @@ use crate::models::fitted::{
 use crate::models::glm::{check_response, Family, Link};
 use crate::models::newton::{EvaluationRecord, OptimisationSummary};
 use crate::models::variance_components::{
-    canonical_theta, variance_components, RandomEffectCorrelation, RandomEffectSd,
+    canonical_theta, no_clusters_error, variance_components, RandomEffectCorrelation,
+    RandomEffectSd,
 };
 use crate::models::vcov::VcovKind;
 use kenward_roger::KenwardRoger;
@@ -129,21 +139,6 @@ impl Lmm {
         }
         check_response(&self.formula, Family::Gaussian, &design.y, &design.rows)?;
         let random = RandomSetup::new(cohort, &self.formula, &design)?;
-        if random.is_general() {
-            let terms: Vec<&str> = self
-                .formula
-                .random
-                .iter()
-                .map(|r| r.text.as_str())
-                .collect();
-            return Err(Error::unsupported(
-                &self.formula.text,
-                &format!("the random-effect terms {}", terms.join(" + ")),
-                "the linear mixed model takes one term with correlated effects or two nested \
-                 intercepts (1 | g) + (1 | g:h); crossed or several terms are fitted by the \
-                 generalized mixed model (Glmm)",
-            ));
-        }
         let (n, p) = design.x.shape();
         if n <= p {
             return Err(Error::too_few(
@@ -208,7 +203,7 @@ impl Lmm {
             &self.design,
             design.used_rows(),
             &design.names,
-            Some((&random.groups.column, &random.groups.labels)),
+            (!random.is_general()).then_some((&random.groups.column, &random.groups.labels)),
         );
         let n_clusters = random.groups.len();
         let fit = LmmFit {
@@ -304,6 +299,7 @@ impl Fitted for LmmFit {
     /// With the identity link the random effects average out: standardised means are those at
     /// random effects 0, and theta's variance does not enter (its rows and columns are 0).
     fn parameters(&self) -> Result<Parameters> {
+        self.check_clustered()?;
         let psi = self.state.psi.clone();
         let n_params = psi.len();
         let mut vcov = DMatrix::zeros(n_params, n_params);
@@ -365,6 +361,7 @@ impl Fitted for LmmFit {
     /// The minimisation starts at the full-data theta; if it does not converge, again at the
     /// main fit's start (every SD 1, correlations 0).
     fn refit(&self, clusters: &[usize], _: &mut ()) -> Result<Vec<f64>> {
+        self.check_clustered()?;
         let stats = self.state.stats.resample(clusters);
         let minimum = self.minimise_from_fit(&stats, "on a bootstrap sample")?;
         let at = stats.at(&minimum.theta)?;
@@ -374,6 +371,7 @@ impl Fitted for LmmFit {
     type Assignable = RowUnits;
 
     fn assignable(&self, _: &Cohort, column: usize, units: &[u32]) -> Result<RowUnits> {
+        self.check_clustered()?;
         let x = &self.state.rows.x;
         RowUnits::new(x.nrows(), x.ncols(), column, units)
     }
@@ -483,6 +481,19 @@ pub struct LmmFit {
 }
 
 impl LmmFit {
+    /// The analyses of a fit (standardised effects, cluster bootstrap, randomisation tests)
+    /// average over and resample the clusters of one grouping factor: a model with several
+    /// random-effect terms (crossed) has none, and is refused with an error naming its terms.
+    fn check_clustered(&self) -> Result<()> {
+        if !self.state.stats.is_general() {
+            return Ok(());
+        }
+        Err(no_clusters_error(
+            &self.formula,
+            self.n_groups.keys().map(String::as_str),
+        ))
+    }
+
     /// The minimum of the criterion of `stats` (a refit's) from the fit's theta, then from the
     /// main fit's start; `what` says which refit in the error when neither converges.
     fn minimise_from_fit(&self, stats: &Statistics, what: &str) -> Result<optimize::Minimum> {

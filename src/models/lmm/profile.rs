@@ -17,10 +17,24 @@
 //! For fixed sigma (the variance parameters `(theta, sigma)` of the Satterthwaite method) the
 //! deviance is `sum_g log|A_g| [+ log|M|] + m log(2 pi sigma^2) + r^2 / sigma^2` with
 //! `m = n` (ML) or `n - p` (REML).
+//!
+//! **Several terms (crossed).** The general structure ([`ThetaStructure::sparse_rows`]) has one
+//! group of all n rows and q = all random effects (one block per term and level), and
+//! `A = I + Lambda' Z'Z Lambda` is sparse: `(Z'Z)_ab` is nonzero only where some row has effects
+//! a and b (a hospital and a municipality that share a patient), and Lambda is block diagonal.
+//! Z'Z is kept as its nonzeros (built from each row's few nonzero z), and
+//! `A_ij = delta_ij + sum_{(a, b): (Z'Z)_ab != 0} Lambda_ai (Z'Z)_ab Lambda_bj` is assembled on
+//! its pattern, analysed once ([`SymbolicCholesky`]); per theta a sparse factorisation gives
+//! `log|A|` and the p + 1 solves `A^{-1} Lambda'Z'X`, `A^{-1} Lambda'Z'y`, and the formulas
+//! above hold with the one group. No q x q matrix is formed.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use nalgebra::{DMatrix, DVector};
 
 use crate::core::error::{Error, Result};
+use crate::core::sparse_cholesky::SymbolicCholesky;
 use crate::frame::random_effects::ThetaStructure;
 
 /// The sufficient statistics of a linear mixed model.
@@ -32,8 +46,25 @@ pub(crate) struct Statistics {
     xtx: DMatrix<f64>,
     xty: DVector<f64>,
     yty: f64,
-    /// Per cluster.
+    /// Per cluster (none for the general structure, whose one group is `sparse`).
     clusters: Vec<ClusterStatistics>,
+    /// The one group of the general structure (several terms), kept sparse.
+    sparse: Option<SparseGroup>,
+}
+
+/// The one group of the general structure: `Z'Z` as its nonzeros, `Z'X`, `Z'y`, and the
+/// analysis of `A = I + Lambda' Z'Z Lambda` (module docs).
+#[derive(Debug, Clone)]
+struct SparseGroup {
+    /// The upper triangle of `Z'Z`: `(a, b, value)`, `a <= b`.
+    ztz: Vec<(usize, usize, f64)>,
+    ztx: DMatrix<f64>,
+    zty: DVector<f64>,
+    /// The pattern of A and of its Cholesky factor.
+    symbolic: SymbolicCholesky,
+    /// The terms of A's upper triangle: `values[slot] += theta[s] theta[t] (Z'Z)[k]` for each
+    /// `(slot, k, s, t)`.
+    terms: Vec<(usize, usize, usize, usize)>,
 }
 
 /// One cluster's `Z'Z`, `Z'X`, `Z'y`, `X'X`, `X'y`, `y'y` and rows.
@@ -70,6 +101,9 @@ impl Statistics {
         n_clusters: usize,
         structure: ThetaStructure,
     ) -> Statistics {
+        if structure.sparse_rows {
+            return Statistics::sparse(x, y, z, structure);
+        }
         let (n, p) = x.shape();
         let q = z.ncols();
         let mut clusters = vec![
@@ -118,13 +152,135 @@ impl Statistics {
         Statistics::from_clusters(p, structure, clusters)
     }
 
-    /// Each cluster's statistics.
-    pub fn clusters(&self) -> &[ClusterStatistics] {
-        &self.clusters
+    /// The statistics of the general structure's one group (`z` n x q, few nonzeros per row).
+    fn sparse(
+        x: &DMatrix<f64>,
+        y: &[f64],
+        z: &DMatrix<f64>,
+        structure: ThetaStructure,
+    ) -> Statistics {
+        let (n, p) = x.shape();
+        let q = z.ncols();
+        let mut xtx = DMatrix::zeros(p, p);
+        let mut xty = DVector::zeros(p);
+        let mut yty = 0.0;
+        let mut ztx = DMatrix::zeros(q, p);
+        let mut zty = DVector::zeros(q);
+        let mut ztz: HashMap<(usize, usize), f64> = HashMap::new();
+        let mut nonzero: Vec<(usize, f64)> = Vec::new();
+        for i in 0..n {
+            nonzero.clear();
+            nonzero.extend(
+                z.row(i)
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .filter(|(_, v)| *v != 0.0),
+            );
+            for (k, &(a, za)) in nonzero.iter().enumerate() {
+                for &(b, zb) in &nonzero[k..] {
+                    *ztz.entry((a, b)).or_insert(0.0) += za * zb;
+                }
+                for j in 0..p {
+                    ztx[(a, j)] += za * x[(i, j)];
+                }
+                zty[a] += za * y[i];
+            }
+            for a in 0..p {
+                for b in 0..=a {
+                    xtx[(a, b)] += x[(i, a)] * x[(i, b)];
+                }
+                xty[a] += x[(i, a)] * y[i];
+            }
+            yty += y[i] * y[i];
+        }
+        xtx.fill_upper_triangle_with_lower_triangle();
+        let mut ztz: Vec<(usize, usize, f64)> =
+            ztz.into_iter().map(|((a, b), v)| (a, b, v)).collect();
+        ztz.sort_unstable_by_key(|&(a, b, _)| (b, a));
+        // Lambda's row r: (column, theta) of each structural nonzero.
+        let mut rows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); q];
+        for (t, entries) in structure.entries.iter().enumerate() {
+            for &(r, c) in entries {
+                rows[r].push((c, t));
+            }
+        }
+        // Every ordered pair (a, b) of Z'Z's nonzeros adds Lambda_ai (Z'Z)_ab Lambda_bj to A_ij;
+        // the upper triangle (i <= j) is stored.
+        let mut contributions = Vec::new();
+        for (k, &(a, b, _)) in ztz.iter().enumerate() {
+            let ordered: &[(usize, usize)] = if a == b { &[(a, a)] } else { &[(a, b), (b, a)] };
+            for &(ra, rb) in ordered {
+                for &(i, s) in &rows[ra] {
+                    for &(j, t) in &rows[rb] {
+                        if i <= j {
+                            contributions.push((i, j, k, s, t));
+                        }
+                    }
+                }
+            }
+        }
+        let symbolic = SymbolicCholesky::new(q, contributions.iter().map(|&(i, j, ..)| (i, j)));
+        let terms = contributions
+            .iter()
+            .map(|&(i, j, k, s, t)| {
+                let slot = symbolic
+                    .slot(i, j)
+                    .expect("A's pattern holds its own pairs");
+                (slot, k, s, t)
+            })
+            .collect();
+        Statistics {
+            n,
+            p,
+            structure,
+            xtx,
+            xty,
+            yty,
+            clusters: Vec::new(),
+            sparse: Some(SparseGroup {
+                ztz,
+                ztx,
+                zty,
+                symbolic,
+                terms,
+            }),
+        }
     }
 
-    /// The statistics of the clusters `clusters` (repeats allowed: a cluster bootstrap sample).
+    /// Each cluster's statistics; the general structure's one group as a dense cluster (q x q
+    /// `Z'Z`).
+    pub fn clusters(&self) -> Cow<'_, [ClusterStatistics]> {
+        let Some(group) = &self.sparse else {
+            return Cow::Borrowed(&self.clusters);
+        };
+        let q = self.structure.q;
+        let mut ztz = DMatrix::zeros(q, q);
+        for &(a, b, v) in &group.ztz {
+            ztz[(a, b)] = v;
+            ztz[(b, a)] = v;
+        }
+        Cow::Owned(vec![ClusterStatistics {
+            ztz,
+            ztx: group.ztx.clone(),
+            zty: group.zty.clone(),
+            xtx: self.xtx.clone(),
+            xty: self.xty.clone(),
+            yty: self.yty,
+            n: self.n,
+        }])
+    }
+
+    /// Whether the statistics are those of one group of crossed (or several) terms, which do not
+    /// split into independent clusters.
+    pub fn is_general(&self) -> bool {
+        self.sparse.is_some()
+    }
+
+    /// The statistics of the clusters `clusters` (repeats allowed: a cluster bootstrap sample);
+    /// not for the general structure, whose one group has no clusters (the fit refuses first).
     pub fn resample(&self, clusters: &[usize]) -> Statistics {
+        debug_assert!(self.sparse.is_none());
         let chosen = clusters.iter().map(|&c| self.clusters[c].clone()).collect();
         Statistics::from_clusters(self.p, self.structure.clone(), chosen)
     }
@@ -153,11 +309,15 @@ impl Statistics {
             xty,
             yty,
             clusters,
+            sparse: None,
         }
     }
 
     /// The profiled quantities at `theta`.
     pub fn at(&self, theta: &[f64]) -> Result<AtTheta> {
+        if let Some(group) = &self.sparse {
+            return self.at_sparse(group, theta);
+        }
         let lambda = self.structure.lambda(theta);
         let q = self.structure.q;
         let mut m = self.xtx.clone();
@@ -180,6 +340,54 @@ impl Statistics {
             xvy -= w.transpose() * &awy;
             yvy -= wy.dot(&awy);
         }
+        self.profile(log_det_a, m, xvy, yvy)
+    }
+
+    /// [`Statistics::at`] for the general structure's one group (module docs).
+    fn at_sparse(&self, group: &SparseGroup, theta: &[f64]) -> Result<AtTheta> {
+        let symbolic = &group.symbolic;
+        let mut values = vec![0.0; symbolic.a_len()];
+        for slot in symbolic.diagonal_slots() {
+            values[slot] = 1.0;
+        }
+        for &(slot, k, s, t) in &group.terms {
+            values[slot] += theta[s] * theta[t] * group.ztz[k].2;
+        }
+        let chol = symbolic.factor(&values).map_err(|_| Error::Numerical {
+            what: "the linear mixed model".into(),
+            message: "I + Lambda' Z'Z Lambda is not positive definite".into(),
+        })?;
+        // W = [Lambda'Z'X, Lambda'Z'y] (q x (p + 1)), then A^{-1} W column by column.
+        let p = self.p;
+        let mut w = DMatrix::zeros(self.structure.q, p + 1);
+        for (value, entries) in theta.iter().zip(&self.structure.entries) {
+            for &(r, c) in entries {
+                for j in 0..p {
+                    w[(c, j)] += value * group.ztx[(r, j)];
+                }
+                w[(c, p)] += value * group.zty[r];
+            }
+        }
+        let mut aw = w.clone();
+        for mut column in aw.column_iter_mut() {
+            chol.solve(column.as_mut_slice());
+        }
+        let wx = w.columns(0, p);
+        let awx = aw.columns(0, p);
+        let m = &self.xtx - wx.transpose() * awx;
+        let xvy = &self.xty - wx.transpose() * aw.column(p);
+        let yvy = self.yty - w.column(p).dot(&aw.column(p));
+        self.profile(chol.log_det(), m, xvy, yvy)
+    }
+
+    /// beta and `r^2` from `M`, `X'V^{-1}y` and `y'V^{-1}y`.
+    fn profile(
+        &self,
+        log_det_a: f64,
+        m: DMatrix<f64>,
+        xvy: DVector<f64>,
+        yvy: f64,
+    ) -> Result<AtTheta> {
         let chol = m.clone().cholesky().ok_or_else(|| Error::Numerical {
             what: "the linear mixed model".into(),
             message: "X'V^{-1}X is not positive definite (a fixed effect is not identified)".into(),
