@@ -8,6 +8,7 @@
 //! `scale()` and `poly()` constants).
 
 use serde_json::Value;
+use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, LoadOptions};
 use stepwedge::effects::standardise::Standardisation;
 use stepwedge::frame::design::{Design, DesignOptions};
@@ -313,4 +314,32 @@ fn values_outside_a_function_domain_are_errors_naming_the_term_and_row() {
     );
     let e = error("death30 ~ treated + I(sex > 1)");
     assert!(e.contains("'sex': is a text column"), "{e}");
+}
+
+/// The lme4 formula constructs that do not parse (the README's list under *Formula functions*):
+/// each is a typed formula error, not a panic and not a silently different model. When one of
+/// them starts to parse, this test fails and the README's list must change with it.
+#[test]
+fn constructs_that_do_not_parse_are_formula_errors() {
+    let unparsed = [
+        "y ~ ns(age, 3)",
+        "y ~ bs(age, 3)",
+        "y ~ poly(age, 2, raw = TRUE)",
+        "y ~ log(age, 2)",
+        "y ~ log2(age)",
+        "y ~ log10(age)",
+        "y ~ abs(age)",
+        "y ~ ifelse(age > 2, 1, 0)",
+        "y ~ (a + b)^2",
+        "y ~ .",
+        "y ~ a %in% b",
+        "y ~ offset(log(n)) + age + s(age)",
+        "y ~ age + (1 | g) + ar1(period + 0 | g)",
+    ];
+    for text in unparsed {
+        match Formula::parse(text) {
+            Err(Error::Formula { .. } | Error::UnsupportedFormula { .. }) => {}
+            other => panic!("{text}: expected a formula error, got {other:?}"),
+        }
+    }
 }

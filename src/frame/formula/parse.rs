@@ -707,6 +707,10 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok((set, Vec::new()))
             }
+            Some((Tok::Name(n), at)) if n == "." => Err(self.err(
+                *at,
+                "`.` (all other columns) is not supported: name the terms, e.g. `y ~ treated + age`",
+            )),
             Some((Tok::Name(_), _)) => Ok(match self.call_or_name()? {
                 Value::Var(e) => (
                     TermSet {
