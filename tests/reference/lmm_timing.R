@@ -59,7 +59,7 @@ for (name in names(cases)) {
   fit <- lme4::lmer(case$formula, data = d)
   out$cases[[name]] <- list(
     rows = nrow(d),
-    formula = paste(deparse(case$formula), collapse = ""),
+    formula = paste(deparse(case$formula, width.cutoff = 500L), collapse = ""),
     lmer_seconds = median_seconds(function() lme4::lmer(case$formula, data = d)),
     lmerTest_seconds = median_seconds(function() lmerTest::lmer(case$formula, data = d)),
     reml_criterion = unname(REMLcrit(fit)),
