@@ -462,6 +462,37 @@ impl Statistics {
     /// The profiled deviance (ML) or REML criterion `f` at `theta` and its exact gradient over
     /// theta (module docs, "Gradient"); clusters only (not the general structure).
     pub fn criterion_gradient(&self, theta: &[f64], reml: bool) -> Result<(f64, Vec<f64>)> {
+        let (at, log_dets, d_log_dets, d_rss) = self.derivatives(theta, reml)?;
+        let m = self.residual_count(reml);
+        let value = log_dets + m * (1.0 + (2.0 * std::f64::consts::PI * at.rss / m).ln());
+        let gradient = d_log_dets
+            .iter()
+            .zip(&d_rss)
+            .map(|(d, r)| d + m * r / at.rss)
+            .collect();
+        Ok((value, gradient))
+    }
+
+    /// The gradient of [`Statistics::deviance`] over `(theta, sigma)` (clusters only):
+    /// `d sum_g log|A_g| [+ d log|M|] + dr^2 / sigma^2` over theta and
+    /// `2 m / sigma - 2 r^2 / sigma^3` over sigma.
+    pub fn deviance_gradient(&self, theta: &[f64], sigma: f64, reml: bool) -> Result<Vec<f64>> {
+        let (at, _, d_log_dets, d_rss) = self.derivatives(theta, reml)?;
+        let s2 = sigma * sigma;
+        let m = self.residual_count(reml);
+        let mut gradient: Vec<f64> = d_log_dets
+            .iter()
+            .zip(&d_rss)
+            .map(|(d, r)| d + r / s2)
+            .collect();
+        gradient.push(2.0 * m / sigma - 2.0 * at.rss / (s2 * sigma));
+        Ok(gradient)
+    }
+
+    /// At `theta`: the profiled quantities, `sum_g log|A_g| [+ log|M|]`, its gradient over theta
+    /// and that of `r^2` (module docs, "Gradient"); clusters only.
+    #[allow(clippy::type_complexity)]
+    fn derivatives(&self, theta: &[f64], reml: bool) -> Result<(AtTheta, f64, Vec<f64>, Vec<f64>)> {
         debug_assert!(self.sparse.is_none());
         let q = self.structure.q;
         let mut solved = Solved {
@@ -469,8 +500,7 @@ impl Statistics {
             clusters: Vec::with_capacity(self.clusters.len()),
         };
         let at = self.at_dense(theta, Some(&mut solved))?;
-        let m = self.residual_count(reml);
-        let mut value = at.log_det_a + m * (1.0 + (2.0 * std::f64::consts::PI * at.rss / m).ln());
+        let mut value = at.log_det_a;
         let m_inverse = if reml {
             let chol = at.m.clone().cholesky().ok_or_else(|| Error::Numerical {
                 what: "the linear mixed model".into(),
@@ -496,18 +526,16 @@ impl Statistics {
                 t += q_g * (m_inverse * u_x.transpose());
             }
         }
-        let rss_scale = m / at.rss;
-        let gradient = self
-            .structure
-            .entries
+        let sum = |matrix: &DMatrix<f64>, entries: &[(usize, usize)]| {
+            2.0 * entries.iter().map(|&rc| matrix[rc]).sum::<f64>()
+        };
+        let entries = &self.structure.entries;
+        let d_log_dets = entries
             .iter()
-            .map(|entries| {
-                entries.iter().fold(0.0, |sum, &(row, col)| {
-                    sum + 2.0 * (solved.g[(row, col)] + rss_scale * r[(row, col)] - t[(row, col)])
-                })
-            })
+            .map(|e| sum(&solved.g, e) - sum(&t, e))
             .collect();
-        Ok((value, gradient))
+        let d_rss = entries.iter().map(|e| sum(&r, e)).collect();
+        Ok((at, value, d_log_dets, d_rss))
     }
 
     /// The deviance at `theta` and a given `sigma` (not profiled).
@@ -574,6 +602,18 @@ mod tests {
 
     fn check(stats: &Statistics, theta: &[f64]) {
         for reml in [true, false] {
+            let mut psi = theta.to_vec();
+            psi.push(0.9);
+            let exact = stats.deviance_gradient(theta, 0.9, reml).unwrap();
+            let differenced = gradient(
+                |v| stats.deviance(&v[..theta.len()], v[theta.len()], reml),
+                &psi,
+            )
+            .unwrap();
+            let scale = differenced.iter().fold(1.0_f64, |m, d| m.max(d.abs()));
+            for (e, d) in exact.iter().zip(&differenced) {
+                assert!((e - d).abs() <= 1e-7 * scale, "deviance: {e} vs {d}");
+            }
             let (value, exact) = stats.criterion_gradient(theta, reml).unwrap();
             let want = stats.profiled_deviance(theta, reml).unwrap();
             assert!((value - want).abs() <= 1e-12 * want.abs(), "{value} {want}");
