@@ -29,6 +29,40 @@ pub(crate) fn gradient(mut f: impl FnMut(&[f64]) -> Result<f64>, x: &[f64]) -> R
     (0..x.len()).map(|k| partial(&mut f, x, k)).collect()
 }
 
+/// The Jacobian of the vector function `f` at `x` (column k the Richardson-extrapolated central
+/// difference along coordinate k): with `f` a gradient, a Hessian from `6 n` gradients.
+pub(crate) fn jacobian(
+    mut f: impl FnMut(&[f64]) -> Result<Vec<f64>>,
+    x: &[f64],
+) -> Result<nalgebra::DMatrix<f64>> {
+    let n = x.len();
+    let mut point = x.to_vec();
+    let mut columns = Vec::with_capacity(n);
+    for k in 0..n {
+        let h0 = STEP * x[k].abs().max(1e-2);
+        let mut d: Vec<Vec<f64>> = Vec::with_capacity(3);
+        for level in 0..3 {
+            let h = h0 / f64::from(1u32 << level);
+            point[k] = x[k] + h;
+            let up = f(&point)?;
+            point[k] = x[k] - h;
+            let down = f(&point)?;
+            d.push(
+                up.iter()
+                    .zip(&down)
+                    .map(|(u, w)| (u - w) / (2.0 * h))
+                    .collect(),
+            );
+        }
+        point[k] = x[k];
+        columns.push(nalgebra::DVector::from_iterator(
+            d[0].len(),
+            (0..d[0].len()).map(|i| (64.0 * d[2][i] - 20.0 * d[1][i] + d[0][i]) / 45.0),
+        ));
+    }
+    Ok(nalgebra::DMatrix::from_columns(&columns))
+}
+
 /// The Hessian of `f` at `x`: each row the gradient of one partial derivative, symmetrised.
 pub(crate) fn hessian(
     mut f: impl FnMut(&[f64]) -> Result<f64>,

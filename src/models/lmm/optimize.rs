@@ -1,7 +1,11 @@
 //! Minimising the profiled deviance (or REML criterion) `f(theta)` over theta, by the models'
 //! one Newton optimiser ([`crate::models::newton`]) maximising `-f(theta) / 2` (the REML or ML
-//! log-likelihood), with Richardson-differenced gradient and Hessian (the Hessian is the
-//! objective's own, so no gradient is differenced again).
+//! log-likelihood). For clusters (one grouping factor: scalar, correlated or nested intercepts)
+//! the gradient is exact ([`Statistics::criterion_gradient`]) and the Newton Hessian its forward
+//! difference, column k `(grad f(theta + h e_k) - grad f(theta)) / h` with
+//! `h = 1e-6 max(|theta_k|, 1)`, symmetrised: r + 1 passes over the clusters per Newton step
+//! with r thetas. For the general structure (crossed terms) gradient and Hessian are
+//! Richardson-differenced criterion values.
 //!
 //! The criterion depends on theta through `Lambda Lambda'` only, so it is even in each
 //! standard deviation of nested intercepts and unchanged when a column of Lambda changes sign:
@@ -44,36 +48,69 @@ const SETTINGS: Settings = Settings {
 struct Profiled<'a> {
     stats: &'a Statistics,
     reml: bool,
+    /// The last exact gradient of `f` and its theta (clusters).
+    last: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl Profiled<'_> {
     fn criterion(&self, theta: &[f64]) -> Result<f64> {
         self.stats.profiled_deviance(theta, self.reml)
     }
+
+    /// `f` and its exact gradient (clusters).
+    fn with_gradient(&mut self, theta: &[f64]) -> Result<(f64, Vec<f64>)> {
+        let (value, grad) = self.stats.criterion_gradient(theta, self.reml)?;
+        self.last = Some((theta.to_vec(), grad.clone()));
+        Ok((value, grad))
+    }
 }
 
 impl Objective for Profiled<'_> {
     fn value(&mut self, theta: &[f64], want_gradient: bool) -> Result<(f64, Vec<f64>)> {
-        let value = -0.5 * self.criterion(theta)?;
-        let grad = if want_gradient {
-            gradient(|t| self.criterion(t), theta)?
-                .iter()
-                .map(|g| -0.5 * g)
-                .collect()
+        let (value, grad) = if !want_gradient {
+            (self.criterion(theta)?, Vec::new())
+        } else if self.stats.is_general() {
+            (
+                self.criterion(theta)?,
+                gradient(|t| self.criterion(t), theta)?,
+            )
         } else {
-            Vec::new()
+            self.with_gradient(theta)?
         };
-        Ok((value, grad))
+        Ok((-0.5 * value, grad.iter().map(|g| -0.5 * g).collect()))
     }
 
     fn exact_hessian(&mut self, theta: &[f64]) -> Result<Option<DMatrix<f64>>> {
-        Ok(Some(hessian(|t| self.criterion(t), theta)? * -0.5))
+        if self.stats.is_general() {
+            return Ok(Some(hessian(|t| self.criterion(t), theta)? * -0.5));
+        }
+        let at_theta = match &self.last {
+            Some((t, g)) if t.as_slice() == theta => g.clone(),
+            _ => self.with_gradient(theta)?.1,
+        };
+        let r = theta.len();
+        let mut h = DMatrix::zeros(r, r);
+        let mut shifted = theta.to_vec();
+        for k in 0..r {
+            let step = 1e-6 * theta[k].abs().max(1.0);
+            shifted[k] = theta[k] + step;
+            let (_, up) = self.stats.criterion_gradient(&shifted, self.reml)?;
+            shifted[k] = theta[k];
+            for (row, (u, g)) in up.iter().zip(&at_theta).enumerate() {
+                h[(row, k)] = (u - g) / step;
+            }
+        }
+        Ok(Some((&h + h.transpose()) * -0.25))
     }
 }
 
 /// Minimise the profiled criterion of `stats` from `start`.
 pub(crate) fn minimise(stats: &Statistics, reml: bool, start: Vec<f64>) -> Result<Minimum> {
-    let mut objective = Profiled { stats, reml };
+    let mut objective = Profiled {
+        stats,
+        reml,
+        last: None,
+    };
     let best = maximise(&mut objective, start, SETTINGS)?;
     let mut theta = best.params.clone();
     let mut value = -2.0 * best.loglik;

@@ -18,6 +18,24 @@
 //! deviance is `sum_g log|A_g| [+ log|M|] + m log(2 pi sigma^2) + r^2 / sigma^2` with
 //! `m = n` (ML) or `n - p` (REML).
 //!
+//! **Gradient (clusters).** theta_k fills the entries `(r, c)` of Lambda in
+//! `structure.entries[k]` (the 0/1 pattern `E_k`, `dLambda/dtheta_k = E_k`). With `S_g = Z_g'Z_g`,
+//! `C_g = Z_g'X_g`, `W_g = Lambda' C_g`, `w_g = Lambda' Z_g'y_g`, `U_g = A_g^{-1} W_g`,
+//! `u_g = A_g^{-1} w_g`, `dA_g = E_k' S_g Lambda + Lambda' S_g E_k`, `dW_g = E_k' C_g` and
+//! `dw_g = E_k' Z_g'y_g`:
+//!
+//! - `d sum_g log|A_g| = sum_g tr(A_g^{-1} dA_g) = 2 sum_{(r, c) in E_k} G_rc`,
+//!   `G = sum_g S_g Lambda A_g^{-1}`;
+//! - `dM = -sum_g (dW_g' U_g + U_g' dW_g - U_g' dA_g U_g)` (and `X'V^{-1}y`, `y'V^{-1}y` alike),
+//!   so with `beta^` fixed (its own derivative drops out: `r^2` is stationary in beta), the
+//!   spherical modes `v_g = u_g - U_g beta^ = A_g^{-1} Lambda' e_g` and `e_g = Z_g'(y_g - X_g
+//!   beta^)`: `dr^2 = sum_g (v_g' dA_g v_g - 2 (E_k' e_g)' v_g) = 2 sum_{(r, c) in E_k} R_rc`,
+//!   `R = sum_g (S_g Lambda v_g - e_g) v_g'`;
+//! - `d log|M| = tr(M^{-1} dM) = -2 sum_{(r, c) in E_k} T_rc`,
+//!   `T = sum_g (C_g - S_g Lambda U_g) M^{-1} U_g'`;
+//!
+//! and `df/dtheta_k = d sum_g log|A_g| + m dr^2 / r^2 [+ d log|M|]` (`m = n` ML, `n - p` REML).
+//!
 //! **Several terms (crossed).** The general structure ([`ThetaStructure::sparse_rows`]) has one
 //! group of all n rows and q = all random effects (one block per term and level), and
 //! `A = I + Lambda' Z'Z Lambda` is sparse: `(Z'Z)_ab` is nonzero only where some row has effects
@@ -77,6 +95,14 @@ pub(crate) struct ClusterStatistics {
     xty: DVector<f64>,
     yty: f64,
     pub n: usize,
+}
+
+/// What [`Statistics::criterion_gradient`] keeps of the pass over the clusters.
+struct Solved {
+    /// `G = sum_g S_g Lambda A_g^{-1}`.
+    g: DMatrix<f64>,
+    /// Per cluster `(U_g, u_g) = A_g^{-1} (W_g, w_g)`.
+    clusters: Vec<(DMatrix<f64>, DVector<f64>)>,
 }
 
 /// The profiled fit at one theta.
@@ -318,6 +344,13 @@ impl Statistics {
         if let Some(group) = &self.sparse {
             return self.at_sparse(group, theta);
         }
+        self.at_dense(theta, None)
+    }
+
+    /// [`Statistics::at`] for clusters (dense `A_g`); with `solved`, also `G = sum_g S_g Lambda
+    /// A_g^{-1}` and each cluster's `(U_g, u_g) = A_g^{-1} (W_g, w_g)` for
+    /// [`Statistics::criterion_gradient`] (module docs).
+    fn at_dense(&self, theta: &[f64], mut solved: Option<&mut Solved>) -> Result<AtTheta> {
         let lambda = self.structure.lambda(theta);
         let q = self.structure.q;
         let mut m = self.xtx.clone();
@@ -339,6 +372,10 @@ impl Statistics {
             m -= w.transpose() * &aw;
             xvy -= w.transpose() * &awy;
             yvy -= wy.dot(&awy);
+            if let Some(solved) = solved.as_deref_mut() {
+                solved.g += ztz * &lambda * chol.inverse();
+                solved.clusters.push((aw, awy));
+            }
         }
         self.profile(log_det_a, m, xvy, yvy)
     }
@@ -422,6 +459,85 @@ impl Statistics {
         Ok(d)
     }
 
+    /// The profiled deviance (ML) or REML criterion `f` at `theta` and its exact gradient over
+    /// theta (module docs, "Gradient"); clusters only (not the general structure).
+    pub fn criterion_gradient(&self, theta: &[f64], reml: bool) -> Result<(f64, Vec<f64>)> {
+        let (at, log_dets, d_log_dets, d_rss) = self.derivatives(theta, reml)?;
+        let m = self.residual_count(reml);
+        let value = log_dets + m * (1.0 + (2.0 * std::f64::consts::PI * at.rss / m).ln());
+        let gradient = d_log_dets
+            .iter()
+            .zip(&d_rss)
+            .map(|(d, r)| d + m * r / at.rss)
+            .collect();
+        Ok((value, gradient))
+    }
+
+    /// The gradient of [`Statistics::deviance`] over `(theta, sigma)` (clusters only):
+    /// `d sum_g log|A_g| [+ d log|M|] + dr^2 / sigma^2` over theta and
+    /// `2 m / sigma - 2 r^2 / sigma^3` over sigma.
+    pub fn deviance_gradient(&self, theta: &[f64], sigma: f64, reml: bool) -> Result<Vec<f64>> {
+        let (at, _, d_log_dets, d_rss) = self.derivatives(theta, reml)?;
+        let s2 = sigma * sigma;
+        let m = self.residual_count(reml);
+        let mut gradient: Vec<f64> = d_log_dets
+            .iter()
+            .zip(&d_rss)
+            .map(|(d, r)| d + r / s2)
+            .collect();
+        gradient.push(2.0 * m / sigma - 2.0 * at.rss / (s2 * sigma));
+        Ok(gradient)
+    }
+
+    /// At `theta`: the profiled quantities, `sum_g log|A_g| [+ log|M|]`, its gradient over theta
+    /// and that of `r^2` (module docs, "Gradient"); clusters only.
+    #[allow(clippy::type_complexity)]
+    fn derivatives(&self, theta: &[f64], reml: bool) -> Result<(AtTheta, f64, Vec<f64>, Vec<f64>)> {
+        debug_assert!(self.sparse.is_none());
+        let q = self.structure.q;
+        let mut solved = Solved {
+            g: DMatrix::zeros(q, q),
+            clusters: Vec::with_capacity(self.clusters.len()),
+        };
+        let at = self.at_dense(theta, Some(&mut solved))?;
+        let mut value = at.log_det_a;
+        let m_inverse = if reml {
+            let chol = at.m.clone().cholesky().ok_or_else(|| Error::Numerical {
+                what: "the linear mixed model".into(),
+                message: "X'V^{-1}X is not positive definite".into(),
+            })?;
+            value += 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+            Some(chol.inverse())
+        } else {
+            None
+        };
+        let lambda = self.structure.lambda(theta);
+        // R = sum_g (S_g Lambda v_g - e_g) v_g', T = sum_g (C_g - S_g Lambda U_g) M^{-1} U_g'.
+        let mut r = DMatrix::<f64>::zeros(q, q);
+        let mut t = DMatrix::<f64>::zeros(q, q);
+        for (c, (u_x, u_y)) in self.clusters.iter().zip(&solved.clusters) {
+            let s_lambda = &c.ztz * &lambda;
+            let v = u_y - u_x * &at.beta;
+            let e = &c.zty - &c.ztx * &at.beta;
+            let x = &s_lambda * &v - e;
+            r.ger(1.0, &x, &v, 1.0);
+            if let Some(m_inverse) = &m_inverse {
+                let q_g = &c.ztx - &s_lambda * u_x;
+                t += q_g * (m_inverse * u_x.transpose());
+            }
+        }
+        let sum = |matrix: &DMatrix<f64>, entries: &[(usize, usize)]| {
+            2.0 * entries.iter().map(|&rc| matrix[rc]).sum::<f64>()
+        };
+        let entries = &self.structure.entries;
+        let d_log_dets = entries
+            .iter()
+            .map(|e| sum(&solved.g, e) - sum(&t, e))
+            .collect();
+        let d_rss = entries.iter().map(|e| sum(&r, e)).collect();
+        Ok((at, value, d_log_dets, d_rss))
+    }
+
     /// The deviance at `theta` and a given `sigma` (not profiled).
     pub fn deviance(&self, theta: &[f64], sigma: f64, reml: bool) -> Result<f64> {
         let at = self.at(theta)?;
@@ -440,4 +556,94 @@ fn log_det_spd(m: &DMatrix<f64>) -> f64 {
     m.clone().cholesky().map_or(f64::INFINITY, |c| {
         2.0 * c.l().diagonal().iter().map(|d| d.ln()).sum::<f64>()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::numdiff::gradient;
+
+    /// Deterministic pseudo-random numbers in (-1, 1).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+    }
+
+    /// Clusters of 6 to 11 rows over 4 periods; fixed effects `1, x, period`; `z` from `row`
+    /// (the row's period and x).
+    fn statistics(structure: ThetaStructure, z_of: impl Fn(usize, f64) -> Vec<f64>) -> Statistics {
+        let mut rng = Lcg(20261207);
+        let (mut x, mut y, mut z, mut cluster) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let n_clusters = 9;
+        for g in 0..n_clusters {
+            let b0 = rng.next();
+            let b1 = 0.5 * rng.next();
+            for i in 0..6 + g % 6 {
+                let period = i % 4;
+                let xi = rng.next() * 2.0;
+                x.extend([1.0, xi, period as f64]);
+                y.push(1.0 + 0.5 * xi + 0.2 * period as f64 + b0 + b1 * xi + 0.7 * rng.next());
+                z.extend(z_of(period, xi));
+                cluster.push(g);
+            }
+        }
+        let n = y.len();
+        let x = DMatrix::from_row_slice(n, 3, &x);
+        let z = DMatrix::from_row_slice(n, structure.q, &z);
+        Statistics::new(&x, &y, &z, &cluster, n_clusters, structure)
+    }
+
+    fn check(stats: &Statistics, theta: &[f64]) {
+        for reml in [true, false] {
+            let mut psi = theta.to_vec();
+            psi.push(0.9);
+            let exact = stats.deviance_gradient(theta, 0.9, reml).unwrap();
+            let differenced = gradient(
+                |v| stats.deviance(&v[..theta.len()], v[theta.len()], reml),
+                &psi,
+            )
+            .unwrap();
+            let scale = differenced.iter().fold(1.0_f64, |m, d| m.max(d.abs()));
+            for (e, d) in exact.iter().zip(&differenced) {
+                assert!((e - d).abs() <= 1e-7 * scale, "deviance: {e} vs {d}");
+            }
+            let (value, exact) = stats.criterion_gradient(theta, reml).unwrap();
+            let want = stats.profiled_deviance(theta, reml).unwrap();
+            assert!((value - want).abs() <= 1e-12 * want.abs(), "{value} {want}");
+            let differenced = gradient(|t| stats.profiled_deviance(t, reml), theta).unwrap();
+            let scale = differenced.iter().fold(1.0_f64, |m, d| m.max(d.abs()));
+            for (k, (e, d)) in exact.iter().zip(&differenced).enumerate() {
+                assert!(
+                    (e - d).abs() <= 1e-7 * scale,
+                    "reml {reml} theta {k}: exact {e}, differenced {d}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn exact_gradient_matches_differences() {
+        let scalar = statistics(ThetaStructure::correlated(1), |_, _| vec![1.0]);
+        check(&scalar, &[0.8]);
+        check(&scalar, &[0.05]);
+        let slope = statistics(ThetaStructure::correlated(2), |_, x| vec![1.0, x]);
+        check(&slope, &[1.2, -0.3, 0.6]);
+        check(&slope, &[0.4, 0.2, 0.1]);
+        let three = statistics(ThetaStructure::correlated(3), |p, x| vec![1.0, x, p as f64]);
+        check(&three, &[1.1, 0.2, -0.1, 0.5, 0.3, 0.4]);
+        let nested = statistics(ThetaStructure::nested(4), |p, _| {
+            let mut z = vec![1.0, 0.0, 0.0, 0.0, 0.0];
+            z[1 + p] = 1.0;
+            z
+        });
+        check(&nested, &[0.9, 0.4]);
+        check(&nested, &[0.3, 1.5]);
+    }
 }

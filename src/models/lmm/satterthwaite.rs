@@ -8,14 +8,16 @@
 //! coefficient, L = e_j, or a combination such as the time-averaged treatment effect),
 //! `f(psi) = L' C(psi) L` with `C(psi) = sigma^2 (X'V^{-1}X)^{-1}` and `g = grad f`; the degrees
 //! of freedom are `df = 2 f^2 / (g' A g)`. H and g are differenced (Richardson, as lmerTest's
-//! numDeriv). A standard deviation estimated as exactly 0 is held there: it is left out of psi.
+//! numDeriv); for clusters H is the Richardson-differenced exact gradient of D
+//! ([`Statistics::deviance_gradient`]), `6 (r + 1)` gradients instead of `36 (r + 1)^2` values.
+//! A standard deviation estimated as exactly 0 is held there: it is left out of psi.
 
 use nalgebra::{DMatrix, DVector};
 
 use super::profile::Statistics;
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
-use crate::core::numdiff::{gradient, hessian};
+use crate::core::numdiff::{gradient, hessian, jacobian};
 
 /// The covariance `A` of the free variance parameters at the estimate, from which the df of any
 /// contrast follow.
@@ -50,13 +52,26 @@ impl<'a> Satterthwaite<'a> {
             psi,
             a: DMatrix::zeros(0, 0),
         };
-        let h = hessian(
-            |v: &[f64]| {
-                let (t, s) = this.expand(v);
-                stats.deviance(&t, s, reml)
-            },
-            &this.psi,
-        )?;
+        let h = if stats.is_general() {
+            hessian(
+                |v: &[f64]| {
+                    let (t, s) = this.expand(v);
+                    stats.deviance(&t, s, reml)
+                },
+                &this.psi,
+            )?
+        } else {
+            let free = &this.free;
+            let h = jacobian(
+                |v: &[f64]| {
+                    let (t, s) = this.expand(v);
+                    let g = stats.deviance_gradient(&t, s, reml)?;
+                    Ok(free.iter().map(|&k| g[k]).chain([g[t.len()]]).collect())
+                },
+                &this.psi,
+            )?;
+            (&h + h.transpose()) * 0.5
+        };
         this.a = spd_inverse(&h, "the Hessian of the deviance over (theta, sigma)")? * 2.0;
         Ok(this)
     }
