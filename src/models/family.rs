@@ -360,6 +360,35 @@ impl Family {
         }
     }
 
+    /// A row's log-likelihood kernel, score and Fisher weight at `eta`, as
+    /// [`Family::row_derivatives`] gives them (to rounding) with less work where the link is
+    /// canonical: binomial-logit with `|eta| <= 30`, `e = exp(eta)`, `mu = e / (1 + e)`:
+    /// kernel `w [y eta - log(1 + e)]`, score `w (y - mu)`, weight `w e / (1 + e)^2`
+    /// (one exponential and one logarithm); Poisson-log with `eta <= 700`,
+    /// `mu = max(exp(eta), eps)`: `w (y eta - mu)`, `w (y - mu)`, `w mu`. Elsewhere those of
+    /// [`Family::row_derivatives`].
+    pub fn loglik_score_weight(self, link: Link, y: f64, w: f64, eta: f64) -> (f64, f64, f64) {
+        match (self, link) {
+            (Family::Binomial, Link::Logit) if eta.abs() <= 30.0 => {
+                let e = eta.exp();
+                let mu = e / (1.0 + e);
+                (
+                    w * (y * eta - e.ln_1p()),
+                    w * (y - mu),
+                    w * e / ((1.0 + e) * (1.0 + e)),
+                )
+            }
+            (Family::Poisson, Link::Log) if eta <= MAX_LOG_ETA => {
+                let mu = eta.exp().max(EPS);
+                (w * (y * eta - mu), w * (y - mu), w * mu)
+            }
+            _ => {
+                let d = self.row_derivatives(link, y, w, eta);
+                (d.loglik, d.score, d.weight)
+            }
+        }
+    }
+
     /// [`Family::loglik_kernel`] at `mu = g^{-1}(eta)`, with one logarithm fewer where the link
     /// allows: binomial-logit `w [y eta - log(1 + e^eta)]`, Poisson-log `w [y eta - e^eta]`;
     /// `-inf` for a log-binomial risk of 1 or more (outside the parameter space, also for rows
@@ -540,6 +569,29 @@ mod tests {
                 let h = 1e-6;
                 let numeric = (link.inverse(eta + h) - link.inverse(eta - h)) / (2.0 * h);
                 assert!((link.mu_eta(eta) - numeric).abs() < 1e-8, "{link} {mu}");
+            }
+        }
+    }
+
+    #[test]
+    fn loglik_score_weight_is_that_of_row_derivatives() {
+        let cases = [
+            (Family::Binomial, Link::Logit, 0.25, 4.0),
+            (Family::Binomial, Link::Logit, 1.0, 1.0),
+            (Family::Poisson, Link::Log, 3.0, 2.0),
+            (Family::Binomial, Link::Cloglog, 0.0, 1.0),
+        ];
+        for (family, link, y, w) in cases {
+            // Not at large positive eta short of 30: there `row_derivatives` loses digits to
+            // `1 - mu` in `V` (the canonical forms have no such difference).
+            for eta in [-40.0, -29.5, -3.0, -0.2, 0.0, 0.7, 4.0, 9.0, 35.0] {
+                let d = family.row_derivatives(link, y, w, eta);
+                let (l, s, wt) = family.loglik_score_weight(link, y, w, eta);
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-10 * a.abs().max(1.0);
+                assert!(
+                    close(d.loglik, l) && close(d.score, s) && close(d.weight, wt),
+                    "{family:?} {link:?} eta {eta}: {d:?} vs ({l}, {s}, {wt})"
+                );
             }
         }
     }

@@ -5,8 +5,11 @@
 //! Hessian where it has one. Otherwise it is the objective's cheap information block for the
 //! leading parameters (the fixed effects) with the other columns (the covariance parameters)
 //! from forward differences of the gradient; where the objective has no such block, all columns
-//! are differenced. At the maximum the Hessian is then differenced centrally in every column
-//! where that is affordable.
+//! are differenced. The step Hessian is computed only where a step is taken: not at the start
+//! or after a step when the iterations stop there. At the maximum the Hessian is then
+//! differenced centrally in every column where that is affordable; a caller that may replace the
+//! maximum (a variance refitted on its boundary) stops at the [`Ascent`] and differences the
+//! Hessian of the maximum it keeps only.
 //!
 //! The Hessian is symmetrised `(H + H')/2`; where it is not negative definite the step uses the
 //! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)`
@@ -128,6 +131,9 @@ struct Logged<'a, O: Objective> {
     log: Vec<EvaluationRecord>,
     /// Where the objective was last evaluated with a gradient.
     last_point: Option<Vec<f64>>,
+    /// The last Hessian differenced centrally in every column, with the point it was computed
+    /// at: the final Hessian there is that one, not differenced again.
+    central: Option<(Vec<f64>, DMatrix<f64>)>,
 }
 
 impl<O: Objective> Logged<'_, O> {
@@ -221,9 +227,12 @@ impl<O: Objective> Logged<'_, O> {
         self.hessian(params, grad, true, affordable)
     }
 
-    /// The objective's exact Hessian; else, unless `difference_all`, its leading information
-    /// block (negated) with the other columns differenced (centrally if `central`); else every
-    /// column differenced centrally.
+    /// The objective's exact Hessian; else the Hessian differenced centrally in every column
+    /// at `params` if there is one already; else, unless `difference_all`, the objective's
+    /// leading information block (negated) with the other columns differenced (centrally if
+    /// `central`); else every column differenced centrally (and kept for a later request at
+    /// `params`: where the objective has no leading block, the step Hessian at the maximum is
+    /// already the final one).
     fn hessian(
         &mut self,
         params: &[f64],
@@ -234,17 +243,26 @@ impl<O: Objective> Logged<'_, O> {
         if let Some(exact) = self.inner.exact_hessian(params)? {
             return Ok(exact);
         }
-        if difference_all {
-            return self.hessian_columns(params, 0, true, grad);
+        if let Some((_, h)) = self.central.as_ref().filter(|(at, _)| at == params) {
+            return Ok(h.clone());
         }
-        match self.inner.leading_information(params) {
+        let block = if difference_all {
+            None
+        } else {
+            self.inner.leading_information(params)
+        };
+        match block {
             Some(block) => {
                 let m = block.nrows();
                 let mut h = self.hessian_columns(params, m, central, grad)?;
                 h.view_mut((0, 0), (m, m)).copy_from(&(-block));
                 Ok(h)
             }
-            None => self.hessian_columns(params, 0, true, grad),
+            None => {
+                let h = self.hessian_columns(params, 0, true, grad)?;
+                self.central = Some((params.to_vec(), h.clone()));
+                Ok(h)
+            }
         }
     }
 }
@@ -314,22 +332,92 @@ pub(crate) fn maximise_with<O: Objective>(
     settings: Settings,
     search: LineSearch,
 ) -> Result<Maximum> {
+    ascend_with(objective, start, settings, search)?.finish(objective)
+}
+
+/// Where the Newton iterations ended, before the Hessian at the maximum is differenced: a
+/// caller that may replace the maximum (a variance refitted on its boundary) differences the
+/// Hessian of the maximum it keeps only ([`Ascent::finish`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Ascent {
+    pub start: Vec<f64>,
+    pub settings: Settings,
+    pub params: Vec<f64>,
+    pub loglik: f64,
+    pub gradient: Vec<f64>,
+    pub iterations: usize,
+    pub converged: bool,
+    pub log: Vec<EvaluationRecord>,
+    /// Where the objective was last evaluated with a gradient (`None` once something else may
+    /// have evaluated it since).
+    last_point: Option<Vec<f64>>,
+    /// The last Hessian differenced centrally in every column, and where.
+    central: Option<(Vec<f64>, DMatrix<f64>)>,
+}
+
+impl Ascent {
+    /// The objective has been evaluated elsewhere since the ascent ended (its state, such as
+    /// warm-started modes, is no longer that at `params`).
+    pub fn moved(&mut self) {
+        self.last_point = None;
+    }
+
+    /// The maximum with its Hessian: the one differenced centrally at `params` during the
+    /// iterations if there is one, else differenced now (after an evaluation at `params` if the
+    /// objective was last evaluated elsewhere).
+    pub fn finish<O: Objective>(self, objective: &mut O) -> Result<Maximum> {
+        let reuse = matches!(&self.central, Some((at, _)) if *at == self.params);
+        let mut logged = Logged {
+            inner: objective,
+            log: self.log,
+            last_point: self.last_point,
+            central: self.central,
+        };
+        if !reuse && logged.last_point.as_deref() != Some(self.params.as_slice()) {
+            logged.eval(&self.params, true)?;
+        }
+        let hessian = logged.final_hessian(&self.params, &self.gradient)?;
+        Ok(Maximum {
+            start: self.start,
+            settings: self.settings,
+            free: (0..self.params.len()).collect(),
+            params: self.params,
+            loglik: self.loglik,
+            gradient: self.gradient,
+            hessian,
+            iterations: self.iterations,
+            converged: self.converged,
+            log: logged.log,
+        })
+    }
+}
+
+/// The Newton iterations of [`maximise_with`], without the final Hessian. The step Hessian is
+/// computed only where a step is taken (after the gradient criterion fails), not at a point
+/// where the iterations stop.
+pub(crate) fn ascend_with<O: Objective>(
+    objective: &mut O,
+    start: Vec<f64>,
+    settings: Settings,
+    search: LineSearch,
+) -> Result<Ascent> {
     let mut logged = Logged {
         inner: objective,
         log: Vec::new(),
         last_point: None,
+        central: None,
     };
     let mut params = start.clone();
     let (mut value, mut grad) = logged.eval(&params, true)?;
     let mut converged = false;
     let mut iterations = 0;
-    let mut hessian = logged.step_hessian(&params, &grad)?;
     while iterations < settings.max_iterations {
         iterations += 1;
         if scaled_gradient(&params, &grad) < settings.gradient_tolerance {
             converged = true;
             break;
         }
+        let hessian = logged.step_hessian(&params, &grad)?;
         let (direction, gain) = ascent_direction(&hessian, &grad);
         if gain.is_some_and(|gain| gain < settings.gain_tolerance) {
             converged = true;
@@ -363,35 +451,28 @@ pub(crate) fn maximise_with<O: Objective>(
         params = candidate;
         value = v;
         grad = g;
-        hessian = logged.step_hessian(&params, &grad)?;
         if t == 1.0 && gained < 1e-12 && moved < 1e-10 {
             converged = true;
             break;
         }
     }
-    // Back at the maximum if the last evaluation was elsewhere (a rejected trial point or a
-    // differenced Hessian moved the objective's state), then its Hessian.
-    if logged.last_point.as_deref() != Some(params.as_slice()) {
-        logged.eval(&params, true)?;
-    }
-    let hessian = logged.final_hessian(&params, &grad)?;
     if !value.is_finite() {
         return Err(Error::Numerical {
             what: "the maximisation".into(),
             message: "the log-likelihood is not finite".into(),
         });
     }
-    Ok(Maximum {
+    Ok(Ascent {
         start,
         settings,
-        free: (0..params.len()).collect(),
         params,
         loglik: value,
         gradient: grad,
-        hessian,
         iterations,
         converged,
         log: logged.log,
+        last_point: logged.last_point,
+        central: logged.central,
     })
 }
 

@@ -98,10 +98,10 @@ use crate::models::coef_table::check_level;
 use crate::models::fitted::specification;
 use crate::models::glm::{check_response, fit_coefficients, Family, Link};
 use crate::models::negative_binomial::{CountSums, ThetaEstimate};
-use crate::models::newton::{maximise, Maximum, Objective, Settings};
+use crate::models::newton::{maximise, LineSearch, Maximum, Objective, Settings};
 use crate::models::vcov::VcovKind;
 use between_within::{between_columns, between_within_df, check_cluster_confounding};
-use boundary::boundary_check;
+use boundary::{boundary_check, maximise_checked};
 use family_parameter::{maximise_parameter, FamilyParameter, GammaSums};
 use likelihood::{Evaluation, Likelihood};
 use patterns::{Patterns, RowData};
@@ -586,16 +586,16 @@ impl Session<'_> {
             self.pilots,
             self.start.clone(),
         );
-        let mut best =
-            maximise(&mut self.objective, start, SETTINGS).map_err(|e| self.boundary_or(e))?;
-        let singular = boundary_check(
+        let p = self.design.p();
+        let found = maximise_checked(
             &mut self.objective,
-            &mut best,
-            self.design.p(),
+            start,
+            p,
             self.random,
             SETTINGS,
-        )?;
-        Ok((best, singular))
+            LineSearch::Backtracking,
+        );
+        found.map_err(|e| self.boundary_or(e))
     }
 
     /// For a log-binomial model whose fit failed: the plain boundary error when already the

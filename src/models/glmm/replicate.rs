@@ -24,7 +24,7 @@
 //! maximised in the same way from the fit's estimate and conditional modes.
 
 use super::assigned::Assignable;
-use super::boundary::{boundary_check, near_boundary};
+use super::boundary::{maximise_checked, near_boundary};
 use super::fit::free_vcov;
 use super::likelihood::Likelihood;
 use super::patterns::Patterns;
@@ -33,7 +33,7 @@ use crate::core::error::{Error, Result};
 use crate::data::Cohort;
 use crate::frame::counterfactual::FitFrame;
 use crate::models::fitted::{field_accessors, Assignment, Fitted, Parameters, Refit};
-use crate::models::newton::{maximise, maximise_with, LineSearch, Maximum};
+use crate::models::newton::{LineSearch, Maximum};
 use crate::models::variance_components::no_clusters_error;
 
 /// The buffers of one thread.
@@ -166,20 +166,27 @@ impl GlmmFit {
             objective.modes[j * q..(j + 1) * q].copy_from_slice(&state.modes[g * q..(g + 1) * q]);
         }
         let p = state.patterns.p;
-        let mut best = maximise(&mut objective, self.psi.clone(), SETTINGS)?;
-        boundary_check(&mut objective, &mut best, p, &state.random, SETTINGS)?;
+        let (mut best, _) = maximise_checked(
+            &mut objective,
+            self.psi.clone(),
+            p,
+            &state.random,
+            SETTINGS,
+            LineSearch::Backtracking,
+        )?;
         if !best.converged {
             best = match self.main_fit_maximum(likelihood) {
                 Ok(found) => found,
                 Err(Error::Separation { .. }) => {
-                    let mut limit = maximise_with(
+                    maximise_checked(
                         &mut objective,
                         best.params,
+                        p,
+                        &state.random,
                         SETTINGS,
                         LineSearch::Extending,
-                    )?;
-                    boundary_check(&mut objective, &mut limit, p, &state.random, SETTINGS)?;
-                    limit
+                    )?
+                    .0
                 }
                 Err(e) => return Err(e),
             };
@@ -206,13 +213,13 @@ impl GlmmFit {
         start.extend(state.random.structure.start());
         let start = pilot_start(likelihood, nested, &pilots, start);
         let mut objective = LikelihoodObjective::new(likelihood, nested);
-        let mut best = maximise(&mut objective, start, SETTINGS)?;
-        boundary_check(
+        let (best, _) = maximise_checked(
             &mut objective,
-            &mut best,
+            start,
             likelihood.patterns.p,
             &state.random,
             SETTINGS,
+            LineSearch::Backtracking,
         )?;
         Ok(best)
     }
