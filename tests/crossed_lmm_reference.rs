@@ -19,6 +19,10 @@ use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::models::fitted::Fitted;
 use stepwedge::models::lmm::{DfMethod, Lmm, LmmFit};
 
+#[path = "common/json.rs"]
+mod json;
+use json::{numbers, strings};
+
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/crossed_lmm");
 
 const ESTIMATE: f64 = 1e-5;
@@ -37,22 +41,6 @@ fn case(id: &str) -> Value {
         .find(|c| c["id"][0] == id)
         .unwrap_or_else(|| panic!("no reference case {id}"))
         .clone()
-}
-
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect()
 }
 
 fn cohort(file: &str) -> Cohort {

@@ -18,6 +18,10 @@ use stepwedge::models::glm::Glm;
 use stepwedge::models::glmm::Glmm;
 use stepwedge::models::lmm::Lmm;
 
+#[path = "common/json.rs"]
+mod json;
+use json::{numbers, strings};
+
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/reference/formula_functions"
@@ -30,22 +34,6 @@ fn reference() -> Value {
 
 fn data(file: &str) -> Cohort {
     Cohort::from_csv_path(format!("{DIR}/{file}"), &LoadOptions::default()).unwrap()
-}
-
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect()
 }
 
 /// A fit's coefficient table and log-likelihood (REML criterion for an lmer).

@@ -13,6 +13,10 @@ use stepwedge::core::error::Error;
 use stepwedge::data::{Cohort, Column, LoadOptions};
 use stepwedge::report::monitor::funnel::{Flag, Funnel, FunnelLimits, Measure};
 
+#[path = "common/json.rs"]
+mod json;
+use json::numbers;
+
 const COVARIATES: &str = "age + sex + residence";
 
 fn root() -> PathBuf {
@@ -60,14 +64,6 @@ fn cohort(case: &str) -> Cohort {
         "missing" => with_missing(),
         _ => Cohort::from_csv_str(&csv(), &LoadOptions::default()).unwrap(),
     }
-}
-
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn relative(a: f64, b: f64) -> f64 {

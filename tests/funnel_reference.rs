@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use stepwedge::report::monitor::funnel::{Flag, Funnel, FunnelLimits, Limits};
 
+#[path = "common/json.rs"]
+mod json;
+use json::strings;
+
 const TOLERANCE: f64 = 1e-9;
 
 fn folder() -> PathBuf {
@@ -42,14 +46,6 @@ fn numbers(v: &Value) -> Vec<f64> {
         .unwrap_or_else(|| panic!("an array: {v}"))
         .iter()
         .map(|x| x.as_f64().expect("a number"))
-        .collect()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
         .collect()
 }
 

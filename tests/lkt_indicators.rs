@@ -10,6 +10,10 @@ use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::report::monitor::funnel::Flag;
 use stepwedge::studies::lkt::{Indicator, Monitoring, POINTS_HEADER};
 
+#[path = "common/json.rs"]
+mod json;
+use json::numbers;
+
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
@@ -30,14 +34,6 @@ fn reference() -> Value {
     let text =
         std::fs::read_to_string(root().join("tests/reference/lkt/lkt_monitoring.json")).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 #[test]

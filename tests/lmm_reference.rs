@@ -9,6 +9,10 @@ use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::models::glm::{Family, Glm, IrlsControl};
 use stepwedge::models::lmm::Lmm;
 
+#[path = "common/json.rs"]
+mod json;
+use json::numbers;
+
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference");
 
 fn reference() -> Value {
@@ -18,14 +22,6 @@ fn reference() -> Value {
 
 fn data(file: &str) -> Cohort {
     Cohort::from_csv_path(format!("{DIR}/{file}"), &LoadOptions::default()).unwrap()
-}
-
-fn numbers(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn rel(a: f64, b: f64) -> f64 {
