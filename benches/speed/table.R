@@ -61,7 +61,7 @@ note <- function(text) {
 cell <- function(result, mine, fallback) {
   if (is.null(result)) return(if (is.null(fallback)) "" else sprintf("(%d)", note(fallback)))
   if (!is.null(result$skipped)) return(sprintf("not run (%d)", note(result$skipped)))
-  if (!is.null(result$error)) return(sprintf("fails (%d)", note(result$error)))
+  if (!is.null(result$error)) return(sprintf("not fitted (%d)", note(result$error)))
   text <- duration(result$elapsed_seconds)
   if (!is.null(mine)) text <- sprintf("%s (%sx)", text,
                                       formatC(result$elapsed_seconds / mine$seconds,
