@@ -822,7 +822,17 @@ impl<'a> LikelihoodObjective<'a> {
 impl Objective for LikelihoodObjective<'_> {
     fn value(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
         self.evaluated_at = None;
+        let t0 = std::time::Instant::now();
         let found = self.evaluate(params, gradient)?;
+        if std::env::var("SW_PROBE").is_ok() {
+            eprintln!(
+                "eval {:?} nodes {} {:?} g={}",
+                t0.elapsed(),
+                self.likelihood.rule.nodes.len(),
+                &params[params.len() - 2..],
+                gradient
+            );
+        }
         self.evaluated_at = Some(params.to_vec());
         Ok(found)
     }
@@ -842,6 +852,14 @@ impl Objective for LikelihoodObjective<'_> {
             self.value(params, true)?;
         }
         Ok(self.hessian_at.as_ref().map(|(_, h)| h.clone()))
+    }
+
+    fn step_information(&mut self, params: &[f64]) -> Option<DMatrix<f64>> {
+        if !self.nested_quadrature {
+            return None;
+        }
+        self.evaluate_at(params).ok()?;
+        self.likelihood.nested_step_information(params, &self.modes)
     }
 
     fn full_hessian_affordable(&self) -> bool {

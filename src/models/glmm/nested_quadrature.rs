@@ -69,14 +69,16 @@
 //! The groups are evaluated in parallel when there is enough work, and added in group order.
 //!
 //! The maximisation starts from the maximum of the same model's Laplace approximation (far
-//! cheaper, and close). The Newton maximiser takes its step curvature from the fixed-effects
-//! information and differences of this gradient in the theta columns, and the final Hessian
-//! from differences of this gradient.
+//! cheaper, and close). The Newton maximiser takes its step curvature from the Laplace
+//! approximation too ([`Likelihood::nested_step_information`]) while that converges fast, else
+//! from the fixed-effects information and differences of this gradient in the theta columns,
+//! and the final Hessian from differences of this gradient.
 
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
 use super::likelihood::{Evaluation, GroupView, Likelihood};
+use super::quadrature::GaussHermite;
 use crate::core::error::{Error, Result};
 use crate::models::glm::RowDerivatives;
 
@@ -161,6 +163,48 @@ impl Likelihood<'_> {
             }
         }
         Ok(total)
+    }
+
+    /// An approximation of minus the Hessian of the nested-quadrature log-likelihood at
+    /// `params` for the Newton steps, far cheaper than differences of its gradient: that of the
+    /// same model's Laplace approximation (the one-node rule, nearly the same function), its
+    /// fixed-effects information ([`Likelihood::fixed_information`]) with the theta columns
+    /// from forward differences of the Laplace gradient (steps `1e-6 max(1, |theta_k|)`),
+    /// symmetrised. `modes` are the joint modes at `params`; `None` where the Laplace
+    /// likelihood cannot be evaluated.
+    pub(crate) fn nested_step_information(
+        &self,
+        params: &[f64],
+        modes: &[f64],
+    ) -> Option<DMatrix<f64>> {
+        let rule = GaussHermite::new(1).ok()?;
+        let laplace = Likelihood {
+            rule: &rule,
+            ..*self
+        };
+        let (p, n) = (self.patterns.p, params.len());
+        let mut warm = modes.to_vec();
+        let at = laplace.evaluate(params, &mut warm, true).ok()?.gradient;
+        let mut information = DMatrix::zeros(n, n);
+        information
+            .view_mut((0, 0), (p, p))
+            .copy_from(&laplace.fixed_information(params, &warm));
+        for k in p..n {
+            let step = 1e-6 * params[k].abs().max(1.0);
+            let mut up = params.to_vec();
+            up[k] += step;
+            let moved = laplace
+                .evaluate(&up, &mut warm.clone(), true)
+                .ok()?
+                .gradient;
+            for r in 0..n {
+                information[(r, k)] = (at[r] - moved[r]) / step;
+                if r < p {
+                    information[(k, r)] = information[(r, k)];
+                }
+            }
+        }
+        Some((&information + information.transpose()) * 0.5)
     }
 
     /// One group's log-likelihood at its joint mode `b`; its gradient added to `gradient` if
@@ -759,6 +803,55 @@ mod tests {
             (laplace - exact).abs() > (by_nodes[0] - exact).abs(),
             "quadrature improves on Laplace"
         );
+    }
+
+    /// The step information is minus the Hessian of the Laplace approximation (its theta columns
+    /// against central differences of the one-node gradient, its beta block the fixed-effects
+    /// information), and close to minus that of the quadrature (differenced).
+    #[test]
+    fn the_step_information_is_that_of_the_laplace_approximation() {
+        let hessian = |nodes: usize| {
+            with_likelihood(nodes, |m| {
+                let mut modes = vec![0.0; 8];
+                let mut h = DMatrix::zeros(4, 4);
+                for k in 0..4 {
+                    let step = 1e-5;
+                    let (mut up, mut down) = (PARAMS, PARAMS);
+                    up[k] += step;
+                    down[k] -= step;
+                    let g_up = m.nested_evaluate(&up, &mut modes, true).unwrap().gradient;
+                    let g_down = m.nested_evaluate(&down, &mut modes, true).unwrap().gradient;
+                    for r in 0..4 {
+                        h[(r, k)] = (g_up[r] - g_down[r]) / (2.0 * step);
+                    }
+                }
+                h
+            })
+        };
+        let (laplace, quadrature) = (hessian(1), hessian(25));
+        let (information, fixed) = with_likelihood(25, |m| {
+            let mut modes = vec![0.0; 8];
+            m.nested_evaluate(&PARAMS, &mut modes, false).unwrap();
+            (
+                m.nested_step_information(&PARAMS, &modes).unwrap(),
+                m.fixed_information(&PARAMS, &modes),
+            )
+        });
+        assert!((&information - information.transpose()).amax() < 1e-12);
+        for r in 0..4 {
+            for k in 2..4 {
+                let (ours, differenced) = (information[(r, k)], -laplace[(r, k)]);
+                assert!(
+                    (ours - differenced).abs() < 1e-4 * differenced.abs().max(1.0),
+                    "({r}, {k}): {ours} vs {differenced}"
+                );
+            }
+        }
+        assert!((information.view((0, 0), (2, 2)) - &fixed).amax() < 1e-12);
+        let scale = quadrature.amax();
+        let gap = (&information + &quadrature).amax() / scale;
+        eprintln!("step information vs quadrature Hessian: {gap:.3e} of {scale:.3e}");
+        assert!(gap < 0.1, "{information} vs {quadrature}");
     }
 
     /// The exact gradient against central differences of the log-likelihood, for canonical and
