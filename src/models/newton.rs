@@ -1,22 +1,26 @@
 //! The one Newton optimiser of the models (the GLMM's likelihood and the LMM's profiled
 //! criterion): maximising a smooth objective with a gradient, Newton steps with a backtracking
 //! line search, and a log of every evaluation ([`OptimisationSummary`]: start, end, settings,
-//! iterations, every evaluation, like MixedModels.jl's `OptSummary`). The Newton Hessian is the objective's exact
-//! Hessian where it has one. Otherwise it is the objective's cheap information block for the
-//! leading parameters (the fixed effects) with the other columns (the covariance parameters)
-//! from forward differences of the gradient; where the objective has no such block, all columns
-//! are differenced. The step Hessian is computed only where a step is taken: not at the start
-//! or after a step when the iterations stop there. At the maximum the Hessian is then
-//! differenced centrally in every column where that is affordable; a caller that may replace the
-//! maximum (a variance refitted on its boundary) stops at the [`Ascent`] and differences the
-//! Hessian of the maximum it keeps only.
+//! iterations, every evaluation, like MixedModels.jl's `OptSummary`). The Newton Hessian is the
+//! objective's exact Hessian where it has one, else minus its cheap approximation of the whole
+//! information for the steps where it has one, as long as each such step reduces the largest
+//! scaled gradient entry tenfold (the Hessian reported at the maximum is differenced as below).
+//! Otherwise it is the objective's cheap information block for the leading parameters (the
+//! fixed effects) with the other columns (the covariance parameters) from forward differences
+//! of the gradient; where the objective has no such block, all columns are differenced. The
+//! step Hessian is computed only where a step is taken: not at the start or after a step when
+//! the iterations stop there. At the maximum the Hessian is then differenced centrally in every
+//! column where that is affordable; a caller that may replace the maximum (a variance refitted
+//! on its boundary) stops at the [`Ascent`] and differences the Hessian of the maximum it keeps
+//! only.
 //!
 //! The Hessian is symmetrised `(H + H')/2`; where it is not negative definite the step uses the
 //! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)`
 //! (the step is then `V diag(1 / max(|lambda|, ...)) V' g`), so each step is an ascent
 //! direction. Converged when the largest scaled gradient entry `|g_k| max(1, |phi_k|)` is below
 //! `gradient_tolerance`; when the Hessian is negative definite and the Newton step's predicted
-//! gain `g' (-H)^{-1} g / 2` is below `gain_tolerance`; or when a full step changes the log-likelihood by
+//! gain `g' (-H)^{-1} g / 2` is below `gain_tolerance` (by step information: only once a step
+//! with it has reduced the gradient tenfold); or when a full step changes the log-likelihood by
 //! less than 1e-12 relative and moves no parameter by more than 1e-10 relative.
 //!
 //! A step is halved until the log-likelihood does not fall (`LineSearch::Backtracking`, every
@@ -99,6 +103,12 @@ pub(crate) enum LineSearch {
     Extending,
 }
 
+/// Newton steps take the objective's step information while each step reduces the largest
+/// scaled gradient entry at least this many times over; after one that does not (the
+/// approximation converges too slowly, as near a variance's boundary), the Hessian is
+/// differenced for the rest of the iterations.
+const CHEAP_STEP_REDUCTION: f64 = 0.1;
+
 /// Most doublings of one step under `LineSearch::Extending` (a step up to 2^30 times the
 /// Newton step).
 const MAX_EXTENSIONS: usize = 30;
@@ -124,6 +134,13 @@ pub(crate) trait Objective {
     fn exact_hessian(&mut self, _params: &[f64]) -> Result<Option<DMatrix<f64>>> {
         Ok(None)
     }
+
+    /// An approximation of minus the whole Hessian at `params` (the point of the last
+    /// evaluation), cheaper than differencing the gradient, for the Newton steps only (the
+    /// Hessian reported at the maximum is not taken from it); `None` if there is none.
+    fn step_information(&mut self, _params: &[f64]) -> Option<DMatrix<f64>> {
+        None
+    }
 }
 
 struct Logged<'a, O: Objective> {
@@ -134,6 +151,8 @@ struct Logged<'a, O: Objective> {
     /// The last Hessian differenced centrally in every column, with the point it was computed
     /// at: the final Hessian there is that one, not differenced again.
     central: Option<(Vec<f64>, DMatrix<f64>)>,
+    /// Whether the last Hessian was the objective's step information.
+    approximate: bool,
 }
 
 impl<O: Objective> Logged<'_, O> {
@@ -215,19 +234,22 @@ impl<O: Objective> Logged<'_, O> {
         Ok(best)
     }
 
-    /// The Hessian used for a Newton step: the objective's leading information block (negated)
-    /// with the remaining columns differenced forward, or the whole Hessian differenced.
-    fn step_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
-        self.hessian(params, grad, false, false)
+    /// The Hessian used for a Newton step: the objective's exact one, else its step information
+    /// (negated) while `cheap` (false once a step with it converged too slowly), else its
+    /// leading information block (negated) with the remaining columns differenced forward, or
+    /// the whole Hessian differenced.
+    fn step_hessian(&mut self, params: &[f64], grad: &[f64], cheap: bool) -> Result<DMatrix<f64>> {
+        self.hessian(params, grad, false, false, cheap)
     }
 
     /// The Hessian reported at the maximum: fully differenced where affordable.
     fn final_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
         let affordable = self.inner.full_hessian_affordable();
-        self.hessian(params, grad, true, affordable)
+        self.hessian(params, grad, true, affordable, false)
     }
 
-    /// The objective's exact Hessian; else the Hessian differenced centrally in every column
+    /// The objective's exact Hessian; else, if `cheap`, its step information (negated) where it
+    /// has one; else the Hessian differenced centrally in every column
     /// at `params` if there is one already; else, unless `difference_all`, the objective's
     /// leading information block (negated) with the other columns differenced (centrally if
     /// `central`); else every column differenced centrally (and kept for a later request at
@@ -239,9 +261,15 @@ impl<O: Objective> Logged<'_, O> {
         grad: &[f64],
         central: bool,
         difference_all: bool,
+        cheap: bool,
     ) -> Result<DMatrix<f64>> {
+        self.approximate = false;
         if let Some(exact) = self.inner.exact_hessian(params)? {
             return Ok(exact);
+        }
+        if let Some(information) = cheap.then(|| self.inner.step_information(params)).flatten() {
+            self.approximate = true;
+            return Ok(-information);
         }
         if let Some((_, h)) = self.central.as_ref().filter(|(at, _)| at == params) {
             return Ok(h.clone());
@@ -372,6 +400,7 @@ impl Ascent {
             log: self.log,
             last_point: self.last_point,
             central: self.central,
+            approximate: false,
         };
         if !reuse && logged.last_point.as_deref() != Some(self.params.as_slice()) {
             logged.eval(&self.params, true)?;
@@ -406,20 +435,25 @@ pub(crate) fn ascend_with<O: Objective>(
         log: Vec::new(),
         last_point: None,
         central: None,
+        approximate: false,
     };
     let mut params = start.clone();
     let (mut value, mut grad) = logged.eval(&params, true)?;
     let mut converged = false;
     let mut iterations = 0;
+    // Step information is used while `cheap`; `verified` once a step with it converged fast.
+    let (mut cheap, mut verified) = (true, false);
     while iterations < settings.max_iterations {
         iterations += 1;
         if scaled_gradient(&params, &grad) < settings.gradient_tolerance {
             converged = true;
             break;
         }
-        let hessian = logged.step_hessian(&params, &grad)?;
+        let hessian = logged.step_hessian(&params, &grad, cheap)?;
         let (direction, gain) = ascent_direction(&hessian, &grad);
-        if gain.is_some_and(|gain| gain < settings.gain_tolerance) {
+        // The gain predicted by step information is trusted only once a step verified it.
+        let trusted = !logged.approximate || verified;
+        if trusted && gain.is_some_and(|gain| gain < settings.gain_tolerance) {
             converged = true;
             break;
         }
@@ -448,6 +482,12 @@ pub(crate) fn ascend_with<O: Objective>(
             m.max((a - b).abs() / a.abs().max(1.0))
         });
         let gained = (v - value).abs() / value.abs().max(1.0);
+        if logged.approximate {
+            let fast = scaled_gradient(&candidate, &g)
+                <= CHEAP_STEP_REDUCTION * scaled_gradient(&params, &grad);
+            verified |= fast;
+            cheap &= fast;
+        }
         params = candidate;
         value = v;
         grad = g;
@@ -553,6 +593,51 @@ mod tests {
                 &[-s * (1.0 - s), 0.0, 0.0, -2.0],
             )))
         }
+    }
+
+    /// [`Quadratic`] with its information times `factor` as the step information.
+    struct Approximate {
+        factor: f64,
+    }
+
+    impl Objective for Approximate {
+        fn value(&mut self, p: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
+            Quadratic.value(p, gradient)
+        }
+
+        fn step_information(&mut self, _params: &[f64]) -> Option<DMatrix<f64>> {
+            Some(DMatrix::from_row_slice(2, 2, &[2.0, -0.5, -0.5, 8.0]) * self.factor)
+        }
+    }
+
+    #[test]
+    fn step_information_is_used_while_it_converges_fast() {
+        let exact = maximise(&mut Quadratic, vec![5.0, 5.0], SETTINGS).unwrap();
+        for factor in [1.05, 20.0] {
+            let best = maximise(&mut Approximate { factor }, vec![5.0, 5.0], SETTINGS).unwrap();
+            assert!(best.converged, "factor {factor}");
+            // With 20 times the curvature a step shrinks the gradient by 5% only: the Hessian
+            // is then differenced, and the maximum reached in a few more steps.
+            assert!(best.iterations < 10, "factor {factor}: {}", best.iterations);
+            assert!(best
+                .params
+                .iter()
+                .zip(&exact.params)
+                .all(|(a, b)| (a - b).abs() < 1e-6));
+            // The reported Hessian is differenced, not the step information.
+            assert!(
+                (&best.hessian - &exact.hessian).amax() < 1e-6,
+                "factor {factor}"
+            );
+        }
+        // With 1.05 times the curvature no step Hessian is differenced: one evaluation per step
+        // and the four of the final Hessian.
+        let close = maximise(&mut Approximate { factor: 1.05 }, vec![5.0, 5.0], SETTINGS).unwrap();
+        assert!(
+            close.log.len() <= close.iterations + 5,
+            "{}",
+            close.log.len()
+        );
     }
 
     #[test]

@@ -63,19 +63,22 @@
 //! linear prediction `v^_k + dv*/du (u_m - u^)` off the joint mode, `dv*/du = s_u s_v sum_j
 //! s'_j / (1 - s_v^2 sum_j s'_j)`; the search and the inner nodes compute only the rows'
 //! kernel, score and Fisher weight ([`crate::models::glm::Family::loglik_score_weight`]). A
-//! zero SD is not integrated over anew at every node: with `s_v = 0` the rows of an inner
-//! integral are evaluated once (they do not depend on v), with `s_u = 0` the inner integrals
+//! zero SD is not integrated over: with `s_v = 0` an inner integral is the product of its rows
+//! (they do not depend on v, and the rule's weights sum to 1), with `s_u = 0` the inner integrals
 //! (and their derivatives) of the first outer node serve every node (they do not depend on u).
 //! The groups are evaluated in parallel when there is enough work, and added in group order.
 //!
-//! The Newton maximiser takes its step curvature from the fixed-effects information and
-//! differences of this gradient in the theta columns, and the final Hessian from differences
-//! of this gradient.
+//! The maximisation starts from the maximum of the same model's Laplace approximation (far
+//! cheaper, and close). The Newton maximiser takes its step curvature from the Laplace
+//! approximation too ([`Likelihood::nested_step_information`]) while that converges fast, else
+//! from the fixed-effects information and differences of this gradient in the theta columns,
+//! and the final Hessian from differences of this gradient.
 
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
 use super::likelihood::{Evaluation, GroupView, Likelihood};
+use super::quadrature::GaussHermite;
 use crate::core::error::{Error, Result};
 use crate::models::glm::RowDerivatives;
 
@@ -162,6 +165,48 @@ impl Likelihood<'_> {
         Ok(total)
     }
 
+    /// An approximation of minus the Hessian of the nested-quadrature log-likelihood at
+    /// `params` for the Newton steps, far cheaper than differences of its gradient: that of the
+    /// same model's Laplace approximation (the one-node rule, nearly the same function), its
+    /// fixed-effects information ([`Likelihood::fixed_information`]) with the theta columns
+    /// from forward differences of the Laplace gradient (steps `1e-6 max(1, |theta_k|)`),
+    /// symmetrised. `modes` are the joint modes at `params`; `None` where the Laplace
+    /// likelihood cannot be evaluated.
+    pub(crate) fn nested_step_information(
+        &self,
+        params: &[f64],
+        modes: &[f64],
+    ) -> Option<DMatrix<f64>> {
+        let rule = GaussHermite::new(1).ok()?;
+        let laplace = Likelihood {
+            rule: &rule,
+            ..*self
+        };
+        let (p, n) = (self.patterns.p, params.len());
+        let mut warm = modes.to_vec();
+        let at = laplace.evaluate(params, &mut warm, true).ok()?.gradient;
+        let mut information = DMatrix::zeros(n, n);
+        information
+            .view_mut((0, 0), (p, p))
+            .copy_from(&laplace.fixed_information(params, &warm));
+        for k in p..n {
+            let step = 1e-6 * params[k].abs().max(1.0);
+            let mut up = params.to_vec();
+            up[k] += step;
+            let moved = laplace
+                .evaluate(&up, &mut warm.clone(), true)
+                .ok()?
+                .gradient;
+            for r in 0..n {
+                information[(r, k)] = (at[r] - moved[r]) / step;
+                if r < p {
+                    information[(k, r)] = information[(r, k)];
+                }
+            }
+        }
+        Some((&information + information.transpose()) * 0.5)
+    }
+
     /// One group's log-likelihood at its joint mode `b`; its gradient added to `gradient` if
     /// given.
     fn nested_group(
@@ -193,12 +238,18 @@ impl Likelihood<'_> {
         // that of `ds_v`.
         let mut node_rows = vec![0.0; if gradient.is_some() { nodes * n } else { 0 }];
         let mut node_sv = vec![0.0; nodes];
-        let mut scores = Vec::new();
+        let mut scratch = Scratch::default();
         let mut terms = Vec::with_capacity(nodes);
         let slopes = self.inner_mode_slopes(group, b);
         // sum_k J_k(u_m) at the current node.
         let mut inner = 0.0;
-        for (m, (z_m, w_m)) in self.rule.nodes.iter().zip(&self.rule.weights).enumerate() {
+        for (m, (z_m, lw_m)) in self
+            .rule
+            .nodes
+            .iter()
+            .zip(&self.rule.log_weights)
+            .enumerate()
+        {
             let u = b[0] + outer_scale * z_m;
             if group.s_u == 0.0 && m > 0 {
                 // With s_u = 0 the inner integrals do not depend on u: those of the first node.
@@ -222,11 +273,11 @@ impl Likelihood<'_> {
                         group.s_u * u,
                         b[k] + slopes[k] * (u - b[0]),
                         derivative,
-                        &mut scores,
+                        &mut scratch,
                     )?;
                 }
             }
-            terms.push(w_m.ln() - 0.5 * u * u + inner + 0.5 * z_m * z_m);
+            terms.push(lw_m - 0.5 * u * u + inner + 0.5 * z_m * z_m);
         }
         let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let sum_exp = terms.iter().map(|t| (t - top).exp()).sum::<f64>();
@@ -417,7 +468,7 @@ impl Likelihood<'_> {
 
     /// `J_k = log int phi(v) prod_{j in members} f(y_j | eta0_j + shift + s_v v) dv` by adaptive
     /// quadrature, the mode searched from `start`; with `derivative`, its derivative as a linear
-    /// form in the members' `de_j` and `ds_v` (see the module docs). `scores` is scratch space.
+    /// form in the members' `de_j` and `ds_v` (see the module docs).
     fn inner_log_integral(
         &self,
         group: &NestedGroup<'_>,
@@ -425,7 +476,7 @@ impl Likelihood<'_> {
         shift: f64,
         start: f64,
         derivative: Option<InnerGradient<'_>>,
-        scores: &mut Vec<f64>,
+        scratch: &mut Scratch,
     ) -> Result<f64> {
         let (view, s_v) = (group.view, group.s_v);
         let eta = |j: usize, v: f64| view.eta0[j] + shift + s_v * v;
@@ -439,16 +490,25 @@ impl Likelihood<'_> {
                 eta(j, v),
             )
         };
-        // With s_v = 0 the rows do not depend on v: evaluated once.
-        let fixed: Vec<(f64, f64, f64)> = if s_v == 0.0 {
-            members.iter().map(|&j| row(j, 0.0)).collect()
-        } else {
-            Vec::new()
-        };
+        if s_v == 0.0 {
+            // The rows do not depend on v: the mode is v* = 0, tau = 1, every node's term is
+            // w_n exp(sum_j l_j), so J_k = sum_j l_j (the weights sum to 1) with derivative
+            // sum_j s_j de_j, and none in s_v (J_k is even in s_v).
+            let mut value = 0.0;
+            let mut derivative = derivative;
+            for &j in members {
+                let (loglik, score, _) = row(j, 0.0);
+                value += loglik;
+                if let Some(out) = derivative.as_mut() {
+                    out.rows[j] += score;
+                }
+            }
+            return Ok(value);
+        }
         let at = |v: f64, mut keep: Option<&mut Vec<f64>>| -> (f64, f64, f64) {
             let (mut value, mut grad, mut curvature) = (-0.5 * v * v, -v, 1.0);
-            for (i, &j) in members.iter().enumerate() {
-                let (loglik, score, weight) = if s_v == 0.0 { fixed[i] } else { row(j, v) };
+            for &j in members {
+                let (loglik, score, weight) = row(j, v);
                 value += loglik;
                 grad += s_v * score;
                 curvature += s_v * s_v * weight;
@@ -493,17 +553,24 @@ impl Likelihood<'_> {
             });
         }
         let scale = state.2.powf(-0.5);
+        let Scratch { scores, terms } = scratch;
         scores.clear();
+        terms.clear();
         let mut keep = derivative.is_some().then_some(&mut *scores);
-        let terms: Vec<f64> = self
-            .rule
-            .nodes
-            .iter()
-            .zip(&self.rule.weights)
-            .map(|(z, w)| w.ln() + at(v + scale * z, keep.as_deref_mut()).0 + 0.5 * z * z)
-            .collect();
+        terms.extend(
+            self.rule
+                .nodes
+                .iter()
+                .zip(&self.rule.log_weights)
+                .map(|(z, lw)| lw + at(v + scale * z, keep.as_deref_mut()).0 + 0.5 * z * z),
+        );
         let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let sum_exp = terms.iter().map(|t| (t - top).exp()).sum::<f64>();
+        // Each term becomes exp(term - top), rho_n times the sum.
+        let mut sum_exp = 0.0;
+        for t in terms.iter_mut() {
+            *t = (*t - top).exp();
+            sum_exp += *t;
+        }
         let value = scale.ln() + top + sum_exp.ln();
         if let Some(out) = derivative {
             let tau = scale;
@@ -511,7 +578,7 @@ impl Likelihood<'_> {
             let (mut r, mut r_z, mut q_sv) = (0.0, 0.0, 0.0);
             let size = members.len();
             for (n, (t, z)) in terms.iter().zip(&self.rule.nodes).enumerate() {
-                let rho = (t - top).exp() / sum_exp;
+                let rho = t / sum_exp;
                 if rho == 0.0 {
                     // A node outside the mean space (a log-binomial risk of 1 or more) has
                     // likelihood 0 and adds nothing.
@@ -553,6 +620,14 @@ impl Likelihood<'_> {
         }
         Ok(value)
     }
+}
+
+/// Buffers of [`Likelihood::inner_log_integral`], reused across its calls: the members' scores
+/// at each node, and the nodes' terms.
+#[derive(Default)]
+struct Scratch {
+    scores: Vec<f64>,
+    terms: Vec<f64>,
 }
 
 /// The outer nodes of one group: their normalised weights `pi_m`, the coefficients of each
@@ -728,6 +803,55 @@ mod tests {
             (laplace - exact).abs() > (by_nodes[0] - exact).abs(),
             "quadrature improves on Laplace"
         );
+    }
+
+    /// The step information is minus the Hessian of the Laplace approximation (its theta columns
+    /// against central differences of the one-node gradient, its beta block the fixed-effects
+    /// information), and close to minus that of the quadrature (differenced).
+    #[test]
+    fn the_step_information_is_that_of_the_laplace_approximation() {
+        let hessian = |nodes: usize| {
+            with_likelihood(nodes, |m| {
+                let mut modes = vec![0.0; 8];
+                let mut h = DMatrix::zeros(4, 4);
+                for k in 0..4 {
+                    let step = 1e-5;
+                    let (mut up, mut down) = (PARAMS, PARAMS);
+                    up[k] += step;
+                    down[k] -= step;
+                    let g_up = m.nested_evaluate(&up, &mut modes, true).unwrap().gradient;
+                    let g_down = m.nested_evaluate(&down, &mut modes, true).unwrap().gradient;
+                    for r in 0..4 {
+                        h[(r, k)] = (g_up[r] - g_down[r]) / (2.0 * step);
+                    }
+                }
+                h
+            })
+        };
+        let (laplace, quadrature) = (hessian(1), hessian(25));
+        let (information, fixed) = with_likelihood(25, |m| {
+            let mut modes = vec![0.0; 8];
+            m.nested_evaluate(&PARAMS, &mut modes, false).unwrap();
+            (
+                m.nested_step_information(&PARAMS, &modes).unwrap(),
+                m.fixed_information(&PARAMS, &modes),
+            )
+        });
+        assert!((&information - information.transpose()).amax() < 1e-12);
+        for r in 0..4 {
+            for k in 2..4 {
+                let (ours, differenced) = (information[(r, k)], -laplace[(r, k)]);
+                assert!(
+                    (ours - differenced).abs() < 1e-4 * differenced.abs().max(1.0),
+                    "({r}, {k}): {ours} vs {differenced}"
+                );
+            }
+        }
+        assert!((information.view((0, 0), (2, 2)) - &fixed).amax() < 1e-12);
+        let scale = quadrature.amax();
+        let gap = (&information + &quadrature).amax() / scale;
+        eprintln!("step information vs quadrature Hessian: {gap:.3e} of {scale:.3e}");
+        assert!(gap < 0.1, "{information} vs {quadrature}");
     }
 
     /// The exact gradient against central differences of the log-likelihood, for canonical and

@@ -23,6 +23,8 @@ pub struct GaussHermite {
     pub nodes: Vec<f64>,
     /// Weights `w_k`, summing to 1.
     pub weights: Vec<f64>,
+    /// Their logarithms `log w_k`.
+    pub log_weights: Vec<f64>,
 }
 
 impl GaussHermite {
@@ -57,7 +59,12 @@ impl GaussHermite {
         }
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
-        Ok(GaussHermite { nodes, weights })
+        let log_weights = weights.iter().map(|w| w.ln()).collect();
+        Ok(GaussHermite {
+            nodes,
+            weights,
+            log_weights,
+        })
     }
 }
 
