@@ -5,11 +5,16 @@
 //!     residence, random cluster intercept, from the in-memory cohort and from the CSV file;
 //! (c) as (b) without the continuous covariate;
 //! (d) the cohort of (a) with nested random intercepts `(1 | cluster) + (1 | cluster:period)`,
-//!     by adaptive Gauss-Hermite quadrature with 25 nodes and by the Laplace approximation.
+//!     by adaptive Gauss-Hermite quadrature with 25 nodes and by the Laplace approximation;
+//! (e) 100,100 patients, 20 clusters x 11 periods x 455 (two clusters cross over at each of periods
+//!     2-11), treatment + period with a random treatment effect correlated with the cluster
+//!     intercept, `(1 + treated | cluster)` (three thetas), Laplace. The simulator has no random
+//!     treatment effect: its variance is estimated near 0 on these data.
 //!
 //! The same cohorts as CSV, for R (`tests/reference/glmm_bench_timing.R`), come from the
 //! `simulate_cohort` example: `--clusters 12 --periods 8 --size 27.177083333333332 --seed 2609`
-//! and `--clusters 50 --periods 12 --size 1666 --fixed --seed 1`.
+//! and `--clusters 50 --periods 12 --size 1666 --fixed --seed 1`; the cohort of (e), for
+//! `tests/reference/slope_timing.R`, is `--clusters 20 --periods 11 --size 455 --fixed --seed 19`.
 
 use std::hint::black_box;
 
@@ -51,6 +56,16 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(model.fit(&small).map(|f| f.loglik)))
         });
     }
+    group.finish();
+
+    let slopes = cohort(20, 11, ClusterSize::Fixed(455), 19);
+    let slope_model =
+        Glmm::new("death30 ~ treated + factor(period) + (1 + treated | cluster)").expect("formula");
+    let mut group = c.benchmark_group("glmm_slope");
+    group.sample_size(10);
+    group.bench_function("e_100000_random_treatment", |b| {
+        b.iter(|| black_box(slope_model.fit(&slopes).map(|f| f.loglik)))
+    });
     group.finish();
 
     let large = cohort(50, 12, ClusterSize::Fixed(1_000_000 / 600), 1);

@@ -3,10 +3,14 @@
 //!     intercept and slope, three thetas; `tests/reference/kenward_roger/sleepstudy.csv`);
 //! (b) the cost model of `tests/reference/data/cost/costs_a.csv` (1,862 rows),
 //!     `cost ~ treated + factor(period) + age + (1 | cluster)`;
-//! (c) the same with nested cluster-period intercepts, `+ (1 | cluster:period)`.
+//! (c) the same with nested cluster-period intercepts, `+ (1 | cluster:period)`;
+//! (d) the cost model of (b) on 100,100 simulated patients (`stepwedge::sim`, 20 clusters x 11
+//!     periods x 455, seed 19: the cohort of `benches/glmm_fit.rs`'s case (e), whose `cost`
+//!     column is gamma distributed).
 //!
 //! R's times on the same files (`lmer`, median of 5 runs) come from one run of
-//! `tests/reference/lmm_timing.R` (`tests/reference/lmm_timings.json`).
+//! `tests/reference/lmm_timing.R` (`tests/reference/lmm_timings.json`); for (d),
+//! `tests/reference/slope_timing.R` (`tests/reference/slope_timings.json`).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -15,6 +19,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::models::lmm::Lmm;
+use stepwedge::sim::{ClusterSize, SimConfig};
 
 fn cohort(file: &str) -> Cohort {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -44,6 +49,13 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("c_costs_nested", |b| {
         b.iter(|| black_box(nested.fit(&costs).map(|f| f.loglik)))
+    });
+
+    let mut config = SimConfig::stepped_wedge(20, 11);
+    config.cluster_size = ClusterSize::Fixed(455);
+    let large = config.simulate(19).expect("valid configuration");
+    group.bench_function("d_costs_100000", |b| {
+        b.iter(|| black_box(cluster.fit(&large).map(|f| f.loglik)))
     });
     group.finish();
 }

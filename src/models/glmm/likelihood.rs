@@ -19,7 +19,7 @@
 //! equation `F = Lambda' Z' s - b = 0` with `H = I - Lambda' Z' diag(s') Z Lambda`, and
 //! `d log det C / dphi = tr(C^{-1} dC/dphi)` includes the change of W with eta.
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{Cholesky, DMatrix, DVector};
 use rayon::prelude::*;
 
 use super::patterns::Patterns;
@@ -227,18 +227,23 @@ impl Likelihood<'_> {
         s
     }
 
-    /// Newton (Fisher scoring) with step halving for the conditional mode of one group.
+    /// Newton (Fisher scoring) with step halving for the conditional mode of one group. The
+    /// search allocates its vectors and matrices once (q and q x q), not per iteration.
     pub(crate) fn find_mode(&self, view: &GroupView, b: &mut [f64], group: &str) -> Result<()> {
+        let q = self.q();
         let mut current = DVector::from_column_slice(b);
+        let mut candidate = DVector::zeros(q);
+        // The gradient, solved in place into the Newton step.
+        let mut step = DVector::zeros(q);
+        let mut c = DMatrix::zeros(q, q);
         let mut last_step = f64::INFINITY;
         for _ in 0..MODE_MAX_ITER {
-            let (f0, grad, c) = self.mode_state(view, &current);
-            let step = c
-                .cholesky()
-                .ok_or_else(|| {
-                    mode_error(group, "the curvature is not positive definite", last_step)
-                })?
-                .solve(&grad);
+            let f0 = self.mode_state_into(view, &current, &mut step, &mut c);
+            let chol = Cholesky::new(std::mem::replace(&mut c, DMatrix::zeros(0, 0))).ok_or_else(
+                || mode_error(group, "the curvature is not positive definite", last_step),
+            )?;
+            chol.solve_mut(&mut step);
+            c = chol.unpack_dirty();
             last_step = step.amax();
             if last_step <= 1e-11 * (1.0 + current.amax()) {
                 b.copy_from_slice(current.as_slice());
@@ -246,10 +251,12 @@ impl Likelihood<'_> {
             }
             let mut t = 1.0;
             loop {
-                let candidate = &current + &step * t;
-                let f1 = self.mode_state(view, &candidate).0;
+                for ((x, s), y) in candidate.iter_mut().zip(&step).zip(&current) {
+                    *x = y + s * t;
+                }
+                let f1 = self.mode_value(view, &candidate);
                 if f1.is_finite() && f1 >= f0 - 1e-13 * f0.abs().max(1.0) {
-                    current = candidate;
+                    std::mem::swap(&mut current, &mut candidate);
                     break;
                 }
                 t /= 2.0;
@@ -275,9 +282,25 @@ impl Likelihood<'_> {
         b: &DVector<f64>,
     ) -> (f64, DVector<f64>, DMatrix<f64>) {
         let q = self.q();
+        let mut grad = DVector::zeros(q);
+        let mut c = DMatrix::zeros(q, q);
+        let value = self.mode_state_into(view, b, &mut grad, &mut c);
+        (value, grad, c)
+    }
+
+    /// [`Likelihood::mode_state`] into the caller's `grad` (q) and `c` (q x q); returns `g(b)`.
+    fn mode_state_into(
+        &self,
+        view: &GroupView,
+        b: &DVector<f64>,
+        grad: &mut DVector<f64>,
+        c: &mut DMatrix<f64>,
+    ) -> f64 {
         let mut value = -0.5 * b.dot(b);
-        let mut grad = -b.clone();
-        let mut c = DMatrix::identity(q, q);
+        for (g, v) in grad.iter_mut().zip(b) {
+            *g = -v;
+        }
+        c.fill_with_identity();
         for (j, _, d) in self.rows_at(view, b.as_slice()) {
             value += d.loglik;
             let (at, a) = view.a_row(j);
@@ -289,7 +312,16 @@ impl Likelihood<'_> {
                 }
             }
         }
-        (value, grad, c)
+        value
+    }
+
+    /// `g(b)` alone (the value of [`Likelihood::mode_state`]).
+    fn mode_value(&self, view: &GroupView, b: &DVector<f64>) -> f64 {
+        let mut value = -0.5 * b.dot(b);
+        for (_, _, d) in self.rows_at(view, b.as_slice()) {
+            value += d.loglik;
+        }
+        value
     }
 
     /// One group's log-likelihood and its gradient over (beta, theta), at its mode `b`.

@@ -127,7 +127,7 @@ impl Lmm {
             ));
         }
         let used = UsedRows::new(cohort, &self.formula, &self.design)?;
-        let design = Design::on_rows(cohort, &self.formula, &self.design, used)?;
+        let mut design = Design::on_rows(cohort, &self.formula, &self.design, used)?;
 
         if !design.aliased.is_empty() {
             return Err(Error::Confounded {
@@ -138,7 +138,7 @@ impl Lmm {
             });
         }
         check_response(&self.formula, Family::Gaussian, &design.y, &design.rows)?;
-        let random = RandomSetup::new(cohort, &self.formula, &design)?;
+        let mut random = RandomSetup::new(cohort, &self.formula, &design)?;
         let (n, p) = design.x.shape();
         if n <= p {
             return Err(Error::too_few(
@@ -151,13 +151,14 @@ impl Lmm {
                 p + 1,
             ));
         }
+        // The rows are kept for refits; the design and setup need them no more.
         let rows = LmmRows {
-            x: design.x.clone(),
+            x: std::mem::replace(&mut design.x, DMatrix::zeros(0, 0)),
             y: design.y.clone(),
-            z: random.z.clone(),
+            z: std::mem::replace(&mut random.z, DMatrix::zeros(0, 0)),
             codes: random.groups.codes.clone(),
         };
-        let stats = rows.statistics(&design.x, &design.y, random.structure.clone());
+        let stats = rows.statistics(&rows.x, &rows.y, random.structure.clone());
         let start = random.structure.start();
         let minimum = minimise(&stats, self.reml, start)?;
         let theta = minimum.theta.clone();

@@ -49,7 +49,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{Cholesky, DMatrix, DMatrixView, DVector, DVectorView};
 
 use crate::core::error::{Error, Result};
 use crate::core::sparse_cholesky::SymbolicCholesky;
@@ -97,6 +97,26 @@ pub(crate) struct ClusterStatistics {
     pub n: usize,
 }
 
+impl ClusterStatistics {
+    /// The statistics of one cluster's rows of X, Z and y (each entry a dot product of two
+    /// columns).
+    fn of_rows(
+        x: DMatrixView<'_, f64>,
+        z: DMatrixView<'_, f64>,
+        y: DVectorView<'_, f64>,
+    ) -> ClusterStatistics {
+        ClusterStatistics {
+            ztz: gram(z),
+            ztx: z.tr_mul(&x),
+            zty: z.tr_mul(&y),
+            xtx: gram(x),
+            xty: x.tr_mul(&y),
+            yty: y.dot(&y),
+            n: y.len(),
+        }
+    }
+}
+
 /// What [`Statistics::criterion_gradient`] keeps of the pass over the clusters.
 struct Solved {
     /// `G = sum_g S_g Lambda A_g^{-1}`.
@@ -130,51 +150,33 @@ impl Statistics {
         if structure.sparse_rows {
             return Statistics::sparse(x, y, z, structure);
         }
-        let (n, p) = x.shape();
-        let q = z.ncols();
-        let mut clusters = vec![
-            ClusterStatistics {
-                ztz: DMatrix::zeros(q, q),
-                ztx: DMatrix::zeros(q, p),
-                zty: DVector::zeros(q),
-                xtx: DMatrix::zeros(p, p),
-                xty: DVector::zeros(p),
-                yty: 0.0,
-                n: 0,
-            };
-            n_clusters
-        ];
-        let mut row = vec![0.0; p];
-        for i in 0..n {
-            let c = &mut clusters[cluster[i]];
-            for (j, r) in row.iter_mut().enumerate() {
-                *r = x[(i, j)];
-            }
-            for a in 0..q {
-                let za = z[(i, a)];
-                if za == 0.0 {
-                    continue;
-                }
-                for b in 0..q {
-                    c.ztz[(a, b)] += za * z[(i, b)];
-                }
-                for (j, r) in row.iter().enumerate() {
-                    c.ztx[(a, j)] += za * r;
-                }
-                c.zty[a] += za * y[i];
-            }
-            for a in 0..p {
-                for b in 0..=a {
-                    c.xtx[(a, b)] += row[a] * row[b];
-                }
-                c.xty[a] += row[a] * y[i];
-            }
-            c.yty += y[i] * y[i];
-            c.n += 1;
+        let p = x.ncols();
+        // Each cluster's rows, in row order.
+        let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); n_clusters];
+        for (i, &g) in cluster.iter().enumerate() {
+            rows_of[g].push(i);
         }
-        for c in &mut clusters {
-            c.xtx.fill_upper_triangle_with_lower_triangle();
-        }
+        let clusters = rows_of
+            .iter()
+            .map(|rows| match rows.first() {
+                // Rows stored together (data sorted by cluster): their blocks, not copies.
+                Some(&first) if rows[rows.len() - 1] - first + 1 == rows.len() => {
+                    ClusterStatistics::of_rows(
+                        x.rows(first, rows.len()),
+                        z.rows(first, rows.len()),
+                        DVectorView::from_slice(&y[first..first + rows.len()], rows.len()),
+                    )
+                }
+                _ => {
+                    let y_g = DVector::from_iterator(rows.len(), rows.iter().map(|&i| y[i]));
+                    ClusterStatistics::of_rows(
+                        x.select_rows(rows).as_view(),
+                        z.select_rows(rows).as_view(),
+                        y_g.as_view(),
+                    )
+                }
+            })
+            .collect();
         Statistics::from_clusters(p, structure, clusters)
     }
 
@@ -352,30 +354,49 @@ impl Statistics {
     /// [`Statistics::criterion_gradient`] (module docs).
     fn at_dense(&self, theta: &[f64], mut solved: Option<&mut Solved>) -> Result<AtTheta> {
         let lambda = self.structure.lambda(theta);
-        let q = self.structure.q;
+        let (q, p) = (self.structure.q, self.p);
         let mut m = self.xtx.clone();
         let mut xvy = self.xty.clone();
         let mut yvy = self.yty;
         let mut log_det_a = 0.0;
+        // One set of buffers for all clusters (A_g's storage passes through its factor).
+        let mut s_lambda = DMatrix::zeros(q, q);
+        let mut a = DMatrix::zeros(q, q);
+        let mut inverse = DMatrix::zeros(q, q);
+        let (mut w, mut aw) = (DMatrix::zeros(q, p), DMatrix::zeros(q, p));
+        let (mut wy, mut awy) = (DVector::zeros(q), DVector::zeros(q));
         for ClusterStatistics { ztz, ztx, zty, .. } in &self.clusters {
-            let a = DMatrix::identity(q, q) + lambda.transpose() * ztz * &lambda;
-            let chol = a.cholesky().ok_or_else(|| Error::Numerical {
-                what: "the linear mixed model".into(),
-                message: "I + Lambda' Z'Z Lambda is not positive definite".into(),
-            })?;
-            log_det_a += 2.0 * chol.l().diagonal().iter().map(|d| d.ln()).sum::<f64>();
+            // A = I + Lambda' (Z'Z Lambda).
+            ztz.mul_to(&lambda, &mut s_lambda);
+            lambda.tr_mul_to(&s_lambda, &mut a);
+            for i in 0..q {
+                a[(i, i)] += 1.0;
+            }
+            let chol = Cholesky::new(std::mem::replace(&mut a, DMatrix::zeros(0, 0))).ok_or_else(
+                || Error::Numerical {
+                    what: "the linear mixed model".into(),
+                    message: "I + Lambda' Z'Z Lambda is not positive definite".into(),
+                },
+            )?;
+            let l = chol.l_dirty();
+            log_det_a += 2.0 * (0..q).map(|i| l[(i, i)].ln()).sum::<f64>();
             // W = Lambda' Z'X, w = Lambda' Z'y; subtract W' A^{-1} W etc.
-            let w = lambda.transpose() * ztx;
-            let wy = lambda.transpose() * zty;
-            let aw = chol.solve(&w);
-            let awy = chol.solve(&wy);
-            m -= w.transpose() * &aw;
-            xvy -= w.transpose() * &awy;
+            lambda.tr_mul_to(ztx, &mut w);
+            lambda.tr_mul_to(zty, &mut wy);
+            aw.copy_from(&w);
+            chol.solve_mut(&mut aw);
+            awy.copy_from(&wy);
+            chol.solve_mut(&mut awy);
+            m.gemm_tr(-1.0, &w, &aw, 1.0);
+            xvy.gemv_tr(-1.0, &w, &awy, 1.0);
             yvy -= wy.dot(&awy);
             if let Some(solved) = solved.as_deref_mut() {
-                solved.g += ztz * &lambda * chol.inverse();
-                solved.clusters.push((aw, awy));
+                inverse.fill_with_identity();
+                chol.solve_mut(&mut inverse);
+                solved.g.gemm(1.0, &s_lambda, &inverse, 1.0);
+                solved.clusters.push((aw.clone(), awy.clone()));
             }
+            a = chol.unpack_dirty();
         }
         self.profile(log_det_a, m, xvy, yvy)
     }
@@ -513,17 +534,31 @@ impl Statistics {
         };
         let lambda = self.structure.lambda(theta);
         // R = sum_g (S_g Lambda v_g - e_g) v_g', T = sum_g (C_g - S_g Lambda U_g) M^{-1} U_g'.
+        let p = self.p;
         let mut r = DMatrix::<f64>::zeros(q, q);
         let mut t = DMatrix::<f64>::zeros(q, q);
+        let mut s_lambda = DMatrix::zeros(q, q);
+        let (mut v, mut x) = (DVector::zeros(q), DVector::zeros(q));
+        let (mut q_g, mut u_m) = (DMatrix::zeros(q, p), DMatrix::zeros(q, p));
         for (c, (u_x, u_y)) in self.clusters.iter().zip(&solved.clusters) {
-            let s_lambda = &c.ztz * &lambda;
-            let v = u_y - u_x * &at.beta;
-            let e = &c.zty - &c.ztx * &at.beta;
-            let x = &s_lambda * &v - e;
+            c.ztz.mul_to(&lambda, &mut s_lambda);
+            // v = u - U beta^, x = S Lambda v - e with e = Z'y - Z'X beta^.
+            v.copy_from(u_y);
+            v.gemv(-1.0, u_x, &at.beta, 1.0);
+            x.copy_from(&c.zty);
+            x.gemv(1.0, &c.ztx, &at.beta, -1.0);
+            x.gemv(1.0, &s_lambda, &v, 1.0);
             r.ger(1.0, &x, &v, 1.0);
             if let Some(m_inverse) = &m_inverse {
-                let q_g = &c.ztx - &s_lambda * u_x;
-                t += q_g * (m_inverse * u_x.transpose());
+                q_g.copy_from(&c.ztx);
+                q_g.gemm(-1.0, &s_lambda, u_x, 1.0);
+                // T += Q_g (U_g M^{-1})' (M^{-1} is symmetric).
+                u_m.gemm(1.0, u_x, m_inverse, 0.0);
+                for a in 0..q {
+                    for b in 0..q {
+                        t[(a, b)] += q_g.row(a).dot(&u_m.row(b));
+                    }
+                }
             }
         }
         let sum = |matrix: &DMatrix<f64>, entries: &[(usize, usize)]| {
@@ -549,6 +584,20 @@ impl Statistics {
         }
         Ok(d)
     }
+}
+
+/// `M'M`, each entry below the diagonal a dot product of two columns, mirrored above.
+fn gram(m: DMatrixView<'_, f64>) -> DMatrix<f64> {
+    let k = m.ncols();
+    let mut out = DMatrix::zeros(k, k);
+    for j in 0..k {
+        for i in j..k {
+            let v = m.column(i).dot(&m.column(j));
+            out[(i, j)] = v;
+            out[(j, i)] = v;
+        }
+    }
+    out
 }
 
 /// `log|M|` of a positive definite matrix (by its Cholesky factor).

@@ -85,6 +85,31 @@ impl<'a> Satterthwaite<'a> {
         (t, psi[self.free.len()])
     }
 
+    /// The diagonal of `C(psi)` at the free parameters `psi`: each coefficient's `f`.
+    fn coefficient_variances(&self, psi: &[f64]) -> Result<Vec<f64>> {
+        let (t, s) = self.expand(psi);
+        let at = self.stats.at(&t)?;
+        let inverse = spd_inverse(&at.m, "X'V^{-1}X")?;
+        Ok(inverse.diagonal().iter().map(|v| s * s * v).collect())
+    }
+
+    /// `df = 2 f^2 / (g' A g)` of the contrast with variance `f` and gradient `g`.
+    fn df_of(&self, f: f64, g: DVector<f64>) -> f64 {
+        let denominator = (g.transpose() * &self.a * &g)[(0, 0)];
+        2.0 * f * f / denominator
+    }
+
+    /// The Satterthwaite df of every coefficient: as [`Satterthwaite::df`] of each unit
+    /// contrast, with one differencing of all the variances together.
+    pub fn coefficient_df(&self) -> Result<Vec<f64>> {
+        let f = self.coefficient_variances(&self.psi)?;
+        let g = jacobian(|v: &[f64]| self.coefficient_variances(v), &self.psi)?;
+        Ok(f.iter()
+            .enumerate()
+            .map(|(j, &f)| self.df_of(f, g.row(j).transpose()))
+            .collect())
+    }
+
     /// `L' C(psi) L` at the free parameters `psi`.
     fn contrast_variance(&self, psi: &[f64], contrast: &[f64]) -> Result<f64> {
         let (t, s) = self.expand(psi);
@@ -111,8 +136,7 @@ impl<'a> Satterthwaite<'a> {
             |v: &[f64]| self.contrast_variance(v, contrast),
             &self.psi,
         )?);
-        let denominator = (g.transpose() * &self.a * &g)[(0, 0)];
-        Ok(2.0 * f * f / denominator)
+        Ok(self.df_of(f, g))
     }
 }
 
@@ -124,13 +148,5 @@ pub(crate) fn satterthwaite_df(
     sigma: f64,
     at_zero: &[usize],
 ) -> Result<Vec<f64>> {
-    let satterthwaite = Satterthwaite::new(stats, reml, theta, sigma, at_zero)?;
-    let p = stats.p;
-    (0..p)
-        .map(|j| {
-            let mut unit = vec![0.0; p];
-            unit[j] = 1.0;
-            satterthwaite.df(&unit)
-        })
-        .collect()
+    Satterthwaite::new(stats, reml, theta, sigma, at_zero)?.coefficient_df()
 }
