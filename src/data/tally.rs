@@ -3,7 +3,7 @@
 //! A binomial or Poisson model reads its rows only through the summed weights and responses of
 //! the rows that agree in every predictor (see `UsedRows::collapse` in `frame::design`), so a
 //! file can be read into those patterns as it streams by: memory grows with the number of
-//! distinct patterns, not with the rows. The file is read in blocks of 16 MiB (the next one
+//! distinct patterns, not with the rows. The file is read in blocks of 4 MiB (the next one
 //! while the last is parsed), each split at line ends into one piece per thread; each thread
 //! keeps its own table of patterns for the whole file, and the tables are merged at the end.
 //! Only the columns asked for are parsed (the others are only counted, for the record-length
@@ -29,7 +29,7 @@ use super::{Cohort, Column, ColumnType, LoadOptions, MISSING_CODE};
 use crate::core::error::{Error, Result};
 
 /// Bytes read at a time.
-const BLOCK: usize = 1 << 24;
+const BLOCK: usize = 1 << 22;
 
 /// Rows of a CSV file merged on the values of some columns (the keys): one row per distinct
 /// combination of key values among the rows where the keys and the summed column are known, in
