@@ -24,6 +24,12 @@
 //!   as such and said so on stderr), `--na VALUE` (another missing-value text besides NA, NaN
 //!   and empty; repeatable), `--categorical COLUMN` (read a column as text; repeatable). A
 //!   column of numbers with a few text cells is an error naming them.
+//! - Large files: a binomial mixed model with a 0/1 response and no weights, offsets,
+//!   `scale()` or `poly()`, asked for nothing that needs the patients' rows (`--marginal`,
+//!   `--subgroups`, `--permutation`, `--tate`, `--event`, `--robust`, a `--vcov` but model),
+//!   is fitted to the file streamed into covariate patterns (`stepwedge::data::Tally`): only
+//!   the model's columns are parsed, and memory grows with the patterns rather than the rows.
+//!   The numbers are those of the whole file read into memory, which is what happens otherwise.
 //!
 //! - `--family gamma` (log link): costs; a gamma GLM, or with a random-effect term the gamma
 //!   mixed model (as glmmTMB's), whose JSON adds `"dispersion"` (1 / shape).
@@ -139,7 +145,7 @@ use stepwedge::frame::formula::{Expr, Formula, Response};
 use stepwedge::models::coef_table::CoefRow;
 use stepwedge::models::gee::{Gee, SeKind, WorkingCorrelation};
 use stepwedge::models::glm::{Family, Glm, Link};
-use stepwedge::models::glmm::{Glmm, RandomEffectCorrelation, RandomEffectSd};
+use stepwedge::models::glmm::{Glmm, GlmmFit, RandomEffectCorrelation, RandomEffectSd};
 use stepwedge::models::lmm::{DfMethod, Lmm};
 use stepwedge::models::vcov::VcovKind;
 use stepwedge::models::{Fitted, LoglikKind};
@@ -524,11 +530,22 @@ fn report_json(mut common: Map<String, Value>, rest: Value) -> String {
 
 fn run(args: &Args) -> Result<(), Failure> {
     let formula = Formula::parse(&args.formula)?;
+    let link = args.family.resolve_link(args.link)?;
+    if args.df.is_none() {
+        if let Some(fit) = streamed(args, &formula, link)? {
+            let none = Analyses {
+                marginal: None,
+                subgroups: None,
+                permutation: None,
+            };
+            let (text, coefficients) = glmm_report(args, fit, none, None, None);
+            return finish(args, &text, &coefficients);
+        }
+    }
     let cohort = args.read.load(PROGRAM, &args.data)?;
     let cohort = with_event(cohort, &formula, args.event.as_deref())?;
     let (cohort, derived) = with_exposure(cohort, &formula, args)?;
     let derived = derived.as_ref();
-    let link = args.family.resolve_link(args.link)?;
     let lmm = args.gee.is_none() && !formula.random.is_empty() && args.family == Family::Gaussian;
     if args.df.is_some() && !lmm {
         return Err(Error::invalid(
@@ -572,39 +589,84 @@ fn run(args: &Args) -> Result<(), Failure> {
         let tate = tate_analysis(args, &fit, &formula, |f: &Formula, _| {
             glmm_spec(args, &f.text, link)?.fit(&cohort)
         })?;
-        let text = if args.json {
-            let common = common_json(
-                &fit.coefficients,
-                &fit.random_effects,
-                &fit.correlations,
-                &fit.missing,
-                fit.level,
-            );
-            report_json(
-                common,
-                json!({
-                    "n_obs": fit.n_obs, "n_groups": fit.n_groups, "loglik": fit.loglik,
-                    "converged": fit.converged, "singular": fit.singular, "family": fit.family,
-                    "link": fit.link, "nagq": fit.nagq, "aic": fit.aic, "bic": fit.bic,
-                    "icc": fit.icc, "gradient_max": fit.gradient_max,
-                    "evaluations": fit.evaluations, "vcov": fit.vcov_kind,
-                    "boundary": fit.boundary, "dispersion": fit.dispersion,
-                    "theta": fit.nb_theta.map(|t| t.theta), "theta_se": fit.nb_theta.map(|t| t.se),
-                    "log_theta_se": fit.nb_theta.map(|t| t.se_log_theta),
-                    "marginal": a.marginal, "subgroups": a.subgroups,
-                    "permutation": permutation_json(a.permutation.as_ref()),
-                    "tate": tate_json(tate.as_ref(), derived),
-                }),
-            )
-        } else {
-            with_tate_text(a.text(&fit), tate.as_ref())
-        };
-        (text, fit.coefficients)
+        glmm_report(args, fit, a, tate.as_ref(), derived)
     };
+    finish(args, &text, &coefficients)
+}
+
+/// Writes the coefficient table (`--out`) and the report.
+fn finish(args: &Args, text: &str, coefficients: &[CoefRow]) -> Result<(), Failure> {
     if let Some(path) = &args.out {
-        write_atomically(path, coefficients_csv(&coefficients).as_bytes())?;
+        write_atomically(path, coefficients_csv(coefficients).as_bytes())?;
     }
-    cli::emit(&text)
+    cli::emit(text)
+}
+
+/// A mixed model's report (JSON or text) and its coefficients.
+fn glmm_report(
+    args: &Args,
+    fit: GlmmFit,
+    a: Analyses,
+    tate: Option<&TateAnalysis>,
+    derived: Option<&ExposureReport>,
+) -> (String, Vec<CoefRow>) {
+    let text = if args.json {
+        let common = common_json(
+            &fit.coefficients,
+            &fit.random_effects,
+            &fit.correlations,
+            &fit.missing,
+            fit.level,
+        );
+        report_json(
+            common,
+            json!({
+                "n_obs": fit.n_obs, "n_groups": fit.n_groups, "loglik": fit.loglik,
+                "converged": fit.converged, "singular": fit.singular, "family": fit.family,
+                "link": fit.link, "nagq": fit.nagq, "aic": fit.aic, "bic": fit.bic,
+                "icc": fit.icc, "gradient_max": fit.gradient_max,
+                "evaluations": fit.evaluations, "vcov": fit.vcov_kind,
+                "boundary": fit.boundary, "dispersion": fit.dispersion,
+                "theta": fit.nb_theta.map(|t| t.theta), "theta_se": fit.nb_theta.map(|t| t.se),
+                "log_theta_se": fit.nb_theta.map(|t| t.se_log_theta),
+                "marginal": a.marginal, "subgroups": a.subgroups,
+                "permutation": permutation_json(a.permutation.as_ref()),
+                "tate": tate_json(tate, derived),
+            }),
+        )
+    } else {
+        with_tate_text(a.text(&fit), tate)
+    };
+    (text, fit.coefficients)
+}
+
+/// The mixed logistic model fitted to the covariate patterns of the data file, streamed into
+/// them (`Tally`: memory grows with the patterns, not the rows, and only the model's columns
+/// are parsed), when nothing asked for needs the patients' rows (`--marginal`, `--subgroups`,
+/// `--permutation`, `--tate`, `--event`, robust errors) and the model allows it
+/// (`Glmm::tally_columns`). `None` otherwise, or when the file has to be read whole.
+fn streamed(args: &Args, formula: &Formula, link: Link) -> Result<Option<GlmmFit>, Error> {
+    let rows_free = args.gee.is_none()
+        && args.family != Family::Gaussian
+        && !formula.random.is_empty()
+        && args.event.is_none()
+        && args.tate.is_none()
+        && args.marginal.is_none()
+        && args.subgroups.is_none()
+        && args.permutation.is_none()
+        && !args.robust
+        && args.vcov.is_none_or(|v| v == VcovKind::Model);
+    if !rows_free {
+        return Ok(None);
+    }
+    let spec = glmm_spec(args, &args.formula, link)?;
+    let Some((keys, summed)) = spec.tally_columns() else {
+        return Ok(None);
+    };
+    match args.read.tally(PROGRAM, &args.data, &keys, &summed)? {
+        Some(tally) => spec.fit_tally(&tally).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// A GLM of `formula` as the flags ask.

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use stepwedge::core::error::Error;
-use stepwedge::data::{Cohort, ColumnType, LoadOptions};
+use stepwedge::data::{Cohort, ColumnType, LoadOptions, Tally};
 
 /// The flags that say how a CSV file is read (mapped to [`LoadOptions`]).
 #[derive(Debug, Clone, clap::Args)]
@@ -65,6 +65,26 @@ impl DataFlags {
     /// Reads the cohort at `path`; a detected format (`;` with decimal commas) is said on stderr
     /// as `program: reading FILE as ';'-separated with decimal commas (detected)`.
     pub fn load(&self, program: &str, path: &str) -> Result<Cohort, Error> {
+        let opts = self.options_noted(program, path)?;
+        Cohort::from_csv_path(path, &opts)
+    }
+
+    /// Streams the file at `path` into the patterns of the columns `keys`, summing `summed`
+    /// ([`Tally::from_csv_path`]; `None` when the file has to be read whole), with the note on
+    /// a detected format as [`DataFlags::load`] gives it.
+    pub fn tally(
+        &self,
+        program: &str,
+        path: &str,
+        keys: &[String],
+        summed: &str,
+    ) -> Result<Option<Tally>, Error> {
+        let opts = self.options_noted(program, path)?;
+        Tally::from_csv_path(path, keys, summed, &opts)
+    }
+
+    /// The load options, after saying a detected format on stderr.
+    fn options_noted(&self, program: &str, path: &str) -> Result<LoadOptions, Error> {
         let opts = self.options();
         let format = opts.format_of_file(path)?;
         if format.detected {
@@ -73,7 +93,7 @@ impl DataFlags {
                 format_args!("reading {path} as {format} (detected)"),
             );
         }
-        Cohort::from_csv_path(path, &opts)
+        Ok(opts)
     }
 }
 

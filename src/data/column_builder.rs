@@ -229,7 +229,7 @@ impl Part {
 }
 
 /// What a cell of a numeric column holds.
-enum NumberCell {
+pub(crate) enum NumberCell {
     /// A finite number, or NaN for a missing cell.
     Value(f64),
     /// NaN or infinity written out, with its error message.
@@ -241,7 +241,11 @@ enum NumberCell {
 /// Reads the trimmed `cell` of a numeric column. Under a forced rule, what the rule does not
 /// allow (text, NaN or infinity, and for `Binary` numbers other than 0 and 1) is an error.
 #[inline]
-fn number_cell(cell: &[u8], rule: Rule, opts: &LoadOptions) -> Result<NumberCell, String> {
+pub(crate) fn number_cell(
+    cell: &[u8],
+    rule: Rule,
+    opts: &LoadOptions,
+) -> Result<NumberCell, String> {
     if opts.is_missing(cell) {
         return Ok(NumberCell::Value(f64::NAN));
     }
@@ -275,7 +279,7 @@ pub(crate) fn number_in(cell: &[u8], opts: &LoadOptions) -> Option<f64> {
 }
 
 /// The code of a label cell ([`MISSING_CODE`] if it is a missing-value string).
-fn label_code(
+pub(crate) fn label_code(
     interner: &mut LevelInterner,
     cell: &[u8],
     opts: &LoadOptions,

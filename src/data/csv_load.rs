@@ -76,15 +76,10 @@ impl Context<'_> {
 
     /// An [`Error::Csv`] at `line` in column number `col` (0-based).
     fn error(&self, line: u64, col: usize, message: impl Into<String>) -> Error {
-        let column = self
-            .names
-            .get(col)
-            .cloned()
-            .unwrap_or_else(|| format!("#{}", col + 1));
         Error::Csv {
             file: self.file.to_string(),
             line,
-            column,
+            column: column_label(self.names, col),
             message: message.into(),
         }
     }
@@ -104,21 +99,7 @@ fn parse(bytes: &[u8], file: &str, opts: &LoadOptions) -> Result<Cohort> {
 /// Parses a whole CSV file held in `bytes`, in chunks for `threads` threads where possible.
 fn parse_in_chunks(bytes: &[u8], file: &str, opts: &LoadOptions, threads: usize) -> Result<Cohort> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let format = opts.format_of(bytes);
-    let d = format.delimiter;
-    if matches!(d, b'"' | b'\n' | b'\r') {
-        return Err(Error::invalid(
-            "delimiter",
-            format!("{:?} cannot be a field delimiter", char::from(d)),
-        ));
-    }
-    if format.decimal_comma && d == b',' {
-        return Err(Error::invalid(
-            "decimal_comma",
-            "decimal commas need a field delimiter other than ',' (such as ';')",
-        ));
-    }
-    let opts = &opts.with_format(format);
+    let opts = &fixed_format(bytes, opts)?;
     let (names, body_start) = read_header(bytes, file, opts)?;
     let ctx = Context {
         file,
@@ -167,6 +148,35 @@ fn parse_in_chunks(bytes: &[u8], file: &str, opts: &LoadOptions, threads: usize)
     )?;
     check_text_in_numbers(&columns, &forced, &ctx, opts)?;
     Cohort::from_columns(names.into_iter().zip(columns).collect())
+}
+
+/// The options with the format of the file starting with `bytes` fixed (given or detected,
+/// see [`LoadOptions::format_of`]); a delimiter that cannot be one is an error.
+pub(super) fn fixed_format(bytes: &[u8], opts: &LoadOptions) -> Result<LoadOptions> {
+    let format = opts.format_of(bytes);
+    let d = format.delimiter;
+    if matches!(d, b'"' | b'\n' | b'\r') {
+        return Err(Error::invalid(
+            "delimiter",
+            format!("{:?} cannot be a field delimiter", char::from(d)),
+        ));
+    }
+    if format.decimal_comma && d == b',' {
+        return Err(Error::invalid(
+            "decimal_comma",
+            "decimal commas need a field delimiter other than ',' (such as ';')",
+        ));
+    }
+    Ok(opts.with_format(format))
+}
+
+/// The name of column number `col` (0-based) in error messages: its name, or `#k` past the
+/// header's columns.
+pub(super) fn column_label(names: &[String], col: usize) -> String {
+    names
+        .get(col)
+        .cloned()
+        .unwrap_or_else(|| format!("#{}", col + 1))
 }
 
 /// A column with at most this many text cells among numbers (or 1% of its cells if that is
@@ -302,7 +312,11 @@ fn line_of(record: &ByteRecord) -> u64 {
 
 /// Reads the header record and checks its names: present, UTF-8, non-empty, distinct. Returns
 /// the names and the offset of the first byte after the header.
-fn read_header(bytes: &[u8], file: &str, opts: &LoadOptions) -> Result<(Vec<String>, usize)> {
+pub(super) fn read_header(
+    bytes: &[u8],
+    file: &str,
+    opts: &LoadOptions,
+) -> Result<(Vec<String>, usize)> {
     let none = Context {
         file,
         bytes,

@@ -76,6 +76,11 @@ impl LevelInterner {
         Ok(code)
     }
 
+    /// The labels in first-seen order (label `c` has code `c`).
+    pub(crate) fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
     /// The codes (given in first-seen order) recoded against the sorted levels, and those levels.
     pub(crate) fn into_sorted(self, codes: Vec<u32>) -> (Vec<u32>, Vec<String>) {
         sort_levels(codes, self.labels)

@@ -16,8 +16,10 @@ mod event;
 mod levels;
 mod number;
 mod options;
+mod tally;
 
 pub use options::{CsvFormat, LoadOptions};
+pub use tally::Tally;
 
 use crate::core::error::{Error, Result};
 

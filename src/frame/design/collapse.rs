@@ -14,10 +14,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
-use super::UsedRows;
+use super::{model_columns, DesignOptions, MissingPolicy, MissingReport, UsedRows};
 use crate::core::error::{Error, Result};
-use crate::data::{Cohort, Column};
-use crate::frame::formula::Formula;
+use crate::data::{Cohort, Column, Tally};
+use crate::frame::formula::{Expr, Formula, Response};
 
 /// A hasher for keys that are already 64-bit hashes: it only spreads their bits with the
 /// MurmurHash3 finaliser (`fmix64`), so that every bit of the key moves the table position.
@@ -301,6 +301,115 @@ impl UsedRows {
     }
 }
 
+impl UsedRows {
+    /// The columns a [`Tally`] of the model's rows needs: the keys (every column the model reads
+    /// but the response) and the summed response column. `None` when the formula's rows cannot
+    /// be read as a tally: a response other than one column, offsets, or a term whose values
+    /// depend on other rows (`scale()`, `poly()`).
+    pub(crate) fn tally_columns(
+        formula: &Formula,
+        options: &DesignOptions,
+    ) -> Option<(Vec<String>, String)> {
+        let Response::Single(Expr::Column(response)) = &formula.response else {
+            return None;
+        };
+        let row_wise = formula
+            .terms
+            .iter()
+            .chain(formula.random.iter().flat_map(|r| &r.slopes))
+            .flat_map(|t| &t.vars)
+            .all(row_wise);
+        if !formula.offsets.is_empty() || !row_wise {
+            return None;
+        }
+        let keys: Vec<String> = model_columns(formula, options)
+            .into_iter()
+            .filter(|c| c != response)
+            .collect();
+        Some((keys, response.clone()))
+    }
+
+    /// The rows of a tally of the cohort (see [`UsedRows::tally_columns`]), as
+    /// [`UsedRows::new`] and [`UsedRows::collapse`] give them for the whole cohort: one row per
+    /// pattern of the tally's cohort, its mean response and its rows as trials. Missing values
+    /// are reported (or refused) as [`UsedRows::new`] does.
+    pub(crate) fn from_tally(
+        tally: &Tally,
+        formula: &Formula,
+        options: &DesignOptions,
+    ) -> Result<UsedRows> {
+        let Some((keys, response)) = UsedRows::tally_columns(formula, options) else {
+            return Err(Error::invalid(
+                "formula",
+                "the model's rows cannot be read as covariate patterns (a response other than \
+                 one column, an offset, scale() or poly())",
+            ));
+        };
+        if tally.patterns().names() != keys.as_slice() || tally.summed_column() != response {
+            return Err(Error::invalid(
+                "tally",
+                format!(
+                    "the tally has the columns {:?} summing '{}'; the model needs {keys:?} \
+                     summing '{response}'",
+                    tally.patterns().names(),
+                    tally.summed_column()
+                ),
+            ));
+        }
+        let mut by_variable = Vec::new();
+        for column in model_columns(formula, options) {
+            let Some((_, count, first_row)) = tally.missing().iter().find(|m| m.0 == column) else {
+                continue;
+            };
+            if options.missing == MissingPolicy::Error {
+                return Err(Error::MissingValues {
+                    column,
+                    count: *count,
+                    first_row: *first_row,
+                });
+            }
+            by_variable.push((column, *count));
+        }
+        if tally.rows().is_empty() {
+            return Err(Error::NoCompleteRows { by_variable });
+        }
+        let y = tally
+            .sums()
+            .iter()
+            .zip(tally.rows())
+            .map(|(s, m)| s / m)
+            .collect();
+        Ok(UsedRows {
+            rows: (0..tally.rows().len()).collect(),
+            missing: MissingReport {
+                rows_in: tally.rows_in(),
+                rows_used: tally.rows_used(),
+                by_variable,
+            },
+            y,
+            trials: Some(tally.rows().to_vec()),
+            offset: None,
+        })
+    }
+}
+
+/// Whether an expression's value in a row depends on that row alone (not on `scale()` or
+/// `poly()`, whose constants come from all rows).
+fn row_wise(e: &Expr) -> bool {
+    match e {
+        Expr::Scale(_) | Expr::Poly(..) => false,
+        Expr::Column(_) | Expr::Factor(_) | Expr::Number(_) => true,
+        Expr::Log(e)
+        | Expr::Exp(e)
+        | Expr::Sqrt(e)
+        | Expr::AsIs(e)
+        | Expr::Paren(e)
+        | Expr::Negate(e)
+        | Expr::Not(e) => row_wise(e),
+        Expr::Binary(_, a, b) => row_wise(a) && row_wise(b),
+    }
+}
+
 /// Covariate patterns of a set of rows, in order of first appearance.
 #[derive(Default)]
 struct Sums {
@@ -354,5 +463,102 @@ impl Sums {
         self.first.push(first);
         self.weight.push(0.0);
         self.weighted_y.push(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::LoadOptions;
+
+    const MODEL: &str =
+        "death30 ~ treated + factor(period) + age + sex + residence + (1 | cluster)";
+
+    /// The sample cohort with some ages and outcomes missing, as a temporary file.
+    fn sample_with_missing() -> std::path::PathBuf {
+        let sample = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data-samples/stepped_wedge_sim.csv"
+        );
+        let text = std::fs::read_to_string(sample).unwrap();
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            if i % 97 == 13 {
+                cells[4] = "NA";
+            }
+            if i % 211 == 50 {
+                cells[7] = "";
+            }
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        let path =
+            std::env::temp_dir().join(format!("stepwedge-collapse-{}.csv", std::process::id()));
+        std::fs::write(&path, out).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_tally_gives_the_collapsed_rows_of_the_cohort() {
+        let path = sample_with_missing();
+        let opts = LoadOptions::default();
+        let cohort = Cohort::from_csv_path(&path, &opts).unwrap();
+        let formula = Formula::parse(MODEL).unwrap();
+        let options = DesignOptions::default();
+        let (keys, summed) = UsedRows::tally_columns(&formula, &options).unwrap();
+        assert_eq!(
+            keys,
+            ["treated", "period", "age", "sex", "residence", "cluster"]
+        );
+        let tally = Tally::from_csv_path(&path, &keys, &summed, &opts);
+        std::fs::remove_file(&path).unwrap();
+        let tally = tally.unwrap().unwrap();
+        let streamed = UsedRows::from_tally(&tally, &formula, &options).unwrap();
+        let whole = UsedRows::new(&cohort, &formula, &options)
+            .unwrap()
+            .collapse(&cohort, &formula)
+            .unwrap();
+        assert_eq!(streamed.y, whole.y);
+        assert_eq!(streamed.trials, whole.trials);
+        assert_eq!(streamed.missing.rows_in, whole.missing.rows_in);
+        assert_eq!(streamed.missing.rows_used, whole.missing.rows_used);
+        assert_eq!(streamed.missing.by_variable, whole.missing.by_variable);
+        assert_eq!(whole.missing.by_variable.len(), 2);
+        let patterns = tally.patterns();
+        for key in &keys {
+            let (a, b) = (patterns.column(key).unwrap(), cohort.column(key).unwrap());
+            for (k, &row) in whole.rows.iter().enumerate() {
+                match (a, b) {
+                    (Column::Numeric(x), Column::Numeric(y)) => assert_eq!(x[k], y[row]),
+                    _ => assert_eq!(a.label(k), b.label(row)),
+                }
+            }
+        }
+        let refused = UsedRows::from_tally(
+            &tally,
+            &Formula::parse("death30 ~ treated + (1 | cluster)").unwrap(),
+            &options,
+        );
+        assert!(refused.is_err());
+    }
+
+    #[test]
+    fn models_that_read_other_rows_have_no_tally() {
+        let options = DesignOptions::default();
+        for model in [
+            "death30 ~ treated + scale(age) + (1 | cluster)",
+            "death30 ~ treated + poly(age, 2) + (1 | cluster)",
+            "events ~ treated + offset(log(days)) + (1 | cluster)",
+            "cbind(events, trials - events) ~ treated + (1 | cluster)",
+        ] {
+            let formula = Formula::parse(model).unwrap();
+            assert!(
+                UsedRows::tally_columns(&formula, &options).is_none(),
+                "{model}"
+            );
+        }
+        let formula = Formula::parse("death30 ~ treated + I(age > 80) + (1 | cluster)").unwrap();
+        assert!(UsedRows::tally_columns(&formula, &options).is_some());
     }
 }

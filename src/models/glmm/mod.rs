@@ -89,7 +89,7 @@ use nalgebra::DMatrix;
 use crate::core::builder::builder_methods;
 use crate::core::error::{Error, Result};
 use crate::core::linalg::spd_inverse;
-use crate::data::Cohort;
+use crate::data::{Cohort, Tally};
 use crate::frame::counterfactual::FitFrame;
 use crate::frame::design::{Design, DesignOptions, MissingPolicy, UsedRows};
 use crate::frame::formula::Formula;
@@ -123,6 +123,10 @@ pub enum DfMethod {
 /// column; above it the fixed-effects block is the Schur-complement information (its difference
 /// from the full Hessian shrinks with the cluster sizes).
 const FULL_HESSIAN_BUDGET: usize = 2_000_000;
+
+/// The rows a fit uses, the rows its analyses see, the likelihood's mean-free constant and the
+/// family parameter's sums (see [`Glmm::cohort_rows`]).
+type PreparedRows = (UsedRows, UsedRows, f64, Option<FamilyParameter>);
 
 /// A GLMM specification.
 #[derive(Debug, Clone)]
@@ -208,6 +212,34 @@ impl Glmm {
         self.with_session(cohort, |s| s.fit())
     }
 
+    /// The columns of a [`Tally`] this model can be fitted to ([`Glmm::fit_tally`]): the keys
+    /// (every column the model reads but the response) and the summed response. `None` unless
+    /// the model is binomial with a 0/1 response column, no weights or offsets, rows collapsed
+    /// (the default) and no term that depends on other rows (`scale()`, `poly()`).
+    ///
+    /// ```
+    /// use stepwedge::models::glmm::Glmm;
+    /// let model = Glmm::new("death30 ~ treated + factor(period) + age + (1 | cluster)").unwrap();
+    /// let (keys, summed) = model.tally_columns().unwrap();
+    /// assert_eq!(keys, ["treated", "period", "age", "cluster"]);
+    /// assert_eq!(summed, "death30");
+    /// ```
+    pub fn tally_columns(&self) -> Option<(Vec<String>, String)> {
+        if self.family != Family::Binomial || self.weights.is_some() || !self.collapse {
+            return None;
+        }
+        UsedRows::tally_columns(&self.formula, &self.options())
+    }
+
+    /// Fit the model to the covariate patterns of a cohort read as a [`Tally`] of the columns
+    /// [`Glmm::tally_columns`] names (as `Tally::from_csv_path` streams a large file): the same
+    /// fit as [`Glmm::fit`] to the whole cohort, which collapses its rows into the same patterns.
+    /// The fit's data are the patterns, so analyses that need the patients' rows (marginal
+    /// risks, randomisation tests) take a fit to the cohort.
+    pub fn fit_tally(&self, tally: &Tally) -> Result<GlmmFit> {
+        self.with_rows(tally.patterns(), Some(tally), |s| s.fit())
+    }
+
     /// The design options with the weights column among the columns read.
     fn options(&self) -> DesignOptions {
         let mut options = self.design.clone();
@@ -227,43 +259,11 @@ impl Glmm {
         self.fit(cohort)?.profile_interval(parameter)
     }
 
-    /// Build the model's pieces and run `f` on them.
-    fn with_session<R>(
-        &self,
-        cohort: &Cohort,
-        f: impl FnOnce(&mut Session<'_>) -> Result<R>,
-    ) -> Result<R> {
-        let link = self.family.resolve_link(self.link)?;
-        check_level(self.level)?;
-        if self.family == Family::Gaussian {
-            return Err(Error::invalid(
-                "family",
-                "the Gaussian mixed model is fitted by the linear mixed model (lmm::Lmm), not here",
-            ));
-        }
-        if matches!(self.family, Family::Gamma | Family::NegativeBinomial(_))
-            && (link != Link::Log || self.vcov != VcovKind::Model)
-        {
-            return Err(Error::invalid(
-                "family",
-                format!(
-                    "the {} mixed model has the log link and model-based errors here",
-                    self.family
-                ),
-            ));
-        }
-        let rule = GaussHermite::new(self.nagq)?;
-        if !robust::supported(self.vcov) {
-            return Err(Error::invalid(
-                "vcov",
-                format!(
-                    "a mixed model has model-based, sandwich or CR0 variances, not {}",
-                    self.vcov.describe()
-                ),
-            ));
-        }
-        let options = self.options();
-        let mut used = UsedRows::new(cohort, &self.formula, &options)?;
+    /// The rows of `cohort` the model uses (collapsed if asked), the rows the fit's analyses
+    /// see (before weights and collapsing), the likelihood's mean-free constant and the family's
+    /// parameter sums.
+    fn cohort_rows(&self, cohort: &Cohort, options: &DesignOptions) -> Result<PreparedRows> {
+        let mut used = UsedRows::new(cohort, &self.formula, options)?;
         check_response(&self.formula, self.family, &used.y, &used.rows)?;
         // The rows as the analyses of the fit see them: before weights and collapsing.
         let frame_rows = used.clone();
@@ -304,6 +304,77 @@ impl Glmm {
             used.collapse(cohort, &self.formula)?
         } else {
             used
+        };
+        Ok((used, frame_rows, constant, parameter))
+    }
+
+    /// [`Glmm::cohort_rows`] from the patterns of a tally: the patterns are the rows of both,
+    /// and the constant is 0 (binary rows).
+    fn tally_rows(&self, tally: &Tally, options: &DesignOptions) -> Result<PreparedRows> {
+        if self.tally_columns().is_none() {
+            return Err(Error::invalid(
+                "tally",
+                "only a binomial model with a 0/1 response, without weights and with collapsing \
+                 is fitted to a tally",
+            ));
+        }
+        let used = UsedRows::from_tally(tally, &self.formula, options)?;
+        if let Some((row, value)) = tally.first_not_binary() {
+            check_response(&self.formula, self.family, &[value], &[row - 1])?;
+        }
+        Ok((used.clone(), used, 0.0, None))
+    }
+
+    /// Build the model's pieces and run `f` on them.
+    fn with_session<R>(
+        &self,
+        cohort: &Cohort,
+        f: impl FnOnce(&mut Session<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.with_rows(cohort, None, f)
+    }
+
+    /// Build the model's pieces on the rows of `cohort`, or on the patterns of `tally` (whose
+    /// cohort `cohort` then is), and run `f` on them.
+    fn with_rows<R>(
+        &self,
+        cohort: &Cohort,
+        tally: Option<&Tally>,
+        f: impl FnOnce(&mut Session<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let link = self.family.resolve_link(self.link)?;
+        check_level(self.level)?;
+        if self.family == Family::Gaussian {
+            return Err(Error::invalid(
+                "family",
+                "the Gaussian mixed model is fitted by the linear mixed model (lmm::Lmm), not here",
+            ));
+        }
+        if matches!(self.family, Family::Gamma | Family::NegativeBinomial(_))
+            && (link != Link::Log || self.vcov != VcovKind::Model)
+        {
+            return Err(Error::invalid(
+                "family",
+                format!(
+                    "the {} mixed model has the log link and model-based errors here",
+                    self.family
+                ),
+            ));
+        }
+        let rule = GaussHermite::new(self.nagq)?;
+        if !robust::supported(self.vcov) {
+            return Err(Error::invalid(
+                "vcov",
+                format!(
+                    "a mixed model has model-based, sandwich or CR0 variances, not {}",
+                    self.vcov.describe()
+                ),
+            ));
+        }
+        let options = self.options();
+        let (used, frame_rows, constant, parameter) = match tally {
+            Some(tally) => self.tally_rows(tally, &options)?,
+            None => self.cohort_rows(cohort, &options)?,
         };
         let design = Design::on_rows(cohort, &self.formula, &options, used)?;
         if !design.aliased.is_empty() {
