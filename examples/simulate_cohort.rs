@@ -15,6 +15,12 @@
 //! The cohort of the 10^6-patient benchmarks (`benches/glmm_fit.rs`) is
 //! `--clusters 50 --periods 12 --size 1666 --fixed --seed 1`.
 //!
+//! `--registry` writes the same patients with a registry's columns instead: `patient_id,
+//! cluster, period, treated, age, female, nursing_home, death30`, age in whole years (the
+//! simulated age rounded down), `female` 1 for sex F and `nursing_home` 1 for that residence,
+//! 0 otherwise; no cost. The 10^7-row file of the speed table (`benches/speed/workloads.json`)
+//! is `--clusters 50 --periods 12 --size 16667 --fixed --seed 1 --registry`.
+//!
 //! `--kth-rollout` writes the synthetic cohort of the regional Kom Trygt Hjem rollout instead
 //! (`stepwedge::studies::kth_rollout::synthetic`, calibrated configuration, seed 20251105 unless `--seed` is
 //! given); the bundled sample is
@@ -39,6 +45,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stepwedge::core::error::Error;
+use stepwedge::data::{Cohort, Column};
 use stepwedge::sim::{ClusterSize, SimConfig};
 use stepwedge::studies::kth_rollout::calibrate;
 use stepwedge::studies::kth_rollout::synthetic::KthRollout;
@@ -68,6 +75,10 @@ struct Args {
     /// Exactly --size patients in every cluster-period.
     #[arg(long)]
     fixed: bool,
+    /// Write a registry's columns (patient_id, cluster, period, treated, age in whole years,
+    /// female, nursing_home, death30) instead of the simulator's.
+    #[arg(long, conflicts_with_all = ["kth_rollout", "lkt"])]
+    registry: bool,
     /// Seed [default: 1, the KTH rollout's 20251105 with --kth-rollout, 2215 with --lkt].
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
@@ -108,7 +119,10 @@ fn simulate(args: &Args) -> Result<(), Failure> {
     } else {
         ClusterSize::Poisson { mean: args.size }
     };
-    let cohort = config.simulate(args.seed.unwrap_or(1))?;
+    let mut cohort = config.simulate(args.seed.unwrap_or(1))?;
+    if args.registry {
+        cohort = registry_columns(&cohort)?;
+    }
     if let Some(out) = &args.out {
         cohort.write_csv(out)?;
         cli::note(
@@ -117,6 +131,37 @@ fn simulate(args: &Args) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// The simulated cohort with a registry's columns: `patient_id`, `cluster`, `period`,
+/// `treated`, `age` in whole years (rounded down), `female` (sex F), `nursing_home` (that
+/// residence), `death30`.
+fn registry_columns(cohort: &Cohort) -> Result<Cohort, Error> {
+    let indicator = |name: &str, level: &str| -> Result<Column, Error> {
+        let (codes, levels) = (cohort.codes(name)?, cohort.levels(name)?);
+        let code = levels.iter().position(|l| l == level).map(|c| c as u32);
+        Ok(Column::Numeric(
+            codes
+                .iter()
+                .map(|&c| if Some(c) == code { 1.0 } else { 0.0 })
+                .collect(),
+        ))
+    };
+    let copy = |name: &str| cohort.column(name).cloned();
+    let age = cohort.numeric("age")?.iter().map(|a| a.floor()).collect();
+    Cohort::from_columns(vec![
+        ("patient_id".into(), copy("id")?),
+        ("cluster".into(), copy("cluster")?),
+        ("period".into(), copy("period")?),
+        ("treated".into(), copy("treated")?),
+        ("age".into(), Column::Numeric(age)),
+        ("female".into(), indicator("sex", "F")?),
+        (
+            "nursing_home".into(),
+            indicator("residence", "nursing_home")?,
+        ),
+        ("death30".into(), copy("death30")?),
+    ])
 }
 
 /// The synthetic LKT cohort.

@@ -49,16 +49,16 @@ plan() {
 }
 
 cargo build --release --example simulate_cohort --example swfit
-plan | while IFS=$'\t' read -r what file kind rest; do
-  [ "$what" = data ] || continue
+plan | while IFS=$'\t' read -r -a fields; do
+  [ "${fields[0]}" = data ] || continue
+  file="${fields[1]}"
   [ -s "$data_dir/$file" ] && continue
   echo "data: $file" >&2
-  case "$kind" in
-    copy) cp "$rest" "$data_dir/$file" ;;
+  case "${fields[2]}" in
+    copy) cp "${fields[3]}" "$data_dir/$file" ;;
     simulate_cohort)
-      # shellcheck disable=SC2086 # the arguments are words
-      "$target_dir/release/examples/simulate_cohort" $rest --out "$data_dir/$file" ;;
-    *) echo "run.sh: unknown data kind $kind for $file" >&2; exit 1 ;;
+      "$target_dir/release/examples/simulate_cohort" "${fields[@]:3}" --out "$data_dir/$file" ;;
+    *) echo "run.sh: unknown data kind ${fields[2]} for $file" >&2; exit 1 ;;
   esac
 done
 
@@ -71,14 +71,16 @@ plan | while IFS=$'\t' read -r what target id; do
   [ "$what" = bench ] || continue
   cargo bench --bench "$target" -- --exact "$id"
 done
-plan | while IFS=$'\t' read -r what id rest; do
-  [ "$what" = process ] || continue
+plan | while IFS=$'\t' read -r -a fields; do
+  [ "${fields[0]}" = process ] || continue
+  id="${fields[1]}"
+  arguments=("${fields[@]:2}")
+  arguments=("${arguments[@]//\{data\}/$data_dir}")
   times=()
   peaks=()
   for _ in 1 2 3; do
-    # shellcheck disable=SC2086 # the arguments are words, {data} the data directory
     /usr/bin/time -f "%e %M" -o "$run_dir/time.txt" \
-      "$target_dir/release/examples/swfit" ${rest//\{data\}/$data_dir} >/dev/null
+      "$target_dir/release/examples/swfit" "${arguments[@]}" >/dev/null
     read -r seconds kb <"$run_dir/time.txt"
     times+=("$seconds")
     peaks+=("$kb")

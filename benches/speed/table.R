@@ -105,7 +105,8 @@ for (w in spec$workloads) {
   if (!is.null(lme4)) lme4 <- others$lme4
   if (!is.null(tmb)) tmb <- others$tmb
   if (!is.null(crate_result)) crate_result <- others$crate
-  crate_note <- if (is.null(w$glmm_crate)) "not in the glmm crate's model language" else NULL
+  crate_note <- if (!is.null(w$glmm_crate_note)) w$glmm_crate_note else
+    if (is.null(w$glmm_crate)) "not in the glmm crate's model language" else NULL
   ours_text <- if (is.null(mine)) "not measured" else duration(mine$seconds)
   if (!is.null(mine$peak_mb)) ours_text <- sprintf("%s, %.0f MB", ours_text, mine$peak_mb)
   label <- gsub("|", "\\|", w$label, fixed = TRUE)
