@@ -1314,3 +1314,80 @@ fn swfit_fits_the_negative_binomial_with_theta_in_its_json() {
     ));
     assert!(poisson["theta"].is_null());
 }
+
+#[test]
+fn simulate_cohort_registry_writes_the_same_patients_with_registry_columns() {
+    let dir = scratch("registry");
+    let (plain, registry) = (dir.join("plain.csv"), dir.join("registry.csv"));
+    let common = [
+        "--clusters",
+        "4",
+        "--periods",
+        "3",
+        "--size",
+        "20",
+        "--seed",
+        "7",
+    ];
+    for (path, extra) in [(&plain, None), (&registry, Some("--registry"))] {
+        let mut args = common.to_vec();
+        args.extend(extra);
+        args.extend(["--out", path.to_str().unwrap()]);
+        let out = run("simulate_cohort", &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let options = stepwedge::data::LoadOptions::default();
+    let plain = stepwedge::data::Cohort::from_csv_path(&plain, &options).unwrap();
+    let registry = stepwedge::data::Cohort::from_csv_path(&registry, &options).unwrap();
+    assert_eq!(
+        registry.names(),
+        [
+            "patient_id",
+            "cluster",
+            "period",
+            "treated",
+            "age",
+            "female",
+            "nursing_home",
+            "death30"
+        ]
+    );
+    assert_eq!(registry.n_rows(), plain.n_rows());
+    for (ours, theirs) in [
+        ("patient_id", "id"),
+        ("period", "period"),
+        ("treated", "treated"),
+    ]
+    .into_iter()
+    .chain([("death30", "death30")])
+    {
+        assert_eq!(
+            registry.numeric(ours).unwrap(),
+            plain.numeric(theirs).unwrap()
+        );
+    }
+    assert_eq!(
+        registry.codes("cluster").unwrap(),
+        plain.codes("cluster").unwrap()
+    );
+    let (sex, sex_levels) = (plain.codes("sex").unwrap(), plain.levels("sex").unwrap());
+    let residence = plain.codes("residence").unwrap();
+    let residence_levels = plain.levels("residence").unwrap();
+    for i in 0..plain.n_rows() {
+        assert_eq!(
+            registry.numeric("age").unwrap()[i],
+            plain.numeric("age").unwrap()[i].floor()
+        );
+        let female = sex_levels[sex[i] as usize] == "F";
+        assert_eq!(
+            registry.numeric("female").unwrap()[i],
+            f64::from(u8::from(female))
+        );
+        let home = residence_levels[residence[i] as usize] == "nursing_home";
+        assert_eq!(
+            registry.numeric("nursing_home").unwrap()[i],
+            f64::from(u8::from(home))
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
