@@ -62,7 +62,7 @@ plan | while IFS=$'\t' read -r -a fields; do
   esac
 done
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 Rscript benches/speed/timing.R "$workloads" "$data_dir" "$run_dir/r.json" $full
 cargo run --release --manifest-path benches/speed/glmm_crate/Cargo.toml -- \
   "$workloads" "$data_dir" "$run_dir/glmm_crate.json"
@@ -89,7 +89,7 @@ plan | while IFS=$'\t' read -r -a fields; do
   peak=$(printf '%s\n' "${peaks[@]}" | sort -g | tail -1)
   printf '%s\t%s\t%s\n' "$id" "$median" "$((peak / 1024))" >>"$run_dir/process.tsv"
 done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 Rscript benches/speed/table.R "$workloads" "$run_dir" "$target_dir/criterion" README.md \
   "$(date -u +%F)" "$load_before before, $load_after after"

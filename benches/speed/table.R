@@ -45,10 +45,13 @@ ours <- function(w) {
   list(seconds = fromJSON(path)$median$point_estimate / 1e9)
 }
 
+# Three significant digits, trailing zeros kept ("20.0 ms"), no trailing point ("441 us").
+digits3 <- function(x) sub("\\.$", "", sprintf("%#.3g", x))
+
 duration <- function(s) {
-  if (s < 1e-3) sprintf("%.0f us", s * 1e6)
-  else if (s < 1) sprintf("%.3g ms", s * 1e3)
-  else sprintf("%.3g s", s)
+  if (s < 1e-3) paste(digits3(s * 1e6), "us")
+  else if (s < 1) paste(digits3(s * 1e3), "ms")
+  else paste(digits3(s), "s")
 }
 
 notes <- character()
@@ -64,8 +67,8 @@ cell <- function(result, mine, fallback) {
   if (!is.null(result$error)) return(sprintf("not fitted (%d)", note(result$error)))
   text <- duration(result$elapsed_seconds)
   if (!is.null(mine)) text <- sprintf("%s (%sx)", text,
-                                      formatC(result$elapsed_seconds / mine$seconds,
-                                              digits = 2, format = "fg", big.mark = ","))
+                                      trimws(formatC(result$elapsed_seconds / mine$seconds,
+                                                     digits = 2, format = "fg", big.mark = ",")))
   messages <- unlist(result$messages)
   if (isFALSE(result$converged)) messages <- c(messages, "reports no convergence")
   if (length(messages) > 0) text <- sprintf("%s (%d)", text, note(paste(messages, collapse = "; ")))
@@ -119,11 +122,11 @@ for (w in spec$workloads) {
 }
 
 table <- c(
-  sprintf("Measured on %s in one run of `benches/speed/run.sh` (load average %s); stepwedge's",
-          run_date, load),
-  "times are criterion medians (or the median wall time of the whole `swfit` process, with its",
-  "peak memory), R's and the glmm crate's the median of their runs; the ratio is the other's",
-  "time over stepwedge's.",
+  sprintf("Measured on %s in one run of `benches/speed/run.sh` on this 2-core machine", run_date),
+  sprintf("(load average %s). stepwedge's times are criterion medians (or the", load),
+  "median wall time of the whole `swfit` process, with its peak memory), R's and the glmm",
+  "crate's the median of their runs (R on one core); the ratio is the other's time over",
+  "stepwedge's.",
   "",
   "| workload | stepwedge | lme4 (glmer / lmer) | glmmTMB | glmm crate |",
   "| --- | --- | --- | --- | --- |",
