@@ -71,7 +71,7 @@ impl GroupView {
     }
 
     /// Positions and values of `a_j`.
-    fn a_row(&self, j: usize) -> (&[u32], &[f64]) {
+    pub(super) fn a_row(&self, j: usize) -> (&[u32], &[f64]) {
         (&self.all, &self.a[j * self.q..(j + 1) * self.q])
     }
 
@@ -81,7 +81,7 @@ impl GroupView {
     }
 
     /// `eta_j = eta0_j + a_j' b`.
-    fn eta(&self, j: usize, b: &[f64]) -> f64 {
+    pub(super) fn eta(&self, j: usize, b: &[f64]) -> f64 {
         let (_, a) = self.a_row(j);
         self.eta0[j] + a.iter().zip(b).map(|(v, b)| v * b).sum::<f64>()
     }

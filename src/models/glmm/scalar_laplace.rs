@@ -67,8 +67,9 @@ pub(crate) struct ModeAnchor {
 
 impl ModeAnchor {
     /// Write the predicted modes at `params` into `modes` (left as they are before the first
-    /// evaluation).
-    fn predict(&self, params: &[f64], modes: &mut [f64]) {
+    /// evaluation). Each mode value (q per group for a vector random effect) has its own slope
+    /// over the n parameters.
+    pub(super) fn predict(&self, params: &[f64], modes: &mut [f64]) {
         if self.params.len() != params.len() || self.modes.len() != modes.len() {
             return;
         }
@@ -83,6 +84,19 @@ impl ModeAnchor {
             *b = self.modes[g] + moved;
         }
     }
+
+    /// The slopes of `len` mode values over the n parameters (n per mode value), to be written
+    /// by an evaluation with a gradient.
+    pub(super) fn slopes_mut(&mut self, len: usize) -> &mut [f64] {
+        self.slopes.resize(len, 0.0);
+        &mut self.slopes
+    }
+
+    /// Keep `params` and the modes found there as the point predictions start from.
+    pub(super) fn record(&mut self, params: &[f64], modes: &[f64]) {
+        self.params = params.to_vec();
+        self.modes = modes.to_vec();
+    }
 }
 
 /// For the logit: `e = exp(-|eta|)`, the mean `mu` and `v = mu (1 - mu)`, from one exponential
@@ -96,12 +110,70 @@ fn logistic(eta: f64) -> (f64, f64, f64) {
 
 /// A row's log-likelihood kernel and its first four eta-derivatives.
 #[derive(Debug, Clone, Copy, Default)]
-struct Row {
-    l0: f64,
-    l1: f64,
-    l2: f64,
-    l3: f64,
-    l4: f64,
+pub(super) struct Row {
+    pub l0: f64,
+    pub l1: f64,
+    pub l2: f64,
+    pub l3: f64,
+    pub l4: f64,
+}
+
+/// Log-likelihood kernel and derivatives of a pattern with prior weight `m` and mean response
+/// `y` at eta, for the Poisson-log (`poisson`) or binomial-logit family (module docs).
+pub(super) fn canonical_row(poisson: bool, m: f64, y: f64, eta: f64) -> Row {
+    if poisson {
+        let mu = eta.exp();
+        let d = -m * mu;
+        return Row {
+            l0: m * (y * eta - mu),
+            l1: m * (y - mu),
+            l2: d,
+            l3: d,
+            l4: d,
+        };
+    }
+    let (e, mu, v) = logistic(eta);
+    Row {
+        l0: m * (y * eta - (eta.max(0.0) + e.ln_1p())),
+        l1: m * (y - mu),
+        l2: -m * v,
+        l3: -m * v * (1.0 - 2.0 * mu),
+        l4: -m * v * (1.0 - 6.0 * v),
+    }
+}
+
+/// The sum of the groups' contributions (in group order, whatever the threads) and the
+/// patterns' constant; an error if a group failed or the log-likelihood is not finite.
+pub(super) fn add_groups(
+    parts: Vec<Result<Derivatives>>,
+    n: usize,
+    gradient: bool,
+    hessian: bool,
+    constant: f64,
+) -> Result<Derivatives> {
+    let mut total = Derivatives {
+        loglik: 0.0,
+        gradient: vec![0.0; if gradient { n } else { 0 }],
+        hessian: hessian.then(|| DMatrix::zeros(n, n)),
+    };
+    for part in parts {
+        let part = part?;
+        total.loglik += part.loglik;
+        for (t, v) in total.gradient.iter_mut().zip(&part.gradient) {
+            *t += v;
+        }
+        if let (Some(t), Some(h)) = (total.hessian.as_mut(), part.hessian.as_ref()) {
+            *t += h;
+        }
+    }
+    total.loglik += constant;
+    if !total.loglik.is_finite() {
+        return Err(Error::Numerical {
+            what: "the integrated log-likelihood".into(),
+            message: "it is not finite at these parameters".into(),
+        });
+    }
+    Ok(total)
 }
 
 impl<'a> ScalarLaplace<'a> {
@@ -117,26 +189,8 @@ impl<'a> ScalarLaplace<'a> {
 
     /// Log-likelihood kernel and derivatives of one pattern at eta.
     fn row(&self, k: usize, eta: f64) -> Row {
-        let (m, y) = (self.likelihood.patterns.m[k], self.likelihood.patterns.y[k]);
-        if self.poisson {
-            let mu = eta.exp();
-            let d = -m * mu;
-            return Row {
-                l0: m * (y * eta - mu),
-                l1: m * (y - mu),
-                l2: d,
-                l3: d,
-                l4: d,
-            };
-        }
-        let (e, mu, v) = logistic(eta);
-        Row {
-            l0: m * (y * eta - (eta.max(0.0) + e.ln_1p())),
-            l1: m * (y - mu),
-            l2: -m * v,
-            l3: -m * v * (1.0 - 2.0 * mu),
-            l4: -m * v * (1.0 - 6.0 * v),
-        }
+        let pat = self.likelihood.patterns;
+        canonical_row(self.poisson, pat.m[k], pat.y[k], eta)
     }
 
     /// Score `m (y - mu)` and curvature weight `m k''` of one pattern at eta (no logarithm).
@@ -162,7 +216,7 @@ impl<'a> ScalarLaplace<'a> {
     ) -> Result<Derivatives> {
         let n = self.likelihood.patterns.p + 1;
         anchor.predict(params, modes);
-        anchor.slopes.resize(modes.len() * n, 0.0);
+        let slopes = anchor.slopes_mut(modes.len() * n);
         let one_group = |(g, (b, slope)): (usize, (&mut f64, &mut [f64]))| {
             self.group(g, params, b, slope, hessian)
         };
@@ -171,43 +225,20 @@ impl<'a> ScalarLaplace<'a> {
         {
             modes
                 .par_iter_mut()
-                .zip(anchor.slopes.par_chunks_mut(n))
+                .zip(slopes.par_chunks_mut(n))
                 .enumerate()
                 .map(one_group)
                 .collect()
         } else {
             modes
                 .iter_mut()
-                .zip(anchor.slopes.chunks_mut(n))
+                .zip(slopes.chunks_mut(n))
                 .enumerate()
                 .map(one_group)
                 .collect()
         };
-        anchor.params = params.to_vec();
-        anchor.modes = modes.to_vec();
-        let mut total = Derivatives {
-            loglik: 0.0,
-            gradient: vec![0.0; n],
-            hessian: hessian.then(|| DMatrix::zeros(n, n)),
-        };
-        for part in parts {
-            let part = part?;
-            total.loglik += part.loglik;
-            for (t, v) in total.gradient.iter_mut().zip(&part.gradient) {
-                *t += v;
-            }
-            if let (Some(t), Some(h)) = (total.hessian.as_mut(), part.hessian.as_ref()) {
-                *t += h;
-            }
-        }
-        total.loglik += self.likelihood.patterns.constant;
-        if !total.loglik.is_finite() {
-            return Err(Error::Numerical {
-                what: "the integrated log-likelihood".into(),
-                message: "it is not finite at these parameters".into(),
-            });
-        }
-        Ok(total)
+        anchor.record(params, modes);
+        add_groups(parts, n, true, hessian, self.likelihood.patterns.constant)
     }
 
     /// Conditional modes `theta b^` of the random effects at their modes `modes` and their
