@@ -66,14 +66,28 @@ pub(crate) struct VectorLaplace<'a> {
 #[derive(Debug, Default)]
 struct Workspace {
     rows: Vec<Row>,
+    /// The positions where `a_j` or some `e_jt` is nonzero, row after row (nested intercepts
+    /// touch two of the q positions), with each row's start.
+    support: Vec<usize>,
+    support_start: Vec<usize>,
     /// `e_jt` (q values per theta, #theta q per row).
     e: Vec<f64>,
-    /// `gamma_j = C^{-1} a_j` (q per row).
-    gamma: Vec<f64>,
-    /// `alpha_j = a_j' C^{-1} a_j`.
-    alpha: Vec<f64>,
+    /// `alpha_j = a_j' C^{-1} a_j`, and `gamma_j' e_jt` for each theta (1 + #theta per row).
+    quadratic: Vec<f64>,
     /// `D_k` for every u (q x q each, column-major, one after another).
     d: Vec<f64>,
+    /// `d_jt` and `a_j`: the entries of `v_j` after the fixed effects.
+    tail: Vec<f64>,
+}
+
+/// One group's quantities at the mode that the Hessian pass reads besides the rows.
+struct AtMode<'m> {
+    b: &'m DVector<f64>,
+    c_inv: &'m DMatrix<f64>,
+    /// `c = C^{-1} G_b`.
+    cv: &'m DVector<f64>,
+    /// `B = db^/dphi` (q x m).
+    slope: &'m DMatrix<f64>,
 }
 
 impl<'a> VectorLaplace<'a> {
@@ -111,7 +125,7 @@ impl<'a> VectorLaplace<'a> {
         anchor.predict(params, modes);
         let slopes = anchor.slopes_mut(modes.len() * n);
         let one_group = |ws: &mut Workspace, (g, (b, slope)): (usize, (&mut [f64], &mut [f64]))| {
-            self.group(ws, g, params, &lam, b, slope, gradient)
+            self.group(ws, g, (params, &lam), b, slope, gradient)
         };
         // Groups are independent; their sums are added in group order whatever the threads.
         let parts: Vec<Result<Derivatives>> = if likelihood.patterns.len() >= PARALLEL_PATTERNS {
@@ -134,28 +148,26 @@ impl<'a> VectorLaplace<'a> {
         add_groups(parts, n, gradient, gradient, likelihood.patterns.constant)
     }
 
-    /// One group's contribution at its conditional mode (found from `b` and stored there); with
-    /// `gradient`, its gradient and Hessian, and the mode's derivative over the parameters in
-    /// `slope` (row r of B in entries `r n..(r + 1) n`).
-    #[allow(clippy::too_many_arguments)]
+    /// One group's contribution at its conditional mode (found from `b` and stored there) at
+    /// `(params, Lambda)`; with `gradient`, its gradient and Hessian, and the mode's derivative
+    /// over the parameters in `slope` (row r of B in entries `r n..(r + 1) n`).
     fn group(
         &self,
         ws: &mut Workspace,
         g: usize,
-        params: &[f64],
-        lam: &DMatrix<f64>,
+        (params, lam): (&[f64], &DMatrix<f64>),
         b: &mut [f64],
         slope: &mut [f64],
         gradient: bool,
     ) -> Result<Derivatives> {
         let likelihood = self.likelihood;
         let pat = likelihood.patterns;
-        let entries = &likelihood.structure.entries;
-        let (p, q, nt) = (pat.p, pat.q, entries.len());
+        let (p, q, nt) = (pat.p, pat.q, likelihood.structure.len());
         let (m, nu) = (p + nt, p + nt + q);
         let view = likelihood.view(g, &params[..p], lam);
         likelihood.find_mode(&view, b, &likelihood.labels[g])?;
         let b = DVector::from_column_slice(b);
+        self.fill_e_and_support(ws, &view);
         // Pass 1: the rows at the mode, C and the value.
         ws.rows.clear();
         let mut c = DMatrix::<f64>::identity(q, q);
@@ -165,14 +177,14 @@ impl<'a> VectorLaplace<'a> {
             let row = canonical_row(self.poisson, pat.m[k], pat.y[k], view.eta(j, b.as_slice()));
             loglik += row.l0;
             let (_, a) = view.a_row(j);
-            for col in 0..q {
-                for r in col..q {
+            let support = &ws.support[ws.support_start[j]..ws.support_start[j + 1]];
+            for &col in support {
+                for &r in support {
                     c[(r, col)] -= row.l2 * a[r] * a[col];
                 }
             }
             ws.rows.push(row);
         }
-        c.fill_upper_triangle_with_lower_triangle();
         let chol = c.cholesky().ok_or_else(|| Error::Numerical {
             what: "the Laplace approximation".into(),
             message: format!(
@@ -189,58 +201,53 @@ impl<'a> VectorLaplace<'a> {
             });
         }
         let c_inv = chol.inverse();
-        self.fill_e(ws, &view);
         // Pass 2: g_u, tau, g_bu and the D_k.
         let mut g_u = DVector::<f64>::zeros(nu);
         let mut tau = DVector::<f64>::zeros(nu);
         let mut g_bu = DMatrix::<f64>::zeros(q, nu);
         ws.d.clear();
         ws.d.resize(nu * q * q, 0.0);
-        ws.gamma.clear();
-        ws.alpha.clear();
-        let mut tail = vec![0.0; nt + q];
+        ws.quadratic.clear();
+        ws.tail.resize(nt + q, 0.0);
         for (j, row) in ws.rows.iter().enumerate() {
             let k = view.start + j;
             let (_, a) = view.a_row(j);
             let e = &ws.e[j * nt * q..(j + 1) * nt * q];
-            let start = ws.gamma.len();
-            ws.gamma
-                .extend((0..q).map(|r| (0..q).map(|s| c_inv[(r, s)] * a[s]).sum::<f64>()));
-            let gamma = &ws.gamma[start..];
-            let alpha: f64 = a.iter().zip(gamma).map(|(x, y)| x * y).sum();
-            tail_values(e, &b, a, &mut tail);
-            // The D_k share `a a'` (times l''' v_k); q(q + 1) / 2 distinct entries.
+            let support = &ws.support[ws.support_start[j]..ws.support_start[j + 1]];
+            let alpha = quadratic_form(support, &c_inv, a, a);
+            ws.quadratic.push(alpha);
+            tail_values(support, e, &b, a, &mut ws.tail);
             let (columns, values) = pat.x_nonzero(k);
             for (&col, x) in columns.iter().zip(values) {
                 let col = col as usize;
                 g_u[col] += row.l1 * x;
                 tau[col] += row.l3 * alpha * x;
-                for r in 0..q {
+                for &r in support {
                     g_bu[(r, col)] += row.l2 * a[r] * x;
                 }
-                add_outer(&mut ws.d[col * q * q..(col + 1) * q * q], row.l3 * x, a, a);
+                add_outer(&mut ws.d[col * q * q..], support, row.l3 * x, a, a);
             }
-            for (i, w) in tail.iter().enumerate() {
+            for (i, w) in ws.tail.iter().enumerate() {
                 let u = p + i;
                 g_u[u] += row.l1 * w;
                 tau[u] += row.l3 * alpha * w;
-                for r in 0..q {
+                for &r in support {
                     g_bu[(r, u)] += row.l2 * a[r] * w;
                 }
-                add_outer(&mut ws.d[u * q * q..(u + 1) * q * q], row.l3 * w, a, a);
+                add_outer(&mut ws.d[u * q * q..], support, row.l3 * w, a, a);
             }
             for t in 0..nt {
                 let (u, et) = (p + t, &e[t * q..(t + 1) * q]);
-                let gamma_e: f64 = gamma.iter().zip(et).map(|(x, y)| x * y).sum();
+                let gamma_e = quadratic_form(support, &c_inv, a, et);
+                ws.quadratic.push(gamma_e);
                 tau[u] += 2.0 * row.l2 * gamma_e;
-                for r in 0..q {
+                for &r in support {
                     g_bu[(r, u)] += row.l1 * et[r];
                 }
-                let block = &mut ws.d[u * q * q..(u + 1) * q * q];
-                add_outer(block, row.l2, et, a);
-                add_outer(block, row.l2, a, et);
+                let block = &mut ws.d[u * q * q..];
+                add_outer(block, support, row.l2, et, a);
+                add_outer(block, support, row.l2, a, et);
             }
-            ws.alpha.push(alpha);
         }
         for r in 0..q {
             g_u[m + r] -= b[r];
@@ -251,14 +258,18 @@ impl<'a> VectorLaplace<'a> {
         let cv = &c_inv * &big_g_b;
         let slope_b = &c_inv * g_bu.columns(0, m);
         for r in 0..q {
-            for k in 0..m {
-                slope[r * m + k] = slope_b[(r, k)];
-            }
+            slope[r * m..(r + 1) * m].copy_from_slice(slope_b.row(r).transpose().as_slice());
         }
         let grad: Vec<f64> = (0..m)
             .map(|k| big_g_u[k] + slope_b.column(k).dot(&big_g_b))
             .collect();
-        let hessian = self.hessian(ws, &view, &b, &c_inv, &cv, &slope_b, &mut tail);
+        let at_mode = AtMode {
+            b: &b,
+            c_inv: &c_inv,
+            cv: &cv,
+            slope: &slope_b,
+        };
+        let hessian = self.hessian(ws, &view, &at_mode);
         Ok(Derivatives {
             loglik,
             gradient: grad,
@@ -266,59 +277,54 @@ impl<'a> VectorLaplace<'a> {
         })
     }
 
-    /// `e_jt = E_t' z_j` of every row of the group into the workspace.
-    fn fill_e(&self, ws: &mut Workspace, view: &GroupView) {
+    /// `e_jt = E_t' z_j` of every row of the group, and each row's support (the positions
+    /// where `a_j` or an `e_jt` is nonzero), into the workspace.
+    fn fill_e_and_support(&self, ws: &mut Workspace, view: &GroupView) {
         let likelihood = self.likelihood;
         let (q, entries) = (likelihood.patterns.q, &likelihood.structure.entries);
+        let nt = entries.len();
         ws.e.clear();
-        ws.e.resize(view.len() * entries.len() * q, 0.0);
+        ws.e.resize(view.len() * nt * q, 0.0);
+        ws.support.clear();
+        ws.support_start.clear();
+        ws.support_start.push(0);
         for j in 0..view.len() {
             let z = likelihood.patterns.z_row(view.start + j);
-            let e = &mut ws.e[j * entries.len() * q..(j + 1) * entries.len() * q];
+            let e = &mut ws.e[j * nt * q..(j + 1) * nt * q];
             for (t, set) in entries.iter().enumerate() {
                 for &(r, col) in set {
                     e[t * q + col] += z[r];
                 }
             }
+            let (_, a) = view.a_row(j);
+            ws.support
+                .extend((0..q).filter(|&r| a[r] != 0.0 || (0..nt).any(|t| e[t * q + r] != 0.0)));
+            ws.support_start.push(ws.support.len());
         }
     }
 
     /// Pass 3: `J' M J` (module docs) from the rows and the pass-2 quantities in `ws`.
-    #[allow(clippy::too_many_arguments)]
-    fn hessian(
-        &self,
-        ws: &Workspace,
-        view: &GroupView,
-        b: &DVector<f64>,
-        c_inv: &DMatrix<f64>,
-        cv: &DVector<f64>,
-        slope_b: &DMatrix<f64>,
-        tail: &mut [f64],
-    ) -> DMatrix<f64> {
+    fn hessian(&self, ws: &mut Workspace, view: &GroupView, at: &AtMode<'_>) -> DMatrix<f64> {
         let pat = self.likelihood.patterns;
         let (p, q, nt) = (pat.p, pat.q, self.likelihood.structure.len());
         let (m, nu) = (p + nt, p + nt + q);
         let mut big_m = DMatrix::<f64>::zeros(nu, nu);
         let mut psi = vec![0.0; nt + q];
-        let mut c_inv_e = vec![0.0; nt * q];
         for (j, row) in ws.rows.iter().enumerate() {
             let k = view.start + j;
             let (_, a) = view.a_row(j);
             let e = &ws.e[j * nt * q..(j + 1) * nt * q];
-            let gamma = &ws.gamma[j * q..(j + 1) * q];
-            let alpha = ws.alpha[j];
-            let ca: f64 = cv.iter().zip(a).map(|(x, y)| x * y).sum();
+            let support = &ws.support[ws.support_start[j]..ws.support_start[j + 1]];
+            let quadratic = &ws.quadratic[j * (1 + nt)..(j + 1) * (1 + nt)];
+            let alpha = quadratic[0];
+            let ca: f64 = support.iter().map(|&r| at.cv[r] * a[r]).sum();
             let omega = row.l2 + 0.5 * row.l4 * alpha + row.l3 * ca;
             let kappa = row.l1 + 0.5 * row.l3 * alpha + row.l2 * ca;
-            tail_values(e, b, a, tail);
+            tail_values(support, e, at.b, a, &mut ws.tail);
+            let tail = &ws.tail;
             for t in 0..nt {
-                let et = &e[t * q..(t + 1) * q];
-                psi[t] = (0..q)
-                    .map(|r| (row.l3 * gamma[r] + row.l2 * cv[r]) * et[r])
-                    .sum();
-                for r in 0..q {
-                    c_inv_e[t * q + r] = (0..q).map(|s| c_inv[(r, s)] * et[s]).sum();
-                }
+                let ce: f64 = support.iter().map(|&r| at.cv[r] * e[t * q + r]).sum();
+                psi[t] = row.l3 * quadratic[1 + t] + row.l2 * ce;
             }
             // The x block (lower triangle; the nonzero columns come in increasing order).
             let (columns, values) = pat.x_nonzero(k);
@@ -341,14 +347,13 @@ impl<'a> VectorLaplace<'a> {
             }
             for t in 0..nt {
                 let et = &e[t * q..(t + 1) * q];
-                for r in 0..q {
+                for &r in support {
                     big_m[(p + t, m + r)] += kappa * et[r];
                     big_m[(m + r, p + t)] += kappa * et[r];
                 }
                 for s in 0..nt {
-                    let es = &c_inv_e[s * q..(s + 1) * q];
-                    big_m[(p + t, p + s)] +=
-                        row.l2 * et.iter().zip(es).map(|(x, y)| x * y).sum::<f64>();
+                    let es = &e[s * q..(s + 1) * q];
+                    big_m[(p + t, p + s)] += row.l2 * quadratic_form(support, at.c_inv, et, es);
                 }
             }
         }
@@ -362,17 +367,15 @@ impl<'a> VectorLaplace<'a> {
         }
         // tr(C^{-1} D_k C^{-1} D_l) / 2.
         let products: Vec<DMatrix<f64>> = (0..nu)
-            .map(|u| c_inv * DMatrix::from_column_slice(q, q, &ws.d[u * q * q..(u + 1) * q * q]))
+            .map(|u| at.c_inv * DMatrix::from_column_slice(q, q, &ws.d[u * q * q..(u + 1) * q * q]))
             .collect();
+        let transposed: Vec<DMatrix<f64>> = products.iter().map(|n| n.transpose()).collect();
         for k in 0..nu {
             for l in 0..=k {
-                let trace: f64 = (0..q)
-                    .flat_map(|r| (0..q).map(move |s| (r, s)))
-                    .map(|(r, s)| products[k][(r, s)] * products[l][(s, r)])
-                    .sum();
-                big_m[(k, l)] += 0.5 * trace;
+                let trace = 0.5 * products[k].dot(&transposed[l]);
+                big_m[(k, l)] += trace;
                 if l != k {
-                    big_m[(l, k)] += 0.5 * trace;
+                    big_m[(l, k)] += trace;
                 }
             }
         }
@@ -380,32 +383,37 @@ impl<'a> VectorLaplace<'a> {
         let m_pp = big_m.view((0, 0), (m, m));
         let m_bp = big_m.view((m, 0), (q, m));
         let m_bb = big_m.view((m, m), (q, q));
-        let cross = slope_b.transpose() * m_bp;
-        m_pp + &cross + cross.transpose() + slope_b.transpose() * m_bb * slope_b
+        let cross = at.slope.transpose() * m_bp;
+        m_pp + &cross + cross.transpose() + at.slope.transpose() * m_bb * at.slope
     }
 }
 
+/// `x' A y` over the positions of `support` (x and y vanish elsewhere).
+fn quadratic_form(support: &[usize], a: &DMatrix<f64>, x: &[f64], y: &[f64]) -> f64 {
+    support
+        .iter()
+        .map(|&r| x[r] * support.iter().map(|&s| a[(r, s)] * y[s]).sum::<f64>())
+        .sum()
+}
+
 /// The entries of `v_j` after the fixed effects: `d_jt = e_jt' b` for each theta, then `a_j`.
-fn tail_values(e: &[f64], b: &DVector<f64>, a: &[f64], tail: &mut [f64]) {
+fn tail_values(support: &[usize], e: &[f64], b: &DVector<f64>, a: &[f64], tail: &mut [f64]) {
     let q = a.len();
     let nt = tail.len() - q;
-    for t in 0..nt {
-        tail[t] = e[t * q..(t + 1) * q]
-            .iter()
-            .zip(b.iter())
-            .map(|(x, y)| x * y)
-            .sum();
+    for (t, d) in tail[..nt].iter_mut().enumerate() {
+        *d = support.iter().map(|&r| e[t * q + r] * b[r]).sum();
     }
     tail[nt..].copy_from_slice(a);
 }
 
-/// `block += f x y'` for a q x q column-major block.
-fn add_outer(block: &mut [f64], f: f64, x: &[f64], y: &[f64]) {
+/// `block += f x y'` over the positions of `support`, for the q x q column-major block at the
+/// start of `block`.
+fn add_outer(block: &mut [f64], support: &[usize], f: f64, x: &[f64], y: &[f64]) {
     let q = x.len();
-    for (col, yc) in y.iter().enumerate() {
-        let fy = f * yc;
-        for (r, xr) in x.iter().enumerate() {
-            block[col * q + r] += fy * xr;
+    for &col in support {
+        let fy = f * y[col];
+        for &r in support {
+            block[col * q + r] += fy * x[r];
         }
     }
 }
