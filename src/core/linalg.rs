@@ -62,7 +62,7 @@ pub fn x_times(x: &DMatrix<f64>, b: &[f64], out: &mut [f64]) {
 
 /// Rows above which [`aliased_columns`] looks at a systematic sample of about this many rows
 /// first.
-const RANK_SAMPLE_ROWS: usize = 20_000;
+const RANK_SAMPLE_ROWS: usize = 4_000;
 
 /// Columns of `x` that are (numerically) linear combinations of earlier columns.
 ///
@@ -71,7 +71,7 @@ const RANK_SAMPLE_ROWS: usize = 20_000;
 /// on the kept earlier columns is below `1e-10` of its own squared norm (a relative residual
 /// norm of 1e-5). As in R, it is always the later of two collinear columns that is dropped.
 ///
-/// A tall matrix is first checked on every k-th row (about 20,000 rows): rows removed cannot
+/// A tall matrix is first checked on every k-th row (about 4,000 rows): rows removed cannot
 /// make a dependent column independent, so when every column of the sample keeps a relative
 /// squared residual of at least 1e-6 (far above the tolerance), none is aliased. Otherwise all
 /// rows decide.
