@@ -943,7 +943,27 @@ impl Objective for LikelihoodObjective<'_> {
             return None;
         }
         self.evaluate_at(params).ok()?;
-        self.likelihood.nested_step_information(params, &self.modes)
+        let rule = GaussHermite::new(1).ok()?;
+        let laplace = Likelihood {
+            rule: &rule,
+            ..*self.likelihood
+        };
+        let link = (laplace.family, laplace.link);
+        match VectorLaplace::applies(link.0, link.1, laplace.structure, 1) {
+            // The exact Hessian of the Laplace approximation, for a canonical link.
+            Some(poisson) => {
+                let exact = VectorLaplace {
+                    poisson,
+                    likelihood: &laplace,
+                };
+                let mut modes = self.modes.clone();
+                let found = exact
+                    .evaluate(params, &mut modes, &mut ModeAnchor::default(), true)
+                    .ok()?;
+                found.hessian.map(|h| -h)
+            }
+            None => self.likelihood.nested_step_information(params, &self.modes),
+        }
     }
 
     fn full_hessian_affordable(&self) -> bool {
