@@ -79,6 +79,35 @@ pub(crate) fn hessian(
     Ok((&h + h.transpose()) * 0.5)
 }
 
+/// Test support: that `expected` is the Jacobian of `f` at `x` (a Hessian, with `f` a
+/// gradient), entry by entry within `tolerance (1 + |d|)` of the central difference d with step
+/// 1e-5.
+#[cfg(test)]
+pub(crate) fn assert_jacobian(
+    mut f: impl FnMut(&[f64]) -> Vec<f64>,
+    x: &[f64],
+    expected: &nalgebra::DMatrix<f64>,
+    tolerance: f64,
+    what: &str,
+) {
+    let h = 1e-5;
+    for k in 0..x.len() {
+        let mut moved = x.to_vec();
+        moved[k] += h;
+        let up = f(&moved);
+        moved[k] -= 2.0 * h;
+        let down = f(&moved);
+        for r in 0..up.len() {
+            let d = (up[r] - down[r]) / (2.0 * h);
+            assert!(
+                (expected[(r, k)] - d).abs() < tolerance * (1.0 + d.abs()),
+                "{what} [{r}, {k}] = {} vs {d}",
+                expected[(r, k)]
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

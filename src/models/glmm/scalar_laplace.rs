@@ -466,20 +466,27 @@ impl<'a> ScalarLaplace<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use nalgebra::DMatrix;
 
     use super::super::likelihood::Likelihood;
     use super::super::patterns::{Patterns, RowData};
     use super::super::quadrature::GaussHermite;
     use super::ScalarLaplace;
+    use crate::core::numdiff::assert_jacobian;
     use crate::frame::random_effects::ThetaStructure;
     use crate::models::glm::{Family, Link};
 
-    /// Three groups, an intercept, a covariate and a random slope-like z that varies by row,
-    /// with outcome counts out of 4 (binomial) or counts (Poisson), and an offset.
-    fn patterns(family: Family) -> Patterns {
-        let n = 45;
+    /// Rows with an intercept and a covariate `((7 i) mod 5) / 4`, outcome counts out of 4
+    /// (binomial) or counts (Poisson), an offset, the random-effect rows `z` (one per row) and
+    /// row i in group `group(i)` of `n_groups`.
+    pub(in crate::models::glmm) fn rows_with(
+        family: Family,
+        z: &DMatrix<f64>,
+        group: impl Fn(usize) -> usize,
+        n_groups: usize,
+    ) -> Patterns {
+        let n = z.nrows();
         let x = DMatrix::from_fn(n, 2, |i, j| {
             if j == 0 {
                 1.0
@@ -487,11 +494,10 @@ mod tests {
                 ((i * 7) % 5) as f64 / 4.0
             }
         });
-        let z = DMatrix::from_fn(n, 1, |i, _| 0.5 + (i % 3) as f64 * 0.4);
         let y: Vec<f64> = (0..n).map(|i| ((i * 13 + 5) % 5) as f64 / 4.0).collect();
         let w = vec![4.0; n];
         let offset: Vec<f64> = (0..n).map(|i| 0.1 * (i % 2) as f64).collect();
-        let group: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let group: Vec<usize> = (0..n).map(group).collect();
         let y = if family == Family::Poisson {
             y.iter().map(|v| v * 4.0).collect()
         } else {
@@ -499,14 +505,20 @@ mod tests {
         };
         let rows = RowData {
             x: &x,
-            z: &z,
+            z,
             offset: Some(&offset),
             y: &y,
             w: &w,
             group: &group,
-            n_groups: 3,
+            n_groups,
         };
         Patterns::new(&rows, 0.0)
+    }
+
+    /// Three groups and a random slope-like z that varies by row.
+    fn patterns(family: Family) -> Patterns {
+        let z = DMatrix::from_fn(45, 1, |i, _| 0.5 + (i % 3) as f64 * 0.4);
+        rows_with(family, &z, |i| i % 3, 3)
     }
 
     #[test]
@@ -557,29 +569,12 @@ mod tests {
                     "{family} conditional modes {a} vs {b}"
                 );
             }
+            let gradient = |at: &[f64]| {
+                let found = exact.evaluate(at, &mut modes, &mut anchor, false);
+                found.unwrap().gradient
+            };
             let hessian = at.hessian.unwrap();
-            for k in 0..params.len() {
-                let h = 1e-5;
-                let mut moved = params;
-                moved[k] += h;
-                let up = exact
-                    .evaluate(&moved, &mut modes, &mut anchor, false)
-                    .unwrap()
-                    .gradient;
-                moved[k] -= 2.0 * h;
-                let down = exact
-                    .evaluate(&moved, &mut modes, &mut anchor, false)
-                    .unwrap()
-                    .gradient;
-                for r in 0..params.len() {
-                    let fd = (up[r] - down[r]) / (2.0 * h);
-                    assert!(
-                        (hessian[(r, k)] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
-                        "{family} H[{r},{k}] = {} vs {fd}",
-                        hessian[(r, k)]
-                    );
-                }
-            }
+            assert_jacobian(gradient, &params, &hessian, 1e-6, &family.to_string());
         }
     }
 }

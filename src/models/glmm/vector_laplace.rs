@@ -423,26 +423,19 @@ mod tests {
     use nalgebra::DMatrix;
 
     use super::super::likelihood::Likelihood;
-    use super::super::patterns::{Patterns, RowData};
+    use super::super::patterns::Patterns;
     use super::super::quadrature::GaussHermite;
+    use super::super::scalar_laplace::tests::rows_with;
     use super::super::scalar_laplace::ModeAnchor;
     use super::VectorLaplace;
+    use crate::core::numdiff::assert_jacobian;
     use crate::frame::random_effects::ThetaStructure;
     use crate::models::glm::{Family, Link};
 
-    /// Four groups of unequal size, an intercept and a covariate, a random-effect row
-    /// `(1, x)` plus a third varying column for q = 3, or nested intercepts (an outer 1 and one
-    /// of three inner levels), with outcomes out of 4 (binomial) or counts (Poisson) and an
-    /// offset.
+    /// Four groups of unequal size with a random-effect row `(1, x)` plus a third varying
+    /// column for q = 3, or nested intercepts (an outer 1 and one of three inner levels).
     fn patterns(family: Family, z_kind: &str) -> Patterns {
         let n = 61;
-        let x = DMatrix::from_fn(n, 2, |i, j| {
-            if j == 0 {
-                1.0
-            } else {
-                ((i * 7) % 5) as f64 / 4.0
-            }
-        });
         let z = match z_kind {
             "nested" => DMatrix::from_fn(n, 4, |i, c| {
                 if c == 0 || c == 1 + (i * 5) % 3 {
@@ -455,30 +448,12 @@ mod tests {
                 let q = if z_kind == "q3" { 3 } else { 2 };
                 DMatrix::from_fn(n, q, |i, c| match c {
                     0 => 1.0,
-                    1 => x[(i, 1)],
+                    1 => ((i * 7) % 5) as f64 / 4.0,
                     _ => 0.5 + (i % 3) as f64 * 0.4,
                 })
             }
         };
-        let y: Vec<f64> = (0..n).map(|i| ((i * 13 + 5) % 5) as f64 / 4.0).collect();
-        let y = if family == Family::Poisson {
-            y.iter().map(|v| v * 4.0).collect()
-        } else {
-            y
-        };
-        let w = vec![4.0; n];
-        let offset: Vec<f64> = (0..n).map(|i| 0.1 * (i % 2) as f64).collect();
-        let group: Vec<usize> = (0..n).map(|i| (i * i) % 7 % 4).collect();
-        let rows = RowData {
-            x: &x,
-            z: &z,
-            offset: Some(&offset),
-            y: &y,
-            w: &w,
-            group: &group,
-            n_groups: 4,
-        };
-        Patterns::new(&rows, 0.0)
+        rows_with(family, &z, |i| (i * i) % 7 % 4, 4)
     }
 
     #[test]
@@ -538,29 +513,12 @@ mod tests {
                     .unwrap();
                 assert!(value_only.gradient.is_empty() && value_only.hessian.is_none());
                 assert!((value_only.loglik - at.loglik).abs() < 1e-12, "{what}");
+                let gradient = |at: &[f64]| {
+                    let found = exact.evaluate(at, &mut modes, &mut anchor, true);
+                    found.unwrap().gradient
+                };
                 let hessian = at.hessian.unwrap();
-                for k in 0..params.len() {
-                    let h = 1e-5;
-                    let mut moved = params.to_vec();
-                    moved[k] += h;
-                    let up = exact
-                        .evaluate(&moved, &mut modes, &mut anchor, true)
-                        .unwrap()
-                        .gradient;
-                    moved[k] -= 2.0 * h;
-                    let down = exact
-                        .evaluate(&moved, &mut modes, &mut anchor, true)
-                        .unwrap()
-                        .gradient;
-                    for r in 0..params.len() {
-                        let fd = (up[r] - down[r]) / (2.0 * h);
-                        assert!(
-                            (hessian[(r, k)] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
-                            "{what} H[{r},{k}] = {} vs {fd}",
-                            hessian[(r, k)]
-                        );
-                    }
-                }
+                assert_jacobian(gradient, params, &hessian, 1e-6, &what);
             }
         }
     }
