@@ -66,6 +66,7 @@ mod boundary;
 mod family_parameter;
 mod fit;
 mod likelihood;
+mod nested_hessian;
 mod nested_quadrature;
 mod patterns;
 mod profile;
@@ -886,6 +887,18 @@ impl<'a> LikelihoodObjective<'a> {
         let Evaluation { loglik, gradient } =
             self.likelihood
                 .nested_evaluate(params, &mut self.modes, gradient)?;
+        // Where the gradient meets the maximiser's criterion (`|g_k| max(1, |phi_k|)` below
+        // the gradient tolerance: the maximum, whose Hessian is reported), the exact Hessian of
+        // a canonical link; the Newton steps keep the cheaper step information.
+        let scaled = gradient
+            .iter()
+            .zip(params)
+            .fold(0.0, |m: f64, (g, p)| m.max(g.abs() * p.abs().max(1.0)));
+        if !gradient.is_empty() && scaled < SETTINGS.gradient_tolerance {
+            // (Where it fails, the Hessian is differenced as for other links.)
+            let exact = self.likelihood.nested_hessian(params, &mut self.modes);
+            self.hessian_at = exact.ok().flatten().map(|h| (params.to_vec(), h));
+        }
         Ok((loglik, gradient))
     }
 }
@@ -917,7 +930,29 @@ impl Objective for LikelihoodObjective<'_> {
 
     fn exact_hessian(&mut self, params: &[f64]) -> Result<Option<DMatrix<f64>>> {
         if self.exact.is_none() {
-            return Ok(None);
+            if !self.nested_quadrature {
+                return Ok(None);
+            }
+            // Nested quadrature: the exact Hessian (canonical links) for the Hessian reported at
+            // the maximum only, recognised as a point whose gradient met the maximiser's
+            // criterion (its evaluation computed the Hessian) or by a second request with no
+            // evaluation since the first (the step there was negligible); a first request is a
+            // Newton step's, which keeps the cheaper step information. An empty matrix marks a
+            // first request.
+            let repeated = self.evaluated_at.as_deref() == Some(params);
+            match &self.hessian_at {
+                Some((at, h)) if at == params && h.nrows() > 0 => return Ok(Some(h.clone())),
+                Some((at, _)) if at == params && repeated => {
+                    let exact = self.likelihood.nested_hessian(params, &mut self.modes);
+                    let exact = exact.ok().flatten();
+                    self.hessian_at = exact.clone().map(|h| (params.to_vec(), h));
+                    return Ok(exact);
+                }
+                _ => {
+                    self.hessian_at = Some((params.to_vec(), DMatrix::zeros(0, 0)));
+                    return Ok(None);
+                }
+            }
         }
         if !matches!(&self.hessian_at, Some((at, _)) if at == params) {
             self.value(params, true)?;
