@@ -135,6 +135,13 @@ pub(crate) trait Objective {
         Ok(None)
     }
 
+    /// The exact Hessian at `params` for the Hessian reported at the maximum only, where the
+    /// objective has one too costly for the Newton steps; `None` if there is none (the
+    /// Hessian at the maximum is then as for the steps, differenced where affordable).
+    fn final_hessian(&mut self, _params: &[f64]) -> Result<Option<DMatrix<f64>>> {
+        Ok(None)
+    }
+
     /// An approximation of minus the whole Hessian at `params` (the point of the last
     /// evaluation), cheaper than differencing the gradient, for the Newton steps only (the
     /// Hessian reported at the maximum is not taken from it); `None` if there is none.
@@ -242,8 +249,12 @@ impl<O: Objective> Logged<'_, O> {
         self.hessian(params, grad, false, false, cheap)
     }
 
-    /// The Hessian reported at the maximum: fully differenced where affordable.
+    /// The Hessian reported at the maximum: the objective's final one where it has one, else
+    /// fully differenced where affordable.
     fn final_hessian(&mut self, params: &[f64], grad: &[f64]) -> Result<DMatrix<f64>> {
+        if let Some(exact) = self.inner.final_hessian(params)? {
+            return Ok(exact);
+        }
         let affordable = self.inner.full_hessian_affordable();
         self.hessian(params, grad, true, affordable, false)
     }

@@ -165,6 +165,13 @@ pub(crate) struct FixedParams<'a, 'b> {
 }
 
 impl FixedParams<'_, '_> {
+    /// The rows and columns of the free parameters of a Hessian over all.
+    fn free_block(&self, h: &DMatrix<f64>) -> DMatrix<f64> {
+        DMatrix::from_fn(self.free.len(), self.free.len(), |r, c| {
+            h[(self.free[r], self.free[c])]
+        })
+    }
+
     pub fn expand(&self, free_values: &[f64]) -> Vec<f64> {
         let mut full = self.template.clone();
         for (&k, v) in self.free.iter().zip(free_values) {
@@ -188,10 +195,17 @@ impl Objective for FixedParams<'_, '_> {
 
     fn exact_hessian(&mut self, params: &[f64]) -> Result<Option<DMatrix<f64>>> {
         let full = self.expand(params);
-        Ok(self.inner.exact_hessian(&full)?.map(|h| {
-            DMatrix::from_fn(self.free.len(), self.free.len(), |r, c| {
-                h[(self.free[r], self.free[c])]
-            })
-        }))
+        Ok(self
+            .inner
+            .exact_hessian(&full)?
+            .map(|h| self.free_block(&h)))
+    }
+
+    fn final_hessian(&mut self, params: &[f64]) -> Result<Option<DMatrix<f64>>> {
+        let full = self.expand(params);
+        Ok(self
+            .inner
+            .final_hessian(&full)?
+            .map(|h| self.free_block(&h)))
     }
 }

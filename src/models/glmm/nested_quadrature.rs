@@ -70,9 +70,18 @@
 //!
 //! The maximisation starts from the maximum of the same model's Laplace approximation (far
 //! cheaper, and close). The Newton maximiser takes its step curvature from the Laplace
-//! approximation too ([`Likelihood::nested_step_information`]) while that converges fast, else
-//! from the fixed-effects information and differences of this gradient in the theta columns,
-//! and the final Hessian from differences of this gradient.
+//! approximation too while that converges fast (for a canonical link its exact Hessian,
+//! `vector_laplace` in the source; else [`Likelihood::nested_step_information`]), else from the
+//! fixed-effects information and differences of this gradient in the theta columns. The Hessian
+//! reported at the maximum is exact for a canonical link (binomial-logit, Poisson-log:
+//! `nested_hessian` in the source, the same derivatives taken to second order, about three
+//! evaluations' cost, so not for the steps), else from differences of this gradient.
+//!
+//! # Hessian
+//!
+//! For the canonical links, by second-order forward differentiation of the same computation
+//! (modes and scales by the implicit-function theorem, node sums by their moments): see
+//! `nested_hessian` in the source for the formulas.
 
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
@@ -87,16 +96,16 @@ const INNER_MAX_ITER: usize = 100;
 
 /// Groups are evaluated in parallel from this many patterns times squared nodes (the row
 /// evaluations of one evaluation, about).
-const PARALLEL_NODE_ROWS: usize = 20_000;
+pub(super) const PARALLEL_NODE_ROWS: usize = 20_000;
 
-/// One group's pieces shared by the value and the gradient.
-struct NestedGroup<'v> {
-    view: &'v GroupView,
-    s_u: f64,
-    s_v: f64,
+/// One group's pieces shared by the value and its derivatives.
+pub(super) struct NestedGroup<'v> {
+    pub(super) view: &'v GroupView,
+    pub(super) s_u: f64,
+    pub(super) s_v: f64,
     /// The rows (indices within the group) of each inner level (position k >= 1 of z).
-    inner: Vec<Vec<usize>>,
-    label: &'v str,
+    pub(super) inner: Vec<Vec<usize>>,
+    pub(super) label: &'v str,
 }
 
 /// Where an inner integral adds its derivative: the coefficient of `de_j` of each member j (at
@@ -123,21 +132,7 @@ impl Likelihood<'_> {
         let one_group = |(g, b): (usize, &mut [f64])| -> Result<(f64, Vec<f64>)> {
             let view = self.view(g, &params[..p], &lam);
             self.find_mode(&view, b, &self.labels[g])?;
-            // Patterns of each inner level (position k >= 1 of z).
-            let mut inner: Vec<Vec<usize>> = vec![Vec::new(); q];
-            for j in 0..view.len() {
-                let z = self.patterns.z_row(view.start + j);
-                if let Some(k) = (1..q).find(|&k| z[k] != 0.0) {
-                    inner[k].push(j);
-                }
-            }
-            let group = NestedGroup {
-                view: &view,
-                s_u,
-                s_v,
-                inner,
-                label: &self.labels[g],
-            };
+            let group = self.nested_group_of(&view, g, s_u, s_v);
             let mut gradient = vec![0.0; if want_gradient { params.len() } else { 0 }];
             let wanted = want_gradient.then_some(gradient.as_mut_slice());
             let loglik = self.nested_group(&group, b, wanted)?;
@@ -165,9 +160,36 @@ impl Likelihood<'_> {
         Ok(total)
     }
 
+    /// Group g's pieces at `view` and the SDs.
+    pub(super) fn nested_group_of<'v>(
+        &'v self,
+        view: &'v GroupView,
+        g: usize,
+        s_u: f64,
+        s_v: f64,
+    ) -> NestedGroup<'v> {
+        // Patterns of each inner level (position k >= 1 of z).
+        let q = self.patterns.q;
+        let mut inner: Vec<Vec<usize>> = vec![Vec::new(); q];
+        for j in 0..view.len() {
+            let z = self.patterns.z_row(view.start + j);
+            if let Some(k) = (1..q).find(|&k| z[k] != 0.0) {
+                inner[k].push(j);
+            }
+        }
+        NestedGroup {
+            view,
+            s_u,
+            s_v,
+            inner,
+            label: &self.labels[g],
+        }
+    }
+
     /// An approximation of minus the Hessian of the nested-quadrature log-likelihood at
-    /// `params` for the Newton steps, far cheaper than differences of its gradient: that of the
-    /// same model's Laplace approximation (the one-node rule, nearly the same function), its
+    /// `params` for the Newton steps of a link without the exact Laplace Hessian, far cheaper
+    /// than differences of its gradient: that of the same model's Laplace approximation (the
+    /// one-node rule, nearly the same function), its
     /// fixed-effects information ([`Likelihood::fixed_information`]) with the theta columns
     /// from forward differences of the Laplace gradient (steps `1e-6 max(1, |theta_k|)`),
     /// symmetrised. `modes` are the joint modes at `params`; `None` where the Laplace
@@ -443,7 +465,7 @@ impl Likelihood<'_> {
     /// s'_j)` (the implicit function of `F = s_v sum_j s_j - v = 0`, sums over the level's
     /// rows): the inner mode search at the outer node `u_m` starts from the linear prediction
     /// `v^_k + dv*/du (u_m - u^)` instead of from `v^_k`.
-    fn inner_mode_slopes(&self, group: &NestedGroup<'_>, b: &[f64]) -> Vec<f64> {
+    pub(super) fn inner_mode_slopes(&self, group: &NestedGroup<'_>, b: &[f64]) -> Vec<f64> {
         let (view, s_u, s_v) = (group.view, group.s_u, group.s_v);
         let mut slopes = vec![0.0; b.len()];
         for (k, members) in group.inner.iter().enumerate().skip(1) {
@@ -466,60 +488,50 @@ impl Likelihood<'_> {
             .row_derivatives(self.link, self.patterns.y[k], self.patterns.m[k], eta)
     }
 
-    /// `J_k = log int phi(v) prod_{j in members} f(y_j | eta0_j + shift + s_v v) dv` by adaptive
-    /// quadrature, the mode searched from `start`; with `derivative`, its derivative as a linear
-    /// form in the members' `de_j` and `ds_v` (see the module docs).
-    fn inner_log_integral(
+    /// Row j of `view`: its log-likelihood kernel, score and Fisher weight at `eta`.
+    fn kernel_score_weight(&self, view: &GroupView, j: usize, eta: f64) -> (f64, f64, f64) {
+        let k = view.start + j;
+        self.family
+            .loglik_score_weight(self.link, self.patterns.y[k], self.patterns.m[k], eta)
+    }
+
+    /// `h(v)`, `h'(v)` and `1 + s_v^2 sum W` of an inner level (rows `members`, `e_j =
+    /// eta0_j + shift`); the members' scores pushed onto `keep` if given.
+    fn inner_state(
+        &self,
+        group: &NestedGroup<'_>,
+        members: &[usize],
+        shift: f64,
+        v: f64,
+        mut keep: Option<&mut Vec<f64>>,
+    ) -> (f64, f64, f64) {
+        let (view, s_v) = (group.view, group.s_v);
+        let (mut value, mut grad, mut curvature) = (-0.5 * v * v, -v, 1.0);
+        for &j in members {
+            let (loglik, score, weight) =
+                self.kernel_score_weight(view, j, view.eta0[j] + shift + s_v * v);
+            value += loglik;
+            grad += s_v * score;
+            curvature += s_v * s_v * weight;
+            if let Some(keep) = keep.as_deref_mut() {
+                keep.push(score);
+            }
+        }
+        (value, grad, curvature)
+    }
+
+    /// The mode `v*` of `h` of an inner level (rows `members`, `e_j = eta0_j + shift`) by
+    /// Newton with Fisher curvature and step halving from `start`, and `1 + s_v^2 sum W` there.
+    pub(super) fn inner_mode(
         &self,
         group: &NestedGroup<'_>,
         members: &[usize],
         shift: f64,
         start: f64,
-        derivative: Option<InnerGradient<'_>>,
-        scratch: &mut Scratch,
-    ) -> Result<f64> {
-        let (view, s_v) = (group.view, group.s_v);
-        let eta = |j: usize, v: f64| view.eta0[j] + shift + s_v * v;
-        // h(v), h'(v), 1 + s_v^2 sum W; the members' scores pushed onto `keep` if given.
-        let row = |j: usize, v: f64| {
-            let k = view.start + j;
-            self.family.loglik_score_weight(
-                self.link,
-                self.patterns.y[k],
-                self.patterns.m[k],
-                eta(j, v),
-            )
-        };
-        if s_v == 0.0 {
-            // The rows do not depend on v: the mode is v* = 0, tau = 1, every node's term is
-            // w_n exp(sum_j l_j), so J_k = sum_j l_j (the weights sum to 1) with derivative
-            // sum_j s_j de_j, and none in s_v (J_k is even in s_v).
-            let mut value = 0.0;
-            let mut derivative = derivative;
-            for &j in members {
-                let (loglik, score, _) = row(j, 0.0);
-                value += loglik;
-                if let Some(out) = derivative.as_mut() {
-                    out.rows[j] += score;
-                }
-            }
-            return Ok(value);
-        }
-        let at = |v: f64, mut keep: Option<&mut Vec<f64>>| -> (f64, f64, f64) {
-            let (mut value, mut grad, mut curvature) = (-0.5 * v * v, -v, 1.0);
-            for &j in members {
-                let (loglik, score, weight) = row(j, v);
-                value += loglik;
-                grad += s_v * score;
-                curvature += s_v * s_v * weight;
-                if let Some(keep) = keep.as_deref_mut() {
-                    keep.push(score);
-                }
-            }
-            (value, grad, curvature)
-        };
+    ) -> Result<(f64, f64)> {
+        let at = |v: f64| self.inner_state(group, members, shift, v, None);
         let mut v = start;
-        let mut state = at(v, None);
+        let mut state = at(v);
         let mut converged = false;
         for _ in 0..INNER_MAX_ITER {
             let step = state.1 / state.2;
@@ -529,7 +541,7 @@ impl Likelihood<'_> {
             }
             let mut t = 1.0;
             loop {
-                let candidate = at(v + t * step, None);
+                let candidate = at(v + t * step);
                 if candidate.0 >= state.0 - 1e-13 * state.0.abs().max(1.0) {
                     v += t * step;
                     state = candidate;
@@ -552,7 +564,43 @@ impl Likelihood<'_> {
                 criterion: (state.1 / state.2).abs(),
             });
         }
-        let scale = state.2.powf(-0.5);
+        Ok((v, state.2))
+    }
+
+    /// `J_k = log int phi(v) prod_{j in members} f(y_j | eta0_j + shift + s_v v) dv` by adaptive
+    /// quadrature, the mode searched from `start`; with `derivative`, its derivative as a linear
+    /// form in the members' `de_j` and `ds_v` (see the module docs).
+    fn inner_log_integral(
+        &self,
+        group: &NestedGroup<'_>,
+        members: &[usize],
+        shift: f64,
+        start: f64,
+        derivative: Option<InnerGradient<'_>>,
+        scratch: &mut Scratch,
+    ) -> Result<f64> {
+        let (view, s_v) = (group.view, group.s_v);
+        let eta = |j: usize, v: f64| view.eta0[j] + shift + s_v * v;
+        let row = |j: usize, v: f64| self.kernel_score_weight(view, j, eta(j, v));
+        if s_v == 0.0 {
+            // The rows do not depend on v: the mode is v* = 0, tau = 1, every node's term is
+            // w_n exp(sum_j l_j), so J_k = sum_j l_j (the weights sum to 1) with derivative
+            // sum_j s_j de_j, and none in s_v (J_k is even in s_v).
+            let mut value = 0.0;
+            let mut derivative = derivative;
+            for &j in members {
+                let (loglik, score, _) = row(j, 0.0);
+                value += loglik;
+                if let Some(out) = derivative.as_mut() {
+                    out.rows[j] += score;
+                }
+            }
+            return Ok(value);
+        }
+        let at =
+            |v: f64, keep: Option<&mut Vec<f64>>| self.inner_state(group, members, shift, v, keep);
+        let (v, curvature) = self.inner_mode(group, members, shift, start)?;
+        let scale = curvature.powf(-0.5);
         let Scratch { scores, terms } = scratch;
         scores.clear();
         terms.clear();
@@ -641,7 +689,7 @@ struct OuterNodes<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use nalgebra::DMatrix;
 
     use super::super::likelihood::Likelihood;
@@ -651,7 +699,7 @@ mod tests {
     use crate::models::glm::{Family, Link};
 
     /// Two clusters with 3 and 2 inner levels, binary rows (a small deterministic data set).
-    fn data() -> (DMatrix<f64>, DMatrix<f64>, Vec<f64>, Vec<usize>) {
+    pub(crate) fn data() -> (DMatrix<f64>, DMatrix<f64>, Vec<f64>, Vec<usize>) {
         // (cluster, inner level 1..=3, x, y)
         let rows: Vec<(usize, usize, f64, f64)> = (0..60)
             .map(|i| {
@@ -679,12 +727,25 @@ mod tests {
         link: Link,
         f: impl FnOnce(&Likelihood<'_>) -> R,
     ) -> R {
+        with_data(nodes, family, link, (None, None), f)
+    }
+
+    /// The likelihood of the data of [`data`], with fixed-effects design `design.0` and offset
+    /// `design.1` where given, with `nodes` nodes.
+    pub(crate) fn with_data<R>(
+        nodes: usize,
+        family: Family,
+        link: Link,
+        design: (Option<&DMatrix<f64>>, Option<&[f64]>),
+        f: impl FnOnce(&Likelihood<'_>) -> R,
+    ) -> R {
         let (x, z, y, g) = data();
+        let (x, offset) = (design.0.unwrap_or(&x), design.1);
         let w = vec![1.0; y.len()];
         let rows = RowData {
-            x: &x,
+            x,
             z: &z,
-            offset: None,
+            offset,
             y: &y,
             w: &w,
             group: &g,
