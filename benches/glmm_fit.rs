@@ -5,7 +5,9 @@
 //!     residence, random cluster intercept, from the in-memory cohort and from the CSV file;
 //! (c) as (b) without the continuous covariate;
 //! (d) the cohort of (a) with nested random intercepts `(1 | cluster) + (1 | cluster:period)`,
-//!     by adaptive Gauss-Hermite quadrature with 25 nodes and by the Laplace approximation;
+//!     by adaptive Gauss-Hermite quadrature with 25 nodes and by the Laplace approximation
+//!     (the simulator has no cluster-period effect: the fits are singular); (f) the same
+//!     quadrature on a cohort simulated as (a) with a cluster-period SD of 0.6;
 //! (e) 100,100 patients, 20 clusters x 11 periods x 455 (two clusters cross over at each of periods
 //!     2-11), treatment + period with a random treatment effect correlated with the cluster
 //!     intercept, `(1 + treated | cluster)` (three thetas), Laplace. The simulator has no random
@@ -56,6 +58,17 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(model.fit(&small).map(|f| f.loglik)))
         });
     }
+    // (d) fits a cluster-period SD of 0 (the simulator has none); (f) has one of 0.6.
+    let mut config = SimConfig::stepped_wedge(12, 8);
+    config.cluster_size = ClusterSize::Poisson {
+        mean: 2609.0 / 96.0,
+    };
+    config.outcome.effects.cluster_period_sd = 0.6;
+    let varying = config.simulate(2609).expect("valid configuration");
+    let model = Glmm::new(nested).expect("formula").nagq(25);
+    group.bench_function("f_2609_nagq25_cluster_period_sd", |b| {
+        b.iter(|| black_box(model.fit(&varying).map(|f| f.loglik)))
+    });
     group.finish();
 
     let slopes = cohort(20, 11, ClusterSize::Fixed(455), 19);
