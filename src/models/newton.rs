@@ -9,10 +9,11 @@
 //! fixed effects) with the other columns (the covariance parameters) from forward differences
 //! of the gradient; where the objective has no such block, all columns are differenced. The
 //! step Hessian is computed only where a step is taken: not at the start or after a step when
-//! the iterations stop there. At the maximum the Hessian is then differenced centrally in every
-//! column where that is affordable; a caller that may replace the maximum (a variance refitted
-//! on its boundary) stops at the [`Ascent`] and differences the Hessian of the maximum it keeps
-//! only.
+//! the iterations stop there. At the maximum the Hessian is the objective's exact one, or its
+//! final one where it has an exact Hessian too costly for the steps (`Objective::final_hessian`),
+//! else it is differenced centrally in every column where that is affordable; a caller that may
+//! replace the maximum (a variance refitted on its boundary) stops at the [`Ascent`] and
+//! differences the Hessian of the maximum it keeps only.
 //!
 //! The Hessian is symmetrised `(H + H')/2`; where it is not negative definite the step uses the
 //! eigen-decomposition with every eigenvalue replaced by `-max(|lambda|, 1e-8 max|lambda|)`
