@@ -886,16 +886,14 @@ impl<'a> LikelihoodObjective<'a> {
 
     /// The log-likelihood (and gradient) at `params`, by whichever likelihood applies.
     fn evaluate(&mut self, params: &[f64], gradient: bool) -> Result<(f64, Vec<f64>)> {
-        if let Some(exact) = &self.exact {
-            let d = exact.evaluate(params, &mut self.modes, &mut self.anchor, gradient)?;
+        let (modes, anchor) = (&mut self.modes, &mut self.anchor);
+        let exact = match (&self.exact, &self.vector) {
+            (Some(scalar), _) => Some(scalar.evaluate(params, modes, anchor, gradient)?),
+            (None, Some(vector)) => Some(vector.evaluate(params, modes, anchor, gradient)?),
+            (None, None) => None,
+        };
+        if let Some(d) = exact {
             self.hessian_at = d.hessian.map(|h| (params.to_vec(), h));
-            return Ok((d.loglik, d.gradient));
-        }
-        if let Some(vector) = &self.vector {
-            let d = vector.evaluate(params, &mut self.modes, &mut self.anchor, gradient)?;
-            if let Some(h) = d.hessian {
-                self.hessian_at = Some((params.to_vec(), h));
-            }
             return Ok((d.loglik, d.gradient));
         }
         if let Some(sparse) = &self.sparse {
