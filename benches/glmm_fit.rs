@@ -25,10 +25,16 @@ use stepwedge::data::{Cohort, LoadOptions};
 use stepwedge::models::glmm::Glmm;
 use stepwedge::sim::{ClusterSize, SimConfig};
 
-fn cohort(clusters: usize, periods: usize, size: ClusterSize, seed: u64) -> Cohort {
+fn config(clusters: usize, periods: usize, size: ClusterSize) -> SimConfig {
     let mut c = SimConfig::stepped_wedge(clusters, periods);
     c.cluster_size = size;
-    c.simulate(seed).expect("valid configuration")
+    c
+}
+
+fn cohort(clusters: usize, periods: usize, size: ClusterSize, seed: u64) -> Cohort {
+    config(clusters, periods, size)
+        .simulate(seed)
+        .expect("valid configuration")
 }
 
 fn bench(c: &mut Criterion) {
@@ -59,12 +65,12 @@ fn bench(c: &mut Criterion) {
         });
     }
     // (d) fits a cluster-period SD of 0 (the simulator has none); (f) has one of 0.6.
-    let mut config = SimConfig::stepped_wedge(12, 8);
-    config.cluster_size = ClusterSize::Poisson {
+    let size = ClusterSize::Poisson {
         mean: 2609.0 / 96.0,
     };
-    config.outcome.effects.cluster_period_sd = 0.6;
-    let varying = config.simulate(2609).expect("valid configuration");
+    let mut varying = config(12, 8, size);
+    varying.outcome.effects.cluster_period_sd = 0.6;
+    let varying = varying.simulate(2609).expect("valid configuration");
     let model = Glmm::new(nested).expect("formula").nagq(25);
     group.bench_function("f_2609_nagq25_cluster_period_sd", |b| {
         b.iter(|| black_box(model.fit(&varying).map(|f| f.loglik)))
